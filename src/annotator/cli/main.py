@@ -1,0 +1,69 @@
+"""Entry point of the `annotator` console script: dispatch to a sub-command, turn errors into exit codes.
+
+Exit 0 on success, 2 on bad usage or bad input (one line on stderr naming the file and the problem),
+1 on any other failure. Sub-command modules import heavy libraries (torch, Qt) inside `run` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+
+from annotator.io.errors import DatasetError
+
+# name -> module; each module defines add_parser(subparsers) and run(args) -> int.
+COMMANDS = {
+    "open": "annotator.cli.open_cmd",
+    "info": "annotator.cli.info_cmd",
+    "convert": "annotator.cli.convert_cmd",
+    "prelabel": "annotator.cli.prelabel_cmd",
+    "eval": "annotator.cli.eval_cmd",
+}
+
+
+class UsageError(Exception):
+    """Bad arguments that argparse could not catch; exit 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="annotator", description="Build and check instance-segmentation datasets."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help")):
+        argv.insert(0, "open")  # `annotator [PATH]` opens the GUI
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except (DatasetError, UsageError) as exc:
+        print(f"annotator {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"annotator {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, a traceback only when asked
+        if os.environ.get("ANNOTATOR_DEBUG"):
+            traceback.print_exc()
+        print(f"annotator {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

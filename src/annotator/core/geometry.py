@@ -1,0 +1,242 @@
+"""Instance geometry: polygons (COCO union of outer rings) or an RLE mask, and the conversions between them.
+
+Model masks stay RLE, which is exact; polygons are rasterised the way pycocotools does on export, so what
+the canvas shows is what `annToMask` gives back. Mask-to-polygon conversion traces pixel edges (see
+`mask_to_polygons`) and refuses to fill holes unless asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+import cv2
+import numpy as np
+from pycocotools import mask as mask_utils
+
+
+class GeometryError(ValueError):
+    """Geometry that cannot describe a region: too few points, non-finite values, wrong size."""
+
+
+@dataclass(frozen=True)
+class Rle:
+    """A COCO run-length encoded mask with compressed (string) counts, as pycocotools stores it."""
+
+    height: int
+    width: int
+    counts: bytes
+
+    def as_coco(self) -> dict:
+        return {"size": [self.height, self.width], "counts": self.counts}
+
+
+@dataclass(frozen=True, eq=False)
+class Polygons:
+    """One or more outer rings, each an (N, 2) float64 array of x, y; the region is their union."""
+
+    rings: tuple[np.ndarray, ...]
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rings = tuple(_checked_ring(ring) for ring in self.rings)
+        if not rings:
+            raise GeometryError("a polygon geometry needs at least one ring")
+        object.__setattr__(self, "rings", rings)
+
+    @classmethod
+    def from_flat(cls, flat_rings: list[list[float]]) -> Polygons:
+        """From COCO's `[[x1, y1, x2, y2, ...], ...]`."""
+        rings = []
+        for flat in flat_rings:
+            values = np.asarray(flat, dtype=np.float64)
+            if values.ndim != 1 or values.size % 2:
+                raise GeometryError(f"a polygon ring needs an even number of values, got {values.size}")
+            rings.append(values.reshape(-1, 2))
+        return cls(tuple(rings))
+
+    def to_flat(self) -> list[list[float]]:
+        return [ring.ravel().tolist() for ring in self.rings]
+
+    def to_rle(self, height: int, width: int) -> Rle:
+        key = ("rle", height, width)
+        if key not in self._cache:
+            parts = mask_utils.frPyObjects([ring.ravel().tolist() for ring in self.rings], height, width)
+            merged = mask_utils.merge(parts) if len(parts) > 1 else parts[0]
+            self._cache[key] = Rle(height, width, merged["counts"])
+        return self._cache[key]
+
+    def bbox(self, height: int, width: int) -> tuple[float, float, float, float]:
+        """COCO `[x, y, w, h]` of the vertices, clipped to the image (as COCO ground truth is made)."""
+        points = np.concatenate(self.rings)
+        x0, y0 = np.clip(points.min(axis=0), 0, (width, height))
+        x1, y1 = np.clip(points.max(axis=0), 0, (width, height))
+        return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+
+    @property
+    def vertex_count(self) -> int:
+        return sum(len(ring) for ring in self.rings)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Polygons) or len(other.rings) != len(self.rings):
+            return False
+        return all(np.array_equal(a, b) for a, b in zip(self.rings, other.rings, strict=True))
+
+    def __hash__(self) -> int:
+        return hash(tuple(ring.tobytes() for ring in self.rings))
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A bitmap region, kept as RLE; exact, and able to hold holes."""
+
+    rle: Rle
+
+    @classmethod
+    def from_array(cls, mask: np.ndarray) -> Mask:
+        if mask.ndim != 2:
+            raise GeometryError(f"a mask must be 2-D, got shape {mask.shape}")
+        encoded = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8, copy=False)))
+        return cls(Rle(int(mask.shape[0]), int(mask.shape[1]), encoded["counts"]))
+
+    @classmethod
+    def from_coco_rle(cls, rle: dict) -> Mask:
+        """From a COCO RLE dict with string (compressed) or list (uncompressed) counts."""
+        try:
+            height, width = (int(v) for v in rle["size"])
+            counts = rle["counts"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GeometryError(f"an RLE needs 'size' [h, w] and 'counts': {exc}") from None
+        if height < 0 or width < 0:
+            raise GeometryError(f"an RLE size must not be negative, got {[height, width]}")
+        if isinstance(counts, list):
+            if not all(isinstance(c, int) and c >= 0 for c in counts):
+                raise GeometryError("uncompressed RLE counts must be non-negative integers")
+            if sum(counts) != height * width:
+                raise GeometryError(f"RLE counts sum to {sum(counts)}, but the size is {height}x{width}")
+            compressed = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+            return cls(Rle(height, width, compressed["counts"]))
+        if isinstance(counts, str):
+            counts = counts.encode("ascii", errors="strict")
+        if not isinstance(counts, bytes):
+            raise GeometryError(f"RLE counts must be a string or a list, got {type(counts).__name__}")
+        checked = Rle(height, width, counts)
+        total = _decoded_pixel_count(checked)
+        if total != height * width:
+            raise GeometryError(f"RLE counts cover {total} pixels, but the size is {height}x{width}")
+        return cls(checked)
+
+    def to_array(self) -> np.ndarray:
+        return mask_utils.decode(self.rle.as_coco())
+
+    def to_rle(self, height: int, width: int) -> Rle:
+        if (height, width) != (self.rle.height, self.rle.width):
+            raise GeometryError(
+                f"mask is {self.rle.height}x{self.rle.width}, but the image is {height}x{width}"
+            )
+        return self.rle
+
+    def bbox(self, height: int, width: int) -> tuple[float, float, float, float]:
+        return tuple(float(v) for v in mask_utils.toBbox(self.to_rle(height, width).as_coco()))
+
+
+Geometry = Union[Polygons, Mask]
+
+
+def area(geometry: Geometry, height: int, width: int) -> int:
+    """Pixel count of the region as pycocotools rasterises it: what `annToMask(...).sum()` gives."""
+    return int(mask_utils.area(geometry.to_rle(height, width).as_coco()))
+
+
+def to_mask_array(geometry: Geometry, height: int, width: int) -> np.ndarray:
+    return mask_utils.decode(geometry.to_rle(height, width).as_coco())
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+@dataclass(frozen=True)
+class PolygonConversion:
+    """The result of turning a mask into polygons, with what it cost, so the caller can tell the user."""
+
+    polygons: Polygons | None
+    iou: float
+    hole_count: int
+    dropped_parts: int
+
+
+def mask_to_polygons(
+    mask: np.ndarray, *, tolerance: float = 0.0, fill_holes: bool = False, min_area: float = 0.0
+) -> PolygonConversion:
+    """Trace a binary mask's outer boundaries as polygons that pycocotools rasterises back to the mask.
+
+    Contours are traced on a 2x upsampled mask, so each ring runs a quarter pixel inside the pixel edges
+    and every boundary pixel centre (the point pycocotools tests) stays inside: IoU is 1.0 at tolerance 0
+    except for pixels touching only at a corner. With holes, no polygons are returned (`polygons` is None)
+    unless `fill_holes` is set: COCO polygons cannot carry holes.
+    """
+    binary = (np.asarray(mask) > 0).astype(np.uint8)
+    up = cv2.resize(binary, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    hole_count = 0 if hierarchy is None else int((hierarchy[0][:, 3] >= 0).sum())
+    if hole_count and not fill_holes:
+        return PolygonConversion(None, 0.0, hole_count, 0)
+    rings, dropped = [], 0
+    for index, contour in enumerate(contours):
+        if hierarchy[0][index][3] >= 0:
+            continue
+        if tolerance > 0:
+            contour = cv2.approxPolyDP(contour, 2 * tolerance, True)
+        ring = (contour.reshape(-1, 2).astype(np.float64) + 0.5) / 2.0
+        if len(ring) < 3 or cv2.contourArea(ring.astype(np.float32)) <= min_area:
+            dropped += 1
+            continue
+        rings.append(ring)
+    if not rings:
+        return PolygonConversion(None, 0.0 if binary.any() else 1.0, hole_count, dropped)
+    polygons = Polygons(tuple(rings))
+    back = to_mask_array(polygons, *binary.shape)
+    return PolygonConversion(polygons, mask_iou(back, binary), hole_count, dropped)
+
+
+def _checked_ring(ring: np.ndarray) -> np.ndarray:
+    points = np.array(ring, dtype=np.float64).reshape(-1, 2)
+    if len(points) < 3:
+        raise GeometryError(f"a polygon ring needs at least 3 points, got {len(points)}")
+    if not np.isfinite(points).all():
+        raise GeometryError("a polygon ring has a NaN or infinite coordinate")
+    points.flags.writeable = False
+    return points
+
+
+def _decoded_pixel_count(rle: Rle) -> int:
+    try:
+        return _sum_compressed_counts(rle.counts)
+    except IndexError:
+        raise GeometryError("RLE counts string is malformed") from None
+
+
+def _sum_compressed_counts(counts: bytes) -> int:
+    """Decode pycocotools' LEB128-like string form (see maskApi.c rleFrString) and add the runs."""
+    total, values, position = 0, [], 0
+    while position < len(counts):
+        value, shift, more = 0, 0, True
+        while more:
+            if position >= len(counts):
+                raise GeometryError("RLE counts string ends inside a number")
+            char = counts[position] - 48
+            value |= (char & 0x1F) << (5 * shift)
+            more = bool(char & 0x20)
+            position += 1
+            shift += 1
+            if not more and char & 0x10:
+                value |= -1 << (5 * shift)
+        if len(values) > 2:
+            value += values[-2]
+        if value < 0:
+            raise GeometryError("RLE counts string decodes to a negative run")
+        values.append(value)
+        total += value
+    return total

@@ -1,0 +1,1 @@
+"""Files: COCO, LabelMe, YOLO, panoptic; images; the SQLite project store. Never Qt, never torch."""

@@ -1,0 +1,34 @@
+"""Keep `file_name` values from imported files inside the dataset root."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from annotator.io.errors import DatasetError
+
+
+def normalise_file_name(file_name: object, *, source: Path, item: str) -> str:
+    """A relative POSIX path with no `..`; refuses absolute paths, drive letters and parent steps."""
+    if not isinstance(file_name, str) or not file_name.strip():
+        raise DatasetError(source, "file_name must be a non-empty string", item=item)
+    if "\x00" in file_name:
+        raise DatasetError(source, "file_name contains a NUL character", item=item)
+    unified = file_name.replace("\\", "/")
+    windows = PureWindowsPath(file_name)
+    if unified.startswith("/") or windows.drive or windows.root:
+        raise DatasetError(source, f"file_name {file_name!r} is absolute; it must be relative to the images folder", item=item)
+    parts = [part for part in PurePosixPath(unified).parts if part not in ("", ".")]
+    if ".." in parts:
+        raise DatasetError(source, f"file_name {file_name!r} reaches outside the images folder", item=item)
+    if not parts:
+        raise DatasetError(source, f"file_name {file_name!r} names no file", item=item)
+    return "/".join(parts)
+
+
+def resolve_inside(root: Path, file_name: str) -> Path:
+    """The file's path under `root`; raises if a symlink or odd name would lead outside it."""
+    root = root.resolve()
+    candidate = (root / file_name).resolve()
+    if candidate != root and root not in candidate.parents:
+        raise DatasetError(root / file_name, "resolves outside the images folder")
+    return candidate
