@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from types import MappingProxyType
 from typing import Any
 
 from annotator.core.geometry import Geometry, area
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 class ImageStatus(StrEnum):
@@ -64,7 +62,7 @@ class Category:
     name: str
     supercategory: str = ""
     color: tuple[int, int, int] | None = None
-    extra: Mapping[str, Any] = _EMPTY
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,7 @@ class Image:
     width: int
     height: int
     status: ImageStatus = ImageStatus.NEW
-    extra: Mapping[str, Any] = _EMPTY
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -92,7 +90,7 @@ class Instance:
     source: Source = MANUAL
     review: Review = Review.UNREVIEWED
     iscrowd: bool = False
-    extra: Mapping[str, Any] = _EMPTY
+    extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
 
     def with_changes(self, **changes: Any) -> Instance:
         return replace(self, **changes)

@@ -1,0 +1,200 @@
+"""Open what a user points the tool at: a project file, a folder of images, or a COCO JSON file.
+
+A folder or a JSON file gets a project file beside it (or, where that folder is read-only, in the user's
+data folder) and reopens it next time. One process at a time may have a project open: a lock file beside
+the project refuses a second one with a clear message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from annotator.core.model import Dataset, Image
+from annotator.io.errors import DatasetError, ProjectLockedError
+from annotator.io.images import image_size, list_images
+from annotator.io.paths import resolve_inside
+from annotator.io.store import ProjectStore
+
+PROJECT_SUFFIX = ".annotator"
+FOLDER_PROJECT_NAME = "project" + PROJECT_SUFFIX
+
+
+@dataclass
+class Project:
+    """An open project: the dataset, where its images are, and the store that saves every change."""
+
+    path: Path
+    root: Path
+    dataset: Dataset
+    store: ProjectStore
+    problems: list[str] = field(default_factory=list)
+    _lock_fd: int | None = field(default=None, repr=False)
+
+    def image_path(self, image: Image) -> Path:
+        return resolve_inside(self.root, image.file_name)
+
+    def close(self) -> None:
+        """Detach and close the store and release the lock; safe to call twice."""
+        if self._lock_fd is None:
+            return
+        self.store.close()
+        os.close(self._lock_fd)
+        self._lock_fd = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_project(path: str | Path, *, images_root: str | Path | None = None) -> Project:
+    """Open a `.annotator` project, a folder of images, or a COCO JSON file (with `images_root`)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DatasetError(path, "no such file or folder")
+    if path.is_dir():
+        return _open_folder(path.resolve())
+    if path.suffix == PROJECT_SUFFIX:
+        return _open_existing(path.resolve())
+    if path.suffix.lower() == ".json":
+        return _open_json(path.resolve(), None if images_root is None else Path(images_root).resolve())
+    raise DatasetError(path, f"cannot open this kind of file (expected a folder, a {PROJECT_SUFFIX} project or a .json)")
+
+
+def create_project(project_path: Path, dataset: Dataset, root: Path, problems: list[str] | None = None) -> Project:
+    """Write `dataset` into a new project file at `project_path` and open it."""
+    lock_fd = _lock(project_path)
+    try:
+        store = ProjectStore(project_path)
+        store.write_all(dataset, meta={"root": _relative_root(project_path, root)})
+        store.attach(dataset)
+    except BaseException:
+        os.close(lock_fd)
+        raise
+    return Project(project_path, root, dataset, store, list(problems or []), lock_fd)
+
+
+def _open_existing(project_path: Path) -> Project:
+    lock_fd = _lock(project_path)
+    try:
+        store = ProjectStore(project_path)
+        dataset = store.read_all()
+        stored_root = store.meta("root") or "."
+        root = (project_path.parent / stored_root).resolve()
+        store.attach(dataset)
+    except BaseException:
+        os.close(lock_fd)
+        raise
+    return Project(project_path, root, dataset, store, [], lock_fd)
+
+
+def _open_folder(folder: Path) -> Project:
+    project_path = _project_path_for(folder, folder / FOLDER_PROJECT_NAME)
+    if project_path.exists():
+        project = _open_existing(project_path)
+        _add_new_images(project)
+        return project
+    dataset, problems = dataset_from_folder(folder)
+    return create_project(project_path, dataset, folder, problems)
+
+
+def _open_json(json_path: Path, images_root: Path | None) -> Project:
+    project_path = _project_path_for(json_path.parent, json_path.with_suffix(PROJECT_SUFFIX))
+    if project_path.exists():
+        return _open_existing(project_path)
+    from annotator.io.coco import load_coco  # deferred: only JSON opening needs the COCO reader
+
+    root = images_root or guess_images_root(json_path)
+    imported = load_coco(json_path, images_root=root)
+    return create_project(project_path, imported.dataset, root, imported.problems)
+
+
+def dataset_from_folder(folder: Path) -> tuple[Dataset, list[str]]:
+    """One Image per readable image file below `folder`; unreadable ones are listed as problems."""
+    dataset, problems, images = Dataset(), [], []
+    for index, file in enumerate(list_images(folder), start=1):
+        try:
+            width, height = image_size(file)
+        except DatasetError as exc:
+            problems.append(str(exc))
+            continue
+        images.append(Image(index, file.relative_to(folder).as_posix(), width, height))
+    dataset.put_images(images, notify=False)
+    return dataset, problems
+
+
+def _add_new_images(project: Project) -> None:
+    known = {image.file_name for image in project.dataset.images.values()}
+    fresh, problems = dataset_from_folder(project.root)
+    next_id = max(project.dataset.images, default=0) + 1
+    added = []
+    for image in fresh.images.values():
+        if image.file_name not in known:
+            added.append(Image(next_id, image.file_name, image.width, image.height))
+            next_id += 1
+    project.dataset.put_images(added)
+    project.problems.extend(problems)
+
+
+def guess_images_root(json_path: Path) -> Path:
+    """Where a COCO file's `file_name`s live: beside it, or in a usual images folder near it."""
+    import orjson
+
+    try:
+        names = [img.get("file_name", "") for img in orjson.loads(json_path.read_bytes()).get("images", [])[:20]]
+    except (OSError, ValueError, AttributeError):
+        return json_path.parent
+    names = [n for n in names if isinstance(n, str) and n]
+    here = json_path.parent
+    candidates = [here, here / "images", here.parent, here.parent / "images", here.parent.parent]
+    candidates += [p for p in (here.parent / "images").glob("*") if p.is_dir()] if (here.parent / "images").is_dir() else []
+    for candidate in candidates:
+        if names and all((candidate / n).is_file() for n in names):
+            return candidate
+    for candidate in candidates:
+        if any((candidate / n).is_file() for n in names):
+            return candidate
+    return here
+
+
+def _project_path_for(folder: Path, preferred: Path) -> Path:
+    """`preferred`, unless its folder is read-only: then a stable place in the user's data folder."""
+    if preferred.exists() or os.access(folder, os.W_OK):
+        return preferred
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:16]
+    target = data_home / "annotator" / "projects" / f"{preferred.stem}-{digest}{PROJECT_SUFFIX}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _relative_root(project_path: Path, root: Path) -> str:
+    try:
+        return os.path.relpath(root, project_path.parent)
+    except ValueError:
+        return str(root)
+
+
+def _lock(project_path: Path) -> int:
+    lock_path = project_path.with_name(project_path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise DatasetError(project_path, f"cannot open the project here: {exc.strerror or exc}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise ProjectLockedError(
+            project_path, "this project is already open in another annotator window; close it there first"
+        ) from None
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+    return fd

@@ -1,0 +1,213 @@
+"""The project store: a SQLite file that mirrors a Dataset, written through on every change.
+
+Each dataset Change is committed in its own transaction as it happens, so a finished edit is on disk
+at once (well within the one second the spec allows) and killing the process never corrupts the file
+(WAL journal: a half-written transaction is rolled back on the next open). Values go in as parameters.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from annotator.core.geometry import GeometryError
+from annotator.core.model import (
+    Category,
+    Change,
+    ChangeKind,
+    Dataset,
+    Image,
+    ImageStatus,
+    Instance,
+    Review,
+    Source,
+    SourceKind,
+)
+from annotator.io.errors import DatasetError
+from annotator.io.geometry_codec import decode_geometry, encode_geometry
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS categories (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, supercategory TEXT NOT NULL,
+    color TEXT, extra TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    id INTEGER PRIMARY KEY, file_name TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,
+    status TEXT NOT NULL, extra TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS instances (
+    id INTEGER PRIMARY KEY, image_id INTEGER NOT NULL, category_id INTEGER NOT NULL,
+    geometry BLOB NOT NULL, z INTEGER NOT NULL, source TEXT NOT NULL, model TEXT, score REAL,
+    review TEXT NOT NULL, iscrowd INTEGER NOT NULL, extra TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS instances_by_image ON instances (image_id);
+"""
+_INSERT_INSTANCE = "INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_IMAGE = "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?)"
+_INSERT_CATEGORY = "INSERT OR REPLACE INTO categories VALUES (?,?,?,?,?)"
+
+
+class ProjectStore:
+    """One open SQLite project file. Use `write_all` once to fill it, then `attach` to write through."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        try:
+            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commit.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(_SCHEMA)
+            self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise DatasetError(self.path, f"not a readable annotator project ({exc})") from None
+        self._dataset: Dataset | None = None
+
+    # -- whole-dataset I/O ------------------------------------------------------------------------
+    def write_all(self, dataset: Dataset, *, meta: dict[str, str] | None = None) -> None:
+        """Replace the file's content with `dataset` in one transaction."""
+        with self._transaction() as conn:
+            for table in ("instances", "images", "categories"):
+                conn.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed table names, no input)
+            conn.executemany(_INSERT_CATEGORY, map(_category_row, dataset.categories.values()))
+            conn.executemany(_INSERT_IMAGE, map(_image_row, dataset.images.values()))
+            conn.executemany(_INSERT_INSTANCE, map(_instance_row, dataset.instances.values()))
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('dataset_extra', ?)", (_json(dataset.extra),))
+            for key, value in (meta or {}).items():
+                conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def read_all(self) -> Dataset:
+        dataset = Dataset()
+        conn = self._conn
+        try:
+            dataset.put_categories(map(_category_from_row, conn.execute("SELECT * FROM categories")), notify=False)
+            dataset.put_images(map(_image_from_row, conn.execute("SELECT * FROM images")), notify=False)
+            rows = conn.execute("SELECT * FROM instances ORDER BY id")
+            dataset.put_instances(map(_instance_from_row, rows), notify=False)
+            extra = self.meta("dataset_extra")
+            dataset.extra.update(orjson.loads(extra) if extra else {})
+        except (sqlite3.DatabaseError, GeometryError, ValueError, KeyError) as exc:
+            raise DatasetError(self.path, f"project content is damaged ({exc})") from None
+        return dataset
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- write-through ----------------------------------------------------------------------------
+    def attach(self, dataset: Dataset) -> None:
+        """Write every later change of `dataset` to the file as it happens."""
+        self._dataset = dataset
+        dataset.subscribe(self.on_change)
+
+    def on_change(self, change: Change) -> None:
+        with self._transaction() as conn:
+            kind = change.kind
+            if kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_CHANGED):
+                conn.executemany(_INSERT_INSTANCE, map(_instance_row, change.items))
+            elif kind is ChangeKind.INSTANCES_REMOVED:
+                conn.executemany("DELETE FROM instances WHERE id = ?", ((i.id,) for i in change.items))
+            elif kind in (ChangeKind.IMAGES_ADDED, ChangeKind.IMAGES_CHANGED):
+                conn.executemany(_INSERT_IMAGE, map(_image_row, change.items))
+            elif kind is ChangeKind.CATEGORIES_CHANGED:
+                self._sync_categories(conn)
+
+    def _sync_categories(self, conn: sqlite3.Connection) -> None:
+        assert self._dataset is not None
+        categories = self._dataset.categories
+        stored = {row[0] for row in conn.execute("SELECT id FROM categories")}
+        conn.executemany("DELETE FROM categories WHERE id = ?", ((i,) for i in stored - set(categories)))
+        conn.executemany(_INSERT_CATEGORY, map(_category_row, categories.values()))
+
+    def close(self) -> None:
+        if self._dataset is not None:
+            self._dataset.unsubscribe(self.on_change)
+            self._dataset = None
+        self._conn.close()
+
+    # -- internals --------------------------------------------------------------------------------
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self._conn, self.path)
+
+    def _check_version(self) -> None:
+        version = self.meta("schema_version")
+        if version is None:
+            self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        elif int(version) > SCHEMA_VERSION:
+            raise DatasetError(self.path, f"made by a newer annotator (schema {version}); please upgrade")
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error; disk errors become DatasetError."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn, self._path = conn, path
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self._conn
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            try:
+                self._conn.execute("COMMIT")
+                return False
+            except sqlite3.Error as error:
+                self._conn.execute("ROLLBACK")
+                raise DatasetError(self._path, f"could not save ({error})") from None
+        self._conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError):
+            raise DatasetError(self._path, f"could not save ({exc})") from None
+        return False
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(dict(value)).decode()
+
+
+def _category_row(c: Category) -> tuple:
+    color = None if c.color is None else ",".join(map(str, c.color))
+    return (c.id, c.name, c.supercategory, color, _json(c.extra))
+
+
+def _category_from_row(row: tuple) -> Category:
+    cid, name, supercategory, color, extra = row
+    rgb = None if color is None else tuple(int(v) for v in color.split(","))
+    return Category(cid, name, supercategory, rgb, orjson.loads(extra))
+
+
+def _image_row(i: Image) -> tuple:
+    return (i.id, i.file_name, i.width, i.height, i.status.value, _json(i.extra))
+
+
+def _image_from_row(row: tuple) -> Image:
+    iid, file_name, width, height, status, extra = row
+    return Image(iid, file_name, width, height, ImageStatus(status), orjson.loads(extra))
+
+
+def _instance_row(i: Instance) -> tuple:
+    s = i.source
+    return (
+        i.id, i.image_id, i.category_id, encode_geometry(i.geometry), i.z, s.kind.value, s.model, s.score,
+        i.review.value, int(i.iscrowd), _json(i.extra),
+    )  # fmt: skip
+
+
+def _instance_from_row(row: tuple) -> Instance:
+    iid, image_id, category_id, blob, z, kind, model, score, review, iscrowd, extra = row
+    return Instance(
+        iid, image_id, category_id, decode_geometry(blob), z, Source(SourceKind(kind), model, score),
+        Review(review), bool(iscrowd), orjson.loads(extra) if extra != "{}" else {},
+    )  # fmt: skip
+
+
+def instance_rows(instances: Iterable[Instance]) -> list[tuple]:
+    """Rows as stored, for tests that compare the file with the dataset."""
+    return [_instance_row(i) for i in instances]
