@@ -23,9 +23,7 @@ importlib.import_module(sys.argv[1])
 
 def _modules(package: str) -> list[str]:
     module = __import__(package, fromlist=["_"])
-    return [package] + [
-        info.name for info in pkgutil.walk_packages(module.__path__, prefix=package + ".")
-    ]
+    return [package] + [info.name for info in pkgutil.walk_packages(module.__path__, prefix=package + ".")]
 
 
 def _import_with_blocked(module: str, blocked: set[str]) -> subprocess.CompletedProcess:

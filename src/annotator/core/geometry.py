@@ -8,7 +8,6 @@ the canvas shows is what `annToMask` gives back. Mask-to-polygon conversion trac
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import cv2
 import numpy as np
@@ -140,7 +139,7 @@ class Mask:
         return tuple(float(v) for v in mask_utils.toBbox(self.to_rle(height, width).as_coco()))
 
 
-Geometry = Union[Polygons, Mask]
+Geometry = Polygons | Mask
 
 
 def area(geometry: Geometry, height: int, width: int) -> int:

@@ -14,7 +14,6 @@ from typing import Any
 from annotator.core.geometry import Geometry, area
 
 
-
 class ImageStatus(StrEnum):
     NEW = "new"
     PRELABELED = "prelabeled"

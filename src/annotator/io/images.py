@@ -33,7 +33,9 @@ def list_images(folder: str | Path) -> list[Path]:
     found = [
         p
         for p in folder.rglob("*")
-        if p.is_file() and is_image_file(p) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+        if p.is_file()
+        and is_image_file(p)
+        and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     ]
     return sorted(found, key=lambda p: _natural_key(p.relative_to(folder).as_posix()))
 

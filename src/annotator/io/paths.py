@@ -16,7 +16,11 @@ def normalise_file_name(file_name: object, *, source: Path, item: str) -> str:
     unified = file_name.replace("\\", "/")
     windows = PureWindowsPath(file_name)
     if unified.startswith("/") or windows.drive or windows.root:
-        raise DatasetError(source, f"file_name {file_name!r} is absolute; it must be relative to the images folder", item=item)
+        raise DatasetError(
+            source,
+            f"file_name {file_name!r} is absolute; it must be relative to the images folder",
+            item=item,
+        )
     parts = [part for part in PurePosixPath(unified).parts if part not in ("", ".")]
     if ".." in parts:
         raise DatasetError(source, f"file_name {file_name!r} reaches outside the images folder", item=item)

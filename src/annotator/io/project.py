@@ -64,10 +64,14 @@ def open_project(path: str | Path, *, images_root: str | Path | None = None) -> 
         return _open_existing(path.resolve())
     if path.suffix.lower() == ".json":
         return _open_json(path.resolve(), None if images_root is None else Path(images_root).resolve())
-    raise DatasetError(path, f"cannot open this kind of file (expected a folder, a {PROJECT_SUFFIX} project or a .json)")
+    raise DatasetError(
+        path, f"cannot open this kind of file (expected a folder, a {PROJECT_SUFFIX} project or a .json)"
+    )
 
 
-def create_project(project_path: Path, dataset: Dataset, root: Path, problems: list[str] | None = None) -> Project:
+def create_project(
+    project_path: Path, dataset: Dataset, root: Path, problems: list[str] | None = None
+) -> Project:
     """Write `dataset` into a new project file at `project_path` and open it."""
     lock_fd = _lock(project_path)
     try:
@@ -147,13 +151,19 @@ def guess_images_root(json_path: Path) -> Path:
     import orjson
 
     try:
-        names = [img.get("file_name", "") for img in orjson.loads(json_path.read_bytes()).get("images", [])[:20]]
+        names = [
+            img.get("file_name", "") for img in orjson.loads(json_path.read_bytes()).get("images", [])[:20]
+        ]
     except (OSError, ValueError, AttributeError):
         return json_path.parent
     names = [n for n in names if isinstance(n, str) and n]
     here = json_path.parent
     candidates = [here, here / "images", here.parent, here.parent / "images", here.parent.parent]
-    candidates += [p for p in (here.parent / "images").glob("*") if p.is_dir()] if (here.parent / "images").is_dir() else []
+    candidates += (
+        [p for p in (here.parent / "images").glob("*") if p.is_dir()]
+        if (here.parent / "images").is_dir()
+        else []
+    )
     for candidate in candidates:
         if names and all((candidate / n).is_file() for n in names):
             return candidate

@@ -83,7 +83,9 @@ class ProjectStore:
         dataset = Dataset()
         conn = self._conn
         try:
-            dataset.put_categories(map(_category_from_row, conn.execute("SELECT * FROM categories")), notify=False)
+            dataset.put_categories(
+                map(_category_from_row, conn.execute("SELECT * FROM categories")), notify=False
+            )
             dataset.put_images(map(_image_from_row, conn.execute("SELECT * FROM images")), notify=False)
             rows = conn.execute("SELECT * FROM instances ORDER BY id")
             dataset.put_instances(map(_instance_from_row, rows), notify=False)

@@ -1,0 +1,113 @@
+"""What a predictor is, without torch: options in, detections out.
+
+The GUI and the CLI talk to a model only through these types; the torch implementation lives in
+`annotator.inference` and is imported lazily, so nothing here (or in the GUI) loads torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from annotator.core.geometry import Mask
+from annotator.core.model import Category
+
+MODEL_NAMES = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2")
+DEFAULT_MODEL = MODEL_NAMES[0]
+
+
+class Device(StrEnum):
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class Precision(StrEnum):
+    """`auto` uses bfloat16 only where the CPU has native bf16 (avx512_bf16 or AMX), else float32."""
+
+    AUTO = "auto"
+    FP32 = "fp32"
+    BF16 = "bf16"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Which model to run: an architecture name, optional weights file, device and precision.
+
+    `weights=None` means torchvision's COCO weights for `name`, from the torch hub cache (downloaded
+    once when online). A checkpoint file may name its own architecture; then `name` is only a default.
+    """
+
+    name: str = DEFAULT_MODEL
+    weights: Path | None = None
+    device: Device = Device.AUTO
+    precision: Precision = Precision.AUTO
+    allow_download: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class PredictOptions:
+    """Per-call options. `classes` keeps only these category ids (None keeps all).
+
+    The image is resized so its short side is `min_size`, unless that makes the long side exceed
+    `max_size` (torchvision's GeneralizedRCNNTransform rule).
+    """
+
+    score_threshold: float = 0.5
+    classes: frozenset[int] | None = None
+    mask_threshold: float = 0.5
+    max_detections: int = 100
+    min_size: int = 800
+    max_size: int = 1333
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.score_threshold <= 1.0:
+            raise ValueError(f"score threshold must be in [0, 1], got {self.score_threshold}")
+        if not 0.0 < self.mask_threshold < 1.0:
+            raise ValueError(f"mask threshold must be in (0, 1), got {self.mask_threshold}")
+        if self.max_detections < 1 or self.min_size < 1 or self.max_size < 1:
+            raise ValueError("max_detections, min_size and max_size must be positive")
+        if self.classes is not None:
+            object.__setattr__(self, "classes", frozenset(int(c) for c in self.classes))
+
+    @classmethod
+    def with_max_size(cls, max_size: int, **options: object) -> PredictOptions:
+        """Options whose input is at most `max_size` pixels on its long side (and no more than 800 short)."""
+        return cls(min_size=min(800, max_size), max_size=max_size, **options)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One predicted instance at the image's full resolution.
+
+    `box` is (x0, y0, x1, y1) in pixels, as the model gave it; `mask` is the thresholded mask (RLE).
+    """
+
+    category_id: int
+    score: float
+    box: tuple[float, float, float, float]
+    mask: Mask
+
+
+@dataclass(frozen=True)
+class PredictorInfo:
+    """What a loaded model can say about itself: a display name and the categories it predicts."""
+
+    name: str
+    categories: tuple[Category, ...]
+    device: str
+    precision: str
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """Anything that turns an (H, W, 3) uint8 RGB image into detections, highest score first."""
+
+    @property
+    def info(self) -> PredictorInfo: ...
+
+    def predict(self, image: np.ndarray, options: PredictOptions) -> list[Detection]: ...
