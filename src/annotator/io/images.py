@@ -93,7 +93,9 @@ def _open(path: str | Path) -> PilImage.Image:
     except UnidentifiedImageError:
         raise DatasetError(path, "not an image file, or a format that is not supported") from None
     except OSError as exc:
-        raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
+        if exc.errno is None:  # PIL reports damaged data as a bare OSError
+            raise DatasetError(path, f"image data is broken or truncated ({exc})") from None
+        raise DatasetError(path, f"cannot read: {exc.strerror}") from None
     if image.size[0] * image.size[1] > MAX_PIXELS:
         image.close()
         raise DatasetError(path, f"image is too large ({image.size[0]}x{image.size[1]} pixels)")
