@@ -1,0 +1,47 @@
+"""Read JSON input files fast (orjson), with one clear DatasetError when a file is not JSON at all."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from annotator.io.atomic import write_bytes_atomic
+from annotator.io.errors import DatasetError
+
+
+def read_json(path: Path) -> Any:
+    """Parse `path`; orjson first for speed, the standard library as a fallback.
+
+    The fallback accepts NaN and Infinity, which some tools write: the file then still loads and the
+    item holding the non-finite number is reported by the importer instead of the whole file failing.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(path, "no such file") from None
+    except IsADirectoryError:
+        raise DatasetError(path, "is a folder, not a file") from None
+    except OSError as exc:
+        raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not data.strip():
+        raise DatasetError(path, "the file is empty")
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        first_error = exc
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        pass
+    detail = str(first_error)
+    if "end of data" in detail:
+        detail = f"the file is truncated ({detail})"
+    raise DatasetError(path, f"not valid JSON: {detail}")
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Serialise with orjson and write atomically."""
+    write_bytes_atomic(path, orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
