@@ -1,0 +1,116 @@
+"""TP/FP/FN per image equal pycocotools' own `evaluateImg` matches, on real COCO ground truth."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from annotator.core.geometry import Mask
+from annotator.core.matching import match_image
+from annotator.core.model import Instance, Source
+
+
+def _perturbed_predictions(gt: COCO, seed: int) -> list[dict]:
+    """Shifted, eroded, dilated, dropped, wrong-class and extra predictions with random scores."""
+    rng = np.random.default_rng(seed)
+    cat_ids = gt.getCatIds()
+    results = []
+    for ann in gt.dataset["annotations"]:
+        image = gt.imgs[ann["image_id"]]
+        mask = gt.annToMask(ann)
+        kind = rng.choice(["keep", "shift", "erode", "dilate", "drop", "wrong_class", "double"])
+        if kind == "drop":
+            continue
+        if kind == "shift":
+            mask = np.roll(mask, int(rng.integers(-12, 13)), axis=int(rng.integers(0, 2)))
+        elif kind in ("erode", "dilate"):
+            op = cv2.erode if kind == "erode" else cv2.dilate
+            mask = op(mask, np.ones((5, 5), np.uint8), iterations=int(rng.integers(1, 4)))
+        category = int(rng.choice(cat_ids)) if kind == "wrong_class" else ann["category_id"]
+        copies = 2 if kind == "double" else 1
+        for _ in range(copies):
+            results.append(_result(ann["image_id"], category, mask, rng))
+    for image_id, image in gt.imgs.items():  # false positives out of nowhere
+        for _ in range(3):
+            mask = np.zeros((image["height"], image["width"]), np.uint8)
+            x, y = int(rng.integers(0, image["width"] - 40)), int(rng.integers(0, image["height"] - 40))
+            mask[y : y + int(rng.integers(5, 40)), x : x + int(rng.integers(5, 40))] = 1
+            results.append(_result(image_id, int(rng.choice(cat_ids)), mask, rng))
+    return results
+
+
+def _result(image_id: int, category_id: int, mask: np.ndarray, rng) -> dict:
+    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle["counts"] = rle["counts"].decode()
+    return {
+        "image_id": image_id,
+        "category_id": category_id,
+        "segmentation": rle,
+        "score": float(rng.uniform(0.05, 1)),
+    }
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("threshold_index", [0, 5])  # IoU 0.5 and 0.75
+def test_matches_equal_cocoeval_evaluate_img(testdata, seed, threshold_index):
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(testdata / "isat_coco_tiny" / "coco_tiny.json"))
+        results = _perturbed_predictions(gt, seed)
+        dt = gt.loadRes(results)
+        evaluator = COCOeval(gt, dt, iouType="segm")
+        evaluator.evaluate()
+    threshold = float(evaluator.params.iouThrs[threshold_index])
+    expected = _expected_from_cocoeval(evaluator, threshold_index)
+
+    for image_id, image in gt.imgs.items():
+        gts = [_instance(a, image, crowd_ok=True) for a in gt.imgToAnns[image_id]]
+        preds = [_instance(a, image) for a in dt.imgToAnns[image_id]]
+        got = match_image(gts, preds, height=image["height"], width=image["width"], iou_threshold=threshold)
+        want = expected[image_id]
+        assert {p: g for p, (g, _) in got.true_positives.items()} == want["tp"]
+        assert set(got.false_positives) == want["fp"]
+        assert set(got.false_negatives) == want["fn"]
+        assert set(got.ignored) == want["ignored"]
+        for pred, (gt_id, iou) in got.true_positives.items():
+            assert iou >= threshold
+
+
+def _instance(ann: dict, image: dict, crowd_ok: bool = False) -> Instance:
+    segmentation = ann["segmentation"]
+    if isinstance(segmentation, list):
+        rles = mask_utils.frPyObjects(segmentation, image["height"], image["width"])
+        rle = mask_utils.merge(rles)
+    elif isinstance(segmentation["counts"], list):
+        rle = mask_utils.frPyObjects(segmentation, image["height"], image["width"])
+    else:
+        rle = segmentation
+    source = Source.from_model("test", ann["score"]) if "score" in ann else Source()
+    return Instance(ann["id"], ann["image_id"], ann["category_id"], Mask.from_coco_rle(rle),
+                    source=source, iscrowd=bool(ann.get("iscrowd", 0)))  # fmt: skip
+
+
+def _expected_from_cocoeval(evaluator: COCOeval, t: int) -> dict:
+    out = {i: {"tp": {}, "fp": set(), "fn": set(), "ignored": set()} for i in evaluator.params.imgIds}
+    all_range = evaluator.params.areaRng[0]
+    for e in evaluator.evalImgs:
+        if e is None or e["aRng"] != all_range:
+            continue
+        slot = out[e["image_id"]]
+        for d, dt_id in enumerate(e["dtIds"]):
+            if e["dtIgnore"][t][d]:
+                slot["ignored"].add(dt_id)
+            elif e["dtMatches"][t][d] > 0:
+                slot["tp"][dt_id] = int(e["dtMatches"][t][d])
+            else:
+                slot["fp"].add(dt_id)
+        for g, gt_id in enumerate(e["gtIds"]):
+            if not e["gtIgnore"][g] and e["gtMatches"][t][g] == 0:
+                slot["fn"].add(gt_id)
+    return out
