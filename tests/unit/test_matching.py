@@ -78,8 +78,7 @@ def test_matches_equal_cocoeval_evaluate_img(testdata, seed, threshold_index):
         assert set(got.false_positives) == want["fp"]
         assert set(got.false_negatives) == want["fn"]
         assert set(got.ignored) == want["ignored"]
-        for pred, (gt_id, iou) in got.true_positives.items():
-            assert iou >= threshold
+        assert all(iou >= threshold for _, iou in got.true_positives.values())
 
 
 def _instance(ann: dict, image: dict, crowd_ok: bool = False) -> Instance:
