@@ -67,10 +67,14 @@ class Polygons:
 
     def bbox(self, height: int, width: int) -> tuple[float, float, float, float]:
         """COCO `[x, y, w, h]` of the vertices, clipped to the image (as COCO ground truth is made)."""
-        points = np.concatenate(self.rings)
-        x0, y0 = np.clip(points.min(axis=0), 0, (width, height))
-        x1, y1 = np.clip(points.max(axis=0), 0, (width, height))
-        return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+        key = ("bbox", height, width)
+        if key not in self._cache:
+            points = self.rings[0] if len(self.rings) == 1 else np.concatenate(self.rings)
+            (x0, y0), (x1, y1) = points.min(axis=0).tolist(), points.max(axis=0).tolist()
+            x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
+            y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)
+            self._cache[key] = (x0, y0, x1 - x0, y1 - y0)
+        return self._cache[key]
 
     @property
     def vertex_count(self) -> int:
