@@ -1,0 +1,74 @@
+"""Composition root: make the Qt application and the main window, open what was asked for.
+
+`run` starts the GUI; `screenshot` renders the window to a PNG and returns (for the README and tests).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QIODevice, QSettings
+from PySide6.QtWidgets import QApplication
+
+from annotator.gui.document import open_samples
+from annotator.gui.main_window import MainWindow
+from annotator.io.atomic import write_bytes_atomic
+from annotator.io.errors import DatasetError
+
+
+def application() -> QApplication:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("annotator")
+    app.setOrganizationName("annotator")
+    return app
+
+
+def build_window(path: str | Path | None, *, settings: QSettings | None = None) -> MainWindow:
+    """The main window with PATH open (bundled samples when no PATH); bad input raises DatasetError."""
+    window = MainWindow(settings)
+    if path is None:
+        window.set_document(open_samples())
+    else:
+        from annotator.gui.document import open_document
+
+        window.set_document(open_document(path))
+        window._remember_recent(Path(path))
+    return window
+
+
+def run(path: str | Path | None) -> int:
+    app = application()
+    window = build_window(path)
+    window.show()
+    return app.exec()
+
+
+def screenshot(path: str | Path | None, out: Path, *, size: tuple[int, int] = (1600, 1000)) -> None:
+    """Open PATH, wait for the first image to decode, render the window and save it as a PNG."""
+    app = application()
+    settings = QSettings(str(out.with_suffix(".ini")), QSettings.Format.IniFormat)  # no user settings
+    try:
+        window = build_window(path, settings=settings)
+        window.resize(*size)
+        window.show()
+        deadline = time.monotonic() + 30
+        while (
+            window.canvas.image_id is not None
+            and not window.canvas.has_pixels
+            and time.monotonic() < deadline
+        ):
+            app.processEvents()
+            time.sleep(0.01)
+        app.processEvents()
+        window.canvas.fit()
+        image = window.grab().toImage()
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not image.save(buffer, "PNG"):
+            raise DatasetError(out, "could not encode the screenshot")
+        write_bytes_atomic(out, bytes(buffer.data()))
+        window.close()
+    finally:
+        Path(settings.fileName()).unlink(missing_ok=True)

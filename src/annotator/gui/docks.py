@@ -1,0 +1,294 @@
+"""The docks beside the canvas: images (status, counts, filter, search), instances, classes.
+
+Each follows the dataset through its change events, like the canvas; none changes the dataset.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QTreeView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
+from annotator.gui.items import instance_color
+
+_IMAGE_COLUMNS = ("Image", "Status", "Instances")
+_ANY_STATUS = "All statuses"
+
+
+class ImageListModel(QAbstractTableModel):
+    """One row per image: file name, review status, instance count."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.dataset: Dataset | None = None
+        self._ids: list[int] = []
+        self._rows: dict[int, int] = {}
+
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        if self.dataset is not None:
+            self.dataset.unsubscribe(self._on_change)
+        self.beginResetModel()
+        self.dataset = dataset
+        self._ids = list(dataset.images) if dataset is not None else []
+        self._rows = {image_id: row for row, image_id in enumerate(self._ids)}
+        self.endResetModel()
+        if dataset is not None:
+            dataset.subscribe(self._on_change)
+
+    def image_id(self, row: int) -> int:
+        return self._ids[row]
+
+    def row_of(self, image_id: int) -> int:
+        return self._rows[image_id]
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind is ChangeKind.IMAGES_ADDED:
+            self.set_dataset(self.dataset)
+        elif change.kind is ChangeKind.IMAGES_CHANGED:
+            for image in change.items:
+                self._row_changed(image.id)
+        elif change.kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_REMOVED):
+            for image_id in {instance.image_id for instance in change.items}:
+                self._row_changed(image_id)
+
+    def _row_changed(self, image_id: int) -> None:
+        row = self._rows.get(image_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(_IMAGE_COLUMNS) - 1))
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return len(_IMAGE_COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return _IMAGE_COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self.dataset is None:
+            return None
+        image = self.dataset.images[self._ids[index.row()]]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return image.file_name
+            if column == 1:
+                return image.status.value.replace("_", " ")
+            return self.dataset.instance_count(image.id)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{image.file_name}\n{image.width} x {image.height}"
+        if role == Qt.ItemDataRole.UserRole:
+            return image.status.value
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class _ImageFilter(QSortFilterProxyModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.search = ""
+        self.status: str | None = None
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:
+        model = self.sourceModel()
+        name = model.data(model.index(row, 0, parent)) or ""
+        status = model.data(model.index(row, 0, parent), Qt.ItemDataRole.UserRole)
+        return self.search.lower() in name.lower() and (self.status is None or status == self.status)
+
+
+class ImageListDock(QDockWidget):
+    """Images with status and counts; search by name, filter by status; next/previous in shown order."""
+
+    image_activated = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Images", parent)
+        self.setObjectName("images_dock")
+        self.model = ImageListModel(self)
+        self.proxy = _ImageFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.search = QLineEdit(placeholderText="Search file names…", clearButtonEnabled=True)
+        self.status = QComboBox()
+        self.status.addItem(_ANY_STATUS, None)
+        for status in ImageStatus:
+            self.status.addItem(status.value.replace("_", " "), status.value)
+        self.view = QTreeView(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(False)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.header().setStretchLastSection(False)
+        header = self.view.header()
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, header.ResizeMode.ResizeToContents)
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.status)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
+        layout.addWidget(self.view)
+        self.setWidget(body)
+        self.search.textChanged.connect(self._refilter)
+        self.status.currentIndexChanged.connect(self._refilter)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current)
+
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        self.model.set_dataset(dataset)
+
+    def _refilter(self) -> None:
+        self.proxy.search = self.search.text()
+        self.proxy.status = self.status.currentData()
+        self.proxy.invalidateFilter()
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.image_activated.emit(self.model.image_id(self.proxy.mapToSource(current).row()))
+
+    def select_image(self, image_id: int) -> None:
+        index = self.proxy.mapFromSource(self.model.index(self.model.row_of(image_id), 0))
+        if index.isValid() and index != self.view.currentIndex():
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index)
+
+    def neighbour(self, image_id: int | None, step: int) -> int | None:
+        """The image `step` rows away in the list as shown (filtered), or None past either end."""
+        count = self.proxy.rowCount()
+        if not count:
+            return None
+        if image_id is None:
+            row = 0 if step > 0 else count - 1
+        else:
+            current = self.proxy.mapFromSource(self.model.index(self.model.row_of(image_id), 0))
+            row = current.row() + step if current.isValid() else 0
+        if not 0 <= row < count:
+            return None
+        return self.model.image_id(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
+
+
+def _swatch(color: QColor) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(color)
+    return QIcon(pixmap)
+
+
+class InstanceListDock(QDockWidget):
+    """The current image's instances, front first: class, source, score, and a visibility checkbox."""
+
+    visibility_changed = Signal(int, bool)
+    instance_selected = Signal(int)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Instances", parent)
+        self.setObjectName("instances_dock")
+        self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
+        self.tree.setHeaderLabels(["Class", "Source", "Score", "Id"])
+        self.tree.header().setStretchLastSection(False)
+        header = self.tree.header()
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
+        self.setWidget(self.tree)
+        self._rows: dict[int, QTreeWidgetItem] = {}
+        self._filling = False
+        self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.currentItemChanged.connect(self._on_current)
+
+    def show_instances(self, canvas) -> None:
+        """Refill from the canvas's dataset and image (and its visibility state)."""
+        self._filling = True
+        self.tree.clear()
+        self._rows.clear()
+        dataset, image_id = canvas.dataset, canvas.image_id
+        instances = [] if dataset is None or image_id is None else dataset.instances_of(image_id)
+        for instance in reversed(instances):
+            category = dataset.categories.get(instance.category_id)
+            source = instance.source.model or "model" if instance.source.is_model else "manual"
+            score = "" if instance.score is None else f"{instance.score:.2f}"
+            name = category.name if category is not None else str(instance.category_id)
+            row = QTreeWidgetItem([name, f"{source} · {instance.review.value}", score, str(instance.id)])
+            row.setIcon(0, _swatch(instance_color(category, instance.category_id)))
+            row.setData(0, Qt.ItemDataRole.UserRole, instance.id)
+            row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            hidden = instance.id in canvas.hidden_instances
+            row.setCheckState(0, Qt.CheckState.Unchecked if hidden else Qt.CheckState.Checked)
+            self.tree.addTopLevelItem(row)
+            self._rows[instance.id] = row
+        self.setWindowTitle(f"Instances ({len(instances)})")
+        self._filling = False
+        self.select(canvas.selected_id)
+
+    def select(self, instance_id: int | None) -> None:
+        row = self._rows.get(instance_id)
+        if row is not self.tree.currentItem():
+            self._filling = True
+            self.tree.setCurrentItem(row)
+            self._filling = False
+
+    def _on_item_changed(self, row: QTreeWidgetItem, column: int) -> None:
+        if not self._filling and column == 0:
+            instance_id = row.data(0, Qt.ItemDataRole.UserRole)
+            self.visibility_changed.emit(instance_id, row.checkState(0) == Qt.CheckState.Checked)
+
+    def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
+        if not self._filling and current is not None:
+            self.instance_selected.emit(current.data(0, Qt.ItemDataRole.UserRole))
+
+
+class ClassListDock(QDockWidget):
+    """Classes with their colours and a visibility checkbox each."""
+
+    visibility_changed = Signal(int, bool)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__("Classes", parent)
+        self.setObjectName("classes_dock")
+        self.list = QListWidget()
+        self.setWidget(self.list)
+        self._filling = False
+        self.list.itemChanged.connect(self._on_item_changed)
+
+    def show_classes(self, dataset: Dataset | None, hidden: set[int], counts: dict[int, int]) -> None:
+        self._filling = True
+        self.list.clear()
+        categories = [] if dataset is None else list(dataset.categories.values())
+        categories.sort(key=lambda c: (counts.get(c.id, 0) == 0, c.id))  # classes in this image first
+        for category in categories:
+            count = counts.get(category.id, 0)
+            row = QListWidgetItem(
+                _swatch(instance_color(category, category.id)), f"{category.name}  ({count})"
+            )
+            row.setData(Qt.ItemDataRole.UserRole, category.id)
+            row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            row.setCheckState(Qt.CheckState.Unchecked if category.id in hidden else Qt.CheckState.Checked)
+            row.setToolTip(
+                f"id {category.id}" + (f", {category.supercategory}" if category.supercategory else "")
+            )
+            if not count:
+                row.setForeground(self.list.palette().placeholderText())
+            self.list.addItem(row)
+        self._filling = False
+
+    def _on_item_changed(self, row: QListWidgetItem) -> None:
+        if not self._filling:
+            checked = row.checkState() == Qt.CheckState.Checked
+            self.visibility_changed.emit(row.data(Qt.ItemDataRole.UserRole), checked)

@@ -1,0 +1,278 @@
+"""The main window: canvas in the middle, images / instances / classes docks, menus, status bar.
+
+It connects the parts and remembers settings and layout (QSettings); documents come from
+`gui.document` and pixels from the off-thread `ImageLoader`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
+
+from annotator.core.model import Change, ChangeKind
+from annotator.gui.canvas import Canvas
+from annotator.gui.docks import ClassListDock, ImageListDock, InstanceListDock
+from annotator.gui.document import Document, open_document
+from annotator.gui.items import CanvasStyle
+from annotator.gui.loader import ImageLoader
+from annotator.gui.theme import Theme, apply_theme
+from annotator.io.errors import DatasetError
+
+MAX_RECENT = 10
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings("annotator", "annotator")
+        self.document: Document | None = None
+        self.setWindowTitle("annotator")
+        self.setAcceptDrops(True)
+        style = CanvasStyle(
+            opacity=float(self.settings.value("view/opacity", 0.5)),
+            show_labels=self.settings.value("view/labels", True, type=bool),
+            show_scores=self.settings.value("view/scores", True, type=bool),
+        )
+        self.canvas = Canvas(self, style=style)
+        self.canvas.placeholder = "No images open: File ▸ Open folder… or drop a folder here"
+        self.setCentralWidget(self.canvas)
+        self.images_dock = ImageListDock(self)
+        self.instances_dock = InstanceListDock(self)
+        self.classes_dock = ClassListDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.images_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.instances_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.classes_dock)
+        self.loader = ImageLoader(self)
+        self._refresh_timer = QTimer(self, singleShot=True, interval=0)
+        self._refresh_timer.timeout.connect(self._refresh_lists)
+        self._build_status_bar()
+        self._build_actions()
+        self._connect()
+        self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
+        self.resize(1400, 900)
+        self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
+        self.restoreGeometry(self.settings.value("window/geometry", b""))
+        self.restoreState(self.settings.value("window/state", b""))
+
+    # -- construction -----------------------------------------------------------------------------
+    def _build_status_bar(self) -> None:
+        self.position_label, self.pixel_label = QLabel(), QLabel()
+        self.zoom_label, self.image_label = QLabel("–"), QLabel()
+        for label in (self.image_label, self.position_label, self.pixel_label, self.zoom_label):
+            label.setMinimumWidth(90)
+            self.statusBar().addPermanentWidget(label)
+
+    def _action(self, menu, text: str, slot, shortcut=None, *, checkable=False, checked=False) -> QAction:
+        action = QAction(text, self, checkable=checkable)
+        if checkable:
+            action.setChecked(checked)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work while a dock has focus
+        return action
+
+    def _build_actions(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "Open &folder…", self._choose_folder, QKeySequence.StandardKey.Open)
+        self._action(file_menu, "Open project or COCO &file…", self._choose_file, "Ctrl+Shift+O")
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        view = bar.addMenu("&View")
+        self._action(view, "&Fit to window", self.canvas.fit, "F")
+        self._action(view, "Actual size (&1:1)", self.canvas.zoom_1_1, "1")
+        self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), ["+", "="])
+        self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), "-")
+        view.addSeparator()
+        style = self.canvas.style_options
+        self.labels_action = self._action(
+            view, "Show &labels", self._restyle, "L", checkable=True, checked=style.show_labels
+        )
+        self.scores_action = self._action(
+            view, "Show &scores", self._restyle, checkable=True, checked=style.show_scores
+        )
+        self.hide_all_action = self._action(view, "&Hide all instances", self._hide_all, "H", checkable=True)
+        view.addSeparator()
+        self.dark_action = self._action(view, "&Dark theme", self._toggle_theme, checkable=True)
+        view.addSeparator()
+        for dock in (self.images_dock, self.instances_dock, self.classes_dock):
+            view.addAction(dock.toggleViewAction())
+        go = bar.addMenu("&Go")
+        self._action(go, "&Next image", lambda: self.step_image(1), ["D", "PgDown"])
+        self._action(go, "&Previous image", lambda: self.step_image(-1), ["A", "PgUp"])
+        instance = bar.addMenu("&Instance")
+        self._action(instance, "Bring to &front", lambda: self.canvas.bring_to_front(), "Ctrl+]")
+        self._action(instance, "Send to &back", lambda: self.canvas.send_to_back(), "Ctrl+[")
+        toolbar = self.addToolBar("View")
+        toolbar.setObjectName("view_toolbar")
+        toolbar.addWidget(QLabel(" Opacity "))
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100)
+        self.opacity_slider.setValue(round(style.opacity * 100))
+        self.opacity_slider.setFixedWidth(160)
+        self.opacity_slider.valueChanged.connect(self._restyle)
+        toolbar.addWidget(self.opacity_slider)
+        self._fill_recent_menu()
+
+    def _connect(self) -> None:
+        self.images_dock.image_activated.connect(self.show_image)
+        self.instances_dock.visibility_changed.connect(self.canvas.set_instance_visible)
+        self.instances_dock.instance_selected.connect(self.canvas.select)
+        self.classes_dock.visibility_changed.connect(self.canvas.set_category_visible)
+        self.canvas.selection_changed.connect(self.instances_dock.select)
+        self.canvas.cursor_moved.connect(self._show_cursor)
+        self.canvas.zoom_changed.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
+        self.loader.loaded.connect(self.canvas.set_pixels)
+        self.loader.failed.connect(lambda _id, message: self.statusBar().showMessage(message, 10000))
+
+    # -- documents --------------------------------------------------------------------------------
+    def open_path(self, path: str | Path) -> bool:
+        """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost."""
+        try:
+            document = open_document(path)
+        except DatasetError as exc:
+            QMessageBox.warning(self, "Cannot open", str(exc))
+            return False
+        self.set_document(document)
+        self._remember_recent(Path(path))
+        return True
+
+    def set_document(self, document: Document | None) -> None:
+        if self.document is not None:
+            self.document.dataset.unsubscribe(self._on_change)
+            self.loader.forget()
+            self.document.close()
+        self.document = document
+        dataset = None if document is None else document.dataset
+        self.canvas.set_dataset(dataset)
+        self.images_dock.set_dataset(dataset)
+        if document is not None:
+            dataset.subscribe(self._on_change)
+            self.setWindowTitle(f"{document.path.name} – annotator")
+            problems = getattr(document, "problems", None)
+            if problems:
+                self.statusBar().showMessage(f"{len(problems)} problem(s) on opening: {problems[0]}", 15000)
+        self._refresh_lists()
+        first = self.images_dock.neighbour(None, 1)
+        if first is not None:
+            self.images_dock.select_image(first)
+            self.show_image(first)
+
+    def show_image(self, image_id: int) -> None:
+        if self.document is None or image_id == self.canvas.image_id:
+            return
+        dataset = self.document.dataset
+        self.canvas.show_image(image_id)
+        self.images_dock.select_image(image_id)
+        self.loader.request(image_id, self.document.image_path(dataset.images[image_id]))
+        following = self.images_dock.neighbour(image_id, 1)
+        if following is not None:
+            self.loader.prefetch(following, self.document.image_path(dataset.images[following]))
+        image = dataset.images[image_id]
+        self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
+        self._refresh_lists()
+
+    def step_image(self, step: int) -> None:
+        target = self.images_dock.neighbour(self.canvas.image_id, step)
+        if target is not None:
+            self.show_image(target)
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind is not ChangeKind.IMAGES_CHANGED:
+            self._refresh_timer.start()  # many events in a row make one refresh
+
+    def _refresh_lists(self) -> None:
+        self.instances_dock.show_instances(self.canvas)
+        dataset, image_id = self.canvas.dataset, self.canvas.image_id
+        counts = Counter()
+        if dataset is not None and image_id is not None:
+            counts = Counter(instance.category_id for instance in dataset.instances_of(image_id))
+        self.classes_dock.show_classes(dataset, self.canvas.hidden_categories, counts)
+
+    # -- view -------------------------------------------------------------------------------------
+    def _restyle(self) -> None:
+        style = CanvasStyle(
+            opacity=self.opacity_slider.value() / 100,
+            show_labels=self.labels_action.isChecked(),
+            show_scores=self.scores_action.isChecked(),
+        )
+        self.canvas.set_style(style)
+
+    def _hide_all(self) -> None:
+        self.canvas.set_all_hidden(self.hide_all_action.isChecked())
+
+    def _toggle_theme(self) -> None:
+        self.apply_theme(Theme.DARK if self.dark_action.isChecked() else Theme.LIGHT)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.dark_action.setChecked(theme is Theme.DARK)
+        apply_theme(QApplication.instance(), theme)
+
+    def _show_cursor(self, scene_pos) -> None:
+        if scene_pos is None:
+            self.position_label.setText("")
+            self.pixel_label.setText("")
+            return
+        self.position_label.setText(f"x {int(scene_pos.x())}  y {int(scene_pos.y())}")
+        pixel = self.canvas.pixel_at(scene_pos)
+        self.pixel_label.setText("" if pixel is None else "RGB {} {} {}".format(*pixel))
+
+    # -- files, recent, drag and drop -------------------------------------------------------------
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        if folder:
+            self.open_path(folder)
+
+    def _choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a project or a COCO file", "", "Projects and COCO (*.annotator *.json);;All files (*)"
+        )
+        if path:
+            self.open_path(path)
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recent", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _remember_recent(self, path: Path) -> None:
+        text = str(path.expanduser().resolve())
+        recent = [text] + [p for p in self.recent_files() if p != text]
+        self.settings.setValue("recent", recent[:MAX_RECENT])
+        self._fill_recent_menu()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent_files():
+            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            self.open_path(paths[0])
+            event.acceptProposedAction()
+
+    def closeEvent(self, event) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        style = self.canvas.style_options
+        self.settings.setValue("view/opacity", style.opacity)
+        self.settings.setValue("view/labels", style.show_labels)
+        self.settings.setValue("view/scores", style.show_scores)
+        self.settings.setValue("view/theme", self.theme.value)
+        self.settings.sync()
+        self.loader.wait()
+        self.set_document(None)
+        super().closeEvent(event)
