@@ -286,23 +286,24 @@ class _Reader:
         return Polygons((np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]),))
 
     def _polygons(self, segmentation: list, item: str) -> Polygons:
-        if _is_number_list(segmentation):
+        if segmentation and not isinstance(segmentation[0], list):
             self.problems.add(item, "segmentation is one flat list of numbers: read as one polygon")
             segmentation = [segmentation]
         rings = []
         for part, ring in enumerate(segmentation):
-            if not _is_number_list(ring):
+            values = _number_array(ring)
+            if values is None:
                 raise GeometryError(f"polygon part {part} is not a list of numbers")
-            if len(ring) % 2 or len(ring) < 6:
+            if values.size % 2 or values.size < 6:
                 self.problems.add(
                     item,
-                    f"polygon part {part} has {len(ring)} values (needs an even count >= 6); part dropped",
+                    f"polygon part {part} has {values.size} values (needs an even count >= 6); part dropped",
                 )
                 continue
-            rings.append(ring)
+            rings.append(values.reshape(-1, 2))
         if not rings:
             raise GeometryError("no usable polygon part")
-        return Polygons.from_flat(rings)
+        return Polygons(tuple(rings))
 
     # -- ids and draw order -----------------------------------------------------------------------
     def _unique_ids(self, instances: list[Instance]) -> list[Instance]:
@@ -351,7 +352,8 @@ def fast_area(geometry: Geometry, image: Image) -> float:
     total = 0.0
     for ring in geometry.rings:
         x, y = ring[:, 0], ring[:, 1]
-        total += abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2.0
+        twice = x[:-1] @ y[1:] - y[:-1] @ x[1:] + x[-1] * y[0] - y[-1] * x[0]
+        total += abs(float(twice)) / 2.0
     return total
 
 
@@ -360,6 +362,19 @@ def _rle_geometry(segmentation: dict, image: Image) -> Mask:
     if not _is_number_list(size) or [as_int(v) for v in size] != [image.height, image.width]:
         raise GeometryError(f"RLE size {size} does not match the image ({image.height}x{image.width})")
     return Mask.from_coco_rle(segmentation)
+
+
+def _number_array(value: Any) -> np.ndarray | None:
+    """A flat list of JSON numbers as float64; None for anything else (strings, bools, nesting, null)."""
+    if not isinstance(value, list):
+        return None
+    try:
+        values = np.asarray(value)
+    except ValueError:  # ragged nesting
+        return None
+    if values.ndim != 1 or values.dtype.kind not in "if":
+        return None if values.size else np.zeros(0)
+    return values.astype(np.float64, copy=False)
 
 
 def _is_number_list(value: Any) -> bool:
