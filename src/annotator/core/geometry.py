@@ -14,6 +14,9 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 
+_RLE_ALPHABET = bytes(range(48, 112))  # pycocotools writes each 6-bit group as chr(48 + value)
+
+
 class GeometryError(ValueError):
     """Geometry that cannot describe a region: too few points, non-finite values, wrong size."""
 
@@ -120,9 +123,11 @@ class Mask:
             compressed = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
             return cls(Rle(height, width, compressed["counts"]))
         if isinstance(counts, str):
-            counts = counts.encode("ascii", errors="strict")
+            counts = counts.encode("latin-1", errors="replace")
         if not isinstance(counts, bytes):
             raise GeometryError(f"RLE counts must be a string or a list, got {type(counts).__name__}")
+        if counts.translate(None, _RLE_ALPHABET):
+            raise GeometryError("RLE counts string has characters pycocotools never writes")
         checked = Rle(height, width, counts)
         total = _decoded_pixel_count(checked)
         if total != height * width:
