@@ -158,7 +158,7 @@ class ImageListDock(QDockWidget):
     def _refilter(self) -> None:
         self.proxy.search = self.search.text()
         self.proxy.status = self.status.currentData()
-        self.proxy.invalidateFilter()
+        self.proxy.invalidateRowsFilter()
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():

@@ -1,0 +1,118 @@
+"""The main window as a user drives it: open a folder, step through images, hide things, remember."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from canvas_helpers import sample_dataset
+from PIL import Image as PilImage
+from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtGui import QImage
+
+from annotator.gui.document import MemoryDocument
+from annotator.gui.main_window import MainWindow
+from annotator.gui.theme import Theme
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    yield win
+    win.loader.wait()
+
+
+def write_images(folder: Path, count: int) -> None:
+    folder.mkdir()
+    for index in range(count):
+        pixels = np.full((60, 80, 3), (index * 40, 100, 200), np.uint8)
+        PilImage.fromarray(pixels).save(folder / f"img{index}.png")
+
+
+def test_open_folder_shows_images_and_steps(window, qtbot, tmp_path):
+    write_images(tmp_path / "pics", 3)
+    with qtbot.waitSignal(window.loader.loaded, timeout=10000):
+        assert window.open_path(tmp_path / "pics")
+    assert window.images_dock.proxy.rowCount() == 3
+    first = window.canvas.image_id
+    qtbot.waitUntil(lambda: window.canvas.has_pixels)
+    assert window.canvas.pixel_at(QPointF(10, 10)) == (0, 100, 200)
+    with qtbot.waitSignal(window.loader.loaded, timeout=10000):
+        qtbot.keyClick(window.canvas, Qt.Key.Key_D)
+    assert window.canvas.image_id != first
+    assert window.canvas.pixel_at(QPointF(10, 10)) == (40, 100, 200)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A)
+    assert window.canvas.image_id == first
+    assert str((tmp_path / "pics").resolve()) in window.recent_files()
+    window.close()
+    window.loader.wait()
+
+
+def test_search_filters_the_image_list(window, qtbot, tmp_path):
+    write_images(tmp_path / "pics", 3)
+    window.open_path(tmp_path / "pics")
+    window.images_dock.search.setText("img2")
+    assert window.images_dock.proxy.rowCount() == 1
+
+
+def test_bad_path_is_refused_without_losing_the_window(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    messages = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
+    assert not window.open_path(tmp_path / "missing")
+    assert "no such file" in messages[0]
+
+
+def test_docks_hide_instances_and_classes(window, qtbot, tmp_path):
+    dataset = sample_dataset()
+    PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / "a.png")
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    assert window.canvas.image_id == 1
+    qtbot.waitUntil(lambda: window.canvas.has_pixels)
+    rows = window.instances_dock._rows
+    assert set(rows) == {1, 2, 3}
+    rows[2].setCheckState(0, Qt.CheckState.Unchecked)
+    assert not window.canvas.is_shown(2)
+    classes = window.classes_dock.list
+    road = next(classes.item(i) for i in range(classes.count()) if classes.item(i).text().startswith("road"))
+    road.setCheckState(Qt.CheckState.Unchecked)
+    assert not window.canvas.is_shown(1)
+    window.canvas.select(3)
+    window.canvas.bring_to_front()
+    qtbot.waitUntil(lambda: window.instances_dock.tree.topLevelItem(0).text(3) == "3")
+
+
+def test_settings_and_theme_are_remembered(qtbot, settings, tmp_path):
+    first = MainWindow(settings)
+    qtbot.addWidget(first)
+    first.opacity_slider.setValue(70)
+    first.apply_theme(Theme.DARK)
+    first.close()
+    second = MainWindow(settings)
+    qtbot.addWidget(second)
+    assert second.opacity_slider.value() == 70
+    assert second.theme is Theme.DARK
+    second.apply_theme(Theme.LIGHT)
+    second.close()
+
+
+def test_screenshot_writes_a_png(qapp, tmp_path):
+    from annotator import app
+
+    write_images(tmp_path / "pics", 2)
+    out = tmp_path / "shot.png"
+    app.screenshot(tmp_path / "pics", out, size=(800, 500))
+    image = QImage(str(out))
+    assert (image.width(), image.height()) == (800, 500)
+    shutil.rmtree(tmp_path / "pics")
