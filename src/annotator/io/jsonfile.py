@@ -42,6 +42,7 @@ def read_json(path: Path) -> Any:
     raise DatasetError(path, f"not valid JSON: {detail}")
 
 
-def write_json(path: Path, value: Any) -> None:
-    """Serialise with orjson and write atomically."""
-    write_bytes_atomic(path, orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
+def write_json(path: Path, value: Any, *, indent: bool = False) -> None:
+    """Serialise with orjson and write atomically (compact unless `indent`: big COCO files stay small)."""
+    option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
+    write_bytes_atomic(path, orjson.dumps(value, option=option))

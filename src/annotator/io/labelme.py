@@ -1,0 +1,364 @@
+"""LabelMe JSON: import a file or a folder of them, export one JSON per image.
+
+Shapes with the same label and `group_id` on one image are one instance in several parts (labelme2coco's
+rule). Polygons, rectangles and circles become polygon rings; `mask` shapes (a base64 PNG placed at the
+shape's first point) make the instance a bitmap mask. `__ignore__` shapes are skipped as labelme2coco
+does, and every other shape that cannot be a region (point, line, ...) is reported, never dropped
+silently. X-AnyLabeling's variant (extra keys, `visible: false`, `rotation` boxes) reads the same way.
+See docs/decisions/labelme-import.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+from PIL import Image as PilImage
+from PIL import UnidentifiedImageError
+
+from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons, to_mask_array
+from annotator.core.model import Category, Dataset, Image, Instance, default_z_order
+from annotator.io.coco import fast_area
+from annotator.io.errors import DatasetError
+from annotator.io.images import IMAGE_SUFFIXES, image_size
+from annotator.io.jsonfile import read_json
+from annotator.io.labelme_write import save_labelme
+from annotator.io.paths import normalise_file_name
+from annotator.io.problems import Problems
+
+__all__ = ["LabelmeImport", "is_labelme", "load_labelme", "save_labelme"]
+
+IGNORE_LABEL = "__ignore__"
+POLYGON_TYPES = frozenset({"polygon", "rotation"})  # X-AnyLabeling's rotated box is a 4-point polygon
+_SHAPE_KEYS = frozenset({"label", "points", "group_id", "shape_type", "mask"})
+_ORIENTATION_TAG = 0x0112
+
+
+@dataclass
+class LabelmeImport:
+    """Loaded LabelMe files: the dataset (file names relative to `root`) and what was skipped."""
+
+    dataset: Dataset
+    problems: list[str] = field(default_factory=list)
+    root: Path = Path(".")
+
+
+@dataclass
+class _Part:
+    geometry: np.ndarray  # an (N, 2) ring, or a full-image bool mask
+    is_mask: bool
+    shape: dict
+
+
+def is_labelme(data: Any) -> bool:
+    return isinstance(data, dict) and isinstance(data.get("shapes"), list)
+
+
+def load_labelme(path: str | Path, *, labels: str | Path | None = None) -> LabelmeImport:
+    """Load one LabelMe JSON or every LabelMe JSON below a folder.
+
+    Category ids and order come from `labels` (or a `labels.txt` in the folder or its parent, labelme's
+    convention: `__ignore__` first, then `_background_` as id 0); otherwise labels in order of first
+    appearance get ids 1, 2, ...
+    """
+    path = Path(path)
+    if path.is_dir():
+        root, files = path, _json_files(path)
+        if not files:
+            raise DatasetError(path, "no JSON files in this folder")
+    elif path.is_file():
+        root, files = path.parent, [path]
+    else:
+        raise DatasetError(path, "no such file or folder")
+    labels_file = Path(labels) if labels is not None else _find_labels_file(root)
+    reader = _Reader(root, _read_labels(labels_file) if labels_file else {})
+    for file in files:
+        reader.read_file(file, single=len(files) == 1 and not path.is_dir())
+    if not reader.images:
+        raise DatasetError(path, "no usable LabelMe file found")
+    return LabelmeImport(reader.build(), reader.problems.lines(), root)
+
+
+def _json_files(folder: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in folder.rglob("*.json")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def _find_labels_file(root: Path) -> Path | None:
+    for folder in (root, root.parent):
+        candidate = folder / "labels.txt"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _read_labels(path: Path) -> dict[str, int]:
+    """labelme's labels.txt: line i has id i - 1 when the first line is `__ignore__`, else i + 1."""
+    try:
+        names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(path, f"cannot read the label list: {exc}") from None
+    offset = -1 if names and names[0] == IGNORE_LABEL else 1
+    return {name: index + offset for index, name in enumerate(names) if name != IGNORE_LABEL}
+
+
+class _Reader:
+    def __init__(self, root: Path, label_ids: dict[str, int]) -> None:
+        self.root = root
+        self.label_ids = dict(label_ids)
+        self.listed = set(label_ids)
+        self.used_labels: set[str] = set()
+        self.problems = Problems()
+        self.images: dict[int, Image] = {}
+        self.file_names: set[str] = set()
+        self.instances: list[Instance] = []
+
+    # -- files ------------------------------------------------------------------------------------
+    def read_file(self, file: Path, *, single: bool) -> None:
+        item = file.relative_to(self.root).as_posix()
+        try:
+            data = read_json(file)
+        except DatasetError as exc:
+            if single:
+                raise
+            self.problems.add(item, f"{exc.reason}; skipped")
+            return
+        if not is_labelme(data):
+            if single:
+                raise DatasetError(file, "not a LabelMe file: no 'shapes' list")
+            self.problems.add(item, "not a LabelMe file; skipped")
+            return
+        try:
+            image = self._image(file, data, item)
+        except DatasetError as exc:
+            if single:
+                raise
+            self.problems.add(item, f"{exc.reason}; skipped")
+            return
+        self.images[image.id] = image
+        self._read_shapes(data["shapes"], image, item)
+
+    def _image(self, file: Path, data: dict, item: str) -> Image:
+        embedded = _embedded_image(data.get("imageData"))
+        if embedded is not None:
+            width, height, suffix = embedded
+        else:
+            width, height, suffix = _as_size(data.get("imageWidth")), _as_size(data.get("imageHeight")), None
+        file_name = self._file_name(file, data.get("imagePath"), suffix, item)
+        if width is None or height is None:
+            try:
+                width, height = image_size(self.root / file_name)
+            except DatasetError:
+                raise DatasetError(
+                    file, "no image size: no imageData, imageWidth/imageHeight or image file"
+                ) from None
+        elif embedded is not None and (data.get("imageWidth"), data.get("imageHeight")) != (width, height):
+            self.problems.add(item, f"imageWidth/imageHeight disagree with imageData; using {width}x{height}")
+        if file_name in self.file_names:
+            raise DatasetError(file, f"image {file_name!r} is already described by another file")
+        self.file_names.add(file_name)
+        return Image(len(self.images) + 1, file_name, width, height)
+
+    def _file_name(self, file: Path, image_path: Any, suffix: str | None, item: str) -> str:
+        """`imagePath` relative to the root; a missing, outside or non-image path falls back to a name
+        beside the JSON (its stem and the image's suffix)."""
+        folder = file.parent.relative_to(self.root).as_posix()
+        if isinstance(image_path, str) and image_path.strip():
+            joined = os.path.normpath(PurePosixPath(folder, image_path.replace("\\", "/")).as_posix())
+            if PurePosixPath(image_path).suffix.lower() in IMAGE_SUFFIXES:
+                try:
+                    return normalise_file_name(joined, source=file, item=item)
+                except DatasetError as exc:
+                    reason = exc.reason
+            else:
+                reason = f"imagePath {image_path!r} is not an image"
+        else:
+            reason = "no imagePath"
+        name = PurePosixPath(folder, _fallback_name(file, image_path, suffix)).as_posix()
+        self.problems.add(item, f"{reason}; using {name!r}")
+        return normalise_file_name(name, source=file, item=item)
+
+    # -- shapes -----------------------------------------------------------------------------------
+    def _read_shapes(self, shapes: list, image: Image, item: str) -> None:
+        groups: dict[tuple, list[_Part]] = {}
+        for index, shape in enumerate(shapes):
+            where = f"{item}: shape {index}"
+            if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
+                self.problems.add(where, "not a shape with a string label; skipped")
+                continue
+            label = shape["label"]
+            if label == IGNORE_LABEL:
+                self.problems.add(item, f"shape labelled {IGNORE_LABEL} skipped (as labelme2coco does)")
+                continue
+            try:
+                part = _part(shape, image)
+            except GeometryError as exc:
+                self.problems.add(f"{where} ({label!r})", f"{exc}; skipped")
+                continue
+            group_id = shape.get("group_id")
+            key = (
+                label,
+                ("single", index) if group_id is None or isinstance(group_id, list | dict) else group_id,
+            )
+            groups.setdefault(key, []).append(part)
+        for (label, _group), parts in groups.items():
+            self._add_instance(label, parts, image)
+
+    def _add_instance(self, label: str, parts: list[_Part], image: Image) -> None:
+        if any(part.is_mask for part in parts):
+            union = np.zeros((image.height, image.width), dtype=bool)
+            for part in parts:
+                union |= part.geometry if part.is_mask else _ring_mask(part.geometry, image)
+            geometry: Geometry = Mask.from_array(union.astype(np.uint8))
+        else:
+            geometry = Polygons(tuple(part.geometry for part in parts))
+        self.used_labels.add(label)
+        if label not in self.label_ids:
+            self.label_ids[label] = max(self.label_ids.values(), default=0) + 1
+        extra = {k: v for k, v in parts[0].shape.items() if k not in _SHAPE_KEYS}
+        self.instances.append(
+            Instance(len(self.instances) + 1, image.id, self.label_ids[label], geometry, extra=extra)
+        )
+
+    def build(self) -> Dataset:
+        unlisted = sorted(self.used_labels - self.listed)
+        if self.listed and unlisted:
+            self.problems.add(None, f"labels not in labels.txt were given new ids: {unlisted}")
+        dataset = Dataset()
+        dataset.put_images(self.images.values(), notify=False)
+        names = (
+            self.label_ids
+            if self.listed
+            else {n: i for n, i in self.label_ids.items() if n in self.used_labels}
+        )
+        dataset.put_categories(
+            (Category(i, n) for n, i in sorted(names.items(), key=lambda x: x[1])), notify=False
+        )
+        dataset.put_instances(_with_z_order(self.instances, self.images), notify=False)
+        return dataset
+
+
+def _with_z_order(instances: list[Instance], images: dict[int, Image]) -> Iterable[Instance]:
+    by_image: dict[int, list[Instance]] = {}
+    for inst in instances:
+        by_image.setdefault(inst.image_id, []).append(inst)
+    for image_id, members in by_image.items():
+        order = default_z_order({i.id: fast_area(i.geometry, images[image_id]) for i in members})
+        yield from (inst.with_changes(z=order[inst.id]) for inst in members)
+
+
+def _part(shape: dict, image: Image) -> _Part:
+    shape_type = shape.get("shape_type") or "polygon"
+    points = _points(shape.get("points"))
+    if shape_type in POLYGON_TYPES:
+        if len(points) < 3:
+            raise GeometryError(f"a polygon needs at least 3 points, got {len(points)}")
+        return _Part(points, False, shape)
+    if shape_type == "rectangle" and len(points) == 2:
+        (x1, x2), (y1, y2) = sorted(points[:, 0]), sorted(points[:, 1])
+        return _Part(np.array([[x1, y1], [x2, y1], [x2, y2], [x1, y2]]), False, shape)
+    if shape_type == "circle" and len(points) == 2:
+        return _Part(_circle(points), False, shape)
+    if shape_type == "mask":
+        return _Part(_placed_mask(shape.get("mask"), points, image), True, shape)
+    raise GeometryError(f"unsupported shape type {shape_type!r} ({len(points)} points): not a region")
+
+
+def _points(value: Any) -> np.ndarray:
+    try:
+        points = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise GeometryError("points must be a list of [x, y] pairs") from None
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise GeometryError("points must be a list of [x, y] pairs")
+    if not np.isfinite(points).all():
+        raise GeometryError("points have a NaN or infinite coordinate")
+    return points
+
+
+def _circle(points: np.ndarray) -> np.ndarray:
+    """labelme2coco's circle polygon: enough vertices that the chord gap stays under a pixel."""
+    (cx, cy), (px, py) = points
+    radius = float(np.hypot(px - cx, py - cy))
+    if radius <= 0:
+        raise GeometryError("a circle needs a radius")
+    count = max(int(np.pi / np.arccos(1 - 1 / radius)), 12) if radius > 0.5 else 12
+    angles = 2 * np.pi * np.arange(count) / count
+    return np.stack([cx + radius * np.sin(angles), cy + radius * np.cos(angles)], axis=1)
+
+
+def _placed_mask(encoded: Any, points: np.ndarray, image: Image) -> np.ndarray:
+    """labelme's mask shape: a PNG the size of its box, whose top-left corner is `points[0]`."""
+    if not isinstance(encoded, str) or len(points) < 1:
+        raise GeometryError("a mask shape needs a base64 PNG in 'mask' and a top-left point")
+    try:
+        with PilImage.open(io.BytesIO(base64.b64decode(encoded, validate=False))) as png:
+            crop = np.asarray(png.convert("L")) > 0
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        raise GeometryError("the mask is not a base64-encoded image") from None
+    full = np.zeros((image.height, image.width), dtype=bool)
+    x0, y0 = (int(v) for v in points[0])
+    ys, xs = (
+        slice(max(y0, 0), min(y0 + crop.shape[0], image.height)),
+        slice(max(x0, 0), min(x0 + crop.shape[1], image.width)),
+    )
+    if ys.start < ys.stop and xs.start < xs.stop:
+        full[ys, xs] = crop[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
+    if not full.any():
+        raise GeometryError("the mask is empty inside the image")
+    return full
+
+
+def _ring_mask(ring: np.ndarray, image: Image) -> np.ndarray:
+    return to_mask_array(Polygons((ring,)), image.height, image.width).astype(bool)
+
+
+def _embedded_image(image_data: Any) -> tuple[int, int, str] | None:
+    """(width, height, suffix) of the base64 image in `imageData`, EXIF orientation applied."""
+    if not isinstance(image_data, str) or not image_data:
+        return None
+    try:
+        with PilImage.open(io.BytesIO(base64.b64decode(image_data))) as embedded:
+            width, height = embedded.size
+            orientation = embedded.getexif().get(_ORIENTATION_TAG, 1)
+            suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}.get(
+                embedded.format or "", ".png"
+            )
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        return None
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return width, height, suffix
+
+
+def _fallback_name(file: Path, image_path: Any, suffix: str | None) -> str:
+    if (
+        isinstance(image_path, str)
+        and PurePosixPath(image_path.replace("\\", "/")).suffix.lower() in IMAGE_SUFFIXES
+    ):
+        return PurePosixPath(image_path.replace("\\", "/")).name
+    for candidate in IMAGE_SUFFIXES:
+        if file.with_suffix(candidate).is_file():
+            return file.with_suffix(candidate).name
+    return file.stem + (suffix or ".jpg")
+
+
+def _as_size(value: Any) -> int | None:
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+        and value > 0
+    ):
+        return int(value)
+    return None

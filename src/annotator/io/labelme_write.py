@@ -1,0 +1,121 @@
+"""LabelMe export: one JSON per image, placed where the image sits relative to the output folder.
+
+Polygon rings become `polygon` shapes (several rings share a `group_id`); masks become `mask` shapes
+holding a PNG cropped to the mask's bbox, with the bbox corners as points (labelme's own layout).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+from PIL import Image as PilImage
+
+from annotator.core.geometry import Mask, Polygons
+from annotator.core.model import Dataset, Image, Instance
+from annotator.io.jsonfile import write_json
+from annotator.io.paths import resolve_inside
+from annotator.io.problems import Problems
+
+LABELME_VERSION = "5.5.0"
+
+
+def save_labelme(
+    dataset: Dataset, out_dir: str | Path, *, images_root: str | Path | None = None
+) -> list[str]:
+    """Write `<out_dir>/<file_name stem>.json` for every image; returns notes on what could not be kept.
+
+    `imagePath` points at the image under `images_root` when given, else at a file beside the JSON.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    problems = Problems()
+    for image in sorted(dataset.images.values(), key=lambda i: i.id):
+        target = resolve_inside(out_dir, PurePosixPath(image.file_name).with_suffix(".json").as_posix())
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_json(
+            target,
+            labelme_dict(
+                dataset, image, image_path=_image_path(image, target, images_root), problems=problems
+            ),
+            indent=True,
+        )
+    return problems.lines()
+
+
+def labelme_dict(
+    dataset: Dataset, image: Image, *, image_path: str, problems: Problems | None = None
+) -> dict[str, Any]:
+    problems = problems if problems is not None else Problems()
+    shapes: list[dict[str, Any]] = []
+    next_group = 1
+    for inst in dataset.instances_of(image.id):  # back to front, as drawn
+        label = (
+            dataset.categories[inst.category_id].name
+            if inst.category_id in dataset.categories
+            else str(inst.category_id)
+        )
+        if inst.iscrowd:
+            problems.add(f"instance {inst.id}", "crowd flag not kept: LabelMe has no crowd regions")
+        new_shapes = _shapes(inst, label, image)
+        if not new_shapes:
+            problems.add(f"instance {inst.id}", "empty mask; not written")
+            continue
+        if len(new_shapes) > 1:
+            for shape in new_shapes:
+                shape["group_id"] = next_group
+            next_group += 1
+        shapes.extend(new_shapes)
+    return {
+        "version": LABELME_VERSION,
+        "flags": {},
+        "shapes": shapes,
+        "imagePath": image_path,
+        "imageData": None,
+        "imageHeight": image.height,
+        "imageWidth": image.width,
+    }
+
+
+def _shapes(inst: Instance, label: str, image: Image) -> list[dict[str, Any]]:
+    geometry = inst.geometry
+    if isinstance(geometry, Polygons):
+        return [_shape(label, ring.tolist(), "polygon") for ring in geometry.rings]
+    assert isinstance(geometry, Mask)
+    mask = geometry.to_array().astype(bool)
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if not rows.size:
+        return []
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+    shape = _shape(label, [[float(x0), float(y0)], [float(x1), float(y1)]], "mask")
+    shape["mask"] = _png_base64(mask[y0 : y1 + 1, x0 : x1 + 1])
+    return [shape]
+
+
+def _shape(label: str, points: list, shape_type: str) -> dict[str, Any]:
+    return {
+        "label": label,
+        "points": points,
+        "group_id": None,
+        "description": "",
+        "shape_type": shape_type,
+        "flags": {},
+        "mask": None,
+    }
+
+
+def _png_base64(mask: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    PilImage.fromarray(mask.astype(np.uint8) * 255).save(buffer, format="PNG", optimize=True)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _image_path(image: Image, target: Path, images_root: str | Path | None) -> str:
+    if images_root is None:
+        return PurePosixPath(image.file_name).name
+    image_file = Path(images_root).resolve() / image.file_name
+    return Path(os.path.relpath(image_file, target.parent.resolve())).as_posix()
