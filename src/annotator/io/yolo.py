@@ -1,0 +1,93 @@
+"""YOLO segmentation export: `labels/<image path>.txt` lines `class x1 y1 x2 y2 ...` (normalised).
+
+One line per polygon part. Masks are traced with holes filled (YOLO polygons cannot carry holes), and
+every filled hole or dropped sliver is reported. Class index = position of the category in COCO-id
+order; `data.yaml` and `classes.txt` list the names in that order and `data.yaml` maps each index back
+to its COCO category id. Crowd regions are left out, as ultralytics' JSON2YOLO does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+
+from annotator.core.geometry import Mask, mask_to_polygons
+from annotator.core.model import Category, Dataset, Image
+from annotator.io.atomic import write_bytes_atomic
+from annotator.io.paths import resolve_inside
+from annotator.io.problems import Problems
+
+
+def yolo_classes(dataset: Dataset) -> list[Category]:
+    """Categories in class-index order (sorted by COCO id)."""
+    return sorted(dataset.categories.values(), key=lambda c: c.id)
+
+
+def save_yolo(dataset: Dataset, out_dir: str | Path) -> list[str]:
+    """Write `labels/`, `classes.txt` and `data.yaml` under `out_dir`; returns what was changed or left out."""
+    out_dir = Path(out_dir)
+    (out_dir / "labels").mkdir(parents=True, exist_ok=True)
+    classes = yolo_classes(dataset)
+    index_of = {category.id: index for index, category in enumerate(classes)}
+    problems = Problems()
+    for image in sorted(dataset.images.values(), key=lambda i: i.id):
+        relative = PurePosixPath("labels", image.file_name).with_suffix(".txt").as_posix()
+        target = resolve_inside(out_dir, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lines = yolo_lines(dataset, image, index_of, problems)
+        write_bytes_atomic(target, "".join(line + "\n" for line in lines).encode("utf-8"))
+    names = [category.name.replace("\n", " ") for category in classes]
+    write_bytes_atomic(out_dir / "classes.txt", "".join(n + "\n" for n in names).encode("utf-8"))
+    write_bytes_atomic(out_dir / "data.yaml", _data_yaml(classes).encode("utf-8"))
+    return problems.lines()
+
+
+def yolo_lines(dataset: Dataset, image: Image, index_of: dict[int, int], problems: Problems) -> list[str]:
+    lines = []
+    scale = np.array([image.width, image.height], dtype=np.float64)
+    for inst in dataset.instances_of(image.id):
+        item = f"instance {inst.id}"
+        if inst.iscrowd:
+            problems.add(item, "crowd region left out (YOLO has no crowd regions)")
+            continue
+        rings = (
+            inst.geometry.rings
+            if not isinstance(inst.geometry, Mask)
+            else _traced(inst.geometry, item, problems)
+        )
+        for ring in rings:
+            normalised = np.clip(ring / scale, 0.0, 1.0).ravel()
+            lines.append(" ".join([str(index_of[inst.category_id]), *(f"{v:.6f}" for v in normalised)]))
+    return lines
+
+
+def _traced(mask: Mask, item: str, problems: Problems) -> tuple[np.ndarray, ...]:
+    traced = mask_to_polygons(mask.to_array(), fill_holes=True)
+    if traced.hole_count:
+        problems.add(item, f"mask has {traced.hole_count} hole(s); filled in the YOLO polygon")
+    if traced.dropped_parts:
+        problems.add(item, f"{traced.dropped_parts} part(s) too small to trace; left out")
+    if traced.polygons is None:
+        problems.add(item, "mask too small to trace as a polygon; left out")
+        return ()
+    return traced.polygons.rings
+
+
+def _data_yaml(classes: list[Category]) -> str:
+    """YAML written by hand (names JSON-quoted, which YAML reads): no YAML library needed."""
+    lines = [
+        "# Written by annotator. Class index = position of the category in COCO-id order.",
+        "# Set path/train/val to your image folders before training.",
+        "path: .",
+        "train: images",
+        "val: images",
+        f"nc: {len(classes)}",
+        "names:",
+        *(f"  {i}: {json.dumps(c.name, ensure_ascii=False)}" for i, c in enumerate(classes)),
+        "# class index -> COCO category id",
+        "category_ids:",
+        *(f"  {i}: {c.id}" for i, c in enumerate(classes)),
+    ]
+    return "\n".join(lines) + "\n"
