@@ -88,6 +88,15 @@ def mutated_coco(draw):
 @example({**BASE, "images": [{"id": 1, "file_name": "/etc/passwd", "width": 4, "height": 4}]})
 @example({**BASE, "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "segmentation": [[1, 2, 3]]}]})
 @example({**BASE, "images": [{"id": 1, "file_name": "a.jpg", "width": 1e300, "height": -5}]})
+# found by this fuzzer: a vertex near 1e10 overflowed pycocotools' rasteriser and killed the process
+@example(
+    {
+        **BASE,
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 3, "segmentation": [[1, 1, 3e10, 2, 20, -4e16]]}
+        ],
+    }
+)
 def test_importer_never_fails_with_anything_but_dataset_error(data):
     try:
         imported = coco_from_dict(data, source=SOURCE)

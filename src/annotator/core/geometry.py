@@ -13,7 +13,6 @@ import cv2
 import numpy as np
 from pycocotools import mask as mask_utils
 
-
 _RLE_ALPHABET = bytes(range(48, 112))  # pycocotools writes each 6-bit group as chr(48 + value)
 
 
@@ -63,10 +62,36 @@ class Polygons:
     def to_rle(self, height: int, width: int) -> Rle:
         key = ("rle", height, width)
         if key not in self._cache:
-            parts = mask_utils.frPyObjects([ring.ravel().tolist() for ring in self.rings], height, width)
+            _check_size(height, width)
+            source = self if self.is_near(height, width) else self.clipped(height, width)
+            if source is None:
+                self._cache[key] = Mask.from_array(np.zeros((height, width), np.uint8)).rle
+                return self._cache[key]
+            parts = mask_utils.frPyObjects([ring.ravel().tolist() for ring in source.rings], height, width)
             merged = mask_utils.merge(parts) if len(parts) > 1 else parts[0]
             self._cache[key] = Rle(height, width, merged["counts"])
         return self._cache[key]
+
+    def is_near(self, height: int, width: int) -> bool:
+        """True when no vertex lies more than an image size outside the image.
+
+        pycocotools rasterises such polygons exactly as given; far beyond that its integer arithmetic
+        overflows (a vertex at 1e9 crashes the process), so those are clipped first.
+        """
+        margin = max(height, width, 1)
+        return all(
+            ring.min() >= -margin
+            and ring[:, 0].max() <= width + margin
+            and ring[:, 1].max() <= height + margin
+            for ring in self.rings
+        )
+
+    def clipped(self, height: int, width: int) -> Polygons | None:
+        """The same region inside the image, with every ring clipped to the image (plus one pixel);
+        None when nothing of it is inside."""
+        rings = [_clip_ring(ring, -1.0, -1.0, width + 1.0, height + 1.0) for ring in self.rings]
+        rings = [ring for ring in rings if len(ring) >= 3]
+        return Polygons(tuple(rings)) if rings else None
 
     def bbox(self, height: int, width: int) -> tuple[float, float, float, float]:
         """COCO `[x, y, w, h]` of the vertices, clipped to the image (as COCO ground truth is made)."""
@@ -207,6 +232,33 @@ def mask_to_polygons(
     polygons = Polygons(tuple(rings))
     back = to_mask_array(polygons, *binary.shape)
     return PolygonConversion(polygons, mask_iou(back, binary), hole_count, dropped)
+
+
+def _check_size(height: int, width: int) -> None:
+    # pycocotools keeps run lengths in 32-bit integers.
+    if not (height >= 0 and width >= 0 and height * width < 2**32):
+        raise GeometryError(f"image size {width}x{height} is out of range")
+
+
+def _clip_ring(ring: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    """Sutherland-Hodgman: the part of a ring inside an axis-aligned rectangle (any ring, convex or not;
+    a concave one may gain zero-width edges along the border, which fill nothing)."""
+    points = ring
+    for axis, bound, keep_below in ((0, x0, False), (0, x1, True), (1, y0, False), (1, y1, True)):
+        if len(points) == 0:
+            break
+        inside = points[:, axis] <= bound if keep_below else points[:, axis] >= bound
+        previous = np.roll(points, 1, axis=0)
+        previous_inside = np.roll(inside, 1)
+        out = []
+        for point, before, now_in, was_in in zip(points, previous, inside, previous_inside, strict=True):
+            if now_in != was_in:
+                t = (bound - before[axis]) / (point[axis] - before[axis])
+                out.append(before + t * (point - before))
+            if now_in:
+                out.append(point)
+        points = np.array(out, dtype=np.float64).reshape(-1, 2)
+    return points
 
 
 def _checked_ring(ring: np.ndarray) -> np.ndarray:
