@@ -89,7 +89,12 @@ def save_coco_results(dataset: Dataset, path: str | Path, *, accepted_only: bool
 def segmentation_of(geometry: Geometry, image: Image, *, rle: bool, iscrowd: bool = False) -> Any:
     """COCO `segmentation` for a geometry: polygons when asked and exact, otherwise compressed RLE."""
     if not rle and isinstance(geometry, Polygons):
-        return geometry.to_flat()
+        if geometry.is_near(image.height, image.width):
+            return geometry.to_flat()
+        # Vertices far outside the image crash pycocotools' rasteriser: write the part inside instead.
+        clipped = geometry.clipped(image.height, image.width)
+        if clipped is not None:
+            return clipped.to_flat()
     if not rle and not iscrowd and isinstance(geometry, Mask):
         traced = mask_to_polygons(geometry.to_array())
         exact = traced.hole_count == 0 and traced.dropped_parts == 0 and traced.iou == 1.0
