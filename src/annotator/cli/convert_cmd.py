@@ -1,0 +1,73 @@
+"""`annotator convert IN --to coco|labelme|yolo --out OUT [--images DIR] [--rle]`.
+
+IN is a COCO JSON, a LabelMe JSON or a folder of them (or a `.annotator` project). Exit 0 on success
+(what the conversion skipped or changed is listed on stderr as warnings), 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from annotator.core.model import Dataset
+
+FORMATS = ("coco", "labelme", "yolo")
+_SHOWN_WARNINGS = 20
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("convert", help="convert between COCO, LabelMe and YOLO")
+    parser.add_argument("input", metavar="IN", help="COCO JSON, LabelMe JSON or folder")
+    parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
+    parser.add_argument("--out", required=True, metavar="OUT", help="COCO: a .json file; others: a folder")
+    parser.add_argument("--images", metavar="DIR", help="the images folder (checked for COCO input)")
+    parser.add_argument("--rle", action="store_true", help="COCO: write every mask as RLE")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from annotator.cli.main import UsageError
+    from annotator.io.dataset_files import load_dataset_file
+
+    if args.rle and args.to != "coco":
+        raise UsageError("--rle applies to --to coco only")
+    loaded = load_dataset_file(args.input, images_root=args.images)
+    out = Path(args.out)
+    images_root = Path(args.images) if args.images else loaded.root
+    notes = _write(loaded.dataset, args.to, out, rle=args.rle, images_root=images_root)
+    _warn(loaded.path, loaded.problems)
+    _warn(out, notes)
+    dataset = loaded.dataset
+    print(f"wrote {out} ({args.to}): {len(dataset.images)} images, {len(dataset.instances)} instances")
+    return 0
+
+
+def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path | None) -> list[str]:
+    if to == "coco":
+        from annotator.io.coco import save_coco
+
+        target = out / "annotations.json" if out.is_dir() else out
+        target.parent.mkdir(parents=True, exist_ok=True)
+        save_coco(dataset, target, rle=rle)
+        return []
+    if out.exists() and not out.is_dir():
+        from annotator.cli.main import UsageError
+
+        raise UsageError(f"--out {out} must be a folder for --to {to}")
+    if to == "labelme":
+        from annotator.io.labelme import save_labelme
+
+        return save_labelme(dataset, out, images_root=images_root)
+    from annotator.io.yolo import save_yolo
+
+    return save_yolo(dataset, out)
+
+
+def _warn(path: Path, problems: list[str]) -> None:
+    for line in problems[:_SHOWN_WARNINGS]:
+        print(f"annotator convert: warning: {path}: {line}", file=sys.stderr)
+    if len(problems) > _SHOWN_WARNINGS:
+        print(f"annotator convert: warning: {path}: {len(problems) - _SHOWN_WARNINGS} more", file=sys.stderr)

@@ -1,0 +1,61 @@
+"""Open any dataset file the command line accepts: COCO JSON, LabelMe JSON or folder, `.annotator` project.
+
+The format is recognised from the content (a LabelMe file has a `shapes` list), not from the name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from annotator.core.model import Dataset
+from annotator.io.coco import coco_from_dict
+from annotator.io.errors import DatasetError
+from annotator.io.jsonfile import read_json
+from annotator.io.labelme import is_labelme, load_labelme
+
+PROJECT_SUFFIX = ".annotator"  # the SQLite project store (annotator.io.project)
+
+
+class InputFormat(StrEnum):
+    COCO = "COCO instances"
+    LABELME = "LabelMe"
+    PROJECT = "annotator project"
+
+
+@dataclass
+class LoadedDataset:
+    """A dataset read from `path`, what was skipped on the way, and where its images are (if known)."""
+
+    dataset: Dataset
+    format: InputFormat
+    path: Path
+    root: Path | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def load_dataset_file(path: str | Path, *, images_root: str | Path | None = None) -> LoadedDataset:
+    path = Path(path)
+    if path.is_dir():
+        imported = load_labelme(path)
+        return LoadedDataset(imported.dataset, InputFormat.LABELME, path, imported.root, imported.problems)
+    if not path.exists():
+        raise DatasetError(path, "no such file or folder")
+    if path.suffix == PROJECT_SUFFIX:
+        return _load_project(path)
+    data = read_json(path)
+    if is_labelme(data):
+        imported = load_labelme(path)
+        return LoadedDataset(imported.dataset, InputFormat.LABELME, path, imported.root, imported.problems)
+    root = None if images_root is None else Path(images_root)
+    coco = coco_from_dict(data, source=path, images_root=root)
+    return LoadedDataset(coco.dataset, InputFormat.COCO, path, root, coco.problems)
+
+
+def _load_project(path: Path) -> LoadedDataset:
+    """Read a project's dataset and release the project at once (it stays usable by the GUI)."""
+    from annotator.io.project import open_project  # the SQLite store is only needed for projects
+
+    with open_project(path) as project:
+        return LoadedDataset(project.dataset, InputFormat.PROJECT, path, project.root, list(project.problems))

@@ -1,0 +1,127 @@
+"""`annotator info` and `annotator convert` as a user runs them: exit codes, output, one-line errors."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+
+from conftest import testdata_dir as _testdata
+
+COCO_TINY = _testdata() / "isat_coco_tiny/coco_tiny.json"
+LABELME_FOLDER = _testdata() / "labelme_examples/instance_segmentation/data_annotated"
+PANOPTIC = _testdata() / "datumaro_coco_assets/coco_dataset/coco/annotations/panoptic_train.json"
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "annotator.cli.main", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
+def _coco(path: Path) -> COCO:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return COCO(str(path))
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess, *words: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert all(word in lines[0] for word in words), lines[0]
+
+
+def test_info_summarises_a_coco_file() -> None:
+    result = _run("info", COCO_TINY)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "COCO instances" in out and "images: 5 (0 without instances)" in out
+    assert "instances: 63 (61 polygons, 2 RLE masks; 2 crowd" in out
+    assert "categories: 80 (15 used)" in out and "problems: 0" in out
+    assert any(line.split() == ["1", "person", "23"] for line in out.splitlines())
+
+
+def test_info_lists_problems_and_still_succeeds() -> None:
+    result = _run("info", _testdata() / "labelme_examples/primitives/primitives.json")
+    assert result.returncode == 0, result.stderr
+    assert "LabelMe" in result.stdout and "problems: 3" in result.stdout
+    assert "unsupported shape type 'linestrip'" in result.stdout
+    dup = _run("info", _testdata() / "mmdetection_testdata/coco_wrong_format_sample.json")
+    assert dup.returncode == 0 and "duplicate id" in dup.stdout
+
+
+def test_info_reports_missing_images_when_given_the_folder(tmp_path: Path) -> None:
+    result = _run("info", COCO_TINY, "--images", tmp_path)
+    assert result.returncode == 0 and "problems: 5" in result.stdout and "not found" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        (None, ["panoptic_train.json", "not an instances file", "panoptic"]),
+        ("{broken", ["bad.json", "not valid JSON"]),
+        ('{"images": [{"id": 1, "file_name": "a.jpg", "width": 4, "heig', ["bad.json", "truncated"]),
+        ("[]", ["bad.json", "not an instances file"]),
+    ],
+)
+def test_unusable_input_is_one_line_and_exit_2(tmp_path: Path, content: str | None, words: list[str]) -> None:
+    path = PANOPTIC
+    if content is not None:
+        path = tmp_path / "bad.json"
+        path.write_text(content)
+    _assert_one_line_error(_run("info", path), "annotator info:", *words)
+    _assert_one_line_error(_run("convert", path, "--to", "coco", "--out", tmp_path / "o.json"), *words)
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_missing_input_and_bad_options(tmp_path: Path) -> None:
+    _assert_one_line_error(_run("info", tmp_path / "absent.json"), "absent.json", "no such file")
+    _assert_one_line_error(_run("convert", COCO_TINY, "--to", "yolo", "--out", tmp_path, "--rle"), "--rle")
+    bad_choice = _run("convert", COCO_TINY, "--to", "pascal", "--out", tmp_path)
+    assert bad_choice.returncode == 2 and "invalid choice" in bad_choice.stderr
+
+
+def test_convert_labelme_folder_to_coco(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "instances.json"
+    result = _run("convert", LABELME_FOLDER, "--to", "coco", "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert "3 images, 12 instances" in result.stdout
+    assert "warning" in result.stderr and "__ignore__" in result.stderr
+    coco = _coco(out)
+    assert len(coco.anns) == 12 and len(coco.cats) == 21
+
+
+def test_convert_coco_to_yolo_and_to_labelme_and_back(tmp_path: Path) -> None:
+    result = _run("convert", COCO_TINY, "--to", "yolo", "--out", tmp_path / "yolo")
+    assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "yolo/labels").glob("*.txt"))) == 5
+    assert (tmp_path / "yolo/classes.txt").read_text().count("\n") == 80
+
+    images = _testdata() / "isat_coco_tiny/images"
+    assert (
+        _run("convert", COCO_TINY, "--to", "labelme", "--out", tmp_path / "lm", "--images", images).returncode
+        == 0
+    )
+    back = _run("convert", tmp_path / "lm", "--to", "coco", "--out", tmp_path / "back.json", "--rle")
+    assert back.returncode == 0, back.stderr
+    before, after = _coco(COCO_TINY), _coco(tmp_path / "back.json")
+    assert len(after.anns) == len(before.anns)
+    names = {i["id"]: Path(i["file_name"]).name for i in before.dataset["images"]}
+    after_names = {i["id"]: Path(i["file_name"]).name for i in after.dataset["images"]}
+    assert sorted(names.values()) == sorted(after_names.values())
+    masks_before = sorted(
+        (names[a["image_id"]], before.cats[a["category_id"]]["name"], before.annToMask(a).tobytes())
+        for a in before.anns.values()
+    )
+    masks_after = sorted(
+        (after_names[a["image_id"]], after.cats[a["category_id"]]["name"], after.annToMask(a).tobytes())
+        for a in after.anns.values()
+    )
+    assert masks_before == masks_after  # pixel-equal through LabelMe and back
+    assert all(isinstance(a["segmentation"]["counts"], str) for a in after.anns.values())
+    assert np.all([a["area"] > 0 for a in after.anns.values()])
