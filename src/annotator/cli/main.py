@@ -66,4 +66,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module, not this `__main__` copy: commands raise `annotator.cli.main.UsageError`,
+    # which must be the class `main` catches.
+    from annotator.cli.main import main as _main
+
+    sys.exit(_main())
