@@ -5,7 +5,7 @@ file (panoptic, captions, a results list, LabelMe, SA-1B), raises DatasetError; 
 or annotation is skipped and reported in `CocoImport.problems` while every valid item is kept.
 Area and bbox in the file are never trusted: export recomputes them from the geometry.
 Our own fields (z-order, source, score, review, image status, colour) travel in an `"annotator"` object
-on each item, which other tools ignore (docs/decisions/coco-own-keys.md).
+on each item, which other tools ignore (docs/decisions/0006-annotation-formats.md).
 """
 
 from __future__ import annotations

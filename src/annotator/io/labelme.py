@@ -5,7 +5,7 @@ rule). Polygons, rectangles and circles become polygon rings; `mask` shapes (a b
 shape's first point) make the instance a bitmap mask. `__ignore__` shapes are skipped as labelme2coco
 does, and every other shape that cannot be a region (point, line, ...) is reported, never dropped
 silently. X-AnyLabeling's variant (extra keys, `visible: false`, `rotation` boxes) reads the same way.
-See docs/decisions/labelme-import.md.
+See docs/decisions/0006-annotation-formats.md.
 """
 
 from __future__ import annotations
