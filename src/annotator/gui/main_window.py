@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
@@ -26,6 +26,10 @@ MAX_RECENT = 10
 
 
 class MainWindow(QMainWindow):
+    # emitted with the document about to be shown (None when closing) while the old one is still open,
+    # so background work on it (pre-labelling) can finish and be saved first
+    document_changing = Signal(object)
+
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings("annotator", "annotator")
@@ -145,6 +149,7 @@ class MainWindow(QMainWindow):
         return True
 
     def set_document(self, document: Document | None) -> None:
+        self.document_changing.emit(document)
         if self.document is not None:
             self.document.dataset.unsubscribe(self._on_change)
             self.loader.forget()
