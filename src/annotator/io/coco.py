@@ -215,15 +215,16 @@ class _Reader:
             category_id, name, supercategory if isinstance(supercategory, str) else "", color, extra
         )
 
-    def _synthesise_categories(self, instances: list[Instance]) -> None:
-        used = sorted({inst.category_id for inst in instances})
+    def _synthesise_categories(self, instances: list[dict]) -> None:
+        used = sorted({inst["category_id"] for inst in instances})
         if used:
             self.problems.add(None, f"no 'categories' list: categories {used} are named after their ids")
         for category_id in used:
             self.categories[category_id] = Category(category_id, str(category_id))
 
     # -- annotations ------------------------------------------------------------------------------
-    def _read_annotation(self, index: int, raw: Any, has_categories: bool) -> Instance | None:
+    def _read_annotation(self, index: int, raw: Any, has_categories: bool) -> dict | None:
+        """The Instance's fields (it is built once z is known: replacing frozen values costs time)."""
         if not isinstance(raw, dict):
             self.problems.add(f"annotation at index {index}", "not an object; skipped")
             return None
@@ -251,16 +252,16 @@ class _Reader:
         if as_int(own.get("z")) is not None and ann_id is not None:
             self.own_z[ann_id] = as_int(own["z"])
         extra = {k: v for k, v in raw.items() if k not in _ANNOTATION_KEYS}
-        return Instance(
-            id=-1 - index if ann_id is None else ann_id,  # negative: a new id is given in _unique_ids
-            image_id=image.id,
-            category_id=category_id,
-            geometry=geometry,
-            source=_source(own),
-            review=_review(own),
-            iscrowd=bool(iscrowd),
-            extra=extra,
-        )
+        return {
+            "id": -1 - index if ann_id is None else ann_id,  # negative: a new id is given in _unique_ids
+            "image_id": image.id,
+            "category_id": category_id,
+            "geometry": geometry,
+            "source": _source(own),
+            "review": _review(own),
+            "iscrowd": bool(iscrowd),
+            "extra": extra,
+        }
 
     def _geometry(self, raw: dict, image: Image, item: str) -> Geometry | None:
         segmentation = raw.get("segmentation")
@@ -306,15 +307,14 @@ class _Reader:
         return Polygons(tuple(rings))
 
     # -- ids and draw order -----------------------------------------------------------------------
-    def _unique_ids(self, instances: list[Instance]) -> list[Instance]:
+    def _unique_ids(self, instances: list[dict]) -> list[dict]:
         """Keep every annotation: a repeated or missing id gets a fresh one, and is reported."""
         seen: set[int] = set()
-        next_id = max((inst.id for inst in instances), default=0) + 1
-        out = []
+        next_id = max((inst["id"] for inst in instances), default=0) + 1
         for inst in instances:
-            if inst.id in seen or inst.id < 0:
-                old = inst.id
-                inst = inst.with_changes(id=next_id)
+            if inst["id"] in seen or inst["id"] < 0:
+                old = inst["id"]
+                inst["id"] = next_id
                 if old < 0:
                     self.problems.add(f"annotation at index {-1 - old}", f"has no id; given id {next_id}")
                 else:
@@ -322,23 +322,22 @@ class _Reader:
                         f"annotation {old}", f"duplicate id; the later one is kept as {next_id}"
                     )
                 next_id += 1
-            seen.add(inst.id)
-            out.append(inst)
-        return out
+            seen.add(inst["id"])
+        return instances
 
-    def _with_z_order(self, instances: list[Instance]) -> list[Instance]:
+    def _with_z_order(self, instances: list[dict]) -> list[Instance]:
         """Our own z when every instance of the image carries it; otherwise larger regions behind."""
-        by_image: dict[int, list[Instance]] = {}
+        by_image: dict[int, list[dict]] = {}
         for inst in instances:
-            by_image.setdefault(inst.image_id, []).append(inst)
+            by_image.setdefault(inst["image_id"], []).append(inst)
         out = []
-        for members in by_image.values():
-            if all(inst.id in self.own_z for inst in members):
-                out.extend(inst.with_changes(z=self.own_z[inst.id]) for inst in members)
-                continue
-            image = self.images[members[0].image_id]
-            order = default_z_order({inst.id: fast_area(inst.geometry, image) for inst in members})
-            out.extend(inst.with_changes(z=order[inst.id]) for inst in members)
+        for image_id, members in by_image.items():
+            if all(inst["id"] in self.own_z for inst in members):
+                order = self.own_z
+            else:
+                image = self.images[image_id]
+                order = default_z_order({inst["id"]: fast_area(inst["geometry"], image) for inst in members})
+            out.extend(Instance(z=order[inst["id"]], **inst) for inst in members)
         return out
 
 
