@@ -125,3 +125,17 @@ def test_convert_coco_to_yolo_and_to_labelme_and_back(tmp_path: Path) -> None:
     assert masks_before == masks_after  # pixel-equal through LabelMe and back
     assert all(isinstance(a["segmentation"]["counts"], str) for a in after.anns.values())
     assert np.all([a["area"] > 0 for a in after.anns.values()])
+
+
+def test_info_and_convert_read_a_project_file(tmp_path: Path) -> None:
+    from annotator.io.coco import load_coco
+    from annotator.io.project import create_project
+
+    dataset = load_coco(COCO_TINY).dataset
+    create_project(tmp_path / "tiny.annotator", dataset, _testdata() / "isat_coco_tiny/images").close()
+    result = _run("info", tmp_path / "tiny.annotator")
+    assert result.returncode == 0, result.stderr
+    assert "annotator project" in result.stdout and "instances: 63" in result.stdout
+    converted = _run("convert", tmp_path / "tiny.annotator", "--to", "coco", "--out", tmp_path / "o.json")
+    assert converted.returncode == 0, converted.stderr
+    assert len(_coco(tmp_path / "o.json").anns) == 63
