@@ -22,3 +22,9 @@ def testdata() -> Path:
     path = testdata_dir()
     assert path.is_dir(), f"third-party test data missing: {path}"
     return path
+
+
+@pytest.fixture(autouse=True)
+def _private_data_home(tmp_path_factory, monkeypatch):
+    """Projects that live in the user's data folder (samples, read-only folders) go to a temp folder."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -159,3 +160,22 @@ def _writable(folder) -> bool:
         return False
     (folder / ".probe").unlink()
     return True
+
+
+def test_the_samples_open_as_a_project_that_saves():
+    from annotator.io.project import open_samples_project
+    from annotator.io.samples import samples_dir
+
+    with open_samples_project() as project:
+        assert project.root == samples_dir()
+        assert sorted(i.file_name for i in project.dataset.images.values()) == [
+            "astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg",
+        ]  # fmt: skip
+        assert project.path.is_relative_to(os.environ["XDG_DATA_HOME"])  # the user's data folder
+        image = project.dataset.images[1]
+        edits.AddInstances(
+            (Instance(1, image.id, 1, Polygons((np.array([[1, 1], [9, 1], [9, 9]]),))),)
+        ).apply(project.dataset)
+    with open_samples_project() as project:
+        assert 1 in project.dataset.instances
+    assert not any(p.suffix == ".annotator" for p in samples_dir().iterdir())

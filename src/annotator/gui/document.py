@@ -1,5 +1,5 @@
 """What the window shows: a dataset and where its images are. A `Project` (SQLite, saved on every
-change) is the usual one; `MemoryDocument` serves the bundled samples and tests."""
+change) is the usual one, the bundled samples included; `MemoryDocument` serves tests."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class Document(Protocol):
 
 @dataclass
 class MemoryDocument:
-    """A dataset held only in memory (nothing is saved): the sample images, and tests."""
+    """A dataset held only in memory (nothing is saved), for tests."""
 
     dataset: Dataset
     root: Path
@@ -43,21 +43,8 @@ def open_document(path: str | Path) -> Document:
     return open_project(path)
 
 
-def samples_folder() -> Path | None:
-    """The bundled sample images: in the installed package, or in the checkout's `resources/`."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[1] / "resources" / "samples", here.parents[3] / "resources" / "samples"):
-        if candidate.is_dir() and any(candidate.iterdir()):
-            return candidate
-    return None
-
-
 def open_samples() -> Document | None:
-    """The samples, in memory: a read-only install must not get a project file written into it."""
-    folder = samples_folder()
-    if folder is None:
-        return None
-    from annotator.io.project import dataset_from_folder
+    """The bundled sample images, as a project kept in the user's data folder."""
+    from annotator.io.project import open_samples_project
 
-    dataset, _problems = dataset_from_folder(folder)
-    return MemoryDocument(dataset, folder, folder)
+    return open_samples_project()

@@ -69,6 +69,25 @@ def open_project(path: str | Path, *, images_root: str | Path | None = None) -> 
     )
 
 
+def open_samples_project() -> Project | None:
+    """The bundled sample images as a project that saves like any other (in the user's data folder)."""
+    from annotator.io.samples import samples_dir, samples_project_path
+
+    folder = samples_dir()
+    if folder is None:
+        return None
+    project_path = samples_project_path()
+    if project_path.exists():
+        project = _open_existing(project_path)
+        if project.root != folder:  # the checkout moved: follow it
+            project.root = folder
+            project.store.set_meta("root", _relative_root(project_path, folder))
+        return project
+    project_path.parent.mkdir(parents=True, exist_ok=True)
+    dataset, problems = dataset_from_folder(folder)
+    return create_project(project_path, dataset, folder, problems)
+
+
 def create_project(
     project_path: Path, dataset: Dataset, root: Path, problems: list[str] | None = None
 ) -> Project:
