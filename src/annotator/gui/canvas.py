@@ -70,6 +70,7 @@ class Canvas(QGraphicsView):
         self._gesture_timer = QTimer(self, singleShot=True, interval=GESTURE_SETTLE_MS)
         self._gesture_timer.timeout.connect(self._end_gesture)
         self.apply_edit: Callable[[Edit], None] = self._apply_directly
+        self.tool = None  # the active editing tool (gui.tools); sees mouse, key and wheel events first
 
     # -- document ---------------------------------------------------------------------------------
     def set_dataset(self, dataset: Dataset | None) -> None:
@@ -342,6 +343,9 @@ class Canvas(QGraphicsView):
         self.zoom_changed.emit(scale)
 
     def wheelEvent(self, event) -> None:
+        if self.tool is not None and self.tool.wheel(event):
+            event.accept()
+            return
         delta = event.angleDelta().y() or event.angleDelta().x()
         if not delta:
             return
@@ -378,6 +382,8 @@ class Canvas(QGraphicsView):
         painter.end()
 
     def keyPressEvent(self, event) -> None:
+        if self.tool is not None and self.tool.key_press(event):
+            return
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_held = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
@@ -398,9 +404,18 @@ class Canvas(QGraphicsView):
         ):
             self._pan_from = event.position()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        elif self.tool is not None and self.tool.mouse_press(event, self.scene_point(event)):
+            pass
         elif button == Qt.MouseButton.LeftButton:
             self.select(self.instance_at(self.mapToScene(event.position().toPoint())))
         event.accept()
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        self.mousePressEvent(event)  # a tool sees the second click of a double click as a press
+
+    def scene_point(self, event) -> QPointF:
+        """The image point under a mouse event, unrounded (tools place vertices with it)."""
+        return self.viewportTransform().inverted()[0].map(event.position())
 
     def mouseMoveEvent(self, event) -> None:
         position = event.position()
@@ -412,6 +427,8 @@ class Canvas(QGraphicsView):
             return
         scene_pos = self.mapToScene(position.toPoint())
         self.cursor_moved.emit(scene_pos if self._image_rect.contains(scene_pos) else None)
+        if self.tool is not None and self.tool.mouse_move(event, self.scene_point(event)):
+            return
         self._set_hovered(self.instance_at(scene_pos))
 
     def mouseReleaseEvent(self, event) -> None:
@@ -421,6 +438,8 @@ class Canvas(QGraphicsView):
                 self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             else:
                 self.viewport().unsetCursor()
+        elif self.tool is not None:
+            self.tool.mouse_release(event, self.scene_point(event))
         event.accept()
 
     def leaveEvent(self, event) -> None:
