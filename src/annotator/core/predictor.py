@@ -6,6 +6,7 @@ The GUI and the CLI talk to a model only through these types; the torch implemen
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -63,14 +64,15 @@ class PredictOptions:
     max_detections: int = 100
     min_size: int = 800
     max_size: int = 1333
+    proposals: int | None = None  # RPN proposals kept (pre- and post-NMS); None: the model's own (1000)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score_threshold <= 1.0:
             raise ValueError(f"score threshold must be in [0, 1], got {self.score_threshold}")
         if not 0.0 < self.mask_threshold < 1.0:
             raise ValueError(f"mask threshold must be in (0, 1), got {self.mask_threshold}")
-        if self.max_detections < 1 or self.min_size < 1 or self.max_size < 1:
-            raise ValueError("max_detections, min_size and max_size must be positive")
+        if min(self.max_detections, self.min_size, self.max_size, self.proposals or 1) < 1:
+            raise ValueError("max_detections, min_size, max_size and proposals must be positive")
         if self.classes is not None:
             object.__setattr__(self, "classes", frozenset(int(c) for c in self.classes))
 
@@ -111,3 +113,38 @@ class Predictor(Protocol):
     def info(self) -> PredictorInfo: ...
 
     def predict(self, image: np.ndarray, options: PredictOptions) -> list[Detection]: ...
+
+
+class CancelToken:
+    """Shared between the thread that asks and the worker that checks: cancel, pause and resume.
+
+    The worker calls `checkpoint()` between images (and may between stages): it blocks while paused and
+    returns True once cancelled.
+    """
+
+    def __init__(self) -> None:
+        self._cancelled = threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        self._running.set()  # a paused worker wakes up to notice
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def checkpoint(self) -> bool:
+        self._running.wait()
+        return self._cancelled.is_set()
