@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pycocotools.coco import COCO
 
 from annotator.core.geometry import Mask, Polygons, to_mask_array
@@ -134,3 +136,31 @@ def test_scores_in_instances_and_results(tmp_path: Path) -> None:
     assert sorted(a["score"] for a in results.anns.values()) == [0.875, 0.875, 0.875, 1.0]
     masks = sorted(results.annToMask(a).sum() for a in results.anns.values())
     assert masks == sorted(int(gt.annToMask(gt.anns[i]).sum()) for i in (1, 2, 3, 4))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    masks=st.lists(
+        st.lists(st.lists(st.booleans(), min_size=12, max_size=12), min_size=9, max_size=9),
+        min_size=1,
+        max_size=4,
+    ),
+    rle=st.booleans(),
+)
+def test_any_masks_round_trip_pixel_equal(tmp_path: Path, masks: list, rle: bool) -> None:
+    arrays = [np.array(m, dtype=np.uint8) for m in masks if np.any(m)]
+    if not arrays:
+        return
+    dataset = Dataset()
+    dataset.put_images([Image(1, "a.png", 12, 9)], notify=False)
+    dataset.put_categories([Category(1, "x")], notify=False)
+    dataset.put_instances(
+        [Instance(i + 1, 1, 1, Mask.from_array(a), z=i) for i, a in enumerate(arrays)], notify=False
+    )
+    path = tmp_path / f"h{rle}.json"
+    save_coco(dataset, path, rle=rle)
+    coco, back = _coco(path), load_coco(path).dataset
+    for index, array in enumerate(arrays, start=1):
+        assert np.array_equal(coco.annToMask(coco.anns[index]), array)
+        assert np.array_equal(to_mask_array(back.instances[index].geometry, 9, 12), array)
+        assert back.instances[index].z == index - 1
