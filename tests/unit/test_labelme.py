@@ -236,3 +236,17 @@ def test_export_round_trips_polygons_masks_and_parts(tmp_path: Path) -> None:
     assert [m.tolist() for m in _masks(back, image)] == [
         m.tolist() for m in _masks(dataset, dataset.images[1])
     ]
+
+
+def test_four_point_rectangles_and_circles_are_polygons(tmp_path: Path) -> None:
+    shapes = [
+        _polygon(
+            "box", [[1, 1], [9, 2], [8, 9], [0, 8]], shape_type="rectangle"
+        ),  # some tools store 4 corners
+        _polygon("ball", [[15, 10], [15, 15]], shape_type="circle"),
+    ]
+    dataset = load_labelme(_write(tmp_path / "x.json", shapes)).dataset
+    box, ball = sorted(dataset.instances.values(), key=lambda i: i.category_id)
+    assert box.geometry.rings[0].tolist() == [[1, 1], [9, 2], [8, 9], [0, 8]]
+    assert len(ball.geometry.rings[0]) >= 12
+    assert np.allclose(np.hypot(*(ball.geometry.rings[0] - [15, 10]).T), 5)

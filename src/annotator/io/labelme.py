@@ -260,7 +260,7 @@ def _with_z_order(instances: list[Instance], images: dict[int, Image]) -> Iterab
 def _part(shape: dict, image: Image) -> _Part:
     shape_type = shape.get("shape_type") or "polygon"
     points = _points(shape.get("points"))
-    if shape_type in POLYGON_TYPES:
+    if shape_type in POLYGON_TYPES or (shape_type == "rectangle" and len(points) == 4):
         if len(points) < 3:
             raise GeometryError(f"a polygon needs at least 3 points, got {len(points)}")
         return _Part(points, False, shape)
