@@ -20,6 +20,7 @@ from annotator.gui.document import Document, open_document
 from annotator.gui.items import CanvasStyle
 from annotator.gui.loader import ImageLoader
 from annotator.gui.theme import Theme, apply_theme
+from annotator.gui.tools.actions import install_editing
 from annotator.io.errors import DatasetError
 
 MAX_RECENT = 10
@@ -56,6 +57,8 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._connect()
+        self.editing = install_editing(self)  # Edit and Tools menus, undo history, shortcuts panel
+        self.editor = self.editing.editor
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
@@ -92,7 +95,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = bar.addMenu("&View")
         self._action(view, "&Fit to window", self.canvas.fit, "F")
-        self._action(view, "Actual size (&1:1)", self.canvas.zoom_1_1, "1")
+        self._action(view, "Actual size (&1:1)", self.canvas.zoom_1_1, "Ctrl+0")  # 1-9 pick classes
         self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), ["+", "="])
         self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), "-")
         view.addSeparator()
@@ -175,6 +178,7 @@ class MainWindow(QMainWindow):
             return
         dataset = self.document.dataset
         self.canvas.show_image(image_id)
+        self.editor.image_changed()
         self.images_dock.select_image(image_id)
         self.loader.request(image_id, self.document.image_path(dataset.images[image_id]))
         following = self.images_dock.neighbour(image_id, 1)

@@ -1,0 +1,66 @@
+"""The shortcuts panel (F1): every menu action with its keys, read from the menus themselves so it can
+never disagree with them, and the mouse gestures of each tool."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMenuBar, QTreeWidget, QTreeWidgetItem
+
+MOUSE_HELP = (
+    ("Select (V)", "click: select · Shift+click: add to selection · drag: move"),
+    ("Select (V), on a polygon", "drag a handle: move vertex · press on an edge: insert vertex"),
+    ("Select (V), on a polygon", "Alt+click a handle or Backspace: delete vertex"),
+    ("Polygon (P)", "click points · click the first point, double click or Enter: close · Esc: cancel"),
+    ("Polygon (P)", "Backspace: take back a point · Shift+first click: add a part to the selection"),
+    ("Rectangle (R)", "drag from corner to corner"),
+    ("Brush (B) / Eraser (E)", "drag to paint / erase on the selected instance · Ctrl+wheel: size"),
+    ("Canvas", "wheel: zoom · middle drag or Space+drag: pan"),
+)
+
+
+def _keys(action) -> str:
+    return ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
+
+
+class HelpPanel(QDockWidget):
+    def __init__(self, parent=None) -> None:
+        super().__init__("Shortcuts", parent)
+        self.setObjectName("help_dock")
+        self.tree = QTreeWidget(rootIsDecorated=True, uniformRowHeights=True, alternatingRowColors=True)
+        self.tree.setHeaderLabels(["Action", "Keys"])
+        self.setWidget(self.tree)
+
+    def fill(self, menu_bar: QMenuBar) -> None:
+        self.tree.clear()
+        for menu_action in menu_bar.actions():
+            menu = menu_action.menu()
+            if menu is None:
+                continue
+            group = QTreeWidgetItem([menu.title().replace("&", ""), ""])
+            self._add_actions(group, menu)
+            if group.childCount():
+                self.tree.addTopLevelItem(group)
+        mouse = QTreeWidgetItem(["Mouse", ""])
+        for tool, text in MOUSE_HELP:
+            mouse.addChild(QTreeWidgetItem([tool, text]))
+        self.tree.addTopLevelItem(mouse)
+        self.tree.expandAll()
+        self.tree.resizeColumnToContents(0)
+
+    def _add_actions(self, group: QTreeWidgetItem, menu) -> None:
+        for action in menu.actions():
+            if action.isSeparator():
+                continue
+            if action.menu() is not None:
+                self._add_actions(group, action.menu())
+                continue
+            if action.text():
+                group.addChild(QTreeWidgetItem([action.text().replace("&", ""), _keys(action)]))
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(action, keys) for every action listed: what a user reads."""
+        out = []
+        for g in range(self.tree.topLevelItemCount()):
+            group = self.tree.topLevelItem(g)
+            out += [(group.child(i).text(0), group.child(i).text(1)) for i in range(group.childCount())]
+        return out

@@ -1,0 +1,208 @@
+"""Editing in the main window: Edit and Tools menus, instance operations, the tool bar, the undo history
+dock and the shortcuts panel. `install_editing(window)` adds them all and returns the `Editor`."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox, QUndoView
+
+from annotator.gui.help_panel import HelpPanel
+from annotator.gui.tools.base import ToolKind
+from annotator.gui.tools.class_picker import ClassPicker
+from annotator.gui.tools.editor import Editor
+
+TOOL_ACTIONS = (
+    (ToolKind.SELECT, "&Select and edit", "V"),
+    (ToolKind.POLYGON, "&Polygon", "P"),
+    (ToolKind.RECTANGLE, "&Rectangle", "R"),
+    (ToolKind.BRUSH, "&Brush", "B"),
+    (ToolKind.ERASER, "&Eraser", "E"),
+)
+
+
+def _menu(window, title: str) -> QMenu:
+    for action in window.menuBar().actions():
+        if action.menu() is not None and action.menu().title() == title:
+            return action.menu()
+    return window.menuBar().addMenu(title)
+
+
+class EditingActions:
+    """The actions, kept so tests and the help panel can reach them by name."""
+
+    def __init__(self, window) -> None:
+        self.window = window
+        self.editor = Editor(window.canvas, window)
+        self.actions: dict[str, QAction] = {}
+        self._build_edit_menu()
+        self._build_tools()
+        self._build_instance_menu()
+        self._build_docks()
+        editor = self.editor
+        editor.message.connect(lambda text: window.statusBar().showMessage(text, 5000))
+        editor.tool_changed.connect(lambda kind: self.actions[f"tool_{kind}"].setChecked(True))
+        editor.history.replayed.connect(self._show_replayed_image)
+        window.document_changing.connect(lambda doc: editor.set_dataset(None if doc is None else doc.dataset))
+        window.document_changing.connect(lambda _doc: self._name_class_actions())
+        editor.category_changed.connect(lambda _id: self._name_class_actions())
+        self.help_panel.fill(window.menuBar())
+        self.help_panel.visibilityChanged.connect(
+            lambda shown: shown and self.help_panel.fill(window.menuBar())
+        )
+
+    def _add(self, menu: QMenu, name: str, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self.window)
+        if shortcut is not None:
+            keys = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(k) for k in keys])
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.window.addAction(action)  # shortcuts work while a dock has focus
+        self.actions[name] = action
+        return action
+
+    def _build_edit_menu(self) -> None:
+        window, editor = self.window, self.editor
+        menu = _menu(window, "&Edit")
+        window.menuBar().insertMenu(window.menuBar().actions()[1], menu)  # after File, as usual
+        stack = editor.history.stack
+        undo, redo = stack.createUndoAction(window, "&Undo"), stack.createRedoAction(window, "&Redo")
+        undo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo)])
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for name, action in (("undo", undo), ("redo", redo)):
+            menu.addAction(action)
+            window.addAction(action)
+            self.actions[name] = action
+        menu.addSeparator()
+        self._add(menu, "copy", "&Copy instances", editor.copy, QKeySequence.StandardKey.Copy)
+        self._add(menu, "paste", "&Paste instances", editor.paste, QKeySequence.StandardKey.Paste)
+        self._add(menu, "delete", "&Delete instances", editor.delete_selected, ["Del"])
+        menu.addSeparator()
+        self._add(menu, "cancel", "Cancel drawing / deselect", self._escape)
+
+    def _build_tools(self) -> None:
+        window, editor = self.window, self.editor
+        menu = _menu(window, "&Tools")
+        toolbar = window.addToolBar("Tools")
+        toolbar.setObjectName("tools_toolbar")
+        group = QActionGroup(window)
+        for kind, text, key in TOOL_ACTIONS:
+            action = self._add(
+                menu, f"tool_{kind.value}", text, lambda _c=False, k=kind: editor.set_tool(k), key
+            )
+            action.setCheckable(True)
+            action.setChecked(editor.tool.kind is kind)
+            group.addAction(action)
+            toolbar.addAction(action)
+        menu.addSeparator()
+        self._add(menu, "brush_larger", "&Larger brush", lambda: editor.grow_brush(1.25), "]")
+        self._add(menu, "brush_smaller", "S&maller brush", lambda: editor.grow_brush(0.8), "[")
+        toolbar.addWidget(QLabel(" Radius "))
+        self.radius_box = QSpinBox(minimum=1, maximum=500, suffix=" px")
+        self.radius_box.setValue(round(editor.brush_radius))
+        self.radius_box.valueChanged.connect(lambda value: editor.set_brush_radius(value))
+        editor.radius_changed.connect(lambda r: self.radius_box.setValue(round(r)))
+        toolbar.addWidget(self.radius_box)
+        toolbar.addWidget(QLabel(" Class "))
+        self.class_label = QLabel("–")
+        toolbar.addWidget(self.class_label)
+        menu.addSeparator()
+        classes = menu.addMenu("&Class of new and selected instances")
+        for number in range(1, 10):
+            self._add(
+                classes,
+                f"class_{number}",
+                f"Class {number}",
+                lambda _c=False, n=number: editor.class_by_number(n),
+                str(number),
+            )
+
+    def _build_instance_menu(self) -> None:
+        menu, editor = _menu(self.window, "&Instance"), self.editor
+        menu.addSeparator()
+        self._add(menu, "change_class", "&Change class…", self.choose_class, "C")
+        self._add(menu, "split", "S&plit disconnected parts", editor.split, "Ctrl+K")
+        self._add(menu, "merge", "&Merge selected instances", editor.merge, "Ctrl+M")
+        self._add(menu, "simplify", "Si&mplify polygon…", self.ask_simplify, "Ctrl+Shift+S")
+        self._add(menu, "fill_holes", "&Fill holes", editor.fill_holes, "Ctrl+Shift+H")
+        self._add(menu, "remove_fragments", "&Remove small fragments…", self.ask_fragments, "Ctrl+Shift+F")
+        for action in menu.actions():  # the window's own z-order items act on the whole selection
+            if action.text() == "Bring to &front":
+                action.triggered.disconnect()
+                action.triggered.connect(editor.bring_to_front)
+            elif action.text() == "Send to &back":
+                action.triggered.disconnect()
+                action.triggered.connect(editor.send_to_back)
+
+    def _build_docks(self) -> None:
+        window = self.window
+        self.undo_dock = QDockWidget("History", window)
+        self.undo_dock.setObjectName("history_dock")
+        self.undo_view = QUndoView(self.editor.history.stack)
+        self.undo_view.setEmptyLabel("Opened")
+        self.undo_dock.setWidget(self.undo_view)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.undo_dock)
+        window.tabifyDockWidget(window.classes_dock, self.undo_dock)
+        window.classes_dock.raise_()
+        self.help_panel = HelpPanel(window)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.help_panel)
+        self.help_panel.hide()
+        view = _menu(window, "&View")
+        view.addAction(self.undo_dock.toggleViewAction())
+        help_action = self.help_panel.toggleViewAction()
+        help_action.setText("&Shortcuts")
+        help_action.setShortcut(QKeySequence("F1"))
+        _menu(window, "&Help").addAction(help_action)
+        window.addAction(help_action)
+        self.actions["help"] = help_action
+
+    # -- slots ------------------------------------------------------------------------------------
+    def _escape(self) -> None:
+        if self.editor.tool is not None and self.editor.tool.busy:
+            self.editor.cancel()
+        else:
+            self.editor.select(None)
+
+    def _show_replayed_image(self, image_id: int) -> None:
+        if image_id != self.window.canvas.image_id and self.window.document is not None:
+            self.window.show_image(image_id)
+
+    def _name_class_actions(self) -> None:
+        editor = self.editor
+        ordered = editor.ordered_categories()
+        for number in range(1, 10):
+            action = self.actions[f"class_{number}"]
+            if number <= len(ordered):
+                action.setText(f"&{number} {editor.dataset.categories[ordered[number - 1]].name}")
+            action.setVisible(number <= len(ordered))
+        category = editor.dataset.categories.get(editor.current_category) if editor.dataset else None
+        self.class_label.setText(category.name if category is not None else "–")
+
+    def choose_class(self) -> None:
+        editor = self.editor
+        if editor.dataset is None or not editor.dataset.categories:
+            return
+        picker = ClassPicker(
+            editor.dataset, editor.ordered_categories(), editor.current_category, self.window
+        )
+        if picker.exec() and picker.chosen() is not None:
+            editor.change_class(picker.chosen())
+
+    def ask_simplify(self) -> None:
+        tolerance, ok = QInputDialog.getDouble(
+            self.window, "Simplify polygon", "Tolerance (pixels):", 1.0, 0.1, 50.0, 1
+        )
+        if ok:
+            self.editor.simplify(tolerance)
+
+    def ask_fragments(self) -> None:
+        pixels, ok = QInputDialog.getInt(
+            self.window, "Remove small fragments", "Smallest part to keep (pixels):", 50, 1, 10**7
+        )
+        if ok:
+            self.editor.remove_fragments(pixels)
+
+
+def install_editing(window) -> EditingActions:
+    return EditingActions(window)

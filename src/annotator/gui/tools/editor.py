@@ -1,0 +1,269 @@
+"""The editor: the active tool, the selection, the current class, the brush size, the clipboard and the
+undo history of one canvas, and the instance operations the menus offer.
+
+Every change goes through `push`, which puts the edit on the undo stack (whose first redo applies it);
+the project store saves what the dataset then reports, so nothing here saves anything itself.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from annotator.core import operations, shape_edit
+from annotator.core.edits import Edit
+from annotator.core.model import Change, ChangeKind, Dataset, Image, Instance
+from annotator.gui.tools.base import Tool, ToolKind
+from annotator.gui.tools.brush import MAX_RADIUS, MIN_RADIUS, BrushTool, EraserTool
+from annotator.gui.tools.polygon import PolygonTool
+from annotator.gui.tools.previews import geometry_path, outline_item
+from annotator.gui.tools.rectangle import RectangleTool
+from annotator.gui.tools.select import SelectTool
+from annotator.gui.undo import UndoHistory
+
+TOOL_CLASSES = (SelectTool, PolygonTool, RectangleTool, BrushTool, EraserTool)
+
+
+class Editor(QObject):
+    tool_changed = Signal(str)
+    radius_changed = Signal(float)
+    category_changed = Signal(object)  # current class id (or None)
+    message = Signal(str)  # why an operation did nothing, for the status bar
+
+    def __init__(self, canvas, parent=None) -> None:
+        super().__init__(parent)
+        self.canvas = canvas
+        self.history = UndoHistory(self)
+        canvas.apply_edit = self.push
+        self.dataset: Dataset | None = None
+        self.tools: dict[ToolKind, Tool] = {cls.kind: cls(self) for cls in TOOL_CLASSES}
+        self.tool: Tool | None = None
+        self.brush_radius = 8.0
+        self.current_category: int | None = None
+        self.clipboard: tuple[Instance, ...] = ()
+        self.extra_selected: list[int] = []
+        self._extra_marks: list = []
+        canvas.selection_changed.connect(self._on_selection)
+        canvas.zoom_changed.connect(lambda _scale: self._tool_refresh())
+        self.set_tool(ToolKind.SELECT)
+
+    # -- document ---------------------------------------------------------------------------------
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        if self.dataset is not None:
+            self.dataset.unsubscribe(self._on_change)
+        self.cancel()
+        self.dataset = dataset
+        self.history.set_dataset(dataset)
+        self.clipboard = ()
+        self.extra_selected.clear()
+        if dataset is not None:
+            dataset.subscribe(self._on_change)
+        categories = sorted(dataset.categories) if dataset is not None else []
+        self.set_category(categories[0] if categories else None)
+
+    def image_changed(self) -> None:
+        """The canvas shows another image: a gesture begun on the last one ends without an edit."""
+        self.cancel()
+        self.extra_selected.clear()
+        self._refresh_marks()
+
+    @property
+    def image(self) -> Image | None:
+        if self.dataset is None or self.canvas.image_id is None:
+            return None
+        return self.dataset.images.get(self.canvas.image_id)
+
+    def push(self, edit: Edit | None) -> None:
+        if edit is not None:
+            self.history.push(edit)
+
+    def cancel(self) -> None:
+        if self.tool is not None:
+            self.tool.cancel()
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind in (ChangeKind.INSTANCES_CHANGED, ChangeKind.INSTANCES_REMOVED):
+            busy = self.tool is not None and self.tool.busy
+            if busy and any(i.image_id == self.canvas.image_id for i in change.items):
+                self.tool.cancel()  # an undo or another edit under a drag: its start is stale
+            gone = {i.id for i in change.items} if change.kind is ChangeKind.INSTANCES_REMOVED else set()
+            self.extra_selected = [i for i in self.extra_selected if i not in gone]
+            self._refresh_marks()
+        if change.kind is ChangeKind.CATEGORIES_CHANGED and self.current_category is None:
+            self.set_category(min(self.dataset.categories, default=None))
+        self._tool_refresh()
+
+    def _tool_refresh(self) -> None:
+        if self.tool is not None:
+            self.tool.document_changed()
+
+    # -- tools and settings -----------------------------------------------------------------------
+    def set_tool(self, kind: ToolKind) -> None:
+        tool = self.tools[ToolKind(kind)]
+        if tool is self.tool:
+            return
+        if self.tool is not None:
+            self.tool.deactivate()
+        self.tool = tool
+        self.canvas.tool = tool
+        tool.activate()
+        self.tool_changed.emit(tool.kind.value)
+
+    def set_brush_radius(self, radius: float) -> None:
+        self.brush_radius = min(MAX_RADIUS, max(MIN_RADIUS, float(radius)))
+        for tool in self.tools.values():
+            if isinstance(tool, BrushTool):
+                tool.radius_changed()
+        self.radius_changed.emit(self.brush_radius)
+
+    def grow_brush(self, factor: float) -> None:
+        self.set_brush_radius(max(self.brush_radius * factor, self.brush_radius + (1 if factor > 1 else -1)))
+
+    def set_category(self, category_id: int | None) -> None:
+        self.current_category = category_id
+        self.category_changed.emit(category_id)
+
+    def ordered_categories(self) -> list[int]:
+        """Class ids in the order number keys pick them: 1 is the first."""
+        return sorted(self.dataset.categories) if self.dataset is not None else []
+
+    # -- selection --------------------------------------------------------------------------------
+    @property
+    def selected_instance(self) -> Instance | None:
+        if self.dataset is None or self.canvas.selected_id is None:
+            return None
+        return self.dataset.instances.get(self.canvas.selected_id)
+
+    @property
+    def selected_ids(self) -> list[int]:
+        primary = self.canvas.selected_id
+        return ([primary] if primary is not None else []) + self.extra_selected
+
+    @property
+    def selected_instances(self) -> list[Instance]:
+        if self.dataset is None:
+            return []
+        return [self.dataset.instances[i] for i in self.selected_ids if i in self.dataset.instances]
+
+    def select(self, instance_id: int | None, *, extra: list[int] | None = None) -> None:
+        self.extra_selected = [i for i in (extra or []) if i != instance_id]
+        self.canvas.select(instance_id)
+        self._refresh_marks()
+        self._tool_refresh()
+
+    def toggle_selected(self, instance_id: int | None) -> None:
+        """Shift+click: add the instance to the selection or take it out."""
+        if instance_id is None:
+            return
+        ids = self.selected_ids
+        ids = [i for i in ids if i != instance_id] if instance_id in ids else [*ids, instance_id]
+        self.select(ids[0] if ids else None, extra=ids[1:])
+
+    def _on_selection(self, instance_id) -> None:
+        if instance_id is None or instance_id in self.extra_selected:
+            self.extra_selected = [
+                i for i in self.extra_selected if i != instance_id and instance_id is not None
+            ]
+        self._refresh_marks()
+        self._tool_refresh()
+
+    def _refresh_marks(self) -> None:
+        for item in self._extra_marks:
+            if item.scene() is not None:
+                item.scene().removeItem(item)
+        self._extra_marks.clear()
+        image = self.image
+        for instance in self.selected_instances[1:]:
+            mark = outline_item(geometry_path(instance.geometry, image.height, image.width), dashed=True)
+            self.canvas.scene().addItem(mark)
+            self._extra_marks.append(mark)
+
+    # -- instance operations ----------------------------------------------------------------------
+    def _need_selection(self, count: int = 1) -> list[Instance] | None:
+        instances = self.selected_instances
+        if len(instances) < count:
+            self.message.emit(
+                "Select an instance first" if count == 1 else f"Select {count} or more instances"
+            )
+            return None
+        return instances
+
+    def delete_selected(self) -> None:
+        instances = self._need_selection()
+        if instances:
+            self.select(None)
+            self.push(operations.delete(instances))
+
+    def change_class(self, category_id: int) -> None:
+        """The selection gets this class; new shapes get it too."""
+        self.set_category(category_id)
+        instances = [i for i in self.selected_instances if i.category_id != category_id]
+        if instances:
+            self.push(operations.change_class(instances, category_id))
+
+    def class_by_number(self, number: int) -> None:
+        ordered = self.ordered_categories()
+        if 1 <= number <= len(ordered):
+            self.change_class(ordered[number - 1])
+
+    def split(self) -> None:
+        instances = self._need_selection()
+        if instances:
+            edit = operations.split(self.dataset, instances[0])
+            if edit is None:
+                self.message.emit("This instance has only one part")
+            self.push(edit)
+
+    def merge(self) -> None:
+        instances = self._need_selection(2)
+        if instances:
+            self.push(operations.merge(self.dataset, instances))
+            self.select(instances[0].id)
+
+    def copy(self) -> None:
+        instances = self._need_selection()
+        if instances:
+            self.clipboard = tuple(instances)
+            self.message.emit(f"Copied {len(instances)} instance(s)")
+
+    def paste(self) -> None:
+        if not self.clipboard or self.dataset is None or self.canvas.image_id is None:
+            return
+        edit = shape_edit.paste(self.dataset, self.clipboard, self.canvas.image_id)
+        self.push(edit)
+        if edit is not None:
+            ids = [i.id for i in edit.instances]
+            self.select(ids[-1], extra=ids[:-1])
+
+    def bring_to_front(self) -> None:
+        instances = self._need_selection()
+        if instances:
+            self.push(operations.bring_to_front(self.dataset, instances))
+
+    def send_to_back(self) -> None:
+        instances = self._need_selection()
+        if instances:
+            self.push(operations.send_to_back(self.dataset, instances))
+
+    def simplify(self, tolerance: float) -> None:
+        instances = self._need_selection()
+        if instances:
+            edit = operations.simplify(instances[0], tolerance)
+            if edit is None:
+                self.message.emit("Nothing to simplify (a mask, or no vertex within the tolerance)")
+            self.push(edit)
+
+    def fill_holes(self) -> None:
+        instances = self._need_selection()
+        if instances:
+            edit = operations.fill_instance_holes(self.dataset, instances[0])
+            if edit is None:
+                self.message.emit("No holes to fill")
+            self.push(edit)
+
+    def remove_fragments(self, min_pixels: int) -> None:
+        instances = self._need_selection()
+        if instances:
+            edit = operations.remove_small_fragments(self.dataset, instances[0], min_pixels)
+            if edit is None:
+                self.message.emit(f"No fragments smaller than {min_pixels} pixels")
+            self.push(edit)

@@ -1,0 +1,156 @@
+"""Scene items the tools draw while a gesture runs: handles, outlines, rubber bands, the brush's working
+mask and cursor. They belong to the tools, not to the renderer, which only ever sees finished edits."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
+
+from annotator.core.geometry import Geometry, Polygons, to_mask_array
+
+PREVIEW_Z = 3e7  # above instances, labels and the hover/selection marks
+HANDLE_PX = 7  # handle side on screen, in pixels
+EDIT_COLOR = QColor(255, 230, 0)
+
+
+def polygon_path(rings, *, closed: bool = True) -> QPainterPath:
+    path = QPainterPath()
+    path.setFillRule(Qt.FillRule.WindingFill)
+    for ring in rings:
+        path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in ring]))
+        if closed:
+            path.closeSubpath()
+    return path
+
+
+def geometry_path(geometry: Geometry, height: int, width: int) -> QPainterPath:
+    """An outline to preview a geometry with: its rings, or a mask's traced boundary (holes too)."""
+    if isinstance(geometry, Polygons):
+        return polygon_path(geometry.rings)
+    mask = to_mask_array(geometry, height, width)
+    ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if not len(ys):
+        return QPainterPath()
+    y0, x0 = int(ys[0]), int(xs[0])
+    crop = np.ascontiguousarray(mask[y0 : ys[-1] + 1, x0 : xs[-1] + 1])
+    contours, _ = cv2.findContours(crop, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    rings = [c.reshape(-1, 2) + (x0 + 0.5, y0 + 0.5) for c in contours if len(c) >= 2]
+    return polygon_path(rings)
+
+
+def outline_item(
+    path: QPainterPath, color: QColor = EDIT_COLOR, *, dashed: bool = False
+) -> QGraphicsPathItem:
+    item = QGraphicsPathItem(path)
+    pen = QPen(color, 2)
+    pen.setCosmetic(True)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
+    item.setPen(pen)
+    item.setZValue(PREVIEW_Z)
+    item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+    return item
+
+
+class HandlesItem(QGraphicsItem):
+    """Square vertex handles at constant screen size, all in one item (an instance may have hundreds)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rings: tuple[np.ndarray, ...] = ()
+        self.active: tuple[int, int] | None = None  # (ring, index) drawn highlighted
+        self._rect = QRectF()
+        self._margin = 10.0
+        self.setZValue(PREVIEW_Z + 1)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_rings(self, rings, scale: float, active: tuple[int, int] | None = None) -> None:
+        self.prepareGeometryChange()
+        self.rings, self.active = tuple(rings), active
+        self._margin = HANDLE_PX / max(scale, 1e-6)
+        if self.rings:
+            points = np.concatenate(self.rings)
+            (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+            self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
+        else:
+            self._rect = QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        m = self._margin
+        return self._rect.adjusted(-m, -m, m, m)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        transform = painter.worldTransform()
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QPen(QColor(0, 0, 0), 1))
+        half = HANDLE_PX / 2
+        for r, ring in enumerate(self.rings):
+            for i, (x, y) in enumerate(ring):
+                p = transform.map(QPointF(float(x), float(y)))
+                painter.setBrush(QColor(255, 80, 0) if self.active == (r, i) else QColor(255, 255, 255))
+                painter.drawRect(QRectF(p.x() - half, p.y() - half, HANDLE_PX, HANDLE_PX))
+        painter.restore()
+
+
+class MaskPreviewItem(QGraphicsItem):
+    """The brush's working mask over the image: painted pixels in the class colour, erased pixels dark.
+
+    `display` is an image-sized uint8 array shared with an Indexed8 QImage (no copies): a dab writes the
+    few pixels it changed and repaints only its box.
+    """
+
+    def __init__(self, height: int, width: int, color: QColor) -> None:
+        super().__init__()
+        stride = (width + 3) // 4 * 4
+        self._buffer = np.zeros((height, stride), np.uint8)
+        self.display = self._buffer[:, :width]
+        self._image = QImage(self._buffer.data, width, height, stride, QImage.Format.Format_Indexed8)
+        fill = QColor(color)
+        fill.setAlpha(150)
+        self._image.setColorTable([0, fill.rgba(), QColor(0, 0, 0, 110).rgba()])
+        self._rect = QRectF(0, 0, width, height)
+        self.setZValue(PREVIEW_Z - 1)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+
+    def show_region(self, before: np.ndarray, working: np.ndarray, box: tuple[int, int, int, int]) -> None:
+        """Refresh the box from the working mask: 1 where painted, 2 where an erase removed pixels."""
+        x0, y0, x1, y1 = box
+        if x1 <= x0 or y1 <= y0:
+            return
+        now, was = working[y0:y1, x0:x1], before[y0:y1, x0:x1]
+        self.display[y0:y1, x0:x1] = now + ((was > now) << 1).astype(np.uint8)
+        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self._rect)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        exposed = option.exposedRect.intersected(self._rect).toAlignedRect()
+        if exposed.isEmpty():
+            return
+        painter.drawImage(exposed, self._image, exposed)
+
+
+class BrushCursorItem(QGraphicsEllipseItem):
+    """The brush's footprint under the mouse: a circle of the brush radius, black and white."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        pen = QPen(QColor(255, 255, 255), 1.5)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        self.setZValue(PREVIEW_Z + 2)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setVisible(False)
+
+    def place(self, center: QPointF, radius: float) -> None:
+        rect = QRectF(center.x() - radius, center.y() - radius, 2 * radius, 2 * radius)
+        if rect != self.rect():
+            self.setRect(rect)
+        self.setVisible(True)

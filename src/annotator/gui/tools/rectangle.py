@@ -1,0 +1,74 @@
+"""The rectangle tool (R): press at one corner, drag, release at the other; Esc while dragging cancels."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF
+
+from annotator.core import shape_edit
+from annotator.gui.tools.base import Tool, ToolKind, left_button
+from annotator.gui.tools.previews import outline_item, polygon_path
+
+MIN_SIDE_PX = 3.0  # a smaller drag is a slip, not a rectangle
+
+
+class _Dragging:
+    def __init__(self, tool: RectangleTool, corner: tuple[float, float]) -> None:
+        self.tool, self.corner, self.other = tool, corner, corner
+        self.image_id = tool.canvas.image_id
+        self.outline = tool.add_preview(outline_item(polygon_path([]), dashed=True))
+
+    def move(self, point: tuple[float, float]) -> None:
+        self.other = point
+        (x0, y0), (x1, y1) = self.corner, point
+        self.outline.setPath(polygon_path([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]]))
+
+    def finish(self):
+        editor, canvas = self.tool.editor, self.tool.canvas
+        smallest = MIN_SIDE_PX / max(canvas.scale_factor, 1e-6)
+        width, height = abs(self.other[0] - self.corner[0]), abs(self.other[1] - self.corner[1])
+        if min(width, height) < smallest or self.image_id != canvas.image_id or editor.dataset is None:
+            return None
+        return shape_edit.add_rectangle(
+            editor.dataset, self.image_id, editor.current_category, self.corner, self.other
+        )
+
+
+class RectangleTool(Tool):
+    kind = ToolKind.RECTANGLE
+
+    def __init__(self, editor) -> None:
+        super().__init__(editor)
+        self._drag: _Dragging | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self._drag is not None
+
+    def cancel(self) -> None:
+        self._drag = None
+        super().cancel()
+
+    def mouse_press(self, event, pos: QPointF) -> bool:
+        if not left_button(event):
+            return False
+        if self.inside_image(pos):
+            self._drag = _Dragging(self, self.clamped(pos))
+        return True
+
+    def mouse_move(self, event, pos: QPointF) -> bool:
+        if self._drag is None:
+            return False
+        self._drag.move(self.clamped(pos))
+        return True
+
+    def mouse_release(self, event, pos: QPointF) -> bool:
+        if self._drag is None or not left_button(event):
+            return self._drag is not None
+        drag, self._drag = self._drag, None
+        drag.move(self.clamped(pos))
+        self.clear_previews()
+        edit = drag.finish()
+        self.editor.push(edit)
+        if edit is not None:
+            self.editor.select(edit.instances[0].id)
+        return True
