@@ -12,8 +12,10 @@ from pathlib import Path
 from PySide6.QtCore import QBuffer, QIODevice, QSettings
 from PySide6.QtWidgets import QApplication
 
+from annotator.core.predictor import ModelSpec, Predictor
 from annotator.gui.document import open_samples
 from annotator.gui.main_window import MainWindow
+from annotator.gui.prelabel_actions import install_prelabelling
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
 
@@ -25,9 +27,18 @@ def application() -> QApplication:
     return app
 
 
+def load_predictor(spec: ModelSpec) -> Predictor:
+    """The predictor factory handed to the GUI's model worker, which calls it in its own thread: torch is
+    imported there, never on the GUI thread and never by a `gui` module."""
+    from annotator.inference.predictor import TorchPredictor
+
+    return TorchPredictor.from_spec(spec)
+
+
 def build_window(path: str | Path | None, *, settings: QSettings | None = None) -> MainWindow:
     """The main window with PATH open (bundled samples when no PATH); bad input raises DatasetError."""
     window = MainWindow(settings)
+    install_prelabelling(window, load_predictor)
     if path is None:
         window.set_document(open_samples())
     else:

@@ -1,0 +1,310 @@
+"""Pre-labelling from the window: a real (randomly initialised) Mask R-CNN in the worker thread, results
+streamed into the project, cancel, pause, close during a run, broken images, manual work kept."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+
+from annotator.core.edits import AddInstances, ReplaceInstances
+from annotator.core.geometry import Polygons
+from annotator.core.model import MANUAL, ImageStatus, Instance, Review, SourceKind
+from annotator.gui.main_window import MainWindow
+from annotator.gui.prelabel_actions import Prelabelling, install_prelabelling
+from annotator.gui.prelabel_controller import RunState
+from annotator.gui.prelabel_dialog import PrelabelDialog, PrelabelSettings
+from annotator.io.project import open_project
+
+WIDTH, HEIGHT = 160, 120
+RUN_TIMEOUT = 120_000  # ms; a tiny image takes well under a second, but the machine is shared
+SETTINGS = PrelabelSettings(score_threshold=0.05, input_size=160, max_detections=5)
+
+
+class RecordingFactory:
+    """Builds the predictor once and remembers which threads asked for it."""
+
+    def __init__(self, predictor) -> None:
+        self.predictor = predictor
+        self.threads: list[threading.Thread] = []
+
+    def __call__(self, spec):
+        self.threads.append(threading.current_thread())
+        return self.predictor
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    """A randomly initialised Mask R-CNN R50-FPN (no download), one per module: it gives detections
+    with scores around 0.7 on any image."""
+    import torch
+
+    from annotator.inference.models import LoadedModel, build_model, coco_categories
+    from annotator.inference.predictor import TorchPredictor
+
+    torch.set_num_threads(1)  # a shared 2-core machine: one thread is steadier than two fighting
+    torch.manual_seed(0)
+    model = build_model("maskrcnn_resnet50_fpn")
+    loaded = LoadedModel(
+        model, "maskrcnn_resnet50_fpn", tuple(range(91)), coco_categories(), "random-maskrcnn"
+    )
+    return TorchPredictor(loaded)
+
+
+def write_images(folder: Path, count: int, *, broken: str | None = None) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    names = []
+    for index in range(count):
+        small = rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
+        image = cv2.resize(small, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+        name = f"img_{index:02d}.png"
+        cv2.imwrite(str(folder / name), image)
+        names.append(name)
+    if broken is not None:
+        whole = cv2.imencode(".png", np.full((HEIGHT, WIDTH, 3), 128, np.uint8))[1].tobytes()
+        (folder / broken).write_bytes(whole[: len(whole) // 2])  # the header reads, the pixels do not
+        names.append(broken)
+    return names
+
+
+def make_window(
+    qtbot, tmp_path: Path, factory, *, images: int = 3, broken: str | None = None, settings=SETTINGS
+):
+    folder = tmp_path / "photos"
+    write_images(folder, images, broken=broken)
+    qsettings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings.save(qsettings)
+    window = MainWindow(qsettings)
+    qtbot.addWidget(window)
+    prelabelling = install_prelabelling(window, factory)
+    assert window.open_path(folder)
+    window.resize(1000, 700)
+    window.show()
+    return window, prelabelling
+
+
+def run_and_wait(qtbot, prelabelling: Prelabelling, start) -> None:
+    with qtbot.waitSignal(prelabelling.controller.run_finished, timeout=RUN_TIMEOUT):
+        start()
+
+
+def predictions(dataset, image_id: int) -> list[Instance]:
+    return [i for i in dataset.instances_of(image_id) if i.source.is_model]
+
+
+def square(image_id: int, instance_id: int, **changes) -> Instance:
+    ring = np.array([[10, 10], [60, 10], [60, 50], [10, 50]], dtype=np.float64)
+    return Instance(instance_id, image_id, 1, Polygons((ring,)), **changes)
+
+
+def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, tmp_path, predictor):
+    factory = RecordingFactory(predictor)
+    window, prelabelling = make_window(qtbot, tmp_path, factory, images=3)
+    dataset = window.document.dataset
+    shown = window.canvas.image_id
+    done: list[int] = []
+    prelabelling.controller.image_done.connect(done.append)
+
+    run_and_wait(
+        qtbot, prelabelling, lambda: prelabelling.all_action.trigger() or prelabelling.dialog.accept()
+    )
+
+    assert sorted(done) == sorted(dataset.images)
+    assert factory.threads and all(t is not threading.main_thread() for t in factory.threads)
+    assert len(factory.threads) == 1  # loaded once, lazily
+    for image_id in dataset.images:
+        found = predictions(dataset, image_id)
+        assert found, "a random Mask R-CNN at threshold 0.05 finds something on every image"
+        assert len(found) <= SETTINGS.max_detections
+        assert all(i.source.model and i.score is not None and i.review is Review.UNREVIEWED for i in found)
+        assert dataset.images[image_id].status is ImageStatus.PRELABELED
+    # the image on screen shows its predictions
+    assert set(window.canvas.items_by_id) == {i.id for i in dataset.instances_of(shown)}
+    progress = prelabelling.controller.progress
+    assert (progress.state, progress.done, progress.total) == (RunState.FINISHED, 3, 3)
+    assert "3 / 3 images" in prelabelling.panel.figures.text()
+    window.grab().save(str(tmp_path / "prelabel_window.png"))
+    expected = {image_id: len(predictions(dataset, image_id)) for image_id in dataset.images}
+    project_path = window.document.path
+    window.close()
+
+    with open_project(project_path) as project:  # the store wrote every result through
+        got = {image_id: len(predictions(project.dataset, image_id)) for image_id in project.dataset.images}
+        assert got == expected
+        stored = next(iter(project.dataset.instances.values()))
+        assert stored.source.kind is SourceKind.MODEL and 0.0 < stored.score <= 1.0
+
+
+def test_all_images_skips_prelabelled_ones_unless_asked(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=2)
+    first = window.canvas.image_id
+    run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
+    controller = prelabelling.controller
+    assert controller.images_for_all(redo=False) == [
+        i for i in sorted(window.document.dataset.images) if i != first
+    ]
+    assert controller.images_for_all(redo=True) == sorted(window.document.dataset.images)
+
+
+def test_cancel_stops_within_one_image(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=5)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    with qtbot.waitSignal(controller.image_done, timeout=RUN_TIMEOUT):
+        controller.start(sorted(dataset.images), SETTINGS)
+    done_at_cancel = controller.progress.done
+    with qtbot.waitSignal(controller.run_finished, timeout=RUN_TIMEOUT) as finished:
+        prelabelling.panel.cancel_button.click()
+    progress = finished.args[0]
+    assert progress.state is RunState.CANCELLED
+    assert progress.done <= done_at_cancel + 1  # only the image in progress may still finish
+    labelled = [i for i in dataset.images if predictions(dataset, i)]
+    assert len(labelled) == progress.done < 5
+
+
+def test_pause_holds_the_next_image_and_resume_finishes(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=3)
+    controller = prelabelling.controller
+    with qtbot.waitSignal(controller.image_done, timeout=RUN_TIMEOUT):
+        controller.start(sorted(window.document.dataset.images), SETTINGS)
+    prelabelling.panel.pause_button.click()
+    assert controller.progress.state is RunState.PAUSED
+    assert prelabelling.panel.pause_button.text() == "Resume"
+    control = controller.run.control
+    qtbot.waitUntil(lambda: control.waiting, timeout=RUN_TIMEOUT)  # the worker holds the next image back
+    held = controller.progress.done
+    assert held <= 2 and controller.run is not None
+    run_and_wait(qtbot, prelabelling, prelabelling.panel.pause_button.click)
+    assert controller.progress.state is RunState.FINISHED and controller.progress.done == 3 > held - 1
+
+
+def test_closing_the_window_during_a_run_keeps_what_finished(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=5)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    done: list[int] = []
+    controller.image_done.connect(done.append)
+    with qtbot.waitSignal(controller.image_done, timeout=RUN_TIMEOUT):
+        controller.start(sorted(dataset.images), SETTINGS)
+    expected = {i: len(predictions(dataset, i)) for i in dataset.images}
+    project_path = window.document.path
+    window.close()  # waits for the image in progress and applies it before the project closes
+    assert not controller.worker.running
+    finished = {i: len(predictions(dataset, i)) for i in dataset.images}
+    assert all(finished[i] == expected[i] for i in expected if expected[i])
+    assert len(done) < 5
+
+    with open_project(project_path) as project:
+        stored = project.dataset
+        for image_id, image in stored.images.items():
+            has = bool(predictions(stored, image_id))
+            assert has == (image_id in done)
+            assert (image.status is ImageStatus.PRELABELED) == has
+            assert len(predictions(stored, image_id)) == finished[image_id]
+
+
+def test_a_broken_image_is_listed_and_skipped(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(
+        qtbot, tmp_path, RecordingFactory(predictor), images=2, broken="zz_broken.png"
+    )
+    dataset = window.document.dataset
+    broken_id = next(i for i, image in dataset.images.items() if image.file_name == "zz_broken.png")
+    run_and_wait(qtbot, prelabelling, lambda: prelabelling.controller.start(sorted(dataset.images), SETTINGS))
+    lines = prelabelling.panel.problem_lines()
+    assert len(lines) == 1 and "zz_broken.png" in lines[0] and "broken or truncated" in lines[0]
+    assert not predictions(dataset, broken_id)
+    assert all(predictions(dataset, i) for i in dataset.images if i != broken_id)
+    progress = prelabelling.controller.progress
+    assert (progress.done, progress.failed, progress.state) == (3, 1, RunState.FINISHED)
+    assert prelabelling.fatal_box is None  # per-image problems never open a dialog
+
+
+def test_manual_work_is_kept_and_earlier_predictions_replaced_or_kept(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=1)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    image_id = next(iter(dataset.images))
+    manual = square(image_id, dataset.new_instance_id(), source=MANUAL)
+    AddInstances((manual,)).apply(dataset)
+
+    run_and_wait(qtbot, prelabelling, lambda: controller.start([image_id], SETTINGS))
+    first = predictions(dataset, image_id)
+    assert first and dataset.instances[manual.id] == manual
+    accepted = first[0]
+    ReplaceInstances((accepted,), (accepted.with_changes(review=Review.ACCEPTED),)).apply(dataset)
+
+    run_and_wait(qtbot, prelabelling, lambda: controller.start([image_id], SETTINGS))  # replace (default)
+    second = predictions(dataset, image_id)
+    old_ids = {i.id for i in first}
+    assert dataset.instances[manual.id] == manual
+    assert dataset.instances[accepted.id].review is Review.ACCEPTED  # reviewed predictions stay
+    fresh = [i for i in second if i.id not in old_ids]
+    assert fresh and {i.id for i in second} == {accepted.id} | {i.id for i in fresh}
+
+    keep = PrelabelSettings(**{**SETTINGS.__dict__, "replace_predictions": False})
+    run_and_wait(qtbot, prelabelling, lambda: controller.start([image_id], keep))
+    third = predictions(dataset, image_id)
+    assert {i.id for i in second} < {i.id for i in third}  # earlier predictions kept, new ones added
+    assert dataset.instances[manual.id] == manual
+
+
+def test_a_result_for_an_image_edited_meanwhile_is_dropped(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=1)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    image_id = next(iter(dataset.images))
+
+    def start_then_edit() -> None:
+        controller.start([image_id], SETTINGS)
+        # the person draws while the model runs: the result must not land on top of that
+        AddInstances((square(image_id, dataset.new_instance_id()),)).apply(dataset)
+
+    run_and_wait(qtbot, prelabelling, start_then_edit)
+    assert not predictions(dataset, image_id)
+    assert dataset.instance_count(image_id) == 1
+    assert controller.progress.stale == 1
+    assert any("edited while the model ran" in line for line in prelabelling.panel.problem_lines())
+
+
+def test_missing_weights_give_one_clear_dialog(qtbot, tmp_path, monkeypatch):
+    from annotator.app import load_predictor  # the real factory: torch is imported in the worker only
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty-torch-home"))
+    monkeypatch.setenv("ANNOTATOR_OFFLINE", "1")
+    window, prelabelling = make_window(qtbot, tmp_path, load_predictor, images=3)
+    controller = prelabelling.controller
+    run_and_wait(
+        qtbot, prelabelling, lambda: controller.start(sorted(window.document.dataset.images), SETTINGS)
+    )
+    assert controller.progress.state is RunState.FAILED
+    box = prelabelling.fatal_box
+    assert box is not None and box.isVisible()
+    assert "COCO weights" in box.text() and "download" in box.text()
+    assert "Model settings" in box.informativeText()
+    lines = prelabelling.panel.problem_lines()
+    assert len(lines) == 1 and lines[0].startswith("model: ")
+    assert not any(i.source.is_model for i in window.document.dataset.instances.values())
+
+
+def test_settings_are_remembered(qtbot, tmp_path):
+    qsettings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    assert PrelabelSettings.load(qsettings) == PrelabelSettings()
+    chosen = PrelabelSettings(
+        model="maskrcnn_resnet50_fpn_v2",
+        score_threshold=0.35,
+        classes="person, car",
+        input_size=640,
+        max_detections=50,
+        replace_predictions=False,
+        redo_prelabelled=True,
+    )
+    dialog = PrelabelDialog(chosen)
+    qtbot.addWidget(dialog)
+    assert dialog.value() == chosen
+    dialog.value().save(qsettings)
+    again = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    assert PrelabelSettings.load(again) == chosen
+    assert chosen.options().max_size == 640 and chosen.class_names() == ("person", "car")
+    dialog.weights.setText(str(tmp_path / "missing.pth"))
+    assert not dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
