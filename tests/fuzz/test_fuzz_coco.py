@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+import json
 import math
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 from pycocotools.coco import COCO
 
 from annotator.core.geometry import GeometryError, Mask, Polygons, mask_to_polygons, to_mask_array
-from annotator.io.coco import coco_dict, coco_from_dict
+from annotator.io.coco import coco_from_dict, save_coco
 from annotator.io.errors import DatasetError
 from annotator.io.jsonfile import read_json
 
@@ -88,6 +90,10 @@ def mutated_coco(draw):
 @example({**BASE, "images": [{"id": 1, "file_name": "/etc/passwd", "width": 4, "height": 4}]})
 @example({**BASE, "annotations": [{"id": 1, "image_id": 1, "category_id": 3, "segmentation": [[1, 2, 3]]}]})
 @example({**BASE, "images": [{"id": 1, "file_name": "a.jpg", "width": 1e300, "height": -5}]})
+# found by this fuzzer: an image over 2**32 pixels passed import and failed export
+@example({**BASE, "images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 67108864}]})
+# found by this fuzzer: an extra key holding an integer past 64 bits could not be exported
+@example({**BASE, "images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 48, "bbox": 2**64}]})
 # found by this fuzzer: a vertex near 1e10 overflowed pycocotools' rasteriser and killed the process
 @example(
     {
@@ -103,7 +109,9 @@ def test_importer_never_fails_with_anything_but_dataset_error(data):
     except DatasetError as error:
         assert str(error).startswith("fuzz.json")
         return
-    exported = orjson.loads(orjson.dumps(coco_dict(imported.dataset)))
+    out = Path(tempfile.mkdtemp()) / "export.json"
+    save_coco(imported.dataset, out)
+    exported = json.loads(out.read_text())
     coco = COCO()
     coco.dataset = exported
     with contextlib.redirect_stdout(io.StringIO()):

@@ -33,6 +33,7 @@ from annotator.core.model import (
 )
 from annotator.io.coco_write import OWN_KEY, coco_dict, save_coco, save_coco_results
 from annotator.io.errors import DatasetError
+from annotator.io.images import MAX_PIXELS
 from annotator.io.jsonfile import read_json
 from annotator.io.paths import normalise_file_name, resolve_inside
 from annotator.io.problems import Problems
@@ -170,6 +171,9 @@ class _Reader:
         width, height = as_int(raw.get("width")), as_int(raw.get("height"))
         if width is None or height is None or width <= 0 or height <= 0:
             self._skip_image(image_id, "width and height must be positive integers; skipped")
+            return
+        if width * height > MAX_PIXELS:
+            self._skip_image(image_id, f"{width}x{height} is larger than any image this tool opens; skipped")
             return
         own = _own(raw)
         try:

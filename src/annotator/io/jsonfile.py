@@ -45,4 +45,15 @@ def read_json(path: Path) -> Any:
 def write_json(path: Path, value: Any, *, indent: bool = False) -> None:
     """Serialise with orjson and write atomically (compact unless `indent`: big COCO files stay small)."""
     option = orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0)
-    write_bytes_atomic(path, orjson.dumps(value, option=option))
+    try:
+        data = orjson.dumps(value, option=option)
+    except TypeError:
+        # orjson stops at 64-bit integers, which an imported file's extra keys may hold: keep them exactly.
+        data = json.dumps(value, indent=2 if indent else None, default=_plain).encode()
+    write_bytes_atomic(path, data)
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
