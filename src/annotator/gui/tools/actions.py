@@ -102,7 +102,7 @@ class EditingActions:
         self.radius_box = QSpinBox(minimum=1, maximum=500, suffix=" px")
         self.radius_box.setValue(round(editor.brush_radius))
         self.radius_box.valueChanged.connect(lambda value: editor.set_brush_radius(value))
-        editor.radius_changed.connect(lambda r: self.radius_box.setValue(round(r)))
+        editor.radius_changed.connect(self._show_radius)
         toolbar.addWidget(self.radius_box)
         toolbar.addWidget(QLabel(" Class "))
         self.class_label = QLabel("–")
@@ -158,6 +158,11 @@ class EditingActions:
         self.actions["help"] = help_action
 
     # -- slots ------------------------------------------------------------------------------------
+    def _show_radius(self, radius: float) -> None:
+        self.radius_box.blockSignals(True)  # the box shows whole pixels; the radius itself may be finer
+        self.radius_box.setValue(round(radius))
+        self.radius_box.blockSignals(False)
+
     def _escape(self) -> None:
         if self.editor.tool is not None and self.editor.tool.busy:
             self.editor.cancel()

@@ -116,7 +116,9 @@ class Editor(QObject):
         self.radius_changed.emit(self.brush_radius)
 
     def grow_brush(self, factor: float) -> None:
-        self.set_brush_radius(max(self.brush_radius * factor, self.brush_radius + (1 if factor > 1 else -1)))
+        """[ and ]: by a factor, and by at least one pixel so small brushes change too."""
+        r = self.brush_radius
+        self.set_brush_radius(max(r * factor, r + 1) if factor > 1 else min(r * factor, r - 1))
 
     def set_category(self, category_id: int | None) -> None:
         self.current_category = category_id

@@ -1,0 +1,172 @@
+"""Brush and eraser with real mouse events: exact pixels, radius by keys and wheel, one stroke one step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from edit_helpers import (
+    click,
+    drag,
+    key,
+    move,
+    open_sample,
+    pixels,
+    press,
+    release,
+    scene_point,
+    snapshot,
+    view_point,
+)
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from annotator.core.geometry import Mask
+from annotator.core.mask_edit import stamp_disc, stamp_segment
+from annotator.core.model import Review
+from annotator.gui.main_window import MainWindow
+from annotator.gui.tools.base import ToolKind
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.loader.wait()
+
+
+@pytest.fixture
+def sample(window, tmp_path):
+    return open_sample(window, tmp_path)
+
+
+def expected_stroke(canvas, before, points, radius, *, erase):
+    """The pixels a stroke through `points` must give, from the points the tool receives."""
+    mask = before.copy()
+    seen = [scene_point(canvas, *p) for p in points]
+    stamp_disc(mask, seen[0], radius, erase=erase)
+    for a, b in zip(seen, seen[1:], strict=False):
+        stamp_segment(mask, a, b, radius, erase=erase)
+    return mask
+
+
+def undo_redo_round_trip(window, dataset, before) -> None:
+    after = snapshot(dataset)
+    window.editing.actions["undo"].trigger()
+    assert snapshot(dataset) == before
+    window.editing.actions["redo"].trigger()
+    assert snapshot(dataset) == after
+
+
+def test_brush_paints_the_selected_mask_exactly_in_one_undo_step(window, sample):
+    canvas = window.canvas
+    click(canvas, 135, 100)
+    assert canvas.selected_id == 3
+    key(window, Qt.Key.Key_B)
+    assert window.editor.tool.kind is ToolKind.BRUSH
+    before_pixels, before = pixels(sample, 3), snapshot(sample)
+    points = [(150, 95), (155, 98), (160, 100), (166, 103)]  # across the hole
+    drag(canvas, points)
+    radius = window.editor.brush_radius
+    assert np.array_equal(
+        pixels(sample, 3), expected_stroke(canvas, before_pixels, points, radius, erase=False)
+    )
+    assert pixels(sample, 3)[100, 160] == 1 and window.editor.history.stack.count() == 1
+    undo_redo_round_trip(window, sample, before)
+
+
+def test_a_polygon_becomes_a_mask_on_its_first_stroke_and_keeps_its_holes(window, sample):
+    canvas = window.canvas
+    click(canvas, 20, 80)
+    window.editing.actions["tool_eraser"].trigger()
+    before_pixels, before, polygon = pixels(sample, 1), snapshot(sample), sample.instances[1].geometry
+    drag(canvas, [(30, 30), (31, 31)])  # a hole in the middle of the square
+    instance = sample.instances[1]
+    assert isinstance(instance.geometry, Mask)
+    expected = expected_stroke(
+        canvas, before_pixels, [(30, 30), (31, 31)], window.editor.brush_radius, erase=True
+    )
+    assert np.array_equal(pixels(sample, 1), expected) and pixels(sample, 1)[30, 30] == 0
+    assert pixels(sample, 1)[12, 12] == 1
+    undo_redo_round_trip(window, sample, before)
+    window.editing.actions["undo"].trigger()
+    assert sample.instances[1].geometry == polygon  # the very polygon, not a mask of it
+
+
+def test_brush_radius_by_keys_and_ctrl_wheel(window, sample):
+    canvas = window.canvas
+    window.editing.actions["tool_brush"].trigger()
+    start = window.editor.brush_radius
+    key(window, Qt.Key.Key_BracketRight)
+    assert window.editor.brush_radius > start
+    key(window, Qt.Key.Key_BracketLeft)
+    key(window, Qt.Key.Key_BracketLeft)
+    assert window.editor.brush_radius < start
+    smaller, scale = window.editor.brush_radius, canvas.scale_factor
+    wheel(canvas, 100, 75, 240, Qt.KeyboardModifier.ControlModifier)
+    assert window.editor.brush_radius == pytest.approx(smaller * 1.21) and canvas.scale_factor == scale
+    assert window.editing.radius_box.value() == round(window.editor.brush_radius)
+    wheel(canvas, 100, 75, 120, Qt.KeyboardModifier.NoModifier)  # a plain wheel still zooms
+    assert canvas.scale_factor > scale
+
+
+def wheel(canvas, x, y, delta, modifiers) -> None:
+    position = QPointF(view_point(canvas, x, y))
+    event = QWheelEvent(
+        position, QPointF(canvas.viewport().mapToGlobal(position.toPoint())), QPoint(), QPoint(0, delta),
+        Qt.MouseButton.NoButton, modifiers, Qt.ScrollPhase.NoScrollPhase, False,
+    )  # fmt: skip
+    QApplication.sendEvent(canvas.viewport(), event)
+
+
+def test_brush_with_nothing_selected_draws_a_new_instance_of_the_current_class(window, sample):
+    canvas = window.canvas
+    window.editing.actions["tool_brush"].trigger()
+    key(window, Qt.Key.Key_3)
+    assert window.editor.current_category == 3
+    move(canvas, 180, 20)
+    assert window.editor.tools[ToolKind.BRUSH]._cursor_item.isVisible()
+    drag(canvas, [(180, 20), (190, 30)])
+    (new_id,) = set(sample.instances) - {1, 2, 3}
+    new = sample.instances[new_id]
+    assert new.category_id == 3 and isinstance(new.geometry, Mask) and canvas.selected_id == new_id
+    assert pixels(sample, new_id)[25, 185] == 1
+
+
+def test_eraser_on_a_prediction_marks_it_edited_and_keeps_its_source(window, sample):
+    canvas = window.canvas
+    window.editing.actions["tool_eraser"].trigger()
+    drag(canvas, [(50, 50), (52, 50)])  # nothing selected: the eraser takes the instance under it
+    assert sample.instances[2].review is Review.EDITED and sample.instances[2].source.model == "maskrcnn"
+    assert pixels(sample, 2)[50, 50] == 0
+
+
+def test_escape_during_a_stroke_cancels_it(window, sample):
+    canvas = window.canvas
+    click(canvas, 135, 100)
+    window.editing.actions["tool_brush"].trigger()
+    before = snapshot(sample)
+    press(canvas, 160, 100)
+    move(canvas, 165, 100)
+    key(canvas, Qt.Key.Key_Escape)
+    release(canvas, 165, 100)
+    assert snapshot(sample) == before and window.editor.history.stack.count() == 0
+
+
+def test_fill_holes_and_remove_fragments(window, sample):
+    canvas = window.canvas
+    click(canvas, 135, 100)
+    window.editing.actions["tool_brush"].trigger()
+    window.editor.set_brush_radius(1.5)
+    drag(canvas, [(190, 140), (190.5, 140)])  # a small fragment away from the ring
+    assert pixels(sample, 3)[140, 190] == 1
+    before = snapshot(sample)
+    window.editor.remove_fragments(50)
+    assert pixels(sample, 3)[140, 190] == 0
+    undo_redo_round_trip(window, sample, before)
+    window.editing.actions["fill_holes"].trigger()
+    assert pixels(sample, 3)[100, 160] == 1
