@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     except (DatasetError, UsageError) as exc:
         print(f"annotator {args.command}: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`annotator info x.json | head`): stop quietly, as a killed pipe writer does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"annotator {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -259,6 +259,8 @@ def _with_z_order(instances: list[Instance], images: dict[int, Image]) -> Iterab
 
 def _part(shape: dict, image: Image) -> _Part:
     shape_type = shape.get("shape_type") or "polygon"
+    if not isinstance(shape_type, str):
+        raise GeometryError(f"shape_type must be a string, got {type(shape_type).__name__}")
     points = _points(shape.get("points"))
     if shape_type in POLYGON_TYPES or (shape_type == "rectangle" and len(points) == 4):
         if len(points) < 3:
