@@ -23,8 +23,11 @@ def as_array(image: QImage) -> np.ndarray:
     image = image.convertToFormat(QImage.Format.Format_RGB888)
     stride = image.bytesPerLine()
     data = np.frombuffer(image.constBits(), np.uint8, count=stride * image.height())
-    return data.reshape(image.height(), stride)[:, : image.width() * 3].reshape(
-        image.height(), image.width(), 3
+    # Copy while `image` is alive: the buffer view does not keep the converted QImage alive.
+    return (
+        data.reshape(image.height(), stride)[:, : image.width() * 3]
+        .reshape(image.height(), image.width(), 3)
+        .copy()
     )
 
 

@@ -1,9 +1,10 @@
 """The canvas: a QGraphicsView that mirrors one image of a Dataset, back to front by z-order.
 
-The scene never owns the document. It subscribes to `Dataset` change events and rebuilds only the items
-whose instance changed; the z-order changes it offers ("bring to front", "send to back") are
-`core.edits.ReplaceInstances` edits handed to `apply_edit`, so the project store saves them and an undo
-stack can wrap them later.
+The scene never owns the document. It subscribes to `Dataset` change events and redraws only where an
+instance changed. Instances are drawn as one composited overlay (`gui.canvas_overlay`), the selected one
+also as a vector item a tool can preview edits on; see docs/decisions/0003-canvas-rendering.md. The
+z-order changes it offers ("bring to front", "send to back") are `core.operations` edits handed to
+`apply_edit`, so the project store saves them and the undo stack wraps them.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ import math
 from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QPixmapCache, QTransform
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
-from annotator.core.edits import Edit, ReplaceInstances
+from annotator.core import operations
+from annotator.core.edits import Edit
 from annotator.core.model import Change, ChangeKind, Dataset, Instance
-from annotator.gui.items import LABEL_Z, CanvasStyle, InstanceItem, LabelItem, MarkItem
+from annotator.gui.canvas_overlay import InstanceOverlay
+from annotator.gui.items import CanvasStyle, InstanceItem, MarkItem
+from annotator.gui.overlay import Layer
 
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 GESTURE_SETTLE_MS = 180
-_PIXMAP_CACHE_KB = 256 * 1024  # item caches of 500 instances on a large image need more than Qt's 10 MB
+PAN_SETTLE_MS = 40
 
 
 class Canvas(QGraphicsView):
@@ -31,10 +35,10 @@ class Canvas(QGraphicsView):
     selection_changed = Signal(object)  # instance id or None
     cursor_moved = Signal(object)  # QPointF in image coordinates, or None when the cursor leaves
     zoom_changed = Signal(float)
+    render_error = Signal(str)  # building the overlay failed (a bug): shown in the status bar
 
     def __init__(self, parent=None, *, style: CanvasStyle | None = None) -> None:
         super().__init__(parent)
-        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), _PIXMAP_CACHE_KB))
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self.style_options = style or CanvasStyle()
@@ -48,8 +52,6 @@ class Canvas(QGraphicsView):
         self.placeholder = "No image"
         self.dataset: Dataset | None = None
         self.image_id: int | None = None
-        self.items_by_id: dict[int, InstanceItem] = {}
-        self._labels: dict[int, LabelItem] = {}
         self._levels: list[QImage] = []
         self._image_rect = QRectF()
         self.hidden_instances: set[int] = set()
@@ -57,18 +59,21 @@ class Canvas(QGraphicsView):
         self.all_hidden = False
         self.hovered_id: int | None = None
         self.selected_id: int | None = None
+        self.overlay = InstanceOverlay(self)
         self._hover_mark = MarkItem(selected=False)
         self._selection_mark = MarkItem(selected=True)
         for mark in (self._hover_mark, self._selection_mark):
             mark.setVisible(False)
             self.scene().addItem(mark)
-        self._margin_bucket = 0.0
+        self.outline_margin = 1.0
         self._pan_from: QPointF | None = None
         self._space_held = False
         self._snapshot: QPixmap | None = None
         self._snapshot_transform = QTransform()
         self._gesture_timer = QTimer(self, singleShot=True, interval=GESTURE_SETTLE_MS)
         self._gesture_timer.timeout.connect(self._end_gesture)
+        self._view_timer = QTimer(self, singleShot=True, interval=PAN_SETTLE_MS)
+        self._view_timer.timeout.connect(self._ensure_tile)
         self.apply_edit: Callable[[Edit], None] = self._apply_directly
         self.tool = None  # the active editing tool (gui.tools); sees mouse, key and wheel events first
 
@@ -83,23 +88,21 @@ class Canvas(QGraphicsView):
         self.show_image(None)
 
     def show_image(self, image_id: int | None, levels: list[QImage] | None = None) -> None:
-        """Switch to an image; its pixels may come later through `set_pixels` (decoded off-thread)."""
-        self._clear_items()
+        """Switch to an image; its pixels may come later through `set_pixels` (decoded off-thread),
+        and so may its overlay (masks are decoded and composited in a worker when there are many)."""
+        self._set_hovered(None)
+        self.select(None)
         self.image_id = image_id
         self._levels = []
         if image_id is None or self.dataset is None:
+            self.overlay.clear()
             self._image_rect = QRectF()
-            self.scene().setSceneRect(QRectF(0, 0, 1, 1))
-            self.resetCachedContent()
-            self.viewport().update()
+            self.setSceneRect(QRectF(0, 0, 1, 1))
+            self.invalidate_background()
             return
         image = self.dataset.images[image_id]
         self._image_rect = QRectF(0, 0, image.width, image.height)
-        margin = max(image.width, image.height) * 0.5
-        self.scene().setSceneRect(self._image_rect.adjusted(-margin, -margin, margin, margin))
-        for instance in self.dataset.instances_of(image_id):
-            self._add_item(instance)
-        self._restack()
+        self.overlay.set_image(image, self.dataset.instances_of(image_id))
         self.set_pixels(image_id, levels)
         self.fit()
 
@@ -108,12 +111,16 @@ class Canvas(QGraphicsView):
         if image_id != self.image_id:
             return
         self._levels = list(levels or [])
-        self.resetCachedContent()
-        self.viewport().update()
+        self.invalidate_background()
 
     @property
     def has_pixels(self) -> bool:
         return bool(self._levels)
+
+    @property
+    def selected_item(self) -> InstanceItem | None:
+        """The selected instance's vector item: `set_instance` on it previews a geometry live."""
+        return self.overlay.selected_item
 
     def _apply_directly(self, edit: Edit) -> None:
         edit.apply(self.dataset)
@@ -122,113 +129,59 @@ class Canvas(QGraphicsView):
         if self.image_id is None:
             return
         kind = change.kind
-        if kind is ChangeKind.INSTANCES_ADDED:
-            for instance in change.items:
-                if instance.image_id == self.image_id:
-                    self._add_item(instance)
-            self._restack()
+        if kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_CHANGED):
+            self._put(change.items)
         elif kind is ChangeKind.INSTANCES_REMOVED:
-            for instance in change.items:
-                self._remove_item(instance.id)
-        elif kind is ChangeKind.INSTANCES_CHANGED:
-            self._update_items(change.items)
+            self._drop([instance.id for instance in change.items])
         elif kind is ChangeKind.CATEGORIES_CHANGED:
             ids = {category.id for category in change.items}
-            self._update_items(
-                item.instance for item in self.items_by_id.values() if item.instance.category_id in ids
+            self._put(
+                self.dataset.instances[layer.instance_id]
+                for layer in self.overlay.order
+                if layer.category_id in ids
             )
 
-    def _update_items(self, instances: Iterable[Instance]) -> None:
-        restack = False
+    def _put(self, instances: Iterable[Instance]) -> None:
+        here, gone = [], []
         for instance in instances:
-            item = self.items_by_id.get(instance.id)
-            if item is None:
-                if instance.image_id == self.image_id:
-                    self._add_item(instance)
-                    restack = True
-                continue
-            if instance.image_id != self.image_id:
-                self._remove_item(instance.id)
-                continue
-            restack |= item.instance.z != instance.z
-            item.set_instance(instance, self.dataset.categories.get(instance.category_id))
-            self._refresh_label(instance.id)
-            self._refresh_visibility(instance.id)
-            if instance.id in (self.hovered_id, self.selected_id):
+            if instance.image_id == self.image_id:
+                here.append(instance)
+            elif instance.id in self.overlay.layers:
+                gone.append(instance.id)  # moved to another image
+        if gone:
+            self._drop(gone)
+        if here:
+            self.overlay.put(here)
+            if self.hovered_id in {i.id for i in here} or self.selected_id in {i.id for i in here}:
                 self._refresh_marks()
-        if restack:
-            self._restack()
 
-    # -- items ------------------------------------------------------------------------------------
-    def _add_item(self, instance: Instance) -> None:
-        image = self.dataset.images[instance.image_id]
-        category = self.dataset.categories.get(instance.category_id)
-        item = InstanceItem(instance, category, (image.width, image.height), self.style_options)
-        item.set_margin(self._margin_bucket or 1.0)
-        self.items_by_id[instance.id] = item
-        self.scene().addItem(item)
-        label = LabelItem()
-        self._labels[instance.id] = label
-        self.scene().addItem(label)
-        self._refresh_label(instance.id)
-        self._refresh_visibility(instance.id)
-
-    def _remove_item(self, instance_id: int) -> None:
-        item = self.items_by_id.pop(instance_id, None)
-        if item is None:
-            return
-        self.scene().removeItem(item)
-        self.scene().removeItem(self._labels.pop(instance_id))
-        if self.hovered_id == instance_id:
+    def _drop(self, instance_ids: list[int]) -> None:
+        if self.hovered_id in instance_ids:
             self._set_hovered(None)
-        if self.selected_id == instance_id:
+        if self.selected_id in instance_ids:
             self.select(None)
-
-    def _clear_items(self) -> None:
-        for instance_id in list(self.items_by_id):
-            self._remove_item(instance_id)
-        self._set_hovered(None)
-        self.select(None)
-
-    def _restack(self) -> None:
-        """Painter's algorithm: z-values follow the dataset's back-to-front order."""
-        if self.dataset is None or self.image_id is None:
-            return
-        for rank, instance in enumerate(self.dataset.instances_of(self.image_id)):
-            item = self.items_by_id.get(instance.id)
-            if item is not None:
-                item.setZValue(rank)
-                self._labels[instance.id].setZValue(LABEL_Z + rank)
-
-    def _refresh_label(self, instance_id: int) -> None:
-        item, label = self.items_by_id[instance_id], self._labels[instance_id]
-        instance = item.instance
-        category = self.dataset.categories.get(instance.category_id)
-        text = category.name if category is not None else f"class {instance.category_id}"
-        if self.style_options.show_scores and instance.score is not None:
-            text += f" {instance.score:.2f}"
-        rect = item.shape_rect
-        label.set_label(text, item.color, rect.topLeft(), below=rect.top() < 1)
-
-    def _refresh_visibility(self, instance_id: int) -> None:
-        item = self.items_by_id[instance_id]
-        visible = not self.all_hidden and instance_id not in self.hidden_instances
-        visible = visible and item.instance.category_id not in self.hidden_categories
-        item.setVisible(visible)
-        self._labels[instance_id].setVisible(visible and self.style_options.show_labels)
+        self.overlay.remove(instance_ids)
 
     # -- view options -----------------------------------------------------------------------------
     def set_style(self, style: CanvasStyle) -> None:
         self.style_options = style
-        for instance_id, item in self.items_by_id.items():
-            item.set_style(style)
-            self._refresh_label(instance_id)
-            self._refresh_visibility(instance_id)
+        self.overlay.restyle()
+
+    def layer_visible(self, layer: Layer) -> bool:
+        return (
+            not self.all_hidden
+            and layer.instance_id not in self.hidden_instances
+            and layer.category_id not in self.hidden_categories
+        )
 
     def set_instance_visible(self, instance_id: int, visible: bool) -> None:
         (self.hidden_instances.discard if visible else self.hidden_instances.add)(instance_id)
-        if instance_id in self.items_by_id:
-            self._refresh_visibility(instance_id)
+        layer = self.overlay.layers.get(instance_id)
+        if layer is not None:
+            self.overlay.sync_selected_item()
+            self.overlay.redraw([layer.box])
+            self.overlay.refresh_labels()
+            self._after_visibility()
 
     def set_category_visible(self, category_id: int, visible: bool) -> None:
         (self.hidden_categories.discard if visible else self.hidden_categories.add)(category_id)
@@ -239,49 +192,45 @@ class Canvas(QGraphicsView):
         self._refresh_all_visibility()
 
     def is_shown(self, instance_id: int) -> bool:
-        item = self.items_by_id.get(instance_id)
-        return item is not None and item.isVisible()
+        layer = self.overlay.layers.get(instance_id)
+        return layer is not None and self.layer_visible(layer)
 
     def _refresh_all_visibility(self) -> None:
-        for instance_id in self.items_by_id:
-            self._refresh_visibility(instance_id)
+        self.overlay.sync_selected_item()
+        self.overlay.refresh()
+        self.overlay.refresh_labels()
+        self._after_visibility()
+
+    def _after_visibility(self) -> None:
         if self.hovered_id is not None and not self.is_shown(self.hovered_id):
             self._set_hovered(None)
+        self._refresh_marks()
 
     # -- z-order edits ----------------------------------------------------------------------------
     def bring_to_front(self, instance_ids: Iterable[int] | None = None) -> None:
-        self._restack_edit(instance_ids, front=True)
+        self._restack_edit(instance_ids, operations.bring_to_front)
 
     def send_to_back(self, instance_ids: Iterable[int] | None = None) -> None:
-        self._restack_edit(instance_ids, front=False)
+        self._restack_edit(instance_ids, operations.send_to_back)
 
-    def _restack_edit(self, instance_ids: Iterable[int] | None, *, front: bool) -> None:
+    def _restack_edit(self, instance_ids: Iterable[int] | None, operation) -> None:
         if self.dataset is None or self.image_id is None:
             return
         ids = list(instance_ids) if instance_ids is not None else [self.selected_id]
-        old = tuple(self.dataset.instances[i] for i in ids if i in self.items_by_id)
-        if not old:
-            return
-        zs = [inst.z for inst in self.dataset.instances_of(self.image_id)]
-        start = max(zs) + 1 if front else min(zs) - len(old)
-        new = tuple(inst.with_changes(z=start + k) for k, inst in enumerate(old))
-        text = "Bring to front" if front else "Send to back"
-        self.apply_edit(ReplaceInstances(old, new, text=text))
+        instances = [self.dataset.instances[i] for i in ids if i in self.overlay.layers]
+        if instances:
+            self.apply_edit(operation(self.dataset, instances))
 
     # -- hover and selection ----------------------------------------------------------------------
     def instance_at(self, scene_pos: QPointF) -> int | None:
         """The front-most visible instance whose pixels include `scene_pos`."""
-        for item in self.scene().items(
-            scene_pos, Qt.ItemSelectionMode.IntersectsItemBoundingRect, Qt.SortOrder.DescendingOrder
-        ):
-            if isinstance(item, InstanceItem) and item.isVisible() and item.covers(scene_pos):
-                return item.instance.id
-        return None
+        return self.overlay.instance_at(scene_pos.x(), scene_pos.y())
 
     def select(self, instance_id: int | None) -> None:
         if instance_id == self.selected_id:
             return
-        self.selected_id = instance_id
+        old, self.selected_id = self.selected_id, instance_id
+        self.overlay.selection_changed(old, instance_id)
         self._refresh_marks()
         self.selection_changed.emit(instance_id)
 
@@ -293,10 +242,11 @@ class Canvas(QGraphicsView):
         self.hovered_changed.emit(instance_id)
 
     def _refresh_marks(self) -> None:
-        margin = self._margin_bucket or 1.0
-        hovered = None if self.hovered_id == self.selected_id else self.items_by_id.get(self.hovered_id)
-        self._hover_mark.set_target(hovered, margin)
-        self._selection_mark.set_target(self.items_by_id.get(self.selected_id), margin)
+        margin = self.outline_margin
+        hovered = None if self.hovered_id == self.selected_id else self.hovered_id
+        self._hover_mark.set_target(self.overlay.path_of(hovered), margin)
+        shown = self.selected_id is not None and self.is_shown(self.selected_id)
+        self._selection_mark.set_target(self.overlay.path_of(self.selected_id) if shown else None, margin)
 
     # -- zoom and pan -----------------------------------------------------------------------------
     @property
@@ -306,7 +256,9 @@ class Canvas(QGraphicsView):
     def fit(self) -> None:
         if self._image_rect.isEmpty():
             return
+        self._update_scene_rect(fitting=True)
         self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
+        self._update_scene_rect()
         self._after_zoom()
 
     def zoom_1_1(self) -> None:
@@ -324,23 +276,65 @@ class Canvas(QGraphicsView):
         anchor = QPointF(self.viewport().rect().center()) if anchor is None else QPointF(anchor)
         before = self.mapToScene(anchor.toPoint())
         self.scale(factor, factor)
+        self._update_scene_rect()
         after = self.mapFromScene(before)
         shift = after - anchor.toPoint()
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
         self._after_zoom()
 
+    def _update_scene_rect(self, *, fitting: bool = False) -> None:
+        """The image, plus room to bring any of its points to the centre once it overflows the view;
+        no room while it fits, so no scroll bars show at fit."""
+        if self._image_rect.isEmpty():
+            return
+        scale = self.scale_factor
+        view = self.viewport().size()
+        width, height = self._image_rect.width(), self._image_rect.height()
+        mx = 0.0 if fitting or width * scale <= view.width() else view.width() / scale / 2
+        my = 0.0 if fitting or height * scale <= view.height() else view.height() / scale / 2
+        self.setSceneRect(self._image_rect.adjusted(-mx, -my, mx, my))
+
     def _after_zoom(self) -> None:
         scale = self.scale_factor
         # Outline room in scene units, in powers of two so items move only when the zoom doubles.
-        bucket = (self.style_options.outline_width + 3) * 2.0 ** math.ceil(math.log2(1.0 / scale))
-        if bucket != self._margin_bucket:
-            self._margin_bucket = bucket
-            for item in self.items_by_id.values():
-                item.set_margin(bucket)
+        margin = (self.style_options.outline_width + 3) * 2.0 ** math.ceil(math.log2(1.0 / scale))
+        if margin != self.outline_margin:
+            self.outline_margin = margin
+            if self.selected_item is not None:
+                self.selected_item.set_margin(margin)
             self._refresh_marks()
-        self.resetCachedContent()
+        self.invalidate_background()
+        if not self.in_gesture:
+            self.overlay.labels.layout(scale)
+            self.overlay.refresh()
         self.zoom_changed.emit(scale)
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if not self.in_gesture and not self.overlay.covers_view():
+            self._view_timer.start()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._update_scene_rect()
+        if not self.in_gesture and not self.overlay.covers_view():
+            self._view_timer.start()
+
+    def _ensure_tile(self) -> None:
+        if not self.in_gesture and not self.overlay.covers_view():
+            self.overlay.refresh()
+
+    def invalidate_background(self, rect: QRectF | None = None) -> None:
+        """Redraw the image and overlay (cached by the view as its background) in `rect`, or all."""
+        if rect is None:
+            self.resetCachedContent()
+            self.viewport().update()
+        else:
+            self.scene().invalidate(rect, QGraphicsScene.SceneLayer.BackgroundLayer)
+
+    def render_failed(self, error: Exception) -> None:
+        self.render_error.emit(f"drawing the instances failed: {type(error).__name__}: {error}")
 
     def wheelEvent(self, event) -> None:
         if self.tool is not None and self.tool.wheel(event):
@@ -362,6 +356,8 @@ class Canvas(QGraphicsView):
 
     def _end_gesture(self) -> None:
         self._snapshot = None
+        self.overlay.labels.layout(self.scale_factor)
+        self.overlay.refresh()
         self.viewport().update()
 
     @property
@@ -459,7 +455,8 @@ class Canvas(QGraphicsView):
         if self._levels:
             self._draw_image(painter, rect, smooth=True)
         elif not self._image_rect.isEmpty():
-            painter.fillRect(self._image_rect, QColor(90, 90, 90))
+            painter.fillRect(self._image_rect.intersected(rect), QColor(90, 90, 90))
+        self.overlay.draw(painter, rect)
 
     def _draw_image(self, painter: QPainter, rect: QRectF, *, smooth: bool) -> None:
         """The exposed part of the image from the pyramid level nearest above the screen resolution."""

@@ -1,8 +1,9 @@
-"""Scene items: one per instance (its cached fill and outline), its label, and the hover/selection marks.
+"""Scene items: the selected instance drawn with vectors, all labels, and the hover/selection marks.
 
-An item mirrors one `Instance`; it never changes the dataset. Fills are drawn from a 1-bit image in the
-class colour, outlines with a cosmetic pen, and Qt caches each item's rendering in device pixels, so a
-repaint is mostly pixmap blits; only an item whose instance changed is drawn again.
+Every other instance is drawn in the overlay (`gui.overlay`), not by an item. An item mirrors one
+`Instance`; it never changes the dataset. The selected instance's fill is a 1-bit image in the class
+colour and its outline a cosmetic path, so a tool can preview a new geometry on it live
+(`InstanceItem.set_instance`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
 from annotator.core.colors import category_color
 from annotator.core.model import Category, Instance, Review
 from annotator.gui.render import FillMask, fill_mask, mono_image, outline_path, set_mono_color
 
+SELECTED_Z = 1.0  # the selected instance, over the overlay (drawn as the view's background)
 LABEL_Z = 1e7
 HOVER_Z = 2e7
 SELECTION_Z = 2e7 + 1
@@ -133,42 +135,104 @@ class InstanceItem(QGraphicsItem):
         painter.drawPath(self.outline)
 
 
-class LabelItem(QGraphicsItem):
-    """Class name (and score) in a small tag at constant screen size, just outside the instance's
-    top-left corner so it never hides a small object."""
+@dataclass(frozen=True)
+class Label:
+    """A label to place: class name (and score) for the instance whose box starts at `anchor`."""
+
+    anchor: QPointF  # the instance box's top-left corner, scene coordinates
+    text: str
+    color: QColor
+
+
+class LabelLayer(QGraphicsItem):
+    """Every label in one item, at constant screen size, placed so none overlaps another: front
+    instances first, each just above its box's top-left corner or else just inside it; a label with
+    no free place is left out (zoom in to see it). Cached in device pixels like the instances were."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+        self.setZValue(LABEL_Z)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self._text = ""
-        self._color = QColor(0, 0, 0)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
         self._font = QFont()
         self._font.setPixelSize(12)
-        self._rect = QRectF()
+        self._metrics = QFontMetricsF(self._font)
+        self._widths: dict[str, float] = {}
+        self._labels: list[Label] = []
+        self._placed: list[tuple[Label, QRectF]] = []  # rect in screen pixels, relative to the anchor
+        self._bounds = QRectF()
+        self._scale = 1.0
 
-    def set_label(self, text: str, color: QColor, anchor: QPointF, *, below: bool) -> None:
-        metrics = QFontMetricsF(self._font)
-        width, height = metrics.horizontalAdvance(text) + 8, metrics.height() + 2
+    def set_labels(self, labels: list[Label], bounds: QRectF, scale: float) -> None:
+        """`labels` front first; `bounds` the image rectangle (scene)."""
+        self._labels = labels
+        self._bounds = QRectF(bounds)
+        self.layout(scale)
+
+    def layout(self, scale: float) -> None:
         self.prepareGeometryChange()
-        self._text, self._color = text, QColor(color)
-        self._rect = QRectF(0, 0 if below else -height, width, height)
-        self.setPos(anchor)
+        self._scale = scale
+        self._placed = []
+        height = self._metrics.height() + 2
+        cell = 64.0
+        grid: dict[tuple[int, int], list[QRectF]] = {}
+        for label in self._labels:
+            width = self._widths.get(label.text)
+            if width is None:
+                width = self._widths[label.text] = self._metrics.horizontalAdvance(label.text) + 8
+            x, y = label.anchor.x() * scale, label.anchor.y() * scale
+            for dy in (-height, 0.0):
+                screen = QRectF(x, y + dy, width, height)
+                cells = [
+                    (cx, cy)
+                    for cx in range(int(screen.left() // cell), int(screen.right() // cell) + 1)
+                    for cy in range(int(screen.top() // cell), int(screen.bottom() // cell) + 1)
+                ]
+                if any(screen.intersects(other) for key in cells for other in grid.get(key, ())):
+                    continue
+                for key in cells:
+                    grid.setdefault(key, []).append(screen)
+                self._placed.append((label, QRectF(0, dy, width, height)))
+                break
         self.update()
 
+    @property
+    def placed_count(self) -> int:
+        return len(self._placed)
+
     def boundingRect(self) -> QRectF:
-        return QRectF(self._rect)
+        if self._bounds.isEmpty():
+            return QRectF()
+        room = 40.0 / max(self._scale, 1e-6)
+        return self._bounds.adjusted(-room, -room, room, room)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setPen(Qt.PenStyle.NoPen)
-        background = QColor(self._color)
-        background.setAlpha(220)
-        painter.setBrush(background)
-        painter.drawRect(self._rect)
-        luminance = 0.299 * self._color.red() + 0.587 * self._color.green() + 0.114 * self._color.blue()
-        painter.setPen(QColor(0, 0, 0) if luminance > 150 else QColor(255, 255, 255))
+        transform = painter.worldTransform()
+        exposed = option.exposedRect
         painter.setFont(self._font)
-        painter.drawText(self._rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, self._text)
+        for label, rect in self._placed:
+            scale = max(self._scale, 1e-6)
+            scene_rect = QRectF(
+                label.anchor.x(),
+                label.anchor.y() + rect.top() / scale,
+                rect.width() / scale,
+                rect.height() / scale,
+            )
+            if not exposed.intersects(scene_rect):
+                continue
+            at = transform.map(label.anchor)
+            painter.setTransform(QTransform.fromTranslate(round(at.x()), round(at.y())))
+            painter.setPen(Qt.PenStyle.NoPen)
+            background = QColor(label.color)
+            background.setAlpha(220)
+            painter.setBrush(background)
+            painter.drawRect(rect)
+            color = label.color
+            luminance = 0.299 * color.red() + 0.587 * color.green() + 0.114 * color.blue()
+            painter.setPen(QColor(0, 0, 0) if luminance > 150 else QColor(255, 255, 255))
+            painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, label.text)
+        painter.setTransform(transform)
 
 
 class MarkItem(QGraphicsItem):
@@ -186,11 +250,11 @@ class MarkItem(QGraphicsItem):
         self.setZValue(SELECTION_Z if selected else HOVER_Z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
-    def set_target(self, item: InstanceItem | None, margin: float) -> None:
+    def set_target(self, path: QPainterPath | None, margin: float) -> None:
         self.prepareGeometryChange()
-        self._path = QPainterPath() if item is None else item.outline
+        self._path = QPainterPath() if path is None else path
         self._rect = self._path.boundingRect().adjusted(-margin, -margin, margin, margin)
-        self.setVisible(item is not None)
+        self.setVisible(path is not None)
         self.update()
 
     def boundingRect(self) -> QRectF:

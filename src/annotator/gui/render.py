@@ -87,18 +87,21 @@ def outline_path(geometry: Geometry, fill: FillMask) -> QPainterPath:
             path.addPolygon(_polygon(ring))
             path.closeSubpath()
         return path
+    for ring in mask_rings(fill):
+        path.addPolygon(_polygon(ring))
+        path.closeSubpath()
+    return path
+
+
+def mask_rings(fill: FillMask) -> list[np.ndarray]:
+    """A mask's boundary (holes included) as rings in image coordinates, along pixel edges."""
     if fill.empty:
-        return path
+        return []
     # Trace on a 2x upsampled mask so the line runs along pixel edges, not through pixel centres.
     up = cv2.resize(fill.mask, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
     contours, _ = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
-    for contour in contours:
-        ring = contour.reshape(-1, 2).astype(np.float64)
-        ring = (ring + 0.5) / 2.0 + (fill.x0, fill.y0)
-        if len(ring) >= 2:
-            path.addPolygon(_polygon(ring))
-            path.closeSubpath()
-    return path
+    rings = [(contour.reshape(-1, 2) + 0.5) / 2.0 + (fill.x0, fill.y0) for contour in contours]
+    return [ring for ring in rings if len(ring) >= 2]
 
 
 def _polygon(ring: np.ndarray) -> QPolygonF:
@@ -126,3 +129,13 @@ def pyramid(image: QImage, *, smallest: int = 256) -> list[QImage]:
             )
         )
     return levels
+
+
+def rings_path(rings) -> QPainterPath:
+    """Closed rings (image coordinates) as one path, rings united."""
+    path = QPainterPath()
+    path.setFillRule(Qt.FillRule.WindingFill)
+    for ring in rings:
+        path.addPolygon(_polygon(ring))
+        path.closeSubpath()
+    return path

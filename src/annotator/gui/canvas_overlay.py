@@ -1,0 +1,320 @@
+"""The canvas's instances, drawn as one overlay: lightweight layers, the current tile, the patch over the
+selected instance, the selected instance's vector item and the labels.
+
+A frame draws the image and the tile (two `drawImage` calls in the view's background), then the
+selected instance, the patch and the labels as items. A tile is rebuilt whole when the zoom settles, the
+view leaves it, or a style or class visibility changes (in a worker thread when the work is large,
+dropping stale results), and in part, on the GUI thread, inside the box of an instance that changed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QPointF, QRectF
+
+from annotator.core.model import Image, Instance
+from annotator.gui.items import SELECTED_Z, CanvasStyle, InstanceItem, Label, LabelLayer, instance_color
+from annotator.gui.overlay import (
+    Layer,
+    Rect,
+    TileSpec,
+    build_tile,
+    intersect,
+    make_layer,
+    outline_pad,
+    render_base,
+    render_patch,
+    work_estimate,
+)
+from annotator.gui.render import rings_path
+from annotator.gui.tiles import PatchItem, Tile, TileBuilder
+
+if TYPE_CHECKING:
+    from PySide6.QtGui import QPainter, QPainterPath
+
+    from annotator.gui.canvas import Canvas
+
+SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
+VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
+
+
+class InstanceOverlay(QObject):
+    def __init__(self, canvas: Canvas) -> None:
+        super().__init__(canvas)
+        self.canvas = canvas
+        self.layers: dict[int, Layer] = {}
+        self.order: list[Layer] = []  # back to front
+        self.tile: Tile | None = None
+        self.selected_item: InstanceItem | None = None
+        self.patch = PatchItem()
+        self.labels = LabelLayer()
+        canvas.scene().addItem(self.patch)
+        canvas.scene().addItem(self.labels)
+        self.builder = TileBuilder(self)
+        self.builder.built.connect(self._on_built)
+        self._image_size = (0, 0)
+        self._generation = 0
+        self._pending: int | None = None  # generation of the build in flight
+        self._dirty: list[Box] = []  # boxes changed since the build in flight took its layers
+
+    # -- layers -----------------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._generation += 1
+        self._pending = None
+        self.layers.clear()
+        self.order = []
+        self.tile = None
+        self.patch.set_tile(None)
+        self._set_selected_item(None)
+        self.labels.set_labels([], QRectF(), self.canvas.scale_factor)
+
+    def set_image(self, image: Image, instances: list[Instance]) -> None:
+        """Layers only (boxes, colours): no mask is decoded here, so switching images is quick."""
+        self.clear()
+        self._image_size = (image.width, image.height)
+        for instance in instances:
+            self.layers[instance.id] = self._make(instance)
+        self._sort()
+        self.refresh_labels()
+
+    def _make(self, instance: Instance) -> Layer:
+        category = self.canvas.dataset.categories.get(instance.category_id)
+        color = instance_color(category, instance.category_id)
+        return make_layer(
+            instance,
+            (color.red(), color.green(), color.blue()),
+            self._image_size,
+            opacity=self.canvas.style_options.opacity,
+            previous=self.layers.get(instance.id),
+        )
+
+    def _sort(self) -> None:
+        self.order = sorted(self.layers.values(), key=lambda layer: layer.key)
+
+    def put(self, instances: list[Instance]) -> None:
+        """Instances added or changed: new layers, redrawn in the old and the new box."""
+        boxes = []
+        for instance in instances:
+            old = self.layers.get(instance.id)
+            new = self.layers[instance.id] = self._make(instance)
+            boxes += [new.box] if old is None else [old.box, new.box]
+        self._sort()
+        selected = self.canvas.selected_id
+        if any(instance.id == selected for instance in instances):
+            self.sync_selected_item()
+        self.redraw(boxes)
+        self.refresh_labels()
+
+    def remove(self, instance_ids: list[int]) -> None:
+        boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
+        self._sort()
+        self.redraw(boxes)
+        self.refresh_labels()
+
+    def restyle(self) -> None:
+        for layer in self.order:
+            self.layers[layer.instance_id] = self._make(self.canvas.dataset.instances[layer.instance_id])
+        self._sort()
+        self.sync_selected_item()
+        self.refresh()
+        self.refresh_labels()
+
+    def visible(self) -> list[Layer]:
+        return [layer for layer in self.order if self.canvas.layer_visible(layer)]
+
+    def instance_at(self, x: float, y: float) -> int | None:
+        """The front-most visible instance whose exported pixels include (x, y)."""
+        for layer in reversed(self.order):
+            if layer.covers(x, y) and self.canvas.layer_visible(layer):
+                return layer.instance_id
+        return None
+
+    def path_of(self, instance_id: int | None) -> QPainterPath | None:
+        layer = self.layers.get(instance_id)
+        if layer is None:
+            return None
+        if layer.gui_path is None:
+            layer.gui_path = rings_path(layer.rings)
+        return layer.gui_path
+
+    # -- the selected instance --------------------------------------------------------------------
+    def sync_selected_item(self) -> None:
+        """The vector item of the selected instance, made again for its current value and style."""
+        selected = self.canvas.selected_id
+        layer = self.layers.get(selected)
+        if layer is None:
+            self._set_selected_item(None)
+            return
+        dataset = self.canvas.dataset
+        instance = dataset.instances[selected]
+        category = dataset.categories.get(instance.category_id)
+        style = self.canvas.style_options
+        item = self.selected_item
+        if item is None or item.instance.id != selected:
+            item = InstanceItem(instance, category, self._image_size, _vector_style(style))
+            item.setZValue(SELECTED_Z)
+            self._set_selected_item(item)
+        else:
+            item.set_style(_vector_style(style))
+            item.set_instance(instance, category)
+        item.set_margin(self.canvas.outline_margin)
+        item.setVisible(self.canvas.layer_visible(layer))
+
+    def _set_selected_item(self, item: InstanceItem | None) -> None:
+        if self.selected_item is not None and self.selected_item is not item:
+            self.canvas.scene().removeItem(self.selected_item)
+        if item is not None and item.scene() is None:
+            self.canvas.scene().addItem(item)
+        self.selected_item = item
+
+    def selection_changed(self, old: int | None, new: int | None) -> None:
+        self.sync_selected_item()
+        self.redraw([self.layers[i].box for i in (old, new) if i in self.layers])
+
+    # -- tiles ------------------------------------------------------------------------------------
+    def spec(self, area: Rect, scale: float) -> TileSpec:
+        visible = self.visible()
+        selected = self.layers.get(self.canvas.selected_id)
+        if selected is not None and not self.canvas.layer_visible(selected):
+            selected = None
+        width = self.canvas.style_options.outline_width
+        return TileSpec(area, scale, tuple(visible), selected, width)
+
+    def wanted_area(self) -> Rect | None:
+        """The view (and a margin) in global device pixels, inside the image."""
+        canvas = self.canvas
+        scale = canvas.scale_factor
+        seen = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+        mx, my = seen.width() * VIEW_MARGIN, seen.height() * VIEW_MARGIN
+        seen = seen.adjusted(-mx, -my, mx, my)
+        width, height = self._image_size
+        area = (
+            math.floor(seen.left() * scale),
+            math.floor(seen.top() * scale),
+            math.ceil(seen.right() * scale),
+            math.ceil(seen.bottom() * scale),
+        )
+        return intersect(area, (0, 0, math.ceil(width * scale), math.ceil(height * scale)))
+
+    def covers_view(self) -> bool:
+        tile, canvas = self.tile, self.canvas
+        if tile is None or tile.scale != canvas.scale_factor:
+            return False
+        scale = tile.scale
+        seen = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+        width, height = self._image_size
+        view = (
+            math.floor(max(seen.left(), 0) * scale),
+            math.floor(max(seen.top(), 0) * scale),
+            math.ceil(min(seen.right(), width) * scale),
+            math.ceil(min(seen.bottom(), height) * scale),
+        )
+        inside = intersect(view, tile.area)
+        return view[0] >= view[2] or view[1] >= view[3] or inside == view
+
+    def refresh(self, *, wait: bool = False) -> None:
+        """Build the tile for the view at the current zoom: at once if small (or `wait`), else in the
+        worker; until it arrives the previous tile is shown stretched."""
+        self._generation += 1
+        area = self.wanted_area() if self.layers else None
+        if area is None:
+            self._pending = None
+            self._install(None, None)
+            return
+        spec = self.spec(area, self.canvas.scale_factor)
+        if wait or work_estimate(spec) <= SYNC_WORK_PX:
+            self._pending = None
+            self._install(spec, build_tile(spec))
+            return
+        self._pending = self._generation
+        self._dirty = []
+        self.builder.build(self._generation, spec)
+
+    @property
+    def building(self) -> bool:
+        return self._pending is not None
+
+    def _on_built(self, generation: int, payload: object) -> None:
+        if generation != self._pending:
+            return  # stale: the view, the image or the style moved on
+        self._pending = None
+        spec, result = payload
+        if isinstance(result, Exception):
+            self.canvas.render_failed(result)
+            return
+        self._install(spec, result)
+        self.redraw(self._dirty)
+        self._dirty = []
+
+    def _install(self, spec: TileSpec | None, result) -> None:
+        if spec is None:
+            self.tile = None
+            self.patch.set_tile(None)
+        else:
+            pixels, patch = result
+            self.tile = Tile.of(spec.area, spec.scale, pixels)
+            self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
+        self.canvas.invalidate_background()
+
+    def redraw(self, boxes: list[Box]) -> None:
+        """Draw the tile again inside these boxes (instances changed there), and the patch."""
+        if self._pending is not None:
+            self._dirty.extend(boxes)
+        tile = self.tile
+        if tile is None:
+            return
+        spec = self.spec(tile.area, tile.scale)
+        pad = outline_pad(spec.line_width)
+        for x0, y0, x1, y1 in boxes:
+            rect = (
+                math.floor(x0 * tile.scale) - pad,
+                math.floor(y0 * tile.scale) - pad,
+                math.ceil(x1 * tile.scale) + pad,
+                math.ceil(y1 * tile.scale) + pad,
+            )
+            local = spec.local(rect)
+            if local is not None:
+                render_base(tile.pixels, local, spec)
+                self.canvas.invalidate_background(_scene_rect(rect, tile.scale))
+        patch = render_patch(spec)
+        self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
+
+    def draw(self, painter: QPainter, exposed: QRectF) -> None:
+        if self.tile is not None:
+            self.tile.draw(painter, exposed)
+
+    # -- labels -----------------------------------------------------------------------------------
+    def refresh_labels(self) -> None:
+        canvas = self.canvas
+        style = canvas.style_options
+        labels = []
+        if style.show_labels:
+            dataset = canvas.dataset
+            for layer in reversed(self.visible()):
+                category = dataset.categories.get(layer.category_id)
+                text = category.name if category is not None else f"class {layer.category_id}"
+                score = dataset.instances[layer.instance_id].score
+                if style.show_scores and score is not None:
+                    text += f" {score:.2f}"
+                color = instance_color(category, layer.category_id)
+                labels.append(Label(QPointF(layer.box[0], layer.box[1]), text, color))
+        width, height = self._image_size
+        self.labels.set_labels(labels, QRectF(0, 0, width, height), canvas.scale_factor)
+
+
+def _vector_style(style: CanvasStyle) -> CanvasStyle:
+    return CanvasStyle(
+        opacity=style.opacity,
+        show_labels=style.show_labels,
+        show_scores=style.show_scores,
+        outline_width=style.outline_width,
+        cached=False,  # it changes while a tool drags it: drawn afresh each frame
+    )
+
+
+def _scene_rect(rect: Rect, scale: float) -> QRectF:
+    x0, y0, x1, y1 = rect
+    return QRectF(x0 / scale, y0 / scale, (x1 - x0) / scale, (y1 - y0) / scale)
