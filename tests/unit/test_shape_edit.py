@@ -147,3 +147,14 @@ def _edit_for(ds: Dataset, op: str, n: int, point: tuple[float, float]):
     if op == "add_ring":
         return shape_edit.add_ring(inst, _square(point[0], point[1], 3))
     return shape_edit.delete_vertex(inst, ring, index)
+
+
+def test_drawing_without_any_class_makes_a_first_class_in_the_same_step():
+    ds = Dataset()
+    ds.put_images([Image(1, "x.png", W, H)], notify=False)
+    edit = shape_edit.add_rectangle(ds, 1, None, (1, 1), (5, 5))
+    edit.apply(ds)
+    (added,) = shape_edit.added_instances(edit)
+    assert ds.categories[added.category_id].name == "object" and ds.instances[added.id] == added
+    edit.revert(ds)
+    assert not ds.categories and not ds.instances

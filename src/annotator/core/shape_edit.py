@@ -14,7 +14,7 @@ import numpy as np
 
 from annotator.core import edits
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons, to_mask_array
-from annotator.core.model import Dataset, Instance, Review
+from annotator.core.model import Category, Dataset, Instance, Review
 from annotator.core.operations import edited
 
 
@@ -137,31 +137,54 @@ def move(instances: Sequence[Instance], dx: float, dy: float) -> edits.ReplaceIn
 
 
 def add_polygon(
-    dataset: Dataset, image_id: int, category_id: int, points: Sequence[tuple[float, float]]
-) -> edits.AddInstances:
+    dataset: Dataset, image_id: int, category_id: int | None, points: Sequence[tuple[float, float]]
+):
     """A new manual instance in front of the others."""
     geometry = Polygons((np.asarray(points, dtype=np.float64),))
     return _add(dataset, image_id, category_id, geometry, "Draw polygon")
 
 
 def add_rectangle(
-    dataset: Dataset, image_id: int, category_id: int, corner: tuple[float, float], other: tuple[float, float]
-) -> edits.AddInstances:
+    dataset: Dataset,
+    image_id: int,
+    category_id: int | None,
+    corner: tuple[float, float],
+    other: tuple[float, float],
+):
     (x0, x1), (y0, y1) = sorted((corner[0], other[0])), sorted((corner[1], other[1]))
     points = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
-    edit = add_polygon(dataset, image_id, category_id, points)
-    return edits.AddInstances(edit.instances, text="Draw rectangle")
+    geometry = Polygons((np.asarray(points, dtype=np.float64),))
+    return _add(dataset, image_id, category_id, geometry, "Draw rectangle")
 
 
-def add_mask(dataset: Dataset, image_id: int, category_id: int, mask: np.ndarray) -> edits.AddInstances:
+def add_mask(dataset: Dataset, image_id: int, category_id: int | None, mask: np.ndarray):
     return _add(dataset, image_id, category_id, Mask.from_array(mask), "Brush")
 
 
-def _add(dataset: Dataset, image_id: int, category_id: int, geometry: Geometry, text: str):
+DEFAULT_CATEGORY_NAME = "object"
+
+
+def _add(dataset: Dataset, image_id: int, category_id: int | None, geometry: Geometry, text: str):
+    """Add one instance; with no class given (a dataset without classes yet) a first class "object" is
+    made in the same undo step, so drawing on a bare folder of images just works."""
+    new_category = None
+    if category_id is None:
+        category_id = max(dataset.categories, default=0) + 1
+        new_category = Category(category_id, DEFAULT_CATEGORY_NAME)
     instance = Instance(
         dataset.new_instance_id(), image_id, category_id, geometry, z=dataset.top_z(image_id) + 1
     )
-    return edits.AddInstances((instance,), text=text)
+    add = edits.AddInstances((instance,), text=text)
+    if new_category is None:
+        return add
+    return edits.Composite((edits.PutCategories((None,), (new_category,)), add), text=text)
+
+
+def added_instances(edit) -> tuple[Instance, ...]:
+    """The instances an edit adds (looking inside a Composite), e.g. to select what was just drawn."""
+    if isinstance(edit, edits.AddInstances):
+        return edit.instances
+    return tuple(i for inner in getattr(edit, "edits", ()) for i in added_instances(inner))
 
 
 def paste(dataset: Dataset, instances: Sequence[Instance], image_id: int) -> edits.AddInstances | None:

@@ -137,7 +137,7 @@ class BrushTool(Tool):
         self.clear_previews()
         self.editor.push(edit)
         if edit is not None and stroke.target is None:
-            self.editor.select(edit.instances[0].id)
+            self.editor.select(shape_edit.added_instances(edit)[0].id)
         return True
 
     def wheel(self, event) -> bool:

@@ -88,8 +88,11 @@ class Editor(QObject):
             gone = {i.id for i in change.items} if change.kind is ChangeKind.INSTANCES_REMOVED else set()
             self.extra_selected = [i for i in self.extra_selected if i not in gone]
             self._refresh_marks()
-        if change.kind is ChangeKind.CATEGORIES_CHANGED and self.current_category is None:
-            self.set_category(min(self.dataset.categories, default=None))
+        if change.kind is ChangeKind.CATEGORIES_CHANGED:  # e.g. the first class, made by a first drawing
+            current = self.current_category
+            self.set_category(
+                current if current in self.dataset.categories else min(self.dataset.categories, default=None)
+            )
         self._tool_refresh()
 
     def _tool_refresh(self) -> None:

@@ -126,5 +126,5 @@ class PolygonTool(Tool):
         self.clear_previews()
         edit = drawing.finish() if drawing is not None else None
         self.editor.push(edit)
-        if edit is not None and hasattr(edit, "instances"):
-            self.editor.select(edit.instances[0].id)
+        if edit is not None and shape_edit.added_instances(edit):
+            self.editor.select(shape_edit.added_instances(edit)[0].id)

@@ -70,5 +70,5 @@ class RectangleTool(Tool):
         edit = drag.finish()
         self.editor.push(edit)
         if edit is not None:
-            self.editor.select(edit.instances[0].id)
+            self.editor.select(shape_edit.added_instances(edit)[0].id)
         return True
