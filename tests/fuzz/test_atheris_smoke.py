@@ -1,0 +1,32 @@
+"""A short coverage-guided run of atheris over the importers, seeded with small valid files: no crash."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+atheris = pytest.importorskip("atheris", reason="atheris is not installed on this platform")
+
+SECONDS = int(os.environ.get("ANNOTATOR_ATHERIS_SECONDS", "20"))
+
+
+def test_atheris_finds_no_crash_in_the_importers(tmp_path):
+    from test_fuzz_coco import BASE as COCO_BASE
+    from test_fuzz_labelme import BASE as LABELME_BASE
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "coco.json").write_text(json.dumps(COCO_BASE))
+    (corpus / "labelme.json").write_text(json.dumps(LABELME_BASE))
+    script = Path(__file__).with_name("atheris_importers.py")
+    result = subprocess.run(
+        [sys.executable, str(script), f"-max_total_time={SECONDS}", "-rss_limit_mb=4096", str(corpus)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=SECONDS + 120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Done" in result.stderr  # libFuzzer ran to its time limit
