@@ -135,18 +135,10 @@ def _load_results(gt: COCO, predictions: Sequence[dict[str, Any]], iou_type: str
             raise EvaluationError(
                 f"prediction {index}: image_id {ann['image_id']} is not in the ground truth"
             )
-        if iou_type == "segm":
-            if "segmentation" not in ann:
-                raise EvaluationError(f"prediction {index}: no segmentation for mask evaluation")
+        if iou_type == "segm" and "segmentation" not in ann:
+            raise EvaluationError(f"prediction {index}: no segmentation for mask evaluation")
+        if "segmentation" in ann:  # as loadRes does: with a mask, the box and area come from the mask
             ann["segmentation"] = _as_rle(ann["segmentation"], gt.imgs[ann["image_id"]], index)
-        elif "bbox" not in ann:
-            ann["bbox"] = [
-                float(v)
-                for v in mask_utils.toBbox(_as_rle(ann["segmentation"], gt.imgs[ann["image_id"]], index))
-            ]
-    if iou_type == "bbox":
-        for ann in anns:
-            ann.pop("segmentation", None)  # loadRes would recompute the box from the mask otherwise
     if not anns:
         empty = COCO()
         empty.dataset = {

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torchvision.models.detection.roi_heads import expand_boxes, expand_masks, maskrcnn_inference
 from torchvision.models.detection.rpn import concat_box_prediction_layers
 from torchvision.models.detection.transform import resize_boxes
+from torchvision.ops import boxes as box_ops
 
 from annotator.core.geometry import Mask, Rle
 from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
@@ -66,6 +67,8 @@ class TorchPredictor:
         if self.bf16:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
+        self._declared = frozenset(c.id for c in loaded.categories)
+        self._label_columns: dict[tuple[int, ...] | None, torch.Tensor] = {}
         self._rpn_defaults = (model.rpn._pre_nms_top_n["testing"], model.rpn._post_nms_top_n["testing"])
         self._labels = torch.tensor(loaded.label_to_category, device=self.device)
         self._info = PredictorInfo(
@@ -140,20 +143,43 @@ class TorchPredictor:
         with self._autocast("box"):
             box_features = heads.box_head(heads.box_roi_pool(features, proposals, image_sizes))
         class_logits, box_regression = heads.box_predictor(box_features.float())  # small: kept in fp32
-        if options.classes is not None:
-            unwanted = torch.tensor(
-                [c not in options.classes for c in self.loaded.label_to_category], device=class_logits.device
-            )
-            unwanted[0] = False  # keep background in the softmax: it is dropped by postprocessing anyway
-            class_logits = class_logits.masked_fill(unwanted, float("-inf"))
-        heads.score_thresh = options.score_threshold
-        heads.detections_per_img = options.max_detections
-        boxes, scores, labels = heads.postprocess_detections(
-            class_logits, box_regression, proposals, image_sizes
+        return self._postprocess(class_logits, box_regression, proposals[0], image_sizes[0], options)
+
+    def _postprocess(self, class_logits, box_regression, proposals, image_size, options: PredictOptions):
+        """torchvision's `postprocess_detections` for one image, keeping only the wanted labels.
+
+        Scores are the softmax over all classes, as the model gives them; labels without a category
+        ("N/A" slots of COCO) or outside `options.classes` are dropped before the threshold, NMS (per
+        class, so unaffected) and the top-k cut.
+        """
+        heads = self.model.roi_heads
+        boxes = box_ops.clip_boxes_to_image(heads.box_coder.decode(box_regression, [proposals]), image_size)
+        scores = F.softmax(class_logits, -1)
+        labels = torch.arange(scores.shape[-1], device=scores.device).expand_as(scores)
+        columns = self._wanted_labels(options.classes)
+        boxes, scores, labels = (
+            boxes[:, columns].reshape(-1, 4),
+            scores[:, columns].reshape(-1),
+            labels[:, columns].reshape(-1),
         )
-        boxes, scores, labels = boxes[0], scores[0], labels[0]
-        # postprocessing keeps scores > threshold; the documented loop keeps scores >= threshold
-        return boxes, scores, labels
+        keep = torch.where(scores >= options.score_threshold)[0]
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        keep = box_ops.remove_small_boxes(boxes, min_size=1e-2)
+        boxes, scores, labels = boxes[keep], scores[keep], labels[keep]
+        keep = box_ops.batched_nms(boxes, scores, labels, heads.nms_thresh)[: options.max_detections]
+        return boxes[keep], scores[keep], labels[keep]
+
+    def _wanted_labels(self, classes: frozenset[int] | None) -> torch.Tensor:
+        key = None if classes is None else tuple(sorted(classes))
+        if key not in self._label_columns:
+            wanted = self._declared if classes is None else self._declared & classes
+            columns = [
+                label
+                for label, cid in enumerate(self.loaded.label_to_category)
+                if label > 0 and cid in wanted
+            ]
+            self._label_columns[key] = torch.tensor(columns, dtype=torch.int64, device=self.device)
+        return self._label_columns[key]
 
     def _mask_head(self, features, boxes, image_sizes) -> torch.Tensor:
         heads = self.model.roi_heads

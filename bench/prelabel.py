@@ -1,0 +1,184 @@
+"""Pre-labelling speed: `annotator prelabel`'s predictor against the naive loop from torchvision's docs.
+
+Both run in one process on the same images, model, input size and threshold:
+- baseline: `model([to_tensor(img)])[0]`, then `masks > 0.5` for detections with score >= threshold;
+- ours: `TorchPredictor.predict` (what `annotator prelabel` calls per image), in several variants.
+
+The model is torchvision's Mask R-CNN R50-FPN with random weights (`weights=None, weights_backbone=None`)
+from a fixed seed, unmodified: on these images it already gives the full 100 detections per image above
+0.5 (scores about 0.75-0.99, a few classes), a realistic load for the mask stage, so no bias is scaled.
+Images: the COCO photos of `shared/testdata/isat_coco_tiny` resized to 1920x1080.
+
+Agreement: each baseline detection is matched one-to-one to a detection of the same class at mask IoU
+>= 0.95 (greedy, by baseline score). A lossy variant whose agreement is below 95% stays off by default.
+
+Run: `.venv/bin/python bench/prelabel.py [--images 3] [--size 1920x1080]` (about 2-3 minutes here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torchvision.transforms.functional import to_tensor
+
+from annotator.core.geometry import mask_iou
+from annotator.core.predictor import Precision, PredictOptions
+from annotator.inference.models import LoadedModel, build_model, coco_categories, load_checkpoint
+from annotator.inference.predictor import TorchPredictor, configure_threads, cpu_has_native_bf16
+from annotator.io.images import list_images, load_rgb
+
+TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "isat_coco_tiny"
+IOU_MATCH = 0.95
+
+
+def bench_images(count: int, width: int, height: int) -> list[np.ndarray]:
+    paths = list_images(TESTDATA)[:count] if TESTDATA.is_dir() else []
+    images = [cv2.resize(load_rgb(p), (width, height), interpolation=cv2.INTER_LINEAR) for p in paths]
+    rng = np.random.default_rng(0)
+    while len(images) < count:  # no test data: smooth random images
+        small = rng.integers(0, 256, (height // 40, width // 40, 3), dtype=np.uint8)
+        images.append(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC))
+    return images
+
+
+def baseline(
+    model: torch.nn.Module, image: np.ndarray, threshold: float
+) -> list[tuple[int, float, np.ndarray]]:
+    with torch.no_grad():
+        out = model([to_tensor(image)])[0]
+    declared = torch.tensor([c.id for c in coco_categories()])
+    keep = (out["scores"] >= threshold) & torch.isin(out["labels"], declared)  # never "N/A" labels
+    masks = out["masks"][keep] > 0.5
+    return [
+        (int(label), float(score), mask[0].numpy())
+        for label, score, mask in zip(out["labels"][keep], out["scores"][keep], masks, strict=True)
+    ]
+
+
+def agreement(base: list[tuple[int, float, np.ndarray]], ours: list) -> tuple[int, int, int, float]:
+    """(matched, baseline count, our count, mean IoU of matches): one-to-one, same class, IoU >= 0.95."""
+    our_masks = [d.mask.to_array().astype(bool) for d in ours]
+    used: set[int] = set()
+    ious = []
+    for label, _score, mask in sorted(base, key=lambda b: -b[1]):
+        best, best_iou = None, IOU_MATCH
+        for j, det in enumerate(ours):
+            if j in used or det.category_id != label:
+                continue
+            iou = mask_iou(mask, our_masks[j])
+            if iou >= best_iou:
+                best, best_iou = j, iou
+        if best is not None:
+            used.add(best)
+            ious.append(best_iou)
+    return len(ious), len(base), len(ours), float(np.mean(ious)) if ious else float("nan")
+
+
+def make_variants(
+    model: torch.nn.Module, args: argparse.Namespace
+) -> list[tuple[str, TorchPredictor, PredictOptions]]:
+    """Our predictor in each configuration worth measuring, plus a control (see `noise_control`)."""
+
+    def predictor(precision: Precision, state_model: torch.nn.Module | None = None) -> TorchPredictor:
+        loaded = LoadedModel(
+            copy.deepcopy(state_model or model),
+            args.architecture,
+            tuple(range(91)),
+            coco_categories(),
+            "bench",
+        )
+        return TorchPredictor(loaded, precision=precision)
+
+    options = PredictOptions(score_threshold=args.threshold)
+    fewer = PredictOptions(score_threshold=args.threshold, proposals=300)
+    variants = [("fp32 (exact)", predictor(Precision.FP32), options)]
+    if cpu_has_native_bf16():
+        variants += [
+            ("auto: bf16 mask head", predictor(Precision.AUTO), options),
+            ("bf16 everywhere", predictor(Precision.BF16), options),
+            ("bf16 + 300 proposals", predictor(Precision.BF16), fewer),
+        ]
+    variants.append(("control: fp32, w*(1+1e-4 N)", predictor(Precision.FP32, noise_control(model)), options))
+    return variants
+
+
+def noise_control(model: torch.nn.Module) -> torch.nn.Module:
+    """The model with every weight scaled by (1 + 1e-4 * N(0, 1)): far less than bf16's rounding (4e-3).
+
+    How many detections this alone changes shows how sensitive the model is to any numerical change; a
+    random model is very sensitive (its scores and proposals are close together), a trained one much less.
+    """
+    noisy = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in noisy.parameters():
+            parameter.mul_(1 + 1e-4 * torch.randn(parameter.shape, generator=generator))
+    return noisy
+
+
+def timed(call, repeat: int):
+    """(best time of `repeat` calls, the last result)."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = call()
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=3)
+    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=2, help="runs per image and variant; the best counts")
+    parser.add_argument("--weights", type=Path, help="a checkpoint to measure instead of random weights")
+    args = parser.parse_args(argv)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    threads = configure_threads()
+    torch.manual_seed(args.seed)
+    if args.weights:
+        loaded = load_checkpoint(args.weights)
+        model, args.architecture = loaded.model, loaded.architecture
+    else:
+        model, args.architecture = build_model("maskrcnn_resnet50_fpn"), "maskrcnn_resnet50_fpn"
+    images = bench_images(args.images, width, height)
+    print(f"{len(images)} images {width}x{height}, {threads} threads, native bf16: {cpu_has_native_bf16()}")
+    variants = make_variants(model, args)
+
+    baseline(model, images[0], args.threshold)  # warm-up
+    for _name, predictor, options in variants:
+        predictor.predict(images[0], options)
+    base_time, times = 0.0, [0.0] * len(variants)
+    tallies = np.zeros((len(variants), 3), dtype=int)
+    for image in images:  # interleaved, best of `--repeat`: other processes' load hits all variants alike
+        elapsed, base = timed(lambda image=image: baseline(model, image, args.threshold), args.repeat)
+        base_time += elapsed
+        for i, (_name, predictor, options) in enumerate(variants):
+            elapsed, result = timed(
+                lambda p=predictor, o=options, image=image: p.predict(image, o), args.repeat
+            )
+            times[i] += elapsed
+            tallies[i] += agreement(base, result)[:3]
+    n = len(images)
+    print(f"{'baseline: naive loop, fp32':32s} {base_time / n:6.2f} s/image, {tallies[0][1]} detections")
+    for (name, _predictor, _options), elapsed, (matched, n_base, n_ours) in zip(
+        variants, times, tallies, strict=True
+    ):
+        print(
+            f"{name:32s} {elapsed / n:6.2f} s/image, {base_time / elapsed:4.2f}x faster, "
+            f"matched {matched}/{n_base} ({100 * matched / max(n_base, 1):5.1f}%), {n_ours} detections"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""The torch predictor: real forward passes of randomly initialised Mask R-CNNs at small sizes.
+
+A random R50-FPN (fixed seed) gives plenty of detections above 0.5 on these images, so the tests check
+real outputs: equal to torchvision's own forward pass, masks inside boxes, scores sorted, ids declared.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from annotator.core.geometry import mask_iou  # noqa: E402
+from annotator.core.model import Category  # noqa: E402
+from annotator.core.predictor import ModelSpec, Precision, PredictOptions  # noqa: E402
+from annotator.inference.models import (  # noqa: E402
+    LoadedModel,
+    WeightsUnavailable,
+    build_model,
+    coco_categories,
+    hub_weights_path,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
+from annotator.inference.predictor import TorchPredictor  # noqa: E402
+from annotator.io.errors import DatasetError  # noqa: E402
+
+HEIGHT, WIDTH = 160, 224
+OPTIONS = PredictOptions(score_threshold=0.5, min_size=HEIGHT, max_size=WIDTH)
+
+
+@pytest.fixture(scope="session")
+def random_model():
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    return build_model("maskrcnn_resnet50_fpn")
+
+
+@pytest.fixture(scope="session")
+def predictor(random_model):
+    loaded = LoadedModel(random_model, "maskrcnn_resnet50_fpn", tuple(range(91)), coco_categories(), "random")
+    return TorchPredictor(loaded, precision=Precision.FP32)
+
+
+@pytest.fixture(scope="session")
+def image() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
+    return cv2.resize(small, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+
+
+def naive_loop(model, image: np.ndarray, threshold: float):
+    """The loop from torchvision's docs: the reference our predictor must reproduce."""
+    from torchvision.transforms.functional import to_tensor
+
+    model.transform.min_size, model.transform.max_size = (OPTIONS.min_size,), OPTIONS.max_size
+    model.roi_heads.score_thresh, model.roi_heads.detections_per_img = 0.05, 100
+    with torch.no_grad():
+        out = model([to_tensor(image)])[0]
+    declared = torch.tensor([c.id for c in coco_categories()])
+    keep = (out["scores"] >= threshold) & torch.isin(out["labels"], declared)  # "N/A" labels are no class
+    return out["labels"][keep], out["scores"][keep], out["boxes"][keep], (out["masks"][keep] > 0.5)[:, 0]
+
+
+def test_coco_categories_are_coco_ids_with_gaps():
+    categories = coco_categories()
+    ids = [c.id for c in categories]
+    assert len(categories) == 80 and ids[0] == 1 and ids[-1] == 90
+    assert 12 not in ids and 26 not in ids  # "N/A" slots are gaps, not renumbered
+    by_id = {c.id: c.name for c in categories}
+    assert by_id[1] == "person" and by_id[13] == "stop sign" and by_id[90] == "toothbrush"
+
+
+def test_predictor_equals_the_naive_loop_in_fp32(predictor, random_model, image):
+    labels, scores, boxes, masks = naive_loop(copy.deepcopy(random_model), image, 0.5)
+    # The loop's top 100 may include labels of COCO's "N/A" slots, which we never return; our top 100
+    # then reaches further down, so the loop's (declared) detections are a prefix of ours.
+    detections = predictor.predict(image, OPTIONS)[: len(labels)]
+    assert len(detections) == len(labels) > 10
+    assert [d.category_id for d in detections] == labels.tolist()
+    np.testing.assert_allclose([d.score for d in detections], scores.numpy(), rtol=1e-5)
+    np.testing.assert_allclose([d.box for d in detections], boxes.numpy(), atol=1e-3)
+    for detection, mask in zip(detections, masks, strict=True):
+        assert np.array_equal(detection.mask.to_array().astype(bool), mask.numpy())
+
+
+def test_detections_are_sane(predictor, image):
+    detections = predictor.predict(image, OPTIONS)
+    assert detections
+    scores = [d.score for d in detections]
+    assert scores == sorted(scores, reverse=True) and min(scores) >= 0.5
+    declared = {c.id for c in predictor.info.categories}
+    for detection in detections:
+        assert detection.category_id in declared
+        mask = detection.mask.to_array()
+        assert mask.shape == (HEIGHT, WIDTH)
+        ys, xs = np.nonzero(mask)
+        if len(xs):
+            x0, y0, x1, y1 = detection.box
+            # pasted inside the box (torchvision pads the 28x28 mask by one cell: about box/28 px)
+            margin = 1 + max(x1 - x0, y1 - y0) / 14
+            assert xs.min() >= x0 - margin and xs.max() <= x1 + margin
+            assert ys.min() >= y0 - margin and ys.max() <= y1 + margin
+
+
+def test_options_threshold_classes_and_max_detections(predictor, image):
+    everything = predictor.predict(
+        image, PredictOptions(score_threshold=0.0, min_size=HEIGHT, max_size=WIDTH)
+    )
+    high = predictor.predict(image, OPTIONS)
+    assert len(everything) >= len(high)
+    few = predictor.predict(
+        image, PredictOptions(score_threshold=0.0, max_detections=5, min_size=HEIGHT, max_size=WIDTH)
+    )
+    assert len(few) == 5 and [d.score for d in few] == [d.score for d in everything[:5]]
+    wanted = everything[-1].category_id  # a class that is not the top one
+    only = predictor.predict(
+        image,
+        PredictOptions(score_threshold=0.0, classes=frozenset({wanted}), min_size=HEIGHT, max_size=WIDTH),
+    )
+    assert only and {d.category_id for d in only} == {wanted}
+    # the class filter acts before NMS and the top-k cut, so it finds at least what the unfiltered run had
+    assert len(only) >= sum(d.category_id == wanted for d in everything)
+
+
+def test_bf16_predictor_runs_and_keeps_masks_close(random_model, image):
+    loaded = LoadedModel(
+        copy.deepcopy(random_model), "maskrcnn_resnet50_fpn", tuple(range(91)), coco_categories(), "r"
+    )
+    exact = TorchPredictor(loaded, precision=Precision.FP32).predict(image, OPTIONS)
+    auto = TorchPredictor(loaded, precision=Precision.AUTO)
+    assert auto.info.precision in ("fp32", "bf16: mask")
+    approx = auto.predict(image, OPTIONS)
+    assert [d.category_id for d in approx] == [d.category_id for d in exact]
+    ious = [mask_iou(a.mask.to_array(), b.mask.to_array()) for a, b in zip(exact, approx, strict=True)]
+    assert min(ious) >= 0.9 and np.mean(ious) >= 0.97
+
+
+def test_our_checkpoint_round_trips_with_weights_only(tmp_path, image):
+    torch.manual_seed(1)
+    model = build_model("maskrcnn_resnet50_fpn", num_classes=4)
+    categories = [Category(5, "bolt"), Category(17, "nut"), Category(90, "washer")]
+    path = tmp_path / "ours.pt"
+    save_checkpoint(path, model, architecture="maskrcnn_resnet50_fpn", categories=categories,
+                    label_to_category=(0, 5, 17, 90))  # fmt: skip
+    raw = torch.load(path, weights_only=True)  # plain data: loads with the safe unpickler
+    assert raw["architecture"] == "maskrcnn_resnet50_fpn" and raw["num_classes"] == 4
+    loaded = load_checkpoint(path)
+    assert loaded.label_to_category == (0, 5, 17, 90)
+    assert [(c.id, c.name) for c in loaded.categories] == [(5, "bolt"), (17, "nut"), (90, "washer")]
+    before = TorchPredictor(LoadedModel(model, "maskrcnn_resnet50_fpn", (0, 5, 17, 90), tuple(categories), "x"),
+                            precision=Precision.FP32).predict(image, OPTIONS)  # fmt: skip
+    after = TorchPredictor(loaded, precision=Precision.FP32).predict(image, OPTIONS)
+    assert before and [d.category_id for d in after] == [d.category_id for d in before]
+    assert {d.category_id for d in after} <= {5, 17, 90}
+    assert [d.mask for d in after] == [d.mask for d in before]
+
+
+def test_bare_torchvision_state_dicts_load_and_name_their_architecture(tmp_path, random_model):
+    path = tmp_path / "tv.pth"
+    torch.save(random_model.state_dict(), path)
+    loaded = load_checkpoint(path, default_architecture="maskrcnn_resnet50_fpn_v2")
+    assert loaded.architecture == "maskrcnn_resnet50_fpn"  # recognised from the keys, not the default
+    assert len(loaded.categories) == 80 and loaded.label_to_category[18] == 18
+    torch.manual_seed(2)
+    v2 = build_model("maskrcnn_resnet50_fpn_v2", num_classes=3)
+    torch.save(v2.state_dict(), tmp_path / "v2.pth")
+    loaded_v2 = load_checkpoint(tmp_path / "v2.pth")
+    assert loaded_v2.architecture == "maskrcnn_resnet50_fpn_v2"
+    assert [c.id for c in loaded_v2.categories] == [1, 2]
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("executed!",))
+
+
+def test_checkpoints_never_execute_code(tmp_path, capsys):
+    path = tmp_path / "evil.pt"
+    with path.open("wb") as handle:
+        pickle.dump({"state_dict": Payload()}, handle)
+    with pytest.raises(DatasetError, match="cannot load checkpoint safely"):
+        load_checkpoint(path)
+    assert "executed!" not in capsys.readouterr().out
+
+
+def test_bad_checkpoints_are_clear_errors(tmp_path):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(DatasetError, match="empty.pt"):
+        load_checkpoint(tmp_path / "empty.pt")
+    torch.save({"backbone.x": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(DatasetError, match="not a Mask R-CNN"):
+        load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(DatasetError, match="no such weights file"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+@pytest.mark.parametrize("name", ["maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2"])
+def test_offline_without_weights_says_what_to_download_and_where(tmp_path, monkeypatch, name):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("ANNOTATOR_OFFLINE", "1")
+    expected = hub_weights_path(name)
+    assert expected.is_relative_to(tmp_path)
+    with pytest.raises(WeightsUnavailable) as caught:
+        load_model(ModelSpec(name=name))
+    message = str(caught.value)
+    assert "https://download.pytorch.org/models/" in message and expected.name in message
+    assert str(expected) in message and "\n" not in message
+
+
+def test_weights_in_the_hub_cache_are_used_without_download(tmp_path, monkeypatch, random_model):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("ANNOTATOR_OFFLINE", "1")
+    cached = hub_weights_path("maskrcnn_resnet50_fpn")
+    cached.parent.mkdir(parents=True)
+    torch.save(random_model.state_dict(), cached)  # stands in for the COCO file: same keys and shapes
+    loaded = load_model(ModelSpec())
+    assert loaded.architecture == "maskrcnn_resnet50_fpn" and len(loaded.categories) == 80
