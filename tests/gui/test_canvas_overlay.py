@@ -1,0 +1,155 @@
+"""The composited overlay: painter's order while an instance is selected, tiles built in the worker,
+changes during a build, zoom, labels that never overlap, no scroll bars at fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, square, viewport_pixel
+
+from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.gui import canvas_overlay
+from annotator.gui.canvas import Canvas
+from annotator.gui.items import CanvasStyle
+from annotator.gui.overlay import dash_segments
+
+SMALL_OVER_LARGE = blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
+
+
+def close_to(actual, expected, tolerance=2):
+    return all(abs(a - e) <= tolerance for a, e in zip(actual, expected, strict=True))
+
+
+@pytest.fixture
+def make_canvas(qtbot):
+    def make(*, labels: bool = False, size=(400, 300)) -> Canvas:
+        view = Canvas(style=CanvasStyle(opacity=0.5, show_labels=labels))
+        qtbot.addWidget(view)
+        view.resize(*size)
+        view.show()
+        return view
+
+    return make
+
+
+@pytest.fixture
+def canvas(make_canvas):
+    view = make_canvas()
+    view.set_dataset(sample_dataset())
+    view.show_image(1, image_levels())
+    view.zoom_1_1()
+    return view
+
+
+@pytest.mark.parametrize("selected", [1, 2])
+def test_selecting_keeps_painters_order(canvas, selected):
+    canvas.select(selected)
+    assert canvas.selected_item is not None and canvas.selected_item.instance.id == selected
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+    assert close_to(viewport_pixel(canvas, 25, 25), blend((255, 0, 0), IMAGE_RGB, 0.5))
+    canvas.select(None)
+    assert canvas.selected_item is None
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+
+
+def test_hiding_the_selected_instance_shows_the_image(canvas):
+    canvas.select(1)
+    canvas.set_instance_visible(1, False)
+    assert close_to(viewport_pixel(canvas, 25, 25), IMAGE_RGB)
+    canvas.set_instance_visible(1, True)
+    assert close_to(viewport_pixel(canvas, 25, 25), blend((255, 0, 0), IMAGE_RGB, 0.5))
+
+
+def test_editing_the_selected_instance_redraws_it(canvas):
+    canvas.select(2)
+    dataset = canvas.dataset
+    dataset.put_instances([dataset.instances[2].with_changes(geometry=square(150, 10, 170, 30))])
+    assert canvas.selected_item.instance.geometry is dataset.instances[2].geometry
+    assert close_to(viewport_pixel(canvas, 160, 20), blend((0, 255, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(canvas, 50, 50), blend((255, 0, 0), IMAGE_RGB, 0.5))
+
+
+def test_large_tiles_are_built_in_the_worker(make_canvas, qtbot, monkeypatch):
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # everything counts as large
+    view = make_canvas()
+    view.set_dataset(sample_dataset())
+    view.show_image(1, image_levels())
+    view.zoom_1_1()
+    assert view.overlay.building
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert close_to(viewport_pixel(view, 50, 50), SMALL_OVER_LARGE)
+
+
+def test_a_change_during_a_build_is_not_lost(make_canvas, qtbot, monkeypatch):
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
+    view = make_canvas()
+    dataset = sample_dataset()
+    view.set_dataset(dataset)
+    view.show_image(1, image_levels())
+    view.zoom_1_1()
+    dataset.put_instances([dataset.instances[2].with_changes(geometry=square(150, 10, 170, 30))])
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert close_to(viewport_pixel(view, 160, 20), blend((0, 255, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(view, 50, 50), blend((255, 0, 0), IMAGE_RGB, 0.5))
+
+
+def test_a_stale_build_is_dropped(make_canvas, qtbot, monkeypatch):
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
+    view = make_canvas()
+    dataset = sample_dataset()
+    dataset.put_images([Image(2, "b.png", 200, 150)])
+    dataset.put_instances([Instance(7, 2, 2, square(0, 0, 30, 30), z=0)])
+    view.set_dataset(dataset)
+    view.show_image(1, image_levels())
+    view.show_image(2, image_levels())
+    view.zoom_1_1()
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    qtbot.wait(50)  # a late result for image 1 would arrive now
+    assert close_to(viewport_pixel(view, 80, 80), IMAGE_RGB)  # image 1's large square is not drawn
+    assert close_to(viewport_pixel(view, 10, 10), blend((0, 255, 0), IMAGE_RGB, 0.5))
+
+
+@pytest.mark.parametrize("zoom", [0.7, 3.0])
+def test_other_zoom_levels_blend_the_same(canvas, zoom):
+    canvas.set_zoom(zoom)
+    canvas.centerOn(50, 50)
+    assert not canvas.overlay.building
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+    assert close_to(viewport_pixel(canvas, 25, 25), blend((255, 0, 0), IMAGE_RGB, 0.5))
+
+
+def test_no_scroll_bars_at_fit(canvas, qtbot):
+    canvas.fit()
+    qtbot.wait(10)
+    assert not canvas.horizontalScrollBar().isVisible() and not canvas.verticalScrollBar().isVisible()
+    canvas.set_zoom(6.0)
+    qtbot.waitUntil(canvas.horizontalScrollBar().isVisible)
+    canvas.fit()
+    qtbot.waitUntil(lambda: not canvas.horizontalScrollBar().isVisible())
+
+
+def test_labels_of_overlapping_instances_do_not_collide(make_canvas):
+    dataset = Dataset()
+    dataset.put_images([Image(1, "a.png", 200, 150)])
+    dataset.put_categories([Category(1, "thing")])
+    dataset.put_instances(
+        [Instance(i, 1, 1, square(20 + i, 20 + i, 120, 120), z=i) for i in range(1, 9)]
+        + [Instance(20, 1, 1, square(150, 100, 190, 140), z=20)]
+    )
+    view = make_canvas(labels=True)
+    view.set_dataset(dataset)
+    view.show_image(1, image_levels())
+    view.zoom_1_1()
+    labels = view.overlay.labels
+    rects = [rect.translated(label.anchor * view.scale_factor) for label, rect in labels._placed]
+    assert 2 <= len(rects) < 9
+    assert all(not a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1 :])
+    assert any(label.anchor.x() == 150 for label, _ in labels._placed)
+
+
+def test_dashes_follow_the_ring():
+    ring = np.array([[0.0, 0.0], [30.0, 0.0], [30.0, 30.0], [0.0, 30.0]])
+    segments = dash_segments(ring, 8.0, 4.0)
+    lengths = np.hypot(*(segments[:, 1] - segments[:, 0]).T)
+    assert abs(lengths.sum() - 120 * 8 / 12) < 1e-6
+    assert np.all((segments >= 0) & (segments <= 30))
