@@ -179,3 +179,38 @@ def test_the_samples_open_as_a_project_that_saves():
     with open_samples_project() as project:
         assert 1 in project.dataset.instances
     assert not any(p.suffix == ".annotator" for p in samples_dir().iterdir())
+
+
+def test_a_full_disk_keeps_edits_in_memory_and_saves_them_when_space_returns(tmp_path):
+    import resource
+    import signal
+
+    _write_images(tmp_path, ["a.png"])
+    project = open_project(tmp_path)
+    ds = project.dataset
+    heard = []
+    project.store.on_save_error = heard.append
+    first = Instance(1, 1, 1, Polygons((np.array([[1, 1], [9, 1], [9, 9]]),)))
+    edits.AddInstances((first,)).apply(ds)
+    files = [project.path, project.path.with_name(project.path.name + "-wal")]
+    limit = max(f.stat().st_size for f in files if f.exists())
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, old_limit[1]))
+    try:
+        big = np.random.default_rng(0).uniform(0, 15, (20000, 2))  # too big to fit under the limit
+        for n in range(2, 6):
+            edits.AddInstances((Instance(n, 1, 1, Polygons((big + n,))),)).apply(ds)  # no exception
+        assert project.store.pending == 4 and project.store.save_error is not None
+        assert len(heard) == 1 and "could not save" in str(heard[0])
+        with pytest.raises(DatasetError, match="4 change"):
+            project.close()  # refuses to close and lose them
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    edits.RemoveInstances((ds.instances[3],)).apply(ds)  # space is back: this edit flushes everything
+    assert project.store.pending == 0 and heard[-1] is None
+    project.close()
+    with open_project(tmp_path) as reopened:
+        assert sorted(reopened.dataset.instances) == [1, 2, 4, 5]
+        assert reopened.dataset.instances[5] == ds.instances[5]

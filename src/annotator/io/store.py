@@ -7,8 +7,9 @@ at once (well within the one second the spec allows) and killing the process nev
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,9 @@ class ProjectStore:
         except sqlite3.DatabaseError as exc:
             raise DatasetError(self.path, f"not a readable annotator project ({exc})") from None
         self._dataset: Dataset | None = None
+        self._pending: list[Change] = []
+        self.save_error: DatasetError | None = None  # set while changes could not be written
+        self.on_save_error: Callable[[DatasetError | None], None] | None = None
 
     # -- whole-dataset I/O ------------------------------------------------------------------------
     def write_all(self, dataset: Dataset, *, meta: dict[str, str] | None = None) -> None:
@@ -110,6 +114,35 @@ class ProjectStore:
         dataset.subscribe(self.on_change)
 
     def on_change(self, change: Change) -> None:
+        """Write the change now; if the disk refuses (full, read-only), keep it and every later change in
+        order, and write them all as soon as a write succeeds again (writes are idempotent)."""
+        self._pending.append(change)
+        self.flush()
+
+    @property
+    def pending(self) -> int:
+        """Changes made in memory but not yet on disk (0 unless saving has failed)."""
+        return len(self._pending)
+
+    def flush(self) -> bool:
+        """Try to write what is pending; True when everything is on disk."""
+        try:
+            while self._pending:
+                self._write(self._pending[0])
+                self._pending.pop(0)
+        except DatasetError as error:
+            first_failure = self.save_error is None
+            self.save_error = error
+            if first_failure and self.on_save_error is not None:
+                self.on_save_error(error)
+            return False
+        if self.save_error is not None:
+            self.save_error = None
+            if self.on_save_error is not None:
+                self.on_save_error(None)
+        return True
+
+    def _write(self, change: Change) -> None:
         with self._transaction() as conn:
             kind = change.kind
             if kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_CHANGED):
@@ -129,6 +162,12 @@ class ProjectStore:
         conn.executemany(_INSERT_CATEGORY, map(_category_row, categories.values()))
 
     def close(self) -> None:
+        """Close the file; raises DatasetError (and stays open) while changes cannot be written, so the
+        caller can tell the user and offer to save elsewhere instead of losing them."""
+        if not self.flush():
+            raise DatasetError(
+                self.path, f"{self.pending} change(s) could not be saved: {self.save_error.reason}"
+            )
         if self._dataset is not None:
             self._dataset.unsubscribe(self.on_change)
             self._dataset = None
@@ -153,7 +192,10 @@ class _Transaction:
         self._conn, self._path = conn, path
 
     def __enter__(self) -> sqlite3.Connection:
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            raise DatasetError(self._path, f"could not save ({error})") from None
         return self._conn
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -162,9 +204,11 @@ class _Transaction:
                 self._conn.execute("COMMIT")
                 return False
             except sqlite3.Error as error:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
                 raise DatasetError(self._path, f"could not save ({error})") from None
-        self._conn.execute("ROLLBACK")
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.OperationalError):
             raise DatasetError(self._path, f"could not save ({exc})") from None
         return False
