@@ -120,6 +120,11 @@ class Canvas(QGraphicsView):
         return bool(self._levels)
 
     @property
+    def items_by_id(self) -> dict[int, Layer]:
+        """The shown image's instances by id (their overlay layers: box, mask crop, colour)."""
+        return self.overlay.layers
+
+    @property
     def selected_item(self) -> InstanceItem | None:
         """The selected instance's vector item: `set_instance` on it previews a geometry live."""
         return self.overlay.selected_item
