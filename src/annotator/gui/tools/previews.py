@@ -114,6 +114,7 @@ class MaskPreviewItem(QGraphicsItem):
         fill.setAlpha(150)
         self._image.setColorTable([0, fill.rgba(), QColor(0, 0, 0, 110).rgba()])
         self._rect = QRectF(0, 0, width, height)
+        self._touched = QRectF()  # what the stroke has changed so far: the only part ever drawn
         self.setZValue(PREVIEW_Z - 1)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
@@ -125,13 +126,15 @@ class MaskPreviewItem(QGraphicsItem):
             return
         now, was = working[y0:y1, x0:x1], before[y0:y1, x0:x1]
         self.display[y0:y1, x0:x1] = now + ((was > now) << 1).astype(np.uint8)
-        self.update(QRectF(x0, y0, x1 - x0, y1 - y0))
+        box = QRectF(x0, y0, x1 - x0, y1 - y0)
+        self._touched = self._touched.united(box) if not self._touched.isEmpty() else box
+        self.update(box)
 
     def boundingRect(self) -> QRectF:
         return QRectF(self._rect)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        exposed = option.exposedRect.intersected(self._rect).toAlignedRect()
+        exposed = option.exposedRect.intersected(self._touched).toAlignedRect()
         if exposed.isEmpty():
             return
         painter.drawImage(exposed, self._image, exposed)
