@@ -21,6 +21,7 @@ from annotator.io.project import FOLDER_PROJECT_NAME, open_project
 
 _WRITER = r"""
 import sys, time, random
+import numpy as np
 from annotator.core import edits
 from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Category, Instance
