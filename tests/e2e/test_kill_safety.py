@@ -62,7 +62,7 @@ def test_sigkill_at_random_moments_never_corrupts_or_loses_more_than_a_second(tm
         )  # fmt: skip
         reader = threading.Thread(target=_read_lines, args=(child.stdout, printed), daemon=True)
         reader.start()
-        _wait_for_first_line(printed)
+        _wait_for_first_line(printed, child)
         time.sleep(rng.uniform(0.05, 1.5))
         child.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
@@ -87,8 +87,9 @@ def _read_lines(stream, out):
         out.append((int(line), time.monotonic()))
 
 
-def _wait_for_first_line(printed, timeout=30.0):
+def _wait_for_first_line(printed, child, timeout=60.0):
     deadline = time.monotonic() + timeout
     while not printed:
+        assert child.poll() is None, f"writer process died with exit code {child.returncode}"
         assert time.monotonic() < deadline, "writer process never started"
         time.sleep(0.01)
