@@ -74,8 +74,9 @@ class ProjectStore:
     def write_all(self, dataset: Dataset, *, meta: dict[str, str] | None = None) -> None:
         """Replace the file's content with `dataset` in one transaction."""
         with self._transaction() as conn:
-            for table in ("instances", "images", "categories"):
-                conn.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed table names, no input)
+            conn.execute("DELETE FROM instances")
+            conn.execute("DELETE FROM images")
+            conn.execute("DELETE FROM categories")
             conn.executemany(_INSERT_CATEGORY, map(_category_row, dataset.categories.values()))
             conn.executemany(_INSERT_IMAGE, map(_image_row, dataset.images.values()))
             conn.executemany(_INSERT_INSTANCE, map(_instance_row, dataset.instances.values()))
