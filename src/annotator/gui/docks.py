@@ -9,6 +9,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyMod
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDockWidget,
     QHBoxLayout,
@@ -263,9 +264,19 @@ class ClassListDock(QDockWidget):
         super().__init__("Classes", parent)
         self.setObjectName("classes_dock")
         self.list = QListWidget()
-        self.setWidget(self.list)
+        # A COCO file brings 80 classes; most have nothing in the image at hand.
+        self.hide_empty = QCheckBox("Only classes in this image", checked=True)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 2, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.hide_empty)
+        layout.addWidget(self.list)
+        self.list.setMinimumHeight(40)  # the window's smallest height stays what it was
+        self.setWidget(body)
         self._filling = False
         self.list.itemChanged.connect(self._on_item_changed)
+        self.hide_empty.toggled.connect(self._apply_filter)
 
     def show_classes(self, dataset: Dataset | None, hidden: set[int], counts: dict[int, int]) -> None:
         self._filling = True
@@ -285,8 +296,16 @@ class ClassListDock(QDockWidget):
             )
             if not count:
                 row.setForeground(self.list.palette().placeholderText())
+            row.setData(Qt.ItemDataRole.UserRole + 1, count)
             self.list.addItem(row)
         self._filling = False
+        self._apply_filter()
+
+    def _apply_filter(self) -> None:
+        hide = self.hide_empty.isChecked()
+        for index in range(self.list.count()):
+            row = self.list.item(index)
+            row.setHidden(hide and not row.data(Qt.ItemDataRole.UserRole + 1))
 
     def _on_item_changed(self, row: QListWidgetItem) -> None:
         if not self._filling:
