@@ -125,9 +125,9 @@ def test_history_dock_lists_every_step_and_undo_to_any_point(window, sample):
     assert len(sample.instances) == 3 and sample.instances[1].geometry.rings[0][0].tolist() == [10, 10]
 
 
-def test_shortcuts_panel_lists_every_frequent_action(window, sample):
+def test_shortcuts_panel_lists_every_frequent_action(window, sample, qtbot):
     key(window, Qt.Key.Key_F1)
-    assert window.editing.help_panel.isVisible()
+    qtbot.waitUntil(window.editing.help_panel.isVisible)
     rows = dict(window.editing.help_panel.rows())
     for text, keys in [
         ("Select and edit", "V"), ("Polygon", "P"), ("Rectangle", "R"), ("Brush", "B"), ("Eraser", "E"),

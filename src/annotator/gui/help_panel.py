@@ -47,12 +47,14 @@ class HelpPanel(QDockWidget):
         self.tree.expandAll()
         self.tree.resizeColumnToContents(0)
 
-    def _add_actions(self, group: QTreeWidgetItem, menu) -> None:
+    def _add_actions(self, group: QTreeWidgetItem, menu, *, keyed_only: bool = False) -> None:
         for action in menu.actions():
             if action.isSeparator():
                 continue
             if action.menu() is not None:
-                self._add_actions(group, action.menu())
+                self._add_actions(group, action.menu(), keyed_only=True)  # not "Open recent" paths
+                continue
+            if keyed_only and not action.shortcuts():
                 continue
             if action.text():
                 group.addChild(QTreeWidgetItem([action.text().replace("&", ""), _keys(action)]))

@@ -3,7 +3,7 @@ dock and the shortcuts panel. `install_editing(window)` adds them all and return
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox, QUndoView
 
@@ -47,9 +47,6 @@ class EditingActions:
         window.document_changing.connect(lambda _doc: self._name_class_actions())
         editor.category_changed.connect(lambda _id: self._name_class_actions())
         self.help_panel.fill(window.menuBar())
-        self.help_panel.visibilityChanged.connect(
-            lambda shown: shown and self.help_panel.fill(window.menuBar())
-        )
 
     def _add(self, menu: QMenu, name: str, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self.window)
@@ -147,17 +144,24 @@ class EditingActions:
         window.classes_dock.raise_()
         self.help_panel = HelpPanel(window)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.help_panel)
+        window.tabifyDockWidget(window.instances_dock, self.help_panel)  # tall enough to read
         self.help_panel.hide()
         view = _menu(window, "&View")
         view.addAction(self.undo_dock.toggleViewAction())
         help_action = self.help_panel.toggleViewAction()
         help_action.setText("&Shortcuts")
         help_action.setShortcut(QKeySequence("F1"))
+        help_action.toggled.connect(self._help_shown)
         _menu(window, "&Help").addAction(help_action)
         window.addAction(help_action)
         self.actions["help"] = help_action
 
     # -- slots ------------------------------------------------------------------------------------
+    def _help_shown(self, shown: bool) -> None:
+        if shown:  # menus added after editing (pre-labelling) are listed too
+            self.help_panel.fill(self.window.menuBar())
+            QTimer.singleShot(0, self.help_panel.raise_)  # as the current tab, once it is one
+
     def _show_radius(self, radius: float) -> None:
         self.radius_box.blockSignals(True)  # the box shows whole pixels; the radius itself may be finer
         self.radius_box.setValue(round(radius))

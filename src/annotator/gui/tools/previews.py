@@ -120,12 +120,13 @@ class MaskPreviewItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     def show_region(self, before: np.ndarray, working: np.ndarray, box: tuple[int, int, int, int]) -> None:
-        """Refresh the box from the working mask: 1 where painted, 2 where an erase removed pixels."""
+        """Refresh the box from the working mask: only what the stroke changed shows, 1 where it painted
+        new pixels, 2 where it erased some; the canvas still draws the instance as it was beneath."""
         x0, y0, x1, y1 = box
         if x1 <= x0 or y1 <= y0:
             return
         now, was = working[y0:y1, x0:x1], before[y0:y1, x0:x1]
-        self.display[y0:y1, x0:x1] = now + ((was > now) << 1).astype(np.uint8)
+        self.display[y0:y1, x0:x1] = (now > was) + ((was > now) << 1).astype(np.uint8)
         box = QRectF(x0, y0, x1 - x0, y1 - y0)
         self._touched = self._touched.united(box) if not self._touched.isEmpty() else box
         self.update(box)
