@@ -127,7 +127,13 @@ def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, t
     assert set(window.canvas.items_by_id) == {i.id for i in dataset.instances_of(shown)}
     progress = prelabelling.controller.progress
     assert (progress.state, progress.done, progress.total) == (RunState.FINISHED, 3, 3)
+    assert (
+        progress.rate is not None
+        and progress.rate > 0
+        and progress.detections == sum(len(predictions(dataset, i)) for i in dataset.images)
+    )
     assert "3 / 3 images" in prelabelling.panel.figures.text()
+    assert "images/s" in prelabelling.panel.figures.text()
     window.grab().save(str(tmp_path / "prelabel_window.png"))
     expected = {image_id: len(predictions(dataset, image_id)) for image_id in dataset.images}
     project_path = window.document.path
@@ -177,6 +183,7 @@ def test_pause_holds_the_next_image_and_resume_finishes(qtbot, tmp_path, predict
     control = controller.run.control
     qtbot.waitUntil(lambda: control.waiting, timeout=RUN_TIMEOUT)  # the worker holds the next image back
     held = controller.progress.done
+    assert "ETA" in prelabelling.panel.figures.text()
     assert held <= 2 and controller.run is not None
     run_and_wait(qtbot, prelabelling, prelabelling.panel.pause_button.click)
     assert controller.progress.state is RunState.FINISHED and controller.progress.done == 3 > held - 1

@@ -31,6 +31,7 @@ class Prelabelling(QObject):
         self.controller = PrelabelController(factory, self)
         self.panel = PrelabelPanel(self.controller, window)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.panel)
+        window.resizeDocks([self.panel], [200], Qt.Orientation.Vertical)  # the canvas keeps the room
         self.fatal_box: QMessageBox | None = None
         self.dialog: PrelabelDialog | None = None
         self._build_menu()

@@ -77,10 +77,11 @@ class _Run:
     stale: int = 0
     detections: int = 0
     fatal: bool = False
-    first_done_at: float | None = None  # the clock starts when the model is loaded and one image done
-    first_seconds: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+    excluded: float = 0.0  # seconds paused or loading the model: not part of the images/s
     paused_at: float | None = None
-    paused_total: float = 0.0
+    loading_at: float | None = None
+    busy: float = 0.0  # the worker's own seconds on the images done
     current: str = ""
 
 
@@ -99,7 +100,7 @@ class PrelabelController(QObject):
         self.worker = PrelabelWorker(factory, self)
         self.worker.finished.connect(self._on_outcome)
         self.worker.loading.connect(self._on_loading)
-        self.worker.loaded.connect(self.model_loaded)
+        self.worker.loaded.connect(self._on_loaded)
         self.document: Document | None = None
         self.revisions: dict[int, int] = {}
         self.run: _Run | None = None
@@ -175,7 +176,7 @@ class PrelabelController(QObject):
         if run is not None and run.control.paused:
             run.control.resume()
             if run.paused_at is not None:
-                run.paused_total += time.monotonic() - run.paused_at
+                run.excluded += time.monotonic() - run.paused_at
                 run.paused_at = None
             self._publish(RunState.RUNNING)
             self._fill()
@@ -234,8 +235,17 @@ class PrelabelController(QObject):
 
     # -- outcomes ---------------------------------------------------------------------------------
     def _on_loading(self, _spec) -> None:
-        if self.run is not None and not self.run.control.paused:
-            self._publish(RunState.LOADING)
+        if self.run is not None:
+            self.run.loading_at = time.monotonic()
+            if not self.run.control.paused:
+                self._publish(RunState.LOADING)
+
+    def _on_loaded(self, info) -> None:
+        run = self.run
+        if run is not None and run.loading_at is not None:
+            run.excluded += time.monotonic() - run.loading_at
+            run.loading_at = None
+        self.model_loaded.emit(info)
 
     def _on_outcome(self, outcome: Outcome) -> None:
         run = self.run if self.run is not None and self.run.id == outcome.request.run_id else None
@@ -248,11 +258,7 @@ class PrelabelController(QObject):
         run.in_flight -= 1
         if not isinstance(outcome, Skipped):
             run.done += 1
-            if run.first_done_at is None:
-                run.first_done_at, run.paused_total = time.monotonic(), 0.0
-                if run.paused_at is not None:  # only pauses after the clock started count
-                    run.paused_at = run.first_done_at
-                run.first_seconds = getattr(outcome, "seconds", 0.0)
+            run.busy += getattr(outcome, "seconds", 0.0)
         self._fill()
         if self.run is run:
             self._publish(RunState.PAUSED if run.control.paused else RunState.RUNNING)
@@ -323,17 +329,20 @@ class PrelabelController(QObject):
 
 
 def _rate(run: _Run) -> tuple[float | None, float | None]:
-    """Images per second after the first image (which pays for loading the model), and the time left."""
-    if run.first_done_at is None:
+    """Images per second and the time left: wall-clock time without pauses and the model load, but never
+    less than the worker's own time on those images (results can arrive in a burst)."""
+    if run.done == 0:
         return None, None
-    now = run.paused_at or time.monotonic()
-    elapsed = now - run.first_done_at - run.paused_total
-    if run.done > 1 and elapsed > 0:
-        rate = (run.done - 1) / elapsed
-    elif run.first_seconds > 0:
-        rate = 1.0 / run.first_seconds
-    else:
+    now = time.monotonic()
+    excluded = run.excluded
+    if run.paused_at is not None:
+        excluded += now - run.paused_at
+    if run.loading_at is not None:
+        excluded += now - run.loading_at
+    active = max(now - run.started - excluded, run.busy)
+    if active <= 0:
         return None, None
+    rate = run.done / active
     return rate, (run.total - run.done) / rate
 
 
