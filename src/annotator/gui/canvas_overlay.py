@@ -59,6 +59,7 @@ class InstanceOverlay(QObject):
         self._generation = 0
         self._pending: int | None = None  # generation of the build in flight
         self._dirty: list[Box] = []  # boxes changed since the build in flight took its layers
+        self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
 
     # -- layers -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -292,17 +293,24 @@ class InstanceOverlay(QObject):
         style = canvas.style_options
         labels = []
         if style.show_labels:
-            dataset = canvas.dataset
+            cache, self._label_cache = self._label_cache, {}
             for layer in reversed(self.visible()):
-                category = dataset.categories.get(layer.category_id)
-                text = category.name if category is not None else f"class {layer.category_id}"
-                score = dataset.instances[layer.instance_id].score
-                if style.show_scores and score is not None:
-                    text += f" {score:.2f}"
-                color = instance_color(category, layer.category_id)
-                labels.append(Label(QPointF(layer.box[0], layer.box[1]), text, color))
+                cached = cache.get(layer.instance_id)
+                label = cached[1] if cached is not None and cached[0] is layer else self._label(layer)
+                self._label_cache[layer.instance_id] = (layer, label)
+                labels.append(label)
         width, height = self._image_size
         self.labels.set_labels(labels, QRectF(0, 0, width, height), canvas.scale_factor)
+
+    def _label(self, layer: Layer) -> Label:
+        dataset, style = self.canvas.dataset, self.canvas.style_options
+        category = dataset.categories.get(layer.category_id)
+        text = category.name if category is not None else f"class {layer.category_id}"
+        score = dataset.instances[layer.instance_id].score
+        if style.show_scores and score is not None:
+            text += f" {score:.2f}"
+        color = instance_color(category, layer.category_id)
+        return Label(QPointF(layer.box[0], layer.box[1]), text, color)
 
 
 def _vector_style(style: CanvasStyle) -> CanvasStyle:

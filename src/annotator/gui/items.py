@@ -167,35 +167,61 @@ class LabelLayer(QGraphicsItem):
     def set_labels(self, labels: list[Label], bounds: QRectF, scale: float) -> None:
         """`labels` front first; `bounds` the image rectangle (scene)."""
         self._labels = labels
-        self._bounds = QRectF(bounds)
+        if bounds != self._bounds:
+            self.prepareGeometryChange()
+            self._bounds = QRectF(bounds)
         self.layout(scale)
 
     def layout(self, scale: float) -> None:
-        self.prepareGeometryChange()
-        self._scale = scale
-        self._placed = []
+        """Place the labels for this zoom; repaint only the labels that appeared, moved or went."""
         height = self._metrics.height() + 2
         cell = 64.0
-        grid: dict[tuple[int, int], list[QRectF]] = {}
+        grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+        placed = []
         for label in self._labels:
             width = self._widths.get(label.text)
             if width is None:
                 width = self._widths[label.text] = self._metrics.horizontalAdvance(label.text) + 8
             x, y = label.anchor.x() * scale, label.anchor.y() * scale
             for dy in (-height, 0.0):
-                screen = QRectF(x, y + dy, width, height)
+                x0, y0, x1, y1 = x, y + dy, x + width, y + dy + height
                 cells = [
                     (cx, cy)
-                    for cx in range(int(screen.left() // cell), int(screen.right() // cell) + 1)
-                    for cy in range(int(screen.top() // cell), int(screen.bottom() // cell) + 1)
+                    for cx in range(int(x0 // cell), int(x1 // cell) + 1)
+                    for cy in range(int(y0 // cell), int(y1 // cell) + 1)
                 ]
-                if any(screen.intersects(other) for key in cells for other in grid.get(key, ())):
+                if any(
+                    x0 < o[2] and o[0] < x1 and y0 < o[3] and o[1] < y1
+                    for key in cells
+                    for o in grid.get(key, ())
+                ):
                     continue
                 for key in cells:
-                    grid.setdefault(key, []).append(screen)
-                self._placed.append((label, QRectF(0, dy, width, height)))
+                    grid.setdefault(key, []).append((x0, y0, x1, y1))
+                placed.append((label, QRectF(0, dy, width, height)))
                 break
-        self.update()
+        before = {_label_key(label, rect): (label, rect) for label, rect in self._placed}
+        after = {_label_key(label, rect): (label, rect) for label, rect in placed}
+        rescaled = scale != self._scale
+        if rescaled:
+            self.prepareGeometryChange()
+            self._scale = scale
+        self._placed = placed
+        if rescaled:
+            self.update()
+            return
+        for key in before.keys() ^ after.keys():
+            label, rect = before.get(key) or after[key]
+            self.update(self._scene_rect(label, rect).adjusted(-1, -1, 1, 1))
+
+    def _scene_rect(self, label: Label, rect: QRectF) -> QRectF:
+        scale = max(self._scale, 1e-6)
+        return QRectF(
+            label.anchor.x(),
+            label.anchor.y() + rect.top() / scale,
+            rect.width() / scale,
+            rect.height() / scale,
+        )
 
     @property
     def placed_count(self) -> int:
@@ -212,14 +238,7 @@ class LabelLayer(QGraphicsItem):
         exposed = option.exposedRect
         painter.setFont(self._font)
         for label, rect in self._placed:
-            scale = max(self._scale, 1e-6)
-            scene_rect = QRectF(
-                label.anchor.x(),
-                label.anchor.y() + rect.top() / scale,
-                rect.width() / scale,
-                rect.height() / scale,
-            )
-            if not exposed.intersects(scene_rect):
+            if not exposed.intersects(self._scene_rect(label, rect)):
                 continue
             at = transform.map(label.anchor)
             painter.setTransform(QTransform.fromTranslate(round(at.x()), round(at.y())))
@@ -233,6 +252,10 @@ class LabelLayer(QGraphicsItem):
             painter.setPen(QColor(0, 0, 0) if luminance > 150 else QColor(255, 255, 255))
             painter.drawText(rect.adjusted(4, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, label.text)
         painter.setTransform(transform)
+
+
+def _label_key(label: Label, rect: QRectF) -> tuple:
+    return (label.anchor.x(), label.anchor.y(), label.text, label.color.rgba(), rect.top(), rect.width())
 
 
 class MarkItem(QGraphicsItem):
