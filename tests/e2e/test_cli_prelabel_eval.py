@@ -80,6 +80,7 @@ def test_prelabel_writes_a_coco_dataset_pycocotools_loads(tmp_path, checkpoint, 
     )
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stderr and "broken.png" in result.stderr  # reported, not fatal
+    assert "Warning" not in result.stderr and "Traceback" not in result.stderr
     assert "2 images" in result.stdout and "1 images skipped" in result.stdout
     coco = _coco(out)
     assert sorted(i["file_name"] for i in coco.dataset["images"]) == ["photo_0.jpg", "sub/photo_1.jpg"]
@@ -196,3 +197,27 @@ def test_eval_bad_input_exits_2(tmp_path):
         orjson.dumps([{"image_id": 424242, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 1}])
     )
     _assert_one_line_error(_run("eval", COCO_TINY, wrong), "wrong.json", "424242")
+
+
+def test_prelabel_ctrl_c_keeps_the_images_already_done(tmp_path, checkpoint):
+    import signal
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for index in range(30):
+        small = rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
+        cv2.imwrite(str(folder / f"{index:02d}.png"), cv2.resize(small, (WIDTH, HEIGHT)))
+    out = tmp_path / "partial.json"
+    command = [sys.executable, "-m", "annotator.cli.main", "prelabel", str(folder), "--out", str(out),
+               "--weights", str(checkpoint), "--max-size", str(WIDTH)]  # fmt: skip
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                               env=dict(os.environ, ANNOTATOR_OFFLINE="1"))  # fmt: skip
+    first = process.stderr.readline()  # the first progress line: one image is done
+    assert "1/30 images" in first, first
+    process.send_signal(signal.SIGINT)
+    _stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "of 30 images" in stderr
+    done = _coco(out).dataset["images"]
+    assert 1 <= len(done) < 30

@@ -70,8 +70,11 @@ def run(args: argparse.Namespace) -> int:
     configure_threads()
     predictor = TorchPredictor.from_spec(spec)
     options = _with_classes(options, args.classes, predictor.info.categories)
-    dataset, failed = _predict_all(predictor, paths, root, options)
+    dataset, failed, interrupted = _predict_all(predictor, paths, root, options)
     _write(dataset, out, results=args.results)
+    if interrupted:  # what was done is saved; main reports the interruption (exit 130)
+        print(f"wrote {out}: the first {len(dataset.images)} of {len(paths)} images", file=sys.stderr)
+        raise KeyboardInterrupt
     count = len(dataset.instances)
     print(
         f"wrote {out}: {len(dataset.images)} images, {count} predictions"
@@ -114,32 +117,48 @@ def _with_classes(options, classes: str | None, categories):
     return replace(options, classes=frozenset(ids))
 
 
-def _predict_all(predictor, paths: list[Path], root: Path, options) -> tuple[Dataset, int]:
-    """Run the batch, putting each image's detections into a fresh dataset as they come."""
-    from annotator.core.model import Dataset, Image
-    from annotator.core.prelabel import prelabel_edit
+def _predict_all(predictor, paths: list[Path], root: Path, options) -> tuple[Dataset, int, bool]:
+    """Run the batch, putting each image's detections into a fresh dataset as they come.
+
+    Ctrl-C stops it after the current image: (dataset so far, images skipped, interrupted).
+    """
+    from annotator.core.model import Dataset
     from annotator.inference.batch import prelabel_images
 
     dataset = Dataset()
     dataset.put_categories(predictor.info.categories, notify=False)
     bar = _ProgressBar(sys.stderr)
     failed = 0
-    for result in prelabel_images(predictor, paths, options):
-        if not result.ok:
-            failed += 1
-            bar.message(f"annotator prelabel: skipped {result.error}")
-        else:
-            image_id = len(dataset.images) + 1
-            file_name = result.path.relative_to(root).as_posix()
-            dataset.put_images([Image(image_id, file_name, result.width, result.height)], notify=False)
-            edit = prelabel_edit(
-                dataset, image_id, result.detections, model_name=predictor.info.name,
-                categories=predictor.info.categories,
-            )  # fmt: skip
-            edit.apply(dataset)
-        bar.update(result.progress)
+    try:
+        for result in prelabel_images(predictor, paths, options):
+            failed += _add_result(dataset, result, root, predictor, bar)
+    except KeyboardInterrupt:
+        bar.close()
+        return dataset, failed, True
     bar.close()
-    return dataset, failed
+    return dataset, failed, False
+
+
+def _add_result(dataset: Dataset, result, root: Path, predictor, bar: _ProgressBar) -> int:
+    """Put one image and its detections into `dataset`; 1 if the image was skipped, else 0."""
+    from annotator.core.model import Image
+    from annotator.core.prelabel import prelabel_edit
+
+    try:
+        if not result.ok:
+            bar.message(f"annotator prelabel: skipped {result.error}")
+            return 1
+        image_id = len(dataset.images) + 1
+        file_name = result.path.relative_to(root).as_posix()
+        dataset.put_images([Image(image_id, file_name, result.width, result.height)], notify=False)
+        edit = prelabel_edit(
+            dataset, image_id, result.detections, model_name=predictor.info.name,
+            categories=predictor.info.categories,
+        )  # fmt: skip
+        edit.apply(dataset)
+        return 0
+    finally:
+        bar.update(result.progress)
 
 
 def _write(dataset: Dataset, out: Path, *, results: bool) -> None:

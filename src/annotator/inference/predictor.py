@@ -101,9 +101,8 @@ class TorchPredictor:
         model = self.model
         model.transform.min_size = (options.min_size,)
         model.transform.max_size = options.max_size
-        tensor = (
-            torch.from_numpy(np.ascontiguousarray(image)).to(self.device).permute(2, 0, 1).float().div_(255)
-        )
+        # torch.tensor copies: a decoded image may be read-only, which from_numpy warns about
+        tensor = torch.tensor(image, device=self.device).permute(2, 0, 1).float().div_(255)
         images, _ = model.transform([tensor])
         batch = images.tensors
         if self.bf16:
