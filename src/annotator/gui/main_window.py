@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self.canvas.zoom_changed.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
         self.loader.loaded.connect(self.canvas.set_pixels)
         self.loader.failed.connect(lambda _id, message: self.statusBar().showMessage(message, 10000))
+        self.canvas.render_error.connect(lambda message: self.statusBar().showMessage(message, 10000))
 
     # -- documents --------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
