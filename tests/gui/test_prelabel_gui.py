@@ -294,6 +294,23 @@ def test_missing_weights_give_one_clear_dialog(qtbot, tmp_path, monkeypatch):
     assert not any(i.source.is_model for i in window.document.dataset.instances.values())
 
 
+def test_classes_to_keep_by_name_and_an_unknown_name_is_one_clear_message(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=1)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    image_id = next(iter(dataset.images))
+    # the seeded random model favours a few classes (zebra among them): keep one by name, one by id
+    two = PrelabelSettings(**{**SETTINGS.__dict__, "classes": "Zebra, 89"})
+    run_and_wait(qtbot, prelabelling, lambda: controller.start([image_id], two))
+    found = predictions(dataset, image_id)
+    assert found and {i.category_id for i in found} <= {24, 89}
+    assert {dataset.categories[i.category_id].name for i in found} <= {"zebra", "hair drier"}
+
+    unknown = PrelabelSettings(**{**SETTINGS.__dict__, "classes": "unicorn"})
+    run_and_wait(qtbot, prelabelling, lambda: controller.start([image_id], unknown))
+    assert controller.progress.state is RunState.FAILED
+    assert "no class 'unicorn'" in prelabelling.fatal_box.text()
+
+
 def test_settings_are_remembered(qtbot, tmp_path):
     qsettings = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     assert PrelabelSettings.load(qsettings) == PrelabelSettings()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
@@ -199,15 +199,7 @@ def keep_classes(options: PredictOptions, names: tuple[str, ...], info: Predicto
     if unknown:
         some = ", ".join(c.name for c in info.categories[:12])
         raise ValueError(f"{info.name} has no class {', '.join(map(repr, unknown))} (it knows {some}, …)")
-    return PredictOptions(
-        score_threshold=options.score_threshold,
-        classes=frozenset(ids),
-        mask_threshold=options.mask_threshold,
-        max_detections=options.max_detections,
-        min_size=options.min_size,
-        max_size=options.max_size,
-        proposals=options.proposals,
-    )
+    return replace(options, classes=frozenset(ids))
 
 
 def _describe(exc: BaseException) -> str:
