@@ -213,6 +213,27 @@ def test_closing_the_window_during_a_run_keeps_what_finished(qtbot, tmp_path, pr
             assert len(predictions(stored, image_id)) == finished[image_id]
 
 
+def test_opening_another_folder_during_a_run_stops_it_and_saves_what_finished(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=4)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    first_project = window.document.path
+    done: list[int] = []
+    controller.image_done.connect(done.append)
+    with qtbot.waitSignal(controller.image_done, timeout=RUN_TIMEOUT):
+        controller.start(sorted(dataset.images), SETTINGS)
+    other = tmp_path / "other"
+    write_images(other, 1)
+    assert window.open_path(other)
+    assert controller.run is None and controller.progress.state is RunState.CANCELLED
+    assert controller.document is window.document
+    assert 1 <= len(done) < 4
+    with open_project(first_project) as project:
+        labelled = {i for i in project.dataset.images if predictions(project.dataset, i)}
+        assert labelled == set(done)
+    run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)  # the same worker serves the new one
+    assert predictions(window.document.dataset, window.canvas.image_id)
+
+
 def test_a_broken_image_is_listed_and_skipped(qtbot, tmp_path, predictor):
     window, prelabelling = make_window(
         qtbot, tmp_path, RecordingFactory(predictor), images=2, broken="zz_broken.png"
