@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,13 +17,12 @@ SECONDS = int(os.environ.get("ANNOTATOR_ATHERIS_SECONDS", "20"))
 
 
 def test_atheris_finds_no_crash_in_the_importers(tmp_path):
-    from test_fuzz_coco import BASE as COCO_BASE
-    from test_fuzz_labelme import BASE as LABELME_BASE
-
+    here = Path(__file__).parent
+    coco_base, labelme_base = _seed(here / "test_fuzz_coco.py"), _seed(here / "test_fuzz_labelme.py")
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    (corpus / "coco.json").write_text(json.dumps(COCO_BASE))
-    (corpus / "labelme.json").write_text(json.dumps(LABELME_BASE))
+    (corpus / "coco.json").write_text(json.dumps(coco_base))
+    (corpus / "labelme.json").write_text(json.dumps(labelme_base))
     script = Path(__file__).with_name("atheris_importers.py")
     result = subprocess.run(
         [sys.executable, str(script), f"-max_total_time={SECONDS}", "-rss_limit_mb=4096", str(corpus)],
@@ -30,3 +30,11 @@ def test_atheris_finds_no_crash_in_the_importers(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Done" in result.stderr  # libFuzzer ran to its time limit
+
+
+def _seed(path: Path) -> dict:
+    """The valid document (`BASE`) a hypothesis fuzz module mutates, as a seed for atheris."""
+    spec = importlib.util.spec_from_file_location(path.stem + "_seed", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.BASE
