@@ -88,6 +88,7 @@ def mutated_labelme(draw):
 @FUZZ
 @given(mutated_labelme())
 @example({**BASE, "imageHeight": 0})
+@example({**BASE, "imageHeight": 11709368954})  # fuzzer: a 545 GiB mask allocation (MemoryError)
 @example(
     {**BASE, "shapes": [{"label": "x", "points": [[0, 0], [5, 0], [0, 5]], "shape_type": ["polygon"]}]}
 )  # fuzzer: TypeError

@@ -27,7 +27,7 @@ from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons, to_
 from annotator.core.model import Category, Dataset, Image, Instance, default_z_order
 from annotator.io.coco import fast_area
 from annotator.io.errors import DatasetError
-from annotator.io.images import IMAGE_SUFFIXES, image_size
+from annotator.io.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size
 from annotator.io.jsonfile import read_json
 from annotator.io.labelme_write import save_labelme
 from annotator.io.paths import normalise_file_name
@@ -162,7 +162,9 @@ class _Reader:
                 raise DatasetError(
                     file, "no image size: no imageData, imageWidth/imageHeight or image file"
                 ) from None
-        elif embedded is not None and (data.get("imageWidth"), data.get("imageHeight")) != (width, height):
+        if width * height > MAX_PIXELS:
+            raise DatasetError(file, f"image size {width}x{height} is larger than any image this tool opens")
+        if embedded is not None and (data.get("imageWidth"), data.get("imageHeight")) != (width, height):
             self.problems.add(item, f"imageWidth/imageHeight disagree with imageData; using {width}x{height}")
         if file_name in self.file_names:
             raise DatasetError(file, f"image {file_name!r} is already described by another file")
