@@ -223,10 +223,12 @@ class InstanceListDock(QDockWidget):
         instances = [] if dataset is None or image_id is None else dataset.instances_of(image_id)
         for instance in reversed(instances):
             category = dataset.categories.get(instance.category_id)
-            source = instance.source.model or "model" if instance.source.is_model else "manual"
+            source = f"model · {instance.review.value}" if instance.source.is_model else "manual"
             score = "" if instance.score is None else f"{instance.score:.2f}"
             name = category.name if category is not None else str(instance.category_id)
-            row = QTreeWidgetItem([name, f"{source} · {instance.review.value}", score, str(instance.id)])
+            row = QTreeWidgetItem([name, source, score, str(instance.id)])
+            if instance.source.model:
+                row.setToolTip(1, f"predicted by {instance.source.model}")
             row.setIcon(0, _swatch(instance_color(category, instance.category_id)))
             row.setData(0, Qt.ItemDataRole.UserRole, instance.id)
             row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)

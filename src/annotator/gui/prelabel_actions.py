@@ -32,6 +32,7 @@ class Prelabelling(QObject):
         self.panel = PrelabelPanel(self.controller, window)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.panel)
         window.resizeDocks([self.panel], [200], Qt.Orientation.Vertical)  # the canvas keeps the room
+        self.panel.hide()  # shown when a run starts; the Model menu toggles it
         self.fatal_box: QMessageBox | None = None
         self.dialog: PrelabelDialog | None = None
         self._build_menu()
