@@ -308,7 +308,7 @@ def _placed_mask(encoded: Any, points: np.ndarray, image: Image) -> np.ndarray:
     try:
         with PilImage.open(io.BytesIO(base64.b64decode(encoded, validate=False))) as png:
             crop = np.asarray(png.convert("L")) > 0
-    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError, PilImage.DecompressionBombError):
         raise GeometryError("the mask is not a base64-encoded image") from None
     full = np.zeros((image.height, image.width), dtype=bool)
     x0, y0 = (int(v) for v in points[0])
@@ -338,7 +338,7 @@ def _embedded_image(image_data: Any) -> tuple[int, int, str] | None:
             suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}.get(
                 embedded.format or "", ".png"
             )
-    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError, PilImage.DecompressionBombError):
         return None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
