@@ -12,7 +12,7 @@ import copy
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,10 @@ STAT_NAMES = (
 )
 
 
+IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)  # COCOeval's defaults, the rows of a pr_curves entry
+RECALL_THRESHOLDS = np.linspace(0.0, 1.0, 101)  # and its columns
+
+
 class EvaluationError(ValueError):
     """Ground truth or predictions that COCOeval cannot use; the message says which item and why."""
 
@@ -50,6 +54,9 @@ class EvalResult:
     table: str  # COCOeval.summarize's own printout
     per_class: Mapping[int, float | None]  # category id -> AP@[.50:.95]
     per_image: Mapping[int, tuple[float | None, float | None]]  # image id -> (AP@[.50:.95], AP@.50)
+    # category id -> COCOeval's interpolated precision at IoU_THRESHOLDS x RECALL_THRESHOLDS (area all,
+    # 100 detections), -1 where undefined: the precision-recall curves AP is the mean of
+    pr_curves: Mapping[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -124,7 +131,9 @@ def evaluate(gt: COCO, predictions: Sequence[dict[str, Any]], *, iou_type: str =
     table = out.getvalue()
     per_class = _per_class(evaluator)
     per_image = _per_image(evaluator)
-    return EvalResult(iou_type, tuple(float(s) for s in evaluator.stats), table, per_class, per_image)
+    curves = _pr_curves(evaluator)
+    stats = tuple(float(s) for s in evaluator.stats)
+    return EvalResult(iou_type, stats, table, per_class, per_image, curves)
 
 
 def _load_results(gt: COCO, predictions: Sequence[dict[str, Any]], iou_type: str) -> COCO:
@@ -186,6 +195,13 @@ def _per_class(evaluator: COCOeval) -> dict[int, float | None]:
     return {
         int(cat_id): _mean_defined(precision[:, :, k, 0, -1])
         for k, cat_id in enumerate(evaluator.params.catIds)
+    }
+
+
+def _pr_curves(evaluator: COCOeval) -> dict[int, np.ndarray]:
+    precision = evaluator.eval["precision"]
+    return {
+        int(cat_id): np.array(precision[:, :, k, 0, -1]) for k, cat_id in enumerate(evaluator.params.catIds)
     }
 
 
