@@ -98,11 +98,13 @@ def make_variants(
 
     options = PredictOptions(score_threshold=args.threshold)
     fewer = PredictOptions(score_threshold=args.threshold, proposals=300)
-    variants = [("fp32 (exact)", predictor(Precision.FP32), options)]
-    if cpu_has_native_bf16():
+    variants = [("--precision fp32 (exact)", predictor(Precision.FP32), options)]
+    if not cpu_has_native_bf16():
+        variants.append(("default: folded BN, fp32", predictor(Precision.AUTO), options))
+    else:
         variants += [
-            ("auto: bf16 mask head", predictor(Precision.AUTO), options),
-            ("bf16 everywhere", predictor(Precision.BF16), options),
+            ("default: folded BN, bf16 mask", predictor(Precision.AUTO), options),
+            ("--precision bf16 (everywhere)", predictor(Precision.BF16), options),
             ("bf16 + 300 proposals", predictor(Precision.BF16), fewer),
         ]
     variants.append(("control: fp32, w*(1+1e-4 N)", predictor(Precision.FP32, noise_control(model)), options))

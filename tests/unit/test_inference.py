@@ -129,17 +129,51 @@ def test_options_threshold_classes_and_max_detections(predictor, image):
     assert len(only) >= sum(d.category_id == wanted for d in everything)
 
 
-def test_bf16_predictor_runs_and_keeps_masks_close(random_model, image):
+def matched_fraction(reference, other) -> float:
+    """Share of `reference` detections with a same-class partner in `other` at mask IoU >= 0.95."""
+    masks = [d.mask.to_array() for d in other]
+    used, matched = set(), 0
+    for det in reference:
+        mask = det.mask.to_array()
+        for j, candidate in enumerate(other):
+            if (
+                j not in used
+                and candidate.category_id == det.category_id
+                and mask_iou(mask, masks[j]) >= 0.95
+            ):
+                used.add(j)
+                matched += 1
+                break
+    return matched / max(len(reference), 1)
+
+
+def test_default_precision_keeps_the_detections(random_model, image):
+    exact = TorchPredictor(
+        LoadedModel(
+            copy.deepcopy(random_model), "maskrcnn_resnet50_fpn", tuple(range(91)), coco_categories(), "r"
+        ),
+        precision=Precision.FP32,
+    ).predict(image, OPTIONS)
+    tuned = TorchPredictor(
+        LoadedModel(
+            copy.deepcopy(random_model), "maskrcnn_resnet50_fpn", tuple(range(91)), coco_categories(), "r"
+        ),
+        precision=Precision.AUTO,
+    )
+    assert tuned.info.precision in ("fp32, folded BN", "bf16 mask, folded BN")
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in tuned.model.backbone.body.modules())
+    assert matched_fraction(exact, tuned.predict(image, OPTIONS)) >= 0.95
+
+
+def test_bf16_everywhere_runs(random_model, image):
     loaded = LoadedModel(
         copy.deepcopy(random_model), "maskrcnn_resnet50_fpn", tuple(range(91)), coco_categories(), "r"
     )
-    exact = TorchPredictor(loaded, precision=Precision.FP32).predict(image, OPTIONS)
-    auto = TorchPredictor(loaded, precision=Precision.AUTO)
-    assert auto.info.precision in ("fp32", "bf16: mask")
-    approx = auto.predict(image, OPTIONS)
-    assert [d.category_id for d in approx] == [d.category_id for d in exact]
-    ious = [mask_iou(a.mask.to_array(), b.mask.to_array()) for a, b in zip(exact, approx, strict=True)]
-    assert min(ious) >= 0.9 and np.mean(ious) >= 0.97
+    detections = TorchPredictor(loaded, precision=Precision.BF16).predict(image, OPTIONS)
+    # a random model's detections are too close together to survive bf16 unchanged (see bench/prelabel.py);
+    # what must hold: full-resolution masks, declared classes, sorted scores
+    assert detections and all(d.mask.rle.height == HEIGHT and 0.5 <= d.score <= 1 for d in detections)
+    assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
 
 
 def test_our_checkpoint_round_trips_with_weights_only(tmp_path, image):
