@@ -267,6 +267,7 @@ class Canvas(QGraphicsView):
         self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._update_scene_rect()
         self._after_zoom()
+        self._fit_mode = True  # keep fitting as the window resizes, until the user zooms
 
     def zoom_1_1(self) -> None:
         self.set_zoom(1.0)
@@ -280,6 +281,7 @@ class Canvas(QGraphicsView):
         factor = target / self.scale_factor
         if abs(factor - 1.0) < 1e-9:
             return
+        self._fit_mode = False
         anchor = QPointF(self.viewport().rect().center()) if anchor is None else QPointF(anchor)
         before = self.mapToScene(anchor.toPoint())
         self.scale(factor, factor)
@@ -324,6 +326,8 @@ class Canvas(QGraphicsView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        if getattr(self, "_fit_mode", False):
+            self.fit()
         self._update_scene_rect()
         if not self.in_gesture and not self.overlay.covers_view():
             self._view_timer.start()
