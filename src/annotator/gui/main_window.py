@@ -67,6 +67,12 @@ class MainWindow(QMainWindow):
 
     # -- construction -----------------------------------------------------------------------------
     def _build_status_bar(self) -> None:
+        self.save_error_label = QLabel()
+        self.save_error_label.setStyleSheet("color: white; background: #b00020; padding: 1px 6px;")
+        self.save_error_label.hide()
+        self.statusBar().addWidget(self.save_error_label)
+        self._save_retry = QTimer(self, interval=3000)
+        self._save_retry.timeout.connect(self._retry_save)
         self.position_label, self.pixel_label = QLabel(), QLabel()
         self.zoom_label, self.image_label = QLabel("–"), QLabel()
         for label in (self.image_label, self.position_label, self.pixel_label, self.zoom_label):
@@ -148,17 +154,31 @@ class MainWindow(QMainWindow):
         except DatasetError as exc:
             QMessageBox.warning(self, "Cannot open", str(exc))
             return False
-        self.set_document(document)
+        if not self.set_document(document):
+            document.close()
+            return False
         self._remember_recent(Path(path))
         return True
 
-    def set_document(self, document: Document | None) -> None:
+    def set_document(self, document: Document | None) -> bool:
+        """Show `document`; False (and the old one stays) if the old one has changes it cannot save."""
         self.document_changing.emit(document)
         if self.document is not None:
+            try:
+                self.document.close()
+            except DatasetError as error:
+                QMessageBox.warning(
+                    self, "Changes not saved",
+                    f"{error}\n\nYour edits are still here. Free some disk space (or make the folder "
+                    "writable) and try again, or export them with File ▸ Export first.",
+                )  # fmt: skip
+                return False
             self.document.dataset.unsubscribe(self._on_change)
             self.loader.forget()
-            self.document.close()
         self.document = document
+        store = getattr(document, "store", None)
+        if store is not None:
+            store.on_save_error = self._on_save_error
         dataset = None if document is None else document.dataset
         self.canvas.set_dataset(dataset)
         self.images_dock.set_dataset(dataset)
@@ -173,6 +193,25 @@ class MainWindow(QMainWindow):
         if first is not None:
             self.images_dock.select_image(first)
             self.show_image(first)
+        return True
+
+    def _on_save_error(self, error: DatasetError | None) -> None:
+        """The project file refused a write (full disk, read-only): say so until it accepts again, and
+        retry every few seconds; the store keeps every change in order meanwhile."""
+        if error is None:
+            self.save_error_label.hide()
+            self._save_retry.stop()
+            self.statusBar().showMessage("All changes saved", 5000)
+            return
+        self.save_error_label.setText(f"⚠ Not saved: {error.reason} — edits kept, retrying")
+        self.save_error_label.setToolTip(str(error))
+        self.save_error_label.show()
+        self._save_retry.start()
+
+    def _retry_save(self) -> None:
+        store = getattr(self.document, "store", None)
+        if store is None or store.flush():
+            self._save_retry.stop()
 
     def show_image(self, image_id: int) -> None:
         if self.document is None or image_id == self.canvas.image_id:
@@ -284,5 +323,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("view/theme", self.theme.value)
         self.settings.sync()
         self.loader.wait()
-        self.set_document(None)
+        if not self.set_document(None):
+            event.ignore()
+            return
         super().closeEvent(event)
