@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 from annotator.core import operations
 from annotator.core.edits import Edit
 from annotator.core.model import Change, ChangeKind, Dataset, Instance
-from annotator.gui.canvas_overlay import InstanceOverlay
+from annotator.gui.canvas_overlay import InstanceOverlay, InstanceOverride
 from annotator.gui.items import CanvasStyle, InstanceItem, MarkItem
 from annotator.gui.overlay import Layer
 
@@ -59,6 +59,8 @@ class Canvas(QGraphicsView):
         self.hidden_instances: set[int] = set()
         self.hidden_categories: set[int] = set()
         self.all_hidden = False
+        self.min_score = 0.0  # unreviewed predictions scoring less are hidden (the review slider)
+        self.overrides: dict[int, InstanceOverride] = {}  # instance id -> colour and note (evaluation)
         self.hovered_id: int | None = None
         self.selected_id: int | None = None
         self.overlay = InstanceOverlay(self)
@@ -179,7 +181,20 @@ class Canvas(QGraphicsView):
             not self.all_hidden
             and layer.instance_id not in self.hidden_instances
             and layer.category_id not in self.hidden_categories
+            and (layer.pending_score is None or layer.pending_score >= self.min_score)
         )
+
+    def set_min_score(self, score: float) -> None:
+        """Hide unreviewed predictions scoring less than `score`; anything a person judged stays."""
+        if score != self.min_score:
+            self.min_score = score
+            self._refresh_all_visibility()
+
+    def set_overrides(self, overrides: dict[int, InstanceOverride]) -> None:
+        """Colours (and label notes) that replace the class colour of these instances; {} for none."""
+        if overrides != self.overrides:
+            self.overrides = dict(overrides)
+            self.overlay.restyle()
 
     def set_instance_visible(self, instance_id: int, visible: bool) -> None:
         (self.hidden_instances.discard if visible else self.hidden_instances.add)(instance_id)

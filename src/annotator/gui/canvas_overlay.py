@@ -10,9 +10,11 @@ dropping stale results), and in part, on the GUI thread, inside the box of an in
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPointF, QRectF
+from PySide6.QtGui import QColor
 
 from annotator.core.model import Image, Instance
 from annotator.gui.items import SELECTED_Z, CanvasStyle, InstanceItem, Label, LabelLayer, instance_color
@@ -39,6 +41,15 @@ if TYPE_CHECKING:
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
+
+
+@dataclass(frozen=True)
+class InstanceOverride:
+    """Draw an instance in this colour instead of its class's, with a note after its label (review
+    and evaluation colour predictions TP / FP and show the IoU this way)."""
+
+    color: tuple[int, int, int]
+    note: str = ""
 
 
 class InstanceOverlay(QObject):
@@ -83,10 +94,15 @@ class InstanceOverlay(QObject):
 
     def _make(self, instance: Instance) -> Layer:
         category = self.canvas.dataset.categories.get(instance.category_id)
-        color = instance_color(category, instance.category_id)
+        override = self.canvas.overrides.get(instance.id)
+        if override is None:
+            color = instance_color(category, instance.category_id)
+            rgb = (color.red(), color.green(), color.blue())
+        else:
+            rgb = override.color
         return make_layer(
             instance,
-            (color.red(), color.green(), color.blue()),
+            rgb,
             self._image_size,
             opacity=self.canvas.style_options.opacity,
             previous=self.layers.get(instance.id),
@@ -161,6 +177,8 @@ class InstanceOverlay(QObject):
         else:
             item.set_style(_vector_style(style))
             item.set_instance(instance, category)
+        override = self.canvas.overrides.get(selected)
+        item.set_override_color(None if override is None else QColor(*override.color))
         item.set_margin(self.canvas.outline_margin)
         item.setVisible(self.canvas.layer_visible(layer))
 
@@ -309,7 +327,10 @@ class InstanceOverlay(QObject):
         score = dataset.instances[layer.instance_id].score
         if style.show_scores and score is not None:
             text += f" {score:.2f}"
-        color = instance_color(category, layer.category_id)
+        override = self.canvas.overrides.get(layer.instance_id)
+        if override is not None and override.note:
+            text += f" · {override.note}"
+        color = instance_color(category, layer.category_id) if override is None else QColor(*override.color)
         return Label(QPointF(layer.box[0], layer.box[1]), text, color)
 
 

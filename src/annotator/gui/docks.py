@@ -26,7 +26,9 @@ from PySide6.QtWidgets import (
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
 from annotator.gui.items import instance_color
 
-_IMAGE_COLUMNS = ("Image", "Status", "Instances")
+_IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP")
+AP_COLUMN = 3  # per-image mask AP when comparing with ground truth (hidden otherwise)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 _ANY_STATUS = "All statuses"
 
 
@@ -38,6 +40,7 @@ class ImageListModel(QAbstractTableModel):
         self.dataset: Dataset | None = None
         self._ids: list[int] = []
         self._rows: dict[int, int] = {}
+        self.scores: dict[int, float | None] = {}  # image id -> AP@[.50:.95] (None: nothing to measure)
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         if self.dataset is not None:
@@ -52,6 +55,11 @@ class ImageListModel(QAbstractTableModel):
 
     def image_id(self, row: int) -> int:
         return self._ids[row]
+
+    def set_scores(self, scores: dict[int, float | None]) -> None:
+        self.scores = dict(scores)
+        if self._ids:
+            self.dataChanged.emit(self.index(0, AP_COLUMN), self.index(len(self._ids) - 1, AP_COLUMN))
 
     def row_of(self, image_id: int) -> int:
         return self._rows[image_id]
@@ -87,17 +95,25 @@ class ImageListModel(QAbstractTableModel):
             return None
         image = self.dataset.images[self._ids[index.row()]]
         column = index.column()
+        if role == SORT_ROLE:  # worst AP first; images with nothing to measure last
+            if column == AP_COLUMN:
+                score = self.scores.get(image.id)
+                return 2.0 if score is None else score
+            return self.data(index)
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return image.file_name
             if column == 1:
                 return image.status.value.replace("_", " ")
+            if column == AP_COLUMN:
+                score = self.scores.get(image.id)
+                return "" if score is None else f"{score:.3f}"
             return self.dataset.instance_count(image.id)
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{image.file_name}\n{image.width} x {image.height}"
         if role == Qt.ItemDataRole.UserRole:
             return image.status.value
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == 2:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, AP_COLUMN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -133,13 +149,17 @@ class ImageListDock(QDockWidget):
             self.status.addItem(status.value.replace("_", " "), status.value)
         self.view = QTreeView(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
         self.view.setModel(self.proxy)
-        self.view.setSortingEnabled(False)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # dataset order until asked
+        self.view.setSortingEnabled(True)  # a click on a header sorts; next / previous follow
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.header().setStretchLastSection(False)
         header = self.view.header()
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
         header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, header.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(AP_COLUMN, header.ResizeMode.ResizeToContents)
+        self.view.setColumnHidden(AP_COLUMN, True)
         filters = QHBoxLayout()
         filters.addWidget(self.search, 1)
         filters.addWidget(self.status)
@@ -155,6 +175,17 @@ class ImageListDock(QDockWidget):
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         self.model.set_dataset(dataset)
+
+    def set_scores(self, scores: dict[int, float | None] | None) -> None:
+        """Per-image AP in its own column (None hides it), so the list can be sorted worst first."""
+        self.model.set_scores(scores or {})
+        self.view.setColumnHidden(AP_COLUMN, scores is None)
+        if scores is None and self.view.header().sortIndicatorSection() == AP_COLUMN:
+            self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+            self.proxy.sort(-1)
+
+    def sort_worst_first(self) -> None:
+        self.view.sortByColumn(AP_COLUMN, Qt.SortOrder.AscendingOrder)
 
     def _refilter(self) -> None:
         self.proxy.search = self.search.text()

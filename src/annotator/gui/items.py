@@ -65,6 +65,7 @@ class InstanceItem(QGraphicsItem):
         self._margin = 1.0
         self.instance = instance
         self._category = category
+        self._override_color: QColor | None = None
         self._build_geometry()
         self._apply_style()
 
@@ -80,6 +81,12 @@ class InstanceItem(QGraphicsItem):
     def set_style(self, style: CanvasStyle) -> None:
         self._style = style
         self._apply_style()
+
+    def set_override_color(self, color: QColor | None) -> None:
+        """Drawn in `color` instead of the class colour (None: the class colour again)."""
+        if color != self._override_color:
+            self._override_color = color
+            self._apply_style()
 
     def set_margin(self, margin: float) -> None:
         """Room around the shape for the cosmetic outline, in scene units (depends on the zoom)."""
@@ -98,7 +105,7 @@ class InstanceItem(QGraphicsItem):
             self._shape_rect = self._shape_rect.united(QRectF(self.fill.x0, self.fill.y0, w, h))
 
     def _apply_style(self) -> None:
-        self.color = instance_color(self._category, self.instance.category_id)
+        self.color = self._override_color or instance_color(self._category, self.instance.category_id)
         fill = QColor(self.color)
         fill.setAlphaF(max(0.0, min(1.0, self._style.opacity)))
         if self.instance.review is Review.REJECTED:

@@ -17,8 +17,11 @@ from annotator.core.model import Change, ChangeKind
 from annotator.gui.canvas import Canvas
 from annotator.gui.docks import ClassListDock, ImageListDock, InstanceListDock
 from annotator.gui.document import Document, open_document
+from annotator.gui.evaluation_actions import install_evaluation
+from annotator.gui.export_dialog import ExportDialog, Exporter
 from annotator.gui.items import CanvasStyle
 from annotator.gui.loader import ImageLoader
+from annotator.gui.review_actions import install_review
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
 from annotator.io.errors import DatasetError
@@ -59,6 +62,10 @@ class MainWindow(QMainWindow):
         self._connect()
         self.editing = install_editing(self)  # Edit and Tools menus, undo history, shortcuts panel
         self.editor = self.editing.editor
+        self.exporter = Exporter(self)
+        self.exporter.finished.connect(self._exported)
+        install_review(self)  # Review menu and toolbar: accept / reject keys, score slider, progress
+        install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
@@ -97,6 +104,8 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open &folder…", self._choose_folder, QKeySequence.StandardKey.Open)
         self._action(file_menu, "Open project or COCO &file…", self._choose_file, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Export COCO…", self.export_coco, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = bar.addMenu("&View")
@@ -287,6 +296,23 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
+    def export_coco(self) -> ExportDialog | None:
+        """Ask where and how, then write in the exporter's thread; the result shows in the status bar."""
+        if self.document is None:
+            return None
+        dialog = ExportDialog(self.document.path.with_name(self.document.path.stem + "_export.json"), self)
+        dialog.accepted.connect(
+            lambda: self.exporter.export(self.document.dataset, Path(dialog.path.text()), dialog.options())
+        )
+        dialog.open()
+        return dialog
+
+    def _exported(self, path: str, count: int, error: str) -> None:
+        if error:
+            QMessageBox.warning(self, "Export failed", f"{path}: {error}")
+        else:
+            self.statusBar().showMessage(f"Exported {count} annotations to {path}", 10000)
+
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent", [])
         return [value] if isinstance(value, str) else list(value or [])
@@ -323,6 +349,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("view/theme", self.theme.value)
         self.settings.sync()
         self.loader.wait()
+        self.exporter.wait()  # an export in progress finishes writing its file
         if not self.set_document(None):
             event.ignore()
             return

@@ -63,6 +63,7 @@ class Layer:
     _fill: FillMask | None = field(default=None, repr=False)
     _rings: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
     gui_path: object = field(default=None, repr=False)  # the GUI's QPainterPath, made on hover
+    pending_score: float | None = None  # an unreviewed prediction's score (the score filter hides it)
 
     @property
     def fill(self) -> FillMask:
@@ -133,7 +134,14 @@ def make_layer(
         previous._fill if same else None,
         previous._rings if same else None,
         previous.gui_path if same else None,
+        _pending_score(instance),
     )
+
+
+def _pending_score(instance: Instance) -> float | None:
+    if instance.source.is_model and instance.review is Review.UNREVIEWED:
+        return 0.0 if instance.score is None else instance.score
+    return None
 
 
 def outline_pad(line_width: float) -> int:

@@ -1,0 +1,141 @@
+"""Reviewing predictions as a user does: the score slider, Tab / Y / X / Ctrl+Enter on the canvas,
+undo, progress, and File ▸ Export COCO with "only accepted"."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from canvas_helpers import IMAGE_RGB, image_levels, square, viewport_pixel
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtTest import QTest
+
+from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance, Review, Source
+from annotator.gui.document import MemoryDocument
+from annotator.gui.main_window import MainWindow
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+SCORES = {1: 0.95, 2: 0.8, 3: 0.55, 4: 0.3}  # predictions 1-4, in a row; 5 is drawn by hand
+
+
+def _dataset() -> Dataset:
+    ds = Dataset()
+    ds.put_categories([Category(1, "cell", color=(255, 0, 0))], notify=False)
+    ds.put_images(
+        [Image(1, "a.png", 200, 150, ImageStatus.PRELABELED), Image(2, "b.png", 200, 150)], notify=False
+    )
+    preds = [
+        Instance(i, 1, 1, square(10 + 40 * (i - 1), 20, 40 + 40 * (i - 1), 50), z=i,
+                 source=Source.from_model("maskrcnn", s))
+        for i, s in SCORES.items()
+    ]  # fmt: skip
+    other = Instance(6, 2, 1, square(10, 10, 50, 50), source=Source.from_model("maskrcnn", 0.9))
+    ds.put_instances([*preds, Instance(5, 1, 1, square(20, 100, 60, 140), z=9), other], notify=False)
+    return ds
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    win.activateWindow()
+    qtbot.waitUntil(lambda: win.isActiveWindow())
+    yield win
+    win.loader.wait()
+
+
+@pytest.fixture
+def dataset(window, tmp_path):
+    ds = _dataset()
+    window.set_document(MemoryDocument(ds, tmp_path, tmp_path))
+    window.canvas.set_pixels(1, image_levels())
+    window.canvas.setFocus()
+    return ds
+
+
+def _centre(i: int) -> tuple[int, int]:
+    return (25 + 40 * (i - 1), 35)
+
+
+def _shown(canvas, i: int) -> bool:
+    return viewport_pixel(canvas, *_centre(i)) != IMAGE_RGB
+
+
+def test_slider_hides_unreviewed_predictions_under_the_score_live(window, dataset, qtbot):
+    canvas, slider = window.canvas, window.review.slider
+    assert all(_shown(canvas, i) for i in SCORES)
+    slider.setFocus()
+    QTest.keyClick(slider, Qt.Key.Key_End)  # 1.00: every prediction hidden, the hand-drawn one stays
+    assert not any(_shown(canvas, i) for i in SCORES)
+    assert viewport_pixel(canvas, 40, 120) != IMAGE_RGB
+    slider.setValue(60)
+    assert window.review.score_label.text() == "0.60"
+    assert [_shown(canvas, i) for i in SCORES] == [True, True, False, False]
+    qtbot.waitUntil(lambda: "2 under the score hidden" in window.review.progress_label.text())
+    window.canvas.setFocus()
+    QTest.keyClick(canvas, Qt.Key.Key_Tab)
+    QTest.keyClick(canvas, Qt.Key.Key_Tab)
+    QTest.keyClick(canvas, Qt.Key.Key_Tab)  # wraps: only the two shown predictions take part
+    assert canvas.selected_id == 1
+    QTest.keyClick(canvas, Qt.Key.Key_Return, CTRL)  # accept all shown on this image
+    assert [dataset.instances[i].review for i in SCORES] == [Review.ACCEPTED] * 2 + [Review.UNREVIEWED] * 2
+    slider.setValue(0)  # a judged prediction stays whatever the slider says; the others come back
+    slider.setValue(99)
+    assert [_shown(canvas, i) for i in SCORES] == [True, True, False, False]
+    slider.setValue(0)
+    assert all(_shown(canvas, i) for i in SCORES)
+
+
+def test_review_keys_step_accept_reject_and_undo(window, dataset, qtbot):
+    canvas = window.canvas
+    QTest.keyClick(canvas, Qt.Key.Key_Tab)
+    assert canvas.selected_id == 1  # best score first
+    QTest.keyClick(canvas, Qt.Key.Key_Y)
+    assert dataset.instances[1].review is Review.ACCEPTED
+    assert dataset.images[1].status is ImageStatus.IN_REVIEW
+    assert canvas.selected_id == 2  # the next unreviewed prediction is selected
+    QTest.keyClick(canvas, Qt.Key.Key_X)
+    assert dataset.instances[2].review is Review.REJECTED and canvas.selected_id == 3
+    QTest.keyClick(canvas, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)  # back past the judged ones
+    assert canvas.selected_id == 4
+    qtbot.waitUntil(lambda: "this image 2/4" in window.review.progress_label.text())
+    assert "all images 2/5" in window.review.progress_label.text()
+    QTest.keyClick(canvas, Qt.Key.Key_Z, CTRL)
+    assert dataset.instances[2].review is Review.UNREVIEWED
+    QTest.keyClick(canvas, Qt.Key.Key_Z, CTRL)
+    assert dataset.instances[1].review is Review.UNREVIEWED
+    assert dataset.images[1].status is ImageStatus.PRELABELED
+    window.review.slider.setValue(50)
+    QTest.keyClick(canvas, Qt.Key.Key_Return, CTRL | Qt.KeyboardModifier.ShiftModifier)  # every image
+    assert [dataset.instances[i].review for i in (1, 2, 3, 4, 6)] == [Review.ACCEPTED] * 3 + [
+        Review.UNREVIEWED, Review.ACCEPTED,
+    ]  # fmt: skip
+    QTest.keyClick(canvas, Qt.Key.Key_Tab)
+    QTest.keyClick(canvas, Qt.Key.Key_X)  # the last one on the image: done
+    assert dataset.images[1].status is ImageStatus.DONE and dataset.images[2].status is ImageStatus.DONE
+    qtbot.waitUntil(lambda: "all images 5/5" in window.review.progress_label.text())
+    window.editing.help_panel.fill(window.menuBar())
+    rows = dict(window.editing.help_panel.rows())
+    assert rows["Accept prediction"] == "Y" and rows["Reject prediction"] == "X"
+    assert rows["Next unreviewed prediction"] == "Tab"
+
+
+def test_export_only_accepted_gives_accepted_edited_and_manual(window, dataset, qtbot, tmp_path):
+    canvas = window.canvas
+    QTest.keyClick(canvas, Qt.Key.Key_Tab)
+    QTest.keyClick(canvas, Qt.Key.Key_Y)  # 1 accepted
+    QTest.keyClick(canvas, Qt.Key.Key_X)  # 2 rejected
+    dataset.put_instances([dataset.instances[3].with_changes(review=Review.EDITED)])
+    dialog = window.export_coco()
+    out = tmp_path / "out.json"
+    dialog.path.setText(str(out))
+    assert dialog.accepted_only.isChecked()
+    with qtbot.waitSignal(window.exporter.finished, timeout=10000) as finished:
+        dialog.accept()
+    assert finished.args[1] == 3 and finished.args[2] == ""
+    data = json.loads(out.read_text())
+    assert sorted(a["id"] for a in data["annotations"]) == [1, 3, 5]
+    assert "3 annotations" in window.statusBar().currentMessage()
