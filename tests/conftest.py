@@ -1,4 +1,5 @@
-"""Shared test fixtures: where the third-party test data lives, offscreen Qt."""
+"""Shared test fixtures: where the third-party test data lives, offscreen Qt, a private data folder,
+a random Mask R-CNN checkpoint. (One conftest only: tests import `testdata_dir` from it by name.)"""
 
 from __future__ import annotations
 
@@ -28,3 +29,19 @@ def testdata() -> Path:
 def _private_data_home(tmp_path_factory, monkeypatch):
     """Projects that live in the user's data folder (samples, read-only folders) go to a temp folder."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory) -> Path:
+    """Our checkpoint format holding a randomly initialised Mask R-CNN with three classes (no download)."""
+    torch = pytest.importorskip("torch")
+    from annotator.core.model import Category
+    from annotator.inference.models import build_model, save_checkpoint
+
+    torch.manual_seed(0)
+    model = build_model("maskrcnn_resnet50_fpn", num_classes=4)
+    path = tmp_path_factory.mktemp("model") / "random.pt"
+    categories = [Category(3, "car"), Category(7, "train"), Category(44, "bottle")]
+    save_checkpoint(path, model, architecture="maskrcnn_resnet50_fpn", categories=categories,
+                    label_to_category=(0, 3, 7, 44))  # fmt: skip
+    return path
