@@ -125,20 +125,21 @@ def accepted_ground_truth(dataset: Dataset, *, keep: Callable[[Instance], bool])
         chosen = tuple(sorted((i for i in dataset.instances_of(image.id) if keep(i)), key=lambda i: i.id))
         instances[image.id] = chosen
         annotations += [_annotation(inst, image) for inst in chosen]
+    # every class some ground truth uses counts, even one the project never declared
+    names = {c.id: c.name for c in dataset.categories.values()}
+    for chosen in instances.values():
+        for inst in chosen:
+            names.setdefault(inst.category_id, f"class {inst.category_id}")
     coco = {
         "images": [
             {"id": i.id, "file_name": i.file_name, "width": i.width, "height": i.height}
             for i in sorted(dataset.images.values(), key=lambda i: i.id)
         ],
         "annotations": annotations,
-        "categories": [{"id": c.id, "name": c.name} for c in sorted(dataset.categories.values(), key=_id)],
+        "categories": [{"id": cid, "name": name} for cid, name in sorted(names.items())],
     }
-    categories = frozenset(dataset.categories)
+    categories = frozenset(names)
     return GroundTruth("accepted instances", instances, coco, categories, from_accepted=True)
-
-
-def _id(item: Any) -> int:
-    return item.id
 
 
 def _annotation(inst: Instance, image: Image) -> dict[str, Any]:
