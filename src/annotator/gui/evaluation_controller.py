@@ -150,7 +150,9 @@ class EvaluationController(QObject):
             skipped = (
                 f"; {len(result.unmatched)} of its images are not in the project" if result.unmatched else ""
             )
-            self.message.emit(f"Ground truth: {result.name}, {len(result.instances)} images{skipped}")
+            self.message.emit(
+                f"Ground truth: {result.name}, {len(result.instances)} image(s) matched{skipped}"
+            )
             self.run()
             return
         if result is None:

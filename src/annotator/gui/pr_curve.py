@@ -48,7 +48,7 @@ class PrCurve(QWidget):
         self.update()
 
     def plot_rect(self) -> QRectF:
-        return QRectF(self.rect()).adjusted(40, 22, -10, -30)
+        return QRectF(self.rect()).adjusted(40, 22, -10, -34)
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
@@ -108,11 +108,11 @@ class PrCurve(QWidget):
             painter.drawPath(path)
             ap = float(points[:, 1].mean())
             painter.drawLine(
-                QPointF(plot.right() - 118, legend_y + 7), QPointF(plot.right() - 100, legend_y + 7)
+                QPointF(plot.right() - 168, legend_y + 7), QPointF(plot.right() - 150, legend_y + 7)
             )
             painter.setPen(self.palette().text().color())
             painter.drawText(
-                QRectF(plot.right() - 96, legend_y, 94, 14),
+                QRectF(plot.right() - 146, legend_y, 144, 14),
                 Qt.AlignmentFlag.AlignLeft,
                 f"{label}  AP {ap:.3f}",
             )
