@@ -12,7 +12,9 @@ Images: the COCO photos of `shared/testdata/isat_coco_tiny` resized to 1920x1080
 Agreement: each baseline detection is matched one-to-one to a detection of the same class at mask IoU
 >= 0.95 (greedy, by baseline score). A lossy variant whose agreement is below 95% stays off by default.
 
-Run: `.venv/bin/python bench/prelabel.py [--images 3] [--size 1920x1080]` (about 2-3 minutes here).
+Run: `.venv/bin/python bench/prelabel.py [--images 2] [--threads 1] [--repeat 1]` (about 3 minutes
+here). On a shared machine `--threads 1` gives the steadiest ratios (CPU time is then exact); with more
+threads other processes' load distorts wall times. `--weights FILE` measures a real checkpoint instead.
 """
 
 from __future__ import annotations
@@ -126,26 +128,50 @@ def noise_control(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def timed(call, repeat: int):
-    """(best time of `repeat` calls, the last result)."""
-    best = float("inf")
+    """(best wall time, best CPU time of `repeat` calls, the last result).
+
+    CPU time is the steadier figure on a shared machine: time spent waiting for a core is not counted
+    (with `--threads 1` it is exact; with more, idle threads spinning at barriers are counted too).
+    """
+    best_wall = best_cpu = float("inf")
     for _ in range(repeat):
-        started = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         result = call()
-        best = min(best, time.perf_counter() - started)
-    return best, result
+        best_wall = min(best_wall, time.perf_counter() - wall)
+        best_cpu = min(best_cpu, time.process_time() - cpu)
+    return best_wall, best_cpu, result
+
+
+def report(variants, base: np.ndarray, times: np.ndarray, tallies: np.ndarray) -> None:
+    """One line per variant: wall and CPU seconds per image, speed-up over the baseline, agreement."""
+    print(f"{'':32s} {'wall s/img':>10s} {'speed-up':>8s} {'cpu s/img':>10s} {'speed-up':>8s}  agreement")
+    print(
+        f"{'baseline: naive loop, fp32':32s} {base[0]:10.2f} {'':8s} {base[1]:10.2f} {'':8s}  {tallies[0][1]} detections"
+    )
+    for (name, _predictor, _options), (wall, cpu), (matched, n_base, n_ours) in zip(
+        variants, times, tallies, strict=True
+    ):
+        print(
+            f"{name:32s} {wall:10.2f} {base[0] / wall:7.2f}x {cpu:10.2f} {base[1] / cpu:7.2f}x  "
+            f"{matched}/{n_base} matched ({100 * matched / max(n_base, 1):5.1f}%), {n_ours} detections"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=3)
+    parser.add_argument("--images", type=int, default=2)
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, help="torch threads (default: every core); 1 gives exact CPU times"
+    )
     parser.add_argument("--repeat", type=int, default=2, help="runs per image and variant; the best counts")
     parser.add_argument("--weights", type=Path, help="a checkpoint to measure instead of random weights")
     args = parser.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
-    threads = configure_threads()
+    threads = configure_threads() if args.threads is None else args.threads
+    torch.set_num_threads(threads)
     torch.manual_seed(args.seed)
     if args.weights:
         loaded = load_checkpoint(args.weights)
@@ -159,26 +185,19 @@ def main(argv: list[str] | None = None) -> int:
     baseline(model, images[0], args.threshold)  # warm-up
     for _name, predictor, options in variants:
         predictor.predict(images[0], options)
-    base_time, times = 0.0, [0.0] * len(variants)
+    base_time = np.zeros(2)  # wall, cpu
+    times = np.zeros((len(variants), 2))
     tallies = np.zeros((len(variants), 3), dtype=int)
     for image in images:  # interleaved, best of `--repeat`: other processes' load hits all variants alike
-        elapsed, base = timed(lambda image=image: baseline(model, image, args.threshold), args.repeat)
+        *elapsed, base = timed(lambda image=image: baseline(model, image, args.threshold), args.repeat)
         base_time += elapsed
         for i, (_name, predictor, options) in enumerate(variants):
-            elapsed, result = timed(
+            *elapsed, result = timed(
                 lambda p=predictor, o=options, image=image: p.predict(image, o), args.repeat
             )
             times[i] += elapsed
             tallies[i] += agreement(base, result)[:3]
-    n = len(images)
-    print(f"{'baseline: naive loop, fp32':32s} {base_time / n:6.2f} s/image, {tallies[0][1]} detections")
-    for (name, _predictor, _options), elapsed, (matched, n_base, n_ours) in zip(
-        variants, times, tallies, strict=True
-    ):
-        print(
-            f"{name:32s} {elapsed / n:6.2f} s/image, {base_time / elapsed:4.2f}x faster, "
-            f"matched {matched}/{n_base} ({100 * matched / max(n_base, 1):5.1f}%), {n_ours} detections"
-        )
+    report(variants, base_time / len(images), times / len(images), tallies)
     return 0
 
 
