@@ -20,7 +20,10 @@ from annotator.core.prelabel import prelabel_edit
 from annotator.inference.batch import Progress, prelabel_images
 
 HEIGHT, WIDTH = 96, 128
-OPTIONS = PredictOptions(score_threshold=0.5, min_size=HEIGHT, max_size=WIDTH)
+# few proposals and detections: these tests are about the batch, not about what is detected
+OPTIONS = PredictOptions(
+    score_threshold=0.5, min_size=HEIGHT, max_size=WIDTH, proposals=100, max_detections=10
+)
 
 
 @pytest.fixture(scope="module")
