@@ -221,3 +221,21 @@ def test_prelabel_ctrl_c_keeps_the_images_already_done(tmp_path, checkpoint):
     assert "interrupted" in stderr and "of 30 images" in stderr
     done = _coco(out).dataset["images"]
     assert 1 <= len(done) < 30
+
+
+def test_prelabel_then_eval_against_the_ground_truth(tmp_path):
+    torch = pytest.importorskip("torch")
+    from annotator.inference.models import build_model, coco_categories, save_checkpoint
+
+    torch.manual_seed(0)
+    weights = tmp_path / "coco_random.pt"
+    save_checkpoint(weights, build_model("maskrcnn_resnet50_fpn"), architecture="maskrcnn_resnet50_fpn",
+                    categories=coco_categories())  # fmt: skip
+    out = tmp_path / "pred.json"
+    images = COCO_TINY.parent / "images"
+    result = _run("prelabel", images, "--out", out, "--weights", weights, "--max-size", 160)
+    assert result.returncode == 0, result.stderr
+    evaluated = _run("eval", COCO_TINY, out, "--json", "--per-image")  # image ids differ: matched by name
+    assert evaluated.returncode == 0, evaluated.stderr
+    per_image = orjson.loads(evaluated.stdout)["segm"]["per_image_ap"]
+    assert set(per_image) == {str(i) for i in _coco(COCO_TINY).getImgIds()}

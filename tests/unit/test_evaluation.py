@@ -100,15 +100,22 @@ def test_per_image_ap_equals_cocoeval_on_that_image_alone(gt_data, direct_gt):
     assert len({v[0] for v in ours.per_image.values()}) > 1  # images really differ
 
 
-def test_a_dataset_with_scores_and_polygons_counts_like_results(gt_data, direct_gt):
+def test_a_dataset_with_scores_counts_like_results_with_images_matched_by_name(gt_data, direct_gt):
     predictions = perturbed_predictions(direct_gt, seed=2)
     as_results = evaluate(ground_truth(gt_data), predictions)
-    dataset = {"images": gt_data["images"], "categories": gt_data["categories"],
-               "annotations": [dict(p, id=i + 1) for i, p in enumerate(predictions)]}  # fmt: skip
-    assert evaluate(ground_truth(gt_data), predictions_from(dataset)).stats == as_results.stats
+    # numbered from 1 as `annotator prelabel` writes it: images are matched to the ground truth by file name
+    renumber = {image["id"]: index + 1 for index, image in enumerate(gt_data["images"])}
+    images = [dict(image, id=renumber[image["id"]]) for image in gt_data["images"]]
+    annotations = [dict(p, id=i + 1, image_id=renumber[p["image_id"]]) for i, p in enumerate(predictions)]
+    dataset = {"images": images, "categories": gt_data["categories"], "annotations": annotations}
+    gt = ground_truth(gt_data)
+    assert evaluate(gt, predictions_from(dataset, gt)).stats == as_results.stats
     # the ground truth as predictions (polygons, score 1.0): perfect except crowd regions
-    perfect = evaluate(ground_truth(gt_data), predictions_from(gt_data))
+    perfect = evaluate(gt, predictions_from(gt_data, gt))
     assert perfect.stats[1] == pytest.approx(1.0)
+    stranger = dict(dataset, images=[dict(images[0], file_name="elsewhere.jpg")])
+    with pytest.raises(EvaluationError, match="elsewhere.jpg"):
+        predictions_from(stranger, gt)
 
 
 def test_no_predictions_scores_zero(gt_data):

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     except EvaluationError as exc:
         raise DatasetError(args.gt, str(exc)) from None
     try:
-        predictions = predictions_from(read_json(args.pred))
+        predictions = predictions_from(read_json(args.pred), gt)
     except EvaluationError as exc:
         raise DatasetError(args.pred, str(exc)) from None
     iou_types = ("segm", "bbox") if args.iou_type == "both" else (args.iou_type,)
@@ -74,7 +74,7 @@ def _per_class_text(per_class, names) -> str:
         lines.append(f"  {cid:>4} {names.get(cid, str(cid)):<20} {_fmt(ap)}")
     absent = len(per_class) - len(defined)
     if absent:
-        lines.append(f"  ({absent} categories with no ground truth and no predictions)")
+        lines.append(f"  ({absent} categories without ground truth: no AP)")
     return "\n".join(lines)
 
 

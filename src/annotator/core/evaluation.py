@@ -67,15 +67,20 @@ class EvalResult:
         }
 
 
-def predictions_from(data: Any) -> list[dict[str, Any]]:
+def predictions_from(data: Any, gt: COCO | None = None) -> list[dict[str, Any]]:
     """The detection list in `data`: a COCO results list, or a COCO dataset's annotations (with scores).
 
-    Annotations without a score count as 1.0. Returns new dicts; the input is left as it is.
+    Annotations without a score count as 1.0. A dataset's image ids are mapped to `gt`'s by file name
+    (so `annotator prelabel`'s output, numbered from 1, evaluates against any ground truth). Returns new
+    dicts; the input is left as it is.
     """
+    id_map: dict[Any, Any] | None = None
     if isinstance(data, list):
         annotations = data
     elif isinstance(data, dict) and isinstance(data.get("annotations"), list):
         annotations = data["annotations"]
+        if gt is not None and isinstance(data.get("images"), list):
+            id_map = _image_id_map(data["images"], gt)
     else:
         raise EvaluationError("predictions must be a COCO results list or a COCO dataset with annotations")
     result = []
@@ -87,8 +92,31 @@ def predictions_from(data: Any) -> list[dict[str, Any]]:
         keep = ("image_id", "category_id", "segmentation", "bbox", "score")
         entry = {k: ann[k] for k in keep if k in ann}
         entry.setdefault("score", 1.0)
+        if id_map is not None:
+            entry["image_id"] = id_map.get(entry["image_id"], entry["image_id"])
         result.append(entry)
     return result
+
+
+def _image_id_map(images: list[Any], gt: COCO) -> dict[Any, Any]:
+    """Prediction image id -> ground-truth image id, matching file names (whole, else the base name)."""
+    by_name = {img.get("file_name"): img["id"] for img in gt.dataset["images"]}
+    base_names: dict[str, list[Any]] = {}
+    for img in gt.dataset["images"]:
+        base_names.setdefault(str(img.get("file_name", "")).rsplit("/", 1)[-1], []).append(img["id"])
+    mapping = {}
+    for index, image in enumerate(images):
+        if not isinstance(image, dict) or "id" not in image:
+            raise EvaluationError(f"predictions: image {index} has no id")
+        name = str(image.get("file_name", ""))
+        candidates = base_names.get(name.rsplit("/", 1)[-1], [])
+        if name in by_name:
+            mapping[image["id"]] = by_name[name]
+        elif len(candidates) == 1:
+            mapping[image["id"]] = candidates[0]
+        else:
+            raise EvaluationError(f"predictions: image {name!r} is not in the ground truth")
+    return mapping
 
 
 def ground_truth(data: Any) -> COCO:
