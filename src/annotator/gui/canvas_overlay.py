@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from annotator.gui.canvas import Canvas
 
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
+MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
 
@@ -280,6 +281,11 @@ class InstanceOverlay(QObject):
 
     def redraw(self, boxes: list[Box]) -> None:
         """Draw the tile again inside these boxes (instances changed there), and the patch."""
+        if len(boxes) > MANY_BOXES and self.tile is not None:
+            # A batch of predictions arriving: one rebuild (in the worker when large) costs far less
+            # GUI-thread time than recompositing each box (measured 340 ms for 100 boxes).
+            self.refresh()
+            return
         if self._pending is not None:
             self._dirty.extend(boxes)
         tile = self.tile
