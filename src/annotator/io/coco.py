@@ -21,6 +21,7 @@ from pycocotools import mask as mask_utils
 
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons
 from annotator.core.model import (
+    MANUAL,
     Category,
     Dataset,
     Image,
@@ -395,10 +396,12 @@ def _source(own: Mapping) -> Source:
             model if isinstance(model, str) else None,
             float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
         )
-    return Source()
+    return MANUAL
 
 
 def _review(own: Mapping) -> Review:
+    if not own:
+        return Review.UNREVIEWED
     try:
         return Review(own.get("review", Review.UNREVIEWED))
     except ValueError:

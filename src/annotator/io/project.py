@@ -94,8 +94,7 @@ def create_project(
     """Write `dataset` into a new project file at `project_path` and open it."""
     lock_fd = _lock(project_path)
     try:
-        store = ProjectStore(project_path)
-        store.write_all(dataset, meta={"root": _relative_root(project_path, root)})
+        store = ProjectStore.create(project_path, dataset, meta={"root": _relative_root(project_path, root)})
         store.attach(dataset)
     except BaseException:
         os.close(lock_fd)
