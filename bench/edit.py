@@ -18,54 +18,19 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt
-from PySide6.QtGui import QImage
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from annotator.core.geometry import Polygons
-from annotator.core.model import Category, Dataset, Image, Instance, Source, default_z_order
 from annotator.gui.canvas import Canvas
 from annotator.gui.items import CanvasStyle
-from annotator.gui.render import pyramid, rgb_image
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.editor import Editor
+from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels
 
-WIDTH, HEIGHT, COUNT = 4000, 3000, 500
-VIEW = (1600, 1000)
 STEPS = 60
 LEFT, NONE = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-
-
-def make_dataset(seed: int = 0) -> Dataset:
-    """As bench/canvas.py: star-shaped blobs, 50-200 vertices, log-uniform sizes, 20 classes."""
-    rng = np.random.default_rng(seed)
-    dataset = Dataset()
-    dataset.put_images([Image(1, "big.jpg", WIDTH, HEIGHT)], notify=False)
-    dataset.put_categories([Category(c, f"class {c}") for c in range(1, 21)], notify=False)
-    instances = []
-    for index in range(1, COUNT + 1):
-        n = int(rng.integers(50, 201))
-        cx, cy = rng.uniform(0, WIDTH), rng.uniform(0, HEIGHT)
-        radius = float(np.exp(rng.uniform(np.log(15), np.log(500))))
-        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
-        radii = radius * (0.75 + 0.25 * rng.random(n))
-        ring = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
-        source = Source.from_model("maskrcnn", float(rng.uniform(0.5, 1))) if index % 2 else Source()
-        instances.append(Instance(index, 1, int(rng.integers(1, 21)), Polygons((ring,)), source=source))
-    dataset.put_instances(instances, notify=False)
-    z = default_z_order({inst.id: dataset.area_of(inst) for inst in instances})
-    dataset.put_instances([inst.with_changes(z=z[inst.id]) for inst in instances], notify=False)
-    return dataset
-
-
-def make_levels() -> list[QImage]:
-    rng = np.random.default_rng(1)
-    small = (rng.random((HEIGHT // 50, WIDTH // 50, 3)) * 255).astype(np.uint8)
-    pixels = cv2.resize(small, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
-    return pyramid(rgb_image(pixels).convertToFormat(QImage.Format.Format_RGB32))
 
 
 class PaintCounter(QObject):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 
-import cv2
-import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
@@ -15,46 +13,7 @@ from pycocotools.cocoeval import COCOeval
 from annotator.core.geometry import Mask
 from annotator.core.matching import match_image
 from annotator.core.model import Instance, Source
-
-
-def _perturbed_predictions(gt: COCO, seed: int) -> list[dict]:
-    """Shifted, eroded, dilated, dropped, wrong-class and extra predictions with random scores."""
-    rng = np.random.default_rng(seed)
-    cat_ids = gt.getCatIds()
-    results = []
-    for ann in gt.dataset["annotations"]:
-        image = gt.imgs[ann["image_id"]]
-        mask = gt.annToMask(ann)
-        kind = rng.choice(["keep", "shift", "erode", "dilate", "drop", "wrong_class", "double"])
-        if kind == "drop":
-            continue
-        if kind == "shift":
-            mask = np.roll(mask, int(rng.integers(-12, 13)), axis=int(rng.integers(0, 2)))
-        elif kind in ("erode", "dilate"):
-            op = cv2.erode if kind == "erode" else cv2.dilate
-            mask = op(mask, np.ones((5, 5), np.uint8), iterations=int(rng.integers(1, 4)))
-        category = int(rng.choice(cat_ids)) if kind == "wrong_class" else ann["category_id"]
-        copies = 2 if kind == "double" else 1
-        for _ in range(copies):
-            results.append(_result(ann["image_id"], category, mask, rng))
-    for image_id, image in gt.imgs.items():  # false positives out of nowhere
-        for _ in range(3):
-            mask = np.zeros((image["height"], image["width"]), np.uint8)
-            x, y = int(rng.integers(0, image["width"] - 40)), int(rng.integers(0, image["height"] - 40))
-            mask[y : y + int(rng.integers(5, 40)), x : x + int(rng.integers(5, 40))] = 1
-            results.append(_result(image_id, int(rng.choice(cat_ids)), mask, rng))
-    return results
-
-
-def _result(image_id: int, category_id: int, mask: np.ndarray, rng) -> dict:
-    rle = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))
-    rle["counts"] = rle["counts"].decode()
-    return {
-        "image_id": image_id,
-        "category_id": category_id,
-        "segmentation": rle,
-        "score": float(rng.uniform(0.05, 1)),
-    }
+from perturbed import perturbed_predictions
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -62,7 +21,7 @@ def _result(image_id: int, category_id: int, mask: np.ndarray, rng) -> dict:
 def test_matches_equal_cocoeval_evaluate_img(testdata, seed, threshold_index):
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(testdata / "isat_coco_tiny" / "coco_tiny.json"))
-        results = _perturbed_predictions(gt, seed)
+        results = perturbed_predictions(gt, seed)
         dt = gt.loadRes(results)
         evaluator = COCOeval(gt, dt, iouType="segm")
         evaluator.evaluate()

@@ -1,0 +1,45 @@
+"""The scene the canvas and editing benchmarks share: a 4000x3000 image with 500 instances."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from PySide6.QtGui import QImage
+
+from annotator.core.geometry import Polygons
+from annotator.core.model import Category, Dataset, Image, Instance, Source, default_z_order
+from annotator.gui.render import pyramid, rgb_image
+
+WIDTH, HEIGHT, COUNT = 4000, 3000, 500
+VIEW = (1600, 1000)
+
+
+def make_dataset(seed: int = 0) -> Dataset:
+    """500 star-shaped blobs, 50-200 vertices, sizes log-uniform (many small, a few large), 20 classes;
+    half are predictions (dashed outlines)."""
+    rng = np.random.default_rng(seed)
+    dataset = Dataset()
+    dataset.put_images([Image(1, "big.jpg", WIDTH, HEIGHT)], notify=False)
+    dataset.put_categories([Category(c, f"class {c}") for c in range(1, 21)], notify=False)
+    instances = []
+    for index in range(1, COUNT + 1):
+        n = int(rng.integers(50, 201))
+        cx, cy = rng.uniform(0, WIDTH), rng.uniform(0, HEIGHT)
+        radius = float(np.exp(rng.uniform(np.log(15), np.log(500))))
+        angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+        radii = radius * (0.75 + 0.25 * rng.random(n))
+        ring = np.stack([cx + radii * np.cos(angles), cy + radii * np.sin(angles)], 1)
+        source = Source.from_model("maskrcnn", float(rng.uniform(0.5, 1))) if index % 2 else Source()
+        instances.append(Instance(index, 1, int(rng.integers(1, 21)), Polygons((ring,)), source=source))
+    dataset.put_instances(instances, notify=False)
+    z = default_z_order({inst.id: dataset.area_of(inst) for inst in instances})
+    dataset.put_instances([inst.with_changes(z=z[inst.id]) for inst in instances], notify=False)
+    return dataset
+
+
+def make_levels() -> list[QImage]:
+    """A smooth random photo-like image as the canvas's pyramid."""
+    rng = np.random.default_rng(1)
+    small = (rng.random((HEIGHT // 50, WIDTH // 50, 3)) * 255).astype(np.uint8)
+    pixels = cv2.resize(small, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
+    return pyramid(rgb_image(pixels).convertToFormat(QImage.Format.Format_RGB32))
