@@ -170,3 +170,15 @@ def test_fill_holes_and_remove_fragments(window, sample):
     undo_redo_round_trip(window, sample, before)
     window.editing.actions["fill_holes"].trigger()
     assert pixels(sample, 3)[100, 160] == 1
+
+
+def test_erasing_an_instance_away_deletes_it_in_one_undoable_step(window, sample):
+    canvas = window.canvas
+    before = snapshot(sample)
+    window.editing.actions["tool_eraser"].trigger()
+    window.editor.set_brush_radius(60)
+    x, y, w, h = sample.instances[2].geometry.bbox(150, 200)
+    drag(canvas, [(x + w / 2, y + h / 2), (x + w / 2 + 1, y + h / 2)])
+    assert 2 not in sample.instances  # not left behind as an empty mask
+    window.editing.actions["undo"].trigger()
+    assert snapshot(sample) == before

@@ -12,7 +12,7 @@ import numpy as np
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 
-from annotator.core import shape_edit
+from annotator.core import edits, shape_edit
 from annotator.core.colors import category_color
 from annotator.core.mask_edit import MaskStroke, stamp_disc, stamp_segment, union_box
 from annotator.core.model import Instance
@@ -60,6 +60,8 @@ class _Stroke:
             return None
         if self.target is None:
             return shape_edit.add_mask(editor.dataset, self.image_id, editor.current_category, self.working)
+        if not self.working.any():  # erased to nothing: the instance is gone, not an empty mask
+            return edits.RemoveInstances((self.target,), text="Erase")
         text = "Erase" if self.tool.erase else "Brush"
         return MaskStroke.from_masks(self.target, self.before, self.working, self.box, text=text)
 
