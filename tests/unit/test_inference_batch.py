@@ -190,3 +190,26 @@ def test_prelabel_edit_refuses_masks_of_another_size():
     wrong = Detection(1, 0.9, (0, 0, 5, 5), Mask.from_array(np.ones((10, 10), np.uint8)))
     with pytest.raises(ValueError, match="10x10"):
         prelabel_edit(dataset, 1, [wrong], model_name="m")
+
+
+class FailingOnce(Recording):
+    """The real predictor, except that call `fail_at` fails as a model can (out of memory, a driver error)."""
+
+    def __init__(self, inner: Predictor, fail_at: int):
+        super().__init__(inner)
+        self.fail_at = fail_at
+
+    def predict(self, image, options):
+        if self.calls + 1 == self.fail_at:
+            self.calls += 1
+            raise RuntimeError("CUDA out of memory")
+        return super().predict(image, options)
+
+
+def test_a_model_failure_mid_batch_is_reported_and_the_rest_still_runs(tmp_path, torch_predictor):
+    paths = write_images(tmp_path, 4)
+    results = list(prelabel_images(FailingOnce(torch_predictor, fail_at=2), paths, OPTIONS))
+    assert [r.ok for r in results] == [True, False, True, True]
+    assert "img_01.png" in results[1].error and "CUDA out of memory" in results[1].error
+    expected = [torch_predictor.predict(cv2.imread(str(p))[:, :, ::-1].copy(), OPTIONS) for p in paths]
+    assert [len(r.detections) for r in results] == [len(expected[0]), 0, len(expected[2]), len(expected[3])]

@@ -76,6 +76,12 @@ def prelabel_images(
             progress = Progress(index + 1, total, time.perf_counter() - started)
             yield ImageResult(index, path, 0, 0, (), str(exc), progress)
             continue
-        detections = tuple(predictor.predict(image, options))
+        try:
+            detections = tuple(predictor.predict(image, options))
+        except Exception as exc:  # a model failure on one image (out of memory, a CUDA error) is reported
+            progress = Progress(index + 1, total, time.perf_counter() - started)
+            error = f"{path}: the model failed on this image ({type(exc).__name__}: {exc})"
+            yield ImageResult(index, path, image.shape[1], image.shape[0], (), error, progress)
+            continue
         progress = Progress(index + 1, total, time.perf_counter() - started)
         yield ImageResult(index, path, image.shape[1], image.shape[0], detections, None, progress)
