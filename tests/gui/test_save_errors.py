@@ -24,7 +24,9 @@ def test_full_disk_warning_retry_and_nothing_lost(qtbot, tmp_path):
     old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
     old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     files = [project.path, project.path.with_name(project.path.name + "-wal")]
-    resource.setrlimit(resource.RLIMIT_FSIZE, (max(f.stat().st_size for f in files if f.exists()), old_limit[1]))
+    resource.setrlimit(
+        resource.RLIMIT_FSIZE, (max(f.stat().st_size for f in files if f.exists()), old_limit[1])
+    )
     try:
         ring = np.random.default_rng(1).uniform(0, 30, (20000, 2))
         edits.AddInstances((Instance(1, 1, 1, Polygons((ring,))),)).apply(project.dataset)

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="annotator", description="Build and check instance-segmentation datasets."
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
+    for module_name in COMMANDS.values():
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
