@@ -29,6 +29,7 @@ from torchvision.models.detection import (
 
 from annotator.core.model import Category
 from annotator.core.predictor import MODEL_NAMES, ModelSpec
+from annotator.inference.errors import WeightsUnavailable  # torch-free, so the GUI process can rebuild it
 from annotator.io.errors import DatasetError
 
 CHECKPOINT_FORMAT = "annotator.maskrcnn"
@@ -40,10 +41,6 @@ _BUILDERS = {
     "maskrcnn_resnet50_fpn_v2": (maskrcnn_resnet50_fpn_v2, MaskRCNN_ResNet50_FPN_V2_Weights.COCO_V1),
 }
 assert tuple(_BUILDERS) == MODEL_NAMES
-
-
-class WeightsUnavailable(DatasetError):
-    """The COCO weights are not on this machine and cannot be downloaded; says what to fetch and where."""
 
 
 @dataclass(frozen=True)
