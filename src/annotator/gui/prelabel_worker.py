@@ -157,7 +157,7 @@ class _ModelWorker(QObject):
 
     def _predictor_for(self, spec: ModelSpec) -> Predictor:
         if self._predictor is None or spec != self._spec:
-            self._predictor, self._spec = None, None  # free the old model before loading the new one
+            self.close_predictor()  # free the old model (end its process) before loading the new one
             self.loading.emit(spec)
             predictor = self._factory(spec)
             self._predictor, self._spec = predictor, spec
@@ -168,6 +168,14 @@ class _ModelWorker(QObject):
             gc.freeze()
             self.loaded.emit(predictor.info)
         return self._predictor
+
+    def close_predictor(self) -> None:
+        """Drop the predictor, closing it if it can be closed (a model process ends with it). Called in
+        the worker thread, or by the GUI thread once the worker thread has stopped."""
+        predictor, self._predictor, self._spec = self._predictor, None, None
+        close = getattr(predictor, "close", None)
+        if close is not None:
+            close()
 
     def _predict(self, predictor: Predictor, request: PrelabelRequest) -> Outcome:
         info = predictor.info
@@ -269,13 +277,14 @@ class PrelabelWorker(QObject):
         QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
 
     def shutdown(self) -> None:
-        """`drain`, then stop the thread (the model is freed with it)."""
+        """`drain`, stop the thread, then close the predictor (its model process ends)."""
         if not self._thread.isRunning():
             return
         self.drain()
         self._thread.quit()
         self._thread.wait()
         QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+        self._worker.close_predictor()  # the worker thread has stopped: nothing else uses it now
 
     def _deliver(self, outcome: Outcome) -> None:
         self.finished.emit(outcome)

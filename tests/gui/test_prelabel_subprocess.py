@@ -1,0 +1,50 @@
+"""Pre-labelling from the window with the app's own factory: the model runs in a child process, the
+window's process never imports torch for it, and the child ends when the model changes or the window
+closes. (That the window's process never imports torch is proven in tests/unit/test_subprocess_predictor.py
+with torch blocked in the parent.)"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from test_prelabel_gui import SETTINGS, make_window, predictions, run_and_wait
+
+from annotator.app import load_predictor
+from annotator.core.predictor import Device
+from annotator.gui.prelabel_controller import RunState
+
+
+class KeepingFactory:
+    """The app's factory, remembering each predictor it made."""
+
+    def __init__(self) -> None:
+        self.made = []
+
+    def __call__(self, spec):
+        predictor = load_predictor(spec)
+        self.made.append(predictor)
+        return predictor
+
+
+def test_the_model_process_pre_labels_and_ends_with_the_model_and_the_window(qtbot, tmp_path, checkpoint):
+    factory = KeepingFactory()
+    window, prelabelling = make_window(qtbot, tmp_path, factory, images=2)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    settings = replace(SETTINGS, weights=str(checkpoint), score_threshold=0.3, device=Device.CPU)
+    image_ids = sorted(dataset.images)
+
+    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids, settings))
+    assert controller.progress.state is RunState.FINISHED
+    assert all(predictions(dataset, i) for i in image_ids)
+    assert {i.category_id for i in dataset.instances.values()} <= {3, 7, 44}  # the checkpoint's classes
+    first = factory.made[0].process
+    assert first.is_alive()
+
+    other_device = replace(settings, device=Device.AUTO)  # another ModelSpec: a new model process
+    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[:1], other_device))
+    assert len(factory.made) == 2 and not first.is_alive() and first.exitcode == 0
+    second = factory.made[1].process
+    assert second.is_alive()
+
+    window.close()
+    assert not second.is_alive() and second.exitcode == 0
