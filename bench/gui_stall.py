@@ -3,11 +3,12 @@
 A 10 ms QTimer on the GUI thread records how late each tick is: first with the window idle, then while
 the worker pre-labels a few real photos with a real Mask R-CNN (random weights: no download; it gives
 the full `max_detections` per image, a realistic load for mask encoding and for applying results).
-The run is split into the model load (the first request imports torch and builds the model in the
-worker thread) and the steady run after it. Results stream into a project in a temporary folder, and the
+The run is split into the model load (the first request starts the model process, which imports torch
+and loads the model, as `annotator.app` does; `--in-process` loads it in the worker thread instead, as
+before decision 7's update) and the steady run after it. Results stream into a project in a temporary folder, and the
 image on screen is one of those being pre-labelled, so the canvas redraws as its predictions arrive.
 
-Run: `.venv/bin/python bench/gui_stall.py [--images 5] [--threads 1] [--screenshot out.png]`
+Run: `.venv/bin/python bench/gui_stall.py [--images 5] [--threads 1] [--in-process] [--screenshot out.png]`
 """
 
 from __future__ import annotations
@@ -15,22 +16,25 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+if __name__ != "__mp_main__":  # the model process re-runs this file (multiprocessing spawn): no Qt there
+    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
 
-from annotator.gui.main_window import MainWindow  # noqa: E402
-from annotator.gui.prelabel_actions import install_prelabelling  # noqa: E402
-from annotator.gui.prelabel_dialog import PrelabelSettings  # noqa: E402
-from annotator.io.images import list_images  # noqa: E402
+    from annotator.gui.main_window import MainWindow
+    from annotator.gui.prelabel_actions import install_prelabelling
+    from annotator.gui.prelabel_dialog import PrelabelSettings
+    from annotator.io.images import list_images
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "isat_coco_tiny" / "images"
 TICK_MS = 10
@@ -77,6 +81,30 @@ def random_maskrcnn_factory(threads: int):
             model, spec.name, tuple(range(91)), coco_categories(spec.name), "random-maskrcnn"
         )
         return TorchPredictor(loaded, device=spec.device, precision=spec.precision)
+
+    return factory
+
+
+RANDOM_CHECKPOINT = """
+import sys, torch
+from annotator.inference.models import build_model, coco_categories, save_checkpoint
+torch.manual_seed(0)
+name = "maskrcnn_resnet50_fpn"
+save_checkpoint(sys.argv[1], build_model(name), architecture=name, categories=coco_categories(name))
+"""
+
+
+def subprocess_factory(threads: int, workdir: Path):
+    """The app's way: the model in a child process. Its random weights (the same as
+    `random_maskrcnn_factory`'s) are written to a checkpoint by another process first, so this process
+    never imports torch."""
+    from annotator.inference.subprocess_predictor import SubprocessPredictor
+
+    checkpoint = workdir / "random-maskrcnn.pt"
+    subprocess.run([sys.executable, "-c", RANDOM_CHECKPOINT, str(checkpoint)], check=True)
+
+    def factory(spec):
+        return SubprocessPredictor.from_spec(replace(spec, weights=checkpoint), threads=threads or None)
 
     return factory
 
@@ -139,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads in the worker (0: torch's default)"
     )
+    parser.add_argument(
+        "--in-process", action="store_true", help="load the model in the worker thread, not a child process"
+    )
     parser.add_argument("--input-size", type=int, default=640)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of idle baseline")
     parser.add_argument(
@@ -162,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = QSettings(str(workdir / "settings.ini"), QSettings.Format.IniFormat)
         PrelabelSettings(input_size=args.input_size, score_threshold=0.5, max_detections=100).save(settings)
         window = MainWindow(settings)
-        prelabelling = install_prelabelling(window, random_maskrcnn_factory(args.threads))
+        if args.in_process:
+            factory = random_maskrcnn_factory(args.threads)
+        else:
+            factory = subprocess_factory(args.threads, workdir)
+        prelabelling = install_prelabelling(window, factory)
         window.open_path(folder)
         window.resize(1400, 900)
         window.show()
@@ -193,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             f"predictions in {seconds:.1f} s, {progress.rate or 0:.2f} images/s after loading; "
             f"torch threads in the worker: {args.threads or 'default'}; precision {loaded[0].precision if loaded else '?'}"
         )
+        where = "the worker thread" if args.in_process else "a child process"
+        print(f"model in {where}; torch imported by the GUI process: {'torch' in sys.modules}")
         print(
             f"GUI-thread time applying one image's results (store, lists, canvas): {summary(apply_ms, 'applies')}"
         )
