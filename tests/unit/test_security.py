@@ -39,9 +39,9 @@ def test_no_unsafe_loading_or_dynamic_code(path):
         assert name not in ("eval", "exec", "compile", "__import__"), f"dynamic code at {where}"
         if name.endswith("torch.load") or name == "torch.load":
             flags = {k.arg: k.value for k in call.keywords}
-            assert isinstance(flags.get("weights_only"), ast.Constant) and flags["weights_only"].value is True, (
-                f"torch.load without weights_only=True at {where}"
-            )
+            assert (
+                isinstance(flags.get("weights_only"), ast.Constant) and flags["weights_only"].value is True
+            ), f"torch.load without weights_only=True at {where}"
         if name.endswith((".execute", ".executemany", ".executescript")) and call.args:
             sql = call.args[0]
             literal = isinstance(sql, ast.Constant) or (isinstance(sql, ast.Name) and sql.id.isupper())
