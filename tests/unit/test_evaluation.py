@@ -14,9 +14,9 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from annotator.core.evaluation import EvaluationError, evaluate, ground_truth, predictions_from
-from conftest import testdata_dir
+from conftest import testdata_dir as _testdata_dir
 
-GT_PATH = testdata_dir() / "isat_coco_tiny" / "coco_tiny.json"
+GT_PATH = _testdata_dir() / "isat_coco_tiny" / "coco_tiny.json"
 
 
 def perturbed_predictions(gt: COCO, seed: int = 0) -> list[dict]:
