@@ -48,3 +48,23 @@ def test_the_model_process_pre_labels_and_ends_with_the_model_and_the_window(qtb
 
     window.close()
     assert not second.is_alive() and second.exitcode == 0
+
+
+def test_a_model_process_that_dies_is_reported_once_and_replaced(qtbot, tmp_path, checkpoint):
+    import os
+    import signal
+
+    factory = KeepingFactory()
+    window, prelabelling = make_window(qtbot, tmp_path, factory, images=3)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    settings = replace(SETTINGS, weights=str(checkpoint), score_threshold=0.3, device=Device.CPU)
+    image_ids = sorted(dataset.images)
+    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[:1], settings))
+    os.kill(factory.made[0].process.pid, signal.SIGKILL)  # the model process crashes between runs
+    problems = []
+    controller.problem.connect(problems.append)
+    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[1:], settings))
+    assert len(problems) == 1 and "model process ended" in problems[0]  # one image lost, reported
+    assert len(factory.made) == 2 and factory.made[1].process.is_alive()  # then a fresh process
+    assert predictions(dataset, image_ids[2])
+    window.close()

@@ -190,6 +190,8 @@ class _ModelWorker(QObject):
             return Failed(request, f"{request.path}: could not pre-label: {_describe(exc)}")
         if result is None:
             return Skipped(request)
+        if not getattr(predictor, "usable", True):
+            self.close_predictor()  # its model process died: the next image loads a fresh one
         if not result.ok:
             return Failed(request, result.error or f"{request.path}: could not pre-label")
         return Predicted(request, result.detections, info.name, info.categories, result.progress.elapsed)

@@ -84,6 +84,11 @@ class SubprocessPredictor:
         """The child (a `multiprocessing` process: `pid`, `is_alive()`, `exitcode`)."""
         return self._process
 
+    @property
+    def usable(self) -> bool:
+        """False once the child has ended (crashed, killed or closed): a new predictor is needed."""
+        return not self._closed
+
     def predict(self, image: np.ndarray, options: PredictOptions) -> list[Detection]:
         """Detections on an (H, W, 3) uint8 RGB image, highest score first, computed in the child."""
         image = np.ascontiguousarray(image)
