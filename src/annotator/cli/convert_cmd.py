@@ -1,4 +1,4 @@
-"""`annotator convert IN --to coco|labelme|yolo --out OUT [--images DIR] [--rle]`.
+"""`annotator convert IN --to coco|labelme|yolo|panoptic --out OUT [--images DIR] [--rle]`.
 
 IN is a COCO JSON, a LabelMe JSON or a folder of them (or a `.annotator` project). Exit 0 on success
 (what the conversion skipped or changed is listed on stderr as warnings), 2 on bad input.
@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from annotator.core.model import Dataset
 
-FORMATS = ("coco", "labelme", "yolo")
+FORMATS = ("coco", "labelme", "yolo", "panoptic")
 _SHOWN_WARNINGS = 20
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("convert", help="convert between COCO, LabelMe and YOLO")
+    parser = subparsers.add_parser("convert", help="convert between COCO, LabelMe, YOLO and COCO panoptic")
     parser.add_argument("input", metavar="IN", help="COCO JSON, LabelMe JSON or folder")
     parser.add_argument("--to", required=True, choices=FORMATS, help="output format")
     parser.add_argument("--out", required=True, metavar="OUT", help="COCO: a .json file; others: a folder")
@@ -61,6 +61,10 @@ def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path
         from annotator.io.labelme import save_labelme
 
         return save_labelme(dataset, out, images_root=images_root)
+    if to == "panoptic":
+        from annotator.io.panoptic import save_panoptic
+
+        return save_panoptic(dataset, out)
     from annotator.io.yolo import save_yolo
 
     return save_yolo(dataset, out)
