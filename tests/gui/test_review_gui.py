@@ -13,6 +13,7 @@ from PySide6.QtTest import QTest
 from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance, Review, Source
 from annotator.gui.document import MemoryDocument
 from annotator.gui.main_window import MainWindow
+from annotator.io.coco_write import is_accepted
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SCORES = {1: 0.95, 2: 0.8, 3: 0.55, 4: 0.3}  # predictions 1-4, in a row; 5 is drawn by hand
@@ -139,3 +140,23 @@ def test_export_only_accepted_gives_accepted_edited_and_manual(window, dataset, 
     data = json.loads(out.read_text())
     assert sorted(a["id"] for a in data["annotations"]) == [1, 3, 5]
     assert "3 annotations" in window.statusBar().currentMessage()
+
+
+@pytest.mark.parametrize("export_format", ["labelme", "yolo", "panoptic"])
+def test_export_to_the_other_formats_writes_a_folder_of_accepted_instances(
+    window, dataset, qtbot, tmp_path, export_format
+):
+    QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
+    QTest.keyClick(window.canvas, Qt.Key.Key_Y)  # one prediction accepted; the rest stay unreviewed
+    accepted = sum(1 for i in dataset.instances.values() if is_accepted(i))
+    dialog = window.export_coco()
+    dialog.format.setCurrentIndex(dialog.format.findData(export_format))
+    assert not dialog.rle.isEnabled() and dialog.path.text().endswith(f"_{export_format}")
+    out = tmp_path / export_format
+    dialog.path.setText(str(out))
+    with qtbot.waitSignal(window.exporter.finished, timeout=20000) as finished:
+        dialog.accept()
+    assert finished.args[2] == "" and finished.args[1] == accepted
+    written = sorted(p.name for p in out.rglob("*") if p.is_file())
+    expected = {"labelme": ".json", "yolo": ".txt", "panoptic": ".png"}[export_format]
+    assert any(name.endswith(expected) for name in written), written

@@ -1,4 +1,5 @@
-"""File ▸ Export COCO…: where to, and how (only accepted instances, RLE, scores); written in a worker.
+"""File ▸ Export…: which format (COCO JSON, LabelMe, YOLO segmentation, COCO panoptic), where to, and how
+(only accepted instances; for COCO also RLE and scores); written in a worker.
 
 The export works on a snapshot of the dataset (its values are immutable, so copying the dicts is
 enough) and writes atomically, so the GUI keeps running on a large dataset and a failed write leaves
@@ -7,11 +8,13 @@ no half file.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -22,12 +25,33 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.model import Dataset
+from annotator.io.errors import DatasetError
+
+
+class ExportFormat(StrEnum):
+    COCO = "coco"
+    LABELME = "labelme"
+    YOLO = "yolo"
+    PANOPTIC = "panoptic"
+
+
+FORMAT_LABELS = {
+    ExportFormat.COCO: "COCO instances JSON (a file)",
+    ExportFormat.LABELME: "LabelMe JSON, one per image (a folder)",
+    ExportFormat.YOLO: "YOLO segmentation labels (a folder)",
+    ExportFormat.PANOPTIC: "COCO panoptic PNG + JSON (a folder)",
+}
 
 
 class ExportDialog(QDialog):
     def __init__(self, default_path: Path, parent=None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Export COCO")
+        self.setWindowTitle("Export")
+        self._default = default_path
+        self.format = QComboBox()
+        for export_format, label in FORMAT_LABELS.items():
+            self.format.addItem(label, export_format)
+        self.format.currentIndexChanged.connect(self._format_changed)
         self.path = QLineEdit(str(default_path))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
@@ -45,31 +69,47 @@ class ExportDialog(QDialog):
         row.addWidget(self.path, 1)
         row.addWidget(browse)
         layout = QVBoxLayout(self)
+        layout.addWidget(self.format)
         layout.addLayout(row)
         for box in (self.accepted_only, self.rle, self.scores):
             layout.addWidget(box)
         layout.addWidget(buttons)
         self.resize(560, self.sizeHint().height())
 
+    @property
+    def chosen_format(self) -> ExportFormat:
+        return ExportFormat(self.format.currentData())
+
+    def _format_changed(self) -> None:
+        coco = self.chosen_format is ExportFormat.COCO
+        self.rle.setEnabled(coco)
+        self.scores.setEnabled(coco)
+        stem = self._default.with_suffix("")
+        self.path.setText(str(self._default if coco else stem.with_name(f"{stem.name}_{self.chosen_format}")))
+
     def _browse(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export COCO", self.path.text(), "COCO JSON (*.json)")
+        if self.chosen_format is ExportFormat.COCO:
+            path, _ = QFileDialog.getSaveFileName(self, "Export COCO", self.path.text(), "COCO JSON (*.json)")
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Export to folder", self.path.text())
         if path:
             self.path.setText(path)
 
     def options(self) -> dict:
-        return {
-            "accepted_only": self.accepted_only.isChecked(),
-            "rle": self.rle.isChecked(),
-            "include_scores": self.scores.isChecked(),
-        }
+        options = {"format": self.chosen_format, "accepted_only": self.accepted_only.isChecked()}
+        if self.chosen_format is ExportFormat.COCO:
+            options.update(rle=self.rle.isChecked(), include_scores=self.scores.isChecked())
+        return options
 
 
-def snapshot(dataset: Dataset) -> Dataset:
-    """A copy that later edits do not reach (values are frozen: only the indexes are copied)."""
+def snapshot(dataset: Dataset, *, keep=None) -> Dataset:
+    """A copy that later edits do not reach (values are frozen: only the indexes are copied); `keep`
+    chooses which instances come along."""
     copy = Dataset(extra=dict(dataset.extra))
     copy.put_categories(dataset.categories.values(), notify=False)
     copy.put_images(dataset.images.values(), notify=False)
-    copy.put_instances(dataset.instances.values(), notify=False)
+    instances = dataset.instances.values()
+    copy.put_instances(instances if keep is None else filter(keep, instances), notify=False)
     return copy
 
 
@@ -83,14 +123,42 @@ class _ExportJob(QRunnable):
         self.dataset, self.path, self.options, self.signals = dataset, path, options, signals
 
     def run(self) -> None:
-        from annotator.io.coco_write import save_coco
-
         try:
-            count = save_coco(self.dataset, self.path, **self.options)
+            count = write_export(self.dataset, self.path, dict(self.options))
+        except DatasetError as exc:
+            self.signals.finished.emit(str(self.path), 0, exc.reason)
+            return
         except Exception as exc:  # noqa: BLE001 - shown to the user, never lost in the thread
             self.signals.finished.emit(str(self.path), 0, f"{type(exc).__name__}: {exc}")
             return
         self.signals.finished.emit(str(self.path), count, "")
+
+
+def write_export(dataset: Dataset, path: Path, options: dict) -> int:
+    """Write `dataset` in the chosen format; the number of annotations written."""
+    from annotator.io.coco_write import is_accepted, save_coco
+
+    export_format = ExportFormat(options.pop("format", ExportFormat.COCO))
+    images_root = options.pop("images_root", None)
+    if export_format is ExportFormat.COCO:
+        return save_coco(dataset, path, **options)
+    if options.get("accepted_only"):
+        dataset = snapshot(dataset, keep=is_accepted)
+    if path.exists() and not path.is_dir():
+        raise DatasetError(path, "must be a folder for this format")
+    if export_format is ExportFormat.LABELME:
+        from annotator.io.labelme_write import save_labelme
+
+        save_labelme(dataset, path, images_root=images_root)
+    elif export_format is ExportFormat.YOLO:
+        from annotator.io.yolo import save_yolo
+
+        save_yolo(dataset, path)
+    else:
+        from annotator.io.panoptic import save_panoptic
+
+        save_panoptic(dataset, path)
+    return len(dataset.instances)
 
 
 class Exporter(QObject):

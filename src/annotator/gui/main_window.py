@@ -105,7 +105,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open project or COCO &file…", self._choose_file, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addSeparator()
-        self._action(file_menu, "&Export COCO…", self.export_coco, "Ctrl+E")
+        self._action(file_menu, "&Export (COCO, LabelMe, YOLO, panoptic)…", self.export_coco, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = bar.addMenu("&View")
@@ -302,7 +302,11 @@ class MainWindow(QMainWindow):
             return None
         dialog = ExportDialog(self.document.path.with_name(self.document.path.stem + "_export.json"), self)
         dialog.accepted.connect(
-            lambda: self.exporter.export(self.document.dataset, Path(dialog.path.text()), dialog.options())
+            lambda: self.exporter.export(
+                self.document.dataset,
+                Path(dialog.path.text()),
+                {**dialog.options(), "images_root": self.document.root},
+            )
         )
         dialog.open()
         return dialog
