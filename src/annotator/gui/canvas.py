@@ -117,6 +117,10 @@ class Canvas(QGraphicsView):
         self._levels = list(levels or [])
         self.invalidate_background()
 
+    def full_image(self) -> QImage | None:
+        """The decoded image at full size; None while it is still loading."""
+        return self._levels[0] if self._levels else None
+
     @property
     def has_pixels(self) -> bool:
         return bool(self._levels)

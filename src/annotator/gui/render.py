@@ -115,6 +115,14 @@ def rgb_image(rgb: np.ndarray) -> QImage:
     return QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
+def rgb_array(image: QImage) -> np.ndarray:
+    """An (H, W, 3) uint8 RGB copy of a QImage (the inverse of `rgb_image`)."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    height, width, stride = rgb.height(), rgb.width(), rgb.bytesPerLine()
+    data = np.frombuffer(rgb.constBits(), np.uint8, count=rgb.sizeInBytes()).reshape(height, stride)
+    return data[:, : width * 3].reshape(height, width, 3).copy()
+
+
 def pyramid(image: QImage, *, smallest: int = 256) -> list[QImage]:
     """The image and its halvings (area-averaged), so a zoomed-out view never samples a huge image."""
     levels = [image]

@@ -18,6 +18,7 @@ TOOL_ACTIONS = (
     (ToolKind.RECTANGLE, "&Rectangle", "R"),
     (ToolKind.BRUSH, "&Brush", "B"),
     (ToolKind.ERASER, "&Eraser", "E"),
+    (ToolKind.BOX_SEGMENT, "Box to &mask (GrabCut)", "G"),
 )
 
 

@@ -24,6 +24,7 @@ class ToolKind(StrEnum):
     RECTANGLE = "rectangle"
     BRUSH = "brush"
     ERASER = "eraser"
+    BOX_SEGMENT = "box_segment"
 
 
 PICK_PX = 7.0  # how near, in screen pixels, the mouse must be to a vertex or an edge

@@ -13,6 +13,7 @@ from annotator.core import operations, shape_edit
 from annotator.core.edits import Edit
 from annotator.core.model import Change, ChangeKind, Dataset, Image, Instance
 from annotator.gui.tools.base import Tool, ToolKind
+from annotator.gui.tools.box_segment import BoxSegmentTool
 from annotator.gui.tools.brush import MAX_RADIUS, MIN_RADIUS, BrushTool, EraserTool
 from annotator.gui.tools.polygon import PolygonTool
 from annotator.gui.tools.previews import geometry_path, outline_item
@@ -20,7 +21,7 @@ from annotator.gui.tools.rectangle import RectangleTool
 from annotator.gui.tools.select import SelectTool
 from annotator.gui.undo import UndoHistory
 
-TOOL_CLASSES = (SelectTool, PolygonTool, RectangleTool, BrushTool, EraserTool)
+TOOL_CLASSES = (SelectTool, PolygonTool, RectangleTool, BrushTool, EraserTool, BoxSegmentTool)
 
 
 class Editor(QObject):

@@ -1,0 +1,114 @@
+"""The box-to-mask tool (G): drag a box around an object; OpenCV's GrabCut finds it (no model needed).
+
+GrabCut takes a fraction of a second, so it runs in a worker thread on a copy of the image's pixels; the
+result becomes one new mask instance (one undo step) if the user is still on that image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRunnable, QThreadPool, Signal
+
+from annotator.core import shape_edit
+from annotator.core.grabcut import segment_box
+from annotator.gui.render import rgb_array
+from annotator.gui.tools.base import Tool, ToolKind, left_button
+from annotator.gui.tools.previews import outline_item, polygon_path
+
+MIN_SIDE_PX = 3.0  # a smaller drag is a slip, not a box
+
+
+class _Signals(QObject):
+    done = Signal(int, object, str)  # image id, mask (or None), error ("" when none)
+
+
+class _GrabCutJob(QRunnable):
+    def __init__(
+        self, pixels: np.ndarray, box: tuple[float, float, float, float], image_id: int, signals
+    ) -> None:
+        super().__init__()
+        self.pixels, self.box, self.image_id, self.signals = pixels, box, image_id, signals
+
+    def run(self) -> None:
+        try:
+            mask = segment_box(self.pixels, self.box)
+        except Exception as exc:  # noqa: BLE001 - OpenCV errors go to the status bar, not the void
+            self.signals.done.emit(self.image_id, None, f"{type(exc).__name__}: {exc}")
+            return
+        self.signals.done.emit(self.image_id, mask, "")
+
+
+class BoxSegmentTool(Tool):
+    kind = ToolKind.BOX_SEGMENT
+
+    def __init__(self, editor) -> None:
+        super().__init__(editor)
+        self._corner: tuple[float, float] | None = None
+        self._outline = None
+        self.pool = QThreadPool(editor)
+        self.pool.setMaxThreadCount(1)
+        self.signals = _Signals(editor)
+        self.signals.done.connect(self._done)
+        self.running = 0
+
+    @property
+    def busy(self) -> bool:
+        return self._corner is not None
+
+    def cancel(self) -> None:
+        self._corner = None
+        super().cancel()
+
+    def mouse_press(self, event, pos: QPointF) -> bool:
+        if not left_button(event):
+            return False
+        if self.inside_image(pos):
+            self._corner = self.clamped(pos)
+            self._outline = self.add_preview(outline_item(polygon_path([]), dashed=True))
+        return True
+
+    def mouse_move(self, event, pos: QPointF) -> bool:
+        if self._corner is None:
+            return False
+        (x0, y0), (x1, y1) = self._corner, self.clamped(pos)
+        self._outline.setPath(polygon_path([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]]))
+        return True
+
+    def mouse_release(self, event, pos: QPointF) -> bool:
+        if self._corner is None or not left_button(event):
+            return self._corner is not None
+        corner, self._corner = self._corner, None
+        other = self.clamped(pos)
+        self.clear_previews()
+        smallest = MIN_SIDE_PX / max(self.canvas.scale_factor, 1e-6)
+        if min(abs(other[0] - corner[0]), abs(other[1] - corner[1])) < smallest:
+            return True
+        image = self.canvas.full_image()
+        if image is None or self.canvas.image_id is None:
+            self.editor.message.emit("The image is still loading: draw the box again in a moment")
+            return True
+        self.running += 1
+        self.editor.message.emit("Finding the object in the box…")
+        box = (*corner, *other)
+        self.pool.start(_GrabCutJob(rgb_array(image), box, self.canvas.image_id, self.signals))
+        return True
+
+    def _done(self, image_id: int, mask, error: str) -> None:
+        self.running -= 1
+        editor = self.editor
+        if error:
+            editor.message.emit(f"Could not segment the box: {error}")
+            return
+        if image_id != self.canvas.image_id or editor.dataset is None:
+            return  # the user moved on: nothing lands on another image
+        if mask is None or not mask.any():
+            editor.message.emit("Nothing found in the box: try a box closer around the object")
+            return
+        edit = shape_edit.add_mask(editor.dataset, image_id, editor.current_category, mask)
+        editor.push(edit)
+        editor.select(shape_edit.added_instances(edit)[0].id)
+        editor.message.emit("Added the object in the box as a mask (Ctrl+Z takes it back)")
+
+    def wait(self) -> None:
+        """Block until running segmentations finish (tests, closing)."""
+        self.pool.waitForDone()

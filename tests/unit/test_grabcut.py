@@ -1,0 +1,31 @@
+"""GrabCut box-to-mask: finds an object on a textured background, stays inside its box, handles edges."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from annotator.core.geometry import mask_iou
+from annotator.core.grabcut import segment_box
+
+
+def _scene(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    image = rng.integers(90, 160, (240, 320, 3), dtype=np.uint8)  # grey texture
+    truth = np.zeros((240, 320), np.uint8)
+    cv2.ellipse(truth, (170, 120), (60, 40), 20, 0, 360, 1, -1)
+    image[truth > 0] = rng.integers(0, 60, (int(truth.sum()), 3)) + np.array([180, 40, 20])  # a red object
+    return image, truth
+
+
+def test_the_object_in_the_box_is_found():
+    image, truth = _scene()
+    mask = segment_box(image, (100, 70, 240, 170))
+    assert mask_iou(mask, truth) > 0.9
+    assert not mask[:, :95].any() and not mask[:, 245:].any()  # nothing outside the box
+
+
+def test_a_box_over_the_whole_image_or_off_its_edge_still_works():
+    image, truth = _scene(1)
+    assert mask_iou(segment_box(image, (-50, -50, 400, 300)), truth) > 0.8
+    assert segment_box(image, (10, 10, 11, 11)).sum() == 0  # too small to segment: nothing
