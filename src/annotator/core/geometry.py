@@ -79,12 +79,17 @@ class Polygons:
         overflows (a vertex at 1e9 crashes the process), so those are clipped first.
         """
         margin = max(height, width, 1)
-        return all(
-            ring.min() >= -margin
-            and ring[:, 0].max() <= width + margin
-            and ring[:, 1].max() <= height + margin
-            for ring in self.rings
-        )
+        x0, y0, x1, y1 = self.extent
+        return min(x0, y0) >= -margin and x1 <= width + margin and y1 <= height + margin
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """(x0, y0, x1, y1) of all vertices, computed once."""
+        if "extent" not in self._cache:
+            points = self.rings[0] if len(self.rings) == 1 else np.concatenate(self.rings)
+            (x0, y0), (x1, y1) = points.min(axis=0).tolist(), points.max(axis=0).tolist()
+            self._cache["extent"] = (x0, y0, x1, y1)
+        return self._cache["extent"]
 
     def clipped(self, height: int, width: int) -> Polygons | None:
         """The same region inside the image, with every ring clipped to the image (plus one pixel);
@@ -97,8 +102,7 @@ class Polygons:
         """COCO `[x, y, w, h]` of the vertices, clipped to the image (as COCO ground truth is made)."""
         key = ("bbox", height, width)
         if key not in self._cache:
-            points = self.rings[0] if len(self.rings) == 1 else np.concatenate(self.rings)
-            (x0, y0), (x1, y1) = points.min(axis=0).tolist(), points.max(axis=0).tolist()
+            x0, y0, x1, y1 = self.extent
             x0, x1 = min(max(x0, 0.0), width), min(max(x1, 0.0), width)
             y0, y1 = min(max(y0, 0.0), height), min(max(y1, 0.0), height)
             self._cache[key] = (x0, y0, x1 - x0, y1 - y0)
