@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from canvas_helpers import image_levels, sample_dataset
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
 from PySide6.QtTest import QTest
 
 from annotator.core.geometry import to_mask_array
 from annotator.core.model import Image
 from annotator.gui.document import MemoryDocument
+from annotator.gui.main_window import MainWindow
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.KeyboardModifier.NoModifier
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """A real main window, shown, with settings of its own; test modules import this fixture."""
+    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(win)
+    win.resize(1200, 800)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.loader.wait()
+
+
+@pytest.fixture
+def sample(window, tmp_path):
+    """The canvas sample opened in `window` (see open_sample)."""
+    return open_sample(window, tmp_path)
 
 
 def open_sample(window, tmp_path, *, zoom: float = 3.0):

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pytest
-from edit_helpers import drag, snapshot
-from PySide6.QtCore import QSettings
+from edit_helpers import drag, snapshot, window
 from PySide6.QtGui import QImage
 
 from annotator.core.geometry import mask_iou, to_mask_array
 from annotator.core.model import Category, Dataset, Image
 from annotator.gui.document import MemoryDocument
-from annotator.gui.main_window import MainWindow
 from annotator.gui.render import pyramid, rgb_array, rgb_image
 
 
@@ -24,17 +21,6 @@ def _scene() -> tuple[np.ndarray, np.ndarray]:
     cv2.ellipse(truth, (100, 75), (40, 25), 15, 0, 360, 1, -1)
     pixels[truth > 0] = rng.integers(0, 50, (int(truth.sum()), 3)) + np.array([190, 30, 30])
     return pixels, truth
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.loader.wait()
 
 
 def test_a_box_around_an_object_becomes_its_mask_in_one_undo_step(window, qtbot, tmp_path):

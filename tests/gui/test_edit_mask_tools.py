@@ -13,35 +13,20 @@ from edit_helpers import (
     pixels,
     press,
     release,
+    sample,
     scene_point,
     snapshot,
     view_point,
+    window,
 )
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from annotator.core.geometry import Mask
 from annotator.core.mask_edit import stamp_disc, stamp_segment
 from annotator.core.model import Review
-from annotator.gui.main_window import MainWindow
 from annotator.gui.tools.base import ToolKind
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.loader.wait()
-
-
-@pytest.fixture
-def sample(window, tmp_path):
-    return open_sample(window, tmp_path)
 
 
 def expected_stroke(canvas, before, points, radius, *, erase):

@@ -3,33 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from edit_helpers import click, drag, key, open_sample, pixels, snapshot
-from PySide6.QtCore import QSettings, Qt
+from edit_helpers import click, drag, key, pixels, sample, snapshot, window
+from PySide6.QtCore import Qt
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Review
-from annotator.gui.main_window import MainWindow
 from annotator.gui.tools.class_picker import ClassPicker
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.loader.wait()
-
-
-@pytest.fixture
-def sample(window, tmp_path):
-    return open_sample(window, tmp_path)
 
 
 def test_delete_key_and_undo_redo_keys(window, sample):

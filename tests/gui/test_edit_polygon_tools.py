@@ -5,32 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canvas_helpers import ring_mask
-from edit_helpers import click, drag, key, move, open_sample, pixels, scene_point, snapshot
-from PySide6.QtCore import QSettings, Qt
+from edit_helpers import click, drag, key, move, pixels, sample, scene_point, snapshot, window
+from PySide6.QtCore import Qt
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Review
-from annotator.gui.main_window import MainWindow
 from annotator.gui.tools.base import ToolKind
 
 ALT = Qt.KeyboardModifier.AltModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.loader.wait()
-
-
-@pytest.fixture
-def sample(window, tmp_path):
-    return open_sample(window, tmp_path)
 
 
 def ring(dataset, instance_id, index=0) -> np.ndarray:
