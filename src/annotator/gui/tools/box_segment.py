@@ -7,15 +7,13 @@ result becomes one new mask instance (one undo step) if the user is still on tha
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from annotator.core import shape_edit
 from annotator.core.grabcut import segment_box
 from annotator.gui.render import rgb_array
-from annotator.gui.tools.base import Tool, ToolKind, left_button
-from annotator.gui.tools.previews import outline_item, polygon_path
-
-MIN_SIDE_PX = 3.0  # a smaller drag is a slip, not a box
+from annotator.gui.tools.base import ToolKind
+from annotator.gui.tools.rectangle import RectangleTool
 
 
 class _Signals(QObject):
@@ -38,63 +36,27 @@ class _GrabCutJob(QRunnable):
         self.signals.done.emit(self.image_id, mask, "")
 
 
-class BoxSegmentTool(Tool):
+class BoxSegmentTool(RectangleTool):
+    """The rectangle tool's gesture; the box goes to GrabCut instead of becoming a polygon."""
+
     kind = ToolKind.BOX_SEGMENT
 
     def __init__(self, editor) -> None:
         super().__init__(editor)
-        self._corner: tuple[float, float] | None = None
-        self._outline = None
         self.pool = QThreadPool(editor)
         self.pool.setMaxThreadCount(1)
         self.signals = _Signals(editor)
         self.signals.done.connect(self._done)
-        self.running = 0
 
-    @property
-    def busy(self) -> bool:
-        return self._corner is not None
-
-    def cancel(self) -> None:
-        self._corner = None
-        super().cancel()
-
-    def mouse_press(self, event, pos: QPointF) -> bool:
-        if not left_button(event):
-            return False
-        if self.inside_image(pos):
-            self._corner = self.clamped(pos)
-            self._outline = self.add_preview(outline_item(polygon_path([]), dashed=True))
-        return True
-
-    def mouse_move(self, event, pos: QPointF) -> bool:
-        if self._corner is None:
-            return False
-        (x0, y0), (x1, y1) = self._corner, self.clamped(pos)
-        self._outline.setPath(polygon_path([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]]))
-        return True
-
-    def mouse_release(self, event, pos: QPointF) -> bool:
-        if self._corner is None or not left_button(event):
-            return self._corner is not None
-        corner, self._corner = self._corner, None
-        other = self.clamped(pos)
-        self.clear_previews()
-        smallest = MIN_SIDE_PX / max(self.canvas.scale_factor, 1e-6)
-        if min(abs(other[0] - corner[0]), abs(other[1] - corner[1])) < smallest:
-            return True
+    def box_drawn(self, corner: tuple[float, float], other: tuple[float, float], image_id: int) -> None:
         image = self.canvas.full_image()
-        if image is None or self.canvas.image_id is None:
+        if image is None:
             self.editor.message.emit("The image is still loading: draw the box again in a moment")
-            return True
-        self.running += 1
+            return
         self.editor.message.emit("Finding the object in the box…")
-        box = (*corner, *other)
-        self.pool.start(_GrabCutJob(rgb_array(image), box, self.canvas.image_id, self.signals))
-        return True
+        self.pool.start(_GrabCutJob(rgb_array(image), (*corner, *other), image_id, self.signals))
 
     def _done(self, image_id: int, mask, error: str) -> None:
-        self.running -= 1
         editor = self.editor
         if error:
             editor.message.emit(f"Could not segment the box: {error}")

@@ -22,18 +22,19 @@ class _Dragging:
         (x0, y0), (x1, y1) = self.corner, point
         self.outline.setPath(polygon_path([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]]))
 
-    def finish(self):
+    def drawn(self) -> bool:
+        """A real box on the image still shown, not a slip of the hand."""
         editor, canvas = self.tool.editor, self.tool.canvas
         smallest = MIN_SIDE_PX / max(canvas.scale_factor, 1e-6)
         width, height = abs(self.other[0] - self.corner[0]), abs(self.other[1] - self.corner[1])
-        if min(width, height) < smallest or self.image_id != canvas.image_id or editor.dataset is None:
-            return None
-        return shape_edit.add_rectangle(
-            editor.dataset, self.image_id, editor.current_category, self.corner, self.other
+        return (
+            min(width, height) >= smallest and self.image_id == canvas.image_id and editor.dataset is not None
         )
 
 
 class RectangleTool(Tool):
+    """Drag a box; `box_drawn` decides what it becomes (here a rectangle polygon)."""
+
     kind = ToolKind.RECTANGLE
 
     def __init__(self, editor) -> None:
@@ -67,8 +68,12 @@ class RectangleTool(Tool):
         drag, self._drag = self._drag, None
         drag.move(self.clamped(pos))
         self.clear_previews()
-        edit = drag.finish()
-        self.editor.push(edit)
-        if edit is not None:
-            self.editor.select(shape_edit.added_instances(edit)[0].id)
+        if drag.drawn():
+            self.box_drawn(drag.corner, drag.other, drag.image_id)
         return True
+
+    def box_drawn(self, corner: tuple[float, float], other: tuple[float, float], image_id: int) -> None:
+        editor = self.editor
+        edit = shape_edit.add_rectangle(editor.dataset, image_id, editor.current_category, corner, other)
+        editor.push(edit)
+        editor.select(shape_edit.added_instances(edit)[0].id)
