@@ -88,6 +88,12 @@ def mutated_labelme(draw):
 @FUZZ
 @given(mutated_labelme())
 @example({**BASE, "imageHeight": 0})
+@example(
+    {**BASE, "shapes": [{"label": "c", "points": [[3e112, 30], [34, 30]], "shape_type": "circle"}]}
+)  # atheris: OverflowError
+@example(
+    {**BASE, "shapes": [{"label": "c", "points": [[1e15, 30], [34, 30]], "shape_type": "circle"}]}
+)  # billions of vertices
 @example({**BASE, "imageHeight": 11709368954})  # fuzzer: a 545 GiB mask allocation (MemoryError)
 @example(
     {**BASE, "shapes": [{"label": "x", "points": [[0, 0], [5, 0], [0, 5]], "shape_type": ["polygon"]}]}

@@ -290,13 +290,23 @@ def _points(value: Any) -> np.ndarray:
     return points
 
 
+MAX_CIRCLE_VERTICES = 4096
+
+
 def _circle(points: np.ndarray) -> np.ndarray:
     """labelme2coco's circle polygon: enough vertices that the chord gap stays under a pixel."""
     (cx, cy), (px, py) = points
     radius = float(np.hypot(px - cx, py - cy))
-    if radius <= 0:
-        raise GeometryError("a circle needs a radius")
-    count = max(int(np.pi / np.arccos(1 - 1 / radius)), 12) if radius > 0.5 else 12
+    if not radius > 0 or not np.isfinite(radius):
+        raise GeometryError("a circle needs a finite radius")
+    # Any circle that fits an image this tool opens needs far fewer vertices than the cap; past it the
+    # formula would ask for billions (or divide by zero when 1/radius vanishes).
+    angle = np.arccos(1 - 1 / radius) if radius > 0.5 else 0.0
+    count = (
+        12
+        if radius <= 0.5
+        else int(min(max(np.pi / angle if angle > 0 else np.inf, 12), MAX_CIRCLE_VERTICES))
+    )
     angles = 2 * np.pi * np.arange(count) / count
     return np.stack([cx + radius * np.sin(angles), cy + radius * np.cos(angles)], axis=1)
 
