@@ -34,6 +34,7 @@ from annotator.core.model import (
 )
 from annotator.io.coco_write import OWN_KEY, coco_dict, save_coco, save_coco_results
 from annotator.io.errors import DatasetError
+from annotator.io.gc_pause import gc_paused
 from annotator.io.images import MAX_PIXELS
 from annotator.io.jsonfile import read_json
 from annotator.io.paths import normalise_file_name, resolve_inside
@@ -63,7 +64,8 @@ class CocoImport:
 def load_coco(path: str | Path, *, images_root: str | Path | None = None) -> CocoImport:
     """Load a COCO instances file. `images_root`, if given, is only used to report missing images."""
     path = Path(path)
-    return coco_from_dict(read_json(path), source=path, images_root=images_root)
+    with gc_paused():
+        return coco_from_dict(read_json(path), source=path, images_root=images_root)
 
 
 def coco_from_dict(data: Any, *, source: Path, images_root: str | Path | None = None) -> CocoImport:

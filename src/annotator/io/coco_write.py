@@ -12,6 +12,7 @@ from typing import Any
 
 from annotator.core.geometry import Geometry, Mask, Polygons, area, mask_to_polygons
 from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance, Review
+from annotator.io.gc_pause import gc_paused
 from annotator.io.jsonfile import write_json
 
 OWN_KEY = "annotator"  # our namespaced key on images, categories and annotations
@@ -62,10 +63,11 @@ def save_coco(
     include_scores: bool = False,
 ) -> int:
     """Write a COCO instances file atomically; returns the number of annotations written."""
-    data = coco_dict(
-        dataset, rle=rle, accepted_only=accepted_only, include_scores=include_scores, arrays=True
-    )
-    write_json(Path(path), data)
+    with gc_paused():
+        data = coco_dict(
+            dataset, rle=rle, accepted_only=accepted_only, include_scores=include_scores, arrays=True
+        )
+        write_json(Path(path), data)
     return len(data["annotations"])
 
 

@@ -30,6 +30,7 @@ from annotator.core.model import (
     SourceKind,
 )
 from annotator.io.errors import DatasetError
+from annotator.io.gc_pause import gc_paused
 from annotator.io.geometry_codec import decode_geometry, encode_geometry
 
 SCHEMA_VERSION = 1
@@ -121,7 +122,8 @@ class ProjectStore:
             )
             dataset.put_images(map(_image_from_row, conn.execute("SELECT * FROM images")), notify=False)
             rows = conn.execute("SELECT * FROM instances ORDER BY id")
-            dataset.put_instances(map(_instance_from_row, rows), notify=False)
+            with gc_paused():
+                dataset.put_instances(map(_instance_from_row, rows), notify=False)
             extra = self.meta("dataset_extra")
             dataset.extra.update(orjson.loads(extra) if extra else {})
         except (sqlite3.DatabaseError, GeometryError, ValueError, KeyError) as exc:
