@@ -67,7 +67,8 @@ class Polygons:
             if source is None:
                 self._cache[key] = Mask.from_array(np.zeros((height, width), np.uint8)).rle
                 return self._cache[key]
-            parts = mask_utils.frPyObjects([ring.ravel().tolist() for ring in source.rings], height, width)
+            # flat float64 arrays: pycocotools reads them as they are (a list would be converted first)
+            parts = mask_utils.frPyObjects([ring.ravel() for ring in source.rings], height, width)
             merged = mask_utils.merge(parts) if len(parts) > 1 else parts[0]
             self._cache[key] = Rle(height, width, merged["counts"])
         return self._cache[key]
