@@ -112,9 +112,16 @@ def make_variants(
 ) -> list[tuple[str, TorchPredictor, PredictOptions]]:
     """Our predictor in each configuration worth measuring, plus a control (see `noise_control`)."""
 
-    def predictor(precision: Precision, state_model: torch.nn.Module | None = None) -> TorchPredictor:
+    def predictor(
+        precision: Precision,
+        state_model: torch.nn.Module | None = None,
+        stages: tuple[str, ...] | None = None,
+    ) -> TorchPredictor:
         model = copy.deepcopy(state_model or loaded.model)
-        return TorchPredictor(dataclasses.replace(loaded, model=model), precision=precision)
+        made = TorchPredictor(dataclasses.replace(loaded, model=model), precision=precision)
+        if stages is not None:  # which stages pay for bf16's speed, and which cost its agreement
+            made.bf16_stages = stages
+        return made
 
     options = PredictOptions(score_threshold=args.threshold)
     fewer = PredictOptions(score_threshold=args.threshold, proposals=300)
@@ -125,6 +132,8 @@ def make_variants(
         variants += [
             ("default: folded BN, bf16 mask", predictor(Precision.AUTO), options),
             ("--precision bf16 (everywhere)", predictor(Precision.BF16), options),
+            ("bf16 backbone + mask only", predictor(Precision.BF16, stages=("backbone", "mask")), options),
+            ("bf16 rpn + box + mask only", predictor(Precision.BF16, stages=("rpn", "box", "mask")), options),
             ("bf16 + 300 proposals", predictor(Precision.BF16), fewer),
         ]
     variants.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+from collections import OrderedDict
 
 import cv2
 import numpy as np
@@ -256,3 +257,21 @@ def test_weights_in_the_hub_cache_are_used_without_download(tmp_path, monkeypatc
     torch.save(random_model.state_dict(), cached)  # stands in for the COCO file: same keys and shapes
     loaded = load_model(ModelSpec())
     assert loaded.architecture == "maskrcnn_resnet50_fpn" and len(loaded.categories) == 80
+
+
+def test_roi_align_split_across_cores_gives_the_same_values(predictor):
+    """Our RoIAlign runs one chunk of boxes per core; the result must be that of one call."""
+    generator = torch.Generator().manual_seed(5)
+    features = OrderedDict(
+        (name, torch.rand(1, 256, 40 // 2**i, 56 // 2**i, generator=generator))
+        for i, name in enumerate("0123")
+    )
+    corners = torch.rand(300, 2, generator=generator) * torch.tensor([200.0, 140.0])
+    sizes = 4 + torch.rand(300, 2, generator=generator) * 100  # small and large: every pyramid level
+    boxes = torch.cat([corners, corners + sizes], 1)
+    pooler = predictor.model.roi_heads.box_roi_pool
+    assert predictor._pool_workers == 2
+    split = predictor._roi_align(pooler, features, boxes, [(160, 224)])
+    whole = pooler(features, [boxes], [(160, 224)])
+    assert split.shape == (300, 256, 7, 7)
+    assert torch.equal(split, whole)
