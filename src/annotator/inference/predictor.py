@@ -8,8 +8,8 @@ measured in `bench/prelabel.py`:
   and encoded to RLE from a reused buffer, instead of 100 full-resolution float masks;
 - RoIAlign (torchvision's CPU kernel runs on one core, and copies channels_last features on every
   call) reads features made contiguous once, with the boxes split across the cores;
-- on CPUs with native bfloat16 (avx512_bf16 or AMX) the mask head runs under bf16 autocast, and the
-  backbone in channels_last memory with BatchNorm folded into its convolutions.
+- unless `--precision fp32`, BatchNorm is folded into the backbone's convolutions, which run in
+  channels_last memory; on CPUs with native bfloat16 (avx512_bf16 or AMX) the mask head runs in bf16.
 """
 
 from __future__ import annotations
