@@ -19,8 +19,9 @@ a trained checkpoint on images of its own domain instead: `bench/trained_model.p
 shapes in about half an hour of CPU, and `--synthetic` draws such images (fixed seeds, not the training or
 held-out ones) at `--size`. Result (8 images 1920x1080, threshold 0.5, 2 threads; a 36-minute model
 with held-out precision 0.49 and recall 0.56): the control and the default (bf16 mask head) match 97/97,
-`--precision bf16` 86/97 (88.7%, 3.4x) and bf16 + 300 proposals 65/97 (67%, 4.3x): bf16 everywhere
-still fails the 95% bar on a trained model, so it stays opt-in.
+`--precision bf16` 86/97 (88.7%, 4.9x), bf16 in the backbone alone 91.8% (3.5x), bf16 in the heads alone
+99.0% (2.6x): bf16 in the backbone fails the 95% bar on a trained model too, so it stays opt-in
+(docs/decisions/0009 has the table).
 
 Run: `.venv/bin/python bench/prelabel.py [--images 2] [--threads 1] [--repeat 1]` (about 3 minutes
 here), or on the trained model:
