@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canvas_helpers import image_levels, sample_dataset
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
+from window_helpers import shown_main_window
 
 from annotator.core.geometry import to_mask_array
 from annotator.core.model import Image
 from annotator.gui.document import MemoryDocument
-from annotator.gui.main_window import MainWindow
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.KeyboardModifier.NoModifier
@@ -20,11 +20,7 @@ NONE = Qt.KeyboardModifier.NoModifier
 @pytest.fixture
 def window(qtbot, tmp_path):
     """A real main window, shown, with settings of its own; test modules import this fixture."""
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_main_window(qtbot, tmp_path)
     yield win
     win.loader.wait()
 

@@ -8,6 +8,7 @@ from edit_helpers import click, drag, key, open_sample, snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import QSettings, Qt
+from window_helpers import shown_main_window
 
 from annotator.gui.main_window import MainWindow
 
@@ -28,11 +29,7 @@ STEP = st.one_of(
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1000, 700)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_main_window(qtbot, tmp_path, width=1000, height=700)
     yield win
     win.loader.wait()
 

@@ -13,8 +13,9 @@ import pytest
 from canvas_helpers import viewport_pixel
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from window_helpers import shown_main_window
 
 from annotator.core import evaluation
 from annotator.core.edits import AddInstances
@@ -23,17 +24,12 @@ from annotator.core.model import Instance, Review, Source
 from annotator.gui.docks import AP_COLUMN
 from annotator.gui.evaluation_panel import NUMBER_ROLE
 from annotator.gui.evaluation_view import FN_COLOR, FP_COLOR, TP_COLOR
-from annotator.gui.main_window import MainWindow
 from perturbed import perturbed_predictions
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1400, 900)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_main_window(qtbot, tmp_path, width=1400, height=900)
     yield win
     win.evaluation.controller.wait()
     win.loader.wait()

@@ -7,12 +7,12 @@ import json
 
 import pytest
 from canvas_helpers import IMAGE_RGB, image_levels, square, viewport_pixel
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
+from window_helpers import shown_main_window
 
 from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance, Review, Source
 from annotator.gui.document import MemoryDocument
-from annotator.gui.main_window import MainWindow
 from annotator.io.coco_write import is_accepted
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -37,11 +37,7 @@ def _dataset() -> Dataset:
 
 @pytest.fixture
 def window(qtbot, tmp_path):
-    win = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
+    win = shown_main_window(qtbot, tmp_path)
     win.activateWindow()
     qtbot.waitUntil(lambda: win.isActiveWindow())
     yield win
