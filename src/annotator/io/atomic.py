@@ -27,16 +27,22 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, path)
-        _fsync_directory(path.parent)
+        replace_durably(Path(temp_name), path)
     except OSError as exc:
         _remove_quietly(temp_name)
         raise DatasetError(path, f"cannot write: {exc.strerror or exc}") from None
     except BaseException:
         _remove_quietly(temp_name)
         raise
+
+
+def replace_durably(temp: Path, path: Path) -> None:
+    """Put the finished file `temp` in place of `path`: fsync it, rename it, fsync the folder (so the
+    rename itself survives a power cut). Raises OSError; the caller removes `temp` on failure."""
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, path)
+    _fsync_directory(path.parent)
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:

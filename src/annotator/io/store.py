@@ -8,7 +8,6 @@ at once (well within the one second the spec allows) and killing the process nev
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -29,6 +28,7 @@ from annotator.core.model import (
     Source,
     SourceKind,
 )
+from annotator.io.atomic import replace_durably
 from annotator.io.errors import DatasetError
 from annotator.io.gc_pause import gc_paused
 from annotator.io.geometry_codec import decode_geometry, encode_geometry
@@ -102,9 +102,7 @@ class ProjectStore:
             store = cls(temp, bulk=True)
             store.write_all(dataset, meta=meta)
             store.close()
-            with open(temp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
+            replace_durably(temp, path)
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise DatasetError(path, f"cannot create the project: {exc.strerror or exc}") from None
