@@ -39,6 +39,7 @@ class Canvas(QGraphicsView):
 
     def __init__(self, parent=None, *, style: CanvasStyle | None = None) -> None:
         super().__init__(parent)
+        self._fit_mode = False  # True after fit(): resizing the window fits again, until the user zooms
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self.style_options = style or CanvasStyle()
@@ -286,7 +287,7 @@ class Canvas(QGraphicsView):
         self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
         self._update_scene_rect()
         self._after_zoom()
-        self._fit_mode = True  # keep fitting as the window resizes, until the user zooms
+        self._fit_mode = True
 
     def zoom_1_1(self) -> None:
         self.set_zoom(1.0)
@@ -345,7 +346,7 @@ class Canvas(QGraphicsView):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if getattr(self, "_fit_mode", False):
+        if self._fit_mode:
             self.fit()
         self._update_scene_rect()
         if not self.in_gesture and not self.overlay.covers_view():
