@@ -301,12 +301,11 @@ def _circle(points: np.ndarray) -> np.ndarray:
         raise GeometryError("a circle needs a finite radius")
     # Any circle that fits an image this tool opens needs far fewer vertices than the cap; past it the
     # formula would ask for billions (or divide by zero when 1/radius vanishes).
-    angle = np.arccos(1 - 1 / radius) if radius > 0.5 else 0.0
-    count = (
-        12
-        if radius <= 0.5
-        else int(min(max(np.pi / angle if angle > 0 else np.inf, 12), MAX_CIRCLE_VERTICES))
-    )
+    if radius <= 0.5:
+        count = 12
+    else:
+        angle = float(np.arccos(1 - 1 / radius))  # 0.0 once 1 / radius is below float64's resolution
+        count = MAX_CIRCLE_VERTICES if angle == 0 else int(min(max(np.pi / angle, 12), MAX_CIRCLE_VERTICES))
     angles = 2 * np.pi * np.arange(count) / count
     return np.stack([cx + radius * np.sin(angles), cy + radius * np.cos(angles)], axis=1)
 
