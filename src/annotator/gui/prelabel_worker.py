@@ -161,9 +161,10 @@ class _ModelWorker(QObject):
             self.loading.emit(spec)
             predictor = self._factory(spec)
             self._predictor, self._spec = predictor, spec
-            # torch brings hundreds of thousands of long-lived objects; a full garbage collection
-            # triggered by any later allocation (often on the GUI thread) walked them all: 160 ms
-            # stalls. Freezing moves what exists now out of the collector's sight.
+            # A predictor loaded in this process (torch) brings hundreds of thousands of long-lived
+            # objects; a full garbage collection triggered by any later allocation (often on the GUI
+            # thread) walked them all: 160 ms stalls. Freezing moves what exists now out of the
+            # collector's sight. (The app's model lives in a child process; then this costs little.)
             gc.collect()
             gc.freeze()
             self.loaded.emit(predictor.info)
