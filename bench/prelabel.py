@@ -131,9 +131,11 @@ def make_variants(
         variants.append(("default: folded BN, fp32", predictor(Precision.AUTO), options))
     else:
         variants += [
-            ("default: folded BN, bf16 mask", predictor(Precision.AUTO), options),
+            ("default: bf16 but the body", predictor(Precision.AUTO), options),
+            ("folded BN, all fp32", predictor(Precision.BF16, stages=()), options),
+            ("bf16 mask head only (old default)", predictor(Precision.BF16, stages=("mask",)), options),
             ("--precision bf16 (everywhere)", predictor(Precision.BF16), options),
-            ("bf16 backbone + mask only", predictor(Precision.BF16, stages=("backbone", "mask")), options),
+            ("bf16 body + mask only", predictor(Precision.BF16, stages=("body", "mask")), options),
             ("bf16 rpn + box + mask only", predictor(Precision.BF16, stages=("rpn", "box", "mask")), options),
             ("bf16 + 300 proposals", predictor(Precision.BF16), fewer),
         ]

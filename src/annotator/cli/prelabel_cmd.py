@@ -36,7 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-size", type=int, default=1333, metavar="N", help="longest input side")
     parser.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "bf16"),
-        help="auto: bf16 mask head where the CPU has native bf16; bf16: whole network (faster, less exact)",
+        help="auto: bf16 after the ResNet body where the CPU has native bf16; bf16: whole network (faster, less exact)",
     )  # fmt: skip
     parser.add_argument("--results", action="store_true", help="write a COCO results list instead")
     parser.set_defaults(run=run)

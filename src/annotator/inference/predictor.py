@@ -1,15 +1,15 @@
 """The torch predictor: Mask R-CNN run stage by stage, so that only kept detections cost anything.
 
-Against the naive `model([to_tensor(img)])[0]` then `masks > 0.5` it saves time in three places, each
+Against the naive `model([to_tensor(img)])[0]` then `masks > 0.5` it saves time in these places, each
 measured in `bench/prelabel.py`:
 - the score threshold and the class filter act inside the box head (before NMS and the mask head), so
   rejected detections never get a mask;
 - each mask is pasted only inside its box (torchvision's own interpolation, so the pixels are the same)
   and encoded to RLE from a reused buffer, instead of 100 full-resolution float masks;
-- RoIAlign (torchvision's CPU kernel runs on one core, and copies channels_last features on every
-  call) reads features made contiguous once, with the boxes split across the cores;
-- unless `--precision fp32`, BatchNorm is folded into the backbone's convolutions, which run in
-  channels_last memory; on CPUs with native bfloat16 (avx512_bf16 or AMX) the mask head runs in bf16.
+- unless `--precision fp32`: BatchNorm is folded into the backbone's convolutions, which run in
+  channels_last memory; RoIAlign reads that memory directly, as two small GEMMs per box with the boxes
+  split across the cores (`roi_align.py`); and on CPUs with native bfloat16 (avx512_bf16 or AMX)
+  everything after the ResNet body (FPN, RPN, box and mask heads) runs in bf16 (see `_bf16_stages`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from torchvision.ops import boxes as box_ops
 
 from annotator.core.geometry import Mask, Rle
 from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
+from annotator.inference import roi_align
 from annotator.inference.models import LoadedModel, load_model
 
 
@@ -117,31 +118,39 @@ class TorchPredictor:
         batch = images.tensors
         if self.tuned:
             batch = batch.contiguous(memory_format=torch.channels_last)
-        with self._autocast("backbone"):
-            features = model.backbone(batch)
-        features = OrderedDict((k, v.float()) for k, v in features.items())
-        proposals = self._proposals(images, features, options)
-        # RoIAlign's CPU kernel reads NCHW: one copy here instead of one per pooling call
-        features = OrderedDict((k, v.contiguous()) for k, v in features.items())
-        boxes, scores, labels = self._box_head(features, proposals, images.image_sizes, options)
-        mask_logits = self._mask_head(features, boxes, images.image_sizes)
+        with self._autocast("body"):
+            levels = model.backbone.body(batch)
+        if "fpn" not in self.bf16_stages:
+            levels = OrderedDict((k, v.float()) for k, v in levels.items())
+        with self._autocast("fpn"):
+            features = model.backbone.fpn(levels)
+        pooling = self._pooling_features(features)
+        proposals = self._proposals(images, features, pooling, options)
+        boxes, scores, labels = self._box_head(pooling, proposals, images.image_sizes, options)
+        mask_logits = self._mask_head(pooling, boxes, images.image_sizes)
         mask_probs = maskrcnn_inference(mask_logits.float(), [labels])[0]
         boxes = resize_boxes(boxes, images.image_sizes[0], list(image.shape[:2]))
         return boxes, scores, labels, mask_probs
 
-    def _proposals(self, images, features, options: PredictOptions) -> list[torch.Tensor]:
-        """The RPN's forward pass, with the head under autocast but box decoding in float32.
+    def _pooling_features(self, features: OrderedDict) -> OrderedDict:
+        """The pyramid in float32 for RoIAlign: channels_last for ours, NCHW for torchvision's kernel."""
+        if self.tuned:
+            return OrderedDict((k, v.float()) for k, v in features.items())
+        return OrderedDict((k, v.float().contiguous()) for k, v in features.items())
 
-        (torchvision's decoder casts anchors to the deltas' dtype: in bf16 a coordinate near 1000 is
-        rounded to 4 pixels.)
+    def _proposals(self, images, features, pooling, options: PredictOptions) -> list[torch.Tensor]:
+        """The RPN's forward pass, with the head under autocast but anchors and box decoding in float32.
+
+        (torchvision makes anchors in the features' dtype and its decoder casts them to the deltas'
+        dtype: in bf16 a coordinate near 1000 is rounded to 4 pixels.)
         """
         rpn = self.model.rpn
         pre, post = self._rpn_defaults if options.proposals is None else (options.proposals,) * 2
         rpn._pre_nms_top_n["testing"], rpn._post_nms_top_n["testing"] = pre, post
-        levels = list(features.values())
         with self._autocast("rpn"):
-            objectness, deltas = rpn.head(levels)
+            objectness, deltas = rpn.head(list(features.values()))
         objectness, deltas = [o.float() for o in objectness], [d.float() for d in deltas]
+        levels = list(pooling.values())
         anchors = rpn.anchor_generator(images, levels)
         per_level = [o[0].numel() for o in objectness]
         objectness, deltas = concat_box_prediction_layers(objectness, deltas)
@@ -206,9 +215,14 @@ class TorchPredictor:
     def _roi_align(self, pooler, features, boxes: torch.Tensor, image_sizes) -> torch.Tensor:
         """`pooler` (a MultiScaleRoIAlign) over `boxes`, in one chunk of boxes per core.
 
-        torchvision's CPU kernel is single-threaded and releases the GIL; each box is pooled on its own,
-        so the chunks give exactly the values of one call (1000 proposals: 0.25 s -> 0.15 s on 2 cores).
+        Tuned: `roi_align.multiscale_roi_align` reads the channels_last pyramid as it is (1000 proposals:
+        0.31 s -> 0.06 s with the copy it saves). fp32: torchvision's single-threaded kernel, each box
+        pooled on its own, so chunks on several threads give exactly the values of one call.
         """
+        if self.tuned and roi_align.supports(pooler):
+            return roi_align.multiscale_roi_align(
+                pooler, features, boxes, image_sizes[0], self._pool_threads, self._pool_workers
+            )
         if self._pool_workers < 2 or boxes.shape[0] < 64:
             return pooler(features, [boxes], image_sizes)
         chunks = boxes.tensor_split(self._pool_workers)
@@ -306,19 +320,24 @@ def _folded(conv: torch.nn.Conv2d, bn: torch.nn.Module) -> torch.nn.Conv2d:
     return fused
 
 
+STAGES = ("body", "fpn", "rpn", "box", "mask")
+
+
 def _bf16_stages(precision: Precision, device: torch.device) -> tuple[str, ...]:
     """Which network stages run under bf16 autocast.
 
-    `bf16`: all of them, about 2x faster again on native-bf16 CPUs but lossy: on a trained model
-    (bench/prelabel.py --synthetic) 11% of the detections keep their object and score but their mask
-    moves to IoU 0.92-0.95 with fp32's; the backbone is both most of the speed and most of the drift.
-    `auto`: only the mask head, on CPUs with native bf16: every mask stays within IoU 0.95 of fp32.
+    Rounding to bf16 costs agreement with fp32 in proportion to the depth it passes through: the
+    ResNet body is 50 layers of a residual stream, the FPN and the heads a few layers each. On trained
+    models (bench/prelabel.py --weights FILE --synthetic) bf16 everywhere moves 5-11% of the masks to
+    IoU 0.92-0.95 with fp32's, bf16 everywhere but the body 2-4%.
+    `bf16`: all stages, about 2x faster again on native-bf16 CPUs, lossy.
+    `auto`: all but the body, on CPUs with native bf16.
     `fp32`: none, and no folded BatchNorm or channels_last either: torchvision's own arithmetic.
     """
     if precision is Precision.BF16:
-        return ("backbone", "rpn", "box", "mask")
+        return STAGES
     if precision is Precision.AUTO and device.type == "cpu" and cpu_has_native_bf16():
-        return ("mask",)
+        return STAGES[1:]
     return ()
 
 
