@@ -7,7 +7,7 @@ measured in `bench/prelabel.py`:
 - each mask is pasted only inside its box (torchvision's own interpolation, so the pixels are the same)
   and encoded to RLE from a reused buffer, instead of 100 full-resolution float masks;
 - unless `--precision fp32`: BatchNorm is folded into the backbone's convolutions, which run in
-  channels_last memory; RoIAlign reads that memory directly, as two small GEMMs per box with the boxes
+  channels_last memory with their ReLUs and residual adds fused in (`fused_body.py`); RoIAlign reads that memory directly, as two small GEMMs per box with the boxes
   split across the cores (`roi_align.py`); and on CPUs with native bfloat16 (avx512_bf16 or AMX)
   everything after the ResNet body (FPN, RPN, box and mask heads) runs in bf16 (see `_bf16_stages`).
 """
@@ -35,6 +35,7 @@ from torchvision.ops import boxes as box_ops
 from annotator.core.geometry import Mask, Rle
 from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
 from annotator.inference import roi_align
+from annotator.inference.fused_body import fuse_bottlenecks
 from annotator.inference.models import LoadedModel, load_model
 
 
@@ -74,6 +75,7 @@ class TorchPredictor:
         model = loaded.model.to(self.device).eval()
         if self.tuned:  # fp32 keeps torchvision's exact arithmetic, as the reference
             fold_batchnorm(model.backbone.body)
+            fuse_bottlenecks(model.backbone.body)
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self._declared = frozenset(c.id for c in loaded.categories)
