@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from torchvision.ops import MultiScaleRoIAlign, roi_align  # noqa: E402
 
-from annotator.inference.roi_align import multiscale_roi_align, roi_align_hwc, supports  # noqa: E402
+from annotator.inference.roi_align import multiscale_roi_align, supports  # noqa: E402
 
 HEIGHT, WIDTH = 37, 53  # odd sizes: no box lines up with the grid by accident
 
@@ -43,8 +43,9 @@ def test_one_level_equals_torchvision(output_size, sampling_ratio):
     features = torch.randn(1, 16, HEIGHT, WIDTH, generator=torch.Generator().manual_seed(1))
     boxes = edge_boxes(0.25)
     expected = roi_align(features, [boxes], output_size, spatial_scale=0.25, sampling_ratio=sampling_ratio)
-    channels_last = features.contiguous(memory_format=torch.channels_last)
-    ours = roi_align_hwc(channels_last[0].permute(1, 2, 0), boxes, 0.25, output_size, sampling_ratio)
+    pooler = MultiScaleRoIAlign(["0"], output_size, sampling_ratio)  # one level: every box pools from it
+    channels_last = {"0": features.contiguous(memory_format=torch.channels_last)}
+    ours = multiscale_roi_align(pooler, channels_last, boxes, (HEIGHT * 4, WIDTH * 4))
     assert ours.shape == expected.shape
     torch.testing.assert_close(ours, expected, rtol=0, atol=2e-6)
     assert torch.all(ours[1] == 0)  # the box outside the map pools nothing
