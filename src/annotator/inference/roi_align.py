@@ -18,13 +18,12 @@ which BLAS computes straight from the channels_last crop. The weights follow tor
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
 import numpy as np
 import torch
-from torchvision.ops.poolers import LevelMapper, MultiScaleRoIAlign
+from torchvision.ops.poolers import MultiScaleRoIAlign, _setup_scales
 
 
 def supports(pooler: MultiScaleRoIAlign) -> bool:
@@ -49,12 +48,9 @@ def multiscale_roi_align(
     levels = [features[name] for name in pooler.featmap_names]
     height, width = (int(s) for s in pooler.output_size)
     out = np.empty((boxes.shape[0], width, height, levels[0].shape[1]), dtype=np.float32)
-    scales = [_level_scale(level, image_size) for level in levels]
-    mapper = LevelMapper(
-        int(-math.log2(scales[0])),
-        int(-math.log2(scales[-1])),
-        canonical_scale=pooler.canonical_scale,
-        canonical_level=pooler.canonical_level,
+    # torchvision's own level scales and FPN level mapper (what `pooler` would set up on its first call)
+    scales, mapper = _setup_scales(
+        levels, [tuple(image_size)], pooler.canonical_scale, pooler.canonical_level
     )
     assigned = mapper([boxes]) if boxes.shape[0] else boxes.new_zeros(0, dtype=torch.int64)
     jobs = []
@@ -74,11 +70,6 @@ def multiscale_roi_align(
     else:
         list(executor.map(run, jobs))
     return torch.from_numpy(out).permute(0, 3, 2, 1)
-
-
-def _level_scale(level: torch.Tensor, image_size: Sequence[int]) -> float:
-    """The level's scale against the image, a power of two (torchvision's `_infer_scale`)."""
-    return 2.0 ** round(math.log2(level.shape[-2] / image_size[0]))
 
 
 def _pool_level(
