@@ -26,7 +26,7 @@ def fuse_bottlenecks(body: torch.nn.Module) -> int:
         if not isinstance(layer, torch.nn.Sequential):
             continue
         for index, block in enumerate(layer):
-            if _foldable(block):
+            if _fusable(block):
                 layer[index] = FusedBottleneck(block)
                 fused += 1
     return fused
@@ -62,7 +62,7 @@ def _geometry(conv: torch.nn.Conv2d) -> tuple[list[int], list[int], list[int], i
     return list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups
 
 
-def _foldable(block: object) -> bool:
+def _fusable(block: object) -> bool:
     """A Bottleneck whose BatchNorms are already folded into its convolutions (Identity in their place)."""
     if not isinstance(block, Bottleneck):
         return False
