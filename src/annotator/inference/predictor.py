@@ -7,10 +7,9 @@ measured in `bench/prelabel.py`:
 - each mask is pasted only inside its box (torchvision's own interpolation, so the pixels are the same)
   and encoded to RLE from a reused buffer, instead of 100 full-resolution float masks;
 - unless `--precision fp32`: BatchNorm is folded into the backbone's convolutions, which run in
-  channels_last memory with their ReLUs and residual adds fused in (`fused_body.py`); RoIAlign reads
-  that memory directly, as two small GEMMs per box with the boxes split across the cores
-  (`roi_align.py`); and on CPUs with native bfloat16 (avx512_bf16 or AMX) everything after the ResNet
-  body (FPN, RPN, box and mask heads) runs in bf16 (see `_bf16_stages`).
+  channels_last memory; RoIAlign reads that memory directly, as two small GEMMs per box with the boxes
+  split across the cores (`roi_align.py`); and on CPUs with native bfloat16 (avx512_bf16 or AMX)
+  everything after the ResNet body (FPN, RPN, box and mask heads) runs in bf16 (see `_bf16_stages`).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from torchvision.ops import boxes as box_ops
 from annotator.core.geometry import Mask, Rle
 from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
 from annotator.inference import roi_align
-from annotator.inference.fused_body import fuse_bottlenecks
 from annotator.inference.models import LoadedModel, load_model
 
 
@@ -76,7 +74,6 @@ class TorchPredictor:
         model = loaded.model.to(self.device).eval()
         if self.tuned:  # fp32 keeps torchvision's exact arithmetic, as the reference
             fold_batchnorm(model.backbone.body)
-            fuse_bottlenecks(model.backbone.body)
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self._declared = frozenset(c.id for c in loaded.categories)
@@ -219,7 +216,7 @@ class TorchPredictor:
         """`pooler` (a MultiScaleRoIAlign) over `boxes`, in one chunk of boxes per core.
 
         Tuned: `roi_align.multiscale_roi_align` reads the channels_last pyramid as it is (1000 proposals
-        in 0.06 s; torchvision's kernel needs an NCHW copy, 0.1 s, then 0.2 s on one core). fp32:
+        about 4x faster than torchvision's kernel with the NCHW copy it needs, bench/roi_align.py). fp32:
         torchvision's kernel, each box pooled on its own, so chunks on several threads give exactly the
         values of one call.
         """
