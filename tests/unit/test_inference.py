@@ -155,19 +155,27 @@ def test_default_precision_keeps_the_body_in_fp32_and_its_exact_parts_exact(rand
         ),
         precision=Precision.FP32,
     ).predict(image, OPTIONS)
-    tuned = TorchPredictor(
-        LoadedModel(
+
+    def tuned(**kwargs) -> TorchPredictor:
+        loaded = LoadedModel(
             copy.deepcopy(random_model), "maskrcnn_resnet50_fpn", tuple(range(91)), coco_categories(), "r"
-        ),
-        precision=Precision.AUTO,
-    )
+        )
+        return TorchPredictor(loaded, precision=Precision.AUTO, **kwargs)
+
+    default = tuned()
     native = cpu_has_native_bf16()
-    assert tuned.info.precision == ("bf16 fpn+rpn+box+mask, folded BN" if native else "fp32, folded BN")
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in tuned.model.backbone.body.modules())
-    # folded BatchNorm, channels_last and our RoIAlign change only rounding: every detection stays. (bf16's
-    # agreement needs a trained model; a random one is chaotic: bench/prelabel.py --weights FILE --synthetic)
-    tuned.bf16_stages = ()
-    assert matched_fraction(exact, tuned.predict(image, OPTIONS)) == 1.0
+    assert default.info.precision == ("bf16 fpn+rpn+box+mask, folded BN" if native else "fp32, folded BN")
+    model = default.model
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.backbone.body.modules())
+    assert {p.dtype for p in model.backbone.body.parameters()} == {torch.float32}
+    bf16_if_native = {torch.bfloat16 if native else torch.float32}
+    for module in (model.backbone.fpn, model.rpn.head, model.roi_heads.box_head, model.roi_heads.mask_head):
+        assert {p.dtype for p in module.parameters()} == bf16_if_native
+    assert default.predict(image, OPTIONS)
+    # folded BatchNorm, channels_last, resizing before normalizing, our RoIAlign and the box head reading
+    # its memory change only rounding: every detection stays. (bf16's agreement needs a trained model; a
+    # random one is chaotic: bench/prelabel.py --weights FILE --synthetic)
+    assert matched_fraction(exact, tuned(bf16_stages=()).predict(image, OPTIONS)) == 1.0
 
 
 def test_bf16_everywhere_runs(random_model, image):

@@ -95,3 +95,24 @@ def test_no_boxes_and_unsupported_poolers():
     assert multiscale_roi_align(pooler, pyramid(), torch.zeros((0, 4)), (384, 544)).shape == (0, 32, 7, 7)
     assert supports(pooler)
     assert not supports(MultiScaleRoIAlign(["0"], 7, -1))  # adaptive sampling: torchvision's kernel
+
+
+@pytest.mark.parametrize("output_size", [(7, 7), (5, 3)])
+def test_box_head_reading_the_pooled_memory_equals_torchvision_head(output_size):
+    from torchvision.models.detection.faster_rcnn import TwoMLPHead
+
+    from annotator.inference.predictor import MLPHeadOnPooledLayout
+
+    torch.manual_seed(5)
+    height, width = output_size
+    head = TwoMLPHead(32 * height * width, 64).eval()
+    ours = MLPHeadOnPooledLayout(head, output_size).eval()
+    pooler = MultiScaleRoIAlign(["0", "1", "2", "3"], output_size, 2)
+    corners = torch.rand(50, 2) * torch.tensor([544.0, 384.0])
+    boxes = torch.cat([corners, corners + 4 + torch.rand(50, 2) * 200], 1)
+    pooled = multiscale_roi_align(pooler, pyramid(), boxes, (384, 544))  # a view of (K, w, h, C) memory
+    with torch.no_grad():
+        expected = head(pooled.contiguous())
+        torch.testing.assert_close(ours(pooled), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(ours(pooled.contiguous()), expected, rtol=1e-5, atol=1e-5)  # any layout
+    assert head.fc6.weight.shape == ours.fc6.weight.shape and ours.fc7 is head.fc7
