@@ -65,9 +65,11 @@ def run(args: argparse.Namespace) -> int:
         name=args.model, weights=args.weights, device=Device(args.device), precision=Precision(args.precision)
     )
 
+    from annotator.inference.allocator import keep_freed_memory
     from annotator.inference.predictor import TorchPredictor, configure_threads
 
     configure_threads()
+    keep_freed_memory()
     predictor = TorchPredictor.from_spec(spec)
     options = _with_classes(options, args.classes, predictor.info.categories)
     dataset, failed, interrupted = _predict_all(predictor, paths, root, options)

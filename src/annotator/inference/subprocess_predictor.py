@@ -265,8 +265,10 @@ def _serve(connection: Connection, spec: ModelSpec, threads: int | None) -> None
 def _load(spec: ModelSpec, threads: int | None) -> Any:
     import torch
 
+    from annotator.inference.allocator import keep_freed_memory
     from annotator.inference.predictor import TorchPredictor
 
+    keep_freed_memory()  # this process only runs the model
     if threads:
         torch.set_num_threads(threads)
     return TorchPredictor.from_spec(spec)
