@@ -395,7 +395,7 @@ def _bf16_stages(precision: Precision, device: torch.device) -> tuple[str, ...]:
 
     Rounding to bf16 costs agreement with fp32 in proportion to the depth it passes through: the
     ResNet body is 50 layers of a residual stream, the FPN and the heads a few layers each. On trained
-    models (bench/prelabel.py --weights FILE --synthetic) bf16 everywhere moves 5-17% of the masks below
+    models (bench/prelabel.py --weights FILE --synthetic) bf16 everywhere moves 4-19% of the masks below
     IoU 0.95 with fp32's, bf16 everywhere but the body 2-4% (mostly to IoU 0.92-0.95).
     `bf16`: all stages, about 2x faster again on native-bf16 CPUs, lossy.
     `auto`: all but the body, on CPUs with native bf16.
