@@ -110,6 +110,16 @@ def test_detections_are_sane(predictor, image):
             assert ys.min() >= y0 - margin and ys.max() <= y1 + margin
 
 
+def test_read_only_arrays_and_flipped_views_are_accepted(predictor, image):
+    expected = [(d.category_id, d.score) for d in predictor.predict(image, OPTIONS)]
+    read_only = image.copy()
+    read_only.flags.writeable = False
+    flipped = np.ascontiguousarray(image[..., ::-1])[..., ::-1]  # RGB as a view with a negative stride
+    for variant in (read_only, flipped):
+        assert [(d.category_id, d.score) for d in predictor.predict(variant, OPTIONS)] == expected
+    assert expected
+
+
 def test_options_threshold_classes_and_max_detections(predictor, image):
     everything = predictor.predict(
         image, PredictOptions(score_threshold=0.0, min_size=HEIGHT, max_size=WIDTH)

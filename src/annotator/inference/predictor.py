@@ -78,6 +78,8 @@ class TorchPredictor:
         bf16_stages: tuple[str, ...] | None = None,
     ):
         """`bf16_stages` overrides the precision's choice of `STAGES` to run in bf16 (for benchmarks)."""
+        if bf16_stages is not None and not set(bf16_stages) <= set(STAGES):
+            raise ValueError(f"bf16 stages must be among {STAGES}, got {bf16_stages}")
         self.loaded = loaded
         self.device = _pick_device(device)
         precision = Precision(precision)
@@ -121,6 +123,8 @@ class TorchPredictor:
         """Detections on an (H, W, 3) uint8 RGB image, highest score first."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
+        if not image.flags.writeable or any(stride < 0 for stride in image.strides):
+            image = image.copy()  # torch takes neither a read-only array nor a flipped view (img[..., ::-1])
         with torch.no_grad():
             boxes, scores, labels, mask_probs = self.run_network(image, options)
             return self._detections(boxes, scores, labels, mask_probs, image.shape[:2], options)
@@ -146,8 +150,7 @@ class TorchPredictor:
 
     def _exact_input_batch(self, image: np.ndarray) -> ImageList:
         """torchvision's transform as the naive loop runs it: scale to [0, 1], normalize, resize, pad."""
-        # torch.tensor copies: a decoded image may be read-only, which from_numpy warns about
-        tensor = torch.tensor(image, device=self.device).permute(2, 0, 1).float().div_(255)
+        tensor = torch.from_numpy(image).to(self.device).permute(2, 0, 1).float().div_(255)
         return self.model.transform([tensor])[0]
 
     def _input_batch(self, image: np.ndarray) -> ImageList:
@@ -158,7 +161,7 @@ class TorchPredictor:
         the scaling by 1/255 joins the normalization.
         """
         transform = self.model.transform
-        pixels = torch.from_numpy(image if image.flags.writeable else image.copy()).to(self.device)
+        pixels = torch.from_numpy(image).to(self.device)
         resized = transform.resize(pixels.permute(2, 0, 1).float(), None)[0]  # channels_last like `pixels`
         mean = torch.tensor(transform.image_mean, device=self.device) * 255
         scale = 1 / (torch.tensor(transform.image_std, device=self.device) * 255)
