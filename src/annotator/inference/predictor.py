@@ -67,7 +67,11 @@ def configure_threads() -> int:
 
 
 class TorchPredictor:
-    """A loaded Mask R-CNN behind the `core.predictor.Predictor` interface. Not thread-safe: one worker owns it."""
+    """A loaded Mask R-CNN behind the `core.predictor.Predictor` interface. Not thread-safe: one worker owns it.
+
+    Unless fp32, it tunes `loaded.model` in place (folded BatchNorm, bf16 stages), so a `LoadedModel`
+    serves one predictor: build another from a copy.
+    """
 
     def __init__(
         self,
