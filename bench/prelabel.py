@@ -19,7 +19,7 @@ a trained checkpoint on images of its own domain instead: `bench/trained_model.p
 shapes in about half an hour of CPU, and `--synthetic` draws such images (fixed seeds, not the training or
 held-out ones) at `--size`. Results on three such models (8 images 1920x1080, threshold 0.5, 2 threads;
 docs/decisions/0009 has the tables): the control matches 100% everywhere; the default (bf16 after the
-ResNet body) 95.9-98.4% at 3.4-4.4x; `--precision bf16` 81-96% at 5-7x; bf16 in the body is what fails
+ResNet body) 95.9-98.4% at 3.2-4.4x; `--precision bf16` 81-96% at 5-7x; bf16 in the body is what fails
 the 95% bar on the weaker models, so it stays opt-in.
 
 `annotator prelabel` keeps freed memory in its heap (`inference/allocator.py`), which the naive loop in
