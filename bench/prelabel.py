@@ -243,9 +243,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             times[i] += elapsed
             tallies[i] += agreement(base, result)[:3]
-    if (
-        keep_freed_memory()
-    ):  # process-wide and for good, so measured last (the naive loop has glibc's default)
+    # process-wide and for good, so measured last (the naive loop, in its own process, has glibc's default)
+    if keep_freed_memory():
         name, predictor, options = next(v for v in variants if v[0].startswith("default"))
         variants.append((f"{name}, kept heap", predictor, options))
         predictor.predict(images[0], options)  # the heap grows to its peak once
