@@ -127,8 +127,6 @@ class TorchPredictor:
         """Detections on an (H, W, 3) uint8 RGB image, highest score first."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
-        if not image.flags.writeable or any(stride < 0 for stride in image.strides):
-            image = image.copy()  # torch takes neither a read-only array nor a flipped view (img[..., ::-1])
         with torch.no_grad():
             boxes, scores, labels, mask_probs = self.run_network(image, options)
             return self._detections(boxes, scores, labels, mask_probs, image.shape[:2], options)
@@ -137,6 +135,8 @@ class TorchPredictor:
         self, image: np.ndarray, options: PredictOptions
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boxes (in image pixels), scores, label indices and 28x28 mask probabilities of kept detections."""
+        if not image.flags.writeable or any(stride < 0 for stride in image.strides):
+            image = image.copy()  # torch takes neither a read-only array nor a flipped view (img[..., ::-1])
         model = self.model
         model.transform.min_size = (options.min_size,)
         model.transform.max_size = options.max_size
