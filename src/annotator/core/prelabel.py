@@ -22,11 +22,7 @@ from annotator.core.model import (
     default_z_order,
 )
 from annotator.core.predictor import Detection
-
-
-def is_replaceable_prediction(instance: Instance) -> bool:
-    """A model's instance nobody has judged yet: re-running the model may replace it."""
-    return instance.source.is_model and instance.review is Review.UNREVIEWED
+from annotator.core.rules import is_unreviewed_prediction
 
 
 def prelabel_edit(
@@ -51,7 +47,7 @@ def prelabel_edit(
                 f"image {image.file_name} is {image.height}x{image.width}"
             )
     existing = dataset.instances_of(image_id)
-    removed = tuple(i for i in existing if replace_predictions and is_replaceable_prediction(i))
+    removed = tuple(i for i in existing if replace_predictions and is_unreviewed_prediction(i))
     removed_ids = {i.id for i in removed}
     base_z = max((i.z for i in existing if i.id not in removed_ids), default=-1) + 1
 

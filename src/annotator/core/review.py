@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from annotator.core import edits
 from annotator.core.model import Dataset, Image, ImageStatus, Instance, Review
+from annotator.core.rules import is_unreviewed_prediction
 
 
 @dataclass(frozen=True)
@@ -21,11 +22,6 @@ class ReviewProgress:
     @property
     def fraction(self) -> float:
         return self.reviewed / self.total if self.total else 1.0
-
-
-def is_pending(instance: Instance) -> bool:
-    """A prediction nobody has judged yet."""
-    return instance.source.is_model and instance.review is Review.UNREVIEWED
 
 
 def accept(dataset: Dataset, instances: Sequence[Instance]) -> edits.Composite | None:
@@ -44,7 +40,7 @@ def accept_above(dataset: Dataset, image_ids: Iterable[int], threshold: float) -
         inst
         for image_id in image_ids
         for inst in dataset.instances_of(image_id)
-        if is_pending(inst) and (inst.score or 0.0) >= threshold
+        if is_unreviewed_prediction(inst) and (inst.score or 0.0) >= threshold
     ]
     return accept(dataset, chosen)
 

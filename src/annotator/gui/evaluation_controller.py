@@ -118,7 +118,7 @@ class EvaluationController(QObject):
         generation = next(self._generations)
 
         def work() -> comparison.Comparison | None:
-            from annotator.io.coco_write import is_accepted
+            from annotator.core.rules import is_accepted
 
             truth = comparison.accepted_ground_truth(data, keep=is_accepted) if use_accepted else gt
             predictions = comparison.predictions_of(data, truth.instances)

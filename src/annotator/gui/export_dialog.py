@@ -136,7 +136,8 @@ class _ExportJob(QRunnable):
 
 def write_export(dataset: Dataset, path: Path, options: dict) -> int:
     """Write `dataset` in the chosen format; the number of annotations written."""
-    from annotator.io.coco_write import is_accepted, save_coco
+    from annotator.core.rules import is_accepted
+    from annotator.io.coco_write import save_coco
 
     export_format = ExportFormat(options.pop("format", ExportFormat.COCO))
     images_root = options.pop("images_root", None)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGraphicsItem
 
 from annotator.core.colors import category_color
 from annotator.core.model import Category, Instance, Review
+from annotator.core.rules import is_unreviewed_prediction
 from annotator.gui.render import FillMask, fill_mask, mono_image, outline_path, set_mono_color
 
 SELECTED_Z = 1.0  # the selected instance, over the overlay (drawn as the view's background)
@@ -48,7 +49,7 @@ def outline_pen(instance: Instance, color: QColor, width: float) -> QPen:
     pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
     if instance.review is Review.REJECTED:
         pen.setStyle(Qt.PenStyle.DotLine)
-    elif instance.source.is_model and instance.review is Review.UNREVIEWED:
+    elif is_unreviewed_prediction(instance):
         pen.setStyle(Qt.PenStyle.DashLine)
     return pen
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from annotator.core.geometry import Geometry, Polygons
 from annotator.core.model import Instance, Review
+from annotator.core.rules import is_unreviewed_prediction
 from annotator.gui.render import FillMask, fill_mask, mask_rings
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1, half-open, in device pixels
@@ -41,7 +42,7 @@ _PATTERNS = {Dash.DASH: (4.0, 2.0), Dash.DOT: (1.0, 2.0)}  # on, off in line wid
 def dash_of(instance: Instance) -> Dash:
     if instance.review is Review.REJECTED:
         return Dash.DOT
-    if instance.source.is_model and instance.review is Review.UNREVIEWED:
+    if is_unreviewed_prediction(instance):
         return Dash.DASH
     return Dash.SOLID
 
@@ -139,7 +140,7 @@ def make_layer(
 
 
 def _pending_score(instance: Instance) -> float | None:
-    if instance.source.is_model and instance.review is Review.UNREVIEWED:
+    if is_unreviewed_prediction(instance):
         return 0.0 if instance.score is None else instance.score
     return None
 

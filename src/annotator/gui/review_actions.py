@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QLabel, QSlider
 from annotator.core import review
 from annotator.core.model import Change, ChangeKind, Instance
 from annotator.core.review_tally import ReviewTally
+from annotator.core.rules import is_unreviewed_prediction
 
 SLIDER_STEPS = 100  # the slider's resolution: scores in hundredths
 
@@ -139,7 +140,7 @@ class ReviewActions(QObject):
         found = [
             inst
             for inst in dataset.instances_of(image_id)
-            if review.is_pending(inst) and (not visible_only or self.canvas.is_shown(inst.id))
+            if is_unreviewed_prediction(inst) and (not visible_only or self.canvas.is_shown(inst.id))
         ]
         return sorted(found, key=_order)
 

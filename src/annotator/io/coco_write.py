@@ -12,17 +12,11 @@ from typing import Any
 
 from annotator.core.geometry import Geometry, Mask, Polygons, area, mask_to_polygons
 from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance, Review
+from annotator.core.rules import is_accepted
 from annotator.io.gc_pause import gc_paused
 from annotator.io.jsonfile import write_json
 
 OWN_KEY = "annotator"  # our namespaced key on images, categories and annotations
-
-
-def is_accepted(instance: Instance) -> bool:
-    """Accepted or edited by a person, or drawn by one; never rejected or an unreviewed prediction."""
-    if instance.review is Review.REJECTED:
-        return False
-    return instance.review in (Review.ACCEPTED, Review.EDITED) or not instance.source.is_model
 
 
 def coco_dict(

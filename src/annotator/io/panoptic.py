@@ -20,8 +20,8 @@ from PIL import Image as PILImage
 from annotator.core.colors import category_color
 from annotator.core.geometry import GeometryError, to_mask_array
 from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.core.rules import is_accepted
 from annotator.io.atomic import write_bytes_atomic
-from annotator.io.coco_write import is_accepted
 from annotator.io.jsonfile import write_json
 from annotator.io.problems import Problems
 
