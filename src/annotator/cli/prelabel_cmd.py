@@ -99,15 +99,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_with_journal(args, engine, paths, root, out, options, project, journal: PrelabelJournal) -> int:
+    from annotator.cli.prelabel_engines import LoadedInfo
     from annotator.io.prelabel_output import CocoOutput, ProjectOutput
 
-    info = engine.load()
-    options = _with_classes(options, args.classes, info.categories)
     if project is not None:
-        target = ProjectOutput(project, model_name=info.name, categories=info.categories)
-        name_of = target.file_name
+        images_root = project.root.resolve()
+        name_of = lambda path: path.resolve().relative_to(images_root).as_posix()  # noqa: E731
     else:
-        target = CocoOutput(out, results=args.results)
         name_of = lambda path: path.relative_to(root).as_posix()  # noqa: E731
     done = journal.done()
     todo = [p for p in paths if name_of(p) not in done]
@@ -118,11 +116,22 @@ def _run_with_journal(args, engine, paths, root, out, options, project, journal:
             f"done earlier, {len(todo)} to do{damaged}",
             file=sys.stderr,
         )
-    failed, interrupted = _predict_all(engine, todo, options, target, journal, name_of)
+    if todo or journal.model is None:
+        info = engine.load()
+        journal.set_model(info.name, info.categories)
+    else:  # only the output is left to write: no model needed
+        info = LoadedInfo(*journal.model, description="all images done earlier")
+    options = _with_classes(options, args.classes, info.categories)
+    if project is not None:
+        target = ProjectOutput(project, model_name=info.name, categories=info.categories)
+    else:
+        target = CocoOutput(out, results=args.results)
+    interrupted = _predict_all(engine, todo, options, target, journal, name_of)
     journal.sync()
     try:
         order = [name_of(p) for p in paths]
         summary = target.finish(journal.records, order, model_name=info.name, categories=info.categories)
+        failed = sum(1 for name in order if name in journal.records and not journal.records[name].ok)
     except DatasetError as exc:
         raise DatasetError(exc.path, f"{exc.reason}; {_kept(journal)}", item=exc.item) from None
     if interrupted:  # what was done is saved; main reports the interruption (exit 130)
@@ -235,21 +244,22 @@ def _with_classes(options, classes: str | None, categories):
     return replace(options, classes=frozenset(ids))
 
 
-def _predict_all(engine, todo: list[Path], options, target, journal, name_of) -> tuple[int, bool]:
+def _predict_all(engine, todo: list[Path], options, target, journal, name_of) -> bool:
     """Run the engine over `todo`, writing each image to the target and the journal as it comes.
 
-    Ctrl-C stops it, keeping what finished: (images skipped, interrupted). Any other failure is raised
-    after a word on what was kept.
+    Ctrl-C stops it, keeping what finished: True when interrupted. Any other failure is raised after a
+    word on what was kept.
     """
+    if not todo:
+        return False
     bar = _ProgressBar(sys.stderr)
-    failed = 0
     try:
         for result in engine.results(todo, options):
-            failed += _keep(_record(result, name_of), target, journal, bar)
+            _keep(_record(result, name_of), target, journal, bar)
             bar.update(result.progress)
     except KeyboardInterrupt:
         bar.close()
-        return failed, True
+        return True
     except DatasetError as exc:  # the journal or the project could not be written (a full disk)
         bar.close()
         raise DatasetError(exc.path, f"{exc.reason}; {_kept(journal)}", item=exc.item) from None
@@ -258,12 +268,12 @@ def _predict_all(engine, todo: list[Path], options, target, journal, name_of) ->
         print(f"annotator prelabel: {_kept(journal)}", file=sys.stderr)
         raise
     bar.close()
-    return failed, False
+    return False
 
 
 def _kept(journal: PrelabelJournal) -> str:
     return (
-        f"the {len(journal.done())} images finished are kept in {journal.path}: "
+        f"the {len(journal.records)} images finished are kept in {journal.path}: "
         "run the same command with --resume to go on"
     )
 
@@ -277,18 +287,16 @@ def _record(result: ImageResult, name_of) -> PrelabelRecord:
     return PrelabelRecord(name, result.width, result.height, result.detections, None)
 
 
-def _keep(record: PrelabelRecord, target, journal: PrelabelJournal, bar: _ProgressBar) -> int:
-    """Write one image to the target, then to the journal; 1 if the image was skipped, else 0."""
+def _keep(record: PrelabelRecord, target, journal: PrelabelJournal, bar: _ProgressBar) -> None:
+    """Write one image to the target, then to the journal; report it if it was skipped."""
     from dataclasses import replace
 
     problem = target.put(record)
     if problem is not None:
         record = replace(record, detections=(), error=problem)
     journal.append(record, detections=target.keeps_detections)
-    if record.ok:
-        return 0
-    bar.message(f"annotator prelabel: skipped {record.error}")
-    return 1
+    if not record.ok:
+        bar.message(f"annotator prelabel: skipped {record.error}")
 
 
 class _ProgressBar:

@@ -28,7 +28,7 @@ from annotator.inference.batch import ImageResult, Progress, prelabel_images
 from annotator.io.prelabel_journal import detection_rows, detections_from_rows
 
 DATA_RESERVE_CPUS = 0.5  # per node, left to Ray Data's own work when the pool size is chosen for us
-MAX_BLOCKS = 10_000  # paths are split into at most this many blocks (one actor call each, retried whole)
+MAX_BLOCKS = 10_000  # paths go in at most this many blocks (Ray makes them at about 1-2 ms each)
 TASK_RETRIES = 3  # a batch that kills its worker this many times fails the run (what finished is kept)
 
 PredictorFactory = Callable[[ModelSpec], Predictor]
@@ -231,11 +231,13 @@ def _plan(ray, ray_options: RayOptions) -> PoolPlan:
 
 def _run(ray, paths, options, spec, plan: PoolPlan, batch_size: int, factory) -> Iterator[ImageResult]:
     _quiet_ray_data(ray)
+    # One block is one actor call: its results come back when it ends, and it is run again whole if its
+    # worker dies. So blocks of `batch_size` images, unless that makes too many blocks.
     blocks = max(1, min(MAX_BLOCKS, math.ceil(len(paths) / batch_size)))
     dataset = ray.data.from_items([{"path": str(p)} for p in paths], override_num_blocks=blocks)
     with warnings.catch_warnings():  # max_restarts and max_task_retries have no named parameter yet
         warnings.filterwarnings("ignore", "`ray_remote_args` is deprecated", category=DeprecationWarning)
-        results = _pool_map(ray, dataset, spec, options, plan, batch_size, factory)
+        results = _pool_map(ray, dataset, spec, options, plan, factory)
     started = time.perf_counter()
     done = 0
     for batch in results.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
@@ -245,11 +247,11 @@ def _run(ray, paths, options, spec, plan: PoolPlan, batch_size: int, factory) ->
             yield _result(done - 1, str(path), int(width), int(height), str(error), detections, progress)
 
 
-def _pool_map(ray, dataset, spec, options, plan: PoolPlan, batch_size: int, factory):
+def _pool_map(ray, dataset, spec, options, plan: PoolPlan, factory):
     return dataset.map_batches(
         PrelabelActor,
         fn_constructor_kwargs={"spec": spec, "options": options, "threads": plan.threads, "factory": factory},
-        batch_size=batch_size,
+        batch_size=None,  # a block as it is: no bundling of blocks into one longer call
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=plan.workers, initial_size=plan.workers),
         num_cpus=plan.cpus_per_worker,

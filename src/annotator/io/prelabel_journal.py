@@ -2,8 +2,9 @@
 
 It lives beside the output (`OUT.journal`) while a run is under way, so a killed or failed run keeps
 every finished image and `--resume` does only the rest. The first line records the run's settings (a
-resume with other settings is refused: one output, one model). A line cut short by a kill is ignored
-and cut off; the output itself is written from the journal, atomically, only at the end.
+resume with other settings is refused: one output, one model); a line then names the model and its
+classes, so a resume with nothing left to run writes the output without loading the model. A line cut
+short by a kill is ignored and cut off; the output itself is written from the journal at the end.
 
 Lines are written with one `os.write` each on a file opened with O_APPEND (a killed process leaves whole
 lines in the page cache) and fsync'd at most once a second (a power cut loses at most that second).
@@ -23,6 +24,7 @@ from typing import Any
 import orjson
 
 from annotator.core.geometry import Mask, Rle
+from annotator.core.model import Category
 from annotator.core.predictor import Detection
 from annotator.io.errors import DatasetError
 
@@ -125,11 +127,19 @@ def _size(value: object, error: object) -> bool:
 class PrelabelJournal:
     """An open journal. `records` holds what earlier runs finished (the last line per file wins)."""
 
-    def __init__(self, path: Path, fd: int, records: dict[str, PrelabelRecord], skipped_lines: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        fd: int,
+        records: dict[str, PrelabelRecord],
+        skipped_lines: int,
+        model: tuple[str, tuple[Category, ...]] | None = None,
+    ) -> None:
         self.path = path
         self._fd: int | None = fd
         self.records = records
         self.skipped_lines = skipped_lines
+        self.model = model  # (name, categories) of the model that made the records
         self._last_sync = time.monotonic()
 
     @classmethod
@@ -148,7 +158,7 @@ class PrelabelJournal:
             journal._write(orjson.dumps(header) + b"\n")
             journal.sync()
             return journal
-        old_settings, records, skipped, good_size = existing
+        old_settings, records, skipped, good_size, model = existing
         if old_settings != header["settings"]:
             raise DatasetError(path, _settings_mismatch(old_settings, header["settings"]))
         fd = _open_for_append(path)
@@ -157,7 +167,14 @@ class PrelabelJournal:
         except OSError as exc:
             os.close(fd)
             raise DatasetError(path, f"cannot write: {exc.strerror or exc}") from None
-        return cls(path, fd, records, skipped)
+        return cls(path, fd, records, skipped, model)
+
+    def set_model(self, name: str, categories: Iterable[Category]) -> None:
+        """Record which model makes the results (its name and classes go into the output)."""
+        categories = tuple(categories)
+        entries = [{"id": c.id, "name": c.name, "supercategory": c.supercategory} for c in categories]
+        self._write(orjson.dumps({"model": {"name": name, "categories": entries}}) + b"\n")
+        self.model = (name, categories)
 
     def append(self, record: PrelabelRecord, *, detections: bool = True) -> None:
         """Add one finished image; fsync if the last fsync is a second old."""
@@ -167,8 +184,9 @@ class PrelabelJournal:
             self.sync()
 
     def done(self) -> set[str]:
-        """The files that finished without error (failed ones are tried again on resume)."""
-        return {name for name, record in self.records.items() if record.ok}
+        """The files already run, with or without error: `--resume` skips them all, so a resumed run
+        reports and writes what one uninterrupted run would."""
+        return set(self.records)
 
     def sync(self) -> None:
         if self._fd is None:
@@ -228,9 +246,9 @@ def _open_for_append(path: Path) -> int:
         raise DatasetError(path, f"cannot write: {exc.strerror or exc}") from None
 
 
-def _read(path: Path) -> tuple[dict, dict[str, PrelabelRecord], int, int] | None:
-    """(settings, records, unreadable lines, size of the whole lines) of the journal at `path`; None if
-    there is none, or a kill cut even its header."""
+def _read(path: Path) -> tuple[dict, dict[str, PrelabelRecord], int, int, Any] | None:
+    """(settings, records, unreadable lines, size of the whole lines, model) of the journal at `path`;
+    None if there is none, or a kill cut even its header."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except FileNotFoundError:
@@ -252,15 +270,26 @@ def _read(path: Path) -> tuple[dict, dict[str, PrelabelRecord], int, int] | None
     if header.get("version") != VERSION or not isinstance(header.get("settings"), dict):
         raise DatasetError(path, f"a journal of another version ({header.get('version')!r}); delete it")
     records: dict[str, PrelabelRecord] = {}
-    skipped = 0
+    skipped, model = 0, None
     for line in lines[1:]:
         try:
+            if line.startswith(b'{"model"'):
+                model = _decode_model(line)
+                continue
             record = decode_record(line)
         except (ValueError, KeyError, TypeError):
             skipped += 1  # damaged: the image is simply done again
             continue
         records[record.file_name] = record
-    return header["settings"], records, skipped, good_size
+    return header["settings"], records, skipped, good_size, model
+
+
+def _decode_model(line: bytes) -> tuple[str, tuple[Category, ...]]:
+    model = orjson.loads(line)["model"]
+    categories = tuple(
+        Category(int(c["id"]), str(c["name"]), str(c.get("supercategory", ""))) for c in model["categories"]
+    )
+    return str(model["name"]), categories
 
 
 def _settings_mismatch(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

@@ -120,9 +120,6 @@ class ProjectOutput:
             raise DatasetError(outside, f"is not in the folder of the project {out} ({root})")
         return project
 
-    def file_name(self, path: Path) -> str:
-        return path.resolve().relative_to(self.project.root.resolve()).as_posix()
-
     def put(self, record: PrelabelRecord) -> str | None:
         """Write one image's predictions in one transaction; an error text if they do not fit it."""
         if not record.ok:
