@@ -187,3 +187,33 @@ def test_ray_killed_after_half_then_resumed_equals_the_in_process_run(tmp_path, 
     _assert_resumed_only_the_rest(resumed, finished)
     assert "Traceback" not in resumed.stderr and "1 images skipped" in resumed.stdout  # the broken one
     assert orjson.loads(out.read_bytes()) == uninterrupted
+
+
+@pytest.mark.slow
+def test_prelabel_into_a_project_writes_each_image_as_it_comes(tmp_path, images, checkpoint, uninterrupted):
+    from annotator.io.project import open_project
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("img_0.png", "img_1.png", "img_2.png"):  # img_1 is the broken one
+        (folder / name).write_bytes((images / name).read_bytes())
+    out = folder / "work.annotator"
+    result = _run("prelabel", folder, "--out", out, "--weights", checkpoint, *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "2 images" in result.stdout and "1 images skipped" in result.stdout
+    assert not Path(f"{out}.journal").exists()
+    expected = {image["file_name"]: image["id"] for image in uninterrupted["images"]}
+    with open_project(out) as project:
+        dataset = project.dataset
+        by_name = {image.file_name: image for image in dataset.images.values()}
+        for name in ("img_0.png", "img_2.png"):
+            got = sorted((i.category_id, round(i.score, 6)) for i in dataset.instances_of(by_name[name].id))
+            want = sorted(
+                (a["category_id"], round(a["score"], 6))
+                for a in uninterrupted["annotations"]
+                if a["image_id"] == expected[name]
+            )
+            assert got == want and by_name[name].status.value == "prelabeled"
+        assert by_name["img_1.png"].status.value == "new" and not dataset.instances_of(
+            by_name["img_1.png"].id
+        )

@@ -96,6 +96,15 @@ def test_finished_work_is_never_overwritten_without_resume(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(tmp_path):
+    first = PrelabelJournal.open(tmp_path / "j", settings=SETTINGS, resume=False)
+    first.append(record("a.png"))
+    with pytest.raises(DatasetError, match="another annotator prelabel"):
+        PrelabelJournal.open(tmp_path / "j", settings=SETTINGS, resume=True)
+    first.close()
+    assert PrelabelJournal.open(tmp_path / "j", settings=SETTINGS, resume=True).done() == {"a.png"}
+
+
 def test_a_symlink_at_the_journal_name_is_refused_not_written_through(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")

@@ -5,7 +5,7 @@ Workers open the images themselves, from a path they can see (a shared file syst
 mounted on every node): only paths go out and only detections (RLE) come back. Each image is caught on
 its own inside the worker, since Ray drops a whole batch when its function raises. A worker that dies is
 restarted by Ray and its batch is run again. Resources are declared so that a small machine never
-deadlocks: the pool leaves part of a CPU to Ray Data (on 2 CPUs, a pool that takes both hangs).
+deadlocks: the pool leaves a CPU of each node to Ray Data (on 2 CPUs, a pool that takes both hangs).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from annotator.core.predictor import ModelSpec, PredictOptions, Predictor
 from annotator.inference.batch import ImageResult, Progress, prelabel_images
 from annotator.io.prelabel_journal import detection_rows, detections_from_rows
 
-DATA_RESERVE_CPUS = 0.5  # per node, left to Ray Data's own work when the pool size is chosen for us
+DATA_RESERVE_CPUS = 1.0  # per node (half of a 1-CPU node), never declared by the pool: Ray Data's tasks
 MAX_BLOCKS = 10_000  # paths go in at most this many blocks (Ray makes them at about 1-2 ms each)
 TASK_RETRIES = 3  # a batch that kills its worker this many times fails the run (what finished is kept)
 
@@ -60,6 +60,11 @@ class PoolPlan:
     threads: int
 
 
+def data_reserve(node_cpus: float) -> float:
+    """The CPUs a node keeps free of the pool, for Ray Data's own tasks (which ask 1 CPU by default)."""
+    return min(DATA_RESERVE_CPUS, node_cpus / 2)
+
+
 def plan_pool(
     node_cpus: Sequence[float],
     total_gpus: float,
@@ -68,9 +73,10 @@ def plan_pool(
     cpus_per_worker: float | None = None,
     gpus_per_worker: float = 0.0,
 ) -> PoolPlan:
-    """Size the pool so that it fits the nodes and leaves `DATA_RESERVE_CPUS` on each for Ray Data.
+    """Size the pool so that it fits the nodes and leaves each one `data_reserve` CPUs for Ray Data.
 
-    Default: one actor per GPU share, or on CPUs one actor per node taking what the node has left.
+    Default: one actor per GPU share, or on CPUs one actor per node declaring what the node has left
+    and running torch on all its cores (declared CPUs are Ray's bookkeeping, threads are real).
     ValueError when no node could run even one actor (the run would wait forever).
     """
     node_cpus = [c for c in node_cpus if c > 0]
@@ -80,24 +86,28 @@ def plan_pool(
         raise ValueError("--workers must be at least 1 and --gpus-per-worker at least 0")
     if gpus_per_worker > 0 and total_gpus < gpus_per_worker:
         raise ValueError(f"--gpus-per-worker {gpus_per_worker:g}: the Ray cluster has {total_gpus:g} GPUs")
-    usable = [c - DATA_RESERVE_CPUS for c in node_cpus]
+    usable = [c - data_reserve(c) for c in node_cpus]
+    asked = cpus_per_worker
     if cpus_per_worker is None:
         if gpus_per_worker > 0:
             cpus_per_worker = min(1.0, max(usable))
         else:
-            per_node = 1 if workers is None else math.ceil(workers / len(node_cpus))
-            cpus_per_worker = max(min(usable) / per_node, 0.25)
+            cpus_per_worker = min(usable) / (1 if workers is None else math.ceil(workers / len(node_cpus)))
     if cpus_per_worker <= 0 or cpus_per_worker > max(usable):
         raise ValueError(
             f"a worker asking for {cpus_per_worker:g} CPUs fits on no node (the largest has "
-            f"{max(node_cpus):g}, of which {DATA_RESERVE_CPUS:g} is left to Ray Data)"
+            f"{max(node_cpus):g}, of which {data_reserve(max(node_cpus)):g} is left to Ray Data)"
         )
     if workers is None:
         if gpus_per_worker > 0:
             workers = max(1, int(total_gpus // gpus_per_worker))
         else:
             workers = max(1, sum(int(c // cpus_per_worker) for c in usable))
-    return PoolPlan(workers, cpus_per_worker, gpus_per_worker, max(1, math.ceil(cpus_per_worker)))
+    if asked is not None or gpus_per_worker > 0:
+        threads = math.ceil(cpus_per_worker)
+    else:  # the node's cores shared among its actors
+        threads = int(min(node_cpus) // math.ceil(workers / len(node_cpus)))
+    return PoolPlan(workers, cpus_per_worker, gpus_per_worker, max(1, threads))
 
 
 class PrelabelActor:

@@ -14,6 +14,7 @@ The journal is opened with O_NOFOLLOW: a symlink planted at its name is refused,
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -226,9 +227,9 @@ def _without_detections(record: PrelabelRecord) -> PrelabelRecord:
 
 def _create(path: Path, *, exclusive: bool) -> int:
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    flags |= os.O_EXCL if exclusive else os.O_TRUNC
+    flags |= os.O_EXCL if exclusive else 0
     try:
-        return os.open(path, flags, 0o644)
+        fd = os.open(path, flags, 0o644)
     except FileExistsError:
         raise DatasetError(
             path,
@@ -237,13 +238,27 @@ def _create(path: Path, *, exclusive: bool) -> int:
         ) from None
     except OSError as exc:
         raise DatasetError(path, f"cannot write here: {exc.strerror or exc}") from None
+    _lock(fd, path)
+    os.ftruncate(fd, 0)  # a header cut by a kill, with nothing after it: start it again
+    return fd
 
 
 def _open_for_append(path: Path) -> int:
     try:
-        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise DatasetError(path, f"cannot write: {exc.strerror or exc}") from None
+    _lock(fd, path)
+    return fd
+
+
+def _lock(fd: int, path: Path) -> None:
+    """One run per journal: a second one (on the same output) is refused while the first writes."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise DatasetError(path, "another annotator prelabel is writing this output now") from None
 
 
 def _read(path: Path) -> tuple[dict, dict[str, PrelabelRecord], int, int, Any] | None:
