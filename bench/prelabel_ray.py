@@ -30,6 +30,7 @@ import cv2
 import torch
 
 from annotator.core.predictor import Device, ModelSpec, PredictOptions
+from annotator.inference.allocator import keep_freed_memory
 from annotator.inference.batch import prelabel_images
 from annotator.inference.models import build_model, coco_categories, save_checkpoint
 from annotator.inference.predictor import TorchPredictor, configure_threads
@@ -80,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ray.init(num_cpus=os.cpu_count(), include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     configure_threads()
+    keep_freed_memory()  # as `annotator prelabel` and each actor do
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         weights, paths = write_inputs(Path(folder), args.images, width, height)

@@ -102,20 +102,11 @@ def _run_with_journal(args, engine, paths, root, out, options, project, journal:
     from annotator.cli.prelabel_engines import LoadedInfo
     from annotator.io.prelabel_output import CocoOutput, ProjectOutput
 
-    if project is not None:
-        images_root = project.root.resolve()
-        name_of = lambda path: path.resolve().relative_to(images_root).as_posix()  # noqa: E731
-    else:
-        name_of = lambda path: path.relative_to(root).as_posix()  # noqa: E731
+    name_of = _namer(project, root)
     done = journal.done()
     todo = [p for p in paths if name_of(p) not in done]
     if journal.records:
-        damaged = f" ({journal.skipped_lines} damaged lines ignored)" if journal.skipped_lines else ""
-        print(
-            f"annotator prelabel: resuming {journal.path}: {len(paths) - len(todo)} of {len(paths)} images "
-            f"done earlier, {len(todo)} to do{damaged}",
-            file=sys.stderr,
-        )
+        _say_resuming(journal, len(paths), len(todo))
     if todo or journal.model is None:
         info = engine.load()
         journal.set_model(info.name, info.categories)
@@ -148,6 +139,23 @@ def _run_with_journal(args, engine, paths, root, out, options, project, journal:
         + f" ({info.description})"
     )
     return 0
+
+
+def _namer(project, root: Path):
+    """How an image is named in the output: relative to the project's folder, or to IMAGES."""
+    if project is None:
+        return lambda path: path.relative_to(root).as_posix()
+    images_root = project.root.resolve()
+    return lambda path: path.resolve().relative_to(images_root).as_posix()
+
+
+def _say_resuming(journal: PrelabelJournal, total: int, todo: int) -> None:
+    damaged = f" ({journal.skipped_lines} damaged lines ignored)" if journal.skipped_lines else ""
+    print(
+        f"annotator prelabel: resuming {journal.path}: {total - todo} of {total} images done earlier, "
+        f"{todo} to do{damaged}",
+        file=sys.stderr,
+    )
 
 
 def _engine(args: argparse.Namespace):

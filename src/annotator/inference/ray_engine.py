@@ -38,6 +38,10 @@ class RayUnavailable(RuntimeError):
     """`ray[data]` is not installed."""
 
 
+class RayRunFailed(RuntimeError):
+    """The Ray run stopped (a worker could not start, or a batch killed its worker too often)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RayOptions:
     """Where and how wide to run. None: chosen from the cluster's resources (`plan_pool`)."""
@@ -250,11 +254,22 @@ def _run(ray, paths, options, spec, plan: PoolPlan, batch_size: int, factory) ->
         results = _pool_map(ray, dataset, spec, options, plan, factory)
     started = time.perf_counter()
     done = 0
-    for batch in results.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
-        for path, width, height, error, detections in zip(*(batch[key] for key in _ROW_KEYS), strict=True):
-            done += 1
-            progress = Progress(done, len(paths), time.perf_counter() - started)
-            yield _result(done - 1, str(path), int(width), int(height), str(error), detections, progress)
+    try:
+        for batch in results.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
+            for path, width, height, error, detections in zip(
+                *(batch[key] for key in _ROW_KEYS), strict=True
+            ):
+                done += 1
+                progress = Progress(done, len(paths), time.perf_counter() - started)
+                yield _result(done - 1, str(path), int(width), int(height), str(error), detections, progress)
+    except ray.exceptions.RayError as exc:
+        raise RayRunFailed(f"the Ray run stopped: {_last_line(exc)}") from None
+
+
+def _last_line(exc: BaseException) -> str:
+    """The line of a Ray error that says what went wrong (its message is a remote traceback)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[-1] if lines else type(exc).__name__
 
 
 def _pool_map(ray, dataset, spec, options, plan: PoolPlan, factory):
