@@ -96,6 +96,15 @@ def test_finished_work_is_never_overwritten_without_resume(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_a_journal_killed_before_its_first_image_does_not_block_the_next_run(tmp_path):
+    path = tmp_path / "out.json.journal"
+    PrelabelJournal.open(path, settings=SETTINGS, resume=False).close()  # killed before any image finished
+    again = PrelabelJournal.open(path, settings=dict(SETTINGS, score_thr=0.7), resume=False)
+    again.append(record("a.png"))
+    again.close()
+    assert PrelabelJournal.open(path, settings=dict(SETTINGS, score_thr=0.7), resume=True).done() == {"a.png"}
+
+
 def test_a_second_run_on_the_same_output_is_refused_while_the_first_writes(tmp_path):
     first = PrelabelJournal.open(tmp_path / "j", settings=SETTINGS, resume=False)
     first.append(record("a.png"))

@@ -131,10 +131,16 @@ class _DyingPredictor:
 def test_a_worker_that_dies_is_restarted_and_its_images_done_again(
     ray_instance, spec, images, in_process, tmp_path
 ):
-    marker = tmp_path / "died"
+    marker, plans = tmp_path / "died", []
     results = _run_with_time_limit(
-        paths=images, options=OPTIONS, spec=spec, ray_options=RayOptions(), factory=DiesOnce(marker)
+        paths=images,
+        options=OPTIONS,
+        spec=spec,
+        ray_options=RayOptions(),
+        factory=DiesOnce(marker),
+        on_plan=plans.append,
     )
+    assert plans[0].workers * plans[0].cpus_per_worker <= 1.0  # the default pool left Ray Data a CPU
     assert marker.exists(), "the worker never died: the test proves nothing"
     assert sorted(r.path.name for r in results) == sorted(p.name for p in images)  # each exactly once
     broken = [r for r in results if not r.ok]  # an error row; the others of its batch are kept

@@ -147,18 +147,23 @@ class PrelabelJournal:
     def open(cls, path: Path, *, settings: Mapping[str, Any], resume: bool) -> PrelabelJournal:
         """Start a journal at `path`, or with `resume` continue the one there.
 
-        Without `resume` an existing journal is refused (it holds finished work); with it, a journal
-        made with other `settings` is refused. Writes and fsyncs the header at once, so a folder that
+        Without `resume` a journal holding finished images is refused (one without any is started
+        again); with it, a journal made with other `settings` is refused. Writes and fsyncs the header at once, so a folder that
         cannot be written or a full disk is found before any image is run.
         """
         header = {"format": FORMAT, "version": VERSION, "settings": dict(settings)}
-        existing = _read(path) if resume else None
-        if existing is None:
-            fd = _create(path, exclusive=not resume)
-            journal = cls(path, fd, {}, 0)
+        existing = _read(path)
+        if existing is None or not existing[1]:  # none, or no image finished: start afresh
+            journal = cls(path, _create(path), {}, 0)
             journal._write(orjson.dumps(header) + b"\n")
             journal.sync()
             return journal
+        if not resume:
+            raise DatasetError(
+                path,
+                f"an earlier run that stopped left {len(existing[1])} finished images here: add --resume "
+                "to go on from where it stopped, or delete this file to start over",
+            )
         old_settings, records, skipped, good_size, model = existing
         if old_settings != header["settings"]:
             raise DatasetError(path, _settings_mismatch(old_settings, header["settings"]))
@@ -225,21 +230,14 @@ def _without_detections(record: PrelabelRecord) -> PrelabelRecord:
     return PrelabelRecord(record.file_name, record.width, record.height, (), record.error)
 
 
-def _create(path: Path, *, exclusive: bool) -> int:
+def _create(path: Path) -> int:
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-    flags |= os.O_EXCL if exclusive else 0
     try:
         fd = os.open(path, flags, 0o644)
-    except FileExistsError:
-        raise DatasetError(
-            path,
-            "an earlier run that stopped left its finished images here: add --resume to go on from "
-            "where it stopped, or delete this file to start over",
-        ) from None
     except OSError as exc:
         raise DatasetError(path, f"cannot write here: {exc.strerror or exc}") from None
     _lock(fd, path)
-    os.ftruncate(fd, 0)  # a header cut by a kill, with nothing after it: start it again
+    os.ftruncate(fd, 0)  # what was there holds no finished image (a header, perhaps cut by a kill)
     return fd
 
 
