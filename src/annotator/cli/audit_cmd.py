@@ -21,8 +21,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "pred", metavar="PRED", nargs="?", type=Path, help="predictions (default: DATA's own)"
     )
     parser.add_argument("--out", required=True, type=Path, metavar="ISSUES.json", help="the flags, as JSON")
-    parser.add_argument("--match-iou", type=float, default=0.3, help="IoU that makes the same object (0.3)")
-    parser.add_argument("--outline-iou", type=float, default=0.8, help="a match below this is a bad outline")
+    parser.add_argument("--match-iou", type=float, default=0.5, help="IoU that makes the same object (0.5)")
+    parser.add_argument(
+        "--outline-iou", type=float, default=0.85, help="a match below this is a bad outline (0.85)"
+    )
     parser.add_argument("--min-score", type=float, default=0.5, help="ignore predictions scoring less (0.5)")
     parser.add_argument("--all", action="store_true", help="include flags dismissed in the window")
     parser.set_defaults(run=run)

@@ -3,8 +3,8 @@
 Labels are the accepted instances (`rules.is_accepted`). Predictions and labels are matched regardless
 of class, by mask IoU, with `core.matching.match_image` (COCOeval's greedy rule: best score first, each
 takes the unmatched label of highest IoU). Then:
-- possibly missing: a prediction that matched no label; suspicion = score x (1 - its best IoU with any
-  label), so a second detection of a labelled object is not blamed;
+- possibly missing: a prediction that matched no label and overlaps none as much as a match would
+  (else it is a second detection of a labelled object); suspicion = score x (1 - its best IoU);
 - possibly spurious: a label that matched no prediction; suspicion = SPURIOUS_WEIGHT x (1 - its best
   IoU with any prediction): a model misses objects more often than people invent them;
 - class swap: a match whose classes differ; suspicion = score x IoU;
@@ -45,8 +45,8 @@ class FlagKind(StrEnum):
 
 @dataclass(frozen=True)
 class AuditOptions:
-    match_iou: float = 0.3  # a prediction and a label overlapping this much are about the same object
-    outline_iou: float = 0.8  # a match of the same class below this is a bad outline
+    match_iou: float = 0.5  # a prediction and a label overlapping this much are about the same object
+    outline_iou: float = 0.85  # a match of the same class below this is a bad outline
     min_score: float = 0.5  # predictions below this are not used at all
 
 
@@ -130,7 +130,8 @@ def audit_image(
     for pred_id in matches.false_positives:
         k = pred_index[pred_id]
         best = float(ious[k].max()) if labels else 0.0
-        flags.append(_missing_flag(image, predictions[k], best))
+        if best < options.match_iou:  # otherwise a second detection of a labelled object
+            flags.append(_missing_flag(image, predictions[k], best))
     for label_id in matches.false_negatives:
         k = by_id[label_id]
         best = float(ious[:, k].max()) if predictions else 0.0

@@ -29,7 +29,9 @@ def overlapping_pairs(groups: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray
     first = np.repeat(np.arange(n), count)
     second = first + 1 + (np.arange(first.size) - np.repeat(np.cumsum(count) - count, count))
     a, b = order[first], order[second]
-    keep = (y0[a] < y1[b]) & (y0[b] < y1[a]) & (x0[b] < x1[a]) & (x0[a] < x1[b])
+    keep = (np.minimum(x1[a], x1[b]) > np.maximum(x0[a], x0[b])) & (
+        np.minimum(y1[a], y1[b]) > np.maximum(y0[a], y0[b])
+    )
     a, b = a[keep], b[keep]
     return np.minimum(a, b), np.maximum(a, b)
 

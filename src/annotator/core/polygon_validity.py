@@ -92,12 +92,23 @@ def _chunk_faults(points: np.ndarray, offsets: np.ndarray) -> RingFaults:
         step = points[_next_index(offsets)] - points
     starts = offsets[:-1]
     area, perimeter = _area_and_perimeter(points, step, starts)
-    flat = np.abs(area) <= 1e-9 * np.maximum(perimeter, 1.0) ** 2  # collinear up to rounding
+    flat = _fan_area(points, step, offsets) <= 1e-9 * np.maximum(perimeter, 1.0) ** 2  # collinear points
     degenerate[full] = flat
-    suspects = np.flatnonzero(~flat & ~_star_shaped(points, step, offsets, np.where(flat, 1.0, area)))
+    signed = np.where(area == 0, 1.0, area)  # a ring whose lobes cancel is no star: it goes to the sweep
+    suspects = np.flatnonzero(~flat & ~_star_shaped(points, step, offsets, signed))
     if suspects.size:
         _sweep(*_subset(points, offsets, suspects), full[suspects], crossings, where)
     return RingFaults(degenerate, crossings, where)
+
+
+def _fan_area(points: np.ndarray, step: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum of the unsigned areas of the triangles from each ring's first point: zero only when all its
+    points lie on one line (the signed area of a figure eight is zero too)."""
+    sizes = np.diff(offsets)
+    first = np.repeat(points[offsets[:-1]], sizes, axis=0)
+    rel = points - first
+    cross = np.abs(rel[:, 0] * step[:, 1] - rel[:, 1] * step[:, 0])
+    return np.add.reduceat(cross, offsets[:-1])
 
 
 def _subset(points: np.ndarray, offsets: np.ndarray, rings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
