@@ -125,6 +125,13 @@ def test_single_use_classes_and_rejected_instances_are_left_out() -> None:
     ]
 
 
+def test_empty_datasets_have_nothing_to_report() -> None:
+    assert run_checks(Dataset()).findings == ()
+    assert run_checks(_dataset()).checked == 0
+    only_mask = _dataset(_inst(1, Mask.from_array(np.zeros((H, W), np.uint8))))
+    assert [f.message for f in run_checks(only_mask).findings][0] == "the whole instance is 0 px (under 50)"
+
+
 def _painted_visible(dataset: Dataset) -> dict[int, int]:
     """Visible pixels of each instance: every mask decoded by pycocotools, painted back to front."""
     visible = {}

@@ -64,11 +64,18 @@ def build_table(dataset: Dataset, *, keep: Callable[[Instance], bool] | None = N
     """The table of `dataset`'s instances for which `keep` is true (all when None)."""
     rows = _painter_rows(dataset, keep)
     n = len(rows)
-    images = dataset.images
-    image_ids = np.fromiter((i.image_id for i in rows), np.int64, n)
-    heights = np.fromiter((images[i.image_id].height for i in rows), np.int64, n)
-    widths = np.fromiter((images[i.image_id].width for i in rows), np.int64, n)
-    is_polygon = np.fromiter((isinstance(i.geometry, Polygons) for i in rows), bool, n)
+    # one pass over the instances for their plain fields, then numpy
+    fields = np.array(
+        [(i.image_id, i.category_id, i.iscrowd, isinstance(i.geometry, Polygons)) for i in rows], np.int64
+    ).reshape(n, 4)
+    image_ids, category_ids = fields[:, 0].copy(), fields[:, 1].copy()
+    crowd, is_polygon = fields[:, 2].astype(bool), fields[:, 3].astype(bool)
+    known = np.array(sorted(dataset.images), np.int64)
+    sizes = np.array(
+        [(dataset.images[i].height, dataset.images[i].width) for i in known.tolist()], np.int64
+    ).reshape(-1, 2)
+    where = np.searchsorted(known, image_ids)
+    heights, widths = sizes[where, 0].copy(), sizes[where, 1].copy()
     boxes = np.zeros((n, 4))
     low, high = np.zeros(n), np.zeros(n)
     extent = np.full((n, 4), np.nan)
@@ -83,11 +90,11 @@ def build_table(dataset: Dataset, *, keep: Callable[[Instance], bool] | None = N
     return InstanceTable(
         instances=tuple(rows),
         image_ids=image_ids,
-        category_ids=np.fromiter((i.category_id for i in rows), np.int64, n),
+        category_ids=category_ids,
         heights=heights,
         widths=widths,
         rank=_ranks(image_ids),
-        crowd=np.fromiter((i.iscrowd for i in rows), bool, n),
+        crowd=crowd,
         is_polygon=is_polygon,
         boxes=boxes,
         area_low=low,

@@ -3,10 +3,10 @@
 Three sieves, each cheaper than the next is exact:
 1. area: the overlaps of the front boxes (each capped by its largest possible area) must add up to the
    instance's smallest possible area, or something of it shows;
-2. drawing: each image is drawn front to back with OpenCV into crops, every instance widened by a pixel
-   into a "maybe covered" map; an instance one of whose pixels lies a pixel deep inside it and outside
-   that map surely shows. The pixel of slack on both sides absorbs the difference between OpenCV's and
-   pycocotools' rasterisers, so the sieve never drops a hidden instance;
+2. drawing: each image is drawn front to back with OpenCV; an instance with a pixel that lies a pixel
+   deep inside it (eroded) and a pixel away from everything drawn in front of it (dilated) surely shows.
+   The pixel of slack on both sides absorbs the difference between OpenCV's and pycocotools'
+   rasterisers, so the sieve never drops a hidden instance;
 3. exact: the few left are rasterised by pycocotools and tested with `merge` and `area`.
 """
 
@@ -43,9 +43,10 @@ def hidden_instances(table: InstanceTable) -> list[HiddenInstance]:
         return []
     order = np.argsort(back, kind="stable")
     back, front = back[order], front[order]
-    survivors = _drawing_sieve(table, candidates)
+    needed = candidates.copy()  # what the drawing sieve must draw: candidates and what lies over them
+    needed[front[candidates[back]]] = True
     found = []
-    for row in survivors:
+    for row in _drawing_sieve(table, candidates, needed):
         fronts = front[np.searchsorted(back, row) : np.searchsorted(back, row, side="right")].tolist()
         hidden = _exactly_hidden(table, row, fronts)
         if hidden is not None:
@@ -53,8 +54,11 @@ def hidden_instances(table: InstanceTable) -> list[HiddenInstance]:
     return found
 
 
-def _drawing_sieve(table: InstanceTable, candidates: np.ndarray) -> list[int]:
-    """Candidates that drawing cannot prove visible, image by image."""
+def _drawing_sieve(table: InstanceTable, candidates: np.ndarray, needed: np.ndarray) -> list[int]:
+    """Candidates that drawing cannot prove visible, image by image.
+
+    The instances in front are drawn as they are into one map per image, and widened by a pixel only
+    around each candidate when it is tested: widening commutes with the union."""
     painter = _Painter(table)
     starts = np.flatnonzero(np.concatenate(([True], table.image_ids[1:] != table.image_ids[:-1])))
     ends = np.append(starts[1:], len(table))
@@ -63,20 +67,23 @@ def _drawing_sieve(table: InstanceTable, candidates: np.ndarray) -> list[int]:
         chosen = np.flatnonzero(candidates[start:end])
         if chosen.size == 0:
             continue
-        maybe = np.zeros((int(table.heights[start]), int(table.widths[start])), np.uint8)
+        drawn = np.zeros((int(table.heights[start]), int(table.widths[start])), np.uint8)
         for row in range(end - 1, start + int(chosen[0]) - 1, -1):
-            drawn = painter.draw(row)
-            if drawn is None:
-                if candidates[row]:
-                    survivors.append(row)
+            if not needed[row]:
                 continue
-            (x0, y0, x1, y1), crop = drawn
-            region = maybe[y0:y1, x0:x1]
-            if candidates[row]:
-                sure = cv2.erode(crop, _KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-                if not np.any(sure > region):
-                    survivors.append(row)
-            np.maximum(region, cv2.dilate(crop, _KERNEL), out=region)
+            if not candidates[row]:
+                painter.draw_into(row, drawn)
+                continue
+            own = painter.draw(row)
+            if own is None:
+                survivors.append(row)
+                continue
+            (x0, y0, x1, y1), crop = own
+            sure = cv2.erode(crop, _KERNEL, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            if not np.any(sure > cv2.dilate(drawn[y0:y1, x0:x1], _KERNEL)):
+                survivors.append(row)
+            region = drawn[y0:y1, x0:x1]
+            np.maximum(region, crop, out=region)
     return survivors
 
 
@@ -106,6 +113,21 @@ class _Painter:
         rles = [table.instances[r].geometry.rle.counts for r in masks.tolist()]
         self.atlas = MaskAtlas(rles, table.heights[masks])
         self.mask_slot = dict(zip(masks.tolist(), range(len(masks)), strict=True))
+
+    def draw_into(self, row: int, image: np.ndarray) -> None:
+        """Draw the row into the image as it is (nothing for a broken geometry or an empty mask)."""
+        first, last = self.first_ring[row], self.last_ring[row]
+        if first < last:
+            offsets = self.offsets
+            for k in range(first, last):
+                cv2.fillPoly(image, [self.fixed[offsets[k] : offsets[k + 1]]], 1, cv2.LINE_8, 3)
+            return
+        slot = self.mask_slot.get(row)
+        if slot is not None and self.atlas.boxes[slot, 0] >= 0:
+            pixels = self.atlas.crop(slot)
+            x0, y0 = int(self.atlas.boxes[slot, 0]), int(self.atlas.boxes[slot, 1])
+            region = image[y0 : y0 + pixels.shape[0], x0 : x0 + pixels.shape[1]]
+            np.maximum(region, pixels, out=region)
 
     def draw(self, row: int) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
         """(box, uint8 crop) of the row; None when it cannot be drawn (broken geometry, empty mask)."""
