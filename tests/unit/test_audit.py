@@ -13,6 +13,7 @@ import pytest
 from annotator.core.audit import AuditOptions, FlagKind, audit, fix_edit, own_predictions
 from annotator.core.geometry import Mask, Polygons, to_mask_array
 from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance, Review, Source
+from annotator.io.coco import save_coco
 from annotator.io.dismissed import dismiss, dismissed_in_file, dismissed_keys, undismiss
 from annotator.io.errors import DatasetError
 from annotator.io.predictions import load_predictions
@@ -140,6 +141,12 @@ def test_dismissed_keys_live_in_the_project_file(tmp_path) -> None:
     assert dismissed_in_file(tmp_path / "absent.annotator") == frozenset()
 
 
+def _with_prediction(dataset: Dataset) -> Dataset:
+    source = Source.from_model("m", 0.25)
+    dataset.put_instances([Instance(8, 1, 2, _rect(0, 0, 9, 9), z=8, source=source)], notify=False)
+    return dataset
+
+
 def test_predictions_files_are_put_on_the_datasets_images(tmp_path) -> None:
     dataset = _labels()
     mask = np.zeros((H, W), np.uint8, order="F")
@@ -168,6 +175,9 @@ def test_predictions_files_are_put_on_the_datasets_images(tmp_path) -> None:
         "categories": [{"id": 1, "name": "car"}],
     }))  # fmt: skip
     assert [i.image_id for i in load_predictions(as_dataset, dataset)[1]] == [1]
+    exported = tmp_path / "exported.json"  # our own export keeps a model's score in its own object
+    save_coco(_with_prediction(dataset), exported)
+    assert [i.score for i in load_predictions(exported, dataset)[1]] == [1.0, 1.0, 1.0, 1.0, 0.25]
     for content, words in [
         (
             [{"image_id": 1, "category_id": 1, "segmentation": {"size": [5, 5], "counts": "0"}}],

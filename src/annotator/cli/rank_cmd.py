@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -74,9 +76,26 @@ def _embeddings(args: argparse.Namespace, loaded) -> dict:
     sidecar = None
     if not args.no_cache:
         sidecar = sidecar_path(loaded.path) if loaded.path.is_file() else loaded.path / "descriptors.npz"
-    result = describe_images(loaded.dataset, Path(root), sidecar=sidecar)
+    result = describe_images(loaded.dataset, Path(root), sidecar=sidecar, progress=_terminal_progress())
     for problem in result.problems[:20]:
         print(f"warning: {problem} (ranked without a descriptor)", file=sys.stderr)
     if len(result.problems) > 20:
         print(f"warning: {len(result.problems) - 20} more images could not be read", file=sys.stderr)
     return result.vectors
+
+
+def _terminal_progress() -> Callable[[int, int], None] | None:
+    """A one-line count on a terminal while image files are described (the first run reads them all)."""
+    if not sys.stderr.isatty():
+        return None
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] > 0.2:
+            last[0] = now
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\rdescribing images {done}/{total}{end}")
+            sys.stderr.flush()
+
+    return show

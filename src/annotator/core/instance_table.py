@@ -9,7 +9,7 @@ only the rest (`rle`), exactly as pycocotools does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,12 +62,8 @@ class InstanceTable:
 
 def build_table(dataset: Dataset, *, keep: Callable[[Instance], bool] | None = None) -> InstanceTable:
     """The table of `dataset`'s instances for which `keep` is true (all when None)."""
-    rows = _painter_rows(dataset, keep)
+    rows, fields = _painter_rows(dataset, keep)
     n = len(rows)
-    # one pass over the instances for their plain fields, then numpy
-    fields = np.array(
-        [(i.image_id, i.category_id, i.iscrowd, isinstance(i.geometry, Polygons)) for i in rows], np.int64
-    ).reshape(n, 4)
     image_ids, category_ids = fields[:, 0].copy(), fields[:, 1].copy()
     crowd, is_polygon = fields[:, 2].astype(bool), fields[:, 3].astype(bool)
     known = np.array(sorted(dataset.images), np.int64)
@@ -109,11 +105,20 @@ def build_table(dataset: Dataset, *, keep: Callable[[Instance], bool] | None = N
     )
 
 
-def _painter_rows(dataset: Dataset, keep: Callable[[Instance], bool] | None) -> list[Instance]:
-    chosen: Iterable[Instance] = dataset.instances.values()
+def _painter_rows(
+    dataset: Dataset, keep: Callable[[Instance], bool] | None
+) -> tuple[list[Instance], np.ndarray]:
+    """The instances in painter's order within each image (image id, z, id), with their plain fields
+    (image id, category id, crowd, is a polygon) read in one pass and sorted by numpy."""
+    chosen: list[Instance] = list(dataset.instances.values())
     if keep is not None:
-        chosen = (i for i in chosen if keep(i))
-    return sorted(chosen, key=lambda i: (i.image_id, i.z, i.id))
+        chosen = [i for i in chosen if keep(i)]
+    fields = np.array(
+        [(i.image_id, i.category_id, i.iscrowd, isinstance(i.geometry, Polygons), i.z, i.id) for i in chosen],
+        np.int64,
+    ).reshape(len(chosen), 6)
+    order = np.lexsort((fields[:, 5], fields[:, 4], fields[:, 0]))
+    return [chosen[k] for k in order.tolist()], fields[order, :4]
 
 
 def _ranks(image_ids: np.ndarray) -> np.ndarray:

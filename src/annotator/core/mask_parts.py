@@ -4,6 +4,8 @@ of decoding each mask to a full image (0.7 ms for 640x480 here) and labelling it
 
 Used by the fragment check, with parts 8-connected as `mask_edit.remove_small_parts` counts them (so a
 flagged fragment is exactly what "Remove fragments" removes), and by the hidden check for mask crops.
+A mask with one run per column, each touching the next, is one part by its runs alone and is not
+labelled at all.
 """
 
 from __future__ import annotations
@@ -24,15 +26,22 @@ class MaskAtlas:
     `boxes[k]` is mask k's box (x0, y0, x1, y1 inclusive; -1 when empty) and `crop(k)` its pixels there.
     """
 
-    def __init__(self, strings: Sequence[bytes], heights: Sequence[int]) -> None:
+    def __init__(
+        self, strings: Sequence[bytes], heights: Sequence[int], *, skip_simple: bool = False
+    ) -> None:
+        """`skip_simple`: leave out masks that are one part by their runs alone (`simple`)."""
         heights = np.asarray(heights, np.int64)
         runs = decode_runs(strings)
-        self.boxes = extents(runs, heights).boxes
+        found = extents(runs, heights)
+        self.boxes, self.areas = found.boxes, found.areas
         owner, column, row_start, row_end = foreground_pieces(runs, heights)
+        self.simple = _one_part_by_runs(len(strings), owner, column, row_start, row_end)
         self._atlases: list[np.ndarray] = []
         self._where = np.full((len(strings), 2), -1, np.int64)  # atlas index, first atlas row
-        present = np.flatnonzero(self.boxes[:, 0] >= 0)
-        for chunk in _chunks(present, self.boxes):
+        placed = self.boxes[:, 0] >= 0
+        if skip_simple:
+            placed &= ~self.simple
+        for chunk in _chunks(np.flatnonzero(placed), self.boxes):
             self._fill(chunk, owner, column, row_start, row_end)
 
     def crop(self, index: int) -> np.ndarray:
@@ -46,6 +55,8 @@ class MaskAtlas:
     def part_sizes(self) -> list[np.ndarray]:
         """For each mask the pixel counts of its 8-connected parts, largest first (empty: none)."""
         result: list[np.ndarray] = [np.zeros(0, np.int64) for _ in range(len(self.boxes))]
+        for index in np.flatnonzero(self.simple).tolist():
+            result[index] = self.areas[index : index + 1]
         for atlas_index, atlas in enumerate(self._atlases):
             members = np.flatnonzero(self._where[:, 0] == atlas_index)
             tops = self._where[members, 1]
@@ -87,7 +98,19 @@ class MaskAtlas:
 
 def part_sizes(strings: Sequence[bytes], heights: Sequence[int]) -> list[np.ndarray]:
     """For each mask the pixel counts of its 8-connected parts, largest first."""
-    return MaskAtlas(strings, heights).part_sizes()
+    return MaskAtlas(strings, heights, skip_simple=True).part_sizes()
+
+
+def _one_part_by_runs(masks: int, owner, column, row_start, row_end) -> np.ndarray:
+    """Masks that are surely one 8-connected part: one run in each column of their box, each touching
+    the next (most compact masks), so they need no labelling."""
+    same = owner[1:] == owner[:-1]
+    touching = (
+        (column[1:] == column[:-1] + 1) & (row_start[1:] <= row_end[:-1]) & (row_start[:-1] <= row_end[1:])
+    )
+    broken = np.bincount(owner[1:][same & ~touching], minlength=masks)
+    pieces = np.bincount(owner, minlength=masks)
+    return (pieces > 0) & (broken == 0)
 
 
 def _chunks(indices: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:

@@ -62,16 +62,17 @@ def _drawing_sieve(table: InstanceTable, candidates: np.ndarray, needed: np.ndar
     painter = _Painter(table)
     starts = np.flatnonzero(np.concatenate(([True], table.image_ids[1:] != table.image_ids[:-1])))
     ends = np.append(starts[1:], len(table))
+    first = np.minimum.reduceat(np.where(candidates, np.arange(len(table)), len(table)), starts)
+    is_candidate, is_needed = candidates.tolist(), needed.tolist()
     survivors = []
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        chosen = np.flatnonzero(candidates[start:end])
-        if chosen.size == 0:
-            continue
+    for start, end, lowest in zip(starts.tolist(), ends.tolist(), first.tolist(), strict=True):
+        if lowest >= end:
+            continue  # no candidate in this image
         drawn = np.zeros((int(table.heights[start]), int(table.widths[start])), np.uint8)
-        for row in range(end - 1, start + int(chosen[0]) - 1, -1):
-            if not needed[row]:
+        for row in range(end - 1, lowest - 1, -1):
+            if not is_needed[row]:
                 continue
-            if not candidates[row]:
+            if not is_candidate[row]:
                 painter.draw_into(row, drawn)
                 continue
             own = painter.draw(row)
@@ -137,10 +138,9 @@ class _Painter:
         crop = np.zeros((y1 - y0, x1 - x0), np.uint8)
         first, last = self.first_ring[row], self.last_ring[row]
         if first < last:
-            offsets = self.offsets
-            rings = [self.fixed[offsets[k] : offsets[k + 1]] for k in range(first, last)]
-            for ring in rings:  # one call per ring: the instance is the union of its rings
-                cv2.fillPoly(crop, [ring], 1, cv2.LINE_8, 3, (-8 * x0, -8 * y0))
+            offsets, shift = self.offsets, (-8 * x0, -8 * y0)
+            for k in range(first, last):  # one call per ring: the instance is the union of its rings
+                cv2.fillPoly(crop, [self.fixed[offsets[k] : offsets[k + 1]]], 1, cv2.LINE_8, 3, shift)
             return (x0, y0, x1, y1), crop
         slot = self.mask_slot.get(row)
         if slot is None:

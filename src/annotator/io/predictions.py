@@ -2,7 +2,8 @@
 the dataset) or a COCO dataset whose annotations carry scores (images matched by file name).
 
 Entries are checked the way `annotator eval` checks them (`core.evaluation.predictions_from`); a mask
-must have its image's size. Results without a mask keep their box as a rectangle.
+must have its image's size. Results without a mask keep their box as a rectangle. A dataset exported by
+annotator without scores still carries them in its own `annotator` object, and they are used.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from annotator.core.evaluation import EvaluationError, ground_truth, predictions_from
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons
 from annotator.core.model import Dataset, Instance, Review, Source
+from annotator.io.coco_write import OWN_KEY
 from annotator.io.errors import DatasetError
 from annotator.io.jsonfile import read_json
 
@@ -25,7 +27,7 @@ def load_predictions(
     """The file's detections as unreviewed model instances by the dataset's image id (ids from -1
     down, so they never collide with the dataset's own)."""
     path = Path(path)
-    data = read_json(path)
+    data = _with_own_scores(read_json(path))
     images = [
         {"id": i.id, "file_name": i.file_name, "width": i.width, "height": i.height}
         for i in dataset.images.values()
@@ -58,6 +60,19 @@ def load_predictions(
             )
         )
     return {image_id: tuple(found) for image_id, found in out.items()}
+
+
+def _with_own_scores(data: Any) -> Any:
+    """A dataset written by annotator without `include_scores` keeps each score in its own object."""
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+        return data
+    annotations = []
+    for ann in data["annotations"]:
+        own = ann.get(OWN_KEY) if isinstance(ann, dict) else None
+        if isinstance(own, dict) and "score" not in ann and isinstance(own.get("score"), int | float):
+            ann = {**ann, "score": own["score"]}
+        annotations.append(ann)
+    return {**data, "annotations": annotations}
 
 
 def _geometry(entry: dict[str, Any], height: int, width: int) -> Geometry:
