@@ -1,23 +1,20 @@
-"""Many RLE masks cut to their boxes at once: their runs are laid out side by side in one atlas image,
-so each mask's crop is a view into it and OpenCV labels connected parts in one call per atlas, instead
-of decoding each mask to a full image (0.7 ms for 640x480 here) and labelling it alone.
+"""Many RLE masks at once, without decoding each to a full image (0.7 ms for 640x480 here): their
+connected parts, found from the runs alone, and their pixels cut to their boxes, laid out side by side in
+one atlas image so that each crop is a view into it.
 
-Used by the fragment check, with parts 8-connected as `mask_edit.remove_small_parts` counts them (so a
-flagged fragment is exactly what "Remove fragments" removes), and by the hidden check for mask crops.
-A mask with one run per column, each touching the next, is one part by its runs alone and is not
-labelled at all.
+Parts are 8-connected, as `mask_edit.remove_small_parts` counts them, so a fragment the check flags is
+exactly what "Remove fragments" removes. The hidden check draws masks from their crops.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from annotator.core.rle_runs import decode_runs, extents, foreground_pieces
 
-ATLAS_PIXELS = 1 << 22  # one atlas holds at most this many pixels (4 MB of mask, 16 MB of labels)
+ATLAS_PIXELS = 1 << 22  # one atlas holds at most this many pixels
 
 
 class MaskAtlas:
@@ -26,22 +23,14 @@ class MaskAtlas:
     `boxes[k]` is mask k's box (x0, y0, x1, y1 inclusive; -1 when empty) and `crop(k)` its pixels there.
     """
 
-    def __init__(
-        self, strings: Sequence[bytes], heights: Sequence[int], *, skip_simple: bool = False
-    ) -> None:
-        """`skip_simple`: leave out masks that are one part by their runs alone (`simple`)."""
+    def __init__(self, strings: Sequence[bytes], heights: Sequence[int]) -> None:
         heights = np.asarray(heights, np.int64)
         runs = decode_runs(strings)
-        found = extents(runs, heights)
-        self.boxes, self.areas = found.boxes, found.areas
+        self.boxes = extents(runs, heights).boxes
         owner, column, row_start, row_end = foreground_pieces(runs, heights)
-        self.simple = _one_part_by_runs(len(strings), owner, column, row_start, row_end)
         self._atlases: list[np.ndarray] = []
         self._where = np.full((len(strings), 2), -1, np.int64)  # atlas index, first atlas row
-        placed = self.boxes[:, 0] >= 0
-        if skip_simple:
-            placed &= ~self.simple
-        for chunk in _chunks(np.flatnonzero(placed), self.boxes):
+        for chunk in _chunks(np.flatnonzero(self.boxes[:, 0] >= 0), self.boxes):
             self._fill(chunk, owner, column, row_start, row_end)
 
     def crop(self, index: int) -> np.ndarray:
@@ -51,26 +40,6 @@ class MaskAtlas:
             return np.zeros((0, 0), np.uint8)
         x0, y0, x1, y1 = self.boxes[index]
         return self._atlases[atlas][: x1 - x0 + 1, top : top + y1 - y0 + 1].T
-
-    def part_sizes(self) -> list[np.ndarray]:
-        """For each mask the pixel counts of its 8-connected parts, largest first (empty: none)."""
-        result: list[np.ndarray] = [np.zeros(0, np.int64) for _ in range(len(self.boxes))]
-        for index in np.flatnonzero(self.simple).tolist():
-            result[index] = self.areas[index : index + 1]
-        for atlas_index, atlas in enumerate(self._atlases):
-            members = np.flatnonzero(self._where[:, 0] == atlas_index)
-            tops = self._where[members, 1]
-            order = np.argsort(tops)
-            members, tops = members[order], tops[order]
-            count, _, stats, _ = cv2.connectedComponentsWithStats(atlas, connectivity=8)
-            band = np.searchsorted(tops, stats[1:count, cv2.CC_STAT_LEFT], side="right") - 1
-            sizes = stats[1:count, cv2.CC_STAT_AREA].astype(np.int64)
-            order = np.lexsort((-sizes, band))
-            band, sizes = band[order], sizes[order]
-            bounds = np.searchsorted(band, np.arange(len(members) + 1))
-            for slot, mask_index in enumerate(members.tolist()):
-                result[mask_index] = sizes[bounds[slot] : bounds[slot + 1]]
-        return result
 
     def _fill(self, chunk, owner, column, row_start, row_end) -> None:
         """One atlas, stored transposed (a row per mask column) so each run is contiguous in it; a blank
@@ -97,20 +66,55 @@ class MaskAtlas:
 
 
 def part_sizes(strings: Sequence[bytes], heights: Sequence[int]) -> list[np.ndarray]:
-    """For each mask the pixel counts of its 8-connected parts, largest first."""
-    return MaskAtlas(strings, heights, skip_simple=True).part_sizes()
+    """For each mask the pixel counts of its 8-connected parts, largest first: connected components of
+    its runs (pieces of columns joined when they touch across neighbouring columns), so the cost grows
+    with the runs, not with the pixels of the masks' boxes."""
+    heights = np.asarray(heights, np.int64)
+    owner, column, row_start, row_end = foreground_pieces(decode_runs(strings), heights)
+    label = _run_components(owner, column, row_start, row_end)
+    result: list[np.ndarray] = [np.zeros(0, np.int64) for _ in strings]
+    if owner.size == 0:
+        return result
+    sizes = np.bincount(label, weights=row_end - row_start).astype(np.int64)
+    roots = np.flatnonzero(np.bincount(label, minlength=owner.size))
+    mask_of_root = owner[roots]
+    order = np.lexsort((-sizes[roots], mask_of_root))
+    mask_of_root, part = mask_of_root[order], sizes[roots][order]
+    bounds = np.searchsorted(mask_of_root, np.arange(len(strings) + 1))
+    for index in np.flatnonzero(np.diff(bounds)).tolist():
+        result[index] = part[bounds[index] : bounds[index + 1]]
+    return result
 
 
-def _one_part_by_runs(masks: int, owner, column, row_start, row_end) -> np.ndarray:
-    """Masks that are surely one 8-connected part: one run in each column of their box, each touching
-    the next (most compact masks), so they need no labelling."""
-    same = owner[1:] == owner[:-1]
-    touching = (
-        (column[1:] == column[:-1] + 1) & (row_start[1:] <= row_end[:-1]) & (row_start[:-1] <= row_end[1:])
-    )
-    broken = np.bincount(owner[1:][same & ~touching], minlength=masks)
-    pieces = np.bincount(owner, minlength=masks)
-    return (pieces > 0) & (broken == 0)
+def _run_components(owner, column, row_start, row_end) -> np.ndarray:
+    """A component label (the smallest piece index in it) for each piece; pieces are sorted by mask,
+    column and row, and two touch when in neighbouring columns of one mask their rows overlap or meet at
+    a corner (8-connectivity)."""
+    n = owner.size
+    if n == 0:
+        return np.zeros(0, np.int64)
+    rows = int(row_end.max()) + 2
+    key = owner * (int(column.max()) + 3) + column + 1
+    end_key, start_key = key * rows + row_end, key * rows + row_start
+    # the pieces of the previous column touching each piece form a contiguous range [lo, hi)
+    lo = np.searchsorted(end_key, (key - 1) * rows + row_start, side="left")
+    hi = np.searchsorted(start_key, (key - 1) * rows + row_end, side="right")
+    count = np.maximum(hi - lo, 0)
+    a = np.repeat(np.arange(n), count)
+    b = np.repeat(lo, count) + (np.arange(a.size) - np.repeat(np.cumsum(count) - count, count))
+    label = np.arange(n)
+    while True:  # hook each edge's larger label onto the smaller, then jump to the roots
+        low = np.minimum(label[a], label[b])
+        before = label.copy()
+        np.minimum.at(label, label[a], low)
+        np.minimum.at(label, label[b], low)
+        while True:
+            jumped = label[label]
+            if np.array_equal(jumped, label):
+                break
+            label = jumped
+        if np.array_equal(label, before):
+            return label
 
 
 def _chunks(indices: np.ndarray, boxes: np.ndarray) -> list[np.ndarray]:
