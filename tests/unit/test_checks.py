@@ -11,7 +11,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from annotator.core import operations
-from annotator.core.checks import CheckKind, CheckOptions, run_checks
+from annotator.core.checks import CheckKind, CheckOptions, run_checks, suggested_edit
 from annotator.core.geometry import Mask, Polygons, to_mask_array
 from annotator.core.instance_table import build_table
 from annotator.core.model import Category, Dataset, Image, Instance, Review, Source
@@ -123,6 +123,38 @@ def test_single_use_classes_and_rejected_instances_are_left_out() -> None:
     assert [(f.instance_id, f.message) for f in report.of_kind(CheckKind.SINGLE_USE_CLASS)] == [
         (3, "the only instance of class 2 'dog'")
     ]
+
+
+def test_suggested_repairs_clear_their_findings_and_undo() -> None:
+    blob = np.zeros((H, W), np.uint8)
+    cv2.circle(blob, (60, 60), 20, 1, -1)
+    blob[3:5, 150:152] = 1
+    dataset = _dataset(
+        _inst(1, _square(10, 10, 30)),
+        _inst(2, _square(10, 10, 30), z=1),  # duplicate of 1
+        _inst(3, Mask.from_array(blob), category=2, z=2),  # a speck
+        _inst(4, _square(100, 100, 4), category=2, z=3),  # tiny
+        _inst(5, Polygons((np.array([[140, 50], [W + 9.0, 50], [150, 80]]),)), category=2, z=4),
+        _inst(7, _square(20, 20, 5), category=2, z=-2),  # behind 1 and 2
+    )
+    before = dict(dataset.instances)
+    report = run_checks(dataset)
+    fixable = [f for f in report.findings if f.kind is not CheckKind.SINGLE_USE_CLASS]
+    assert {f.kind for f in fixable} == {
+        CheckKind.DUPLICATE,
+        CheckKind.FRAGMENT,
+        CheckKind.OUTSIDE,
+        CheckKind.HIDDEN,
+    }
+    for finding in fixable:
+        edit = suggested_edit(dataset, finding)
+        edit.apply(dataset)
+        again = {(f.kind, f.instance_id) for f in run_checks(dataset).findings}
+        assert (finding.kind, finding.instance_id) not in again, finding
+        edit.revert(dataset)
+        assert dataset.instances == before
+    single = report.of_kind(CheckKind.SINGLE_USE_CLASS)
+    assert all(suggested_edit(dataset, f) is None for f in single)
 
 
 def test_empty_datasets_have_nothing_to_report() -> None:

@@ -17,8 +17,10 @@ from enum import StrEnum
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from annotator.core import edits, operations
 from annotator.core.box_pairs import intersection_area, overlapping_pairs
-from annotator.core.geometry import GeometryError
+from annotator.core.edits import Edit
+from annotator.core.geometry import GeometryError, Polygons, area
 from annotator.core.instance_table import InstanceTable, build_table
 from annotator.core.mask_parts import part_sizes
 from annotator.core.model import Dataset, Instance
@@ -248,3 +250,42 @@ def _first_ring_of_rows(table: InstanceTable) -> dict[int, int]:
     owner = table.ring_owner
     starts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
     return dict(zip(owner[starts].tolist(), starts.tolist(), strict=True))
+
+
+def suggested_edit(dataset: Dataset, finding: Finding, options: CheckOptions | None = None) -> Edit | None:
+    """The usual repair of a finding as one reversible edit, for a "Fix" button: delete a duplicate,
+    remove small parts (or the whole tiny instance), bring a hidden instance to the front, clip a polygon
+    to the image. None for what needs a person's judgement (invalid polygons, classes used once)."""
+    options = options or CheckOptions()
+    instance = dataset.instances.get(finding.instance_id)
+    if instance is None:
+        return None
+    if finding.kind is CheckKind.DUPLICATE:
+        return operations.delete([instance])
+    if finding.kind is CheckKind.HIDDEN:
+        return operations.bring_to_front(dataset, [instance])
+    if finding.kind is CheckKind.FRAGMENT:
+        edit = operations.remove_small_fragments(dataset, instance, options.min_fragment_pixels)
+        if edit is not None and area(edit.new[0].geometry, *_size(dataset, instance)) == 0:
+            return operations.delete([instance])
+        return edit
+    if finding.kind is CheckKind.OUTSIDE and isinstance(instance.geometry, Polygons):
+        height, width = _size(dataset, instance)
+        inside = instance.geometry.clipped(height, width)
+        clipped = None if inside is None else Polygons(tuple(_within(r, width, height) for r in inside.rings))
+        if clipped is None:
+            return operations.delete([instance])
+        return edits.ReplaceInstances(
+            (instance,), (operations.edited(instance, geometry=clipped),), text="Clip"
+        )
+    return None
+
+
+def _size(dataset: Dataset, instance: Instance) -> tuple[int, int]:
+    image = dataset.images[instance.image_id]
+    return image.height, image.width
+
+
+def _within(ring: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`Polygons.clipped` keeps a pixel of margin; a clipped outline ends at the border itself."""
+    return np.column_stack([np.clip(ring[:, 0], 0, width), np.clip(ring[:, 1], 0, height)])
