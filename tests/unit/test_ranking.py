@@ -125,3 +125,29 @@ def test_descriptor_sees_colour_texture_and_layout() -> None:
     described = [image_descriptor(x) for x in (red, stripes, noise, red.copy())]
     assert np.array_equal(described[0], described[3])
     assert min(np.linalg.norm(described[i] - described[j]) for i, j in ((0, 1), (0, 2), (1, 2))) > 0.2
+
+
+def test_thumbnails_of_every_image_kind_keep_their_orientation(tmp_path) -> None:
+    from annotator.io.images import load_rgb, load_thumbnail
+
+    wide = np.zeros((60, 200, 3), np.uint8)
+    wide[:, :100] = (255, 0, 0)
+    kinds = {
+        "rgb.jpg": PilImage.fromarray(wide),
+        "cmyk.jpg": PilImage.fromarray(wide).convert("CMYK"),
+        "gray16.png": PilImage.fromarray((np.arange(12000).reshape(60, 200) * 5).astype(np.uint16)),
+        "palette.png": PilImage.fromarray(wide).convert("P"),
+        "rgba.png": PilImage.fromarray(np.dstack([wide, np.full((60, 200), 128, np.uint8)])),
+    }
+    for name, image in kinds.items():
+        image.save(tmp_path / name)
+        small = load_thumbnail(tmp_path / name, 64)
+        assert small.dtype == np.uint8 and small.shape[2] == 3 and max(small.shape[:2]) <= 64, name
+        assert small.shape[1] > small.shape[0], name  # still wide
+    rotated = PilImage.fromarray(wide)
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # shown turned by 90 degrees: tall
+    rotated.save(tmp_path / "turned.jpg", exif=exif)
+    small = load_thumbnail(tmp_path / "turned.jpg", 64)
+    full = load_rgb(tmp_path / "turned.jpg")
+    assert small.shape[0] > small.shape[1] and full.shape[0] > full.shape[1]
