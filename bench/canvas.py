@@ -2,7 +2,7 @@
 
 Two designs in one run, same scene:
 - naive:  one QGraphicsItem per instance, each polygon and fill drawn again every frame (no caching);
-- canvas: the app's canvas as it is: one composited ARGB overlay per zoom level (gui.canvas_overlay).
+- canvas: the app's canvas as it is: one composited ARGB overlay per zoom level (gui.canvas.overlay).
 Prints, in ms: switching to the image (time the GUI thread is blocked, and until the overlay is shown),
 a full repaint (view cache warm, and with the image and overlay drawn again), a hover repaint, the first
 frame after a zoom step and the time until the exact overlay for the new zoom is shown, and one
@@ -25,8 +25,8 @@ from PySide6.QtWidgets import QApplication, QGraphicsScene, QGraphicsView
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Dataset
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle, InstanceItem, MarkItem
+from annotator.gui.canvas.items import CanvasStyle, InstanceItem, MarkItem
+from annotator.gui.canvas.view import Canvas
 from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels
 
 REPEATS = 15

@@ -23,8 +23,8 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle
+from annotator.gui.canvas.items import CanvasStyle
+from annotator.gui.canvas.view import Canvas
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.editor import Editor
 from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels

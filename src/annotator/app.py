@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 from annotator.core.predictor import ModelSpec, Predictor
 from annotator.gui.document import open_samples
 from annotator.gui.main_window import MainWindow
-from annotator.gui.prelabel_actions import install_prelabelling
+from annotator.gui.prelabel.actions import install_prelabelling
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
 

@@ -8,10 +8,10 @@ import pytest
 from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, square, viewport_pixel
 
 from annotator.core.model import Category, Dataset, Image, Instance
-from annotator.gui import canvas_overlay
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle
-from annotator.gui.overlay import dash_segments
+from annotator.gui.canvas import overlay as canvas_overlay
+from annotator.gui.canvas.compose import dash_segments
+from annotator.gui.canvas.items import CanvasStyle
+from annotator.gui.canvas.view import Canvas
 
 SMALL_OVER_LARGE = blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
 

@@ -16,9 +16,9 @@ from canvas_helpers import (
 
 from annotator.core.geometry import to_mask_array
 from annotator.core.model import Instance
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle
-from annotator.gui.render import fill_mask
+from annotator.gui.canvas.items import CanvasStyle
+from annotator.gui.canvas.render import fill_mask
+from annotator.gui.canvas.view import Canvas
 
 
 @pytest.fixture

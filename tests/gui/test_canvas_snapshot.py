@@ -10,8 +10,8 @@ import pytest
 from canvas_helpers import image_levels, sample_dataset
 from PySide6.QtGui import QImage
 
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle
+from annotator.gui.canvas.items import CanvasStyle
+from annotator.gui.canvas.view import Canvas
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 MEAN_TOLERANCE = 2.0  # mean absolute difference per channel, 0-255

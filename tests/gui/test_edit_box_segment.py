@@ -10,8 +10,8 @@ from PySide6.QtGui import QImage
 
 from annotator.core.geometry import mask_iou, to_mask_array
 from annotator.core.model import Category, Dataset, Image
+from annotator.gui.canvas.render import pyramid, rgb_array, rgb_image
 from annotator.gui.document import MemoryDocument
-from annotator.gui.render import pyramid, rgb_array, rgb_image
 
 
 def _scene() -> tuple[np.ndarray, np.ndarray]:

@@ -22,8 +22,8 @@ from annotator.core.edits import AddInstances
 from annotator.core.geometry import Mask
 from annotator.core.model import Instance, Review, Source
 from annotator.gui.docks import AP_COLUMN
-from annotator.gui.evaluation_panel import NUMBER_ROLE
-from annotator.gui.evaluation_view import FN_COLOR, FP_COLOR, TP_COLOR
+from annotator.gui.evaluation.panel import NUMBER_ROLE
+from annotator.gui.evaluation.view import FN_COLOR, FP_COLOR, TP_COLOR
 from perturbed import perturbed_predictions
 
 

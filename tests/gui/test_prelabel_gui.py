@@ -15,9 +15,9 @@ from annotator.core.edits import AddInstances, ReplaceInstances
 from annotator.core.geometry import Polygons
 from annotator.core.model import MANUAL, ImageStatus, Instance, Review, SourceKind
 from annotator.gui.main_window import MainWindow
-from annotator.gui.prelabel_actions import Prelabelling, install_prelabelling
-from annotator.gui.prelabel_controller import RunState
-from annotator.gui.prelabel_dialog import PrelabelDialog, PrelabelSettings
+from annotator.gui.prelabel.actions import Prelabelling, install_prelabelling
+from annotator.gui.prelabel.controller import RunState
+from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
 from annotator.io.project import open_project
 
 WIDTH, HEIGHT = 160, 120

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
-from annotator.gui.items import instance_color
+from annotator.gui.canvas.items import instance_color
 
 _IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP")
 AP_COLUMN = 3  # per-image mask AP when comparing with ground truth (hidden otherwise)

@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
-from annotator.gui.render import pyramid, rgb_image
+from annotator.gui.canvas.render import pyramid, rgb_image
 from annotator.io.errors import DatasetError
 from annotator.io.images import load_rgb
 

@@ -14,14 +14,14 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
 from annotator.core.model import Change, ChangeKind
-from annotator.gui.canvas import Canvas
+from annotator.gui.canvas.items import CanvasStyle
+from annotator.gui.canvas.view import Canvas
 from annotator.gui.docks import ClassListDock, ImageListDock, InstanceListDock
 from annotator.gui.document import Document, open_document
-from annotator.gui.evaluation_actions import install_evaluation
+from annotator.gui.evaluation.actions import install_evaluation
 from annotator.gui.export_dialog import ExportDialog, Exporter
-from annotator.gui.items import CanvasStyle
 from annotator.gui.loader import ImageLoader
-from annotator.gui.review_actions import install_review
+from annotator.gui.review.actions import install_review
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
 from annotator.io.errors import DatasetError

@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from annotator.core import shape_edit
 from annotator.core.grabcut import segment_box
-from annotator.gui.render import rgb_array
+from annotator.gui.canvas.render import rgb_array
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.rectangle import RectangleTool
 

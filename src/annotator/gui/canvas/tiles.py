@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QPoint, QRect, QRectF, QRunnable, Qt, QThrea
 from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
-from annotator.gui.overlay import Rect, TileSpec, build_tile
+from annotator.gui.canvas.compose import Rect, TileSpec, build_tile
 
 PATCH_Z = 2.0  # over the selected instance's item (z 1), under labels and marks
 

@@ -1,6 +1,6 @@
 """Scene items: the selected instance drawn with vectors, all labels, and the hover/selection marks.
 
-Every other instance is drawn in the overlay (`gui.overlay`), not by an item. An item mirrors one
+Every other instance is drawn in the overlay (`gui.canvas.compose`), not by an item. An item mirrors one
 `Instance`; it never changes the dataset. The selected instance's fill is a 1-bit image in the class
 colour and its outline a cosmetic path, so a tool can preview a new geometry on it live
 (`InstanceItem.set_instance`).
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem
 from annotator.core.colors import category_color
 from annotator.core.model import Category, Instance, Review
 from annotator.core.rules import is_unreviewed_prediction
-from annotator.gui.render import FillMask, fill_mask, mono_image, outline_path, set_mono_color
+from annotator.gui.canvas.render import FillMask, fill_mask, mono_image, outline_path, set_mono_color
 
 SELECTED_Z = 1.0  # the selected instance, over the overlay (drawn as the view's background)
 LABEL_Z = 1e7

@@ -8,9 +8,9 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
 from annotator.core.comparison import Comparison
-from annotator.gui.evaluation_controller import EvaluationController
-from annotator.gui.evaluation_panel import EvaluationPanel
-from annotator.gui.evaluation_view import ComparisonCanvas
+from annotator.gui.evaluation.controller import EvaluationController
+from annotator.gui.evaluation.panel import EvaluationPanel
+from annotator.gui.evaluation.view import ComparisonCanvas
 
 
 class Evaluation(QObject):

@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QGraphicsItem
 from annotator.core.comparison import Comparison
 from annotator.core.geometry import Polygons
 from annotator.core.model import Instance
-from annotator.gui.canvas_overlay import InstanceOverride
-from annotator.gui.items import LABEL_Z
-from annotator.gui.render import fill_mask, mask_rings, rings_path
+from annotator.gui.canvas.items import LABEL_Z
+from annotator.gui.canvas.overlay import InstanceOverride
+from annotator.gui.canvas.render import fill_mask, mask_rings, rings_path
 
 TP_COLOR = (0, 200, 83)
 FP_COLOR = (229, 40, 40)

@@ -17,8 +17,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF
 from PySide6.QtGui import QColor
 
 from annotator.core.model import Image, Instance
-from annotator.gui.items import SELECTED_Z, CanvasStyle, InstanceItem, Label, LabelLayer, instance_color
-from annotator.gui.overlay import (
+from annotator.gui.canvas.compose import (
     Layer,
     Rect,
     TileSpec,
@@ -30,13 +29,21 @@ from annotator.gui.overlay import (
     render_patch,
     work_estimate,
 )
-from annotator.gui.render import rings_path
-from annotator.gui.tiles import PatchItem, Tile, TileBuilder
+from annotator.gui.canvas.items import (
+    SELECTED_Z,
+    CanvasStyle,
+    InstanceItem,
+    Label,
+    LabelLayer,
+    instance_color,
+)
+from annotator.gui.canvas.render import rings_path
+from annotator.gui.canvas.tiles import PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPainter, QPainterPath
 
-    from annotator.gui.canvas import Canvas
+    from annotator.gui.canvas.view import Canvas
 
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead

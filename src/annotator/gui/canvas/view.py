@@ -1,7 +1,7 @@
 """The canvas: a QGraphicsView that mirrors one image of a Dataset, back to front by z-order.
 
 The scene never owns the document. It subscribes to `Dataset` change events and redraws only where an
-instance changed. Instances are drawn as one composited overlay (`gui.canvas_overlay`), the selected one
+instance changed. Instances are drawn as one composited overlay (`gui.canvas.overlay`), the selected one
 also as a vector item a tool can preview edits on; see docs/decisions/0003-canvas-rendering.md. The
 z-order changes it offers ("bring to front", "send to back") are `core.operations` edits handed to
 `apply_edit`, so the project store saves them and the undo stack wraps them.
@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 from annotator.core import operations
 from annotator.core.edits import Edit
 from annotator.core.model import Change, ChangeKind, Dataset, Instance
-from annotator.gui.canvas_overlay import InstanceOverlay, InstanceOverride
-from annotator.gui.items import CanvasStyle, InstanceItem, MarkItem
-from annotator.gui.overlay import Layer
+from annotator.gui.canvas.compose import Layer
+from annotator.gui.canvas.items import CanvasStyle, InstanceItem, MarkItem
+from annotator.gui.canvas.overlay import InstanceOverlay, InstanceOverride
 
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 GESTURE_SETTLE_MS = 180

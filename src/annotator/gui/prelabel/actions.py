@@ -11,10 +11,10 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QMessageBox
 
-from annotator.gui.prelabel_controller import PrelabelController, Progress, RunState
-from annotator.gui.prelabel_dialog import PrelabelDialog, PrelabelSettings
-from annotator.gui.prelabel_panel import PrelabelPanel
-from annotator.gui.prelabel_worker import PredictorFactory
+from annotator.gui.prelabel.controller import PrelabelController, Progress, RunState
+from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
+from annotator.gui.prelabel.panel import PrelabelPanel
+from annotator.gui.prelabel.worker import PredictorFactory
 
 WEIGHTS_HINT = (
     "To use weights you already have, choose the file in Model ▸ Model settings… (a checkpoint from "

@@ -21,7 +21,7 @@ import numpy as np
 from annotator.core.geometry import Geometry, Polygons
 from annotator.core.model import Instance, Review
 from annotator.core.rules import is_unreviewed_prediction
-from annotator.gui.render import FillMask, fill_mask, mask_rings
+from annotator.gui.canvas.render import FillMask, fill_mask, mask_rings
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1, half-open, in device pixels
 _SHIFT = 3  # cv2 fixed-point bits: vertices at 1/8 pixel
