@@ -69,7 +69,7 @@ def screenshot(path: str | Path | None, out: Path, *, size: tuple[int, int] = (1
         window.show()
         deadline = time.monotonic() + 30
         while (
-            window.canvas.image_id is not None
+            window.session.image_id is not None
             and not window.canvas.has_pixels
             and time.monotonic() < deadline
         ):

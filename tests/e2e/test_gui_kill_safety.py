@@ -57,7 +57,7 @@ def tick():
         actions["tool_rectangle"].trigger()
         x, y = rng.uniform(0, 140), rng.uniform(0, 100)
         drag([(x, y), (x + 8, y + 5), (x + rng.uniform(6, 20), y + rng.uniform(6, 20))])
-        target, kind = canvas.selected_id, "add"
+        target, kind = canvas.session.selected_id, "add"
         drawn.append(target)
     if editor.history.stack.count() > count:
         print(kind, target, flush=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from annotator.core.events import EventEmitter
 from annotator.core.geometry import Geometry, area
 
 
@@ -131,7 +132,7 @@ class Dataset:
     instances: dict[int, Instance] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     _by_image: dict[int, dict[int, None]] = field(default_factory=dict, repr=False)
-    _listeners: list[Listener] = field(default_factory=list, repr=False)
+    changes: EventEmitter[Change] = field(default_factory=EventEmitter, repr=False, compare=False)
     _next_instance_id: int = field(default=1, repr=False)
 
     # -- queries ----------------------------------------------------------------------------------
@@ -156,19 +157,30 @@ class Dataset:
         self._next_instance_id += 1
         return value
 
+    def snapshot(self, *, keep: Callable[[Instance], bool] | None = None) -> Dataset:
+        """A copy that later edits do not reach (values are frozen: only the indexes are copied), for
+        work in another thread; `keep` chooses which instances come along."""
+        copy = Dataset(extra=dict(self.extra))
+        copy.put_categories(self.categories.values(), notify=False)
+        copy.put_images(self.images.values(), notify=False)
+        instances = self.instances.values()
+        copy.put_instances(instances if keep is None else filter(keep, instances), notify=False)
+        return copy
+
     def top_z(self, image_id: int) -> int:
         return max((self.instances[i].z for i in self._by_image.get(image_id, ())), default=-1)
 
     # -- observers --------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        """Call `listener` with every later Change; a listener that raises never stops the others (the
+        project store is one of them)."""
+        self.changes.connect(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+        self.changes.disconnect(listener)
 
     def emit(self, change: Change) -> None:
-        for listener in list(self._listeners):
-            listener(change)
+        self.changes.emit(change)
 
     # -- low-level mutation, used by edits and loaders -------------------------------------------
     def put_instances(self, instances: Iterable[Instance], *, notify: bool = True) -> None:

@@ -5,6 +5,8 @@ Each follows the dataset through its change events, like the canvas; none change
 
 from __future__ import annotations
 
+from collections import Counter
+
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -24,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
+from annotator.core.session import Session, SessionChange, SessionEvent
 from annotator.gui.canvas.items import instance_color
 
 _IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP")
@@ -132,12 +135,15 @@ class _ImageFilter(QSortFilterProxyModel):
 
 
 class ImageListDock(QDockWidget):
-    """Images with status and counts; search by name, filter by status; next/previous in shown order."""
+    """Images with status and counts; search by name, filter by status; next/previous in shown order.
+
+    It follows the session's document and image; choosing a row emits `image_activated`."""
 
     image_activated = Signal(int)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, session: Session, parent=None) -> None:
         super().__init__("Images", parent)
+        self.session = session
         self.setObjectName("images_dock")
         self.model = ImageListModel(self)
         self.proxy = _ImageFilter(self)
@@ -172,9 +178,14 @@ class ImageListDock(QDockWidget):
         self.search.textChanged.connect(self._refilter)
         self.status.currentIndexChanged.connect(self._refilter)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        session.subscribe(self._on_session)
+        self.model.set_dataset(session.dataset)
 
-    def set_dataset(self, dataset: Dataset | None) -> None:
-        self.model.set_dataset(dataset)
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.DOCUMENT:
+            self.model.set_dataset(self.session.dataset)
+        elif change.kind is SessionEvent.IMAGE and self.session.image_id is not None:
+            self.select_image(self.session.image_id)
 
     def set_scores(self, scores: dict[int, float | None] | None) -> None:
         """Per-image AP in its own column (None hides it), so the list can be sorted worst first."""
@@ -224,14 +235,14 @@ def _swatch(color: QColor) -> QIcon:
 
 
 class InstanceListDock(QDockWidget):
-    """The current image's instances, front first: class, source, score, and a visibility checkbox."""
+    """The current image's instances, front first: class, source, score, and a visibility checkbox.
 
-    visibility_changed = Signal(int, bool)
-    instance_selected = Signal(int)
+    It shows the session's image and selection; ticking and choosing rows changes the session."""
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, session: Session, parent=None) -> None:
         super().__init__("Instances", parent)
         self.setObjectName("instances_dock")
+        self.session = session
         self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
         self.tree.setHeaderLabels(["Class", "Source", "Score", "Id"])
         self.tree.header().setStretchLastSection(False)
@@ -244,13 +255,18 @@ class InstanceListDock(QDockWidget):
         self._filling = False
         self.tree.itemChanged.connect(self._on_item_changed)
         self.tree.currentItemChanged.connect(self._on_current)
+        session.subscribe(self._on_session)
 
-    def show_instances(self, canvas) -> None:
-        """Refill from the canvas's dataset and image (and its visibility state)."""
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.SELECTION:
+            self.select(self.session.selected_id)
+
+    def refresh(self) -> None:
+        """Refill from the session's image (and its visibility state)."""
         self._filling = True
         self.tree.clear()
         self._rows.clear()
-        dataset, image_id = canvas.dataset, canvas.image_id
+        dataset, image_id = self.session.dataset, self.session.image_id
         instances = [] if dataset is None or image_id is None else dataset.instances_of(image_id)
         for instance in reversed(instances):
             category = dataset.categories.get(instance.category_id)
@@ -263,13 +279,13 @@ class InstanceListDock(QDockWidget):
             row.setIcon(0, _swatch(instance_color(category, instance.category_id)))
             row.setData(0, Qt.ItemDataRole.UserRole, instance.id)
             row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            hidden = instance.id in canvas.hidden_instances
+            hidden = instance.id in self.session.hidden_instances
             row.setCheckState(0, Qt.CheckState.Unchecked if hidden else Qt.CheckState.Checked)
             self.tree.addTopLevelItem(row)
             self._rows[instance.id] = row
         self.setWindowTitle(f"Instances ({len(instances)})")
         self._filling = False
-        self.select(canvas.selected_id)
+        self.select(self.session.selected_id)
 
     def select(self, instance_id: int | None) -> None:
         row = self._rows.get(instance_id)
@@ -281,21 +297,20 @@ class InstanceListDock(QDockWidget):
     def _on_item_changed(self, row: QTreeWidgetItem, column: int) -> None:
         if not self._filling and column == 0:
             instance_id = row.data(0, Qt.ItemDataRole.UserRole)
-            self.visibility_changed.emit(instance_id, row.checkState(0) == Qt.CheckState.Checked)
+            self.session.set_instance_hidden(instance_id, row.checkState(0) != Qt.CheckState.Checked)
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
         if not self._filling and current is not None:
-            self.instance_selected.emit(current.data(0, Qt.ItemDataRole.UserRole))
+            self.session.select(current.data(0, Qt.ItemDataRole.UserRole))
 
 
 class ClassListDock(QDockWidget):
-    """Classes with their colours and a visibility checkbox each."""
+    """Classes with their colours and a visibility checkbox each (the session's hidden classes)."""
 
-    visibility_changed = Signal(int, bool)
-
-    def __init__(self, parent=None) -> None:
+    def __init__(self, session: Session, parent=None) -> None:
         super().__init__("Classes", parent)
         self.setObjectName("classes_dock")
+        self.session = session
         self.list = QListWidget()
         # A COCO file brings 80 classes; most have nothing in the image at hand.
         self.hide_empty = QCheckBox("Only classes in this image", checked=True)
@@ -311,7 +326,14 @@ class ClassListDock(QDockWidget):
         self.list.itemChanged.connect(self._on_item_changed)
         self.hide_empty.toggled.connect(self._apply_filter)
 
-    def show_classes(self, dataset: Dataset | None, hidden: set[int], counts: dict[int, int]) -> None:
+    def refresh(self) -> None:
+        dataset, image_id = self.session.dataset, self.session.image_id
+        counts = Counter()
+        if dataset is not None and image_id is not None:
+            counts = Counter(instance.category_id for instance in dataset.instances_of(image_id))
+        self.show_classes(dataset, self.session.hidden_categories, counts)
+
+    def show_classes(self, dataset: Dataset | None, hidden: frozenset[int], counts: dict[int, int]) -> None:
         self._filling = True
         self.list.clear()
         categories = [] if dataset is None else list(dataset.categories.values())
@@ -342,5 +364,5 @@ class ClassListDock(QDockWidget):
 
     def _on_item_changed(self, row: QListWidgetItem) -> None:
         if not self._filling:
-            checked = row.checkState() == Qt.CheckState.Checked
-            self.visibility_changed.emit(row.data(Qt.ItemDataRole.UserRole), checked)
+            hidden = row.checkState() != Qt.CheckState.Checked
+            self.session.set_category_hidden(row.data(Qt.ItemDataRole.UserRole), hidden)

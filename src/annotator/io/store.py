@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -281,8 +281,3 @@ def _instance_from_row(row: tuple) -> Instance:
         iid, image_id, category_id, decode_geometry(blob), z, Source(SourceKind(kind), model, score),
         Review(review), bool(iscrowd), orjson.loads(extra) if extra != "{}" else {},
     )  # fmt: skip
-
-
-def instance_rows(instances: Iterable[Instance]) -> list[tuple]:
-    """Rows as stored, for tests that compare the file with the dataset."""
-    return [_instance_row(i) for i in instances]

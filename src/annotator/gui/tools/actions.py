@@ -34,7 +34,7 @@ class EditingActions:
 
     def __init__(self, window) -> None:
         self.window = window
-        self.editor = Editor(window.canvas, window)
+        self.editor = Editor(window.session, window.canvas, window)
         self.actions: dict[str, QAction] = {}
         self._build_edit_menu()
         self._build_tools()
@@ -44,9 +44,8 @@ class EditingActions:
         editor.message.connect(lambda text: window.statusBar().showMessage(text, 5000))
         editor.tool_changed.connect(lambda kind: self.actions[f"tool_{kind}"].setChecked(True))
         editor.history.replayed.connect(self._show_replayed_image)
-        window.document_changing.connect(lambda doc: editor.set_dataset(None if doc is None else doc.dataset))
-        window.document_changing.connect(lambda _doc: self._name_class_actions())
         editor.category_changed.connect(lambda _id: self._name_class_actions())
+        self._name_class_actions()
         self.help_panel.fill(window.menuBar())
 
     def _add(self, menu: QMenu, name: str, text: str, slot, shortcut=None) -> QAction:
@@ -118,6 +117,8 @@ class EditingActions:
 
     def _build_instance_menu(self) -> None:
         menu, editor = _menu(self.window, "&Instance"), self.editor
+        self._add(menu, "bring_to_front", "Bring to &front", editor.bring_to_front, "Ctrl+]")
+        self._add(menu, "send_to_back", "Send to &back", editor.send_to_back, "Ctrl+[")
         menu.addSeparator()
         self._add(menu, "change_class", "&Change class…", self.choose_class, "C")
         self._add(menu, "split", "S&plit disconnected parts", editor.split, "Ctrl+K")
@@ -125,13 +126,6 @@ class EditingActions:
         self._add(menu, "simplify", "Si&mplify polygon…", self.ask_simplify, "Ctrl+Shift+S")
         self._add(menu, "fill_holes", "&Fill holes", editor.fill_holes, "Ctrl+Shift+H")
         self._add(menu, "remove_fragments", "&Remove small fragments…", self.ask_fragments, "Ctrl+Shift+F")
-        for action in menu.actions():  # the window's own z-order items act on the whole selection
-            if action.text() == "Bring to &front":
-                action.triggered.disconnect()
-                action.triggered.connect(editor.bring_to_front)
-            elif action.text() == "Send to &back":
-                action.triggered.disconnect()
-                action.triggered.connect(editor.send_to_back)
 
     def _build_docks(self) -> None:
         window = self.window
@@ -175,7 +169,7 @@ class EditingActions:
             self.editor.select(None)
 
     def _show_replayed_image(self, image_id: int) -> None:
-        if image_id != self.window.canvas.image_id and self.window.document is not None:
+        if image_id != self.window.session.image_id and self.window.document is not None:
             self.window.show_image(image_id)
 
     def _name_class_actions(self) -> None:

@@ -54,7 +54,7 @@ class _Stroke:
     def finish(self):
         editor = self.tool.editor
         x0, y0, x1, y1 = self.box
-        if x1 <= x0 or self.image_id != self.tool.canvas.image_id:
+        if x1 <= x0 or self.image_id != self.tool.editor.session.image_id:
             return None
         if np.array_equal(self.before[y0:y1, x0:x1], self.working[y0:y1, x0:x1]):
             return None

@@ -18,7 +18,7 @@ class _Drawing:
 
     def __init__(self, tool: PolygonTool, first: tuple[float, float], part_of: int | None) -> None:
         self.tool, self.points, self.part_of = tool, [first], part_of
-        self.image_id = tool.canvas.image_id
+        self.image_id = tool.editor.session.image_id
         self.band = tool.add_preview(outline_item(polygon_path([self.points], closed=False)))
         self.handles = tool.add_preview(HandlesItem())
         self.mouse = first
@@ -50,7 +50,11 @@ class _Drawing:
 
     def finish(self):
         editor = self.tool.editor
-        if len(self.points) < 3 or editor.dataset is None or self.image_id != self.tool.canvas.image_id:
+        if (
+            len(self.points) < 3
+            or editor.dataset is None
+            or self.image_id != self.tool.editor.session.image_id
+        ):
             return None
         if self.part_of is not None and self.part_of in editor.dataset.instances:
             return shape_edit.add_ring(editor.dataset.instances[self.part_of], np.asarray(self.points))

@@ -14,7 +14,7 @@ MIN_SIDE_PX = 3.0  # a smaller drag is a slip, not a rectangle
 class _Dragging:
     def __init__(self, tool: RectangleTool, corner: tuple[float, float]) -> None:
         self.tool, self.corner, self.other = tool, corner, corner
-        self.image_id = tool.canvas.image_id
+        self.image_id = tool.editor.session.image_id
         self.outline = tool.add_preview(outline_item(polygon_path([]), dashed=True))
 
     def move(self, point: tuple[float, float]) -> None:
@@ -28,7 +28,9 @@ class _Dragging:
         smallest = MIN_SIDE_PX / max(canvas.scale_factor, 1e-6)
         width, height = abs(self.other[0] - self.corner[0]), abs(self.other[1] - self.corner[1])
         return (
-            min(width, height) >= smallest and self.image_id == canvas.image_id and editor.dataset is not None
+            min(width, height) >= smallest
+            and self.image_id == editor.session.image_id
+            and editor.dataset is not None
         )
 
 
