@@ -6,7 +6,7 @@ from canvas_helpers import sample_dataset
 
 from annotator.core.model import Category
 from annotator.core.session import Session
-from annotator.gui.docks import ClassListDock
+from annotator.gui.lists.classes import ClassListDock
 
 
 def test_empty_classes_are_hidden_until_asked_for(qtbot):

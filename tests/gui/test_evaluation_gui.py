@@ -21,9 +21,9 @@ from annotator.core import evaluation
 from annotator.core.edits import AddInstances
 from annotator.core.geometry import Mask
 from annotator.core.model import Instance, Review, Source
-from annotator.gui.docks import AP_COLUMN
 from annotator.gui.evaluation.panel import NUMBER_ROLE
 from annotator.gui.evaluation.view import FN_COLOR, FP_COLOR, TP_COLOR
+from annotator.gui.lists.images import AP_COLUMN
 from perturbed import perturbed_predictions
 
 

@@ -15,10 +15,12 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QM
 from annotator.core.model import Change, ChangeKind
 from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
 from annotator.gui.canvas.view import Canvas
-from annotator.gui.docks import ClassListDock, ImageListDock, InstanceListDock
 from annotator.gui.document import open_document
 from annotator.gui.evaluation.actions import install_evaluation
 from annotator.gui.export_dialog import ExportDialog, Exporter
+from annotator.gui.lists.classes import ClassListDock
+from annotator.gui.lists.images import ImageListDock
+from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
 from annotator.gui.review.actions import install_review
 from annotator.gui.theme import Theme, apply_theme
