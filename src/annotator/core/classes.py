@@ -121,7 +121,7 @@ def reorder(dataset: Dataset, order: Sequence[int]) -> edits.PutCategories | Non
 
 
 def _reorder_text(dataset: Dataset, before: list[int], after: list[int]) -> str:
-    """ "Move class X" when one class moved (as a drag does), "Reorder classes" otherwise."""
+    """The undo step's name: which class moved where when one did (a drag), else "Reorder classes"."""
     first = next((n for n, (a, b) in enumerate(zip(before, after, strict=True)) if a != b), None)
     if first is None:
         return "Reorder classes"
