@@ -3,8 +3,8 @@
 A tile covers a rectangle of the view at one zoom level, in device pixels: pixel (i, j) of a tile with
 origin (ox, oy) at scale s shows the scene point ((ox + i + 0.5) / s, (oy + j + 0.5) / s). Layers are
 drawn back to front (painter's algorithm): each fill blended over what lies below with the opacity,
-then its outline, antialiased. Fills are the pycocotools-exact mask crops (`render.fill_mask`, computed
-once per geometry and kept on the layer), sampled nearest. No Qt here: tiles are built in a worker
+then its outline, antialiased. Fills are the pycocotools-exact mask crops of `core.region.Region`
+(computed once per geometry and kept on the layer), sampled nearest. No Qt here: tiles are built in a worker
 thread, and redrawn in part (a changed instance's box) on the GUI thread.
 """
 
@@ -18,10 +18,10 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from annotator.core.geometry import Geometry, Polygons
+from annotator.core.geometry import Geometry
 from annotator.core.model import Instance, Review
+from annotator.core.region import Crop, Region
 from annotator.core.rules import is_unreviewed_prediction
-from annotator.gui.render import FillMask, fill_mask, mask_rings
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1, half-open, in device pixels
 _SHIFT = 3  # cv2 fixed-point bits: vertices at 1/8 pixel
@@ -49,49 +49,37 @@ def dash_of(instance: Instance) -> Dash:
 
 @dataclass(eq=False)
 class Layer:
-    """What the overlay needs of one instance. Inputs are immutable; the mask crop and the outline rings
+    """What the overlay needs of one instance. Inputs are immutable; the region's mask crop and outline
     are computed on first use (in whichever thread asks first) and kept while the geometry stays."""
 
     instance_id: int
     key: tuple[int, int]  # (z, id): back to front
     category_id: int
-    geometry: Geometry
-    image_size: tuple[int, int]  # (width, height)
+    region: Region
     color: tuple[int, int, int]  # RGB
     fill_alpha: float
     dash: Dash
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the shape, image coordinates
-    _fill: FillMask | None = field(default=None, repr=False)
-    _rings: tuple[np.ndarray, ...] | None = field(default=None, repr=False)
     gui_path: object = field(default=None, repr=False)  # the GUI's QPainterPath, made on hover
     pending_score: float | None = None  # an unreviewed prediction's score (the score filter hides it)
 
     @property
-    def fill(self) -> FillMask:
-        if self._fill is None:
-            width, height = self.image_size
-            self._fill = fill_mask(self.geometry, height, width)
-        return self._fill
+    def geometry(self) -> Geometry:
+        return self.region.geometry
+
+    @property
+    def fill(self) -> Crop:
+        return self.region.crop
 
     @property
     def rings(self) -> tuple[np.ndarray, ...]:
         """Outline rings in image coordinates: the polygon, or the mask's traced boundary."""
-        if self._rings is None:
-            if isinstance(self.geometry, Polygons):
-                self._rings = self.geometry.rings
-            else:
-                self._rings = tuple(mask_rings(self.fill))
-        return self._rings
+        return self.region.outline
 
     def covers(self, x: float, y: float) -> bool:
         """Whether image pixel (floor x, floor y) belongs to the instance (as exported)."""
         x0, y0, x1, y1 = self.box
-        if not (x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1):
-            return False
-        fill = self.fill
-        col, row = math.floor(x) - fill.x0, math.floor(y) - fill.y0
-        h, w = fill.mask.shape
-        return 0 <= col < w and 0 <= row < h and bool(fill.mask[row, col])
+        return x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 and self.region.covers(x, y)
 
     def device_box(self, scale: float, pad: int) -> Rect:
         x0, y0, x1, y1 = self.box
@@ -111,35 +99,34 @@ def make_layer(
     opacity: float,
     previous: Layer | None = None,
 ) -> Layer:
-    """The layer for `instance`; the mask crop and rings of `previous` are kept if the geometry is."""
+    """The layer for `instance`; the region (crop, outline) of `previous` is kept if the geometry is."""
     alpha = max(0.0, min(1.0, opacity))
     if instance.review is Review.REJECTED:
         alpha *= REJECTED_FILL
     same = previous is not None and previous.geometry is instance.geometry
-    width, height = image_size
     if same:
-        box = previous.box
+        region, box = previous.region, previous.box
     else:
-        bx, by, bw, bh = instance.geometry.bbox(height, width)
+        width, height = image_size
+        region = Region(instance.geometry, height, width)
+        bx, by, bw, bh = region.bbox
         box = (bx, by, bx + bw, by + bh)
     return Layer(
         instance.id,
         (instance.z, instance.id),
         instance.category_id,
-        instance.geometry,
-        image_size,
+        region,
         color,
         alpha,
         dash_of(instance),
         box,
-        previous._fill if same else None,
-        previous._rings if same else None,
         previous.gui_path if same else None,
-        _pending_score(instance),
+        pending_score(instance),
     )
 
 
-def _pending_score(instance: Instance) -> float | None:
+def pending_score(instance: Instance) -> float | None:
+    """An unreviewed prediction's score (what the score filter compares); None for anything else."""
     if is_unreviewed_prediction(instance):
         return 0.0 if instance.score is None else instance.score
     return None

@@ -11,10 +11,11 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QMessageBox
 
-from annotator.gui.prelabel_controller import PrelabelController, Progress, RunState
-from annotator.gui.prelabel_dialog import PrelabelDialog, PrelabelSettings
-from annotator.gui.prelabel_panel import PrelabelPanel
-from annotator.gui.prelabel_worker import PredictorFactory
+from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.prelabel.controller import PrelabelController, Progress, RunState
+from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
+from annotator.gui.prelabel.panel import PrelabelPanel
+from annotator.gui.prelabel.worker import PredictorFactory
 
 WEIGHTS_HINT = (
     "To use weights you already have, choose the file in Model ▸ Model settings… (a checkpoint from "
@@ -41,10 +42,16 @@ class Prelabelling(QObject):
         self.controller.fatal.connect(self._show_fatal)
         self.controller.progress_changed.connect(self._on_progress)
         self.controller.run_finished.connect(self._on_finished)
-        window.document_changing.connect(self.controller.set_document)
+        window.session.subscribe(self._on_session)
         window.installEventFilter(self)
-        self.controller.set_document(window.document)
+        self.controller.set_document(window.session.document)
         self._on_progress(self.controller.progress)
+
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.CLOSING:
+            self.controller.stop()  # finish the image in progress and keep it, before the document closes
+        elif change.kind is SessionEvent.DOCUMENT:
+            self.controller.set_document(self.window.session.document)
 
     @property
     def settings(self) -> PrelabelSettings:
@@ -73,7 +80,7 @@ class Prelabelling(QObject):
 
     # -- commands ---------------------------------------------------------------------------------
     def prelabel_current(self) -> int | None:
-        image_id = self.window.canvas.image_id
+        image_id = self.window.session.image_id
         return None if image_id is None else self.start([image_id])
 
     def selected_images(self) -> list[int]:
@@ -83,7 +90,7 @@ class Prelabelling(QObject):
 
     def prelabel_selected(self) -> int | None:
         return self.start(
-            self.selected_images() or [i for i in [self.window.canvas.image_id] if i is not None]
+            self.selected_images() or [i for i in [self.window.session.image_id] if i is not None]
         )
 
     def prelabel_all(self) -> None:

@@ -13,30 +13,13 @@ import itertools
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from annotator.core import comparison
 from annotator.core.model import Change, ChangeKind, Dataset
-from annotator.gui.export_dialog import snapshot
+from annotator.gui.workers import BackgroundWorker
 
 RERUN_DELAY_MS = 300  # after the last edit of a burst
-
-
-class _Signals(QObject):
-    done = Signal(int, object)  # generation, result or Exception
-
-
-class _Job(QRunnable):
-    def __init__(self, generation: int, work: Callable[[], object], signals: _Signals) -> None:
-        super().__init__()
-        self.generation, self.work, self.signals = generation, work, signals
-
-    def run(self) -> None:
-        try:
-            result = self.work()
-        except Exception as exc:  # noqa: BLE001 - delivered to the GUI as a message
-            result = exc
-        self.signals.done.emit(self.generation, result)
 
 
 def load_ground_truth(path: Path, images: dict) -> comparison.GroundTruth:
@@ -56,10 +39,9 @@ class EvaluationController(QObject):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.signals = _Signals(self)
-        self.signals.done.connect(self._on_done)
+        self.worker = BackgroundWorker(self)
+        self.worker.done.connect(self._on_done)
+        self.worker.failed.connect(self._on_done)  # an Exception is a result the panel shows
         self._generations = itertools.count(1)
         self.latest = 0
         self.dataset: Dataset | None = None
@@ -114,7 +96,7 @@ class EvaluationController(QObject):
         """Match and evaluate the dataset as it is now, in the worker."""
         if self.dataset is None or not self.active:
             return
-        data, gt, use_accepted = snapshot(self.dataset), self.ground_truth, self.use_accepted
+        data, gt, use_accepted = self.dataset.snapshot(), self.ground_truth, self.use_accepted
         generation = next(self._generations)
 
         def work() -> comparison.Comparison | None:
@@ -131,7 +113,7 @@ class EvaluationController(QObject):
     def _submit(self, work: Callable[[], object], generation: int | None = None) -> None:
         self.latest = generation if generation is not None else next(self._generations)
         self._set_pending(True)
-        self.pool.start(_Job(self.latest, work, self.signals))
+        self.worker.submit(work, self.latest)
 
     def _set_pending(self, pending: bool) -> None:
         if pending != self._pending:
@@ -168,4 +150,4 @@ class EvaluationController(QObject):
 
     def wait(self) -> None:
         self.latest = next(self._generations)
-        self.pool.waitForDone()
+        self.worker.wait()

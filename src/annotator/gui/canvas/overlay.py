@@ -10,15 +10,15 @@ dropping stale results), and in part, on the GUI thread, inside the box of an in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QPointF, QRectF
 from PySide6.QtGui import QColor
 
+from annotator.core.colors import category_rgb
 from annotator.core.model import Image, Instance
-from annotator.gui.items import SELECTED_Z, CanvasStyle, InstanceItem, Label, LabelLayer, instance_color
-from annotator.gui.overlay import (
+from annotator.core.session import Session
+from annotator.gui.canvas.compose import (
     Layer,
     Rect,
     TileSpec,
@@ -30,13 +30,19 @@ from annotator.gui.overlay import (
     render_patch,
     work_estimate,
 )
-from annotator.gui.render import rings_path
-from annotator.gui.tiles import PatchItem, Tile, TileBuilder
+from annotator.gui.canvas.items import (
+    SELECTED_Z,
+    InstanceItem,
+    Label,
+    LabelLayer,
+    instance_color,
+)
+from annotator.gui.canvas.render import rings_path
+from annotator.gui.canvas.tiles import PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPainter, QPainterPath
-
-    from annotator.gui.canvas import Canvas
+    from PySide6.QtWidgets import QGraphicsScene
 
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
@@ -44,27 +50,39 @@ VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
 
 
-@dataclass(frozen=True)
-class InstanceOverride:
-    """Draw an instance in this colour instead of its class's, with a note after its label (review
-    and evaluation colour predictions TP / FP and show the IoU this way)."""
+class OverlayHost(Protocol):
+    """What the overlay needs of the view that shows it (the canvas)."""
 
-    color: tuple[int, int, int]
-    note: str = ""
+    outline_margin: float
+
+    @property
+    def scale_factor(self) -> float: ...
+
+    def scene(self) -> QGraphicsScene: ...
+
+    def visible_scene_rect(self) -> QRectF: ...
+
+    def invalidate_background(self, rect: QRectF | None = None) -> None: ...
+
+    def render_failed(self, error: Exception) -> None: ...
 
 
 class InstanceOverlay(QObject):
-    def __init__(self, canvas: Canvas) -> None:
-        super().__init__(canvas)
-        self.canvas = canvas
+    """The shown image's instances as layers, composited into tiles for `view`; what is shown, selected,
+    recoloured and how it looks come from `session`."""
+
+    def __init__(self, view: OverlayHost, session: Session, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.session = session
         self.layers: dict[int, Layer] = {}
         self.order: list[Layer] = []  # back to front
         self.tile: Tile | None = None
         self.selected_item: InstanceItem | None = None
         self.patch = PatchItem()
         self.labels = LabelLayer()
-        canvas.scene().addItem(self.patch)
-        canvas.scene().addItem(self.labels)
+        view.scene().addItem(self.patch)
+        view.scene().addItem(self.labels)
         self.builder = TileBuilder(self)
         self.builder.built.connect(self._on_built)
         self._image_size = (0, 0)
@@ -82,7 +100,7 @@ class InstanceOverlay(QObject):
         self.tile = None
         self.patch.set_tile(None)
         self._set_selected_item(None)
-        self.labels.set_labels([], QRectF(), self.canvas.scale_factor)
+        self.labels.set_labels([], QRectF(), self.view.scale_factor)
 
     def set_image(self, image: Image, instances: list[Instance]) -> None:
         """Layers only (boxes, colours): no mask is decoded here, so switching images is quick."""
@@ -94,20 +112,22 @@ class InstanceOverlay(QObject):
         self.refresh_labels()
 
     def _make(self, instance: Instance) -> Layer:
-        category = self.canvas.dataset.categories.get(instance.category_id)
-        override = self.canvas.overrides.get(instance.id)
+        session = self.session
+        override = session.overrides.get(instance.id)
         if override is None:
-            color = instance_color(category, instance.category_id)
-            rgb = (color.red(), color.green(), color.blue())
+            rgb = category_rgb(session.dataset.categories.get(instance.category_id), instance.category_id)
         else:
             rgb = override.color
         return make_layer(
             instance,
             rgb,
             self._image_size,
-            opacity=self.canvas.style_options.opacity,
+            opacity=session.style.opacity,
             previous=self.layers.get(instance.id),
         )
+
+    def shown(self, layer: Layer) -> bool:
+        return self.session.shows(layer.instance_id, layer.category_id, layer.pending_score)
 
     def _sort(self) -> None:
         self.order = sorted(self.layers.values(), key=lambda layer: layer.key)
@@ -120,7 +140,7 @@ class InstanceOverlay(QObject):
             new = self.layers[instance.id] = self._make(instance)
             boxes += [new.box] if old is None else [old.box, new.box]
         self._sort()
-        selected = self.canvas.selected_id
+        selected = self.session.selected_id
         if any(instance.id == selected for instance in instances):
             self.sync_selected_item()
         self.redraw(boxes)
@@ -134,19 +154,19 @@ class InstanceOverlay(QObject):
 
     def restyle(self) -> None:
         for layer in self.order:
-            self.layers[layer.instance_id] = self._make(self.canvas.dataset.instances[layer.instance_id])
+            self.layers[layer.instance_id] = self._make(self.session.dataset.instances[layer.instance_id])
         self._sort()
         self.sync_selected_item()
         self.refresh()
         self.refresh_labels()
 
     def visible(self) -> list[Layer]:
-        return [layer for layer in self.order if self.canvas.layer_visible(layer)]
+        return [layer for layer in self.order if self.shown(layer)]
 
     def instance_at(self, x: float, y: float) -> int | None:
         """The front-most visible instance whose exported pixels include (x, y)."""
         for layer in reversed(self.order):
-            if layer.covers(x, y) and self.canvas.layer_visible(layer):
+            if layer.covers(x, y) and self.shown(layer):
                 return layer.instance_id
         return None
 
@@ -161,33 +181,34 @@ class InstanceOverlay(QObject):
     # -- the selected instance --------------------------------------------------------------------
     def sync_selected_item(self) -> None:
         """The vector item of the selected instance, made again for its current value and style."""
-        selected = self.canvas.selected_id
+        selected = self.session.selected_id
         layer = self.layers.get(selected)
         if layer is None:
             self._set_selected_item(None)
             return
-        dataset = self.canvas.dataset
+        dataset = self.session.dataset
         instance = dataset.instances[selected]
         category = dataset.categories.get(instance.category_id)
-        style = self.canvas.style_options
+        style = self.session.style
         item = self.selected_item
         if item is None or item.instance.id != selected:
-            item = InstanceItem(instance, category, self._image_size, _vector_style(style))
+            # not cached: it changes while a tool drags it, so it is drawn afresh each frame
+            item = InstanceItem(instance, category, self._image_size, style, cached=False)
             item.setZValue(SELECTED_Z)
             self._set_selected_item(item)
         else:
-            item.set_style(_vector_style(style))
+            item.set_style(style)
             item.set_instance(instance, category)
-        override = self.canvas.overrides.get(selected)
+        override = self.session.overrides.get(selected)
         item.set_override_color(None if override is None else QColor(*override.color))
-        item.set_margin(self.canvas.outline_margin)
-        item.setVisible(self.canvas.layer_visible(layer))
+        item.set_margin(self.view.outline_margin)
+        item.setVisible(self.shown(layer))
 
     def _set_selected_item(self, item: InstanceItem | None) -> None:
         if self.selected_item is not None and self.selected_item is not item:
-            self.canvas.scene().removeItem(self.selected_item)
+            self.view.scene().removeItem(self.selected_item)
         if item is not None and item.scene() is None:
-            self.canvas.scene().addItem(item)
+            self.view.scene().addItem(item)
         self.selected_item = item
 
     def selection_changed(self, old: int | None, new: int | None) -> None:
@@ -197,17 +218,16 @@ class InstanceOverlay(QObject):
     # -- tiles ------------------------------------------------------------------------------------
     def spec(self, area: Rect, scale: float) -> TileSpec:
         visible = self.visible()
-        selected = self.layers.get(self.canvas.selected_id)
-        if selected is not None and not self.canvas.layer_visible(selected):
+        selected = self.layers.get(self.session.selected_id)
+        if selected is not None and not self.shown(selected):
             selected = None
-        width = self.canvas.style_options.outline_width
+        width = self.session.style.outline_width
         return TileSpec(area, scale, tuple(visible), selected, width)
 
     def wanted_area(self) -> Rect | None:
         """The view (and a margin) in global device pixels, inside the image."""
-        canvas = self.canvas
-        scale = canvas.scale_factor
-        seen = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+        scale = self.view.scale_factor
+        seen = self.view.visible_scene_rect()
         mx, my = seen.width() * VIEW_MARGIN, seen.height() * VIEW_MARGIN
         seen = seen.adjusted(-mx, -my, mx, my)
         width, height = self._image_size
@@ -220,11 +240,11 @@ class InstanceOverlay(QObject):
         return intersect(area, (0, 0, math.ceil(width * scale), math.ceil(height * scale)))
 
     def covers_view(self) -> bool:
-        tile, canvas = self.tile, self.canvas
-        if tile is None or tile.scale != canvas.scale_factor:
+        tile = self.tile
+        if tile is None or tile.scale != self.view.scale_factor:
             return False
         scale = tile.scale
-        seen = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+        seen = self.view.visible_scene_rect()
         width, height = self._image_size
         view = (
             math.floor(max(seen.left(), 0) * scale),
@@ -244,7 +264,7 @@ class InstanceOverlay(QObject):
             self._pending = None
             self._install(None, None)
             return
-        spec = self.spec(area, self.canvas.scale_factor)
+        spec = self.spec(area, self.view.scale_factor)
         if wait or work_estimate(spec) <= SYNC_WORK_PX:
             self._pending = None
             self._install(spec, build_tile(spec))
@@ -263,7 +283,7 @@ class InstanceOverlay(QObject):
         self._pending = None
         spec, result = payload
         if isinstance(result, Exception):
-            self.canvas.render_failed(result)
+            self.view.render_failed(result)
             return
         self._install(spec, result)
         self.redraw(self._dirty)
@@ -277,7 +297,7 @@ class InstanceOverlay(QObject):
             pixels, patch = result
             self.tile = Tile.of(spec.area, spec.scale, pixels)
             self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
-        self.canvas.invalidate_background()
+        self.view.invalidate_background()
 
     def redraw(self, boxes: list[Box]) -> None:
         """Draw the tile again inside these boxes (instances changed there), and the patch."""
@@ -290,6 +310,8 @@ class InstanceOverlay(QObject):
             self._dirty.extend(boxes)
         tile = self.tile
         if tile is None:
+            if self.layers and self._pending is None:
+                self.refresh()  # the first instances of an image that had none: no tile to patch yet
             return
         spec = self.spec(tile.area, tile.scale)
         pad = outline_pad(spec.line_width)
@@ -303,7 +325,7 @@ class InstanceOverlay(QObject):
             local = spec.local(rect)
             if local is not None:
                 render_base(tile.pixels, local, spec)
-                self.canvas.invalidate_background(_scene_rect(rect, tile.scale))
+                self.view.invalidate_background(_scene_rect(rect, tile.scale))
         patch = render_patch(spec)
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
 
@@ -313,8 +335,7 @@ class InstanceOverlay(QObject):
 
     # -- labels -----------------------------------------------------------------------------------
     def refresh_labels(self) -> None:
-        canvas = self.canvas
-        style = canvas.style_options
+        style = self.session.style
         labels = []
         if style.show_labels:
             cache, self._label_cache = self._label_cache, {}
@@ -324,30 +345,20 @@ class InstanceOverlay(QObject):
                 self._label_cache[layer.instance_id] = (layer, label)
                 labels.append(label)
         width, height = self._image_size
-        self.labels.set_labels(labels, QRectF(0, 0, width, height), canvas.scale_factor)
+        self.labels.set_labels(labels, QRectF(0, 0, width, height), self.view.scale_factor)
 
     def _label(self, layer: Layer) -> Label:
-        dataset, style = self.canvas.dataset, self.canvas.style_options
+        dataset, style = self.session.dataset, self.session.style
         category = dataset.categories.get(layer.category_id)
         text = category.name if category is not None else f"class {layer.category_id}"
         score = dataset.instances[layer.instance_id].score
         if style.show_scores and score is not None:
             text += f" {score:.2f}"
-        override = self.canvas.overrides.get(layer.instance_id)
+        override = self.session.overrides.get(layer.instance_id)
         if override is not None and override.note:
             text += f" · {override.note}"
         color = instance_color(category, layer.category_id) if override is None else QColor(*override.color)
         return Label(QPointF(layer.box[0], layer.box[1]), text, color)
-
-
-def _vector_style(style: CanvasStyle) -> CanvasStyle:
-    return CanvasStyle(
-        opacity=style.opacity,
-        show_labels=style.show_labels,
-        show_scores=style.show_scores,
-        outline_width=style.outline_width,
-        cached=False,  # it changes while a tool drags it: drawn afresh each frame
-    )
 
 
 def _scene_rect(rect: Rect, scale: float) -> QRectF:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.gui.prelabel_controller import PrelabelController, Progress, RunState
+from annotator.gui.prelabel.controller import PrelabelController, Progress, RunState
 
 MAX_PROBLEMS = 1000
 

@@ -1,6 +1,6 @@
 """Scene items: the selected instance drawn with vectors, all labels, and the hover/selection marks.
 
-Every other instance is drawn in the overlay (`gui.overlay`), not by an item. An item mirrors one
+Every other instance is drawn in the overlay (`gui.canvas.compose`), not by an item. An item mirrors one
 `Instance`; it never changes the dataset. The selected instance's fill is a 1-bit image in the class
 colour and its outline a cosmetic path, so a tool can preview a new geometry on it live
 (`InstanceItem.set_instance`).
@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
-from annotator.core.colors import category_color
+from annotator.core.colors import category_rgb
 from annotator.core.model import Category, Instance, Review
+from annotator.core.region import Crop, Region
 from annotator.core.rules import is_unreviewed_prediction
-from annotator.gui.render import FillMask, fill_mask, mono_image, outline_path, set_mono_color
+from annotator.core.session import ViewStyle
+from annotator.gui.canvas.render import mono_image, rings_path, set_mono_color
 
 SELECTED_Z = 1.0  # the selected instance, over the overlay (drawn as the view's background)
 LABEL_Z = 1e7
@@ -26,20 +27,8 @@ HOVER_Z = 2e7
 SELECTION_Z = 2e7 + 1
 
 
-@dataclass(frozen=True)
-class CanvasStyle:
-    """How instances look; shared by all items of a canvas."""
-
-    opacity: float = 0.5
-    show_labels: bool = True
-    show_scores: bool = True
-    outline_width: float = 2.0
-    cached: bool = True  # per-item device pixmap cache (off only to measure the naive baseline)
-
-
 def instance_color(category: Category | None, category_id: int) -> QColor:
-    rgb = category.color if category is not None and category.color is not None else None
-    return QColor(*(rgb or category_color(category_id)))
+    return QColor(*category_rgb(category, category_id))
 
 
 def outline_pen(instance: Instance, color: QColor, width: float) -> QPen:
@@ -58,11 +47,19 @@ class InstanceItem(QGraphicsItem):
     """One instance: its pycocotools-exact fill (alpha-blended) and its outline in the class colour."""
 
     def __init__(
-        self, instance: Instance, category: Category | None, image_size: tuple[int, int], style: CanvasStyle
+        self,
+        instance: Instance,
+        category: Category | None,
+        image_size: tuple[int, int],
+        style: ViewStyle,
+        *,
+        cached: bool = True,
     ) -> None:
+        """`cached`: a device pixmap cache (off while a tool drags it, and for the benchmark's baseline)."""
         super().__init__()
         self._image_size = image_size  # (width, height)
         self._style = style
+        self._cached = cached
         self._margin = 1.0
         self.instance = instance
         self._category = category
@@ -79,7 +76,7 @@ class InstanceItem(QGraphicsItem):
             self._build_geometry()
         self._apply_style()
 
-    def set_style(self, style: CanvasStyle) -> None:
+    def set_style(self, style: ViewStyle) -> None:
         self._style = style
         self._apply_style()
 
@@ -97,8 +94,9 @@ class InstanceItem(QGraphicsItem):
 
     def _build_geometry(self) -> None:
         width, height = self._image_size
-        self.fill: FillMask = fill_mask(self.instance.geometry, height, width)
-        self.outline: QPainterPath = outline_path(self.instance.geometry, self.fill)
+        region = Region(self.instance.geometry, height, width)
+        self.fill: Crop = region.crop
+        self.outline: QPainterPath = rings_path(region.outline)
         self._shape_rect = self.outline.boundingRect()
         self._fill_image = None if self.fill.empty else mono_image(self.fill.mask, QColor(0, 0, 0, 0))
         if self._fill_image is not None:
@@ -115,19 +113,8 @@ class InstanceItem(QGraphicsItem):
             set_mono_color(self._fill_image, fill)
         self._pen = outline_pen(self.instance, self.color, self._style.outline_width)
         mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
-        self.setCacheMode(mode if self._style.cached else QGraphicsItem.CacheMode.NoCache)
+        self.setCacheMode(mode if self._cached else QGraphicsItem.CacheMode.NoCache)
         self.update()
-
-    # -- queries ----------------------------------------------------------------------------------
-    def covers(self, point: QPointF) -> bool:
-        """Whether the image pixel under `point` belongs to this instance (as exported)."""
-        x, y = int(np.floor(point.x())) - self.fill.x0, int(np.floor(point.y())) - self.fill.y0
-        h, w = self.fill.mask.shape
-        return 0 <= x < w and 0 <= y < h and bool(self.fill.mask[y, x])
-
-    @property
-    def shape_rect(self) -> QRectF:
-        return QRectF(self._shape_rect)
 
     # -- QGraphicsItem ----------------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
@@ -230,10 +217,6 @@ class LabelLayer(QGraphicsItem):
             rect.width() / scale,
             rect.height() / scale,
         )
-
-    @property
-    def placed_count(self) -> int:
-        return len(self._placed)
 
     def boundingRect(self) -> QRectF:
         if self._bounds.isEmpty():

@@ -8,20 +8,22 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog
 
 from annotator.core.comparison import Comparison
-from annotator.gui.evaluation_controller import EvaluationController
-from annotator.gui.evaluation_panel import EvaluationPanel
-from annotator.gui.evaluation_view import ComparisonCanvas
+from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.evaluation.controller import EvaluationController
+from annotator.gui.evaluation.panel import EvaluationPanel
+from annotator.gui.evaluation.view import ComparisonCanvas
 
 
 class Evaluation(QObject):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
+        self.session = window.session
         self.controller = EvaluationController(self)
         self.panel = EvaluationPanel(window)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.panel)
         self.panel.hide()  # shown when a comparison starts
-        self.view = ComparisonCanvas(window.canvas)
+        self.view = ComparisonCanvas(window.session, window.canvas)
         self._fresh = False  # the next result starts a comparison: sort the image list by it
         self._build_menu()
         self.panel.load_requested.connect(self.choose_file)
@@ -30,12 +32,9 @@ class Evaluation(QObject):
         self.controller.result_changed.connect(self._on_result)
         self.controller.message.connect(self.panel.set_message)
         self.controller.busy_changed.connect(self._on_busy)
-        window.images_dock.image_activated.connect(self._on_image)
-        window.document_changing.connect(
-            lambda doc: self.controller.set_dataset(None if doc is None else doc.dataset)
-        )
+        self.session.subscribe(self._on_session)
         window.installEventFilter(self)
-        self.controller.set_dataset(None if window.document is None else window.document.dataset)
+        self.controller.set_dataset(self.session.dataset)
 
     def _build_menu(self) -> None:
         window = self.window
@@ -88,11 +87,14 @@ class Evaluation(QObject):
         if result is not None and self._fresh:
             self._fresh = False
             window.images_dock.sort_worst_first()
-        self.panel.show_image(window.canvas.image_id)
+        self.panel.show_image(self.session.image_id)
 
-    def _on_image(self, _image_id: int) -> None:
-        self.view.refresh()
-        self.panel.show_image(self.window.canvas.image_id)
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.DOCUMENT:
+            self.controller.set_dataset(self.session.dataset)
+        elif change.kind is SessionEvent.IMAGE:
+            self.view.refresh()
+            self.panel.show_image(self.session.image_id)
 
     def _on_busy(self, busy: bool) -> None:
         title = "Evaluation (computing…)" if busy else "Evaluation"

@@ -1,7 +1,7 @@
 """The comparison on the canvas: predictions coloured TP / FP (IoU in the label of each match), missed
 ground truth (FN) drawn as outlines over the image, everything else grey.
 
-Colours go through the canvas's per-instance overrides, so they are composited like any instance; the
+Colours go through the session's per-instance overrides, so they are composited like any instance; the
 FN outlines are one extra item, since ground truth from a file is not part of the project.
 """
 
@@ -12,11 +12,11 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 from annotator.core.comparison import Comparison
-from annotator.core.geometry import Polygons
 from annotator.core.model import Instance
-from annotator.gui.canvas_overlay import InstanceOverride
-from annotator.gui.items import LABEL_Z
-from annotator.gui.render import fill_mask, mask_rings, rings_path
+from annotator.core.region import Region
+from annotator.core.session import Override, Session
+from annotator.gui.canvas.items import LABEL_Z
+from annotator.gui.canvas.render import rings_path
 
 TP_COLOR = (0, 200, 83)
 FP_COLOR = (229, 40, 40)
@@ -24,7 +24,7 @@ FN_COLOR = (255, 196, 0)
 OTHER_COLOR = (150, 150, 150)  # not a prediction, crowd-matched, or a class the ground truth lacks
 
 
-def overrides_for(result: Comparison, instances: list[Instance]) -> dict[int, InstanceOverride]:
+def overrides_for(result: Comparison, instances: list[Instance]) -> dict[int, Override]:
     """Colour and note for each of the image's instances under this comparison."""
     if not instances:
         return {}
@@ -32,15 +32,15 @@ def overrides_for(result: Comparison, instances: list[Instance]) -> dict[int, In
     out = {}
     for inst in instances:
         if matches is None or not inst.source.is_model:
-            out[inst.id] = InstanceOverride(OTHER_COLOR)
+            out[inst.id] = Override(OTHER_COLOR)
         elif inst.id in matches.true_positives:
-            out[inst.id] = InstanceOverride(TP_COLOR, f"TP IoU {matches.true_positives[inst.id][1]:.2f}")
+            out[inst.id] = Override(TP_COLOR, f"TP IoU {matches.true_positives[inst.id][1]:.2f}")
         elif inst.id in matches.false_positives:
-            out[inst.id] = InstanceOverride(FP_COLOR, "FP")
+            out[inst.id] = Override(FP_COLOR, "FP")
         elif inst.id in matches.ignored:
-            out[inst.id] = InstanceOverride(OTHER_COLOR, "crowd")
+            out[inst.id] = Override(OTHER_COLOR, "crowd")
         else:
-            out[inst.id] = InstanceOverride(OTHER_COLOR, "not evaluated")
+            out[inst.id] = Override(OTHER_COLOR, "not evaluated")
     return out
 
 
@@ -61,12 +61,7 @@ class MissedOutlines(QGraphicsItem):
         self.prepareGeometryChange()
         self._paths = []
         for inst in instances:
-            geometry = inst.geometry
-            rings = (
-                geometry.rings
-                if isinstance(geometry, Polygons)
-                else mask_rings(fill_mask(geometry, height, width))
-            )
+            rings = Region(inst.geometry, height, width).outline
             self._paths.append((rings_path(rings), f"FN {names.get(inst.category_id, inst.category_id)}"))
         self._rect = QRectF(0, 0, width, height).adjusted(-50, -50, 50, 50) if self._paths else QRectF()
         self.update()
@@ -105,8 +100,8 @@ class MissedOutlines(QGraphicsItem):
 class ComparisonCanvas:
     """Keeps the canvas's colours and FN outlines in step with the latest comparison and image."""
 
-    def __init__(self, canvas) -> None:
-        self.canvas = canvas
+    def __init__(self, session: Session, canvas) -> None:
+        self.session = session
         self.result: Comparison | None = None
         self.missed = MissedOutlines()
         canvas.scene().addItem(self.missed)
@@ -116,13 +111,13 @@ class ComparisonCanvas:
         self.refresh()
 
     def refresh(self) -> None:
-        canvas, result = self.canvas, self.result
-        dataset, image_id = canvas.dataset, canvas.image_id
+        session, result = self.session, self.result
+        dataset, image_id = session.dataset, session.image_id
         if result is None or dataset is None or image_id is None:
-            canvas.set_overrides({})
+            session.set_overrides({})
             self.missed.set_missed([], {}, 0, 0)
             return
-        canvas.set_overrides(overrides_for(result, dataset.instances_of(image_id)))
+        session.set_overrides(overrides_for(result, dataset.instances_of(image_id)))
         matches = result.matches.get(image_id)
         image = dataset.images[image_id]
         missed_ids = set(matches.false_negatives) if matches is not None else set()

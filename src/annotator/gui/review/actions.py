@@ -17,6 +17,7 @@ from annotator.core import review
 from annotator.core.model import Change, ChangeKind, Instance
 from annotator.core.review_tally import ReviewTally
 from annotator.core.rules import is_unreviewed_prediction
+from annotator.core.session import SessionChange, SessionEvent
 
 SLIDER_STEPS = 100  # the slider's resolution: scores in hundredths
 
@@ -25,6 +26,7 @@ class ReviewActions(QObject):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
+        self.session = window.session
         self.canvas = window.canvas
         self.editor = window.editor
         self.tally: ReviewTally | None = None
@@ -33,9 +35,8 @@ class ReviewActions(QObject):
         self._progress_timer.timeout.connect(self.show_progress)
         self._build_menu()
         self._build_toolbar()
-        window.document_changing.connect(self._document_changing)
-        self.canvas.selection_changed.connect(lambda _id: self._progress_timer.start())
-        self._document_changing(window.document)
+        self.session.subscribe(self._on_session)
+        self._follow_document()
         self.canvas.installEventFilter(self)  # Tab would move the keyboard focus before any shortcut
 
     # -- construction -----------------------------------------------------------------------------
@@ -101,17 +102,24 @@ class ReviewActions(QObject):
     def _on_slider(self, value: int) -> None:
         self.score_label.setText(f"{value / SLIDER_STEPS:.2f}")
         self.window.settings.setValue("review/score", value / SLIDER_STEPS)
-        self.canvas.set_min_score(value / SLIDER_STEPS)
+        self.session.set_min_score(value / SLIDER_STEPS)
         self._progress_timer.start()
 
-    def _document_changing(self, document) -> None:
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.DOCUMENT:
+            self._follow_document()
+        elif change.kind in (SessionEvent.IMAGE, SessionEvent.SELECTION, SessionEvent.VISIBILITY):
+            self._progress_timer.start()
+
+    def _follow_document(self) -> None:
         if self.tally is not None:
             self.tally.dataset.unsubscribe(self._on_change)
             self.tally.close()
             self.tally = None
-        if document is not None:
-            self.tally = ReviewTally(document.dataset)
-            document.dataset.subscribe(self._on_change)
+        dataset = self.session.dataset
+        if dataset is not None:
+            self.tally = ReviewTally(dataset)
+            dataset.subscribe(self._on_change)
         self._progress_timer.start()
 
     def _on_change(self, change: Change) -> None:
@@ -122,7 +130,7 @@ class ReviewActions(QObject):
         if self.tally is None:
             self.progress_label.setText("")
             return
-        image_id = self.canvas.image_id
+        image_id = self.session.image_id
         here = self.tally.image(image_id) if image_id is not None else review.ReviewProgress(0, 0)
         overall = self.tally.overall()
         hidden = len(self.pending(visible_only=False)) - len(self.pending())
@@ -134,13 +142,13 @@ class ReviewActions(QObject):
     # -- queries ----------------------------------------------------------------------------------
     def pending(self, *, visible_only: bool = True) -> list[Instance]:
         """The image's unreviewed predictions, best score first (those the slider shows)."""
-        dataset, image_id = self.canvas.dataset, self.canvas.image_id
+        dataset, image_id = self.session.dataset, self.session.image_id
         if dataset is None or image_id is None:
             return []
         found = [
             inst
             for inst in dataset.instances_of(image_id)
-            if is_unreviewed_prediction(inst) and (not visible_only or self.canvas.is_shown(inst.id))
+            if is_unreviewed_prediction(inst) and (not visible_only or self.session.is_visible(inst))
         ]
         return sorted(found, key=_order)
 
@@ -159,7 +167,7 @@ class ReviewActions(QObject):
         else:
             target = next((i for i in reversed(pending) if _order(i) < _order(current)), pending[-1])
         self.editor.select(target.id)
-        layer = self.canvas.items_by_id.get(target.id)
+        layer = self.canvas.layers.get(target.id)
         if layer is not None:
             x0, y0, x1, y1 = layer.box
             self.canvas.centerOn(QPointF((x0 + x1) / 2, (y0 + y1) / 2))
@@ -169,7 +177,7 @@ class ReviewActions(QObject):
         if not chosen:
             self.window.statusBar().showMessage(f"Select a prediction to {verb} (Tab selects the next)", 4000)
             return
-        self.editor.push(make(self.canvas.dataset, chosen))
+        self.editor.push(make(self.session.dataset, chosen))
         if len(chosen) == 1:
             self.step(1) if self.pending() else self.editor.select(None)
 
@@ -180,14 +188,14 @@ class ReviewActions(QObject):
         self._judge(review.reject, "reject")
 
     def accept_image(self) -> None:
-        image_id = self.canvas.image_id
+        image_id = self.session.image_id
         if image_id is None:
             return
-        edit = review.accept_above(self.canvas.dataset, [image_id], self.threshold)
+        edit = review.accept_above(self.session.dataset, [image_id], self.threshold)
         self._report(edit, "on this image")
 
     def accept_dataset(self) -> None:
-        dataset = self.canvas.dataset
+        dataset = self.session.dataset
         if dataset is None:
             return
         edit = review.accept_above(dataset, list(dataset.images), self.threshold)

@@ -1,30 +1,21 @@
-"""The docks beside the canvas: images (status, counts, filter, search), instances, classes.
-
-Each follows the dataset through its change events, like the canvas; none changes the dataset.
-"""
+"""The image list dock: status, instance count and AP per image; search, status filter, sorting."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
     QComboBox,
     QDockWidget,
     QHBoxLayout,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QTreeView,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
-from annotator.gui.items import instance_color
+from annotator.core.session import Session, SessionChange, SessionEvent
 
 _IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP")
 AP_COLUMN = 3  # per-image mask AP when comparing with ground truth (hidden otherwise)
@@ -132,12 +123,15 @@ class _ImageFilter(QSortFilterProxyModel):
 
 
 class ImageListDock(QDockWidget):
-    """Images with status and counts; search by name, filter by status; next/previous in shown order."""
+    """Images with status and counts; search by name, filter by status; next/previous in shown order.
+
+    It follows the session's document and image; choosing a row emits `image_activated`."""
 
     image_activated = Signal(int)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, session: Session, parent=None) -> None:
         super().__init__("Images", parent)
+        self.session = session
         self.setObjectName("images_dock")
         self.model = ImageListModel(self)
         self.proxy = _ImageFilter(self)
@@ -172,9 +166,14 @@ class ImageListDock(QDockWidget):
         self.search.textChanged.connect(self._refilter)
         self.status.currentIndexChanged.connect(self._refilter)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        session.subscribe(self._on_session)
+        self.model.set_dataset(session.dataset)
 
-    def set_dataset(self, dataset: Dataset | None) -> None:
-        self.model.set_dataset(dataset)
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.DOCUMENT:
+            self.model.set_dataset(self.session.dataset)
+        elif change.kind is SessionEvent.IMAGE and self.session.image_id is not None:
+            self.select_image(self.session.image_id)
 
     def set_scores(self, scores: dict[int, float | None] | None) -> None:
         """Per-image AP in its own column (None hides it), so the list can be sorted worst first."""
@@ -215,132 +214,3 @@ class ImageListDock(QDockWidget):
         if not 0 <= row < count:
             return None
         return self.model.image_id(self.proxy.mapToSource(self.proxy.index(row, 0)).row())
-
-
-def _swatch(color: QColor) -> QIcon:
-    pixmap = QPixmap(12, 12)
-    pixmap.fill(color)
-    return QIcon(pixmap)
-
-
-class InstanceListDock(QDockWidget):
-    """The current image's instances, front first: class, source, score, and a visibility checkbox."""
-
-    visibility_changed = Signal(int, bool)
-    instance_selected = Signal(int)
-
-    def __init__(self, parent=None) -> None:
-        super().__init__("Instances", parent)
-        self.setObjectName("instances_dock")
-        self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
-        self.tree.setHeaderLabels(["Class", "Source", "Score", "Id"])
-        self.tree.header().setStretchLastSection(False)
-        header = self.tree.header()
-        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
-        for column in (1, 2, 3):
-            header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
-        self.setWidget(self.tree)
-        self._rows: dict[int, QTreeWidgetItem] = {}
-        self._filling = False
-        self.tree.itemChanged.connect(self._on_item_changed)
-        self.tree.currentItemChanged.connect(self._on_current)
-
-    def show_instances(self, canvas) -> None:
-        """Refill from the canvas's dataset and image (and its visibility state)."""
-        self._filling = True
-        self.tree.clear()
-        self._rows.clear()
-        dataset, image_id = canvas.dataset, canvas.image_id
-        instances = [] if dataset is None or image_id is None else dataset.instances_of(image_id)
-        for instance in reversed(instances):
-            category = dataset.categories.get(instance.category_id)
-            source = f"model · {instance.review.value}" if instance.source.is_model else "manual"
-            score = "" if instance.score is None else f"{instance.score:.2f}"
-            name = category.name if category is not None else str(instance.category_id)
-            row = QTreeWidgetItem([name, source, score, str(instance.id)])
-            if instance.source.model:
-                row.setToolTip(1, f"predicted by {instance.source.model}")
-            row.setIcon(0, _swatch(instance_color(category, instance.category_id)))
-            row.setData(0, Qt.ItemDataRole.UserRole, instance.id)
-            row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            hidden = instance.id in canvas.hidden_instances
-            row.setCheckState(0, Qt.CheckState.Unchecked if hidden else Qt.CheckState.Checked)
-            self.tree.addTopLevelItem(row)
-            self._rows[instance.id] = row
-        self.setWindowTitle(f"Instances ({len(instances)})")
-        self._filling = False
-        self.select(canvas.selected_id)
-
-    def select(self, instance_id: int | None) -> None:
-        row = self._rows.get(instance_id)
-        if row is not self.tree.currentItem():
-            self._filling = True
-            self.tree.setCurrentItem(row)
-            self._filling = False
-
-    def _on_item_changed(self, row: QTreeWidgetItem, column: int) -> None:
-        if not self._filling and column == 0:
-            instance_id = row.data(0, Qt.ItemDataRole.UserRole)
-            self.visibility_changed.emit(instance_id, row.checkState(0) == Qt.CheckState.Checked)
-
-    def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
-        if not self._filling and current is not None:
-            self.instance_selected.emit(current.data(0, Qt.ItemDataRole.UserRole))
-
-
-class ClassListDock(QDockWidget):
-    """Classes with their colours and a visibility checkbox each."""
-
-    visibility_changed = Signal(int, bool)
-
-    def __init__(self, parent=None) -> None:
-        super().__init__("Classes", parent)
-        self.setObjectName("classes_dock")
-        self.list = QListWidget()
-        # A COCO file brings 80 classes; most have nothing in the image at hand.
-        self.hide_empty = QCheckBox("Only classes in this image", checked=True)
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(4, 2, 0, 0)
-        layout.setSpacing(2)
-        layout.addWidget(self.hide_empty)
-        layout.addWidget(self.list)
-        self.list.setMinimumHeight(40)  # the window's smallest height stays what it was
-        self.setWidget(body)
-        self._filling = False
-        self.list.itemChanged.connect(self._on_item_changed)
-        self.hide_empty.toggled.connect(self._apply_filter)
-
-    def show_classes(self, dataset: Dataset | None, hidden: set[int], counts: dict[int, int]) -> None:
-        self._filling = True
-        self.list.clear()
-        categories = [] if dataset is None else list(dataset.categories.values())
-        categories.sort(key=lambda c: (counts.get(c.id, 0) == 0, c.id))  # classes in this image first
-        for category in categories:
-            count = counts.get(category.id, 0)
-            row = QListWidgetItem(
-                _swatch(instance_color(category, category.id)), f"{category.name}  ({count})"
-            )
-            row.setData(Qt.ItemDataRole.UserRole, category.id)
-            row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            row.setCheckState(Qt.CheckState.Unchecked if category.id in hidden else Qt.CheckState.Checked)
-            row.setToolTip(
-                f"id {category.id}" + (f", {category.supercategory}" if category.supercategory else "")
-            )
-            if not count:
-                row.setForeground(self.list.palette().placeholderText())
-            row.setData(Qt.ItemDataRole.UserRole + 1, count)
-            self.list.addItem(row)
-        self._filling = False
-        self._apply_filter()
-
-    def _apply_filter(self) -> None:
-        hide = self.hide_empty.isChecked()
-        for index in range(self.list.count()):
-            row = self.list.item(index)
-            row.setHidden(hide and not row.data(Qt.ItemDataRole.UserRole + 1))
-
-    def _on_item_changed(self, row: QListWidgetItem) -> None:
-        if not self._filling:
-            checked = row.checkState() == Qt.CheckState.Checked
-            self.visibility_changed.emit(row.data(Qt.ItemDataRole.UserRole), checked)

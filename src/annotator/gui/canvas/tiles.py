@@ -3,15 +3,16 @@ patch above the selected instance, and the worker that builds tiles off the GUI 
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QObject, QPoint, QRect, QRectF, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import QObject, QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
-from annotator.gui.overlay import Rect, TileSpec, build_tile
+from annotator.gui.canvas.compose import Rect, TileSpec, build_tile
+from annotator.gui.workers import BackgroundWorker
 
 PATCH_Z = 2.0  # over the selected instance's item (z 1), under labels and marks
 
@@ -96,37 +97,22 @@ class PatchItem(QGraphicsItem):
             self.tile.draw(painter, option.exposedRect)
 
 
-class _BuildJob(QRunnable):
-    def __init__(self, builder: TileBuilder, generation: int, spec: TileSpec) -> None:
-        super().__init__()
-        self._builder, self._generation, self._spec = builder, generation, spec
-
-    def run(self) -> None:
-        try:
-            result = build_tile(self._spec)
-        except Exception as exc:  # a worker must report, never die silently
-            result = exc
-        with contextlib.suppress(RuntimeError):  # the canvas is gone
-            self._builder._done.emit(self._generation, (self._spec, result))
-
-
 class TileBuilder(QObject):
-    """`build(generation, spec)` makes `built(generation, (spec, result))` follow in the GUI thread;
-    the canvas drops results whose generation is not its latest."""
+    """`build(generation, spec)` makes `built(generation, (spec, result))` follow in the GUI thread (the
+    result an Exception if building failed); the canvas drops results whose generation is not its
+    latest."""
 
     built = Signal(int, object)
-    _done = Signal(int, object)  # emitted in a worker thread, delivered queued
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self._done.connect(self.built)
+        self.worker = BackgroundWorker(self)
+        self.worker.done.connect(lambda tag, result: self.built.emit(tag[0], (tag[1], result)))
+        self.worker.failed.connect(lambda tag, error: self.built.emit(tag[0], (tag[1], error)))
 
     def build(self, generation: int, spec: TileSpec) -> None:
-        self.pool.clear()  # queued builds are stale now; a running one finishes and is dropped
-        self.pool.start(_BuildJob(self, generation, spec), 1)
+        # queued builds are stale now; a running one finishes and is dropped by its generation
+        self.worker.submit(partial(build_tile, spec), (generation, spec), replace_queued=True)
 
     def wait(self) -> None:
-        self.pool.clear()
-        self.pool.waitForDone()
+        self.worker.wait()

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from annotator.core.comparison import Comparison, average_precision
 from annotator.core.evaluation import STAT_NAMES
 from annotator.core.model import Dataset
-from annotator.gui.pr_curve import PrCurve
+from annotator.gui.evaluation.pr_curve import PrCurve
 
 NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1  # the value behind a cell, for sorting and for tests
 

@@ -22,9 +22,9 @@ from PySide6.QtCore import QObject, Signal
 from annotator.core.geometry import GeometryError
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
 from annotator.core.prelabel import prelabel_edit
-from annotator.gui.document import Document
-from annotator.gui.prelabel_dialog import PrelabelSettings
-from annotator.gui.prelabel_worker import (
+from annotator.core.session import Document
+from annotator.gui.prelabel.dialog import PrelabelSettings
+from annotator.gui.prelabel.worker import (
     Failed,
     Outcome,
     Predicted,

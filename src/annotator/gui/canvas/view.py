@@ -1,48 +1,51 @@
-"""The canvas: a QGraphicsView that mirrors one image of a Dataset, back to front by z-order.
+"""The canvas: a QGraphicsView that mirrors the session's image, back to front by z-order.
 
-The scene never owns the document. It subscribes to `Dataset` change events and redraws only where an
-instance changed. Instances are drawn as one composited overlay (`gui.canvas_overlay`), the selected one
-also as a vector item a tool can preview edits on; see docs/decisions/0003-canvas-rendering.md. The
-z-order changes it offers ("bring to front", "send to back") are `core.operations` edits handed to
-`apply_edit`, so the project store saves them and the undo stack wraps them.
+The scene never owns the document. It follows the `Session` (which image, what is selected, hidden or
+recoloured) and the `Dataset`'s change events, and redraws only where an instance changed. Instances are
+drawn as one composited overlay (`gui.canvas.overlay`), the selected one also as a vector item a tool
+can preview edits on; see docs/decisions/0003-canvas-rendering.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
-from annotator.core import operations
-from annotator.core.edits import Edit
 from annotator.core.model import Change, ChangeKind, Dataset, Instance
-from annotator.gui.canvas_overlay import InstanceOverlay, InstanceOverride
-from annotator.gui.items import CanvasStyle, InstanceItem, MarkItem
-from annotator.gui.overlay import Layer
+from annotator.core.session import Session, SessionChange, SessionEvent
+from annotator.gui.canvas.compose import Layer
+from annotator.gui.canvas.items import InstanceItem, MarkItem
+from annotator.gui.canvas.overlay import InstanceOverlay
 
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
+MANY_CHANGED = 12  # more instances than this changing visibility at once: rebuild the tile
 GESTURE_SETTLE_MS = 180
 PAN_SETTLE_MS = 40
 
 
 class Canvas(QGraphicsView):
-    """Shows one image and its instances; zoom to the cursor, pan, fit, 1:1; hover and select."""
+    """Shows the session's image and its instances; zoom to the cursor, pan, fit, 1:1; hover and select.
+
+    What is shown (document, image, selection, hidden instances and classes, score filter, colours,
+    style) is the `Session`'s: the canvas follows its events and keeps only what is its own, the view
+    transform and the hovered instance.
+    """
 
     hovered_changed = Signal(object)  # instance id or None
-    selection_changed = Signal(object)  # instance id or None
     cursor_moved = Signal(object)  # QPointF in image coordinates, or None when the cursor leaves
     zoom_changed = Signal(float)
     render_error = Signal(str)  # building the overlay failed (a bug): shown in the status bar
 
-    def __init__(self, parent=None, *, style: CanvasStyle | None = None) -> None:
+    def __init__(self, parent=None, *, session: Session | None = None) -> None:
         super().__init__(parent)
+        self.session = session if session is not None else Session()
         self._fit_mode = False  # True after fit(): resizing the window fits again, until the user zooms
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
-        self.style_options = style or CanvasStyle()
         # No background cache: image and overlay are two unscaled-or-pyramid blits (about 3 ms for the
         # whole view); caching them in one more pixmap made a full repaint slower, not faster.
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheNone)
@@ -53,24 +56,20 @@ class Canvas(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.backdrop = QColor(60, 60, 60)
         self.placeholder = "No image"
-        self.dataset: Dataset | None = None
-        self.image_id: int | None = None
+        self.failure: str | None = None  # why the shown image cannot be decoded (drawn instead of it)
+        self._dataset: Dataset | None = None
+        self._image_id: int | None = None
+        self._selected_id: int | None = None
         self._levels: list[QImage] = []
         self._image_rect = QRectF()
-        self.hidden_instances: set[int] = set()
-        self.hidden_categories: set[int] = set()
-        self.all_hidden = False
-        self.min_score = 0.0  # unreviewed predictions scoring less are hidden (the review slider)
-        self.overrides: dict[int, InstanceOverride] = {}  # instance id -> colour and note (evaluation)
         self.hovered_id: int | None = None
-        self.selected_id: int | None = None
-        self.overlay = InstanceOverlay(self)
+        self.outline_margin = 1.0
+        self.overlay = InstanceOverlay(self, self.session, self)
         self._hover_mark = MarkItem(selected=False)
         self._selection_mark = MarkItem(selected=True)
         for mark in (self._hover_mark, self._selection_mark):
             mark.setVisible(False)
             self.scene().addItem(mark)
-        self.outline_margin = 1.0
         self._pan_from: QPointF | None = None
         self._space_held = False
         self._snapshot: QPixmap | None = None
@@ -79,44 +78,74 @@ class Canvas(QGraphicsView):
         self._gesture_timer.timeout.connect(self._end_gesture)
         self._view_timer = QTimer(self, singleShot=True, interval=PAN_SETTLE_MS)
         self._view_timer.timeout.connect(self._ensure_tile)
-        self.apply_edit: Callable[[Edit], None] = self._apply_directly
         self.tool = None  # the active editing tool (gui.tools); sees mouse, key and wheel events first
+        self.session.subscribe(self._on_session)
+        self._follow_document()
 
-    # -- document ---------------------------------------------------------------------------------
-    def set_dataset(self, dataset: Dataset | None) -> None:
-        if self.dataset is not None:
-            self.dataset.unsubscribe(self._on_change)
-        self.dataset = dataset
-        self.hidden_instances.clear()
-        if dataset is not None:
-            dataset.subscribe(self._on_change)
-        self.show_image(None)
+    # -- following the session --------------------------------------------------------------------
+    def _on_session(self, change: SessionChange) -> None:
+        kind = change.kind
+        if kind is SessionEvent.DOCUMENT:
+            self._follow_document()
+        elif kind is SessionEvent.IMAGE:
+            self._show_image(self.session.image_id)
+        elif kind is SessionEvent.SELECTION:
+            old, self._selected_id = self._selected_id, self.session.selected_id
+            if old != self._selected_id:
+                self.overlay.selection_changed(old, self._selected_id)
+            self._refresh_marks()
+        elif kind is SessionEvent.VISIBILITY:
+            self._visibility_changed(change.ids)
+        elif kind in (SessionEvent.STYLE, SessionEvent.OVERRIDES):
+            self.overlay.restyle()
+            if kind is SessionEvent.STYLE:
+                self._after_zoom()  # the outline width changes the outline margin
 
-    def show_image(self, image_id: int | None, levels: list[QImage] | None = None) -> None:
-        """Switch to an image; its pixels may come later through `set_pixels` (decoded off-thread),
-        and so may its overlay (masks are decoded and composited in a worker when there are many)."""
+    def _follow_document(self) -> None:
+        if self._dataset is not None:
+            self._dataset.unsubscribe(self._on_change)
+        self._dataset = self.session.dataset
+        if self._dataset is not None:
+            self._dataset.subscribe(self._on_change)
+        self._show_image(self.session.image_id)
+
+    def _show_image(self, image_id: int | None) -> None:
+        """Switch to an image; its pixels come later through `set_pixels` (decoded off-thread), and so
+        may its overlay (masks are decoded and composited in a worker when there are many)."""
         self._set_hovered(None)
-        self.select(None)
-        self.image_id = image_id
+        self._selected_id = self.session.selected_id
+        self._image_id = image_id
         self._levels = []
-        if image_id is None or self.dataset is None:
+        self.failure = None
+        dataset = self._dataset
+        if image_id is None or dataset is None:
             self.overlay.clear()
             self._image_rect = QRectF()
             self.setSceneRect(QRectF(0, 0, 1, 1))
+            self._refresh_marks()
             self.invalidate_background()
             return
-        image = self.dataset.images[image_id]
+        image = dataset.images[image_id]
         self._image_rect = QRectF(0, 0, image.width, image.height)
-        self.overlay.set_image(image, self.dataset.instances_of(image_id))
-        self.set_pixels(image_id, levels)
+        self.overlay.set_image(image, dataset.instances_of(image_id))
+        self._refresh_marks()
+        self.invalidate_background()
         self.fit()
 
     def set_pixels(self, image_id: int, levels: list[QImage] | None) -> None:
         """The decoded image as a pyramid (full size first); ignored if the canvas moved on."""
-        if image_id != self.image_id:
+        if image_id != self._image_id:
             return
         self._levels = list(levels or [])
+        self.failure = None
         self.invalidate_background()
+
+    def set_failure(self, image_id: int, message: str) -> None:
+        """The image cannot be decoded: say why where it would be, instead of "Loading…" forever."""
+        if image_id == self._image_id:
+            self.failure = message
+            self.invalidate_background()
+            self.viewport().update()
 
     def full_image(self) -> QImage | None:
         """The decoded image at full size; None while it is still loading."""
@@ -127,7 +156,7 @@ class Canvas(QGraphicsView):
         return bool(self._levels)
 
     @property
-    def items_by_id(self) -> dict[int, Layer]:
+    def layers(self) -> dict[int, Layer]:
         """The shown image's instances by id (their overlay layers: box, mask crop, colour)."""
         return self.overlay.layers
 
@@ -136,11 +165,8 @@ class Canvas(QGraphicsView):
         """The selected instance's vector item: `set_instance` on it previews a geometry live."""
         return self.overlay.selected_item
 
-    def _apply_directly(self, edit: Edit) -> None:
-        edit.apply(self.dataset)
-
     def _on_change(self, change: Change) -> None:
-        if self.image_id is None:
+        if self._image_id is None:
             return
         kind = change.kind
         if kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_CHANGED):
@@ -148,17 +174,12 @@ class Canvas(QGraphicsView):
         elif kind is ChangeKind.INSTANCES_REMOVED:
             self._drop([instance.id for instance in change.items])
         elif kind is ChangeKind.CATEGORIES_CHANGED:
-            ids = {category.id for category in change.items}
-            self._put(
-                self.dataset.instances[layer.instance_id]
-                for layer in self.overlay.order
-                if layer.category_id in ids
-            )
+            self.overlay.restyle()  # colours, names, and classes that went
 
     def _put(self, instances: Iterable[Instance]) -> None:
         here, gone = [], []
         for instance in instances:
-            if instance.image_id == self.image_id:
+            if instance.image_id == self._image_id:
                 here.append(instance)
             elif instance.id in self.overlay.layers:
                 gone.append(instance.id)  # moved to another image
@@ -166,100 +187,38 @@ class Canvas(QGraphicsView):
             self._drop(gone)
         if here:
             self.overlay.put(here)
-            if self.hovered_id in {i.id for i in here} or self.selected_id in {i.id for i in here}:
+            ids = {i.id for i in here}
+            if self.hovered_id in ids or self._selected_id in ids:
                 self._refresh_marks()
 
     def _drop(self, instance_ids: list[int]) -> None:
         if self.hovered_id in instance_ids:
             self._set_hovered(None)
-        if self.selected_id in instance_ids:
-            self.select(None)
         self.overlay.remove(instance_ids)
+        if self._selected_id in instance_ids:
+            self._refresh_marks()
 
-    # -- view options -----------------------------------------------------------------------------
-    def set_style(self, style: CanvasStyle) -> None:
-        self.style_options = style
-        self.overlay.restyle()
-
-    def layer_visible(self, layer: Layer) -> bool:
-        return (
-            not self.all_hidden
-            and layer.instance_id not in self.hidden_instances
-            and layer.category_id not in self.hidden_categories
-            and (layer.pending_score is None or layer.pending_score >= self.min_score)
-        )
-
-    def set_min_score(self, score: float) -> None:
-        """Hide unreviewed predictions scoring less than `score`; anything a person judged stays."""
-        if score != self.min_score:
-            self.min_score = score
-            self._refresh_all_visibility()
-
-    def set_overrides(self, overrides: dict[int, InstanceOverride]) -> None:
-        """Colours (and label notes) that replace the class colour of these instances; {} for none."""
-        if overrides != self.overrides:
-            self.overrides = dict(overrides)
-            self.overlay.restyle()
-
-    def set_instance_visible(self, instance_id: int, visible: bool) -> None:
-        (self.hidden_instances.discard if visible else self.hidden_instances.add)(instance_id)
-        layer = self.overlay.layers.get(instance_id)
-        if layer is not None:
-            self.overlay.sync_selected_item()
-            self.overlay.redraw([layer.box])
-            self.overlay.refresh_labels()
-            self._after_visibility()
-
-    def set_category_visible(self, category_id: int, visible: bool) -> None:
-        (self.hidden_categories.discard if visible else self.hidden_categories.add)(category_id)
-        self._refresh_all_visibility()
-
-    def set_all_hidden(self, hidden: bool) -> None:
-        self.all_hidden = hidden
-        self._refresh_all_visibility()
-
+    # -- visibility -------------------------------------------------------------------------------
     def is_shown(self, instance_id: int) -> bool:
         layer = self.overlay.layers.get(instance_id)
-        return layer is not None and self.layer_visible(layer)
+        return layer is not None and self.overlay.shown(layer)
 
-    def _refresh_all_visibility(self) -> None:
+    def _visibility_changed(self, ids: tuple[int, ...]) -> None:
         self.overlay.sync_selected_item()
-        self.overlay.refresh()
+        layers = [self.overlay.layers[i] for i in ids if i in self.overlay.layers]
+        if ids and len(layers) <= MANY_CHANGED:
+            self.overlay.redraw([layer.box for layer in layers])
+        else:
+            self.overlay.refresh()
         self.overlay.refresh_labels()
-        self._after_visibility()
-
-    def _after_visibility(self) -> None:
         if self.hovered_id is not None and not self.is_shown(self.hovered_id):
             self._set_hovered(None)
         self._refresh_marks()
-
-    # -- z-order edits ----------------------------------------------------------------------------
-    def bring_to_front(self, instance_ids: Iterable[int] | None = None) -> None:
-        self._restack_edit(instance_ids, operations.bring_to_front)
-
-    def send_to_back(self, instance_ids: Iterable[int] | None = None) -> None:
-        self._restack_edit(instance_ids, operations.send_to_back)
-
-    def _restack_edit(self, instance_ids: Iterable[int] | None, operation) -> None:
-        if self.dataset is None or self.image_id is None:
-            return
-        ids = list(instance_ids) if instance_ids is not None else [self.selected_id]
-        instances = [self.dataset.instances[i] for i in ids if i in self.overlay.layers]
-        if instances:
-            self.apply_edit(operation(self.dataset, instances))
 
     # -- hover and selection ----------------------------------------------------------------------
     def instance_at(self, scene_pos: QPointF) -> int | None:
         """The front-most visible instance whose pixels include `scene_pos`."""
         return self.overlay.instance_at(scene_pos.x(), scene_pos.y())
-
-    def select(self, instance_id: int | None) -> None:
-        if instance_id == self.selected_id:
-            return
-        old, self.selected_id = self.selected_id, instance_id
-        self.overlay.selection_changed(old, instance_id)
-        self._refresh_marks()
-        self.selection_changed.emit(instance_id)
 
     def _set_hovered(self, instance_id: int | None) -> None:
         if instance_id == self.hovered_id:
@@ -269,11 +228,11 @@ class Canvas(QGraphicsView):
         self.hovered_changed.emit(instance_id)
 
     def _refresh_marks(self) -> None:
-        margin = self.outline_margin
-        hovered = None if self.hovered_id == self.selected_id else self.hovered_id
+        margin, selected = self.outline_margin, self._selected_id
+        hovered = None if self.hovered_id == selected else self.hovered_id
         self._hover_mark.set_target(self.overlay.path_of(hovered), margin)
-        shown = self.selected_id is not None and self.is_shown(self.selected_id)
-        self._selection_mark.set_target(self.overlay.path_of(self.selected_id) if shown else None, margin)
+        shown = selected is not None and self.is_shown(selected)
+        self._selection_mark.set_target(self.overlay.path_of(selected) if shown else None, margin)
 
     # -- zoom and pan -----------------------------------------------------------------------------
     @property
@@ -327,7 +286,7 @@ class Canvas(QGraphicsView):
     def _after_zoom(self) -> None:
         scale = self.scale_factor
         # Outline room in scene units, in powers of two so items move only when the zoom doubles.
-        margin = (self.style_options.outline_width + 3) * 2.0 ** math.ceil(math.log2(1.0 / scale))
+        margin = (self.session.style.outline_width + 3) * 2.0 ** math.ceil(math.log2(1.0 / scale))
         if margin != self.outline_margin:
             self.outline_margin = margin
             if self.selected_item is not None:
@@ -355,6 +314,9 @@ class Canvas(QGraphicsView):
     def _ensure_tile(self) -> None:
         if not self.in_gesture and not self.overlay.covers_view():
             self.overlay.refresh()
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
 
     def invalidate_background(self, rect: QRectF | None = None) -> None:
         """Redraw the image and overlay (the view's background) in `rect` (scene), or all of it."""
@@ -433,7 +395,7 @@ class Canvas(QGraphicsView):
         elif self.tool is not None and self.tool.mouse_press(event, self.scene_point(event)):
             pass
         elif button == Qt.MouseButton.LeftButton:
-            self.select(self.instance_at(self.mapToScene(event.position().toPoint())))
+            self.session.select(self.instance_at(self.mapToScene(event.position().toPoint())))
         event.accept()
 
     def mouseDoubleClickEvent(self, event) -> None:
@@ -506,12 +468,21 @@ class Canvas(QGraphicsView):
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if self._levels:
             return
-        text = self.placeholder if self._image_rect.isEmpty() else "Loading…"
+        if self._image_rect.isEmpty():
+            text = self.placeholder
+        elif self.failure is not None:
+            text = f"This image cannot be shown:\n{self.failure}"
+        else:
+            text = "Loading…"
         painter.save()
         painter.resetTransform()
         painter.setPen(QColor(200, 200, 200))
         font = painter.font()
         font.setPixelSize(18)
         painter.setFont(font)
-        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, text)
+        painter.drawText(
+            self.viewport().rect().adjusted(20, 0, -20, 0),
+            Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+            text,
+        )
         painter.restore()
