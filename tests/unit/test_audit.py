@@ -69,16 +69,16 @@ def test_each_kind_of_suspicion_worst_first() -> None:
     assert kinds == [
         (FlagKind.MISSING, None, -5),
         (FlagKind.CLASS_SWAP, 2, -3),
-        (FlagKind.OUTLINE, 3, -4),
         (FlagKind.SPURIOUS, 4, None),
+        (FlagKind.OUTLINE, 3, -4),
     ]
     assert [f.suspicion for f in report.flags] == sorted((f.suspicion for f in report.flags), reverse=True)
     assert (report.images, report.labels, report.predictions) == (1, 4, 5)
-    outline = report.flags[2]
+    outline = report.flags[3]
     assert outline.iou == pytest.approx(400 / 676) and "IoU 0.59" in outline.message
     assert report.flags[0].key.startswith("street/a.png|possibly missing|")
     assert [f.key for f in audit(_labels(), _predictions()).flags] == [f.key for f in report.flags]
-    assert report.flags[3].key == "street/a.png|possibly spurious|4"
+    assert report.flags[2].key == "street/a.png|possibly spurious|4"
     assert len(report.without([report.flags[0].key]).flags) == 3
 
 

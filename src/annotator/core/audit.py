@@ -1,14 +1,16 @@
 """Likely label errors: a model's predictions against the person's labels, image by image.
 
 Labels are the accepted instances (`rules.is_accepted`). Predictions and labels are matched regardless
-of class, by mask IoU, with `core.matching.match_image` (COCOeval's greedy rule: best score first, each
-takes the unmatched label of highest IoU). Then:
-- possibly missing: a prediction that matched no label and overlaps none as much as a match would
+of class, by mask IoU, by COCOeval itself (`evaluation.coco_matches`, its `evalImgs` with classes pooled:
+best score first, each takes the unmatched label of highest IoU; crowd labels absorb predictions). Then:
+- possibly missing: a prediction that matched no label and fits none as well as a good outline would
   (else it is a second detection of a labelled object); suspicion = score x (1 - its best IoU);
 - possibly spurious: a label that matched no prediction; suspicion = SPURIOUS_WEIGHT x (1 - its best
   IoU with any prediction): a model misses objects more often than people invent them;
 - class swap: a match whose classes differ; suspicion = score x IoU;
 - bad outline: a match of the same class below `outline_iou`; suspicion = score x how far below.
+Predictions and labels left unmatched are matched once more among themselves at `near_iou`, so an
+object drawn much too large or small is one bad outline rather than a missing and a spurious flag.
 Only images a person has labelled (status done, or holding a label) and the model has seen (holding a
 prediction) are audited: elsewhere every prediction would look like a missing label, or every label
 like a spurious one. Empty predicted masks are ignored.
@@ -28,7 +30,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from annotator.core import edits, operations, review
-from annotator.core.matching import match_image
+from annotator.core.evaluation import coco_matches, ground_truth
 from annotator.core.model import Dataset, Image, ImageStatus, Instance, Review
 from annotator.core.rules import is_accepted, is_unreviewed_prediction
 
@@ -46,6 +48,7 @@ class FlagKind(StrEnum):
 @dataclass(frozen=True)
 class AuditOptions:
     match_iou: float = 0.5  # a prediction and a label overlapping this much are about the same object
+    near_iou: float = 0.25  # and, among those left unmatched, this much: one object, badly drawn
     outline_iou: float = 0.85  # a match of the same class below this is a bad outline
     min_score: float = 0.5  # predictions below this are not used at all
 
@@ -94,53 +97,102 @@ def audit(
 ) -> AuditReport:
     """Flags for every labelled image, worst first. Predictions need scores (None counts as 1.0)."""
     options = options or AuditOptions()
-    flags: list[LabelFlag] = []
-    images = labels = used = 0
+    items = []
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
         given = predictions.get(image.id, ())
         own = [i for i in dataset.instances_of(image.id) if is_accepted(i)]
         if not given or (not own and image.status is not ImageStatus.DONE):
             continue
         preds = [p for p in given if _score(p) >= options.min_score and _area(p, image) > 0]
-        images, labels, used = images + 1, labels + len(own), used + len(preds)
-        flags += audit_image(image, own, preds, options)
-    flags.sort(key=lambda f: (-f.suspicion, f.image_id, f.key))
-    return AuditReport(tuple(flags), images, labels, used)
+        items.append((image, own, preds))
+    flags = audit_images(items, options)
+    labels, used = sum(len(i[1]) for i in items), sum(len(i[2]) for i in items)
+    return AuditReport(tuple(flags), len(items), labels, used)
 
 
-def audit_image(
-    image: Image, labels: Sequence[Instance], predictions: Sequence[Instance], options: AuditOptions
+def audit_images(
+    items: Sequence[tuple[Image, Sequence[Instance], Sequence[Instance]]], options: AuditOptions
 ) -> list[LabelFlag]:
-    """The flags of one image (labels: accepted instances; predictions: scored)."""
-    height, width = image.height, image.width
-    # class-agnostic matching: the same object under another class is a swap, not a miss and a spurious
-    as_one = [p.with_changes(category_id=0) for p in predictions]
-    matches = match_image(
-        [g.with_changes(category_id=0) for g in labels], as_one,
-        height=height, width=width, iou_threshold=options.match_iou, max_detections=len(as_one) + 1,
-    )  # fmt: skip
-    ious = _iou_matrix(predictions, labels, height, width)
-    by_id = {i.id: k for k, i in enumerate(labels)}
-    pred_index = {p.id: k for k, p in enumerate(predictions)}
-    flags = []
-    for pred_id, (label_id, iou) in matches.true_positives.items():
-        flag = _matched_flag(image, predictions[pred_index[pred_id]], labels[by_id[label_id]], iou, options)
-        if flag is not None:
-            flags.append(flag)
-    for pred_id in matches.false_positives:
-        k = pred_index[pred_id]
-        best = float(ious[k].max()) if labels else 0.0
-        if best < options.match_iou:  # otherwise a second detection of a labelled object
-            flags.append(_missing_flag(image, predictions[k], best))
-    for label_id in matches.false_negatives:
-        k = by_id[label_id]
-        best = float(ious[:, k].max()) if predictions else 0.0
-        label = labels[k]
-        message = f"no prediction supports it (best mask IoU {best:.2f})"
-        flags.append(
-            _flag(image, FlagKind.SPURIOUS, SPURIOUS_WEIGHT * (1 - best), label, None, best, message)
-        )
+    """The flags of these images, worst first; each item is (image, its labels, its scored predictions).
+
+    COCOeval matches them all at once, classes pooled (the same object under another class is a swap,
+    not a miss and a spurious label): first at `match_iou`; then what is left on both sides again at
+    `near_iou`, so a badly drawn object is one bad-outline flag rather than a missing and a spurious one.
+    """
+    flags: list[LabelFlag] = []
+    leftovers = []
+    for image, _, _, pairs, unmatched, unsupported in _matched(items, options.match_iou):
+        flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
+        # an unmatched prediction that fits some label as well as a good outline would is a second
+        # detection of it; one overlapping less may be a neighbour nobody labelled
+        kept = [p for p, best in unmatched if best < options.outline_iou]
+        leftovers.append((image, [g for g, _ in unsupported], kept))
+    for image, _, _, pairs, unmatched, unsupported in _matched(leftovers, options.near_iou):
+        flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
+        flags += [_missing_flag(image, p, best) for p, best in unmatched]
+        for label, best in unsupported:
+            message = f"no prediction supports it (best mask IoU {best:.2f})"
+            suspicion = SPURIOUS_WEIGHT * (1 - best)
+            flags.append(_flag(image, FlagKind.SPURIOUS, suspicion, label, None, best, message))
+    flags.sort(key=lambda f: (-f.suspicion, f.image_id, f.key))
     return flags
+
+
+def _matched(items, threshold: float):
+    """COCOeval's matching of each item at `threshold`: (image, labels, predictions, matched
+    (prediction, label, IoU) triples, unmatched (prediction, best IoU with any label), unmatched
+    (label, best IoU with any prediction))."""
+    items = [item for item in items if item[1] or item[2]]
+    if not items:
+        return
+    gt, results, label_of, prediction_of = _as_coco(items)
+    matches = coco_matches(ground_truth(gt), results, iou_threshold=threshold, use_categories=False)
+    for image, labels, predictions in items:
+        found = matches.get(image.id)
+        if found is None:
+            continue
+        ious = _iou_matrix(predictions, labels, image.height, image.width)
+        row = {p.id: k for k, p in enumerate(predictions)}
+        column = {g.id: k for k, g in enumerate(labels)}
+        pairs = []
+        for dt_id, gt_id in found.true_positives.items():
+            prediction, label = prediction_of[dt_id], label_of[gt_id]
+            pairs.append((prediction, label, float(ious[row[prediction.id], column[label.id]])))
+        unmatched = []
+        for dt_id in found.false_positives:
+            prediction = prediction_of[dt_id]
+            unmatched.append((prediction, float(ious[row[prediction.id]].max()) if labels else 0.0))
+        unsupported = []
+        for gt_id in found.false_negatives:
+            label = label_of[gt_id]
+            unsupported.append((label, float(ious[:, column[label.id]].max()) if predictions else 0.0))
+        yield image, labels, predictions, pairs, unmatched, unsupported
+
+
+def _as_coco(items) -> tuple[dict, list[dict], dict[int, Instance], dict[int, Instance]]:
+    """Labels as COCO ground truth and predictions as COCO results, numbered 1, 2, ... (COCOeval reads an
+    id of 0 as "no match"), with the instances those numbers stand for. Everything is put in one class:
+    classes are compared afterwards, and COCOeval then breaks ties of score in the order given."""
+    images, annotations, results = [], [], []
+    label_of, prediction_of = {}, {}
+    for image, labels, predictions in items:
+        images.append({"id": image.id, "width": image.width, "height": image.height})
+        for label in labels:
+            rle = label.geometry.to_rle(image.height, image.width).as_coco()
+            label_of[len(label_of) + 1] = label
+            annotations.append({
+                "id": len(label_of), "image_id": image.id, "category_id": 1, "segmentation": rle,
+                "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                "iscrowd": int(label.iscrowd),
+            })  # fmt: skip
+        for prediction in predictions:
+            prediction_of[len(prediction_of) + 1] = prediction
+            rle = prediction.geometry.to_rle(image.height, image.width).as_coco()
+            results.append(
+                {"image_id": image.id, "category_id": 1, "score": _score(prediction), "segmentation": rle}
+            )
+    gt = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "object"}]}
+    return gt, results, label_of, prediction_of
 
 
 def _matched_flag(image, prediction, label, iou, options) -> LabelFlag | None:
@@ -151,7 +203,7 @@ def _matched_flag(image, prediction, label, iou, options) -> LabelFlag | None:
         )
         return _flag(image, FlagKind.CLASS_SWAP, score * iou, label, prediction, iou, message)
     if iou < options.outline_iou:
-        suspicion = score * (options.outline_iou - iou) / (options.outline_iou - options.match_iou)
+        suspicion = score * (options.outline_iou - iou) / (options.outline_iou - options.near_iou)
         message = f"the model's mask differs (IoU {iou:.2f})"
         return _flag(image, FlagKind.OUTLINE, min(suspicion, 1.0), label, prediction, iou, message)
     return None
