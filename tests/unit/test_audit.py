@@ -190,3 +190,30 @@ def test_predictions_files_are_put_on_the_datasets_images(tmp_path) -> None:
         bad.write_bytes(orjson.dumps(content))
         with pytest.raises(DatasetError, match=words):
             load_predictions(bad, dataset)
+
+
+def test_coco_matches_are_cocoevals_own(testdata) -> None:
+    """The audit's matching is COCOeval's: at IoU 0.50 with classes apart it equals what the full
+    evaluation reports (its `evalImgs`), on real COCO ground truth."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+
+    from annotator.core.evaluation import coco_matches, evaluate
+    from perturbed import perturbed_predictions
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(str(testdata / "isat_coco_tiny" / "coco_tiny.json"))
+    results = perturbed_predictions(gt, 3)
+    full = evaluate(gt, results).matches
+    alone = coco_matches(gt, results, iou_threshold=0.5)
+    for image_id, want in full.items():
+        got = alone[image_id]
+        assert dict(got.true_positives) == dict(want.true_positives)
+        assert set(got.false_negatives) == set(want.false_negatives)
+        assert set(got.false_positives) & want.evaluated == set(want.false_positives)
+    pooled = coco_matches(gt, results, iou_threshold=0.5, use_categories=False)
+    assert sum(len(m.true_positives) for m in pooled.values()) > sum(
+        len(m.true_positives) for m in full.values()
+    )
