@@ -127,7 +127,8 @@ def audit_images(
         # detection of it; one overlapping less may be a neighbour nobody labelled
         kept = [p for p, best in unmatched if best < options.outline_iou]
         leftovers.append((image, [g for g, _ in unsupported], kept))
-    for image, _, _, pairs, unmatched, unsupported in _matched(leftovers, options.near_iou):
+    near = min(options.near_iou, options.match_iou)
+    for image, _, _, pairs, unmatched, unsupported in _matched(leftovers, near):
         flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
         flags += [_missing_flag(image, p, best) for p, best in unmatched]
         for label, best in unsupported:
@@ -203,7 +204,8 @@ def _matched_flag(image, prediction, label, iou, options) -> LabelFlag | None:
         )
         return _flag(image, FlagKind.CLASS_SWAP, score * iou, label, prediction, iou, message)
     if iou < options.outline_iou:
-        suspicion = score * (options.outline_iou - iou) / (options.outline_iou - options.near_iou)
+        floor = min(options.near_iou, options.match_iou)
+        suspicion = score * (options.outline_iou - iou) / (options.outline_iou - floor)
         message = f"the model's mask differs (IoU {iou:.2f})"
         return _flag(image, FlagKind.OUTLINE, min(suspicion, 1.0), label, prediction, iou, message)
     return None
