@@ -4,7 +4,7 @@ self-intersection, in numpy over flat vertex arrays (no Python loop per ring).
 A ring whose vertices turn monotonically around its centroid (a star-shaped ring, what traced masks and
 most hand-drawn outlines are) cannot cross itself: each edge owns its own angular sector. Only the other
 rings go through the sweep: edges sorted by their left end, each compared with the edges that start
-before it ends, then tested exactly with orientation signs. (docs/decisions/0010-consistency-checks-speed.md)
+before it ends, then tested exactly with orientation signs. (docs/decisions/0014-consistency-checks-speed.md)
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The consistency checks need the area, the box and the connected parts of every mask of a dataset.
 `pycocotools.mask.decode` writes the whole image for each mask (0.7 ms for 640x480 on this machine, so 14 s
 for 20,000 masks); reading the runs of all masks at once and filling only each mask's box is two orders of
-magnitude cheaper (docs/decisions/0010-consistency-checks-speed.md). The string format is pycocotools'
+magnitude cheaper (docs/decisions/0014-consistency-checks-speed.md). The string format is pycocotools'
 own (maskApi.c `rleFrString`), which `geometry._sum_compressed_counts` also reads, one mask at a time.
 """
 
