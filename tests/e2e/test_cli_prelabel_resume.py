@@ -145,6 +145,7 @@ def test_an_output_that_cannot_be_written_at_the_end_keeps_the_predictions(tmp_p
     resumed = _run("prelabel", images, "--out", out, "--weights", checkpoint, *FAST, "--resume")
     assert resumed.returncode == 0 and f"{COUNT} of {COUNT} images done earlier, 0 to do" in resumed.stderr
     assert "1 images skipped" in resumed.stdout  # the broken one, from the journal
+    assert "all images done earlier" in resumed.stdout  # written without loading the model again
     assert orjson.loads(out.read_bytes()) == uninterrupted
 
 
