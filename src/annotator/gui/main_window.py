@@ -306,22 +306,24 @@ class MainWindow(QMainWindow):
         """Ask where and how, then write in the exporter's thread; the result shows in the status bar."""
         if self.document is None:
             return None
-        dialog = ExportDialog(self.document.path.with_name(self.document.path.stem + "_export.json"), self)
-        dialog.accepted.connect(
-            lambda: self.exporter.export(
-                self.document.dataset,
-                Path(dialog.path.text()),
-                {**dialog.options(), "images_root": self.document.root},
+        document = self.document
+        dialog = ExportDialog(document.path.with_name(document.path.stem + "_export.json"), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.export_requested.connect(
+            lambda path, options: self.exporter.export(
+                document.dataset, path, {**options, "images_root": document.root}
             )
         )
+        self.exporter.finished.connect(dialog.show_result_for)
         dialog.open()
         return dialog
 
-    def _exported(self, path: str, count: int, error: str) -> None:
+    def _exported(self, path: str, count: int, error: str, notes: list) -> None:
         if error:
-            QMessageBox.warning(self, "Export failed", f"{path}: {error}")
+            self.statusBar().showMessage(f"Export failed: {error}", 10000)
         else:
-            self.statusBar().showMessage(f"Exported {count} annotations to {path}", 10000)
+            left_out = f" ({len(notes)} note(s): see the export dialog)" if notes else ""
+            self.statusBar().showMessage(f"Exported {count} annotations to {path}{left_out}", 10000)
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent", [])
