@@ -45,6 +45,7 @@ class PrelabelSettings:
     mask_threshold: float = 0.5
     max_detections: int = 100
     input_size: int = 1333  # the long side the image is resized to, at most
+    min_mask_area: int = PredictOptions.min_mask_area  # pixels; smaller masks are dropped
     replace_predictions: bool = True  # earlier unreviewed predictions of the image are replaced
     redo_prelabelled: bool = False  # "all images" also runs on images that were pre-labelled before
 
@@ -61,6 +62,7 @@ class PrelabelSettings:
             score_threshold=self.score_threshold,
             mask_threshold=self.mask_threshold,
             max_detections=self.max_detections,
+            min_mask_area=self.min_mask_area,
         )
 
     def class_names(self) -> tuple[str, ...]:
@@ -119,6 +121,8 @@ class PrelabelDialog(QDialog):
         self.input_size.setToolTip(
             "Images are resized so that their long side is at most this (and short side 800)"
         )
+        self.min_mask_area = QSpinBox(minimum=0, maximum=100_000, suffix=" px")
+        self.min_mask_area.setToolTip("Predictions whose mask covers fewer pixels are dropped (0 keeps all)")
         self.replace_predictions = QCheckBox(
             "Replace earlier predictions (accepted and edited ones are kept)"
         )
@@ -134,6 +138,7 @@ class PrelabelDialog(QDialog):
         form.addRow("Mask threshold", self.mask_threshold)
         form.addRow("Max detections", self.max_detections)
         form.addRow("Input size", self.input_size)
+        form.addRow("Smallest mask", self.min_mask_area)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -158,6 +163,7 @@ class PrelabelDialog(QDialog):
         self.mask_threshold.setValue(value.mask_threshold)
         self.max_detections.setValue(value.max_detections)
         self.input_size.setValue(value.input_size)
+        self.min_mask_area.setValue(value.min_mask_area)
         self.replace_predictions.setChecked(value.replace_predictions)
         self.redo.setChecked(value.redo_prelabelled)
         self._check()
@@ -172,6 +178,7 @@ class PrelabelDialog(QDialog):
             mask_threshold=round(self.mask_threshold.value(), 4),
             max_detections=self.max_detections.value(),
             input_size=self.input_size.value(),
+            min_mask_area=self.min_mask_area.value(),
             replace_predictions=self.replace_predictions.isChecked(),
             redo_prelabelled=self.redo.isChecked(),
         )
