@@ -13,9 +13,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
 from annotator.core.model import Change, ChangeKind
+from annotator.core.rules import mark_unreadable
 from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
 from annotator.gui.canvas.view import Canvas
-from annotator.gui.document import open_document
+from annotator.gui.document import is_open_folder, open_document, refresh_document
 from annotator.gui.evaluation.actions import install_evaluation
 from annotator.gui.export_dialog import ExportDialog, Exporter
 from annotator.gui.lists.classes import ClassListDock
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursor_moved.connect(self._show_cursor)
         self.canvas.zoom_changed.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
         self.loader.loaded.connect(self.canvas.set_pixels)
+        self.loader.loaded.connect(lambda image_id, _levels: self._mark_unreadable(image_id, None))
         self.loader.failed.connect(self._image_failed)
         self.canvas.render_error.connect(lambda message: self.statusBar().showMessage(message, 10000))
 
@@ -156,7 +158,15 @@ class MainWindow(QMainWindow):
 
     # -- documents --------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
-        """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost."""
+        """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost. The
+        folder this window has open already is refreshed instead: images added to it appear."""
+        if is_open_folder(self.document, path):
+            added = refresh_document(self.document)
+            self.statusBar().showMessage(
+                f"{added} new image(s) added from {Path(path).name}" if added else "No new images", 8000
+            )
+            self._remember_recent(Path(path))
+            return True
         try:
             document = open_document(path)
         except DatasetError as exc:
@@ -250,7 +260,13 @@ class MainWindow(QMainWindow):
 
     def _image_failed(self, image_id: int, message: str) -> None:
         self.canvas.set_failure(image_id, message)
+        self._mark_unreadable(image_id, message)
         self.statusBar().showMessage(message, 10000)
+
+    def _mark_unreadable(self, image_id: int, reason: str | None) -> None:
+        """Marked in the image list and skipped by "all images" pre-labelling; saved with the project."""
+        if self.document is not None:
+            mark_unreadable(self.document.dataset, image_id, reason)
 
     def _on_change(self, change: Change) -> None:
         if change.kind is not ChangeKind.IMAGES_CHANGED:

@@ -81,11 +81,13 @@ class Predicted:
 
 @dataclass(frozen=True)
 class Failed:
-    """An image that could not be pre-labelled. `fatal` means the model itself failed to load."""
+    """An image that could not be pre-labelled. `fatal` means the model itself failed to load;
+    `unreadable` that the image file cannot be decoded."""
 
     request: PrelabelRequest
     message: str
     fatal: bool = False
+    unreadable: bool = False
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,8 @@ class _ModelWorker(QObject):
         if not getattr(predictor, "usable", True):
             self.close_predictor()  # its model process died: the next image loads a fresh one
         if not result.ok:
-            return Failed(request, result.error or f"{request.path}: could not pre-label")
+            message = result.error or f"{request.path}: could not pre-label"
+            return Failed(request, message, unreadable=result.unreadable)
         return Predicted(request, result.detections, info.name, info.categories, result.progress.elapsed)
 
 
