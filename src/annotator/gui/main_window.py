@@ -23,6 +23,7 @@ from annotator.gui.lists.classes import ClassListDock
 from annotator.gui.lists.images import ImageListDock
 from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
+from annotator.gui.resume import ResumePoint
 from annotator.gui.review.actions import install_review
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.exporter.finished.connect(self._exported)
         install_review(self)  # Review menu and toolbar: accept / reject keys, score slider, progress
         install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
+        self.resume_point = ResumePoint(self)  # the last project and image, for a start with no path
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
