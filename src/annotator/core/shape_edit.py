@@ -157,8 +157,11 @@ def add_rectangle(
     return _add(dataset, image_id, category_id, geometry, "Draw rectangle")
 
 
-def add_mask(dataset: Dataset, image_id: int, category_id: int | None, mask: np.ndarray):
-    return _add(dataset, image_id, category_id, Mask.from_array(mask), "Brush")
+def add_mask(
+    dataset: Dataset, image_id: int, category_id: int | None, mask: np.ndarray, *, text: str = "Brush"
+):
+    """A new mask instance in front; `text` names the step in the undo history (the tool that made it)."""
+    return _add(dataset, image_id, category_id, Mask.from_array(mask), text)
 
 
 DEFAULT_CATEGORY_NAME = "object"
