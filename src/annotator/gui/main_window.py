@@ -25,6 +25,7 @@ from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
 from annotator.gui.resume import ResumePoint
 from annotator.gui.review.actions import install_review
+from annotator.gui.save_status import install_save_status
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
 from annotator.io.errors import DatasetError
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         install_review(self)  # Review menu and toolbar: accept / reject keys, score slider, progress
         install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
         self.resume_point = ResumePoint(self)  # the last project and image, for a start with no path
+        self.save_status = install_save_status(self)  # saved indicator, File ▸ Save (Ctrl+S)
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
