@@ -139,7 +139,7 @@ def test_shortcuts_panel_shows_its_keys_column_without_scrolling(window, sample,
     assert not tree.horizontalScrollBar().isVisible()
     keys_left = header.sectionViewportPosition(1)
     keys_right = keys_left + header.sectionSize(1)
-    assert 0 < keys_left and keys_right <= tree.viewport().width()
+    assert keys_left > 0 and keys_right <= tree.viewport().width()
     metrics = tree.fontMetrics()
     widest = max(
         metrics.horizontalAdvance(line) for _text, keys in panel.rows() for line in keys.splitlines()

@@ -28,6 +28,7 @@ from annotator.gui.review.actions import install_review
 from annotator.gui.save_status import install_save_status
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
+from annotator.gui.tools.context_menu import InstanceMenu
 from annotator.io.errors import DatasetError
 
 MAX_RECENT = 10
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
         self.resume_point = ResumePoint(self)  # the last project and image, for a start with no path
         self.save_status = install_save_status(self)  # saved indicator, File ▸ Save (Ctrl+S)
+        self.instance_menu = InstanceMenu(self)  # right click on an instance
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
