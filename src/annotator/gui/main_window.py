@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QM
 from annotator.core.model import Change, ChangeKind
 from annotator.core.rules import mark_unreadable
 from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
+from annotator.gui.adjust_dialog import install_image_adjust
 from annotator.gui.canvas.view import Canvas
 from annotator.gui.document import is_open_folder, open_document, refresh_document
 from annotator.gui.evaluation.actions import install_evaluation
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.resume_point = ResumePoint(self)  # the last project and image, for a start with no path
         self.save_status = install_save_status(self)  # saved indicator, File ▸ Save (Ctrl+S)
         self.instance_menu = InstanceMenu(self)  # right click on an instance
+        install_image_adjust(self)  # View ▸ Image brightness, contrast, gamma…
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
