@@ -3,6 +3,7 @@ streamed into the project, cancel, pause, close during a run, broken images, man
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -311,6 +312,14 @@ def test_missing_weights_give_one_clear_dialog(qtbot, tmp_path, monkeypatch):
     assert box is not None and box.isVisible()
     assert "COCO weights" in box.text() and "download" in box.text()
     assert "Model settings" in box.informativeText()
+    # it says what to do in the window, and names no command that does not exist (`annotator train`
+    # is named only as where a checkpoint comes from)
+    assert "Model ▸ Model settings" in box.text()
+    from annotator.cli.main import COMMANDS
+
+    words = re.findall(r"annotator ([a-z-]+)", box.text() + " " + box.informativeText())
+    assert all(word in COMMANDS or word == "train" for word in words), words
+    assert "train" not in words or "a checkpoint from `annotator train`" in box.informativeText()
     lines = prelabelling.panel.problem_lines()
     assert len(lines) == 1 and lines[0].startswith("model: ")
     assert not any(i.source.is_model for i in window.document.dataset.instances.values())

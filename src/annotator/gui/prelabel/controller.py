@@ -232,6 +232,7 @@ class PrelabelController(QObject):
                 class_names=names,
                 replace_predictions=run.settings.replace_predictions,
                 control=run.control,
+                release_after_s=run.settings.release_after_s(),
             )
             run.in_flight += 1
             self.worker.submit(request)
