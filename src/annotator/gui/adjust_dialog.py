@@ -79,6 +79,10 @@ def install_image_adjust(window) -> QAction:
         dialog = getattr(window, "adjust_dialog", None)
         if dialog is None:
             dialog = window.adjust_dialog = ImageAdjustDialog(window.session, window)
+            dialog.adjustSize()
+            canvas = window.canvas  # at the canvas's top right corner, not over the middle of the image
+            corner = canvas.mapToGlobal(canvas.rect().topRight())
+            dialog.move(corner.x() - dialog.width() - 24, corner.y() + 24)
         dialog.show()
         dialog.raise_()
 

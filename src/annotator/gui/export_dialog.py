@@ -128,6 +128,7 @@ class ExportDialog(QDialog):
         self.message.setText(text)
         self.message.setStyleSheet("color: #c0392b" if error else "color: #9a6700")
         self.message.show()
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))  # room for every line
 
     @property
     def chosen_format(self) -> ExportFormat:

@@ -34,7 +34,7 @@ class HelpPanel(QDockWidget):
         self.setObjectName("help_dock")
         self.tree = QTreeWidget(rootIsDecorated=True, alternatingRowColors=True, wordWrap=True)
         self.tree.setHeaderLabels(["Action", "Keys"])
-        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.tree.header()
         header.setStretchLastSection(False)

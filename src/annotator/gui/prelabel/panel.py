@@ -109,9 +109,10 @@ class PrelabelPanel(QDockWidget):
         if progress.state is RunState.RUNNING and progress.current:
             title = f"Running: {progress.current}"
         self.state_label.setText(title)
+        failed = progress.state is RunState.FAILED
         self.bar.setMaximum(max(progress.total, 1))
-        self.bar.setValue(progress.done)
-        self.bar.setFormat("Failed" if progress.state is RunState.FAILED else "%p%")
+        self.bar.setValue(progress.done - progress.failed - progress.stale if failed else progress.done)
+        self.bar.setFormat("Failed" if failed else "%p%")
         self.figures.setText(describe(progress))
         self.pause_button.setEnabled(active)
         self.cancel_button.setEnabled(active)
