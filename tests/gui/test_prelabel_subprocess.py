@@ -91,8 +91,8 @@ def test_an_idle_model_process_ends_and_the_next_run_starts_another(qtbot, tmp_p
     controller.worker.released.connect(lambda: released.append(True))
     run_and_wait(qtbot, prelabelling, lambda: controller.start([first_image], settings))
     first = factory.made[0].process
-    qtbot.waitUntil(lambda: not first.is_alive(), timeout=30000)
-    assert first.exitcode == 0 and released == [True]
+    qtbot.waitUntil(lambda: released == [True], timeout=30000)
+    assert not first.is_alive() and first.exitcode == 0
 
     run_and_wait(qtbot, prelabelling, lambda: controller.start([second_image], settings))
     assert len(factory.made) == 2 and predictions(dataset, second_image)
