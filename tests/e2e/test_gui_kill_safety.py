@@ -31,6 +31,8 @@ window.resize(900, 700)
 window.show()
 assert window.open_path(sys.argv[1])
 canvas, editor, actions = window.canvas, window.editor, window.editing.actions
+if not editor.dataset.categories:  # a bare folder: the first shape would ask for a class name
+    editor.create_class("thing")
 rng = random.Random(int(sys.argv[3]))
 drawn = []
 

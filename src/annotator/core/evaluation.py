@@ -177,6 +177,29 @@ def evaluate(gt: COCO, predictions: Sequence[dict[str, Any]], *, iou_type: str =
     return EvalResult(iou_type, stats, table, per_class, per_image, curves, _matches(evaluator))
 
 
+def coco_matches(
+    gt: COCO,
+    predictions: Sequence[dict[str, Any]],
+    *,
+    iou_threshold: float = 0.5,
+    use_categories: bool = True,
+    iou_type: str = "segm",
+) -> dict[int, CocoMatches]:
+    """COCOeval's own matching alone (`evaluate`, no `accumulate`) at one IoU threshold, every detection
+    looked at, classes apart or (`use_categories=False`) pooled: read from `evalImgs` as
+    `EvalResult.matches` is. The label audit matches this way."""
+    results = _load_results(gt, predictions, iou_type)
+    evaluator = COCOeval(gt, results, iouType=iou_type)
+    params = evaluator.params
+    params.iouThrs = np.array([float(iou_threshold)])
+    params.areaRng, params.areaRngLbl = [params.areaRng[0]], ["all"]
+    params.maxDets = [max(len(predictions), 1)]
+    params.useCats = int(use_categories)
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator.evaluate()
+    return _matches(evaluator)
+
+
 def _load_results(gt: COCO, predictions: Sequence[dict[str, Any]], iou_type: str) -> COCO:
     anns = copy.deepcopy(list(predictions))
     known = set(gt.getImgIds())

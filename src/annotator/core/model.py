@@ -56,13 +56,18 @@ MANUAL = Source()
 
 @dataclass(frozen=True)
 class Category:
-    """A class. `id` is the COCO category id, kept exactly (gaps and 0 allowed, never renumbered)."""
+    """A class. `id` is the COCO category id, kept exactly (gaps and 0 allowed, never renumbered).
+
+    `rank` is the person's place for it in every class list and for the 1-9 keys (`core.classes.ordered`:
+    ranked classes first, the others after them by id), so reordering never touches an id.
+    """
 
     id: int
     name: str
     supercategory: str = ""
     color: tuple[int, int, int] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ class ChangeKind(StrEnum):
     INSTANCES_CHANGED = "instances_changed"
     IMAGES_ADDED = "images_added"
     IMAGES_CHANGED = "images_changed"
-    CATEGORIES_CHANGED = "categories_changed"
+    CATEGORIES_CHANGED = "categories_changed"  # added, changed or removed: read `dataset.categories`
 
 
 @dataclass(frozen=True)
@@ -225,6 +230,12 @@ class Dataset:
             self.categories[category.id] = category
         if notify and categories:
             self.emit(Change(ChangeKind.CATEGORIES_CHANGED, categories))
+
+    def drop_categories(self, ids: Iterable[int], *, notify: bool = True) -> None:
+        """Remove classes (their instances must be gone or moved first: `core.classes` sees to it)."""
+        removed = tuple(self.categories.pop(category_id) for category_id in ids)
+        if notify and removed:
+            self.emit(Change(ChangeKind.CATEGORIES_CHANGED, removed))
 
 
 def default_z_order(areas: Mapping[int, float]) -> dict[int, int]:

@@ -247,15 +247,28 @@ def _json(value: Any) -> str:
     return orjson.dumps(dict(value)).decode()
 
 
+# The class's place in the person's order rides in the extra column under this key (no schema change);
+# it never reaches `Category.extra`, where COCO's own unknown keys live.
+_OWN_CATEGORY_KEY = "annotator"
+
+
 def _category_row(c: Category) -> tuple:
     color = None if c.color is None else ",".join(map(str, c.color))
-    return (c.id, c.name, c.supercategory, color, _json(c.extra))
+    extra = dict(c.extra)
+    extra.pop(_OWN_CATEGORY_KEY, None)
+    if c.rank is not None:
+        extra[_OWN_CATEGORY_KEY] = {"rank": c.rank}
+    return (c.id, c.name, c.supercategory, color, _json(extra))
 
 
 def _category_from_row(row: tuple) -> Category:
     cid, name, supercategory, color, extra = row
     rgb = None if color is None else tuple(int(v) for v in color.split(","))
-    return Category(cid, name, supercategory, rgb, orjson.loads(extra))
+    extra = orjson.loads(extra)
+    own = extra.pop(_OWN_CATEGORY_KEY, None)
+    rank = own.get("rank") if isinstance(own, dict) else None
+    rank = rank if isinstance(rank, int) and not isinstance(rank, bool) else None
+    return Category(cid, name, supercategory, rgb, extra, rank=rank)
 
 
 def _image_row(i: Image) -> tuple:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox, QUndoView
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox, QToolButton, QUndoView
 
 from annotator.gui.help_panel import HelpPanel
+from annotator.gui.lists.class_manager import ClassManager
 from annotator.gui.tools.base import ToolKind
-from annotator.gui.tools.class_picker import ClassPicker
+from annotator.gui.tools.class_picker import NEW_CLASS_PROMPT, ClassPicker
 from annotator.gui.tools.editor import Editor
 
 TOOL_ACTIONS = (
@@ -45,6 +46,9 @@ class EditingActions:
         editor.tool_changed.connect(lambda kind: self.actions[f"tool_{kind}"].setChecked(True))
         editor.history.replayed.connect(self._show_replayed_image)
         editor.category_changed.connect(lambda _id: self._name_class_actions())
+        editor.classes_changed.connect(self._name_class_actions)
+        editor.ask_class_name = self.ask_class_name
+        self.class_manager = ClassManager(window.classes_dock, editor, window)  # the Classes dock's edits
         self._name_class_actions()
         self.help_panel.fill(window.menuBar())
 
@@ -102,7 +106,10 @@ class EditingActions:
         editor.radius_changed.connect(self._show_radius)
         toolbar.addWidget(self.radius_box)
         toolbar.addWidget(QLabel(" Class "))
-        self.class_label = QLabel("–")
+        self.class_label = QToolButton(
+            autoRaise=True, toolTip="The class of new shapes: click or C to change"
+        )
+        self.class_label.clicked.connect(self.choose_class)
         toolbar.addWidget(self.class_label)
         menu.addSeparator()
         classes = menu.addMenu("&Class of new and selected instances")
@@ -181,17 +188,40 @@ class EditingActions:
                 action.setText(f"&{number} {editor.dataset.categories[ordered[number - 1]].name}")
             action.setVisible(number <= len(ordered))
         category = editor.dataset.categories.get(editor.current_category) if editor.dataset else None
-        self.class_label.setText(category.name if category is not None else "–")
+        if category is not None:
+            self.class_label.setText(category.name)
+        else:
+            self.class_label.setText(NEW_CLASS_PROMPT if editor.dataset is not None else "–")
 
     def choose_class(self) -> None:
+        """C: the selection and new shapes get the chosen class, or a new one made from the typed name
+        (one undo step with the selection's class change)."""
         editor = self.editor
-        if editor.dataset is None or not editor.dataset.categories:
+        if editor.dataset is None:
             return
         picker = ClassPicker(
             editor.dataset, editor.ordered_categories(), editor.current_category, self.window
         )
-        if picker.exec() and picker.chosen() is not None:
-            editor.change_class(picker.chosen())
+        accepted, chosen, new_name = picker.exec(), picker.chosen(), picker.new_name()
+        picker.deleteLater()
+        if not accepted:
+            return
+        if chosen is not None:
+            editor.change_class(chosen)
+        elif new_name:
+            editor.create_class(new_name)
+
+    def ask_class_name(self) -> str | None:
+        """The name of the class for a shape drawn in a project without classes; None if cancelled."""
+        editor = self.editor
+        picker = ClassPicker(
+            editor.dataset, editor.ordered_categories(), None, self.window, title="New class"
+        )
+        accepted, chosen, new_name = picker.exec(), picker.chosen(), picker.new_name()
+        picker.deleteLater()
+        if not accepted:
+            return None
+        return editor.dataset.categories[chosen].name if chosen is not None else new_name
 
     def ask_simplify(self) -> None:
         tolerance, ok = QInputDialog.getDouble(

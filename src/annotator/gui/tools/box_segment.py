@@ -28,7 +28,7 @@ class BoxSegmentTool(RectangleTool):
         self.worker = BackgroundWorker(editor)
         self.worker.done.connect(self._done)
         self.worker.failed.connect(
-            lambda _image_id, error: self.editor.message.emit(
+            lambda _tag, error: self.editor.message.emit(
                 f"Could not segment the box: {type(error).__name__}: {error}"
             )
         )
@@ -38,17 +38,25 @@ class BoxSegmentTool(RectangleTool):
         if image is None:
             self.editor.message.emit("The image is still loading: draw the box again in a moment")
             return
+        category = self.editor.class_for_new_shape()  # asked now, while the box is on the screen
+        if category is None:
+            return
         self.editor.message.emit("Finding the object in the box…")
-        self.worker.submit(partial(segment_box, rgb_array(image), (*corner, *other)), image_id)
+        self.worker.submit(partial(segment_box, rgb_array(image), (*corner, *other)), (image_id, category))
 
-    def _done(self, image_id: int, mask) -> None:
+    def _done(self, tag: tuple[int, shape_edit.ClassChoice], mask) -> None:
         editor = self.editor
+        image_id, category = tag
         if image_id != self.editor.session.image_id or editor.dataset is None:
             return  # the user moved on: nothing lands on another image
         if mask is None or not mask.any():
             editor.message.emit("Nothing found in the box: try a box closer around the object")
             return
-        edit = shape_edit.add_mask(editor.dataset, image_id, editor.current_category, mask, text=HISTORY_TEXT)
+        if isinstance(category, int) and category not in editor.dataset.categories:
+            category = editor.current_category  # the class went (an undo) while GrabCut ran
+            if category is None:
+                return
+        edit = shape_edit.add_mask(editor.dataset, image_id, category, mask, text=HISTORY_TEXT)
         editor.push(edit)
         editor.select(shape_edit.added_instances(edit)[0].id)
         editor.message.emit("Added the object in the box as a mask (Ctrl+Z takes it back)")

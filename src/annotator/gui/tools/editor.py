@@ -7,9 +7,11 @@ the project store saves what the dataset then reports, so nothing here saves any
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Signal
 
-from annotator.core import operations, shape_edit
+from annotator.core import classes, operations, shape_edit
 from annotator.core.edits import Edit
 from annotator.core.model import Change, ChangeKind, Dataset, Image, Instance
 from annotator.core.region import Region
@@ -31,6 +33,7 @@ class Editor(QObject):
     tool_changed = Signal(str)
     radius_changed = Signal(float)
     category_changed = Signal(object)  # current class id (or None)
+    classes_changed = Signal()  # a class was added, renamed, recoloured, moved or removed
     message = Signal(str)  # why an operation did nothing, for the status bar
 
     def __init__(self, session: Session, canvas, parent=None) -> None:
@@ -43,6 +46,9 @@ class Editor(QObject):
         self.tool: Tool | None = None
         self.brush_radius = 8.0
         self.current_category: int | None = None
+        # Asks the person for a class name (None: cancelled); set by the window, used when a shape is drawn
+        # in a project that has no class yet.
+        self.ask_class_name: Callable[[], str | None] | None = None
         self.clipboard: tuple[Instance, ...] = ()
         self._extra_marks: list = []
         session.subscribe(self._on_session)
@@ -73,8 +79,9 @@ class Editor(QObject):
         self.clipboard = ()
         if dataset is not None:
             dataset.subscribe(self._on_change)
-        categories = sorted(dataset.categories) if dataset is not None else []
-        self.set_category(categories[0] if categories else None)
+        ordered = self.ordered_categories()
+        self.set_category(ordered[0] if ordered else None)
+        self.classes_changed.emit()
 
     @property
     def image(self) -> Image | None:
@@ -95,11 +102,18 @@ class Editor(QObject):
                 self.tool.cancel()  # an undo or another edit under a drag: its start is stale
             self._refresh_marks()
         if change.kind is ChangeKind.CATEGORIES_CHANGED:  # e.g. the first class, made by a first drawing
-            current = self.current_category
-            self.set_category(
-                current if current in self.dataset.categories else min(self.dataset.categories, default=None)
-            )
+            self.set_category(self._category_still_there())
+            self.classes_changed.emit()
         self._tool_refresh()
+
+    def _category_still_there(self) -> int | None:
+        """The current class; if it went (deleted, or its creation undone), the selected instance's,
+        else the first in the person's order."""
+        categories = self.dataset.categories
+        for candidate in (self.current_category, getattr(self.selected_instance, "category_id", None)):
+            if candidate in categories:
+                return candidate
+        return next(iter(self.ordered_categories()), None)
 
     def _tool_refresh(self) -> None:
         if self.tool is not None:
@@ -134,8 +148,37 @@ class Editor(QObject):
         self.category_changed.emit(category_id)
 
     def ordered_categories(self) -> list[int]:
-        """Class ids in the order number keys pick them: 1 is the first."""
-        return sorted(self.dataset.categories) if self.dataset is not None else []
+        """Class ids in the person's order, the order number keys pick them in: 1 is the first."""
+        return classes.ordered_ids(self.dataset) if self.dataset is not None else []
+
+    def class_for_new_shape(self) -> shape_edit.ClassChoice | None:
+        """The current class; in a project without one, the name the person types for it (the shape and
+        the new class then make one undo step). None: cancelled, and the shape is dropped."""
+        if self.dataset is None:
+            return None
+        if self.current_category in self.dataset.categories:
+            return self.current_category
+        name = self.ask_class_name() if self.ask_class_name is not None else None
+        if not name or not name.strip():
+            self.message.emit("No class given: the shape was not kept")
+            return None
+        return name.strip()
+
+    def create_class(self, name: str) -> int | None:
+        """A new class that the selection (if any) and new shapes get, in one undo step; None (and a
+        message) if the name is empty or taken."""
+        if self.dataset is None:
+            return None
+        instances = self.selected_instances
+        try:
+            edit = classes.add_and_assign(self.dataset, name, instances)
+        except classes.ClassError as error:
+            self.message.emit(str(error))
+            return None
+        self.push(edit)
+        category_id = classes.find_by_name(self.dataset, name).id
+        self.set_category(category_id)
+        return category_id
 
     # -- selection (the session's) ----------------------------------------------------------------
     @property

@@ -58,7 +58,10 @@ class _Drawing:
             return None
         if self.part_of is not None and self.part_of in editor.dataset.instances:
             return shape_edit.add_ring(editor.dataset.instances[self.part_of], np.asarray(self.points))
-        return shape_edit.add_polygon(editor.dataset, self.image_id, editor.current_category, self.points)
+        category = editor.class_for_new_shape()  # may ask for a name: the outline stays shown meanwhile
+        if category is None:
+            return None
+        return shape_edit.add_polygon(editor.dataset, self.image_id, category, self.points)
 
 
 class PolygonTool(Tool):
@@ -127,8 +130,8 @@ class PolygonTool(Tool):
 
     def commit(self) -> None:
         drawing, self._drawing = self._drawing, None
-        self.clear_previews()
         edit = drawing.finish() if drawing is not None else None
+        self.clear_previews()
         self.editor.push(edit)
         if edit is not None and shape_edit.added_instances(edit):
             self.editor.select(shape_edit.added_instances(edit)[0].id)

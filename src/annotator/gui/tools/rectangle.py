@@ -69,13 +69,16 @@ class RectangleTool(Tool):
             return self._drag is not None
         drag, self._drag = self._drag, None
         drag.move(self.clamped(pos))
-        self.clear_previews()
         if drag.drawn():
-            self.box_drawn(drag.corner, drag.other, drag.image_id)
+            self.box_drawn(drag.corner, drag.other, drag.image_id)  # the box stays shown while it asks
+        self.clear_previews()
         return True
 
     def box_drawn(self, corner: tuple[float, float], other: tuple[float, float], image_id: int) -> None:
         editor = self.editor
-        edit = shape_edit.add_rectangle(editor.dataset, image_id, editor.current_category, corner, other)
+        category = editor.class_for_new_shape()
+        if category is None:
+            return
+        edit = shape_edit.add_rectangle(editor.dataset, image_id, category, corner, other)
         editor.push(edit)
         editor.select(shape_edit.added_instances(edit)[0].id)
