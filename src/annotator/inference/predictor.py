@@ -38,7 +38,7 @@ from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import FrozenBatchNorm2d
 from torchvision.ops import boxes as box_ops
 
-from annotator.core.geometry import Mask, Rle
+from annotator.core.geometry import Mask, Rle, area
 from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
 from annotator.inference import roi_align
 from annotator.inference.models import LoadedModel, load_model
@@ -298,10 +298,10 @@ class TorchPredictor:
         masks = paste_masks_in_boxes(mask_probs, boxes, height, width, options.mask_threshold)
         category_ids = self._labels[labels].tolist()
         result = []
-        for box, score, category_id, (mask, pixels) in zip(
+        for box, score, category_id, mask in zip(
             boxes.tolist(), scores.tolist(), category_ids, masks, strict=True
         ):
-            if pixels >= max(options.min_mask_area, 0):
+            if not options.min_mask_area or area(mask, height, width) >= options.min_mask_area:
                 result.append(Detection(int(category_id), float(score), tuple(box), mask))
         return result
 
@@ -311,9 +311,8 @@ class TorchPredictor:
 
 def paste_masks_in_boxes(
     mask_probs: torch.Tensor, boxes: torch.Tensor, height: int, width: int, threshold: float
-) -> list[tuple[Mask, int]]:
-    """Threshold each 28x28 mask pasted into its box, exactly as torchvision's `paste_masks_in_image`;
-    each with its pixel count.
+) -> list[Mask]:
+    """Threshold each 28x28 mask pasted into its box, exactly as torchvision's `paste_masks_in_image`.
 
     Only the box region is interpolated; the full-size mask exists only as one reused uint8 buffer that
     pycocotools encodes (then the box region is cleared again).
@@ -330,14 +329,12 @@ def paste_masks_in_boxes(
         w, h = max(bx1 - bx0 + 1, 1), max(by1 - by0 + 1, 1)
         x0, x1 = max(bx0, 0), min(bx1 + 1, width)
         y0, y1 = max(by0, 0), min(by1 + 1, height)
-        pixels = 0
         if x1 > x0 and y1 > y0:
             resized = F.interpolate(prob[None], size=(h, w), mode="bilinear", align_corners=False)[0, 0]
             crop = resized[y0 - by0 : y1 - by0, x0 - bx0 : x1 - bx0] > threshold
             canvas[y0:y1, x0:x1] = crop.cpu().numpy()
-            pixels = int(np.count_nonzero(canvas[y0:y1, x0:x1]))
         encoded = mask_utils.encode(canvas)
-        result.append((Mask(Rle(height, width, encoded["counts"])), pixels))
+        result.append(Mask(Rle(height, width, encoded["counts"])))
         canvas[y0:y1, x0:x1] = 0
     return result
 
