@@ -147,6 +147,20 @@ class Predictor(Protocol):
     def predict(self, image: np.ndarray, options: PredictOptions) -> list[Detection]: ...
 
 
+class ImageNotPrepared(LookupError):
+    """`segment_box` was asked about an image it holds no features of (never prepared, or forgotten):
+    prepare it and ask again. A plain message, so it crosses the model process as the same type."""
+
+
+@runtime_checkable
+class BoxPredictor(Protocol):
+    """A predictor that also segments boxes a person draws (box-to-mask), on an image it was told of."""
+
+    def prepare_image(self, key: object, path: Path) -> None: ...
+
+    def segment_box(self, key: object, prompt: BoxPrompt) -> BoxMask: ...
+
+
 class CancelToken:
     """Shared between the thread that asks and the worker that checks: cancel, pause and resume.
 

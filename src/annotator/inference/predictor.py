@@ -39,7 +39,17 @@ from torchvision.ops import FrozenBatchNorm2d
 from torchvision.ops import boxes as box_ops
 
 from annotator.core.geometry import Mask, Rle, area
-from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
+from annotator.core.predictor import (
+    BoxMask,
+    BoxPrompt,
+    Detection,
+    Device,
+    ImageNotPrepared,
+    ModelSpec,
+    Precision,
+    PredictOptions,
+    PredictorInfo,
+)
 from annotator.inference import roi_align
 from annotator.inference.models import LoadedModel, load_model
 
@@ -108,6 +118,7 @@ class TorchPredictor:
         self._labels = torch.tensor(loaded.label_to_category, device=self.device)
         self._pool_workers = torch.get_num_threads() if self.device.type == "cpu" else 1
         self._pool_threads = ThreadPoolExecutor(self._pool_workers, "roi-align")
+        self._boxes = None  # box-to-mask, made on first use
         self._info = PredictorInfo(
             name=loaded.source,
             categories=loaded.categories,
@@ -130,6 +141,26 @@ class TorchPredictor:
         with torch.no_grad():
             boxes, scores, labels, mask_probs = self.run_network(image, options)
             return self._detections(boxes, scores, labels, mask_probs, image.shape[:2], options)
+
+    def prepare_image(self, key: object, path: Path) -> None:
+        """Decode the image at `path` and keep its FPN features under `key`, for boxes (box-to-mask)."""
+        from annotator.io.images import load_rgb
+
+        self._box_segmenter().prepare(key, load_rgb(path))
+
+    def segment_box(self, key: object, prompt: BoxPrompt) -> BoxMask:
+        """The mask the heads find in `prompt.box` on the image prepared under `key`."""
+        segmenter = self._box_segmenter()
+        if not segmenter.is_prepared(key):
+            raise ImageNotPrepared(f"no image prepared as {key!r}")
+        return segmenter.segment(key, None, prompt)
+
+    def _box_segmenter(self):
+        if self._boxes is None:
+            from annotator.inference.box_prompt import BoxSegmenter  # it builds on this class
+
+            self._boxes = BoxSegmenter(self)
+        return self._boxes
 
     def run_network(
         self, image: np.ndarray, options: PredictOptions

@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QMessageBox
 
 from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.prelabel.box_model import BoxModel
 from annotator.gui.prelabel.controller import PrelabelController, Progress, RunState
 from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
 from annotator.gui.prelabel.panel import PrelabelPanel
@@ -36,7 +37,11 @@ class Prelabelling(QObject):
         self.panel.hide()  # shown when a run starts; the Model menu toggles it
         self.fatal_box: QMessageBox | None = None
         self.dialog: PrelabelDialog | None = None
+        self.box_model = BoxModel(self.controller.worker, window.session, lambda: self.settings, self)
+        window.editor.box_model = self.box_model
         self._build_menu()
+        self._name_box_tool(True)
+        self.box_model.usable_changed.connect(self._name_box_tool)
         # several images can be chosen for "Pre-label selected images"
         window.images_dock.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.controller.fatal.connect(self._show_fatal)
@@ -68,6 +73,28 @@ class Prelabelling(QObject):
         menu.addSeparator()
         self._action(menu, "Model &settings…", self.edit_settings)
         menu.addAction(self.panel.toggleViewAction())
+        menu.addSeparator()
+        self.box_model_action = self._action(
+            menu, "Box to mask with the &model (else GrabCut)", self._use_box_model
+        )
+        self.box_model_action.setCheckable(True)
+        self.agnostic_action = self._action(
+            menu, "Box to mask: any &class (the most decided mask)", self._agnostic
+        )
+        self.agnostic_action.setCheckable(True)
+
+    def _use_box_model(self, checked: bool) -> None:
+        self.box_model.set_usable(checked)
+
+    def _agnostic(self, checked: bool) -> None:
+        self.box_model.agnostic = checked
+
+    def _name_box_tool(self, model: bool) -> None:
+        """The box-to-mask tool says which it uses: the model, or GrabCut (no model could be loaded)."""
+        self.box_model_action.setChecked(model)
+        action = getattr(self.window, "editing", None) and self.window.editing.actions.get("tool_box_segment")
+        if action:
+            action.setText("Box to &mask (model)" if model else "Box to &mask (GrabCut)")
 
     def _action(self, menu, text: str, slot, shortcut: str | None = None) -> QAction:
         action = QAction(text, self.window)
