@@ -33,7 +33,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-dets", type=int, default=100, help="detections per image, at most")
     parser.add_argument("--classes", help="comma-separated category ids or names to keep")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--max-size", type=int, default=1333, metavar="N", help="longest input side")
+    parser.add_argument(
+        "--max-size", type=int, metavar="N",
+        help="longest input side (default: the size a checkpoint of ours was trained at, else 1333)",
+    )  # fmt: skip
     parser.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "bf16"),
         help="auto: bf16 after the ResNet body where the CPU has native bf16; bf16: whole network (faster, less exact)",
@@ -43,6 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from annotator.cli.main import UsageError
     from annotator.core.predictor import Device, ModelSpec, Precision, PredictOptions
 
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{out}: the folder {out.parent} does not exist")
     try:
         options = PredictOptions.with_max_size(
-            args.max_size,
+            args.max_size or 1333,
             score_threshold=args.score_thr,
             mask_threshold=args.mask_thr,
             max_detections=args.max_dets,
@@ -71,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     configure_threads()
     keep_freed_memory()
     predictor = TorchPredictor.from_spec(spec)
+    if args.max_size is None and predictor.info.input_size:
+        size = predictor.info.input_size  # a model sees objects best at the scale it learnt them
+        options = replace(options, min_size=min(800, size), max_size=size)
     options = _with_classes(options, args.classes, predictor.info.categories)
     dataset, failed, interrupted = _predict_all(predictor, paths, root, options)
     _write(dataset, out, results=args.results)

@@ -103,6 +103,7 @@ class PredictorInfo:
     categories: tuple[Category, ...]
     device: str
     precision: str
+    input_size: int | None = None  # the long side the model was trained at (None: torchvision's rule)
 
 
 @runtime_checkable

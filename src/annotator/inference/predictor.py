@@ -113,6 +113,7 @@ class TorchPredictor:
             categories=loaded.categories,
             device=self.device.type,
             precision=_describe_precision(self.bf16_stages, self.tuned),
+            input_size=_trained_input_size(loaded),
         )
 
     @classmethod
@@ -317,6 +318,12 @@ def paste_masks_in_boxes(
         result.append(Mask(Rle(height, width, encoded["counts"])))
         canvas[y0:y1, x0:x1] = 0
     return result
+
+
+def _trained_input_size(loaded: LoadedModel) -> int | None:
+    """The long side our checkpoints were trained at; None for torchvision's models and state dicts."""
+    settings = loaded.settings
+    return None if settings is None or not loaded.history else int(settings.max_size)
 
 
 def _describe_precision(bf16_stages: tuple[str, ...], tuned: bool) -> str:
