@@ -81,7 +81,8 @@ def _log_ours(event, steps: list) -> None:
     if event.kind == "step":
         steps.append(event)
         if event.step % 25 == 0:
-            print(f"  ours step {event.step}: loss {event.loss:.3f}, {event.images_per_s:.2f} img/s, "
+            parts = " ".join(f"{k} {v:.3f}" for k, v in event.losses.items())
+            print(f"  ours step {event.step}: loss {event.loss:.3f} ({parts}), {event.images_per_s:.2f} img/s, "
                   f"{event.elapsed_s / 60:.1f} min", flush=True)  # fmt: skip
     elif event.kind == "epoch":
         print(f"  ours epoch {event.epoch}: loss {event.mean_loss:.3f}, val AP {event.val_ap} AP50 {event.val_ap50}",
@@ -157,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", type=int, default=40, help="held-out images for the final AP")
     parser.add_argument("--work", type=Path, help="folder for the generated sets and models (default: temp)")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument("--reference-only", action="store_true", help="measure only the reference")
+    parser.add_argument("--name", default="ours", help="our model is written to WORK/NAME.pt")
+    parser.add_argument("--norm", choices=("bn", "gn"), help="override our norm layers")
     parser.add_argument(
         "--clock", choices=("wall", "cpu"), default="wall",
         help="what the budget counts: wall-clock seconds, or this process's CPU seconds per core (on cores "
@@ -178,26 +182,24 @@ def main(argv: list[str] | None = None) -> int:
         recipe = Recipe(**{**recipe.__dict__, "batch_size": args.batch_size})
     if args.lr:
         recipe = Recipe(**{**recipe.__dict__, "lr": args.lr})
-    model = {k: int(v) for k, v in (item.split("=", 1) for item in args.model)}
+    model: dict = {k: int(v) for k, v in (item.split("=", 1) for item in args.model)}
+    if args.norm:
+        model["norm"] = args.norm
     print(f"cores {len(os.sched_getaffinity(0))}, torch threads {torch.get_num_threads()}, work {work}")
 
-    load = os.getloadavg()[0]
     threads = torch.get_num_threads()
     clock = time.perf_counter if args.clock == "wall" else (lambda: time.process_time() / threads)
-    ours = run_ours(data, work / "ours.pt", args.minutes, recipe, model, clock)
+    if args.reference_only:
+        _report("reference", _reference(data, heldout, args.minutes, clock))
+        return 0
+    load = os.getloadavg()[0]
+    ours = run_ours(data, work / f"{args.name}.pt", args.minutes, recipe, model, clock)
     ours["load"] = (load, os.getloadavg()[0])
     ours["ap"] = held_out_ap(ours["model"], heldout)
     _report("ours", ours)
     if args.skip_reference:
         return 0
-    loaded = load_dataset_file(data)
-    split = select_training_set(loaded.dataset, val_split=0.2)  # the images ours trained on
-    label_of = {c.id: i for i, c in enumerate(split.categories, start=1)}
-    images = TrainingImages(split.train, data.parent, label_of, max_side=10_000, hflip=True)
-    load = os.getloadavg()[0]
-    reference = run_reference(images, args.minutes, clock)
-    reference["load"] = (load, os.getloadavg()[0])
-    reference["ap"] = held_out_ap(reference["model"], heldout)
+    reference = _reference(data, heldout, args.minutes, clock)
     _report("reference", reference)
     ratio = ours["images_per_s"] / reference["images_per_s"]
     cpu_ratio = reference["cpu_s_per_image"] / ours["cpu_s_per_image"]
@@ -205,6 +207,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out mask AP: ours {ours['ap'][0]:.3f} vs reference {reference['ap'][0]:.3f}; "
           f"AP50 ours {ours['ap'][1]:.3f} vs reference {reference['ap'][1]:.3f}")  # fmt: skip
     return 0
+
+
+def _reference(data: Path, heldout: Path, minutes: float, clock) -> dict:
+    loaded = load_dataset_file(data)
+    split = select_training_set(loaded.dataset, val_split=0.2)  # the images ours trains on
+    label_of = {c.id: i for i, c in enumerate(split.categories, start=1)}
+    images = TrainingImages(split.train, data.parent, label_of, max_side=10_000, hflip=True)
+    load = os.getloadavg()[0]
+    result = run_reference(images, minutes, clock)
+    result["load"] = (load, os.getloadavg()[0])
+    result["ap"] = held_out_ap(result["model"], heldout)
+    return result
 
 
 def _report(name: str, result: dict) -> None:

@@ -174,3 +174,20 @@ def test_the_training_process_reports_bad_input_as_an_error_event(tmp_path):
     assert process.wait(60) == 2
     assert [e.kind for e in events] == ["error"] and "absent.json: no such file" in events[0].message
     assert events[0].bad_input
+
+
+@pytest.mark.slow
+def test_the_windows_model_process_accepts_the_trained_checkpoint(trained, rectangles):
+    from annotator.core.predictor import ModelSpec, PredictOptions
+    from annotator.inference.subprocess_predictor import SubprocessPredictor
+    from annotator.io.images import load_rgb
+
+    result, model = trained
+    assert result.returncode == 0, result.stderr
+    with SubprocessPredictor.from_spec(ModelSpec(weights=model), threads=1) as predictor:
+        info = predictor.info
+        assert [(c.id, c.name) for c in info.categories] == [(5, "red"), (9, "blue")]
+        assert info.input_size == 64  # what the window should run it at
+        options = PredictOptions.with_max_size(info.input_size, score_threshold=0.0)
+        detections = predictor.predict(load_rgb(rectangles.parent / "im1.png"), options)
+    assert detections and {d.category_id for d in detections} <= {5, 9}

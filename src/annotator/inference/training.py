@@ -149,7 +149,7 @@ def _prepare(config: TrainConfig, emit: Callable[[Event], None]) -> _Run:
 
 
 def _training_set(config: TrainConfig, emit: Callable[[Event], None]) -> tuple[TrainingSet, Path]:
-    loaded = load_dataset_file(config.data, images_root=config.images_root)
+    loaded = load_dataset_file(config.data)  # missing images are the training set's to report, once
     root = config.images_root or loaded.root or (config.data if config.data.is_dir() else config.data.parent)
     if loaded.problems:
         more = f" (and {len(loaded.problems) - 3} more)" if len(loaded.problems) > 3 else ""
