@@ -122,6 +122,18 @@ def test_bad_input_is_refused_with_one_line(tmp_path, rectangles):
     _one_line_error(epochs, "--epochs must be in")
     images_gone = _train(rectangles, "--out", tmp_path / "m.pt", "--images", tmp_path / "nowhere")
     _one_line_error(images_gone, "none of the 8 images with trainable instances can be read")
+    light_coco = _train(rectangles, "--out", tmp_path / "m.pt", "--weights", "coco")
+    _one_line_error(light_coco, "torchvision has no COCO weights for maskrcnn_resnet18_fpn")
+
+
+def test_coco_weights_offline_say_what_to_download_and_where(tmp_path, rectangles, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    result = _train(
+        rectangles, "--out", tmp_path / "m.pt", "--base", "maskrcnn_resnet50_fpn", "--weights", "coco"
+    )
+    _one_line_error(
+        result, "no maskrcnn_resnet50_fpn COCO weights", "download https://", "or pass --weights FILE"
+    )
 
 
 @pytest.mark.slow
@@ -187,7 +199,7 @@ def test_the_windows_model_process_accepts_the_trained_checkpoint(trained, recta
     with SubprocessPredictor.from_spec(ModelSpec(weights=model), threads=1) as predictor:
         info = predictor.info
         assert [(c.id, c.name) for c in info.categories] == [(5, "red"), (9, "blue")]
-        assert info.input_size == 64  # what the window should run it at
-        options = PredictOptions.with_max_size(info.input_size, score_threshold=0.0)
+        assert info.input_size == (64, 64)  # (min_size, max_size): what the window should run it at
+        options = PredictOptions(min_size=64, max_size=64, score_threshold=0.0)
         detections = predictor.predict(load_rgb(rectangles.parent / "im1.png"), options)
     assert detections and {d.category_id for d in detections} <= {5, 9}

@@ -125,3 +125,28 @@ def test_bad_input_is_one_clear_error(tmp_path, rectangles):
         train(tiny_config(empty, tmp_path / "m.pt"))
     with pytest.raises(DatasetError, match="none of the 8 images with trainable instances can be read"):
         train(tiny_config(rectangles, tmp_path / "m.pt", images_root=tmp_path / "elsewhere"))
+
+
+def test_a_new_round_copies_the_predictor_rows_of_the_classes_it_shares_by_id_and_name(tmp_path):
+    from annotator.core.model import Category
+    from annotator.inference.architectures import build
+    from annotator.inference.models import save_checkpoint
+    from annotator.inference.train_setup import scratch_settings, starting_point
+
+    settings = scratch_settings("maskrcnn_resnet18_fpn", num_classes=3, input_size=64)
+    torch.manual_seed(0)
+    source = build(settings)
+    save_checkpoint(tmp_path / "old.pt", source, architecture=settings.architecture, settings=settings,
+                    categories=[Category(7, "a"), Category(9, "b")], label_to_category=(0, 7, 9))  # fmt: skip
+    config = tiny_config(tmp_path / "d.json", tmp_path / "m.pt", weights=str(tmp_path / "old.pt"), model={})
+    new = [Category(9, "b"), Category(11, "c"), Category(7, "renamed")]  # 7's name changed: a new class
+    start = starting_point(config, new, input_size=None, items=())
+    assert start.kept_classes == 1 and start.settings.num_classes == 4
+    old, fresh = source.state_dict(), start.model.state_dict()
+    score, box, mask = ("roi_heads.box_predictor.cls_score.weight", "roi_heads.box_predictor.bbox_pred.weight",
+                        "roi_heads.mask_predictor.mask_fcn_logits.weight")  # fmt: skip
+    assert torch.equal(fresh[score][0], old[score][0])  # background
+    assert torch.equal(fresh[score][1], old[score][2])  # id 9 "b": label 2 before, label 1 now
+    assert torch.equal(fresh[box][4:8], old[box][8:12]) and torch.equal(fresh[mask][1], old[mask][2])
+    assert not torch.equal(fresh[score][3], old[score][1])  # id 7 renamed: learnt afresh
+    assert torch.equal(fresh["backbone.body.conv1.weight"], old["backbone.body.conv1.weight"])

@@ -77,8 +77,8 @@ def run(args: argparse.Namespace) -> int:
     keep_freed_memory()
     predictor = TorchPredictor.from_spec(spec)
     if args.max_size is None and predictor.info.input_size:
-        size = predictor.info.input_size  # a model sees objects best at the scale it learnt them
-        options = replace(options, min_size=min(800, size), max_size=size)
+        min_size, max_size = predictor.info.input_size  # objects look best at the scale they were learnt
+        options = replace(options, min_size=min_size, max_size=max_size)
     options = _with_classes(options, args.classes, predictor.info.categories)
     dataset, failed, interrupted = _predict_all(predictor, paths, root, options)
     _write(dataset, out, results=args.results)

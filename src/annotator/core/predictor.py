@@ -103,7 +103,8 @@ class PredictorInfo:
     categories: tuple[Category, ...]
     device: str
     precision: str
-    input_size: int | None = None  # the long side the model was trained at (None: torchvision's rule)
+    # (min_size, max_size) the model was trained at, for PredictOptions (None: use the defaults)
+    input_size: tuple[int, int] | None = None
 
 
 @runtime_checkable

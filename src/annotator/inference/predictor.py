@@ -320,10 +320,10 @@ def paste_masks_in_boxes(
     return result
 
 
-def _trained_input_size(loaded: LoadedModel) -> int | None:
-    """The long side our checkpoints were trained at; None for torchvision's models and state dicts."""
+def _trained_input_size(loaded: LoadedModel) -> tuple[int, int] | None:
+    """(min_size, max_size) our checkpoints were trained at; None for torchvision's models and state dicts."""
     settings = loaded.settings
-    return None if settings is None or not loaded.history else int(settings.max_size)
+    return None if settings is None or not loaded.history else (settings.min_size, settings.max_size)
 
 
 def _describe_precision(bf16_stages: tuple[str, ...], tuned: bool) -> str:

@@ -145,7 +145,7 @@ def _from_coco(base: str, categories: Sequence[Category], input_size: int | None
     pretrained = default_settings(base, num_classes=len(categories) + 1, pretrained=True)
     settings = pretrained.replace(bn_eps=coco_settings(base).bn_eps)
     if input_size is not None:
-        settings = settings.replace(min_size=min(800, input_size), max_size=input_size)
+        settings = settings.replace(min_size=input_size, max_size=input_size)
     source_labels = tuple(range(91))
     model, kept = _transfer(state, settings, source_labels, coco_categories(base), categories, path)
     return StartingPoint(model, settings, (), WEIGHTS_COCO, kept)
