@@ -3,7 +3,9 @@ streamed into the project, cancel, pause, close during a run, broken images, man
 
 from __future__ import annotations
 
+import re
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -15,9 +17,9 @@ from annotator.core.edits import AddInstances, ReplaceInstances
 from annotator.core.geometry import Polygons
 from annotator.core.model import MANUAL, ImageStatus, Instance, Review, SourceKind
 from annotator.gui.main_window import MainWindow
-from annotator.gui.prelabel_actions import Prelabelling, install_prelabelling
-from annotator.gui.prelabel_controller import RunState
-from annotator.gui.prelabel_dialog import PrelabelDialog, PrelabelSettings
+from annotator.gui.prelabel.actions import Prelabelling, install_prelabelling
+from annotator.gui.prelabel.controller import RunState
+from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
 from annotator.io.project import open_project
 
 WIDTH, HEIGHT = 160, 120
@@ -106,7 +108,7 @@ def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, t
     factory = RecordingFactory(predictor)
     window, prelabelling = make_window(qtbot, tmp_path, factory, images=3)
     dataset = window.document.dataset
-    shown = window.canvas.image_id
+    shown = window.canvas.session.image_id
     done: list[int] = []
     prelabelling.controller.image_done.connect(done.append)
 
@@ -124,7 +126,7 @@ def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, t
         assert all(i.source.model and i.score is not None and i.review is Review.UNREVIEWED for i in found)
         assert dataset.images[image_id].status is ImageStatus.PRELABELED
     # the image on screen shows its predictions
-    assert set(window.canvas.items_by_id) == {i.id for i in dataset.instances_of(shown)}
+    assert set(window.canvas.layers) == {i.id for i in dataset.instances_of(shown)}
     progress = prelabelling.controller.progress
     assert (progress.state, progress.done, progress.total) == (RunState.FINISHED, 3, 3)
     assert (
@@ -148,7 +150,7 @@ def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, t
 
 def test_all_images_skips_prelabelled_ones_unless_asked(qtbot, tmp_path, predictor):
     window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=2)
-    first = window.canvas.image_id
+    first = window.canvas.session.image_id
     run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
     controller = prelabelling.controller
     assert controller.images_for_all(redo=False) == [
@@ -231,7 +233,7 @@ def test_opening_another_folder_during_a_run_stops_it_and_saves_what_finished(qt
         labelled = {i for i in project.dataset.images if predictions(project.dataset, i)}
         assert labelled == set(done)
     run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)  # the same worker serves the new one
-    assert predictions(window.document.dataset, window.canvas.image_id)
+    assert predictions(window.document.dataset, window.canvas.session.image_id)
 
 
 def test_a_broken_image_is_listed_and_skipped(qtbot, tmp_path, predictor):
@@ -310,6 +312,14 @@ def test_missing_weights_give_one_clear_dialog(qtbot, tmp_path, monkeypatch):
     assert box is not None and box.isVisible()
     assert "COCO weights" in box.text() and "download" in box.text()
     assert "Model settings" in box.informativeText()
+    # it says what to do in the window, and names no command that does not exist (`annotator train`
+    # is named only as where a checkpoint comes from)
+    assert "Model ▸ Model settings" in box.text()
+    from annotator.cli.main import COMMANDS
+
+    words = re.findall(r"annotator ([a-z-]+)", box.text() + " " + box.informativeText())
+    assert all(word in COMMANDS or word == "train" for word in words), words
+    assert "train" not in words or "a checkpoint from `annotator train`" in box.informativeText()
     lines = prelabelling.panel.problem_lines()
     assert len(lines) == 1 and lines[0].startswith("model: ")
     assert not any(i.source.is_model for i in window.document.dataset.instances.values())
@@ -353,3 +363,116 @@ def test_settings_are_remembered(qtbot, tmp_path):
     assert chosen.options().max_size == 640 and chosen.class_names() == ("person", "car")
     dialog.weights.setText(str(tmp_path / "missing.pth"))
     assert not dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
+
+
+def test_predictions_on_the_image_shown_are_painted_at_once(qtbot, tmp_path, predictor):
+    """Masks of a result for the image on screen appear as soon as it is applied: no zoom, no switch
+    (the first instances of an image that had none used to show only their labels)."""
+    from canvas_helpers import viewport_pixel
+
+    from annotator.core.region import Region
+
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=1)
+    window.labels_action.setChecked(False)
+    window._restyle()
+    qtbot.waitUntil(lambda: window.canvas.has_pixels)
+    dataset, image_id = window.document.dataset, window.session.image_id
+    assert not dataset.instances_of(image_id)
+    plain = window.canvas.full_image()
+    run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
+    image = dataset.images[image_id]
+    insides = []
+    for instance in dataset.instances_of(image_id):
+        crop = Region(instance.geometry, image.height, image.width).crop
+        if crop.empty:
+            continue
+        ys, xs = np.nonzero(cv2.erode(crop.mask, np.ones((5, 5), np.uint8)))
+        if len(ys):
+            insides.append((int(xs[len(xs) // 2]) + crop.x0, int(ys[len(ys) // 2]) + crop.y0))
+    assert insides, "a random Mask R-CNN at threshold 0.05 gives some mask with an inside"
+    x, y = insides[-1]
+    before = plain.pixelColor(x, y)
+    after = viewport_pixel(window.canvas, x, y)
+    assert sum(abs(a - b) for a, b in zip(after, before.getRgb()[:3], strict=True)) > 30
+
+
+def test_all_images_shows_the_progress_panel_even_after_it_was_closed(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=2)
+    panel = prelabelling.panel
+    prelabelling.prelabel_current()
+    qtbot.waitUntil(lambda: not prelabelling.controller.busy, timeout=RUN_TIMEOUT)
+    panel.close()  # the person closes the panel after a first run
+    assert not panel.isVisible()
+    with qtbot.waitSignal(prelabelling.controller.run_finished, timeout=RUN_TIMEOUT):
+        prelabelling.all_action.trigger()
+        prelabelling.dialog.accept()
+        assert panel.isVisible() and not panel.visibleRegion().isEmpty()
+        assert panel.cancel_button.isEnabled() and panel.pause_button.isEnabled()
+    assert panel.isVisible()
+
+
+def test_a_run_where_every_image_fails_says_it_failed(qtbot, tmp_path, predictor):
+    folder = tmp_path / "photos"
+    write_images(folder, 0, broken="broken_a.png")
+    (folder / "broken_b.png").write_bytes((folder / "broken_a.png").read_bytes())
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=0)
+    dataset = window.document.dataset
+    assert len(dataset.images) == 2
+    run_and_wait(qtbot, prelabelling, lambda: prelabelling.start(sorted(dataset.images)))
+    progress = prelabelling.controller.progress
+    assert progress.state is RunState.FAILED and progress.failed == 2
+    panel = prelabelling.panel
+    assert panel.state_label.text() == "Failed" and panel.bar.text() == "Failed"
+    assert "images/s" not in panel.figures.text()
+    assert panel.figures.text().startswith("Failed: 0 of 2 images pre-labelled")
+    assert "failed" in window.statusBar().currentMessage()
+
+
+def test_predictions_with_empty_or_speck_masks_never_reach_the_project(qtbot, tmp_path, predictor):
+    """A low threshold gives detections whose mask is empty (invisible, yet accepted by Ctrl+Enter and
+    exported with area 0): they are dropped in the model, before they reach the project."""
+    from annotator.core.geometry import area
+    from annotator.io.images import load_rgb
+
+    everything = replace(SETTINGS, max_detections=100)
+    window, prelabelling = make_window(
+        qtbot, tmp_path, RecordingFactory(predictor), images=1, settings=everything
+    )
+    dataset, image_id = window.document.dataset, window.session.image_id
+    image = dataset.images[image_id]
+    run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
+    found = predictions(dataset, image_id)
+    assert found
+    smallest = everything.min_mask_area
+    assert smallest >= 1 and all(area(i.geometry, image.height, image.width) >= smallest for i in found)
+    # the same model on the same image, keeping everything: some masks are empty
+    raw = predictor.predict(
+        load_rgb(window.document.image_path(image)), replace(everything.options(), min_mask_area=0)
+    )
+    raw_pixels = [int(d.mask.to_array().sum()) for d in raw]
+    assert raw_pixels.count(0) > 0 and len(found) == sum(n >= smallest for n in raw_pixels)
+
+
+def test_all_images_skips_an_unreadable_image_which_can_still_be_run_alone(qtbot, tmp_path, predictor):
+    from annotator.core.rules import unreadable_reason
+
+    window, prelabelling = make_window(
+        qtbot, tmp_path, RecordingFactory(predictor), images=2, broken="zz_broken.png"
+    )
+    controller, dataset = prelabelling.controller, window.document.dataset
+    broken_id = next(i for i, image in dataset.images.items() if image.file_name == "zz_broken.png")
+    run_and_wait(
+        qtbot, prelabelling, lambda: prelabelling.all_action.trigger() or prelabelling.dialog.accept()
+    )
+    assert controller.progress.failed == 1 and unreadable_reason(dataset.images[broken_id])
+
+    prelabelling.all_action.trigger()  # a later "all images" run, even redoing everything, skips it
+    dialog = prelabelling.dialog
+    dialog.redo.setChecked(True)
+    assert dialog.buttons.button(dialog.buttons.StandardButton.Ok).text() == "Pre-label 2 images"
+    assert broken_id not in controller.images_for_all(redo=True)
+    dialog.reject()
+
+    window.show_image(broken_id)  # asked for explicitly, it is tried again
+    run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
+    assert controller.progress.total == 1 and controller.progress.failed == 1

@@ -22,6 +22,9 @@ COMMANDS = {
     "prelabel": "annotator.cli.prelabel_cmd",
     "eval": "annotator.cli.eval_cmd",
     "train": "annotator.cli.train_cmd",
+    "segment-boxes": "annotator.cli.segment_boxes_cmd",
+    "rank": "annotator.cli.rank_cmd",
+    "audit": "annotator.cli.audit_cmd",
 }
 
 

@@ -1,24 +1,14 @@
-"""What the window shows: a dataset and where its images are. A `Project` (SQLite, saved on every
-change) is the usual one, the bundled samples included; `MemoryDocument` serves tests."""
+"""Documents the window opens (see `core.session.Document`): a `Project` (SQLite, saved on every change)
+is the usual one, the bundled samples included; `MemoryDocument` serves tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from annotator.core.model import Dataset, Image
+from annotator.core.session import Document
 from annotator.io.paths import resolve_inside
-
-
-class Document(Protocol):
-    dataset: Dataset
-    root: Path
-    path: Path
-
-    def image_path(self, image: Image) -> Path: ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -48,3 +38,24 @@ def open_samples() -> Document | None:
     from annotator.io.project import open_samples_project
 
     return open_samples_project()
+
+
+def is_open_folder(document: Document | None, path: str | Path) -> bool:
+    """Whether `path` is the folder of images whose project `document` is (opening it again refreshes).
+    A folder's project is `project.annotator` in it, or `project-<hash>.annotator` in the user's data
+    folder when it is read-only (`io.project`); a COCO file's project is named after the file."""
+    from annotator.io.project import FOLDER_PROJECT_NAME
+
+    if document is None:
+        return False
+    target = Path(path).expanduser()
+    stem = Path(FOLDER_PROJECT_NAME).stem
+    folder_project = document.path.name == FOLDER_PROJECT_NAME or document.path.name.startswith(stem + "-")
+    return folder_project and target.is_dir() and target.resolve() == Path(document.root).resolve()
+
+
+def refresh_document(document: Document) -> int:
+    """Add the images that appeared in the document's folder since it was opened; how many."""
+    from annotator.io.project import Project, refresh_images
+
+    return refresh_images(document) if isinstance(document, Project) else 0

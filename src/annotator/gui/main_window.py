@@ -1,60 +1,65 @@
 """The main window: canvas in the middle, images / instances / classes docks, menus, status bar.
 
-It connects the parts and remembers settings and layout (QSettings); documents come from
-`gui.document` and pixels from the off-thread `ImageLoader`.
+It owns the `Session` every part follows, connects the parts and remembers settings and layout
+(QSettings); documents come from `gui.document` and pixels from the off-thread `ImageLoader`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
 from annotator.core.model import Change, ChangeKind
-from annotator.gui.canvas import Canvas
-from annotator.gui.docks import ClassListDock, ImageListDock, InstanceListDock
-from annotator.gui.document import Document, open_document
-from annotator.gui.evaluation_actions import install_evaluation
+from annotator.core.rules import mark_unreadable
+from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
+from annotator.gui.adjust_dialog import install_image_adjust
+from annotator.gui.canvas.view import Canvas
+from annotator.gui.document import is_open_folder, open_document, refresh_document
+from annotator.gui.evaluation.actions import install_evaluation
 from annotator.gui.export_dialog import ExportDialog, Exporter
-from annotator.gui.items import CanvasStyle
+from annotator.gui.lists.classes import ClassListDock
+from annotator.gui.lists.images import ImageListDock
+from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
-from annotator.gui.review_actions import install_review
+from annotator.gui.resume import ResumePoint
+from annotator.gui.review.actions import install_review
+from annotator.gui.save_status import install_save_status
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
+from annotator.gui.tools.context_menu import InstanceMenu
 from annotator.io.errors import DatasetError
 
 MAX_RECENT = 10
 
 
 class MainWindow(QMainWindow):
-    # emitted with the document about to be shown (None when closing) while the old one is still open,
-    # so background work on it (pre-labelling) can finish and be saved first
-    document_changing = Signal(object)
-
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings("annotator", "annotator")
-        self.document: Document | None = None
+        self.session = Session()
         self.setWindowTitle("annotator")
         self.setAcceptDrops(True)
-        style = CanvasStyle(
-            opacity=float(self.settings.value("view/opacity", 0.5)),
-            show_labels=self.settings.value("view/labels", True, type=bool),
-            show_scores=self.settings.value("view/scores", True, type=bool),
+        self.session.set_style(
+            ViewStyle(
+                opacity=float(self.settings.value("view/opacity", 0.5)),
+                show_labels=self.settings.value("view/labels", True, type=bool),
+                show_scores=self.settings.value("view/scores", True, type=bool),
+            )
         )
-        self.canvas = Canvas(self, style=style)
+        self.canvas = Canvas(self, session=self.session)
         self.canvas.placeholder = "No images open: File ▸ Open folder… or drop a folder here"
         self.setCentralWidget(self.canvas)
-        self.images_dock = ImageListDock(self)
-        self.instances_dock = InstanceListDock(self)
-        self.classes_dock = ClassListDock(self)
+        self.images_dock = ImageListDock(self.session, self)
+        self.instances_dock = InstanceListDock(self.session, self)
+        self.classes_dock = ClassListDock(self.session, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.images_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.instances_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.classes_dock)
         self.loader = ImageLoader(self)
+        self._watched = None  # the dataset whose changes refresh the lists
         self._refresh_timer = QTimer(self, singleShot=True, interval=0)
         self._refresh_timer.timeout.connect(self._refresh_lists)
         self._build_status_bar()
@@ -66,6 +71,10 @@ class MainWindow(QMainWindow):
         self.exporter.finished.connect(self._exported)
         install_review(self)  # Review menu and toolbar: accept / reject keys, score slider, progress
         install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
+        self.resume_point = ResumePoint(self)  # the last project and image, for a start with no path
+        self.save_status = install_save_status(self)  # saved indicator, File ▸ Save (Ctrl+S)
+        self.instance_menu = InstanceMenu(self)  # right click on an instance
+        install_image_adjust(self)  # View ▸ Image brightness, contrast, gamma…
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
@@ -105,7 +114,7 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open project or COCO &file…", self._choose_file, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addSeparator()
-        self._action(file_menu, "&Export (COCO, LabelMe, YOLO, panoptic)…", self.export_coco, "Ctrl+E")
+        self._action(file_menu, "&Export (COCO, LabelMe, YOLO, panoptic)…", self.export, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = bar.addMenu("&View")
@@ -114,7 +123,7 @@ class MainWindow(QMainWindow):
         self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), ["+", "="])
         self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), "-")
         view.addSeparator()
-        style = self.canvas.style_options
+        style = self.session.style
         self.labels_action = self._action(
             view, "Show &labels", self._restyle, "L", checkable=True, checked=style.show_labels
         )
@@ -130,9 +139,7 @@ class MainWindow(QMainWindow):
         go = bar.addMenu("&Go")
         self._action(go, "&Next image", lambda: self.step_image(1), ["D", "PgDown"])
         self._action(go, "&Previous image", lambda: self.step_image(-1), ["A", "PgUp"])
-        instance = bar.addMenu("&Instance")
-        self._action(instance, "Bring to &front", lambda: self.canvas.bring_to_front(), "Ctrl+]")
-        self._action(instance, "Send to &back", lambda: self.canvas.send_to_back(), "Ctrl+[")
+        bar.addMenu("&Instance")  # filled by the editing actions
         toolbar = self.addToolBar("View")
         toolbar.setObjectName("view_toolbar")
         toolbar.addWidget(QLabel(" Opacity "))
@@ -144,20 +151,30 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _connect(self) -> None:
+        self.session.subscribe(self._on_session)
         self.images_dock.image_activated.connect(self.show_image)
-        self.instances_dock.visibility_changed.connect(self.canvas.set_instance_visible)
-        self.instances_dock.instance_selected.connect(self.canvas.select)
-        self.classes_dock.visibility_changed.connect(self.canvas.set_category_visible)
-        self.canvas.selection_changed.connect(self.instances_dock.select)
         self.canvas.cursor_moved.connect(self._show_cursor)
         self.canvas.zoom_changed.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
         self.loader.loaded.connect(self.canvas.set_pixels)
-        self.loader.failed.connect(lambda _id, message: self.statusBar().showMessage(message, 10000))
+        self.loader.loaded.connect(lambda image_id, _levels: self._mark_unreadable(image_id, None))
+        self.loader.failed.connect(self._image_failed)
         self.canvas.render_error.connect(lambda message: self.statusBar().showMessage(message, 10000))
+
+    @property
+    def document(self) -> Document | None:
+        return self.session.document
 
     # -- documents --------------------------------------------------------------------------------
     def open_path(self, path: str | Path) -> bool:
-        """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost."""
+        """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost. The
+        folder this window has open already is refreshed instead: images added to it appear."""
+        if is_open_folder(self.document, path):
+            added = refresh_document(self.document)
+            self.statusBar().showMessage(
+                f"{added} new image(s) added from {Path(path).name}" if added else "No new images", 8000
+            )
+            self._remember_recent(Path(path))
+            return True
         try:
             document = open_document(path)
         except DatasetError as exc:
@@ -170,37 +187,29 @@ class MainWindow(QMainWindow):
         return True
 
     def set_document(self, document: Document | None) -> bool:
-        """Show `document`; False (and the old one stays) if the old one has changes it cannot save."""
-        self.document_changing.emit(document)
-        if self.document is not None:
-            try:
-                self.document.close()
-            except DatasetError as error:
-                QMessageBox.warning(
-                    self, "Changes not saved",
-                    f"{error}\n\nYour edits are still here. Free some disk space (or make the folder "
-                    "writable) and try again, or export them with File ▸ Export first.",
-                )  # fmt: skip
-                return False
-            self.document.dataset.unsubscribe(self._on_change)
-            self.loader.forget()
-        self.document = document
+        """Show `document`; False (and the old one stays, with every part still on it) if the old one
+        has changes it cannot save."""
+        try:
+            self.session.open(document)
+        except DatasetError as error:
+            QMessageBox.warning(
+                self, "Changes not saved",
+                f"{error}\n\nYour edits are still here. Free some disk space (or make the folder "
+                "writable) and try again, or export them with File ▸ Export first.",
+            )  # fmt: skip
+            return False
         store = getattr(document, "store", None)
         if store is not None:
             store.on_save_error = self._on_save_error
-        dataset = None if document is None else document.dataset
-        self.canvas.set_dataset(dataset)
-        self.images_dock.set_dataset(dataset)
         if document is not None:
-            dataset.subscribe(self._on_change)
             self.setWindowTitle(f"{document.path.name} – annotator")
             problems = getattr(document, "problems", None)
             if problems:
                 self.statusBar().showMessage(f"{len(problems)} problem(s) on opening: {problems[0]}", 15000)
-        self._refresh_lists()
+        else:
+            self.setWindowTitle("annotator")
         first = self.images_dock.neighbour(None, 1)
         if first is not None:
-            self.images_dock.select_image(first)
             self.show_image(first)
         return True
 
@@ -223,48 +232,69 @@ class MainWindow(QMainWindow):
             self._save_retry.stop()
 
     def show_image(self, image_id: int) -> None:
-        if self.document is None or image_id == self.canvas.image_id:
-            return
-        dataset = self.document.dataset
-        self.canvas.show_image(image_id)
-        self.editor.image_changed()
-        self.images_dock.select_image(image_id)
-        self.loader.request(image_id, self.document.image_path(dataset.images[image_id]))
-        following = self.images_dock.neighbour(image_id, 1)
-        if following is not None:
-            self.loader.prefetch(following, self.document.image_path(dataset.images[following]))
-        image = dataset.images[image_id]
-        self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
-        self._refresh_lists()
+        if self.document is not None and image_id in self.document.dataset.images:
+            self.session.show_image(image_id)
 
     def step_image(self, step: int) -> None:
-        target = self.images_dock.neighbour(self.canvas.image_id, step)
+        target = self.images_dock.neighbour(self.session.image_id, step)
         if target is not None:
             self.show_image(target)
+
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.DOCUMENT:
+            self.loader.forget()
+            if self._watched is not None:
+                self._watched.unsubscribe(self._on_change)
+            self._watched = self.session.dataset
+            if self._watched is not None:
+                self._watched.subscribe(self._on_change)
+            self.image_label.setText("")
+        elif change.kind is SessionEvent.IMAGE:
+            self._load_pixels(self.session.image_id)
+        if change.kind in (SessionEvent.DOCUMENT, SessionEvent.IMAGE, SessionEvent.VISIBILITY):
+            self._refresh_timer.start()
+
+    def _load_pixels(self, image_id: int | None) -> None:
+        document = self.document
+        if document is None or image_id is None:
+            return
+        dataset = document.dataset
+        image = dataset.images[image_id]
+        self.loader.request(image_id, document.image_path(image))
+        following = self.images_dock.neighbour(image_id, 1)
+        if following is not None:
+            self.loader.prefetch(following, document.image_path(dataset.images[following]))
+        self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
+
+    def _image_failed(self, image_id: int, message: str) -> None:
+        self.canvas.set_failure(image_id, message)
+        self._mark_unreadable(image_id, message)
+        self.statusBar().showMessage(message, 10000)
+
+    def _mark_unreadable(self, image_id: int, reason: str | None) -> None:
+        """Marked in the image list and skipped by "all images" pre-labelling; saved with the project."""
+        if self.document is not None:
+            mark_unreadable(self.document.dataset, image_id, reason)
 
     def _on_change(self, change: Change) -> None:
         if change.kind is not ChangeKind.IMAGES_CHANGED:
             self._refresh_timer.start()  # many events in a row make one refresh
 
     def _refresh_lists(self) -> None:
-        self.instances_dock.show_instances(self.canvas)
-        dataset, image_id = self.canvas.dataset, self.canvas.image_id
-        counts = Counter()
-        if dataset is not None and image_id is not None:
-            counts = Counter(instance.category_id for instance in dataset.instances_of(image_id))
-        self.classes_dock.show_classes(dataset, self.canvas.hidden_categories, counts)
+        self.instances_dock.refresh()
+        self.classes_dock.refresh()
 
     # -- view -------------------------------------------------------------------------------------
     def _restyle(self) -> None:
-        style = CanvasStyle(
+        style = ViewStyle(
             opacity=self.opacity_slider.value() / 100,
             show_labels=self.labels_action.isChecked(),
             show_scores=self.scores_action.isChecked(),
         )
-        self.canvas.set_style(style)
+        self.session.set_style(style)
 
     def _hide_all(self) -> None:
-        self.canvas.set_all_hidden(self.hide_all_action.isChecked())
+        self.session.set_all_hidden(self.hide_all_action.isChecked())
 
     def _toggle_theme(self) -> None:
         self.apply_theme(Theme.DARK if self.dark_action.isChecked() else Theme.LIGHT)
@@ -296,26 +326,28 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def export_coco(self) -> ExportDialog | None:
+    def export(self) -> ExportDialog | None:
         """Ask where and how, then write in the exporter's thread; the result shows in the status bar."""
         if self.document is None:
             return None
-        dialog = ExportDialog(self.document.path.with_name(self.document.path.stem + "_export.json"), self)
-        dialog.accepted.connect(
-            lambda: self.exporter.export(
-                self.document.dataset,
-                Path(dialog.path.text()),
-                {**dialog.options(), "images_root": self.document.root},
+        document = self.document
+        dialog = ExportDialog(document.path.with_name(document.path.stem + "_export.json"), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.export_requested.connect(
+            lambda path, options: self.exporter.export(
+                document.dataset, path, {**options, "images_root": document.root}
             )
         )
+        self.exporter.finished.connect(dialog.show_result_for)
         dialog.open()
         return dialog
 
-    def _exported(self, path: str, count: int, error: str) -> None:
+    def _exported(self, path: str, count: int, error: str, notes: list) -> None:
         if error:
-            QMessageBox.warning(self, "Export failed", f"{path}: {error}")
+            self.statusBar().showMessage(f"Export failed: {error}", 10000)
         else:
-            self.statusBar().showMessage(f"Exported {count} annotations to {path}", 10000)
+            left_out = f" ({len(notes)} note(s): see the export dialog)" if notes else ""
+            self.statusBar().showMessage(f"Exported {count} annotations to {path}{left_out}", 10000)
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent", [])
@@ -346,7 +378,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        style = self.canvas.style_options
+        style = self.session.style
         self.settings.setValue("view/opacity", style.opacity)
         self.settings.setValue("view/labels", style.show_labels)
         self.settings.setValue("view/scores", style.show_scores)

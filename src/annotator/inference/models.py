@@ -105,6 +105,13 @@ def load_model(spec: ModelSpec) -> LoadedModel:
     return LoadedModel(model, architecture, tuple(range(91)), categories, architecture, settings)
 
 
+def trained_input_size(loaded: LoadedModel) -> tuple[int, int] | None:
+    """(min_size, max_size) a model trained by `annotator train` learnt at; None for torchvision's
+    models and bare state dicts (the caller's defaults apply)."""
+    settings = loaded.settings
+    return None if settings is None or not loaded.history else (settings.min_size, settings.max_size)
+
+
 def hub_weights_path(architecture: str) -> Path:
     """Where torch keeps the COCO weights of `architecture`: `<torch hub dir>/checkpoints/<file>`."""
     url = _coco_enum(architecture).url
@@ -131,7 +138,8 @@ def resolve_coco_weights(architecture: str, *, allow_download: bool = True) -> P
     raise WeightsUnavailable(
         path,
         f"no {architecture} COCO weights ({reason}); download {enum.url} and put it at {path}, "
-        "or pass --weights FILE",
+        "or use a weights file you have (--weights FILE on the command line, Model ▸ Model settings… "
+        "in the window)",
     )
 
 

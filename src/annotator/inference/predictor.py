@@ -38,10 +38,10 @@ from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import FrozenBatchNorm2d
 from torchvision.ops import boxes as box_ops
 
-from annotator.core.geometry import Mask, Rle
+from annotator.core.geometry import Mask, Rle, area
 from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
 from annotator.inference import roi_align
-from annotator.inference.models import LoadedModel, load_model
+from annotator.inference.models import LoadedModel, load_model, trained_input_size
 
 
 @functools.cache
@@ -113,7 +113,7 @@ class TorchPredictor:
             categories=loaded.categories,
             device=self.device.type,
             precision=_describe_precision(self.bf16_stages, self.tuned),
-            input_size=_trained_input_size(loaded),
+            input_size=trained_input_size(loaded),
         )
 
     @classmethod
@@ -136,6 +136,19 @@ class TorchPredictor:
         self, image: np.ndarray, options: PredictOptions
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boxes (in image pixels), scores, label indices and 28x28 mask probabilities of kept detections."""
+        images, features, pooling = self.backbone_features(image, options)
+        proposals = self._proposals(images, features, pooling, options)
+        boxes, scores, labels = self._box_head(pooling, proposals, images.image_sizes, options)
+        mask_logits = self._mask_head(pooling, boxes, images.image_sizes)
+        mask_probs = maskrcnn_inference(mask_logits.float(), [labels])[0]
+        boxes = resize_boxes(boxes, images.image_sizes[0], list(image.shape[:2]))
+        return boxes, scores, labels, mask_probs
+
+    def backbone_features(
+        self, image: np.ndarray, options: PredictOptions
+    ) -> tuple[ImageList, OrderedDict, OrderedDict]:
+        """The network's input batch, the FPN pyramid in its stage's dtype, and the pyramid RoIAlign reads
+        (float32): what every head needs, computed once per image (box-to-mask reuses it per box)."""
         if not image.flags.writeable or any(stride < 0 for stride in image.strides):
             image = image.copy()  # torch takes neither a read-only array nor a flipped view (img[..., ::-1])
         model = self.model
@@ -145,13 +158,18 @@ class TorchPredictor:
         levels = model.backbone.body(images.tensors.to(self._dtype("body")))
         fpn_dtype = self._dtype("fpn")
         features = model.backbone.fpn(OrderedDict((k, v.to(fpn_dtype)) for k, v in levels.items()))
-        pooling = self._pooling_features(features)
-        proposals = self._proposals(images, features, pooling, options)
-        boxes, scores, labels = self._box_head(pooling, proposals, images.image_sizes, options)
-        mask_logits = self._mask_head(pooling, boxes, images.image_sizes)
-        mask_probs = maskrcnn_inference(mask_logits.float(), [labels])[0]
-        boxes = resize_boxes(boxes, images.image_sizes[0], list(image.shape[:2]))
-        return boxes, scores, labels, mask_probs
+        return images, features, self._pooling_features(features)
+
+    def box_head(self, pooling: OrderedDict, boxes: torch.Tensor, image_sizes) -> torch.Tensor:
+        """Class logits of `boxes` (network input pixels), as the box head scores a proposal."""
+        heads = self.model.roi_heads
+        pooled = self._roi_align(heads.box_roi_pool, pooling, boxes, image_sizes)
+        class_logits, _ = heads.box_predictor(heads.box_head(pooled.to(self._dtype("box"))).float())
+        return class_logits
+
+    def mask_logits(self, pooling: OrderedDict, boxes: torch.Tensor, image_sizes) -> torch.Tensor:
+        """28x28 mask logits of every class for `boxes` (network input pixels)."""
+        return self._mask_head(pooling, boxes, image_sizes)
 
     def _exact_input_batch(self, image: np.ndarray) -> ImageList:
         """torchvision's transform as the naive loop runs it: scale to [0, 1], normalize, resize, pad."""
@@ -276,6 +294,7 @@ class TorchPredictor:
     def _detections(
         self, boxes, scores, labels, mask_probs, shape, options: PredictOptions
     ) -> list[Detection]:
+        """Detections with their masks pasted; masks under `options.min_mask_area` pixels are dropped."""
         height, width = int(shape[0]), int(shape[1])
         masks = paste_masks_in_boxes(mask_probs, boxes, height, width, options.mask_threshold)
         category_ids = self._labels[labels].tolist()
@@ -283,7 +302,8 @@ class TorchPredictor:
         for box, score, category_id, mask in zip(
             boxes.tolist(), scores.tolist(), category_ids, masks, strict=True
         ):
-            result.append(Detection(int(category_id), float(score), tuple(box), mask))
+            if not options.min_mask_area or area(mask, height, width) >= options.min_mask_area:
+                result.append(Detection(int(category_id), float(score), tuple(box), mask))
         return result
 
     def _dtype(self, stage: str) -> torch.dtype:
@@ -318,12 +338,6 @@ def paste_masks_in_boxes(
         result.append(Mask(Rle(height, width, encoded["counts"])))
         canvas[y0:y1, x0:x1] = 0
     return result
-
-
-def _trained_input_size(loaded: LoadedModel) -> tuple[int, int] | None:
-    """(min_size, max_size) our checkpoints were trained at; None for torchvision's models and state dicts."""
-    settings = loaded.settings
-    return None if settings is None or not loaded.history else (settings.min_size, settings.max_size)
 
 
 def _describe_precision(bf16_stages: tuple[str, ...], tuned: bool) -> str:

@@ -4,8 +4,8 @@ Import is lenient item by item and strict about the file: a file that is not JSO
 file (panoptic, captions, a results list, LabelMe, SA-1B), raises DatasetError; a bad image, category
 or annotation is skipped and reported in `CocoImport.problems` while every valid item is kept.
 Area and bbox in the file are never trusted: export recomputes them from the geometry.
-Our own fields (z-order, source, score, review, image status, colour) travel in an `"annotator"` object
-on each item, which other tools ignore (docs/decisions/0006-annotation-formats.md).
+Our own fields (z-order, source, score, review, image status, class colour and order) travel in an
+`"annotator"` object on each item, which other tools ignore (docs/decisions/0006-annotation-formats.md).
 """
 
 from __future__ import annotations
@@ -216,11 +216,12 @@ class _Reader:
             self.problems.add(item, f"name must be a string, got {name!r}; named {category_id}")
             name = str(category_id)
         supercategory = raw.get("supercategory")
-        color = _color(_own(raw).get("color"))
+        own = _own(raw)
         extra = {k: v for k, v in raw.items() if k not in _CATEGORY_KEYS}
         self.categories[category_id] = Category(
-            category_id, name, supercategory if isinstance(supercategory, str) else "", color, extra
-        )
+            category_id, name, supercategory if isinstance(supercategory, str) else "",
+            _color(own.get("color")), extra, rank=as_int(own.get("rank")),
+        )  # fmt: skip
 
     def _synthesise_categories(self, instances: list[dict]) -> None:
         used = sorted({inst["category_id"] for inst in instances})
