@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Idle OpenMP threads sleep rather than spin, as in `annotator train`: on cores shared with other test
+# runs, spinning made each step of the training tests 5-20x slower (annotator/inference/openmp.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
 

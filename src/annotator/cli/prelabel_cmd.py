@@ -11,6 +11,7 @@ and skipped; missing weights or bad input exit 2 with one line on stderr.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -40,7 +41,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-dets", type=int, default=100, help="detections per image, at most")
     parser.add_argument("--classes", help="comma-separated category ids or names to keep")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--max-size", type=int, default=1333, metavar="N", help="longest input side")
+    parser.add_argument(
+        "--max-size", type=int, metavar="N",
+        help="longest input side (default: the size a model trained by `annotator train` learnt at, else 1333)",
+    )  # fmt: skip
     parser.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "bf16"),
         help="auto: bf16 after the ResNet body where the CPU has native bf16; bf16: whole network (faster, less exact)",
@@ -112,6 +116,9 @@ def _run_with_journal(args, engine, paths, root, out, options, project, journal:
         journal.set_model(info.name, info.categories)
     else:  # only the output is left to write: no model needed
         info = LoadedInfo(*journal.model, description="all images done earlier")
+    if args.max_size is None and info.input_size is not None:
+        min_size, max_size = info.input_size  # objects are found best at the scale they were learnt at
+        options = dataclasses.replace(options, min_size=min_size, max_size=max_size)
     options = _with_classes(options, args.classes, info.categories)
     if project is not None:
         target = ProjectOutput(project, model_name=info.name, categories=info.categories)
@@ -195,7 +202,7 @@ def _options(args: argparse.Namespace):
 
     try:
         return PredictOptions.with_max_size(
-            args.max_size,
+            args.max_size or 1333,
             score_threshold=args.score_thr,
             mask_threshold=args.mask_thr,
             max_detections=args.max_dets,

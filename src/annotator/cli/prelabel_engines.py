@@ -26,6 +26,7 @@ class LoadedInfo:
     name: str
     categories: tuple[Category, ...]
     description: str
+    input_size: tuple[int, int] | None = None  # (min_size, max_size) a model of ours was trained at
 
 
 class LocalEngine:
@@ -43,7 +44,8 @@ class LocalEngine:
         keep_freed_memory()
         self._predictor = TorchPredictor.from_spec(self.spec)
         info = self._predictor.info
-        return LoadedInfo(info.name, info.categories, f"{info.name}, {info.device}, {info.precision}")
+        description = f"{info.name}, {info.device}, {info.precision}"
+        return LoadedInfo(info.name, info.categories, description, info.input_size)
 
     def results(self, paths: Sequence[Path], options: PredictOptions) -> Iterator[ImageResult]:
         from annotator.inference.batch import prelabel_images
@@ -66,10 +68,11 @@ class RayEngine:
         self.report = report
 
     def load(self) -> LoadedInfo:
-        from annotator.inference.models import load_model
+        from annotator.inference.models import load_model, trained_input_size
 
         loaded = load_model(self.spec)
-        return LoadedInfo(loaded.source, loaded.categories, f"{loaded.source}, on Ray")
+        description = f"{loaded.source}, on Ray"
+        return LoadedInfo(loaded.source, loaded.categories, description, trained_input_size(loaded))
 
     def results(self, paths: Sequence[Path], options: PredictOptions) -> Iterator[ImageResult]:
         from annotator.inference.ray_engine import prelabel_on_ray

@@ -135,6 +135,8 @@ class PredictorInfo:
     categories: tuple[Category, ...]
     device: str
     precision: str
+    # (min_size, max_size) the model was trained at, for PredictOptions (None: use the defaults)
+    input_size: tuple[int, int] | None = None
 
 
 @runtime_checkable

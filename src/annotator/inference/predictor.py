@@ -51,7 +51,7 @@ from annotator.core.predictor import (
     PredictorInfo,
 )
 from annotator.inference import roi_align
-from annotator.inference.models import LoadedModel, load_model
+from annotator.inference.models import LoadedModel, load_model, trained_input_size
 
 
 @functools.cache
@@ -124,6 +124,7 @@ class TorchPredictor:
             categories=loaded.categories,
             device=self.device.type,
             precision=_describe_precision(self.bf16_stages, self.tuned),
+            input_size=trained_input_size(loaded),
         )
 
     @classmethod
