@@ -23,6 +23,7 @@ from annotator.gui.lists.images import ImageListDock
 from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
 from annotator.gui.review.actions import install_review
+from annotator.gui.review.assisted import install_assisted_review
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
 from annotator.io.errors import DatasetError
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.exporter.finished.connect(self._exported)
         install_review(self)  # Review menu and toolbar: accept / reject keys, score slider, progress
         install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
+        install_assisted_review(self)  # label next, suspicious labels, checks, statistics
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)

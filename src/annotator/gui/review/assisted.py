@@ -1,0 +1,74 @@
+"""Model-assisted review in the main window: "Label next" in the image list, and the Suspicious labels,
+Checks and Statistics docks, with their Review menu entries. Each computes in the background on a
+snapshot of the dataset; nothing here imports torch (the audit reads predictions already made)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction
+
+from annotator.gui.review.checks_dock import ChecksDock
+from annotator.gui.review.label_next import LabelNext
+from annotator.gui.review.statistics_dock import StatisticsDock
+from annotator.gui.review.suspicious import SuspiciousLabelsDock
+
+
+class AssistedReview(QObject):
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.label_next = LabelNext(window)
+        self.suspicious = SuspiciousLabelsDock(window)
+        self.checks = ChecksDock(window)
+        self.statistics = StatisticsDock(window)
+        docks = (self.suspicious, self.checks, self.statistics)
+        for dock in docks:
+            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            dock.hide()  # shown from the Review menu (or as the last session left them)
+        window.tabifyDockWidget(self.suspicious, self.checks)
+        window.tabifyDockWidget(self.checks, self.statistics)
+        self._build_menu()
+        window.installEventFilter(self)
+
+    def _build_menu(self) -> None:
+        window = self.window
+        menu = next(
+            a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "Re&view"
+        )
+        menu.addSeparator()
+        for text, slot in (
+            ("&Label next: sort the images by what to label next", self.label_next.start),
+            ("Refresh the label-next order", self.label_next.refresh),
+            ("Back to the dataset's image order", self.label_next.stop),
+        ):
+            action = QAction(text, window)
+            action.triggered.connect(slot)
+            menu.addAction(action)
+        menu.addSeparator()
+        audit_file = QAction("Audit the labels with a predictions &file…", window)
+        audit_file.triggered.connect(self.suspicious.choose_file)
+        for dock, text in (
+            (self.suspicious, "S&uspicious labels"),
+            (self.checks, "Consistency c&hecks"),
+            (self.statistics, "S&tatistics"),
+        ):
+            toggle = dock.toggleViewAction()
+            toggle.setText(text)
+            menu.addAction(toggle)
+            if dock is self.suspicious:
+                menu.addAction(audit_file)
+
+    def wait(self) -> None:
+        """Let every background computation end (the window is closing; tests)."""
+        for job in (self.label_next.job, self.suspicious.job, self.checks.job, self.statistics.job):
+            job.wait()
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            self.wait()
+        return False
+
+
+def install_assisted_review(window) -> AssistedReview:
+    window.assisted = AssistedReview(window)
+    return window.assisted
