@@ -61,18 +61,18 @@ def run_and_wait(qtbot, job, start=None, timeout: int = 30000):
 
 
 def shows_box(canvas, box) -> bool:
-    """Whether a COCO box [x, y, w, h] is wholly in view, and in the middle of the view when zoomed in
-    on it (the image at fit may keep it off-centre)."""
+    """Whether a COCO box [x, y, w, h] is wholly in view, and in the middle of the view along each axis
+    the view can scroll (one the whole image fits in stays put)."""
     x, y, w, h = box
-    seen = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
-    inside = seen.adjusted(-1, -1, 1, 1).contains(QRectF(x, y, w, h))
-    centre = seen.center()
-    fits = seen.width() >= canvas.sceneRect().width() - 1 and seen.height() >= canvas.sceneRect().height() - 1
-    centred = (
-        abs(centre.x() - (x + w / 2)) * canvas.scale_factor < 3
-        and abs(centre.y() - (y + h / 2)) * canvas.scale_factor < 3
+    seen, scene, scale = (
+        canvas.mapToScene(canvas.viewport().rect()).boundingRect(),
+        canvas.sceneRect(),
+        canvas.scale_factor,
     )
-    return inside and (fits or centred)
+    inside = seen.adjusted(-1, -1, 1, 1).contains(QRectF(x, y, w, h))
+    across = seen.width() >= scene.width() - 1 or abs(seen.center().x() - (x + w / 2)) * scale < 3
+    down = seen.height() >= scene.height() - 1 or abs(seen.center().y() - (y + h / 2)) * scale < 3
+    return inside and across and down
 
 
 def click_row(tree, item) -> None:

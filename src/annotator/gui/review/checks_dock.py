@@ -31,7 +31,7 @@ from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 
 COLUMNS = ("Finding", "Image", "Severity", "Problem")
 INDEX_ROLE = Qt.ItemDataRole.UserRole  # a finding's place in the report (None on a kind's row)
-KIND_ROLE = Qt.ItemDataRole.UserRole + 1  # a kind's row: its CheckKind
+KIND_ROLE = Qt.ItemDataRole.UserRole + 1  # a kind's row: its CheckKind value
 POINT_BOX = 24.0  # px around a self-crossing, shown in the middle of the view
 
 
@@ -128,7 +128,7 @@ class ChecksDock(QDockWidget):
                 if not findings:
                     continue
                 group = QTreeWidgetItem()
-                group.setData(0, KIND_ROLE, kind)
+                group.setData(0, KIND_ROLE, kind.value)
                 self.tree.addTopLevelItem(group)
                 group.setFirstColumnSpanned(True)
                 group.addChildren([self._row(index, finding) for index, finding in findings])
@@ -240,4 +240,4 @@ class ChecksDock(QDockWidget):
 
 
 def _count_in_title(group: QTreeWidgetItem) -> None:
-    group.setText(0, f"{group.data(0, KIND_ROLE).value} ({group.childCount()})")
+    group.setText(0, f"{group.data(0, KIND_ROLE)} ({group.childCount()})")
