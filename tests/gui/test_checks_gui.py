@@ -109,6 +109,10 @@ def test_fix_is_one_undo_step_and_is_saved(window, project, qtbot):
     steps = stack.count()
     dock.fix_button.click()
     assert stack.count() == steps + 1 and 2 not in dataset.instances
+    following = dock.current_finding()  # the next row is current, and shown
+    assert (
+        window.session.selection == (following.instance_id,) and window.session.image_id == following.image_id
+    )
     assert CheckKind.DUPLICATE not in {kind for kind, _ in _rows(dock)}
     stack.undo()
     assert 2 in dataset.instances

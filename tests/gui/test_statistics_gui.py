@@ -12,9 +12,9 @@ from window_helpers import shown_main_window
 
 from annotator.core import operations, review
 from annotator.core.rules import is_accepted
-from annotator.core.statistics import dataset_stats, image_csv_rows, to_csv_rows
+from annotator.core.statistics import Origin, dataset_stats, image_csv_rows, to_csv_rows
 from annotator.gui.canvas.items import instance_color
-from annotator.gui.review.statistics_dock import histogram_bars
+from annotator.gui.review.statistics_dock import ORIGIN_LABELS, histogram_bars
 
 
 @pytest.fixture
@@ -48,9 +48,9 @@ def test_the_charts_show_what_core_counts(window, dock):
     stats = dataset_stats(dataset)
     assert _bars(dock.class_chart) == [(c.name, c.instances) for c in stats.classes if c.instances]
     assert _bars(dock.size_chart) == [(size.value, n) for size, n in stats.sizes.items()]
-    assert _bars(dock.origin_chart) == [(origin.value, n) for origin, n in stats.origins.items()]
+    assert _bars(dock.origin_chart) == [(ORIGIN_LABELS[origin], n) for origin, n in stats.origins.items()]
     assert sum(bar.value for bar in dock.per_image_chart.bars) == stats.images == 5
-    assert [dict(_bars(dock.origin_chart))[o] for o in ("rejected", "prediction edited")] == [3, 1]
+    assert [stats.origins[o] for o in (Origin.REJECTED, Origin.EDITED)] == [3, 1]
     assert (dock.review_bar.value(), dock.review_bar.maximum()) == (stats.review.reviewed, stats.review.total)
     assert f"{stats.review.reviewed} of {stats.review.total} predictions reviewed" in dock.review_bar.text()
     assert f"<b>{stats.instances}</b> instances" in dock.summary.text()

@@ -19,7 +19,7 @@ from window_helpers import shown_main_window
 
 from annotator.core import operations
 from annotator.core.audit import FlagKind, audit, own_predictions
-from annotator.gui.review.navigate import MAX_ZOOM, SMALL_ON_SCREEN
+from annotator.gui.review.navigate import MAX_ZOOM, SMALL_SHARE
 from annotator.gui.review.suspicious import KEY_ROLE
 from annotator.io.dismissed import dismissed_in_file
 from annotator.io.predictions import load_predictions
@@ -81,11 +81,12 @@ def test_queue_is_the_audit_worst_first_and_a_click_selects_the_label(window, pr
         shown = dataset.instances[flag.instance_id] if flag.instance_id is not None else flag.prediction
         box = shown.geometry.bbox(*_size(dataset, flag.image_id))
         assert shows_box(window.canvas, box), flag
-        on_screen = max(box[2:]) * window.canvas.scale_factor
-        if max(box[2:]) * 4 < SMALL_ON_SCREEN:  # tiny even at 4x: shown at the largest zoom
+        view = window.canvas.viewport().size()
+        small = SMALL_SHARE * min(view.width(), view.height())
+        if max(box[2:]) * MAX_ZOOM < small:  # tiny even at the largest zoom: shown at it
             assert window.canvas.scale_factor == pytest.approx(MAX_ZOOM)
-        else:
-            assert on_screen >= SMALL_ON_SCREEN - 1  # zoomed in when small at fit
+        else:  # zoomed in when small at fit
+            assert max(box[2:]) * window.canvas.scale_factor >= small - 1
 
     missing = _row_of(dock, FlagKind.MISSING)
     dock.tree.setCurrentItem(missing)
@@ -135,7 +136,10 @@ def test_dismissed_flags_stay_dismissed_after_reopening(window, project, qtbot):
     dock.dismiss_button.click()
     assert _keys(dock)[0] == second  # gone; the next one is current and shown
     assert dock.tree.currentItem().data(0, KEY_ROLE) == second
-    assert window.session.image_id == dock.flags[second].image_id
+    following = dock.flags[second]
+    assert window.session.image_id == following.image_id
+    shown = following.instance_id if following.instance_id is not None else following.prediction.id
+    assert window.session.selection == (shown,)
     assert "1 dismissed" in dock.state_label.text()
     reopen(window, project)
     run_and_wait(qtbot, dock.job, dock.run)

@@ -4,13 +4,15 @@ snapshot of the dataset; nothing here imports torch (the audit reads predictions
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 
 from annotator.gui.review.checks_dock import ChecksDock
 from annotator.gui.review.label_next import LabelNext
 from annotator.gui.review.statistics_dock import StatisticsDock
 from annotator.gui.review.suspicious import SuspiciousLabelsDock
+
+QUEUE_HEIGHT = 260  # px: about ten rows of a queue under the canvas
 
 
 class AssistedReview(QObject):
@@ -21,12 +23,15 @@ class AssistedReview(QObject):
         self.suspicious = SuspiciousLabelsDock(window)
         self.checks = ChecksDock(window)
         self.statistics = StatisticsDock(window)
-        docks = (self.suspicious, self.checks, self.statistics)
-        for dock in docks:
-            window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-            dock.hide()  # shown from the Review menu (or as the last session left them)
+        # the queues are tables with long rows: under the canvas; the charts are tall: beside the classes
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.suspicious)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.checks)
         window.tabifyDockWidget(self.suspicious, self.checks)
-        window.tabifyDockWidget(self.checks, self.statistics)
+        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.statistics)
+        window.tabifyDockWidget(window.classes_dock, self.statistics)
+        for dock in (self.suspicious, self.checks, self.statistics):
+            dock.hide()  # shown from the Review menu (or as the last session left them)
+            dock.toggleViewAction().toggled.connect(lambda shown, d=dock: shown and self.bring_up(d))
         self._build_menu()
         window.installEventFilter(self)
 
@@ -57,6 +62,12 @@ class AssistedReview(QObject):
             menu.addAction(toggle)
             if dock is self.suspicious:
                 menu.addAction(audit_file)
+
+    def bring_up(self, dock) -> None:
+        """A dock shown from the menu comes to the front of its tabs; a queue gets room to read."""
+        QTimer.singleShot(0, dock.raise_)  # once the tab bar knows the dock is shown again
+        if self.window.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea and dock.height() < 200:
+            self.window.resizeDocks([dock], [QUEUE_HEIGHT], Qt.Orientation.Vertical)
 
     def wait(self) -> None:
         """Let every background computation end (the window is closing; tests)."""

@@ -48,7 +48,7 @@ class BarChart(QWidget):
         """Where bar `index` is drawn (the part of its row a value of the largest bar would fill)."""
         metrics, row = QFontMetrics(self.font()), self._row_height()
         label_width = min(
-            max((metrics.horizontalAdvance(b.label) for b in self.bars), default=0) + PADDING,
+            max((metrics.horizontalAdvance(b.label) for b in self.bars), default=0) + 2 * PADDING,
             int(self.width() * MAX_LABEL_SHARE),
         )
         value_width = max((metrics.horizontalAdvance(str(b.value)) for b in self.bars), default=0) + PADDING
@@ -70,7 +70,7 @@ class BarChart(QWidget):
         largest = max((b.value for b in self.bars), default=0) or 1
         for index, bar in enumerate(self.bars):
             full = self.bar_rect(index)
-            label = QRectF(PADDING, full.top(), full.left() - 2 * PADDING, full.height())
+            label = QRectF(0, full.top(), full.left() - PADDING, full.height())
             elided = metrics.elidedText(bar.label, Qt.TextElideMode.ElideRight, int(label.width()))
             painter.setPen(text)
             painter.drawText(label, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, elided)

@@ -88,7 +88,10 @@ class ChecksDock(QDockWidget):
         layout.addLayout(options)
         layout.addWidget(self.state_label)
         layout.addWidget(self.tree, 1)
-        layout.addWidget(self.fix_button)
+        fixing = QHBoxLayout()
+        fixing.addWidget(self.fix_button)
+        fixing.addStretch(1)
+        layout.addLayout(fixing)
         self.setWidget(body)
         self._update_fix()
 
@@ -100,7 +103,7 @@ class ChecksDock(QDockWidget):
     def run(self) -> None:
         self.job.run()
         self.show()  # after the run started: being shown runs the checks only when nothing runs
-        self.raise_()
+        QTimer.singleShot(0, self.raise_)  # in front of its tabs
 
     def _on_visible(self, visible: bool) -> None:
         if visible and self.job.outcome is None and not self.job.busy:
@@ -217,25 +220,28 @@ class ChecksDock(QDockWidget):
         self._drop_rows_of(finding.instance_id)
 
     def _drop_rows_of(self, instance_id: int) -> None:
-        """Take out the rows of the instance just repaired; go to the row that took the current's place."""
-        current = self.tree.currentItem()
-        group, row = current.parent(), current.parent().indexOfChild(current)
-        self._filling = True
+        """Take out the rows of the instance just repaired; go to the row after the current one."""
+        rows = [group.child(c) for g in range(self.tree.topLevelItemCount())
+                for group in [self.tree.topLevelItem(g)] for c in range(group.childCount())]  # fmt: skip
+        position = rows.index(self.tree.currentItem())
+        self._filling = True  # Qt moves the current row itself as rows go: no navigation meanwhile
         for g in range(self.tree.topLevelItemCount() - 1, -1, -1):
-            kind_row = self.tree.topLevelItem(g)
-            for c in range(kind_row.childCount() - 1, -1, -1):
-                index = kind_row.child(c).data(0, INDEX_ROLE)
-                if self.report.findings[index].instance_id == instance_id:
-                    kind_row.takeChild(c)
-            if kind_row.childCount() == 0 and kind_row is not group:
-                self.tree.takeTopLevelItem(g)
+            group = self.tree.topLevelItem(g)
+            for c in range(group.childCount() - 1, -1, -1):
+                if self.report.findings[group.child(c).data(0, INDEX_ROLE)].instance_id == instance_id:
+                    group.takeChild(c)
+            if group.childCount():
+                _count_in_title(group)
             else:
-                _count_in_title(kind_row)
-        self._filling = False
-        following = group.child(min(row, group.childCount() - 1)) if group.childCount() else None
-        if following is None:
-            self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(group))
+                self.tree.takeTopLevelItem(g)
+        still = [row for row in rows if row.treeWidget() is not None]
+        following = next(
+            (r for r in rows[position + 1 :] if r.treeWidget() is not None), still[-1] if still else None
+        )
         self.tree.setCurrentItem(following)
+        self._filling = False
+        if following is not None:
+            self._go(following)
         self._update_fix()
 
 

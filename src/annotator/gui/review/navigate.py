@@ -15,8 +15,8 @@ from annotator.gui.canvas.render import rings_path
 from annotator.gui.tools.previews import outline_item
 
 MODEL_OUTLINE_COLOR = QColor(0, 200, 255)  # the model's version: cyan, unlike any edit preview
-SMALL_ON_SCREEN = 48  # px: an instance smaller than this on screen is zoomed in on
-TARGET_ON_SCREEN = 0.3  # ... until it takes this share of the view
+SMALL_SHARE = 0.15  # an instance taking less of the view than this is zoomed in on...
+TARGET_SHARE = 0.3  # ... until it takes this much
 MAX_ZOOM = 4.0
 
 
@@ -48,10 +48,9 @@ def centre_on(canvas, box) -> None:
     view = canvas.viewport().size()
     if w * canvas.scale_factor > view.width() or h * canvas.scale_factor > view.height():
         canvas.fit()
-    scale = canvas.scale_factor
-    if 0 < max(w, h) * scale < SMALL_ON_SCREEN:
-        wanted = TARGET_ON_SCREEN * min(view.width(), view.height()) / max(w, h)
-        canvas.set_zoom(min(max(wanted, scale), MAX_ZOOM))
+    scale, room = canvas.scale_factor, min(view.width(), view.height())
+    if 0 < max(w, h) * scale < SMALL_SHARE * room:
+        canvas.set_zoom(min(max(TARGET_SHARE * room / max(w, h), scale), MAX_ZOOM))
     canvas.centerOn(QPointF(x + w / 2, y + h / 2))
 
 

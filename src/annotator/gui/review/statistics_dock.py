@@ -35,6 +35,13 @@ from annotator.io.csv_file import write_csv
 from annotator.io.errors import DatasetError
 
 SIZE_COLOR = QColor(96, 125, 139)
+ORIGIN_LABELS = {  # short enough for a narrow dock
+    Origin.ACCEPTED: "model, accepted as is",
+    Origin.EDITED: "model, edited",
+    Origin.HAND_DRAWN: "drawn by hand",
+    Origin.UNREVIEWED: "model, not reviewed",
+    Origin.REJECTED: "model, rejected",
+}
 ORIGIN_COLORS = {
     Origin.ACCEPTED: QColor(46, 160, 67),
     Origin.EDITED: QColor(33, 150, 243),
@@ -61,9 +68,7 @@ def histogram_bars(histogram: dict[int, int]) -> list[Bar]:
     """Images by how many instances they hold: one bar per count, or bins 0, 1, 2-3, 4-7, ... when
     there are many different counts."""
     if len(histogram) <= MAX_HISTOGRAM_BARS:
-        return [
-            Bar(f"{n} instance{'s' * (n != 1)}", images, PER_IMAGE_COLOR) for n, images in histogram.items()
-        ]
+        return [Bar(str(n), images, PER_IMAGE_COLOR) for n, images in histogram.items()]
     bins: dict[tuple[int, int], int] = {}
     for n, images in histogram.items():
         low = 0 if n == 0 else 1 << (n.bit_length() - 1)
@@ -101,7 +106,7 @@ class StatisticsDock(QDockWidget):
         self.class_chart = BarChart("Instances per class")
         self.size_chart = BarChart("Sizes (COCO areas: small < 32², large ≥ 96²)")
         self.origin_chart = BarChart("Made by")
-        self.per_image_chart = BarChart("Images by instance count")
+        self.per_image_chart = BarChart("Images by number of instances")
         charts = QWidget()
         column = QVBoxLayout(charts)
         column.setContentsMargins(0, 0, 0, 0)
@@ -172,7 +177,9 @@ class StatisticsDock(QDockWidget):
         )
         self.class_chart.set_bars(class_bars(stats, self.snapshot))
         self.size_chart.set_bars([Bar(size.value, n, SIZE_COLOR) for size, n in stats.sizes.items()])
-        self.origin_chart.set_bars([Bar(o.value, n, ORIGIN_COLORS[o]) for o, n in stats.origins.items()])
+        self.origin_chart.set_bars(
+            [Bar(ORIGIN_LABELS[o], n, ORIGIN_COLORS[o]) for o, n in stats.origins.items()]
+        )
         self.per_image_chart.set_bars(histogram_bars(stats.instances_per_image))
 
     # -- CSV --------------------------------------------------------------------------------------

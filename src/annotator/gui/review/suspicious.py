@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
@@ -37,7 +37,7 @@ from annotator.io.dismissed import dismiss, dismissed_keys
 from annotator.io.errors import DatasetError
 from annotator.io.predictions import load_predictions
 
-COLUMNS = ("Suspicion", "Kind", "Image", "What")
+COLUMNS = ("Suspicion", "Kind", "What", "Image")
 KEY_ROLE = Qt.ItemDataRole.UserRole
 OWN = "the project's unreviewed predictions"
 
@@ -96,8 +96,8 @@ class SuspiciousLabelsDock(QDockWidget):
 
     def _build(self) -> None:
         self.source_label = QLabel(f"Predictions: {OWN}")
-        self.source_label.setWordWrap(True)
         buttons = QHBoxLayout()
+        buttons.addWidget(self.source_label, 1)
         for text, slot, tip in (
             ("Own predictions", self.use_own_predictions, "Audit against the project's unreviewed predictions"),
             ("Predictions file…", self.choose_file, "Audit against a COCO results file or COCO with scores"),
@@ -124,10 +124,10 @@ class SuspiciousLabelsDock(QDockWidget):
         actions = QHBoxLayout()
         actions.addWidget(self.take_button)
         actions.addWidget(self.dismiss_button)
+        actions.addStretch(1)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.source_label)
         layout.addLayout(buttons)
         layout.addWidget(self.state_label)
         layout.addWidget(self.tree, 1)
@@ -157,7 +157,7 @@ class SuspiciousLabelsDock(QDockWidget):
     def run(self) -> None:
         self.job.run()
         self.show()  # after the run started: being shown runs the audit only when nothing runs
-        self.raise_()
+        QTimer.singleShot(0, self.raise_)  # in front of its tabs
 
     def _on_visible(self, visible: bool) -> None:
         if visible and self.job.outcome is None and not self.job.busy:
@@ -180,8 +180,8 @@ class SuspiciousLabelsDock(QDockWidget):
             if flag.key in self.dismissed:
                 continue
             image = live.images.get(flag.image_id)
-            texts = [f"{flag.suspicion:.2f}", flag.kind.value, image.file_name if image else "?"]
-            item = QTreeWidgetItem([*texts, describe(flag, self.snapshot)])
+            what, name = describe(flag, self.snapshot), image.file_name if image else "?"
+            item = QTreeWidgetItem([f"{flag.suspicion:.2f}", flag.kind.value, what, name])
             item.setData(0, KEY_ROLE, flag.key)
             item.setTextAlignment(0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for column in range(len(COLUMNS)):
@@ -280,14 +280,15 @@ class SuspiciousLabelsDock(QDockWidget):
         item = self.tree.currentItem()
         row = self.tree.indexOfTopLevelItem(item)
         self.flags.pop(item.data(0, KEY_ROLE), None)
-        self._filling = True
-        self.tree.takeTopLevelItem(row)
-        self._filling = False
         self.outline.clear()
+        self._filling = True  # Qt moves the current row itself as rows go: no navigation meanwhile
+        self.tree.takeTopLevelItem(row)
         following = self.tree.topLevelItem(min(row, self.tree.topLevelItemCount() - 1))
         self.tree.setCurrentItem(following)
-        if following is None:
-            self._update_buttons()
+        self._filling = False
+        if following is not None:
+            self._go(following)
+        self._update_buttons()
         self._show_state()
 
     # -- the document -----------------------------------------------------------------------------
