@@ -4,6 +4,7 @@ descriptors are cached beside the project, and new predictions re-rank by themse
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import pytest
@@ -93,3 +94,17 @@ def test_new_predictions_rank_again_and_the_order_can_be_left(window, project, q
     label_next.stop()
     assert dock.view.isColumnHidden(NEXT_COLUMN)
     assert _shown_order(dock) == list(dataset.images)
+
+
+def test_closing_cancels_describing_the_images(window, project, qtbot):
+    """A first run reads every image file; closing the project (or the window) stops it between images."""
+    label_next = window.assisted.label_next
+    busy = threading.Event()
+    label_next.job.worker.submit(lambda: busy.wait(10))  # holds the worker's one thread
+    label_next.start()
+    with qtbot.waitSignal(label_next.job.failed, timeout=20000) as failed:
+        label_next.cancel()
+        busy.set()
+    assert failed.args == ["cancelled"]
+    assert label_next.ranks is None and window.images_dock.view.isColumnHidden(NEXT_COLUMN)
+    assert "cannot rank" not in window.statusBar().currentMessage()

@@ -10,6 +10,7 @@ finishing images does not re-sort the list under the person: the next image stay
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,13 @@ from annotator.io.image_descriptors import describe_images, sidecar_path
 
 RERUN_AFTER_PREDICTIONS_MS = 2000  # quiet time after new predictions before the order is computed again
 PROGRESS_EVERY_S = 0.25
+
+
+class RankingCancelled(Exception):
+    MESSAGE = "cancelled"
+
+    def __init__(self) -> None:
+        super().__init__(self.MESSAGE)
 
 
 @dataclass(frozen=True)
@@ -84,10 +92,11 @@ class LabelNext(QObject):
         self.vectors: dict[int, np.ndarray] = {}  # descriptors of this document's images
         self.ranks: dict[int, int] | None = None
         self._show_first = False
+        self._cancel = threading.Event()
         self.job = SnapshotJob(self.session, self._make_work, self, relevant=changes_ranking)
         self.job.rerun_timer.setInterval(RERUN_AFTER_PREDICTIONS_MS)
         self.job.finished.connect(self._on_ranked)
-        self.job.failed.connect(lambda error: self._say(f"Label next: cannot rank the images: {error}"))
+        self.job.failed.connect(self._on_failed)
         self.progress.connect(lambda done, total: self._say(f"Label next: describing images {done}/{total}…"))
         self.session.subscribe(self._on_session)
 
@@ -115,18 +124,27 @@ class LabelNext(QObject):
         self.window.images_dock.set_ranks(None)
 
     # -- the work ---------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Stop describing images for a run in progress (closing, another document): a first run
+        reads every image file, which can take minutes."""
+        self._cancel.set()
+
     def _make_work(self) -> Callable[[Dataset], RankResult]:
         document = self.session.document
         root, sidecar = document.root, _sidecar(document.path)
-        known, report = dict(self.vectors), self._throttled_progress()
+        self._cancel.set()  # a run still describing images is replaced by this one
+        self._cancel = threading.Event()
+        known, report = dict(self.vectors), self._throttled_progress(self._cancel)
         return lambda snapshot: rank_snapshot(
             snapshot, root=root, sidecar=sidecar, known=known, progress=report
         )
 
-    def _throttled_progress(self) -> Callable[[int, int], None]:
+    def _throttled_progress(self, cancel: threading.Event) -> Callable[[int, int], None]:
         last = [time.monotonic()]
 
         def report(done: int, total: int) -> None:
+            if cancel.is_set():
+                raise RankingCancelled
             now = time.monotonic()
             if now - last[0] >= PROGRESS_EVERY_S or done == total:
                 last[0] = now
@@ -152,8 +170,14 @@ class LabelNext(QObject):
             if first is not None and self.ranks:
                 self.window.show_image(first)
 
+    def _on_failed(self, message: str) -> None:
+        if message != RankingCancelled.MESSAGE:
+            self._say(f"Label next: cannot rank the images: {message}")
+
     def _on_session(self, change: SessionChange) -> None:
-        if change.kind is SessionEvent.DOCUMENT:
+        if change.kind is SessionEvent.CLOSING:
+            self.cancel()
+        elif change.kind is SessionEvent.DOCUMENT:
             self.vectors = {}
             self.job.auto_rerun = False  # SnapshotJob already forgot the old document's result
             if self.ranks is not None:
