@@ -8,7 +8,7 @@ import threading
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QSortFilterProxyModel
+from PySide6.QtCore import QCoreApplication, QSortFilterProxyModel
 from review_helpers import add_own_predictions, open_tiny, perturbed_results, run_and_wait
 from window_helpers import shown_main_window
 
@@ -91,8 +91,11 @@ def test_new_predictions_rank_again_and_the_order_can_be_left(window, project, q
         add_own_predictions(dataset, results)  # as a pre-labelling run adds them
     assert _shown_order(dock)[:4] == list(_expected(dataset, window.document.root))
     assert _shown_order(dock) != before
-    label_next.stop()
-    assert dock.view.isColumnHidden(NEXT_COLUMN)
+    label_next.refresh()
+    label_next.stop()  # while it ranks: the result is dropped, the column stays hidden
+    label_next.job.wait()
+    QCoreApplication.processEvents()
+    assert dock.view.isColumnHidden(NEXT_COLUMN) and label_next.ranks is None
     assert _shown_order(dock) == list(dataset.images)
 
 

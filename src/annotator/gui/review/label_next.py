@@ -117,9 +117,11 @@ class LabelNext(QObject):
             self._say("Label next: ranking the images…")
 
     def stop(self) -> None:
-        """Hide the column; the list goes back to the dataset's order."""
+        """Hide the column; the list goes back to the dataset's order (a ranking under way is dropped)."""
         self.job.auto_rerun = False
-        self.job.rerun_timer.stop()
+        self.job.drop()
+        self.cancel()
+        self._show_first = False
         self.ranks = None
         self.window.images_dock.set_ranks(None)
 

@@ -83,6 +83,11 @@ class SnapshotJob(QObject):
         self.worker.submit(lambda: Outcome(compute(snapshot), snapshot), tag, replace_queued=True)
         return True
 
+    def drop(self) -> None:
+        """Forget the run in progress: its result will not be delivered (the person left the view)."""
+        self.rerun_timer.stop()
+        self._set_running(None)
+
     def wait(self) -> None:
         """Drop what is queued and wait for what runs (closing, tests)."""
         self.worker.wait()

@@ -11,6 +11,7 @@ project file (`io.dismissed`), so the flag stays away after reopening and from `
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,7 +170,10 @@ class SuspiciousLabelsDock(QDockWidget):
         self._fill()
 
     def _on_failed(self, message: str) -> None:
-        self.state_label.setText(f"<span style='color:#c00000'>Cannot audit: {message}</span>")
+        """No queue rather than the last one under a source it did not come from."""
+        self.report, self.snapshot = None, None
+        self._fill()
+        self.state_label.setText(f"<span style='color:#c00000'>Cannot audit: {html.escape(message)}</span>")
 
     def _fill(self) -> None:
         self._filling = True
