@@ -97,8 +97,8 @@ class ChecksDock(QDockWidget):
 
     # -- running ----------------------------------------------------------------------------------
     def _make_work(self):
-        options = self.options = CheckOptions(min_fragment_pixels=self.fragment_spin.value())
-        return lambda snapshot: run_checks(snapshot, options)
+        options = CheckOptions(min_fragment_pixels=self.fragment_spin.value())
+        return lambda snapshot: (run_checks(snapshot, options), options)
 
     def run(self) -> None:
         self.job.run()
@@ -118,7 +118,7 @@ class ChecksDock(QDockWidget):
 
     # -- the list ---------------------------------------------------------------------------------
     def _on_result(self, outcome: Outcome) -> None:
-        self.report, self.snapshot = outcome.value, outcome.snapshot
+        (self.report, self.options), self.snapshot = outcome.value, outcome.snapshot
         self._fill()
 
     def _fill(self) -> None:
