@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from canvas_helpers import square
+from PySide6.QtCore import Qt
 from review_helpers import click_row, run_and_wait, shows_box
 from window_helpers import shown_main_window
 
@@ -153,3 +154,17 @@ def test_the_fragment_size_is_an_option(window, project, qtbot):
         (f.kind, f.instance_id)
         for f in run_checks(window.document.dataset, CheckOptions(min_fragment_pixels=10)).findings
     ]
+
+
+def test_the_review_menu_shows_the_queues_as_tabs_under_the_canvas(window, project, qtbot):
+    menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "Re&view")
+    entries = {action.text(): action for action in menu.actions()}
+    suspicious, checks = window.assisted.suspicious, window.assisted.checks
+    with qtbot.waitSignal(suspicious.job.finished, timeout=20000):
+        entries["S&uspicious labels"].trigger()
+    with qtbot.waitSignal(checks.job.finished, timeout=20000):
+        entries["Consistency c&hecks"].trigger()  # shown: the checks run
+    assert window.dockWidgetArea(checks) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert window.tabifiedDockWidgets(checks) == [suspicious]
+    qtbot.waitUntil(lambda: not checks.visibleRegion().isEmpty() and suspicious.visibleRegion().isEmpty())
+    assert checks.height() >= 200  # room for about ten rows

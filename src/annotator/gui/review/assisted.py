@@ -23,9 +23,9 @@ class AssistedReview(QObject):
         self.suspicious = SuspiciousLabelsDock(window)
         self.checks = ChecksDock(window)
         self.statistics = StatisticsDock(window)
-        # the queues are tables with long rows: under the canvas, side by side when both are shown (two
-        # hidden docks tabified there made the window 3 px taller than asked); the charts are tall:
-        # beside the classes
+        # the queues are tables with long rows: under the canvas, as tabs once both are shown (tabified
+        # from the start, the two hidden docks made the window 3 px taller than asked); the charts are
+        # tall: beside the classes
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.suspicious)
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.checks)
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.statistics)
@@ -66,6 +66,11 @@ class AssistedReview(QObject):
 
     def bring_up(self, dock) -> None:
         """A dock shown from the menu comes to the front of its tabs; a queue gets room to read."""
+        window = self.window
+        queues = (self.suspicious, self.checks)
+        other = queues[1 - queues.index(dock)] if dock in queues else None
+        if other is not None and other.isVisible() and other not in window.tabifiedDockWidgets(dock):
+            window.tabifyDockWidget(other, dock)
         QTimer.singleShot(0, dock.raise_)  # once the tab bar knows the dock is shown again
         if self.window.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea and dock.height() < 200:
             self.window.resizeDocks([dock], [QUEUE_HEIGHT], Qt.Orientation.Vertical)
