@@ -13,9 +13,9 @@ from PySide6.QtCore import QBuffer, QIODevice, QSettings
 from PySide6.QtWidgets import QApplication
 
 from annotator.core.predictor import ModelSpec, Predictor
-from annotator.gui.document import open_samples
 from annotator.gui.main_window import MainWindow
 from annotator.gui.prelabel.actions import install_prelabelling
+from annotator.gui.resume import resume
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
 
@@ -39,11 +39,12 @@ def load_predictor(spec: ModelSpec) -> Predictor:
 
 
 def build_window(path: str | Path | None, *, settings: QSettings | None = None) -> MainWindow:
-    """The main window with PATH open (bundled samples when no PATH); bad input raises DatasetError."""
+    """The main window with PATH open (with no PATH, what was open last, or the samples on the very
+    first start); bad input raises DatasetError."""
     window = MainWindow(settings)
     install_prelabelling(window, load_predictor)
     if path is None:
-        window.set_document(open_samples())
+        resume(window)  # the last project at the last image; the samples on the very first start
     else:
         from annotator.gui.document import open_document
 

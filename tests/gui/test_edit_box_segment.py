@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from edit_helpers import drag, snapshot, window
+from edit_helpers import click, drag, key, snapshot, window
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
 from annotator.core.geometry import mask_iou, to_mask_array
@@ -42,3 +43,36 @@ def test_a_box_around_an_object_becomes_its_mask_in_one_undo_step(window, qtbot,
     assert mask_iou(to_mask_array(instance.geometry, 150, 200), truth) > 0.85
     window.editing.actions["undo"].trigger()
     assert snapshot(dataset) == before
+
+
+def test_history_names_each_step_by_the_tool_that_made_it(window, qtbot, tmp_path):
+    """The History dock lists what was done: a GrabCut result is not "Brush"."""
+    pixels, _truth = _scene()
+    dataset = Dataset()
+    dataset.put_images([Image(1, "scene.png", 200, 150)])
+    dataset.put_categories([Category(5, "thing")])
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    window.canvas.set_pixels(1, pyramid(rgb_image(pixels).convertToFormat(QImage.Format.Format_RGB32)))
+    window.canvas.set_zoom(3.0)
+    window.canvas.centerOn(100, 75)
+    actions, canvas = window.editing.actions, window.canvas
+    actions["tool_box_segment"].trigger()
+    drag(canvas, [(50, 40), (100, 75), (150, 110)])
+    qtbot.waitUntil(lambda: len(dataset.instances) == 1, timeout=10000)
+    actions["tool_rectangle"].trigger()
+    drag(canvas, [(10, 10), (30, 30)])
+    actions["tool_polygon"].trigger()
+    for point in [(120, 10), (150, 10), (150, 30)]:
+        click(canvas, *point)
+    key(canvas, Qt.Key.Key_Return)
+    window.canvas.session.select(None)
+    actions["tool_brush"].trigger()
+    drag(canvas, [(20, 120), (40, 125)])
+    actions["tool_eraser"].trigger()
+    drag(canvas, [(20, 120), (25, 121)])
+    stack = window.editing.undo_view.stack()
+    texts = [stack.text(i) for i in range(stack.count())]
+    assert texts == ["Box to mask (GrabCut)", "Draw rectangle", "Draw polygon", "Brush", "Erase"]
+    model = window.editing.undo_view.model()
+    shown = [model.data(model.index(row, 0)) for row in range(model.rowCount())]
+    assert shown[1:] == texts  # the dock's first row is "Opened"

@@ -111,7 +111,8 @@ def resolve_coco_weights(architecture: str, *, allow_download: bool = True) -> P
     raise WeightsUnavailable(
         path,
         f"no {architecture} COCO weights ({reason}); download {enum.url} and put it at {path}, "
-        "or pass --weights FILE",
+        "or use a weights file you have (--weights FILE on the command line, Model ▸ Model settings… "
+        "in the window)",
     )
 
 

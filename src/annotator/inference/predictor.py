@@ -38,7 +38,7 @@ from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import FrozenBatchNorm2d
 from torchvision.ops import boxes as box_ops
 
-from annotator.core.geometry import Mask, Rle
+from annotator.core.geometry import Mask, Rle, area
 from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
 from annotator.inference import roi_align
 from annotator.inference.models import LoadedModel, load_model
@@ -293,6 +293,7 @@ class TorchPredictor:
     def _detections(
         self, boxes, scores, labels, mask_probs, shape, options: PredictOptions
     ) -> list[Detection]:
+        """Detections with their masks pasted; masks under `options.min_mask_area` pixels are dropped."""
         height, width = int(shape[0]), int(shape[1])
         masks = paste_masks_in_boxes(mask_probs, boxes, height, width, options.mask_threshold)
         category_ids = self._labels[labels].tolist()
@@ -300,7 +301,8 @@ class TorchPredictor:
         for box, score, category_id, mask in zip(
             boxes.tolist(), scores.tolist(), category_ids, masks, strict=True
         ):
-            result.append(Detection(int(category_id), float(score), tuple(box), mask))
+            if not options.min_mask_area or area(mask, height, width) >= options.min_mask_area:
+                result.append(Detection(int(category_id), float(score), tuple(box), mask))
         return result
 
     def _dtype(self, stage: str) -> torch.dtype:

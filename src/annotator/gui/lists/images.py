@@ -4,18 +4,22 @@ filter, sorting."""
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QDockWidget,
     QHBoxLayout,
     QLineEdit,
+    QStyle,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
+from annotator.core.rules import unreadable_reason
 from annotator.core.session import Session, SessionChange, SessionEvent
 
 _IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP", "Next")
@@ -49,6 +53,10 @@ class ImageListModel(QAbstractTableModel):
 
     def image_id(self, row: int) -> int:
         return self._ids[row]
+
+    def _reselect(self) -> None:
+        if self.session.image_id is not None and self.model.dataset is self.session.dataset:
+            self.select_image(self.session.image_id)
 
     def set_scores(self, scores: dict[int, float | None]) -> None:
         self.scores = dict(scores)
@@ -101,11 +109,14 @@ class ImageListModel(QAbstractTableModel):
             if column == NEXT_COLUMN:  # unranked (done) images last
                 return self.ranks.get(image.id, len(self._ids) + 1)
             return self.data(index)
+        unreadable = unreadable_reason(image)
+        if role == Qt.ItemDataRole.DecorationRole and column == 0 and unreadable is not None:
+            return _unreadable_icon()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return image.file_name
             if column == 1:
-                return image.status.value.replace("_", " ")
+                return "unreadable" if unreadable is not None else image.status.value.replace("_", " ")
             if column == AP_COLUMN:
                 score = self.scores.get(image.id)
                 return "" if score is None else f"{score:.3f}"
@@ -114,12 +125,17 @@ class ImageListModel(QAbstractTableModel):
                 return "" if rank is None else str(rank)
             return self.dataset.instance_count(image.id)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{image.file_name}\n{image.width} x {image.height}"
+            tip = f"{image.file_name}\n{image.width} x {image.height}"
+            return tip if unreadable is None else f"{tip}\nCannot be decoded: {unreadable}"
         if role == Qt.ItemDataRole.UserRole:
             return image.status.value
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, AP_COLUMN, NEXT_COLUMN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+
+def _unreadable_icon() -> QIcon:
+    return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
 
 
 class _ImageFilter(QSortFilterProxyModel):
@@ -180,6 +196,7 @@ class ImageListDock(QDockWidget):
         self.search.textChanged.connect(self._refilter)
         self.status.currentIndexChanged.connect(self._refilter)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        self.model.modelReset.connect(self._reselect)  # images were added: keep the current one chosen
         session.subscribe(self._on_session)
         self.model.set_dataset(session.dataset)
 
@@ -187,6 +204,10 @@ class ImageListDock(QDockWidget):
         if change.kind is SessionEvent.DOCUMENT:
             self.model.set_dataset(self.session.dataset)
         elif change.kind is SessionEvent.IMAGE and self.session.image_id is not None:
+            self.select_image(self.session.image_id)
+
+    def _reselect(self) -> None:
+        if self.session.image_id is not None and self.model.dataset is self.session.dataset:
             self.select_image(self.session.image_id)
 
     def set_scores(self, scores: dict[int, float | None] | None) -> None:

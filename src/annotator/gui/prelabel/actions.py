@@ -114,7 +114,7 @@ class Prelabelling(QObject):
                 "Every image is pre-labelled already (tick “also run on…”)", 8000
             )
             return
-        self.controller.start(ids, value)
+        self._run(ids, value)
 
     def edit_settings(self) -> None:
         dialog = self._dialog(accept_text="Save")
@@ -122,11 +122,16 @@ class Prelabelling(QObject):
         dialog.open()
 
     def start(self, image_ids: list[int]) -> int | None:
+        return self._run(image_ids, self.settings)
+
+    def _run(self, image_ids: list[int], settings: PrelabelSettings) -> int | None:
+        """Start a run with its progress (pause, cancel) in sight, even if the person closed the panel."""
         if self.controller.busy:
             self.window.statusBar().showMessage("Pre-labelling is already running", 5000)
             return None
         self.panel.show()
-        return self.controller.start(image_ids, self.settings)
+        self.panel.raise_()
+        return self.controller.start(image_ids, settings)
 
     def toggle_pause(self) -> None:
         if self.controller.progress.state is RunState.PAUSED:
@@ -163,11 +168,14 @@ class Prelabelling(QObject):
         self.cancel_action.setEnabled(busy)
 
     def _on_finished(self, progress: Progress) -> None:
-        self.window.statusBar().showMessage(
-            f"Pre-labelling {progress.state.value}: {progress.done} of {progress.total} images, "
-            f"{progress.detections} predictions",
-            10000,
-        )
+        if progress.state is RunState.FAILED:
+            text = f"Pre-labelling failed: {progress.done - progress.failed} of {progress.total} images done"
+        else:
+            text = (
+                f"Pre-labelling {progress.state.value}: {progress.done} of {progress.total} images, "
+                f"{progress.detections} predictions"
+            )
+        self.window.statusBar().showMessage(text, 10000)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Close:

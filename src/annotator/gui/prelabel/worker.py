@@ -7,7 +7,9 @@ revision of the image's instances at that moment; outcomes are plain frozen data
 sent back by queued signal, so deciding whether a result is stale happens on the GUI thread.
 
 Cancel and pause are thread-safe (`RunControl`, a `core.predictor.CancelToken`): both are checked before
-each image starts, so they take effect within one image.
+each image starts, so they take effect within one image. A model left idle for the time the request
+names (Model settings) is closed, so its process gives back its memory (about 1.9 GB for COCO weights);
+the next request loads it again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer, Signal, Slot
 
 from annotator.core.model import Category
 from annotator.core.predictor import (
@@ -68,6 +70,7 @@ class PrelabelRequest:
     class_names: tuple[str, ...] = ()  # class names to keep, resolved against the model's categories
     replace_predictions: bool = True
     control: RunControl = field(default_factory=RunControl, compare=False, repr=False)
+    release_after_s: float | None = None  # close the model this long after its last image (None: keep)
 
 
 @dataclass(frozen=True)
@@ -81,11 +84,13 @@ class Predicted:
 
 @dataclass(frozen=True)
 class Failed:
-    """An image that could not be pre-labelled. `fatal` means the model itself failed to load."""
+    """An image that could not be pre-labelled. `fatal` means the model itself failed to load;
+    `unreadable` that the image file cannot be decoded."""
 
     request: PrelabelRequest
     message: str
     fatal: bool = False
+    unreadable: bool = False
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class _ModelWorker(QObject):
     finished = Signal(object)  # Outcome
     loading = Signal(object)  # ModelSpec, before a (slow) model load
     loaded = Signal(object)  # PredictorInfo
+    released = Signal()  # the model was closed after its idle time (its process ended)
 
     def __init__(self, factory: PredictorFactory, pending: _Pending) -> None:
         super().__init__()
@@ -136,13 +142,26 @@ class _ModelWorker(QObject):
         self._pending = pending
         self._predictor: Predictor | None = None
         self._spec: ModelSpec | None = None
+        # A child: it moves to the worker thread with this object, so it fires there, between requests.
+        self._idle = QTimer(self, singleShot=True)
+        self._idle.timeout.connect(self._release)
 
     @Slot(object)
     def process(self, request: PrelabelRequest) -> None:
+        self._idle.stop()
         try:
             self.finished.emit(self._outcome(request))
         finally:
             self._pending.done()  # after the emit: a drain that sees 0 pending finds every outcome posted
+            if request.release_after_s is not None and self._predictor is not None:
+                self._idle.start(max(0, round(request.release_after_s * 1000)))
+
+    def _release(self) -> None:
+        """The model has been idle for its time: close it (a model process ends and gives its memory
+        back); the next request loads it again."""
+        if self._predictor is not None:
+            self.close_predictor()
+            self.released.emit()
 
     def _outcome(self, request: PrelabelRequest) -> Outcome:
         control = request.control
@@ -194,7 +213,8 @@ class _ModelWorker(QObject):
         if not getattr(predictor, "usable", True):
             self.close_predictor()  # its model process died: the next image loads a fresh one
         if not result.ok:
-            return Failed(request, result.error or f"{request.path}: could not pre-label")
+            message = result.error or f"{request.path}: could not pre-label"
+            return Failed(request, message, unreadable=result.unreadable)
         return Predicted(request, result.detections, info.name, info.categories, result.progress.elapsed)
 
 
@@ -236,6 +256,7 @@ class PrelabelWorker(QObject):
     finished = Signal(object)  # Outcome, on the GUI thread
     loading = Signal(object)  # ModelSpec
     loaded = Signal(object)  # PredictorInfo
+    released = Signal()  # the idle model was closed
     _submit = Signal(object)
 
     def __init__(self, factory: PredictorFactory, parent: QObject | None = None) -> None:
@@ -251,6 +272,7 @@ class PrelabelWorker(QObject):
         self._worker.finished.connect(self._deliver)
         self._worker.loading.connect(self.loading)
         self._worker.loaded.connect(self.loaded)
+        self._worker.released.connect(self.released)
         self._thread.start()
 
     @property

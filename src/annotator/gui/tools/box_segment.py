@@ -15,6 +15,8 @@ from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.rectangle import RectangleTool
 from annotator.gui.workers import BackgroundWorker
 
+HISTORY_TEXT = "Box to mask (GrabCut)"  # what the History dock calls the step
+
 
 class BoxSegmentTool(RectangleTool):
     """The rectangle tool's gesture; the box goes to GrabCut instead of becoming a polygon."""
@@ -54,7 +56,7 @@ class BoxSegmentTool(RectangleTool):
             category = editor.current_category  # the class went (an undo) while GrabCut ran
             if category is None:
                 return
-        edit = shape_edit.add_mask(editor.dataset, image_id, category, mask)
+        edit = shape_edit.add_mask(editor.dataset, image_id, category, mask, text=HISTORY_TEXT)
         editor.push(edit)
         editor.select(shape_edit.added_instances(edit)[0].id)
         editor.message.emit("Added the object in the box as a mask (Ctrl+Z takes it back)")
