@@ -168,3 +168,15 @@ def test_the_review_menu_shows_the_queues_as_tabs_under_the_canvas(window, proje
     assert window.tabifiedDockWidgets(checks) == [suspicious]
     qtbot.waitUntil(lambda: not checks.visibleRegion().isEmpty() and suspicious.visibleRegion().isEmpty())
     assert checks.height() >= 200  # room for about ten rows
+
+
+def test_a_long_list_shows_the_worst_of_each_kind(window, project, qtbot, monkeypatch):
+    from annotator.gui.review import checks_dock
+
+    monkeypatch.setattr(checks_dock, "MAX_ROWS_PER_KIND", 1)
+    dock = window.assisted.checks
+    run_and_wait(qtbot, dock.job, dock.run)
+    hidden = [f for f in run_checks(window.document.dataset).findings if f.kind is CheckKind.HIDDEN]
+    assert [instance for kind, instance in _rows(dock) if kind is CheckKind.HIDDEN] == [hidden[0].instance_id]
+    titles = [dock.tree.topLevelItem(g).text(0) for g in range(dock.tree.topLevelItemCount())]
+    assert "hidden (1, 1 more not listed: run the checks again after fixing these)" in titles

@@ -183,3 +183,15 @@ def test_a_bad_predictions_file_says_what_is_wrong(window, tmp_path, testdata, q
 def _size(dataset, image_id: int) -> tuple[int, int]:
     image = dataset.images[image_id]
     return image.height, image.width
+
+
+def test_a_long_queue_lists_the_worst_rows_only(window, project, qtbot, monkeypatch):
+    from annotator.gui.review import suspicious
+
+    monkeypatch.setattr(suspicious, "MAX_ROWS", 3)
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    dataset = window.document.dataset
+    flags = audit(dataset, own_predictions(dataset)).flags
+    assert _keys(dock) == [f.key for f in flags[:3]]
+    assert f"the worst 3 of {len(flags)} listed" in dock.state_label.text()

@@ -32,6 +32,8 @@ from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 COLUMNS = ("Finding", "Image", "Severity", "Problem")
 INDEX_ROLE = Qt.ItemDataRole.UserRole  # a finding's place in the report (None on a kind's row)
 KIND_ROLE = Qt.ItemDataRole.UserRole + 1  # a kind's row: its CheckKind value
+LEFT_OUT_ROLE = Qt.ItemDataRole.UserRole + 2  # a kind's row: findings past MAX_ROWS_PER_KIND, not listed
+MAX_ROWS_PER_KIND = 2000  # the worst ones; 50,000 rows took about a second to build on the GUI thread
 POINT_BOX = 24.0  # px around a self-crossing, shown in the middle of the view
 
 
@@ -132,6 +134,8 @@ class ChecksDock(QDockWidget):
                     continue
                 group = QTreeWidgetItem()
                 group.setData(0, KIND_ROLE, kind.value)
+                group.setData(0, LEFT_OUT_ROLE, max(len(findings) - MAX_ROWS_PER_KIND, 0))
+                findings = findings[:MAX_ROWS_PER_KIND]
                 self.tree.addTopLevelItem(group)
                 group.setFirstColumnSpanned(True)
                 group.addChildren([self._row(index, finding) for index, finding in findings])
@@ -246,4 +250,6 @@ class ChecksDock(QDockWidget):
 
 
 def _count_in_title(group: QTreeWidgetItem) -> None:
-    group.setText(0, f"{group.data(0, KIND_ROLE)} ({group.childCount()})")
+    left_out = group.data(0, LEFT_OUT_ROLE)
+    more = f", {left_out} more not listed: run the checks again after fixing these" if left_out else ""
+    group.setText(0, f"{group.data(0, KIND_ROLE)} ({group.childCount()}{more})")
