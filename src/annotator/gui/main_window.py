@@ -26,6 +26,7 @@ from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
 from annotator.gui.resume import ResumePoint
 from annotator.gui.review.actions import install_review
+from annotator.gui.review.assisted import install_assisted_review
 from annotator.gui.save_status import install_save_status
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
@@ -71,6 +72,7 @@ class MainWindow(QMainWindow):
         self.exporter.finished.connect(self._exported)
         install_review(self)  # Review menu and toolbar: accept / reject keys, score slider, progress
         install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
+        install_assisted_review(self)  # label next, suspicious labels, checks, statistics
         self.resume_point = ResumePoint(self)  # the last project and image, for a start with no path
         self.save_status = install_save_status(self)  # saved indicator, File ▸ Save (Ctrl+S)
         self.instance_menu = InstanceMenu(self)  # right click on an instance
