@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from pycocotools import mask as mask_utils
 
-from annotator.core.evaluation import evaluate, ground_truth, is_defined
+from annotator.core.evaluation import evaluate, ground_truth
 from annotator.core.training_set import TrainingItem
 from annotator.inference.train_data import TrainingImages
 
@@ -43,7 +43,7 @@ def validation_ap(
     gt = ground_truth(_ground_truth(images.items))
     stats = evaluate(gt, predictions, iou_type="segm").stats
     ap, ap50 = stats[0], stats[1]
-    return (ap if is_defined(ap) else 0.0, ap50 if is_defined(ap50) else 0.0)
+    return (max(ap, 0.0), max(ap50, 0.0))  # COCOeval's -1 (nothing to measure) counts as 0
 
 
 def _results(output: dict, item: TrainingItem, label_to_category: Sequence[int], shape) -> list[dict]:
