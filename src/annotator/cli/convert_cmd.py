@@ -47,9 +47,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path | None) -> list[str]:
     if to == "coco":
+        from annotator.core.areas import precompute_areas
         from annotator.io.coco import save_coco
         from annotator.io.problems import Problems
 
+        images = dataset.images  # COCO stores every polygon's exact area: rasterise them on every core
+        precompute_areas(
+            (i.geometry, images[i.image_id].height, images[i.image_id].width)
+            for i in dataset.instances.values()
+        )
         target = out / "annotations.json" if out.is_dir() else out
         target.parent.mkdir(parents=True, exist_ok=True)
         problems = Problems()

@@ -202,6 +202,11 @@ def area(geometry: Geometry, height: int, width: int) -> int:
     return value
 
 
+def remember_area(geometry: Geometry, height: int, width: int, value: int) -> None:
+    """Keep an area computed elsewhere (`core.areas`, in another process) as `area` would have."""
+    geometry.derived[("area", height, width)] = int(value)
+
+
 def to_mask_array(geometry: Geometry, height: int, width: int) -> np.ndarray:
     return mask_utils.decode(geometry.to_rle(height, width).as_coco())
 
