@@ -1,0 +1,207 @@
+"""Label next: does `annotator rank`'s order teach the model more per labelled image than random order?
+
+A pool of synthetic images (`textured_shapes.py`) built as real footage is: scenes seen in several
+near-identical frames (shifted a few pixels, fresh sensor noise), and scenes with few or many objects.
+Both strategies start from the same random images, train (`annotator train`'s engine, from the previous
+round's model), then add `--step` images per round: chosen by `core.ranking` (uncertainty from the
+current model's predictions on the pool, k-center on the colour/texture descriptor, the labelled images
+as anchors), or at random. After each round the model is scored on held-out images (mask AP50,
+COCOeval). Printed per seed: both AP curves; then how many images the ranked order needed to reach the
+random order's final AP, as a fraction of random's count. Target (issue 16): at most 60%.
+
+    PYTHONPATH=src:bench .venv/bin/python bench/active_learning.py [--seeds 3] [--rounds 4]
+        [--start 12] [--step 12] [--minutes 3] [--work DIR]
+
+`--minutes` is each round's training budget in CPU seconds per core (`--clock cpu` of bench/train.py),
+so other work on shared cores does not change what a round learns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from annotator.inference.openmp import prefer_sleeping_threads
+
+prefer_sleeping_threads()
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from annotator.core.geometry import Mask  # noqa: E402
+from annotator.core.image_descriptor import image_descriptor  # noqa: E402
+from annotator.core.model import Dataset, Image, Instance, Review  # noqa: E402
+from annotator.core.predictor import Device, ModelSpec, PredictOptions  # noqa: E402
+from annotator.core.ranking import RankOptions, Uncertainty, rank_images, uncertainty_from_scores  # noqa: E402
+from annotator.inference.models import load_checkpoint  # noqa: E402
+from annotator.inference.predictor import TorchPredictor, configure_threads  # noqa: E402
+from annotator.inference.train_config import TrainConfig  # noqa: E402
+from annotator.inference.training import train  # noqa: E402
+from annotator.io.coco import save_coco  # noqa: E402
+from textured_shapes import CATEGORIES, textured_image, write_set  # noqa: E402
+from train import held_out_ap  # noqa: E402
+
+FRAMES = (1, 2, 3, 4)  # near-identical frames per scene, drawn at random
+
+
+def make_pool(folder: Path, scenes: int, seed: int) -> tuple[list[tuple[str, list]], np.ndarray]:
+    """Write the pool's images; [(file name, [(category id, mask)])] and each image's descriptor."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    items, descriptors = [], []
+    for scene in range(scenes):
+        image, objects = textured_image(rng, count=int(rng.choice((2, 4, 8, 12))))
+        for frame in range(int(rng.choice(FRAMES))):
+            dx, dy = (int(v) for v in rng.integers(-4, 5, 2))
+            moved = np.roll(image, (dy, dx), axis=(0, 1)).astype(np.float32)
+            moved = np.clip(moved + rng.normal(0, 4, moved.shape), 0, 255).astype(np.uint8)
+            name = f"scene{scene:03d}_{frame}.png"
+            cv2.imwrite(str(folder / name), cv2.cvtColor(moved, cv2.COLOR_RGB2BGR))
+            labels = [(c, np.roll(m, (dy, dx), axis=(0, 1))) for c, m in objects]
+            items.append((name, labels))
+            descriptors.append(image_descriptor(moved))
+    return items, np.stack(descriptors)
+
+
+def write_subset(folder: Path, items: list, chosen: list[int], path: Path) -> Path:
+    dataset = Dataset()
+    dataset.put_categories(CATEGORIES, notify=False)
+    instances = []
+    for image_id in chosen:
+        name, labels = items[image_id]
+        height, width = labels[0][1].shape if labels else (288, 384)
+        dataset.put_images([Image(image_id + 1, name, width, height)], notify=False)
+        for category_id, mask in labels:
+            geometry = Mask.from_array(mask.astype(np.uint8))
+            instances.append(
+                Instance(len(instances) + 1, image_id + 1, category_id, geometry, review=Review.ACCEPTED)
+            )
+    dataset.put_instances(instances, notify=False)
+    save_coco(dataset, path, rle=True)
+    return path
+
+
+def train_round(data: Path, images: Path, out: Path, start: Path | None, minutes: float, seed: int) -> Path:
+    threads = torch.get_num_threads()
+    config = TrainConfig(
+        data=data,
+        images_root=images,
+        out=out,
+        minutes=minutes,
+        val_split=0.0,
+        seed=seed,
+        weights=None if start is None else str(start),
+    )
+    train(config, clock=lambda: time.process_time() / threads)
+    return out
+
+
+def ranked_picks(
+    model: Path, folder: Path, items: list, labelled: list[int], descriptors, count: int
+) -> list[int]:
+    """The next `count` images by `core.ranking`, from the model's predictions on the rest of the pool."""
+    predictor = TorchPredictor.from_spec(ModelSpec(weights=model, device=Device.CPU))
+    options = PredictOptions(score_threshold=0.05, min_size=288, max_size=384)
+    rest = [i for i in range(len(items)) if i not in set(labelled)]
+    index, scores = [], []
+    for k, image_id in enumerate(rest):
+        rgb = cv2.cvtColor(cv2.imread(str(folder / items[image_id][0])), cv2.COLOR_BGR2RGB)
+        for detection in predictor.predict(rgb, options):
+            index.append(k)
+            scores.append(detection.score)
+    rank_options = RankOptions()
+    values, near = uncertainty_from_scores(
+        np.array(index, np.int64), np.array(scores), np.full(len(scores), np.nan), len(rest), rank_options
+    )
+    uncertainty = Uncertainty(np.array(rest, np.int64), values, near)
+    ranking = rank_images(
+        uncertainty,
+        {i: descriptors[i] for i in rest},
+        labelled={i: descriptors[i] for i in labelled},
+        options=rank_options,
+    )
+    return list(ranking.image_ids[:count])
+
+
+def run_strategy(name, args, work, items, descriptors, heldout, seed) -> list[tuple[int, float]]:
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(items)).tolist()
+    labelled = order[: args.start]
+    model, curve = None, []
+    for round_ in range(args.rounds + 1):
+        data = write_subset(work / "pool", items, labelled, work / f"{name}_s{seed}_r{round_}.json")
+        model = train_round(
+            data, work / "pool", work / f"{name}_s{seed}_r{round_}.pt", model, args.minutes, seed
+        )
+        ap50 = held_out_ap(load_checkpoint(model).model, heldout)[1]
+        curve.append((len(labelled), ap50))
+        print(
+            f"  {name} seed {seed} round {round_}: {len(labelled)} images, held-out AP50 {ap50:.3f}",
+            flush=True,
+        )
+        if round_ == args.rounds:
+            break
+        if name == "random":
+            labelled = labelled + [i for i in order if i not in set(labelled)][: args.step]
+        else:
+            labelled = labelled + ranked_picks(model, work / "pool", items, labelled, descriptors, args.step)
+    return curve
+
+
+def images_to_reach(curve: list[tuple[int, float]], target: float) -> float | None:
+    """Images the curve needs to reach `target` AP50, interpolated linearly; None if it never does."""
+    previous = None
+    for count, ap in curve:
+        if ap >= target:
+            if previous is None or previous[1] >= ap:
+                return float(count)
+            (c0, a0) = previous
+            return c0 + (count - c0) * (target - a0) / (ap - a0)
+        previous = (count, ap)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--start", type=int, default=12)
+    parser.add_argument("--step", type=int, default=12)
+    parser.add_argument("--scenes", type=int, default=60)
+    parser.add_argument("--minutes", type=float, default=3.0, help="training budget per round (CPU minutes)")
+    parser.add_argument("--work", type=Path)
+    args = parser.parse_args(argv)
+    configure_threads()
+    work = args.work or Path(tempfile.mkdtemp(prefix="bench-al-"))
+    items, descriptors = make_pool(work / "pool", args.scenes, seed=10)
+    heldout = work / "heldout" / "annotations.json"
+    if not heldout.is_file():
+        write_set(heldout.parent, 40, seed=11)
+    print(f"pool {len(items)} images from {args.scenes} scenes; load {os.getloadavg()[0]:.1f}; work {work}")
+    fractions = []
+    for seed in range(args.seeds):
+        curves = {
+            name: run_strategy(name, args, work, items, descriptors, heldout, seed)
+            for name in ("random", "ranked")
+        }
+        final = curves["random"][-1]
+        needed = images_to_reach(curves["ranked"], final[1])
+        fraction = None if needed is None else needed / final[0]
+        fractions.append(fraction)
+        shown = "never" if fraction is None else f"{needed:.0f} images, {fraction:.0%} of random's {final[0]}"
+        print(f"seed {seed}: random reaches AP50 {final[1]:.3f} with {final[0]} images; ranked: {shown}")
+    reached = [f for f in fractions if f is not None]
+    verdict = "yes" if len(reached) == len(fractions) and max(reached) <= 0.6 else "no"
+    print(f"ranked order reaches random's final AP with <= 60% of its images in every seed: {verdict} "
+          f"(fractions {', '.join('never' if f is None else f'{f:.2f}' for f in fractions)}); "
+          f"load {os.getloadavg()[0]:.1f}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
