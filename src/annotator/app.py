@@ -16,6 +16,7 @@ from annotator.core.predictor import ModelSpec, Predictor
 from annotator.gui.main_window import MainWindow
 from annotator.gui.prelabel.actions import install_prelabelling
 from annotator.gui.resume import resume
+from annotator.gui.training.actions import install_training
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
 
@@ -42,7 +43,7 @@ def build_window(path: str | Path | None, *, settings: QSettings | None = None) 
     """The main window with PATH open (with no PATH, what was open last, or the samples on the very
     first start); bad input raises DatasetError."""
     window = MainWindow(settings)
-    install_prelabelling(window, load_predictor)
+    install_training(window, install_prelabelling(window, load_predictor))
     if path is None:
         resume(window)  # the last project at the last image; the samples on the very first start
     else:

@@ -131,9 +131,7 @@ def test_coco_weights_offline_say_what_to_download_and_where(tmp_path, rectangle
     result = _train(
         rectangles, "--out", tmp_path / "m.pt", "--base", "maskrcnn_resnet50_fpn", "--weights", "coco"
     )
-    _one_line_error(
-        result, "no maskrcnn_resnet50_fpn COCO weights", "download https://", "--weights FILE"
-    )
+    _one_line_error(result, "no maskrcnn_resnet50_fpn COCO weights", "download https://", "--weights FILE")
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from annotator.core.model import Dataset, Image, Instance, Review
+from annotator.core.model import Dataset, Image, ImageStatus, Instance, Review
 
 _OWN = "annotator"  # our namespaced key in `extra` (COCO export writes it under the same name)
 
@@ -31,6 +31,16 @@ def is_trainable(instance: Instance) -> bool:
     """What a model may learn from: a person's accepted instances; crowd regions are ignored, as COCO
     training does."""
     return is_accepted(instance) and not instance.iscrowd
+
+
+def is_unlabelled(dataset: Dataset, image_id: int) -> bool:
+    """Nobody has worked on the image: not marked done, and every instance on it is a prediction nobody
+    has judged. What a newly trained model pre-labels (its earlier predictions replaced); an image with a
+    person's work on it is left alone, so no prediction lands on top of it."""
+    image = dataset.images.get(image_id)
+    if image is None or image.status is ImageStatus.DONE:
+        return False
+    return all(is_unreviewed_prediction(instance) for instance in dataset.instances_of(image_id))
 
 
 def unreadable_reason(image: Image) -> str | None:

@@ -28,6 +28,7 @@ from annotator.core.model import (
     Source,
     SourceKind,
 )
+from annotator.core.model_rounds import ModelRound
 from annotator.io.atomic import replace_durably
 from annotator.io.errors import DatasetError
 from annotator.io.gc_pause import gc_paused
@@ -47,7 +48,12 @@ CREATE TABLE IF NOT EXISTS instances (
     geometry BLOB NOT NULL, z INTEGER NOT NULL, source TEXT NOT NULL, model TEXT, score REAL,
     review TEXT NOT NULL, iscrowd INTEGER NOT NULL, extra TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS instances_by_image ON instances (image_id);
+CREATE TABLE IF NOT EXISTS models (
+    round INTEGER PRIMARY KEY, path TEXT NOT NULL, date TEXT NOT NULL, images INTEGER NOT NULL,
+    val_ap REAL, val_ap50 REAL, details TEXT NOT NULL);
 """
+# Tables are only ever added (CREATE ... IF NOT EXISTS, at every open): an older file gains them when it
+# is opened, and an older annotator ignores a table it does not know, so adding one keeps SCHEMA_VERSION.
 _INSERT_INSTANCE = "INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_IMAGE = "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?)"
 _INSERT_CATEGORY = "INSERT OR REPLACE INTO categories VALUES (?,?,?,?,?)"
@@ -136,6 +142,20 @@ class ProjectStore:
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- the models trained on this project ---------------------------------------------------------
+    def model_rounds(self) -> list[ModelRound]:
+        """The rounds recorded so far, oldest first; a damaged row is left out."""
+        rounds = []
+        for row in self._conn.execute("SELECT * FROM models ORDER BY round"):
+            with contextlib.suppress(ValueError, TypeError):
+                rounds.append(_round_from_row(row))
+        return rounds
+
+    def add_model_round(self, model_round: ModelRound) -> None:
+        """Record a round (in its own transaction, like every edit); a round of the same number is replaced."""
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?,?)", _round_row(model_round))
 
     # -- write-through ----------------------------------------------------------------------------
     def attach(self, dataset: Dataset) -> None:
@@ -293,6 +313,19 @@ def _image_row(i: Image) -> tuple:
 def _image_from_row(row: tuple) -> Image:
     iid, file_name, width, height, status, extra = row
     return Image(iid, file_name, width, height, ImageStatus(status), orjson.loads(extra))
+
+
+def _round_row(r: ModelRound) -> tuple:
+    return (r.number, r.path, r.date, r.images, r.val_ap, r.val_ap50, _json(r.details))
+
+
+def _round_from_row(row: tuple) -> ModelRound:
+    number, path, date, images, val_ap, val_ap50, details = row
+    details = orjson.loads(details)
+    if not isinstance(details, dict):
+        raise ValueError("details must be an object")
+    return ModelRound(number=int(number), path=str(path), date=str(date), images=int(images),
+                      val_ap=val_ap, val_ap50=val_ap50, details=details)  # fmt: skip
 
 
 def _instance_row(i: Instance) -> tuple:

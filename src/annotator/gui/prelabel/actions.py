@@ -63,7 +63,7 @@ class Prelabelling(QObject):
         return PrelabelSettings.load(self.window.settings)
 
     def _build_menu(self) -> None:
-        menu = self.window.menuBar().addMenu("&Model")
+        menu = self.menu = self.window.menuBar().addMenu("&Model")  # training adds to it too
         self.current_action = self._action(menu, "Pre-label &current image", self.prelabel_current, "Ctrl+P")
         self.selected_action = self._action(menu, "Pre-label &selected images", self.prelabel_selected)
         self.all_action = self._action(menu, "Pre-label &all images…", self.prelabel_all, "Ctrl+Shift+P")

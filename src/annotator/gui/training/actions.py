@@ -1,0 +1,163 @@
+"""Training in the main window: Model ▸ Train on this project…, the dialog, and the loop's next step
+(use the new model; pre-label the images nobody has labelled with it).
+
+A round in progress is stopped, its model kept and recorded, before its document closes (another
+project opened, or the window closed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QMainWindow
+
+from annotator.core.model_rounds import ModelRound
+from annotator.core.rules import is_unlabelled, unreadable_reason
+from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.prelabel.actions import Prelabelling
+from annotator.gui.prelabel.dialog import PrelabelSettings
+from annotator.gui.training.controller import RunEnd, TrainingController
+from annotator.gui.training.dialog import TrainDialog
+from annotator.gui.training.history import ModelHistory
+from annotator.gui.training.options import TrainOptions
+
+MIN_PRELABEL_SIZE = 64  # the smallest input size Model settings offer
+
+
+class Training(QObject):
+    def __init__(self, window: QMainWindow, prelabelling: Prelabelling) -> None:
+        super().__init__(window)
+        self.window, self.prelabelling = window, prelabelling
+        self.history = ModelHistory()
+        self.controller = TrainingController(self.history, self)
+        self.dialog: TrainDialog | None = None
+        self.overrides: dict[str, Any] = {}  # TrainOptions fields the dialog does not show (tests)
+        self.action = QAction("&Train on this project…", window)
+        self.action.triggered.connect(self.open_dialog)
+        prelabelling.menu.addSeparator()
+        prelabelling.menu.addAction(self.action)
+        window.session.subscribe(self._on_session)
+        self.controller.ended.connect(self._on_end)
+        self._enable()
+
+    @property
+    def document(self):
+        return self.window.session.document
+
+    def open_dialog(self) -> TrainDialog:
+        """Show the dialog (made once, kept while the window lives), checking the project afresh."""
+        if self.dialog is None:
+            self.dialog = self._make_dialog()
+        if not self.controller.busy:
+            self._refresh_dialog()
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+        return self.dialog
+
+    def _make_dialog(self) -> TrainDialog:
+        dialog = TrainDialog(self.window)
+        controller = self.controller
+        controller.checked.connect(dialog.show_check)
+        controller.state_changed.connect(dialog.show_state)
+        controller.event.connect(dialog.run_panel.show_event)
+        dialog.train_requested.connect(self.train)
+        dialog.pause_requested.connect(controller.pause)
+        dialog.resume_requested.connect(controller.resume)
+        dialog.cancel_requested.connect(controller.cancel)
+        dialog.use_model_requested.connect(self.use_model)
+        dialog.prelabel_requested.connect(self.prelabel_unlabelled)
+        return dialog
+
+    def _refresh_dialog(self) -> None:
+        dialog, document = self.dialog, self.document
+        last = self.history.last_model(document)
+        dialog.set_options(TrainOptions.load(self.window.settings), None if last is None else last[0])
+        dialog.set_rounds([(r, self.history.model_path(document, r)) for r in self.history.rounds(document)])
+        self.controller.check(document, self._with_overrides(dialog.options.value()))
+
+    def _with_overrides(self, options: TrainOptions) -> TrainOptions:
+        return replace(options, **self.overrides) if self.overrides else options
+
+    # -- a round ----------------------------------------------------------------------------------
+    def train(self, options: TrainOptions) -> None:
+        options.save(self.window.settings)
+        problem = self.controller.start(self.document, self._with_overrides(options))
+        if self.dialog is not None:
+            if problem:
+                self.dialog.show_message(problem)
+            else:
+                self.dialog.round_started()
+
+    def _on_end(self, end: RunEnd) -> None:
+        self.window.statusBar().showMessage(end.message, 15000)
+        dialog = self.dialog
+        if dialog is None:
+            return
+        document = self.document
+        dialog.set_rounds([(r, self.history.model_path(document, r)) for r in self.history.rounds(document)])
+        dialog.show_end(end, unlabelled=len(self.unlabelled_images()))
+        if end.model_round is not None and document is not None:
+            dialog.show()  # the offer is the loop's next step: bring it back if it was closed
+            dialog.raise_()
+
+    # -- the next step of the loop ----------------------------------------------------------------
+    def unlabelled_images(self) -> list[int]:
+        """Images nobody has labelled (`rules.is_unlabelled`) that can be read: what a new model
+        pre-labels."""
+        document = self.document
+        if document is None:
+            return []
+        dataset = document.dataset
+        return [i for i in sorted(dataset.images)
+                if is_unlabelled(dataset, i) and unreadable_reason(dataset.images[i]) is None]  # fmt: skip
+
+    def use_model(self, model_round: ModelRound) -> Path | None:
+        """Pre-labelling uses this round's model from now on (Model settings ▸ Weights file), at the
+        input size it was trained at; the model file (None: no document)."""
+        document = self.document
+        if document is None:
+            return None
+        path = self.history.model_path(document, model_round)
+        settings = replace(PrelabelSettings.load(self.window.settings), weights=str(path))
+        size = model_round.details.get("input_size")
+        if isinstance(size, int) and size >= MIN_PRELABEL_SIZE:
+            settings = replace(settings, input_size=size)
+        settings.save(self.window.settings)
+        self.window.statusBar().showMessage(
+            f"Pre-labelling now uses round {model_round.number} ({path.name}, input {settings.input_size} px)",
+            10000,
+        )
+        return path
+
+    def prelabel_unlabelled(self, model_round: ModelRound) -> int | None:
+        """Use the round's model and pre-label the images nobody has labelled; the run's id (None:
+        nothing to run)."""
+        if self.use_model(model_round) is None:
+            return None
+        ids = self.unlabelled_images()
+        if not ids:
+            self.window.statusBar().showMessage("Every image has a person's labels already", 8000)
+            return None
+        return self.prelabelling.start(ids)
+
+    # -- following the window ---------------------------------------------------------------------
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.CLOSING:
+            self.controller.stop()  # before the document closes: its round is recorded in it
+        elif change.kind is SessionEvent.DOCUMENT:
+            self._enable()
+            if self.dialog is not None and self.dialog.isVisible() and not self.controller.busy:
+                self._refresh_dialog()
+
+    def _enable(self) -> None:
+        self.action.setEnabled(self.document is not None)
+
+
+def install_training(window: QMainWindow, prelabelling: Prelabelling) -> Training:
+    window.training = Training(window, prelabelling)
+    return window.training

@@ -1,0 +1,175 @@
+"""Model ▸ Train on this project… as a person uses it: a real training process (the light model, tiny
+settings, 64x48 images) started from the window, its model used to pre-label the images nobody has
+labelled, cancel keeping the best model, the project remembering its rounds, and a project that
+cannot train saying why."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+
+from annotator.app import load_predictor
+from annotator.core.model import Image, Review
+from annotator.core.predictor import Device
+from annotator.gui.main_window import MainWindow
+from annotator.gui.prelabel.actions import install_prelabelling
+from annotator.gui.prelabel.controller import RunState
+from annotator.gui.prelabel.dialog import PrelabelSettings
+from annotator.gui.training.actions import install_training
+from annotator.gui.training.controller import TrainState
+from annotator.gui.training.options import Length
+from training_helpers import TINY_MODEL, write_rectangles
+
+ROUND_TIMEOUT = 240_000  # ms: importing torch and a few tiny steps, on cores shared with other runs
+TINY = {
+    "model": TINY_MODEL,
+    "recipe": {"batch_size": 2, "warmup_steps": 3, "lr": 1e-3, "scale_jitter": (1.0, 1.0)},
+    "input_size": 64,
+    "device": "cpu",
+}
+
+
+def make_window(qtbot, tmp_path: Path, *, labelled: int = 8, unlabelled: int = 3):
+    """The window on a project of `labelled` images with trainable rectangles and `unlabelled` more."""
+    folder = tmp_path / "rectangles"
+    data = write_rectangles(folder, count=labelled) if labelled else None
+    if data is None:
+        folder.mkdir(parents=True)
+    if unlabelled:  # more of the same rectangles, not labelled
+        write_rectangles(tmp_path / "more", count=unlabelled, seed=1)
+        for index in range(unlabelled):
+            (tmp_path / "more" / f"im{index + 1}.png").rename(folder / f"new{index}.png")
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    PrelabelSettings(score_threshold=0.05, device=Device.CPU, max_detections=5).save(settings)
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    training = install_training(window, install_prelabelling(window, load_predictor))
+    training.overrides = dict(TINY)
+    assert window.open_path(data if data is not None else folder)
+    dataset = window.document.dataset
+    if data is not None:
+        next_id = max(dataset.images) + 1
+        dataset.put_images(Image(next_id + i, f"new{i}.png", 64, 48) for i in range(unlabelled))
+    window.resize(1000, 700)
+    window.show()
+    return window, training
+
+
+def open_checked_dialog(qtbot, training):
+    with qtbot.waitSignal(training.controller.checked, timeout=30_000):
+        dialog = training.open_dialog()
+    return dialog
+
+
+def train_round(qtbot, training, *, epochs: int, cancel_after_epoch: bool = False):
+    dialog = open_checked_dialog(qtbot, training)
+    dialog.options.unit.setCurrentIndex(dialog.options.unit.findData(Length.EPOCHS.value))
+    dialog.options.epochs.setValue(epochs)
+    if cancel_after_epoch:
+        training.controller.event.connect(
+            lambda event: (
+                event.kind == "epoch" and dialog.cancel_button.isEnabled() and dialog.cancel_button.click()
+            )
+        )
+    with qtbot.waitSignal(training.controller.ended, timeout=ROUND_TIMEOUT) as ended:
+        dialog.train_button.click()
+    return dialog, ended.args[0]
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_a_round_trained_in_the_window_pre_labels_the_unlabelled_images_and_is_remembered(qtbot, tmp_path):
+    window, training = make_window(qtbot, tmp_path)
+    project = window.document.path
+    dataset = window.document.dataset
+    untouched = training.unlabelled_images()
+    assert len(untouched) == 3
+
+    dialog, end = train_round(qtbot, training, epochs=2)
+
+    assert end.state is TrainState.FINISHED, end.message
+    model = project.parent / "data-models" / "round-1.pt"
+    assert end.model_path == model and model.is_file()
+    assert not model.with_name("round-1.last.pt").exists()  # the resumable state is not kept
+    assert "Round 1 finished" in dialog.run_panel.state_label.text()
+    lines = dialog.run_panel.lines()
+    assert any(line.startswith("Epoch 2") and "AP50" in line for line in lines), lines
+    assert len(dialog.run_panel.plot.steps) == 6  # 6 training images, batch 2, 2 epochs
+    assert (
+        dialog.rounds.item(0).text().startswith("Round 1 · ") and "8 images" in dialog.rounds.item(0).text()
+    )
+    assert dialog.prelabel_button.isVisible() and "pre-label 3 images" in dialog.prelabel_button.text()
+
+    prelabelling = training.prelabelling
+    with qtbot.waitSignal(prelabelling.controller.run_finished, timeout=ROUND_TIMEOUT) as finished:
+        dialog.prelabel_button.click()
+    progress = finished.args[0]
+    assert progress.state is RunState.FINISHED and progress.total == 3 and progress.failed == 0
+    used = PrelabelSettings.load(window.settings)
+    assert used.weights == str(model) and used.input_size == 64  # at the size it was trained at
+    assert progress.detections > 0
+    predicted = [i for i in dataset.instances.values() if i.source.is_model]
+    assert {i.image_id for i in predicted} <= set(untouched)  # the labelled images are left alone
+    assert {i.category_id for i in predicted} <= {5, 9}  # the project's classes, their own ids
+    assert all(i.review is Review.UNREVIEWED for i in predicted)
+
+    assert window.set_document(None)
+    assert window.open_path(project)
+    dialog = open_checked_dialog(qtbot, training)
+    assert dialog.rounds.item(0).text().startswith("Round 1 · ")
+    assert "round 1" in dialog.options.start.currentText()  # the next round continues from it
+    window.close()
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_cancel_stops_the_round_and_keeps_the_best_model(qtbot, tmp_path):
+    window, training = make_window(qtbot, tmp_path, unlabelled=0)
+
+    dialog, end = train_round(qtbot, training, epochs=50, cancel_after_epoch=True)
+
+    assert end.state is TrainState.CANCELLED, end.message
+    assert end.finished.reason == "cancelled" and end.finished.epochs < 50
+    assert end.model_path is not None and end.model_path.is_file()
+    (model_round,) = training.history.rounds(window.document)
+    assert model_round.details["reason"] == "cancelled" and model_round.val_ap50 is not None
+    assert "stopped early" in dialog.rounds.item(0).text()
+    from annotator.inference.models import read_checkpoint
+
+    checkpoint = read_checkpoint(end.model_path)
+    assert [c.name for c in checkpoint.categories] == ["red", "blue"]
+    window.close()
+
+
+def test_a_project_with_no_trainable_instances_says_so_and_cannot_start(qtbot, tmp_path):
+    window, training = make_window(qtbot, tmp_path, labelled=0, unlabelled=2)
+    dialog = open_checked_dialog(qtbot, training)
+    assert dialog.problem.isVisible()
+    assert dialog.problem.text().startswith("Cannot train: no trainable instances")
+    assert not dialog.train_button.isEnabled()
+    window.close()
+
+
+def test_a_second_round_is_numbered_after_the_first_and_starts_from_it(qtbot, tmp_path):
+    """Without training: the rounds come from the project file, the next one starts from the last."""
+    from annotator.core.model_rounds import ModelRound
+
+    window, training = make_window(qtbot, tmp_path, unlabelled=0)
+    document = window.document
+    folder = document.path.parent / "data-models"
+    folder.mkdir()
+    (folder / "round-1.pt").write_bytes(b"a model")
+    first = ModelRound(number=1, path="data-models/round-1.pt", date="2026-12-04T10:00:00", images=8,
+                       val_ap=0.4, val_ap50=0.61, details={"architecture": "maskrcnn_resnet18_fpn"})  # fmt: skip
+    training.history.add(document, first)
+    dialog = open_checked_dialog(qtbot, training)
+    assert dialog.rounds.item(0).text() == "Round 1 · 2026-12-04 · 8 images · AP50 0.61"
+    options = replace(dialog.options.value(), **TINY)
+    config = options.config(data=Path("d.json"), out=Path("o.pt"), images_root=Path("."),
+                            last_model=training.history.last_model(document)[1])  # fmt: skip
+    assert config.weights == str(folder / "round-1.pt")
+    assert not dialog.options.base.isEnabled()  # a checkpoint brings its own architecture
+    window.close()
