@@ -64,19 +64,27 @@ def open_checked_dialog(qtbot, training):
     return dialog
 
 
-def train_round(qtbot, training, *, epochs: int, cancel_after_epoch: bool = False):
-    dialog = open_checked_dialog(qtbot, training)
+def set_epochs(dialog, epochs: int) -> None:
     dialog.options.unit.setCurrentIndex(dialog.options.unit.findData(Length.EPOCHS.value))
     dialog.options.epochs.setValue(epochs)
-    if cancel_after_epoch:
-        training.controller.event.connect(
-            lambda event: (
-                event.kind == "epoch" and dialog.cancel_button.isEnabled() and dialog.cancel_button.click()
-            )
-        )
+
+
+def train_round(qtbot, training, *, epochs: int):
+    dialog = open_checked_dialog(qtbot, training)
+    set_epochs(dialog, epochs)
     with qtbot.waitSignal(training.controller.ended, timeout=ROUND_TIMEOUT) as ended:
         dialog.train_button.click()
     return dialog, ended.args[0]
+
+
+def start_long_round(qtbot, training):
+    """Start a round of 50 epochs from the dialog; return once its first step is done."""
+    dialog = open_checked_dialog(qtbot, training)
+    set_epochs(dialog, 50)
+    is_step = lambda event: event.kind == "step"  # noqa: E731
+    with qtbot.waitSignal(training.controller.event, timeout=ROUND_TIMEOUT, check_params_cb=is_step):
+        dialog.train_button.click()
+    return dialog
 
 
 @pytest.mark.slow
@@ -126,11 +134,26 @@ def test_a_round_trained_in_the_window_pre_labels_the_unlabelled_images_and_is_r
 
 @pytest.mark.slow
 @pytest.mark.training
-def test_cancel_stops_the_round_and_keeps_the_best_model(qtbot, tmp_path):
+def test_pause_holds_the_round_and_cancel_stops_it_keeping_the_best_model(qtbot, tmp_path):
     window, training = make_window(qtbot, tmp_path, unlabelled=0)
+    controller = training.controller
+    dialog = start_long_round(qtbot, training)
 
-    dialog, end = train_round(qtbot, training, epochs=50, cancel_after_epoch=True)
+    with qtbot.waitSignal(controller.state_changed, check_params_cb=lambda s: s is TrainState.PAUSED):
+        dialog.pause_button.click()
+    assert dialog.pause_button.text() == "Resume" and dialog.run_panel.state_label.text() == "Paused"
+    with qtbot.waitSignal(controller.event, timeout=1500, raising=False,
+                          check_params_cb=lambda e: e.kind == "step") as stepped:  # fmt: skip
+        pass
+    assert not stepped.signal_triggered  # paused: no step
+    with qtbot.waitSignal(
+        controller.event, timeout=ROUND_TIMEOUT, check_params_cb=lambda e: e.kind == "epoch"
+    ):
+        dialog.pause_button.click()  # resume, until an epoch is validated and its model saved
+    with qtbot.waitSignal(controller.ended, timeout=ROUND_TIMEOUT) as ended:
+        dialog.cancel_button.click()
 
+    end = ended.args[0]
     assert end.state is TrainState.CANCELLED, end.message
     assert end.finished.reason == "cancelled" and end.finished.epochs < 50
     assert end.model_path is not None and end.model_path.is_file()
@@ -172,4 +195,43 @@ def test_a_second_round_is_numbered_after_the_first_and_starts_from_it(qtbot, tm
                             last_model=training.history.last_model(document)[1])  # fmt: skip
     assert config.weights == str(folder / "round-1.pt")
     assert not dialog.options.base.isEnabled()  # a checkpoint brings its own architecture
+    window.close()
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_closing_the_window_during_a_round_keeps_its_model_and_records_it(qtbot, tmp_path):
+    from annotator.io.project import open_project
+
+    window, training = make_window(qtbot, tmp_path, unlabelled=0)
+    project = window.document.path
+    start_long_round(qtbot, training)
+
+    window.close()  # waits for the child to save after its current step
+
+    assert training.controller.state is TrainState.CANCELLED
+    with open_project(project) as reopened:
+        (model_round,) = reopened.store.model_rounds()
+    assert model_round.details["reason"] == "cancelled" and model_round.images == 8
+    assert (project.parent / model_round.path).is_file()
+
+
+def test_what_is_left_out_of_training_is_said_before_it_starts(qtbot, tmp_path):
+    """A class without instances, an image missing on disk, a set too small to validate: notes, not
+    errors; the round can still start."""
+    from annotator.core.model import Category
+
+    window, training = make_window(qtbot, tmp_path, labelled=4, unlabelled=0)
+    window.document.dataset.put_categories([Category(12, "green")])
+    (window.document.root / "im4.png").unlink()
+    dialog = open_checked_dialog(qtbot, training)
+    notes = dialog.notes.text()
+    assert "class 'green' (id 12) has no trainable instance" in notes
+    assert "skipped 1 images that cannot be read: im4.png" in notes
+    assert "too few for a validation split" in notes
+    assert (
+        dialog.summary.text()
+        == "Trains on 3 images with 6 trainable instances in 2 classes (no validation split)."
+    )
+    assert dialog.train_button.isEnabled() and not dialog.problem.isVisible()
     window.close()

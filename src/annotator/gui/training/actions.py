@@ -99,6 +99,10 @@ class Training(QObject):
         if dialog is None:
             return
         document = self.document
+        last = self.history.last_model(document)
+        dialog.set_options(
+            dialog.options.value(), None if last is None else last[0]
+        )  # the next round's start
         dialog.set_rounds([(r, self.history.model_path(document, r)) for r in self.history.rounds(document)])
         dialog.show_end(end, unlabelled=len(self.unlabelled_images()))
         if end.model_round is not None and document is not None:
@@ -143,7 +147,10 @@ class Training(QObject):
         if not ids:
             self.window.statusBar().showMessage("Every image has a person's labels already", 8000)
             return None
-        return self.prelabelling.start(ids)
+        run = self.prelabelling.start(ids)
+        if run is not None and self.dialog is not None:
+            self.dialog.hide()  # the loop goes on in the window: the new predictions, then review
+        return run
 
     # -- following the window ---------------------------------------------------------------------
     def _on_session(self, change: SessionChange) -> None:

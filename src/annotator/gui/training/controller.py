@@ -47,6 +47,7 @@ class TrainState(StrEnum):
     PREPARING = "preparing the training set"
     STARTING = "starting"
     RUNNING = "training"
+    PAUSING = "pausing after this step"
     PAUSED = "paused"
     STOPPING = "stopping"
     FINISHED = "finished"
@@ -55,7 +56,7 @@ class TrainState(StrEnum):
 
     @property
     def active(self) -> bool:
-        return self in (TrainState.PREPARING, TrainState.STARTING, TrainState.RUNNING,
+        return self in (TrainState.PREPARING, TrainState.STARTING, TrainState.RUNNING, TrainState.PAUSING,
                         TrainState.PAUSED, TrainState.STOPPING)  # fmt: skip
 
 
@@ -152,12 +153,17 @@ class TrainingController(QObject):
         return None
 
     def pause(self) -> None:
+        """Pause before the next step (the child says when it has: PAUSING, then PAUSED)."""
         if self.run is not None and self.run.process is not None and self.state is TrainState.RUNNING:
             self.run.process.pause()
+            self._set_state(TrainState.PAUSING)
 
     def resume(self) -> None:
-        if self.run is not None and self.run.process is not None and self.state is TrainState.PAUSED:
+        if self.run is not None and self.run.process is not None and self.state in (
+            TrainState.PAUSING, TrainState.PAUSED,
+        ):  # fmt: skip
             self.run.process.resume()
+            self._set_state(TrainState.RUNNING)
 
     def cancel(self) -> None:
         """Stop after the current step; the best model so far is kept (and recorded as a round)."""
@@ -250,7 +256,10 @@ class TrainingController(QObject):
             run.started = event
             self._set_state(TrainState.STOPPING if run.cancelled else TrainState.RUNNING)
         elif isinstance(event, Paused) and not run.cancelled:
-            self._set_state(TrainState.PAUSED if event.paused else TrainState.RUNNING)
+            if event.paused and self.state is TrainState.PAUSING:
+                self._set_state(TrainState.PAUSED)
+            elif not event.paused and self.state is TrainState.PAUSED:
+                self._set_state(TrainState.RUNNING)
         elif isinstance(event, Finished):
             run.finished = event
         elif isinstance(event, Failed):
@@ -333,6 +342,10 @@ def _describe(model_round: ModelRound, finished: Finished) -> str:
     how = {"done": "finished", "time": "finished (time is up)", "cancelled": "stopped"}[finished.reason]
     score = "" if finished.best_val_ap50 is None else f", validation AP50 {finished.best_val_ap50:.2f}"
     return (
-        f"Round {model_round.number} {how}: {finished.epochs} epochs, {finished.steps} steps in "
+        f"Round {model_round.number} {how}: {_count(finished.epochs, 'epoch')}, {_count(finished.steps, 'step')} in "
         f"{finished.elapsed_s / 60:.1f} min{score}"
     )
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QGroupBox,
@@ -52,7 +52,9 @@ class TrainDialog(QDialog):
         self.problem.setStyleSheet(PROBLEM_STYLE)
         self.notes = QLabel(wordWrap=True)
         self.notes.setStyleSheet(NOTE_STYLE)
-        self.rounds = QListWidget()
+        self.rounds = QListWidget(wordWrap=True)
+        self.rounds.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.rounds.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.use_round_button = QPushButton("Use this model")
         self.use_round_button.setToolTip("Pre-label with this model (Model settings ▸ Weights file)")
         self.run_panel = RunPanel()
@@ -71,6 +73,7 @@ class TrainDialog(QDialog):
         self.state = TrainState.IDLE
         self.finished_round: ModelRound | None = None
         self._ready = False
+        self._hide_offer()
         self.show_state(TrainState.IDLE)
         self.resize(920, 720)
 
@@ -164,8 +167,8 @@ class TrainDialog(QDialog):
         self.run_panel.show_state(state)
         self.options.setEnabled(not active)
         self.train_button.setEnabled(not active and self._ready)
-        self.pause_button.setEnabled(state in (TrainState.RUNNING, TrainState.PAUSED))
-        self.pause_button.setText("Resume" if state is TrainState.PAUSED else "Pause")
+        self.pause_button.setEnabled(state in (TrainState.RUNNING, TrainState.PAUSING, TrainState.PAUSED))
+        self.pause_button.setText("Resume" if state in (TrainState.PAUSING, TrainState.PAUSED) else "Pause")
         self.cancel_button.setEnabled(active and state is not TrainState.STOPPING)
         if active:
             self._hide_offer()
@@ -191,13 +194,15 @@ class TrainDialog(QDialog):
         self.prelabel_button.setEnabled(unlabelled > 0)
         for widget in (self.offer, self.use_button, self.prelabel_button):
             widget.show()
+        QTimer.singleShot(0, self.run_panel.log.scrollToBottom)  # once the offer's row is laid out
 
     def _hide_offer(self) -> None:
         for widget in (self.offer, self.use_button, self.prelabel_button):
             widget.hide()
 
     def _toggle_pause(self) -> None:
-        (self.resume_requested if self.state is TrainState.PAUSED else self.pause_requested).emit()
+        paused = self.state in (TrainState.PAUSING, TrainState.PAUSED)
+        (self.resume_requested if paused else self.pause_requested).emit()
 
     def _selected_round(self) -> ModelRound | None:
         item = self.rounds.currentItem()

@@ -83,6 +83,9 @@ class LossPlot(QWidget):
         self._draw_axes(painter, plot, text, x_max, loss_top)
         if self.steps:
             self._draw_loss(painter, plot, x_max, loss_top)
+        else:
+            painter.setPen(text)
+            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, "The loss of each step appears here")
         self._draw_epochs(painter, plot, x_max)
         self._draw_legend(painter, plot, text)
         painter.end()
@@ -100,9 +103,12 @@ class LossPlot(QWidget):
                              _short(top * fraction))  # fmt: skip
             painter.drawText(QRectF(plot.right() + 4, y - 7, 36, 14), Qt.AlignmentFlag.AlignLeft,
                              f"{fraction:.2f}")  # fmt: skip
-            x = plot.left() + fraction * plot.width()
-            painter.drawText(QRectF(x - 30, plot.bottom() + 2, 60, 14), Qt.AlignmentFlag.AlignCenter,
-                             str(round(x_max * fraction)))  # fmt: skip
+        painter.setPen(text)
+        for step in _step_ticks(x_max):
+            x = plot.left() + step / x_max * plot.width()
+            painter.drawText(
+                QRectF(x - 30, plot.bottom() + 2, 60, 14), Qt.AlignmentFlag.AlignCenter, str(step)
+            )
         painter.setPen(QPen(text, 1))
         painter.drawRect(plot)
         painter.drawText(QRectF(plot.left(), plot.bottom() + 14, plot.width(), 14),
@@ -145,7 +151,7 @@ class LossPlot(QWidget):
 
     def _draw_legend(self, painter: QPainter, plot: QRectF, text: QColor) -> None:
         x = plot.left()
-        for label, color in (("loss (average)", LOSS), ("validation AP50", AP50), ("AP", AP)):
+        for label, color in (("loss (average)", LOSS), ("validation AP50", AP50), ("AP .50:.95", AP)):
             painter.setPen(QPen(color, 2))
             painter.drawLine(QPointF(x, 12), QPointF(x + 16, 12))
             painter.setPen(text)
@@ -163,5 +169,11 @@ def _nice_ceiling(value: float) -> float:
     return 10 * power
 
 
+def _step_ticks(x_max: float) -> list[int]:
+    """Whole steps at a round spacing, about five of them up to `x_max`."""
+    spacing = max(1, int(_nice_ceiling(max(x_max / 5, 1.0))))
+    return list(range(0, int(x_max) + 1, spacing))
+
+
 def _short(value: float) -> str:
-    return f"{value:.2f}" if value < 10 else f"{value:.0f}"
+    return f"{value:.3g}"

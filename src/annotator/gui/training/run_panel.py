@@ -38,6 +38,7 @@ class RunPanel(QWidget):
         self.plot = LossPlot()
         self.log = QListWidget()
         self.log.setWordWrap(True)
+        self.log.setMinimumHeight(80)
         self.log.setMaximumHeight(110)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
