@@ -195,6 +195,14 @@ def test_a_second_round_is_numbered_after_the_first_and_starts_from_it(qtbot, tm
                             last_model=training.history.last_model(document)[1])  # fmt: skip
     assert config.weights == str(folder / "round-1.pt")
     assert not dialog.options.base.isEnabled()  # a checkpoint brings its own architecture
+
+    from annotator.gui.training.options import StartFrom
+
+    dialog.options.start.setCurrentIndex(dialog.options.start.findData(StartFrom.FILE.value))
+    dialog.options.weights_file.setText(str(tmp_path / "gone.pt"))
+    dialog.train_button.click()
+    assert dialog.problem.text() == f"{tmp_path / 'gone.pt'}: no such checkpoint file"
+    assert training.controller.state is TrainState.IDLE and not (folder / "round-2.data.json").exists()
     window.close()
 
 

@@ -32,7 +32,7 @@ def test_a_round_reads_as_one_line():
     assert ROUND.label() == "Round 2 · 2026-12-04 · 40 images · AP50 0.61"
     unvalidated = ModelRound(number=1, path="m.pt", date="2026-12-01T09:00:00", images=3,
                              details={"reason": "cancelled"})  # fmt: skip
-    assert unvalidated.label() == "Round 1 · 2026-12-01 · 3 images · no validation · stopped early"
+    assert unvalidated.label() == "Round 1 · 2026-12-01 · 3 images · not validated · stopped early"
     assert next_round_number([ROUND, unvalidated]) == 3
     assert next_round_number([unvalidated], taken=[4]) == 5
 

@@ -32,8 +32,9 @@ class ModelRound:
         return self.date[:10]
 
     def label(self) -> str:
-        """One line for a list: round, day, images, AP50 (or that it was not validated)."""
-        score = "no validation" if self.val_ap50 is None else f"AP50 {self.val_ap50:.2f}"
+        """One line for a list: round, day, images, AP50 (or "not validated": no validation split, or
+        stopped before its first epoch ended)."""
+        score = "not validated" if self.val_ap50 is None else f"AP50 {self.val_ap50:.2f}"
         stopped = " · stopped early" if self.details.get("reason") == "cancelled" else ""
         return f"Round {self.number} · {self.day} · {self.images} images · {score}{stopped}"
 

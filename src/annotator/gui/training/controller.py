@@ -130,8 +130,12 @@ class TrainingController(QObject):
         if problem:
             return problem
         last = self.history.last_model(document)
-        if options.start is StartFrom.FILE and not options.weights_file.strip():
-            return "Choose the checkpoint file to start from"
+        if options.start is StartFrom.FILE:
+            weights = Path(options.weights_file.strip()).expanduser()
+            if not options.weights_file.strip():
+                return "Choose the checkpoint file to start from"
+            if not weights.is_file():
+                return f"{weights}: no such checkpoint file"
         try:
             folder = make_models_folder(Path(document.path))
             taken = taken_round_numbers(folder)
