@@ -59,6 +59,7 @@ def test_a_project_made_before_rounds_existed_gains_the_table_and_a_damaged_row_
         project.store.add_model_round(ROUND)
     with sqlite3.connect(path) as connection:
         connection.execute("INSERT INTO models VALUES (3, 'x.pt', 'd', 1, NULL, NULL, '[1, 2]')")
+        connection.execute("INSERT INTO models VALUES (4, 'y.pt', 'd', 1, 'high', NULL, '{}')")
     with open_project(path) as project:
         assert project.store.model_rounds() == [ROUND]
 

@@ -325,7 +325,12 @@ def _round_from_row(row: tuple) -> ModelRound:
     if not isinstance(details, dict):
         raise ValueError("details must be an object")
     return ModelRound(number=int(number), path=str(path), date=str(date), images=int(images),
-                      val_ap=val_ap, val_ap50=val_ap50, details=details)  # fmt: skip
+                      val_ap=_optional_float(val_ap), val_ap50=_optional_float(val_ap50),
+                      details=details)  # fmt: skip
+
+
+def _optional_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 def _instance_row(i: Instance) -> tuple:

@@ -215,7 +215,11 @@ class TrainingController(QObject):
         if run.cancelled:
             self._end(TrainState.CANCELLED, "Cancelled before training began")
             return
-        run.process = TrainingProcess.start(run.config)
+        try:
+            run.process = TrainingProcess.start(run.config)
+        except OSError as exc:
+            self._end(TrainState.FAILED, f"The training process could not start: {exc.strerror or exc}")
+            return
         run.reader = threading.Thread(target=self._read, args=(run,), daemon=True, name="training-events")
         run.reader.start()
         self._set_state(TrainState.STARTING)
