@@ -117,7 +117,7 @@ def test_a_round_trained_in_the_window_pre_labels_the_unlabelled_images_and_is_r
     progress = finished.args[0]
     assert progress.state is RunState.FINISHED and progress.total == 3 and progress.failed == 0
     used = PrelabelSettings.load(window.settings)
-    assert used.weights == str(model) and used.input_size == 64  # at the size it was trained at
+    assert used.weights == str(model) and used.follows_model  # at the size it was trained at
     assert progress.detections > 0
     predicted = [i for i in dataset.instances.values() if i.source.is_model]
     assert {i.image_id for i in predicted} <= set(untouched)  # the labelled images are left alone

@@ -233,6 +233,7 @@ class PrelabelController(QObject):
                 replace_predictions=run.settings.replace_predictions,
                 control=run.control,
                 release_after_s=run.settings.release_after_s(),
+                follows_model=run.settings.follows_model,
             )
             run.in_flight += 1
             self.worker.submit(request)

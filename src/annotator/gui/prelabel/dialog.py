@@ -44,7 +44,7 @@ class PrelabelSettings:
     classes: str = ""  # names or ids, comma-separated; empty keeps every class
     mask_threshold: float = 0.5
     max_detections: int = 100
-    input_size: int = 1333  # the long side the image is resized to, at most
+    input_size: int = 0  # the long side the image is resized to, at most; 0: the model's own (see options)
     min_mask_area: int = PredictOptions.min_mask_area  # pixels; smaller masks are dropped
     replace_predictions: bool = True  # earlier unreviewed predictions of the image are replaced
     release_after_minutes: float = 5.0  # idle model closed (its memory given back) after this; 0: never
@@ -58,13 +58,19 @@ class PrelabelSettings:
         )
 
     def options(self) -> PredictOptions:
+        """The options of a run; with `input_size` 0 the sizes torchvision's COCO models use, which the
+        worker replaces by a trained checkpoint's own (`follows_model`)."""
         return PredictOptions.with_max_size(
-            self.input_size,
+            self.input_size or 1333,
             score_threshold=self.score_threshold,
             mask_threshold=self.mask_threshold,
             max_detections=self.max_detections,
             min_mask_area=self.min_mask_area,
         )
+
+    @property
+    def follows_model(self) -> bool:
+        return self.input_size == 0
 
     def release_after_s(self) -> float | None:
         return self.release_after_minutes * 60 if self.release_after_minutes > 0 else None
@@ -121,9 +127,11 @@ class PrelabelDialog(QDialog):
         self.classes = QLineEdit(placeholderText="all; or names / ids, comma-separated: person, car")
         self.mask_threshold = _spin(0.05, 0.95, 0.05)
         self.max_detections = QSpinBox(minimum=1, maximum=1000)
-        self.input_size = QSpinBox(minimum=64, maximum=4096, singleStep=32, suffix=" px")
+        self.input_size = QSpinBox(minimum=0, maximum=4096, singleStep=32, suffix=" px")
+        self.input_size.setSpecialValueText("the model's own")
         self.input_size.setToolTip(
-            "Images are resized so that their long side is at most this (and short side 800)"
+            "Images are resized so that their long side is at most this (and short side 800); the model's "
+            "own: the size a trained checkpoint learnt at, 1333 for COCO weights"
         )
         self.min_mask_area = QSpinBox(minimum=0, maximum=100_000, suffix=" px")
         self.min_mask_area.setToolTip("Predictions whose mask covers fewer pixels are dropped (0 keeps all)")

@@ -76,6 +76,7 @@ class PrelabelRequest:
     replace_predictions: bool = True
     control: RunControl = field(default_factory=RunControl, compare=False, repr=False)
     release_after_s: float | None = None  # close the model this long after its last image (None: keep)
+    follows_model: bool = False  # a trained checkpoint's own input size replaces the options' sizes
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,8 @@ class _ModelWorker(QObject):
         info = predictor.info
         try:
             options = keep_classes(request.options, request.class_names, info)
+            if request.follows_model and info.input_size is not None:
+                options = replace(options, min_size=info.input_size[0], max_size=info.input_size[1])
         except ValueError as exc:
             request.control.cancel()
             return Failed(request, str(exc), fatal=True)

@@ -25,8 +25,6 @@ from annotator.gui.training.dialog import TrainDialog
 from annotator.gui.training.history import ModelHistory
 from annotator.gui.training.options import TrainOptions
 
-MIN_PRELABEL_SIZE = 64  # the smallest input size Model settings offer
-
 
 class Training(QObject):
     def __init__(self, window: QMainWindow, prelabelling: Prelabelling) -> None:
@@ -127,14 +125,13 @@ class Training(QObject):
         if document is None:
             return None
         path = self.history.model_path(document, model_round)
-        settings = replace(PrelabelSettings.load(self.window.settings), weights=str(path))
-        size = model_round.details.get("input_size")
-        if isinstance(size, int) and size >= MIN_PRELABEL_SIZE:
-            settings = replace(settings, input_size=size)
+        # input size 0: the size the checkpoint was trained at, which the model process reads from it
+        settings = replace(PrelabelSettings.load(self.window.settings), weights=str(path), input_size=0)
         settings.save(self.window.settings)
+        size = model_round.details.get("input_size")
+        shown = f", input {size} px" if isinstance(size, int) else ""
         self.window.statusBar().showMessage(
-            f"Pre-labelling now uses round {model_round.number} ({path.name}, input {settings.input_size} px)",
-            10000,
+            f"Pre-labelling now uses round {model_round.number} ({path.name}{shown})", 10000
         )
         return path
 
