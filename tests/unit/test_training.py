@@ -107,6 +107,9 @@ def test_a_new_round_from_our_checkpoint_keeps_the_classes_it_knows(rectangles, 
         tiny_config(rectangles, tmp_path / "round2.pt", epochs=1, weights=str(tmp_path / "round1.pt"))
     )
     second = load_checkpoint(tmp_path / "round2.pt")
+    # the start is scored first and kept at round2.pt until training does at least as well
+    assert ("best", 0) in [(e.role, e.step) for e in events if e.kind == "checkpoint"]
+    assert any("starting model scores" in e.to_json().get("message", "") for e in events)
     assert [record["round"] for record in second.history] == [1, 2]
     assert second.history[1]["started_from"] == str(tmp_path / "round1.pt")
     assert second.label_to_category == (0, 5, 9)

@@ -75,6 +75,7 @@ class _Run:
     step: int = 0
     elapsed_before: float = 0.0  # seconds spent before a resume
     best: tuple[float, float] | None = None  # (AP, AP50) of the model at config.out
+    best_is_start: bool = False  # config.out holds the model the round started from (a tie replaces it)
     model_saved: bool = False
     epoch_losses: list[float] = field(default_factory=list)
     bad_steps: int = 0
@@ -106,7 +107,10 @@ def train(
     emit = on_event or (lambda event: None)
     cancel = cancel or CancelToken()
     run = _prepare(config, emit)
-    return _loop(run, emit, cancel, _Clock(run.elapsed_before, clock))
+    timer = _Clock(run.elapsed_before, clock)
+    if config.resume is None and run.start.kept_classes and run.start.source not in ("scratch", "coco"):
+        _keep_the_start(run, timer, emit)
+    return _loop(run, emit, cancel, timer)
 
 
 # -- preparation --------------------------------------------------------------------------------------
@@ -146,6 +150,20 @@ def _prepare(config: TrainConfig, emit: Callable[[Event], None]) -> _Run:
         resume.restore(run_state=run, optimizer=optimizer)
     emit(_started(run))
     return run
+
+
+def _keep_the_start(run: _Run, clock: _Clock, emit: Callable[[Event], None]) -> None:
+    """A round that continues from one of our models keeps that model unless training beats it on this
+    round's validation images: a new round (its warm-up at the full learning rate, other images) can
+    start worse than it began, and the model it leaves must never be worse than the one it started
+    from."""
+    scores = _validate(run, CancelToken())
+    if scores is None:
+        return
+    _save_model(run, scores, clock, emit)
+    run.best_is_start = True
+    emit(Notice(f"the starting model scores AP50 {scores[1]:.3f} on this round's validation images; "
+                f"it is kept unless training does better"))  # fmt: skip
 
 
 def _training_set(config: TrainConfig, emit: Callable[[Event], None]) -> tuple[TrainingSet, Path]:
@@ -331,14 +349,22 @@ def _end_of_epoch(run: _Run, clock: _Clock, emit: Callable[[Event], None], cance
     mean_loss = round(float(np.mean(run.epoch_losses)), 4) if run.epoch_losses else None
     run.epoch_losses = []
     scores = _validate(run, cancel)
-    better = scores is not None and (run.best is None or scores[0] > run.best[0]
-                                     or (scores[0] == run.best[0] and scores[1] > run.best[1]))  # fmt: skip
+    better = scores is not None and _beats(scores, run)
     if better or (scores is None and not len(run.val_images)):
         _save_model(run, scores, clock, emit)
     emit(EpochEnd(epoch=run.epoch, step=run.step, mean_loss=mean_loss,
                   val_ap=None if scores is None else round(scores[0], 4),
                   val_ap50=None if scores is None else round(scores[1], 4), best=better))  # fmt: skip
     _save_last(run, clock, emit)
+
+
+def _beats(scores: tuple[float, float], run: _Run) -> bool:
+    """Better than the model kept so far (AP, then AP50); a trained model also wins a tie with the start."""
+    if run.best is None:
+        return True
+    if run.best_is_start and scores >= run.best:
+        return True
+    return scores[0] > run.best[0] or (scores[0] == run.best[0] and scores[1] > run.best[1])
 
 
 def _validate(run: _Run, cancel: CancelToken) -> tuple[float, float] | None:
@@ -358,7 +384,7 @@ def _finish(run: _Run, reason: str, clock: _Clock, emit: Callable[[Event], None]
     if run.step > 0:  # stopped before any training: nothing worth a file
         if run.position > 0 and reason == "time":
             scores = _validate(run, CancelToken())
-            if scores is not None and (run.best is None or scores[0] > run.best[0]):
+            if scores is not None and _beats(scores, run):
                 _save_model(run, scores, clock, emit)
         if not run.model_saved or (not len(run.val_images) and run.position > 0):
             _save_model(run, run.best, clock, emit)  # without validation, the latest model is the one
@@ -389,7 +415,7 @@ def _save_model(
 ) -> None:
     """The model to use, at `config.out`; atomic, so a failed write keeps the previous best."""
     if scores is not None:
-        run.best = scores
+        run.best, run.best_is_start = scores, False
     if _save(run, run.config.out, clock, training=False, emit=emit):
         run.model_saved = True
         emit(CheckpointSaved(path=str(run.config.out), role="best", step=run.step))
