@@ -153,9 +153,16 @@ def test_labels_of_overlapping_instances_do_not_collide(make_canvas):
     assert any(label.anchor.x() == 150 for label, _ in labels._placed)
 
 
-def test_dashes_follow_the_ring():
+def test_dashes_follow_each_ring():
     ring = np.array([[0.0, 0.0], [30.0, 0.0], [30.0, 30.0], [0.0, 30.0]])
-    segments = dash_segments(ring, 8.0, 4.0)
+    segments = dash_segments([ring], 8.0, 4.0)
     lengths = np.hypot(*(segments[:, 1] - segments[:, 0]).T)
     assert abs(lengths.sum() - 120 * 8 / 12) < 1e-6
     assert np.all((segments >= 0) & (segments <= 30))
+    # two rings at once: each starts its own pattern, and no segment joins one ring to the other
+    small = np.array([[100.0, 100.0], [105.0, 100.0], [105.0, 105.0]])
+    both = dash_segments([ring, small], 8.0, 4.0)
+    assert np.allclose(both[: len(segments)], segments)
+    rest = both[len(segments) :]
+    assert len(rest) and np.all((rest >= 100) & (rest <= 105))
+    assert np.allclose(rest[0, 0], [100.0, 100.0])

@@ -391,9 +391,13 @@ def test_predictions_on_the_image_shown_are_painted_at_once(qtbot, tmp_path, pre
             insides.append((int(xs[len(xs) // 2]) + crop.x0, int(ys[len(ys) // 2]) + crop.y0))
     assert insides, "a random Mask R-CNN at threshold 0.05 gives some mask with an inside"
     x, y = insides[-1]
-    before = plain.pixelColor(x, y)
-    after = viewport_pixel(window.canvas, x, y)
-    assert sum(abs(a - b) for a, b in zip(after, before.getRgb()[:3], strict=True)) > 30
+    before = plain.pixelColor(x, y).getRgb()[:3]
+
+    def painted() -> bool:  # a large batch is composited in the tile worker: no event from the person
+        after = viewport_pixel(window.canvas, x, y)
+        return sum(abs(a - b) for a, b in zip(after, before, strict=True)) > 30
+
+    qtbot.waitUntil(painted, timeout=10_000)
 
 
 def test_all_images_shows_the_progress_panel_even_after_it_was_closed(qtbot, tmp_path, predictor):

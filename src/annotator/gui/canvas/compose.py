@@ -211,8 +211,7 @@ def _stroke(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer, line_
         lines, closed = rings, True
     else:
         on, off = _PATTERNS[layer.dash]
-        segments = [dash_segments(ring, on * line_width, off * line_width) for ring in rings]
-        lines, closed = np.concatenate(segments), False
+        lines, closed = dash_segments(rings, on * line_width, off * line_width), False
         if not len(lines):
             return
     red, green, blue = layer.color
@@ -228,26 +227,40 @@ def _stroke(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer, line_
         cv2.polylines(roi, fixed, closed, (blue, green, red, 255), thickness, cv2.LINE_AA, shift=_SHIFT)
 
 
-def dash_segments(ring: np.ndarray, on: float, off: float) -> np.ndarray:
-    """The 'on' parts of a dash pattern along a closed ring (lengths in the ring's units), as (K, 2, 2)
-    line segments: one array, so cv2 draws them all in one call."""
-    closed = np.vstack([ring, ring[:1]])
-    steps = np.hypot(*np.diff(closed, axis=0).T)
-    along = np.concatenate([[0.0], np.cumsum(steps)])
-    total = along[-1]
-    if total <= 0:
+def dash_segments(rings: list[np.ndarray], on: float, off: float) -> np.ndarray:
+    """The 'on' parts of a dash pattern along closed rings (lengths in the rings' units), as (K, 2, 2)
+    line segments: one array, so cv2 draws them all in one call.
+
+    All rings are measured in one pass: laid end to end along one axis with a gap between them, each
+    starting its pattern afresh. A mask's outline has many small rings (holes, specks), and one pass
+    per ring cost about 0.3 ms each on the GUI thread, most of it numpy's per-call overhead."""
+    rings = [ring for ring in rings if len(ring) >= 2]
+    if not rings:
         return np.zeros((0, 2, 2))
-    starts = np.arange(0.0, total, on + off)
-    ends = np.minimum(starts + on, total)
+    closed = [np.vstack([ring, ring[:1]]) for ring in rings]
+    counts = np.array([len(c) for c in closed])
+    points = np.concatenate(closed)
+    period = on + off
+    steps = np.hypot(*np.diff(points, axis=0).T)
+    last = np.cumsum(counts) - 1  # each ring's closing point
+    steps[last[:-1]] = 2 * period  # the gap to the next ring: no dash spans it
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    begin = along[last - counts + 1]
+    totals = along[last] - begin
+    per_ring = np.where(totals > 0, np.ceil(totals / period), 0).astype(np.int64)
+    if not per_ring.sum():
+        return np.zeros((0, 2, 2))
+    ring_of = np.repeat(np.arange(len(rings)), per_ring)
+    index = np.arange(per_ring.sum()) - np.repeat(np.cumsum(per_ring) - per_ring, per_ring)
+    starts = begin[ring_of] + index * period
+    ends = np.minimum(starts + on, (begin + totals)[ring_of])
     positions = np.union1d(along, np.concatenate([starts, ends]))
     dash = np.searchsorted(starts, positions, side="right") - 1
-    inside = positions <= ends[dash] + 1e-9
+    inside = (dash >= 0) & (positions <= ends[dash] + 1e-9)
     positions, dash = positions[inside], dash[inside]
-    points = np.stack(
-        [np.interp(positions, along, closed[:, 0]), np.interp(positions, along, closed[:, 1])], 1
-    )
+    xy = np.stack([np.interp(positions, along, points[:, 0]), np.interp(positions, along, points[:, 1])], 1)
     same = dash[:-1] == dash[1:]
-    return np.stack([points[:-1][same], points[1:][same]], 1)
+    return np.stack([xy[:-1][same], xy[1:][same]], 1)
 
 
 # -- tiles ------------------------------------------------------------------------------------------
@@ -320,12 +333,18 @@ def build_tile(spec: TileSpec) -> tuple[np.ndarray, tuple[Rect, np.ndarray] | No
     return buffer, render_patch(spec)
 
 
+DASHED_OUTLINE_PX = 20_000  # a dashed outline (a prediction's) costs about as much as filling this much
+
+
 def work_estimate(spec: TileSpec) -> int:
-    """Device pixels the layers cover inside the tile: how long a build takes, roughly."""
+    """Device pixels the layers cover inside the tile, plus their dashed outlines: how long a build
+    takes, roughly. A traced mask's dashed outline (many small rings) cost twice its fill in
+    bench/gui_stall.py's pre-labelled photos, so a batch of predictions is built in the worker."""
     pad = outline_pad(spec.line_width)
     total = 0
     for layer in spec.layers:
         box = intersect(layer.device_box(spec.scale, pad), spec.area)
         if box is not None:
             total += (box[2] - box[0]) * (box[3] - box[1])
+            total += DASHED_OUTLINE_PX if layer.dash is not Dash.SOLID else 0
     return total
