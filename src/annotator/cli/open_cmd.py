@@ -39,18 +39,18 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.screenshot is not None:
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a screenshot needs no screen
-    from annotator import app  # Qt is imported only when the GUI is wanted
     from annotator.cli.main import UsageError
     from annotator.io.errors import DatasetError
+    from annotator.io.results_file import NeedsDatasetError
 
     for given in (args.path, args.gt):
         if given is not None and not given.exists():
             raise DatasetError(given, "no such file or folder")
     if args.gt is not None and args.path is None:
         raise UsageError("--gt needs a PATH to open (the predictions to compare with it)")
-    from annotator.io.results_file import NeedsDatasetError
+    if args.screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a screenshot needs no screen
+    from annotator import app  # Qt is imported only when the GUI is wanted
 
     try:
         if args.screenshot is None:
