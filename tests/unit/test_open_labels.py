@@ -30,6 +30,7 @@ def test_labelme_folder_opens_with_its_instances_saved(tmp_path: Path) -> None:
         assert project.summary == "12 instance(s) on 3 image(s) read from LabelMe files"
         person = next(c for c in project.dataset.categories.values() if c.name == "person")
         assert person.id == 15  # labels.txt's id, as labelme2coco gives it
+        assert len(project.dataset.categories) == 20  # VOC's classes; not `_background_`
         assert not project.unread_labelme
     with open_project(folder) as again:  # in the project file, and not offered a second time
         assert len(again.dataset.instances) == 12 and not again.unread_labelme

@@ -30,6 +30,7 @@ __all__ = ["FOLDER_PROJECT_NAME", "PROJECT_SUFFIX", "Project", "guess_images_roo
 
 PROJECT_SUFFIX = ".annotator"
 FOLDER_PROJECT_NAME = "project" + PROJECT_SUFFIX
+BACKGROUND_LABEL = "_background_"  # labels.txt's id 0 in labelme's convention
 LABELME_META = "labelme"  # "imported" or "declined": the folder's LabelMe files were dealt with
 
 
@@ -159,13 +160,18 @@ def _open_folder(folder: Path) -> Project:
 
 
 def _read_labelme(folder: Path, dataset: Dataset, problems: list[str]) -> str:
-    """Put the folder's LabelMe instances on its images (their class ids as labelme gives them); a
-    line saying what was read, or "" when the folder has no LabelMe file."""
+    """Put the folder's LabelMe instances on its images (their class ids as labelme gives them, all of
+    labels.txt's but labelme's `_background_`, which is no class to draw); a line saying what was read,
+    or "" when the folder has no LabelMe file."""
     names = [image.file_name for image in dataset.images.values()]
     found = labelme_beside_images(folder, names)
     if found is None:
         return ""
-    dataset.put_categories(found.dataset.categories.values(), notify=False)
+    used = {i.category_id for i in found.dataset.instances.values()}
+    dataset.put_categories(
+        (c for c in found.dataset.categories.values() if c.name != BACKGROUND_LABEL or c.id in used),
+        notify=False,
+    )
     merge = merge_edit(dataset, found.dataset, text="Read LabelMe files")
     if merge.edit is not None:
         merge.edit.apply(dataset)
