@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image as PilImage
 
 from annotator.io.errors import DatasetError
 from annotator.io.project import open_project
@@ -108,3 +109,28 @@ def test_bad_json_opened_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="no 'images' list") as error:
         open_project(path)
     assert str(path) in str(error.value)
+
+
+def test_per_image_json_of_another_tool_is_looked_at_only_briefly(tmp_path: Path, monkeypatch) -> None:
+    """SA-1B keeps one JSON beside each image: after a few that are not LabelMe's, the rest are not read."""
+    folder = tmp_path / "sa"
+    folder.mkdir()
+    for index in range(8):
+        PilImage.new("RGB", (8, 6)).save(folder / f"sa_{index}.jpg")
+        (folder / f"sa_{index}.json").write_text(
+            json.dumps({"image": {"image_id": index}, "annotations": []})
+        )
+    reads = []
+    original = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: reads.append(self) or original(self))
+    with open_project(folder) as project:
+        assert len(project.dataset.images) == 8 and not project.dataset.instances and not project.problems
+    assert sum(p.suffix == ".json" for p in reads) == 5
+
+
+def test_an_unreadable_labels_txt_does_not_stop_the_folder_opening(tmp_path: Path) -> None:
+    folder = _labelme_copy(tmp_path)
+    (folder.parent / "labels.txt").write_bytes(b"\xff\xfe\x00bad")
+    with open_project(folder) as project:
+        assert len(project.dataset.instances) == 12
+        assert any("labels.txt" in line and "order of appearance" in line for line in project.problems)

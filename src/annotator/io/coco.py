@@ -189,7 +189,6 @@ class _Reader:
             status = ImageStatus(own.get("status", ImageStatus.NEW))
         except ValueError:
             status = ImageStatus.NEW
-
         extra = {k: v for k, v in raw.items() if k not in _IMAGE_KEYS}
         self.images[image_id] = Image(image_id, file_name, width, height, status, extra)
         self._check_present(item, file_name)

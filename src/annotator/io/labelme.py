@@ -94,24 +94,36 @@ def load_labelme(path: str | Path, *, labels: str | Path | None = None, data: An
     return LabelmeImport(reader.build(), reader.problems.lines(), root)
 
 
+LOOK_FOR_LABELME = 5  # JSON files named after images read before deciding a folder has no LabelMe file
+
+
 def labelme_beside_images(folder: Path, image_names: Iterable[str]) -> LabelmeImport | None:
     """The LabelMe files of a folder of images, read as `load_labelme` reads a folder; None when there
     is none. Only a JSON file named after one of the images (`a.json` for `a.jpg`, where labelme saves
-    it) is looked at, so a large COCO file kept with the images is not parsed for nothing; a LabelMe
-    file that cannot be used is reported."""
+    it) is looked at, so a large COCO file kept with the images is not parsed for nothing; and when the
+    first few of those are not LabelMe's (SA-1B's per-image files), none is. A LabelMe file that cannot
+    be used is reported."""
     files = _named_after_images(folder, image_names)
     if not files:
         return None
-    labels_file = _find_labels_file(folder)
-    reader = _Reader(folder, _read_labels(labels_file) if labels_file else {}, quiet_others=True)
-    for file in files:
+    labels_file, note = _find_labels_file(folder), None
+    try:
+        label_ids = _read_labels(labels_file) if labels_file else {}
+    except DatasetError as exc:  # the images still open; the labels get ids in order of appearance
+        label_ids, note = {}, f"{exc}; labels numbered in order of appearance"
+    reader = _Reader(folder, label_ids, quiet_others=True)
+    for count, file in enumerate(files):
+        if count == LOOK_FOR_LABELME and not reader.images and not reader.problems:
+            return None
         reader.read_file(file, single=False)
+    if note and reader.images:
+        reader.problems.add(None, note)
     return LabelmeImport(reader.build(), reader.problems.lines(), folder) if reader.images else None
 
 
 def has_labelme_files(folder: Path, image_names: Iterable[str]) -> bool:
-    """Whether a JSON file named after one of the images is a LabelMe file (stops at the first)."""
-    for file in _named_after_images(folder, image_names):
+    """Whether one of the first JSON files named after the images is a LabelMe file."""
+    for file in _named_after_images(folder, image_names)[:LOOK_FOR_LABELME]:
         try:
             if is_labelme(read_json(file)):
                 return True
