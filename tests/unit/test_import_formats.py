@@ -121,6 +121,14 @@ def test_results_list_naming_no_image_of_the_dataset_is_refused(tmp_path: Path, 
         load_results(tmp_path / "res.json", stray, reference=COCO_TINY)
 
 
+@pytest.mark.parametrize("image_id", [[1], "13923", None, True])
+def test_results_list_with_a_bad_image_id_names_the_detection(tmp_path: Path, results, image_id) -> None:
+    bad = [*results[:2], {**results[2], "image_id": image_id}]
+    for reference in (COCO_TINY, ISAT / "images"):
+        with pytest.raises(DatasetError, match="prediction 2: image_id must be an integer"):
+            load_results(tmp_path / "res.json", bad, reference=reference)
+
+
 def test_results_list_needs_its_dataset(tmp_path: Path, results) -> None:
     path = tmp_path / "res.json"
     path.write_text(json.dumps(results))

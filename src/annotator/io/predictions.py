@@ -53,6 +53,10 @@ def predictions_on(
     name = model_name or path.stem
     out: dict[int, list[Instance]] = {}
     for index, entry in enumerate(entries):
+        if not isinstance(entry["image_id"], int) or isinstance(entry["image_id"], bool):
+            raise DatasetError(
+                path, f"image_id must be an integer, got {entry['image_id']!r}", item=f"prediction {index}"
+            )
         image = dataset.images.get(entry["image_id"])
         if image is None:
             if unknown_images is None:

@@ -95,7 +95,7 @@ def _coco_images(reference: Path) -> tuple[Dataset, dict[int, Category], Path]:
 
 def _folder_images(folder: Path, data: list) -> Dataset:
     """The folder's images whose names end in an image id the results use, with that id."""
-    wanted = {d.get("image_id") for d in data if isinstance(d, dict)}
+    wanted = {d["image_id"] for d in data if isinstance(d, dict) and isinstance(d.get("image_id"), int)}
     by_id: dict[int, list[Path]] = {}
     for file in list_images(folder):
         match = _TRAILING_NUMBER.search(file.stem)
