@@ -117,9 +117,11 @@ class _Reader:
         self.names = names
         self.model_name = model_name
         self.by_stem = {_stem(i.file_name): i for i in images}
-        self.by_base: dict[str, list[Image]] = {}
+        self.by_ending: dict[str, list[Image]] = {}  # every trailing part of each path without suffix
         for image in images:
-            self.by_base.setdefault(PurePosixPath(image.file_name).stem, []).append(image)
+            parts = _stem(image.file_name).split("/")
+            for start in range(len(parts)):
+                self.by_ending.setdefault("/".join(parts[start:]), []).append(image)
         self.images: dict[int, Image] = {}
         self.instances: list[Instance] = []
         self.used: set[int] = set()
@@ -148,14 +150,16 @@ class _Reader:
                 self._read_line(line.split(), image, f"{item} line {number}")
 
     def _image_for(self, stem: str) -> Image | None:
+        """The image at the label's path, else the one image whose path ends with it, else the one image
+        with its base name."""
         found = self.by_stem.get(stem)
         if found is not None:
             return found
-        ending = [i for s, i in self.by_stem.items() if s.endswith("/" + stem)]
-        if len(ending) == 1:
-            return ending[0]
-        same_base = self.by_base.get(PurePosixPath(stem).name, [])
-        return same_base[0] if len(same_base) == 1 else None
+        for key in (stem, PurePosixPath(stem).name):
+            candidates = self.by_ending.get(key, [])
+            if len(candidates) == 1:
+                return candidates[0]
+        return None
 
     def _read_line(self, values: list[str], image: Image, item: str) -> None:
         try:
