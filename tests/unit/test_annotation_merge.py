@@ -61,6 +61,7 @@ def test_images_by_file_name_classes_by_name_new_ids_on_top() -> None:
     assert [i.category_id for i in on_a] == [3, dog.id, 3]  # the old one stays behind, file's order above
     assert [i.z for i in on_a] == [0, 1, 2] and on_a[0].id == 5
     assert len({i.id for i in dataset.instances.values()}) == 4  # new ids, none reused
+    assert dataset.new_instance_id() > max(dataset.instances)
     prediction = dataset.instances_of(2)[0]
     assert prediction.source == Source.from_model("det", 0.4) and prediction.review is Review.UNREVIEWED
     assert dataset.images[2].status is ImageStatus.PRELABELED  # as pre-labelling marks it

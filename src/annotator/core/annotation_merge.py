@@ -128,13 +128,14 @@ def _placed(
     for inst in chosen:
         by_image.setdefault(image_map[inst.image_id], []).append(inst)
     out = []
+    ids = iter(dataset.new_instance_ids(len(chosen)))
     for image_id in sorted(by_image):
         base_z = dataset.top_z(image_id) + 1
         for rank, inst in enumerate(sorted(by_image[image_id], key=lambda i: (i.z, i.id))):
             out.append(
                 replace(
                     inst,
-                    id=dataset.new_instance_id(),
+                    id=next(ids),
                     image_id=image_id,
                     category_id=category_map[inst.category_id],
                     z=base_z + rank,
