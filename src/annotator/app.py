@@ -39,34 +39,49 @@ def load_predictor(spec: ModelSpec) -> Predictor:
     return SubprocessPredictor.from_spec(spec)
 
 
-def build_window(path: str | Path | None, *, settings: QSettings | None = None) -> MainWindow:
+def build_window(
+    path: str | Path | None, *, settings: QSettings | None = None, dataset: str | Path | None = None
+) -> MainWindow:
     """The main window with PATH open (with no PATH, what was open last, or the samples on the very
-    first start); bad input raises DatasetError."""
+    first start); bad input raises DatasetError. `dataset`: the dataset a results list belongs to, and
+    (a COCO file) the ground truth it is compared with.
+
+    PATH is opened before the window exists: bad input then raises with no thread started, so the
+    command line can exit 2 with its one line (a window's threads torn down mid-run abort the process).
+    """
+    from annotator.gui.document import open_document
+
+    document = None if path is None else open_document(path, dataset=dataset)
     window = MainWindow(settings)
     install_training(window, install_prelabelling(window, load_predictor))
-    if path is None:
+    if document is None:
         resume(window)  # the last project at the last image; the samples on the very first start
     else:
-        from annotator.gui.document import open_document
-
-        window.set_document(open_document(path))
+        window.set_document(document)
         window._remember_recent(Path(path))
+        window.compare_with(dataset)
     return window
 
 
-def run(path: str | Path | None) -> int:
+def run(path: str | Path | None, *, dataset: str | Path | None = None) -> int:
     app = application()
-    window = build_window(path)
+    window = build_window(path, dataset=dataset)
     window.show()
     return app.exec()
 
 
-def screenshot(path: str | Path | None, out: Path, *, size: tuple[int, int] = (1600, 1000)) -> None:
+def screenshot(
+    path: str | Path | None,
+    out: Path,
+    *,
+    size: tuple[int, int] = (1600, 1000),
+    dataset: str | Path | None = None,
+) -> None:
     """Open PATH, wait for the first image to decode, render the window and save it as a PNG."""
     app = application()
     settings = QSettings(str(out.with_suffix(".ini")), QSettings.Format.IniFormat)  # no user settings
     try:
-        window = build_window(path, settings=settings)
+        window = build_window(path, settings=settings, dataset=dataset)
         window.resize(*size)
         window.show()
         deadline = time.monotonic() + 30

@@ -1,4 +1,5 @@
-"""`annotator [open] [PATH] [--screenshot FILE] [--size WxH]`: the GUI on a folder, project or COCO file."""
+"""`annotator [open] [PATH] [--gt DATA] [--screenshot FILE] [--size WxH]`: the GUI on a folder, project,
+COCO or LabelMe file, or a COCO results list with the dataset it belongs to."""
 
 from __future__ import annotations
 
@@ -10,9 +11,19 @@ from pathlib import Path
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "open", help="open the GUI on a folder of images, a project or a COCO JSON (default: the samples)"
+        "open",
+        help="open the GUI on a folder of images, a project, a COCO or LabelMe JSON (default: the samples)",
     )
-    parser.add_argument("path", nargs="?", type=Path, help="image folder, .annotator project or COCO .json")
+    parser.add_argument(
+        "path", nargs="?", type=Path, help="image folder, .annotator project, COCO or LabelMe .json"
+    )
+    parser.add_argument(
+        "--gt",
+        type=Path,
+        metavar="DATA",
+        help="ground truth to compare with (a COCO file); for a COCO results list, the dataset its image "
+        "ids belong to (a COCO file, or a folder of images named by id)",
+    )
     parser.add_argument("--screenshot", type=Path, metavar="FILE", help="render the window to a PNG and exit")
     parser.add_argument(
         "--size", type=_size, default=(1600, 1000), metavar="WxH", help="window size for --screenshot"
@@ -28,16 +39,24 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from annotator.cli.main import UsageError
+    from annotator.io.errors import DatasetError
+    from annotator.io.results_file import NeedsDatasetError
+
+    for given in (args.path, args.gt):
+        if given is not None and not given.exists():
+            raise DatasetError(given, "no such file or folder")
+    if args.gt is not None and args.path is None:
+        raise UsageError("--gt needs a PATH to open (the predictions to compare with it)")
     if args.screenshot is not None:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a screenshot needs no screen
     from annotator import app  # Qt is imported only when the GUI is wanted
 
-    if args.path is not None and not args.path.exists():
-        from annotator.io.errors import DatasetError
-
-        raise DatasetError(args.path, "no such file or folder")
-    if args.screenshot is None:
-        return app.run(args.path)
-    app.screenshot(args.path, args.screenshot, size=args.size)
+    try:
+        if args.screenshot is None:
+            return app.run(args.path, dataset=args.gt)
+        app.screenshot(args.path, args.screenshot, size=args.size, dataset=args.gt)
+    except NeedsDatasetError as error:
+        raise DatasetError(error.path, f"{error.reason}: --gt DATA") from None
     print(args.screenshot)
     return 0

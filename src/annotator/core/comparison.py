@@ -20,7 +20,7 @@ from pycocotools import mask as mask_utils
 
 from annotator.core.evaluation import CocoMatches, EvalResult, evaluate, ground_truth
 from annotator.core.geometry import area
-from annotator.core.model import Dataset, Image, Instance
+from annotator.core.model import Category, Dataset, Image, Instance
 
 IOU_THRESHOLD = 0.5  # matches drawn on the canvas are COCOeval's at IoU 0.50
 
@@ -56,6 +56,12 @@ class GroundTruth:
     coco: dict[str, Any] = field(repr=False)
     category_ids: frozenset[int] = frozenset()
     unmatched: tuple[str, ...] = ()  # ground-truth images not found in the project
+    category_names: Mapping[int, str] = field(default_factory=dict)  # the ground truth's own class names
+
+    def class_names(self, categories: Iterable[Category]) -> dict[int, str]:
+        """Class id -> name as the comparison shows it: the ground truth's own name for its classes
+        (which the project may lack), the project's for the others."""
+        return {c.id: c.name for c in categories} | dict(self.category_names)
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,8 @@ def align_ground_truth(
         found.sort(key=lambda i: (position.get(i.id, len(position)), i.id))
         instances[project_id] = tuple(found)
     categories = frozenset(int(c["id"]) for c in coco["categories"])
-    return GroundTruth(name, instances, coco, categories, tuple(unmatched))
+    names = {c.id: c.name for c in parsed.categories.values()}
+    return GroundTruth(name, instances, coco, categories, tuple(unmatched), names)
 
 
 def _remapped_coco(raw: Mapping[str, Any], id_map: dict[int, int], project: Mapping[int, Image]) -> dict:
@@ -158,8 +165,7 @@ def accepted_ground_truth(dataset: Dataset, *, keep: Callable[[Instance], bool])
         "annotations": annotations,
         "categories": [{"id": cid, "name": name} for cid, name in sorted(names.items())],
     }
-    categories = frozenset(names)
-    return GroundTruth("accepted instances", instances, coco, categories)
+    return GroundTruth("accepted instances", instances, coco, frozenset(names), (), names)
 
 
 def _annotation(inst: Instance, image: Image) -> dict[str, Any]:

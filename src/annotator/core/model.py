@@ -162,6 +162,12 @@ class Dataset:
         self._next_instance_id += 1
         return value
 
+    def new_instance_ids(self, count: int) -> range:
+        """`count` fresh ids at once (one look at the largest id, not one per instance: an import)."""
+        first = self.new_instance_id()
+        self._next_instance_id = first + count
+        return range(first, first + count)
+
     def snapshot(self, *, keep: Callable[[Instance], bool] | None = None) -> Dataset:
         """A copy that later edits do not reach (values are frozen: only the indexes are copied), for
         work in another thread; `keep` chooses which instances come along."""

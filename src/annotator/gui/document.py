@@ -26,11 +26,12 @@ class MemoryDocument:
         pass
 
 
-def open_document(path: str | Path) -> Document:
-    """A folder of images, a project file or a COCO JSON, opened as a project that saves every change."""
+def open_document(path: str | Path, *, dataset: str | Path | None = None) -> Document:
+    """A folder of images, a project file, a COCO or LabelMe JSON, or a COCO results list on the images
+    of `dataset`, opened as a project that saves every change."""
     from annotator.io.project import open_project
 
-    return open_project(path)
+    return open_project(path, dataset=dataset)
 
 
 def open_samples() -> Document | None:

@@ -20,6 +20,7 @@ from annotator.gui.canvas.view import Canvas
 from annotator.gui.document import is_open_folder, open_document, refresh_document
 from annotator.gui.evaluation.actions import install_evaluation
 from annotator.gui.export_dialog import ExportDialog, Exporter
+from annotator.gui.importing.actions import ask_results_dataset, install_importing
 from annotator.gui.lists.classes import ClassListDock
 from annotator.gui.lists.images import ImageListDock
 from annotator.gui.lists.instances import InstanceListDock
@@ -32,6 +33,7 @@ from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
 from annotator.gui.tools.context_menu import InstanceMenu
 from annotator.io.errors import DatasetError
+from annotator.io.results_file import NeedsDatasetError
 
 MAX_RECENT = 10
 
@@ -77,6 +79,7 @@ class MainWindow(QMainWindow):
         self.save_status = install_save_status(self)  # saved indicator, File ▸ Save (Ctrl+S)
         self.instance_menu = InstanceMenu(self)  # right click on an instance
         install_image_adjust(self)  # View ▸ Image brightness, contrast, gamma…
+        install_importing(self)  # File ▸ Import annotations, a folder's LabelMe files
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
@@ -113,7 +116,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         self._action(file_menu, "Open &folder…", self._choose_folder, QKeySequence.StandardKey.Open)
-        self._action(file_menu, "Open project or COCO &file…", self._choose_file, "Ctrl+Shift+O")
+        self._action(file_menu, "Open project, COCO or LabelMe &file…", self._choose_file, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addSeparator()
         self._action(file_menu, "&Export (COCO, LabelMe, YOLO, panoptic)…", self.export, "Ctrl+E")
@@ -167,9 +170,11 @@ class MainWindow(QMainWindow):
         return self.session.document
 
     # -- documents --------------------------------------------------------------------------------
-    def open_path(self, path: str | Path) -> bool:
-        """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost. The
-        folder this window has open already is refreshed instead: images added to it appear."""
+    def open_path(self, path: str | Path, *, dataset: str | Path | None = None) -> bool:
+        """Open a folder, project, COCO or LabelMe file; a bad one gets one clear message, nothing is
+        lost. The folder this window has open already is refreshed instead: images added to it appear.
+        A COCO results list opens on the images of `dataset` (asked for when missing), and a COCO
+        `dataset` becomes the ground truth it is compared with."""
         if is_open_folder(self.document, path):
             added = refresh_document(self.document)
             self.statusBar().showMessage(
@@ -178,7 +183,10 @@ class MainWindow(QMainWindow):
             self._remember_recent(Path(path))
             return True
         try:
-            document = open_document(path)
+            document = open_document(path, dataset=dataset)
+        except NeedsDatasetError:
+            chosen = ask_results_dataset(self, Path(path))
+            return chosen is not None and self.open_path(path, dataset=chosen)
         except DatasetError as exc:
             QMessageBox.warning(self, "Cannot open", str(exc))
             return False
@@ -186,7 +194,13 @@ class MainWindow(QMainWindow):
             document.close()
             return False
         self._remember_recent(Path(path))
+        self.compare_with(dataset)
         return True
+
+    def compare_with(self, ground_truth: str | Path | None) -> None:
+        """Start comparing with a COCO ground-truth file (an image folder has nothing to compare)."""
+        if ground_truth is not None and Path(ground_truth).is_file():
+            self.evaluation.load_file(Path(ground_truth))
 
     def set_document(self, document: Document | None) -> bool:
         """Show `document`; False (and the old one stays, with every part still on it) if the old one
@@ -206,8 +220,12 @@ class MainWindow(QMainWindow):
         if document is not None:
             self.setWindowTitle(f"{document.path.name} – annotator")
             problems = getattr(document, "problems", None)
+            summary = getattr(document, "summary", "")
+            said = [summary] if summary else []
             if problems:
-                self.statusBar().showMessage(f"{len(problems)} problem(s) on opening: {problems[0]}", 15000)
+                said.append(f"{len(problems)} problem(s) on opening: {problems[0]}")
+            if said:
+                self.statusBar().showMessage(" · ".join(said), 15000)
         else:
             self.setWindowTitle("annotator")
         first = self.images_dock.neighbour(None, 1)
@@ -323,7 +341,10 @@ class MainWindow(QMainWindow):
 
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open a project or a COCO file", "", "Projects and COCO (*.annotator *.json);;All files (*)"
+            self,
+            "Open a project, a COCO or LabelMe file, or a COCO results list",
+            "",
+            "Projects, COCO and LabelMe (*.annotator *.json);;All files (*)",
         )
         if path:
             self.open_path(path)

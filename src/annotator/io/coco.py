@@ -4,6 +4,9 @@ Import is lenient item by item and strict about the file: a file that is not JSO
 file (panoptic, captions, a results list, LabelMe, SA-1B), raises DatasetError; a bad image, category
 or annotation is skipped and reported in `CocoImport.problems` while every valid item is kept.
 Area and bbox in the file are never trusted: export recomputes them from the geometry.
+An annotation with a numeric `score` (and none of our own fields) is a model's prediction: source model
+(named after the file), the score kept, unreviewed, and its image prelabeled, as pre-labelling makes
+them; so a detector's output opens ready for review and comparison with ground truth.
 Our own fields (z-order, source, score, review, image status, class colour and order) travel in an
 `"annotator"` object on each item, which other tools ignore (docs/decisions/0006-annotation-formats.md).
 """
@@ -11,8 +14,8 @@ Our own fields (z-order, source, score, review, image status, class colour and o
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +73,7 @@ def load_coco(path: str | Path, *, images_root: str | Path | None = None) -> Coc
 
 def coco_from_dict(data: Any, *, source: Path, images_root: str | Path | None = None) -> CocoImport:
     check_instances_file(data, source)
-    reader = _Reader(source, None if images_root is None else Path(images_root))
+    reader = _Reader(source, None if images_root is None else Path(images_root), model_name=source.stem)
     dataset = reader.read(data)
     return CocoImport(dataset, reader.problems.lines(), source)
 
@@ -119,14 +122,16 @@ def _own(raw: Mapping) -> Mapping:
 class _Reader:
     """One pass over a COCO dict; collects problems and builds the Dataset."""
 
-    def __init__(self, source: Path, images_root: Path | None) -> None:
+    def __init__(self, source: Path, images_root: Path | None, *, model_name: str) -> None:
         self.source = source
+        self.model_name = model_name
         self.images_root = images_root
         self.problems = Problems()
         self.images: dict[int, Image] = {}
         self.skipped_images: dict[int, int] = {}  # image id -> annotations dropped with it
         self.categories: dict[int, Category] = {}
         self.own_z: dict[int, int] = {}  # instance id -> z from our own key
+        self.scored_images: set[int] = set()  # images with a prediction read from a plain `score`
 
     def read(self, data: dict) -> Dataset:
         for index, raw in enumerate(data["images"]):
@@ -146,6 +151,7 @@ class _Reader:
                 self.problems.add(f"image {image_id}", f"{count} annotation(s) dropped with the image")
         instances = self._unique_ids(instances)
         instances = self._with_z_order(instances)
+        self._mark_prelabeled()
         dataset = Dataset(extra={k: v for k, v in data.items() if k not in _TOP_KEYS})
         dataset.put_images(self.images.values(), notify=False)
         dataset.put_categories(sorted(self.categories.values(), key=lambda c: c.id), notify=False)
@@ -186,6 +192,13 @@ class _Reader:
         extra = {k: v for k, v in raw.items() if k not in _IMAGE_KEYS}
         self.images[image_id] = Image(image_id, file_name, width, height, status, extra)
         self._check_present(item, file_name)
+
+    def _mark_prelabeled(self) -> None:
+        """A new image holding a prediction read from a plain `score` becomes prelabeled."""
+        for image_id in self.scored_images:
+            image = self.images[image_id]
+            if image.status is ImageStatus.NEW:
+                self.images[image_id] = replace(image, status=ImageStatus.PRELABELED)
 
     def _skip_image(self, image_id: int, reason: str) -> None:
         self.problems.add(f"image {image_id}", reason)
@@ -257,6 +270,9 @@ class _Reader:
         if geometry is None:
             return None
         own = _own(raw)
+        source = _source(own, raw.get("score"), self.model_name)
+        if not own and source.is_model:
+            self.scored_images.add(image.id)
         if as_int(own.get("z")) is not None and ann_id is not None:
             self.own_z[ann_id] = as_int(own["z"])
         extra = {k: v for k, v in raw.items() if k not in _ANNOTATION_KEYS}
@@ -265,7 +281,7 @@ class _Reader:
             "image_id": image.id,
             "category_id": category_id,
             "geometry": geometry,
-            "source": _source(own),
+            "source": source,
             "review": _review(own),
             "iscrowd": bool(iscrowd),
             "extra": extra,
@@ -349,6 +365,16 @@ class _Reader:
         return out
 
 
+def with_default_z_order(instances: Iterable[Instance], images: Mapping[int, Image]) -> Iterator[Instance]:
+    """The instances with z from `default_z_order` on each image (larger behind), by `fast_area`."""
+    by_image: dict[int, list[Instance]] = {}
+    for inst in instances:
+        by_image.setdefault(inst.image_id, []).append(inst)
+    for image_id, members in by_image.items():
+        order = default_z_order({i.id: fast_area(i.geometry, images[image_id]) for i in members})
+        yield from (inst.with_changes(z=order[inst.id]) for inst in members)
+
+
 def fast_area(geometry: Geometry, image: Image) -> float:
     """Area good enough to order instances: shoelace for polygons, the exact RLE count for masks.
 
@@ -390,7 +416,10 @@ def _is_number_list(value: Any) -> bool:
     )
 
 
-def _source(own: Mapping) -> Source:
+def _source(own: Mapping, score: Any, model_name: str) -> Source:
+    """Our own fields when the file has them; else a numeric `score` makes a model's prediction."""
+    if not own and _is_score(score):
+        return Source.from_model(model_name, float(score))
     if own.get("source") == SourceKind.MODEL:
         score = own.get("score")
         model = own.get("model")
@@ -400,6 +429,10 @@ def _source(own: Mapping) -> Source:
             float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
         )
     return MANUAL
+
+
+def _is_score(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _review(own: Mapping) -> Review:

@@ -24,8 +24,8 @@ from PIL import Image as PilImage
 from PIL import UnidentifiedImageError
 
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons, to_mask_array
-from annotator.core.model import Category, Dataset, Image, Instance, default_z_order
-from annotator.io.coco import fast_area
+from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.io.coco import with_default_z_order
 from annotator.io.errors import DatasetError
 from annotator.io.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size
 from annotator.io.jsonfile import read_json
@@ -33,7 +33,14 @@ from annotator.io.labelme_write import save_labelme
 from annotator.io.paths import normalise_file_name
 from annotator.io.problems import Problems
 
-__all__ = ["LabelmeImport", "is_labelme", "load_labelme", "save_labelme"]
+__all__ = [
+    "LabelmeImport",
+    "has_labelme_files",
+    "is_labelme",
+    "labelme_beside_images",
+    "load_labelme",
+    "save_labelme",
+]
 
 IGNORE_LABEL = "__ignore__"
 POLYGON_TYPES = frozenset({"polygon", "rotation"})  # X-AnyLabeling's rotated box is a 4-point polygon
@@ -61,8 +68,9 @@ def is_labelme(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("shapes"), list)
 
 
-def load_labelme(path: str | Path, *, labels: str | Path | None = None) -> LabelmeImport:
-    """Load one LabelMe JSON or every LabelMe JSON below a folder.
+def load_labelme(path: str | Path, *, labels: str | Path | None = None, data: Any = None) -> LabelmeImport:
+    """Load one LabelMe JSON or every LabelMe JSON below a folder (`data`: the one file's content,
+    when the caller has parsed it already).
 
     Category ids and order come from `labels` (or a `labels.txt` in the folder or its parent, labelme's
     convention: `__ignore__` first, then `_background_` as id 0); otherwise labels in order of first
@@ -80,10 +88,53 @@ def load_labelme(path: str | Path, *, labels: str | Path | None = None) -> Label
     labels_file = Path(labels) if labels is not None else _find_labels_file(root)
     reader = _Reader(root, _read_labels(labels_file) if labels_file else {})
     for file in files:
-        reader.read_file(file, single=len(files) == 1 and not path.is_dir())
+        reader.read_file(file, single=len(files) == 1 and not path.is_dir(), data=data)
     if not reader.images:
         raise DatasetError(path, "no usable LabelMe file found")
     return LabelmeImport(reader.build(), reader.problems.lines(), root)
+
+
+LOOK_FOR_LABELME = 5  # JSON files named after images read before deciding a folder has no LabelMe file
+
+
+def labelme_beside_images(folder: Path, image_names: Iterable[str]) -> LabelmeImport | None:
+    """The LabelMe files of a folder of images, read as `load_labelme` reads a folder; None when there
+    is none. Only a JSON file named after one of the images (`a.json` for `a.jpg`, where labelme saves
+    it) is looked at, so a large COCO file kept with the images is not parsed for nothing; and when the
+    first few of those are not LabelMe's (SA-1B's per-image files), none is. A LabelMe file that cannot
+    be used is reported."""
+    files = _named_after_images(folder, image_names)
+    if not files:
+        return None
+    labels_file, note = _find_labels_file(folder), None
+    try:
+        label_ids = _read_labels(labels_file) if labels_file else {}
+    except DatasetError as exc:  # the images still open; the labels get ids in order of appearance
+        label_ids, note = {}, f"{exc}; labels numbered in order of appearance"
+    reader = _Reader(folder, label_ids, quiet_others=True)
+    for count, file in enumerate(files):
+        if count == LOOK_FOR_LABELME and not reader.images and not reader.problems:
+            return None
+        reader.read_file(file, single=False)
+    if note and reader.images:
+        reader.problems.add(None, note)
+    return LabelmeImport(reader.build(), reader.problems.lines(), folder) if reader.images else None
+
+
+def has_labelme_files(folder: Path, image_names: Iterable[str]) -> bool:
+    """Whether one of the first JSON files named after the images is a LabelMe file."""
+    for file in _named_after_images(folder, image_names)[:LOOK_FOR_LABELME]:
+        try:
+            if is_labelme(read_json(file)):
+                return True
+        except DatasetError:
+            continue
+    return False
+
+
+def _named_after_images(folder: Path, image_names: Iterable[str]) -> list[Path]:
+    stems = {PurePosixPath(name).stem for name in image_names}
+    return [file for file in _json_files(folder) if file.stem in stems]
 
 
 def _json_files(folder: Path) -> list[Path]:
@@ -113,8 +164,9 @@ def _read_labels(path: Path) -> dict[str, int]:
 
 
 class _Reader:
-    def __init__(self, root: Path, label_ids: dict[str, int]) -> None:
+    def __init__(self, root: Path, label_ids: dict[str, int], *, quiet_others: bool = False) -> None:
         self.root = root
+        self.quiet_others = quiet_others  # JSON files of other kinds are passed over unreported
         self.label_ids = dict(label_ids)
         self.listed = set(label_ids)
         self.used_labels: set[str] = set()
@@ -124,10 +176,10 @@ class _Reader:
         self.instances: list[Instance] = []
 
     # -- files ------------------------------------------------------------------------------------
-    def read_file(self, file: Path, *, single: bool) -> None:
+    def read_file(self, file: Path, *, single: bool, data: Any = None) -> None:
         item = file.relative_to(self.root).as_posix()
         try:
-            data = read_json(file)
+            data = read_json(file) if data is None else data
         except DatasetError as exc:
             if single:
                 raise
@@ -136,7 +188,8 @@ class _Reader:
         if not is_labelme(data):
             if single:
                 raise DatasetError(file, "not a LabelMe file: no 'shapes' list")
-            self.problems.add(item, "not a LabelMe file; skipped")
+            if not self.quiet_others:
+                self.problems.add(item, "not a LabelMe file; skipped")
             return
         try:
             image = self._image(file, data, item)
@@ -246,17 +299,8 @@ class _Reader:
         dataset.put_categories(
             (Category(i, n) for n, i in sorted(names.items(), key=lambda x: x[1])), notify=False
         )
-        dataset.put_instances(_with_z_order(self.instances, self.images), notify=False)
+        dataset.put_instances(with_default_z_order(self.instances, self.images), notify=False)
         return dataset
-
-
-def _with_z_order(instances: list[Instance], images: dict[int, Image]) -> Iterable[Instance]:
-    by_image: dict[int, list[Instance]] = {}
-    for inst in instances:
-        by_image.setdefault(inst.image_id, []).append(inst)
-    for image_id, members in by_image.items():
-        order = default_z_order({i.id: fast_area(i.geometry, images[image_id]) for i in members})
-        yield from (inst.with_changes(z=order[inst.id]) for inst in members)
 
 
 def _part(shape: dict, image: Image) -> _Part:

@@ -8,6 +8,7 @@ annotator without scores still carries them in its own `annotator` object, and t
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,20 @@ def load_predictions(
     """The file's detections as unreviewed model instances by the dataset's image id (ids from -1
     down, so they never collide with the dataset's own)."""
     path = Path(path)
-    data = _with_own_scores(read_json(path))
+    return predictions_on(read_json(path), path, dataset, model_name=model_name)
+
+
+def predictions_on(
+    data: Any,
+    path: Path,
+    dataset: Dataset,
+    *,
+    model_name: str | None = None,
+    unknown_images: Counter | None = None,
+) -> dict[int, tuple[Instance, ...]]:
+    """`load_predictions` on a file's parsed content. A detection on an image the dataset lacks is an
+    error, or with `unknown_images` left out and counted there by image id."""
+    data = _with_own_scores(data)
     images = [
         {"id": i.id, "file_name": i.file_name, "width": i.width, "height": i.height}
         for i in dataset.images.values()
@@ -39,21 +53,29 @@ def load_predictions(
     name = model_name or path.stem
     out: dict[int, list[Instance]] = {}
     for index, entry in enumerate(entries):
+        if not isinstance(entry["image_id"], int) or isinstance(entry["image_id"], bool):
+            raise DatasetError(
+                path, f"image_id must be an integer, got {entry['image_id']!r}", item=f"prediction {index}"
+            )
         image = dataset.images.get(entry["image_id"])
         if image is None:
-            raise DatasetError(
-                path, f"image_id {entry['image_id']!r} is not in the dataset", item=f"prediction {index}"
-            )
+            if unknown_images is None:
+                raise DatasetError(
+                    path, f"image_id {entry['image_id']!r} is not in the dataset", item=f"prediction {index}"
+                )
+            unknown_images[entry["image_id"]] += 1
+            continue
         try:
             geometry = _geometry(entry, image.height, image.width)
             score = float(entry["score"])
+            category_id = int(entry["category_id"])
         except (GeometryError, TypeError, ValueError) as exc:
             raise DatasetError(path, str(exc), item=f"prediction {index}") from None
         out.setdefault(image.id, []).append(
             Instance(
                 id=-1 - index,
                 image_id=image.id,
-                category_id=int(entry["category_id"]),
+                category_id=category_id,
                 geometry=geometry,
                 source=Source.from_model(name, score),
                 review=Review.UNREVIEWED,

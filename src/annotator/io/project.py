@@ -1,8 +1,11 @@
-"""Open what a user points the tool at: a project file, a folder of images, or a COCO JSON file.
+"""Open what a user points the tool at: a project file, a folder of images, or a JSON file (COCO
+dataset, LabelMe file, or a COCO results list with the dataset it belongs to).
 
 A folder or a JSON file gets a project file beside it (or, where that folder is read-only, in the user's
-data folder) and reopens it next time. One process at a time may have a project open: a lock file beside
-the project refuses a second one with a clear message.
+data folder) and reopens it next time. A folder's LabelMe files come into its new project; a project
+made from the folder before they were read says so (`unread_labelme`), for the window to offer them.
+One process at a time may have a project open: a lock file beside the project refuses a second one with
+a clear message.
 """
 
 from __future__ import annotations
@@ -14,14 +17,21 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from annotator.core.annotation_merge import merge_edit
 from annotator.core.model import Dataset, Image
 from annotator.io.errors import DatasetError, ProjectLockedError
 from annotator.io.images import image_size, list_images
+from annotator.io.images_root import guess_images_root
+from annotator.io.labelme import has_labelme_files, labelme_beside_images
 from annotator.io.paths import resolve_inside
 from annotator.io.store import ProjectStore
 
+__all__ = ["FOLDER_PROJECT_NAME", "PROJECT_SUFFIX", "Project", "guess_images_root", "open_project"]
+
 PROJECT_SUFFIX = ".annotator"
 FOLDER_PROJECT_NAME = "project" + PROJECT_SUFFIX
+BACKGROUND_LABEL = "_background_"  # labels.txt's id 0 in labelme's convention
+LABELME_META = "labelme"  # "imported" or "declined": the folder's LabelMe files were dealt with
 
 
 @dataclass
@@ -34,9 +44,16 @@ class Project:
     store: ProjectStore
     problems: list[str] = field(default_factory=list)
     _lock_fd: int | None = field(default=None, repr=False)
+    summary: str = ""  # what was read into a new project, for the status bar
+    unread_labelme: bool = False  # its folder has LabelMe files it was made without
 
     def image_path(self, image: Image) -> Path:
         return resolve_inside(self.root, image.file_name)
+
+    def remember_labelme(self, *, imported: bool) -> None:
+        """The folder's LabelMe files were imported, or the person declined: not offered again."""
+        self.store.set_meta(LABELME_META, "imported" if imported else "declined")
+        self.unread_labelme = False
 
     def close(self) -> None:
         """Detach and close the store and release the lock; safe to call twice."""
@@ -53,8 +70,12 @@ class Project:
         self.close()
 
 
-def open_project(path: str | Path, *, images_root: str | Path | None = None) -> Project:
-    """Open a `.annotator` project, a folder of images, or a COCO JSON file (with `images_root`)."""
+def open_project(
+    path: str | Path, *, images_root: str | Path | None = None, dataset: str | Path | None = None
+) -> Project:
+    """Open a `.annotator` project, a folder of images, a LabelMe JSON or a COCO JSON (with
+    `images_root`); a COCO results list needs `dataset`, the COCO file or image folder it belongs to
+    (NeedsDatasetError otherwise), until its project exists."""
     path = Path(path).expanduser()
     if not path.exists():
         raise DatasetError(path, "no such file or folder")
@@ -63,7 +84,11 @@ def open_project(path: str | Path, *, images_root: str | Path | None = None) -> 
     if path.suffix == PROJECT_SUFFIX:
         return _open_existing(path.resolve())
     if path.suffix.lower() == ".json":
-        return _open_json(path.resolve(), None if images_root is None else Path(images_root).resolve())
+        return _open_json(
+            path.resolve(),
+            None if images_root is None else Path(images_root).resolve(),
+            None if dataset is None else Path(dataset).expanduser().resolve(),
+        )
     raise DatasetError(
         path, f"cannot open this kind of file (expected a folder, a {PROJECT_SUFFIX} project or a .json)"
     )
@@ -121,20 +146,51 @@ def _open_folder(folder: Path) -> Project:
     if project_path.exists():
         project = _open_existing(project_path)
         _add_new_images(project)
+        if project.store.meta(LABELME_META) is None:
+            names = (image.file_name for image in project.dataset.images.values())
+            project.unread_labelme = has_labelme_files(folder, names)
         return project
     dataset, problems = dataset_from_folder(folder)
-    return create_project(project_path, dataset, folder, problems)
+    summary = _read_labelme(folder, dataset, problems)
+    project = create_project(project_path, dataset, folder, problems)
+    if summary:
+        project.store.set_meta(LABELME_META, "imported")
+        project.summary = summary
+    return project
 
 
-def _open_json(json_path: Path, images_root: Path | None) -> Project:
+def _read_labelme(folder: Path, dataset: Dataset, problems: list[str]) -> str:
+    """Put the folder's LabelMe instances on its images (their class ids as labelme gives them, all of
+    labels.txt's but labelme's `_background_`, which is no class to draw); a line saying what was read,
+    or "" when the folder has no LabelMe file."""
+    names = [image.file_name for image in dataset.images.values()]
+    found = labelme_beside_images(folder, names)
+    if found is None:
+        return ""
+    used = {i.category_id for i in found.dataset.instances.values()}
+    dataset.put_categories(
+        (c for c in found.dataset.categories.values() if c.name != BACKGROUND_LABEL or c.id in used),
+        notify=False,
+    )
+    merge = merge_edit(dataset, found.dataset, text="Read LabelMe files")
+    if merge.edit is not None:
+        merge.edit.apply(dataset)
+    problems.extend(found.problems)
+    problems.extend(f"{u.file_name}: {u.reason}" for u in merge.report.unmatched)
+    report = merge.report
+    return f"{report.instances} instance(s) on {report.images} image(s) read from LabelMe files"
+
+
+def _open_json(json_path: Path, images_root: Path | None, reference: Path | None) -> Project:
     project_path = _project_path_for(json_path.parent, json_path.with_suffix(PROJECT_SUFFIX))
     if project_path.exists():
         return _open_existing(project_path)
-    from annotator.io.coco import load_coco  # deferred: only JSON opening needs the COCO reader
+    from annotator.io.json_sources import dataset_from_json  # deferred: only JSON opening reads formats
 
-    root = images_root or guess_images_root(json_path)
-    imported = load_coco(json_path, images_root=root)
-    return create_project(project_path, imported.dataset, root, imported.problems)
+    found = dataset_from_json(json_path, images_root=images_root, reference=reference)
+    project = create_project(project_path, found.dataset, found.root, found.problems)
+    project.summary = found.summary
+    return project
 
 
 def dataset_from_folder(folder: Path) -> tuple[Dataset, list[str]]:
@@ -169,33 +225,6 @@ def _add_new_images(project: Project) -> None:
             next_id += 1
     project.dataset.put_images(added)
     project.problems.extend(problems)
-
-
-def guess_images_root(json_path: Path) -> Path:
-    """Where a COCO file's `file_name`s live: beside it, or in a usual images folder near it."""
-    import orjson
-
-    try:
-        names = [
-            img.get("file_name", "") for img in orjson.loads(json_path.read_bytes()).get("images", [])[:20]
-        ]
-    except (OSError, ValueError, AttributeError):
-        return json_path.parent
-    names = [n for n in names if isinstance(n, str) and n]
-    here = json_path.parent
-    candidates = [here, here / "images", here.parent, here.parent / "images", here.parent.parent]
-    candidates += (
-        [p for p in (here.parent / "images").glob("*") if p.is_dir()]
-        if (here.parent / "images").is_dir()
-        else []
-    )
-    for candidate in candidates:
-        if names and all((candidate / n).is_file() for n in names):
-            return candidate
-    for candidate in candidates:
-        if any((candidate / n).is_file() for n in names):
-            return candidate
-    return here
 
 
 def _project_path_for(folder: Path, preferred: Path) -> Path:

@@ -137,7 +137,8 @@ class EvaluationPanel(QDockWidget):
         table.setSortingEnabled(False)
         table.setRowCount(0)
         if evaluation is not None:
-            names = {c.id: c.name for c in self.dataset.categories.values()} if self.dataset else {}
+            categories = self.dataset.categories.values() if self.dataset else ()
+            names = self.result.ground_truth.class_names(categories)
             rows = [(cid, ap) for cid, ap in evaluation.per_class.items() if ap is not None]
             table.setRowCount(len(rows))
             for row, (cid, ap) in enumerate(rows):

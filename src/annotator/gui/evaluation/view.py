@@ -122,5 +122,5 @@ class ComparisonCanvas:
         image = dataset.images[image_id]
         missed_ids = set(matches.false_negatives) if matches is not None else set()
         missed = [g for g in result.gt_instances(image_id) if g.id in missed_ids]
-        names = {c.id: c.name for c in dataset.categories.values()}
+        names = result.ground_truth.class_names(dataset.categories.values())
         self.missed.set_missed(missed, names, image.width, image.height)
