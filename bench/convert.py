@@ -44,7 +44,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{path}: {path.stat().st_size / 1e6:.0f} MB, load {os.getloadavg()[0]:.1f}")
     out = path.with_name(path.stem + "-converted.json")
     reference = [sys.executable, "-c", f"from pycocotools.coco import COCO; COCO({str(path)!r})"]
-    convert = [sys.executable, "-m", "annotator.cli.main", "convert", str(path), "--to", "coco", "--out", str(out)]
+    convert = [
+        sys.executable,
+        "-m",
+        "annotator.cli.main",
+        "convert",
+        str(path),
+        "--to",
+        "coco",
+        "--out",
+        str(out),
+    ]
     times: dict[str, list[float]] = {"COCO()": [], "convert": []}
     for run in range(args.runs):
         times["COCO()"].append(timed_process(reference))
@@ -52,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {run + 1}: COCO() {times['COCO()'][-1]:.2f} s, convert {times['convert'][-1]:.2f} s")
     out.unlink(missing_ok=True)
     ratio = statistics.median(times["convert"]) / statistics.median(times["COCO()"])
-    print(f"convert / COCO() = {ratio:.2f} (median of {args.runs}; target <= 2), load {os.getloadavg()[0]:.1f}")
+    print(
+        f"convert / COCO() = {ratio:.2f} (median of {args.runs}; target <= 2), load {os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 
