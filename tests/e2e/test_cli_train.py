@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from annotator.core.geometry import Polygons
-from annotator.core.model import Category, Instance, Review, Source
+from annotator.core.model import Category, Instance, Source
 from annotator.io.coco import load_coco, save_coco
 from training_helpers import TINY_MODEL, tiny_config, write_rectangles
 
@@ -139,10 +139,14 @@ def test_skipped_items_are_named_and_training_goes_on(tmp_path):
     data = write_rectangles(tmp_path / "set", count=4)
     (tmp_path / "set" / "im4.png").unlink()
     dataset = load_coco(data).dataset
-    point = Polygons((np.array([[5.0, 5.0], [5.0, 5.0], [5.0, 5.0]]),))
-    dataset.put_instances([Instance(100, 2, 5, point, review=Review.ACCEPTED)], notify=False)
     dataset.put_categories([Category(30, "never drawn")], notify=False)
     save_coco(dataset, data)
+    raw = json.loads(data.read_text())  # a degenerate polygon, as another tool may write it (ours never)
+    raw["annotations"].append(
+        {"id": 100, "image_id": 2, "category_id": 5, "segmentation": [[5, 5, 5, 5, 5, 5]], "area": 0,
+         "bbox": [5, 5, 0, 0], "iscrowd": 0}
+    )  # fmt: skip
+    data.write_text(json.dumps(raw))
     result = _train(
         data, "--out", tmp_path / "m.pt", "--epochs", "1", "--input-size", "64", "--batch-size", "2"
     )
