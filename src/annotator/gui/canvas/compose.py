@@ -333,13 +333,14 @@ def build_tile(spec: TileSpec) -> tuple[np.ndarray, tuple[Rect, np.ndarray] | No
     return buffer, render_patch(spec)
 
 
-DASHED_OUTLINE_PX = 20_000  # a dashed outline (a prediction's) costs about as much as filling this much
+DASHED_OUTLINE_PX = 100_000  # a new prediction's dashed outline and first decode cost about this much fill
 
 
 def work_estimate(spec: TileSpec) -> int:
     """Device pixels the layers cover inside the tile, plus their dashed outlines: how long a build
-    takes, roughly. A traced mask's dashed outline (many small rings) cost twice its fill in
-    bench/gui_stall.py's pre-labelled photos, so a batch of predictions is built in the worker."""
+    takes, roughly. In bench/gui_stall.py's pre-labelled photos a prediction cost 2-3 ms to composite
+    (its dashed outline of many small rings, its mask decoded once), as much as 100,000 px of fill: a
+    batch of predictions is built in the worker, not on the GUI thread."""
     pad = outline_pad(spec.line_width)
     total = 0
     for layer in spec.layers:
