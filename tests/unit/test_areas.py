@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 
 from annotator.core import areas
-from annotator.core.geometry import Mask, Polygons, area
+from annotator.core.geometry import Polygons, area
 
 
 def _polygons(count: int, seed: int = 0) -> list[Polygons]:
@@ -26,14 +30,34 @@ def _expected(shapes: list[Polygons]) -> list[int]:
     return [area(Polygons(shape.rings), 240, 320) for shape in shapes]  # fresh objects: no shared cache
 
 
-def test_areas_from_processes_equal_the_serial_ones_and_are_kept(monkeypatch):
-    monkeypatch.setattr(areas, "_MIN_PARALLEL", 10)
-    shapes = _polygons(300)
-    mask = Mask.from_array(np.ones((240, 320), np.uint8))
-    assert areas.precompute_areas([(s, 240, 320) for s in shapes] + [(mask, 240, 320)], processes=2) == 300
-    assert [s.derived[("area", 240, 320)] for s in shapes] == _expected(shapes)
-    assert all(("rle", 240, 320) not in s.derived for s in shapes)  # computed in the children
-    assert areas.precompute_areas([(s, 240, 320) for s in shapes], processes=2) == 0  # known already
+_CHILD = """
+import json, sys
+sys.path.insert(0, {tests!r})
+from test_areas import _polygons
+from annotator.core import areas
+areas._MIN_PARALLEL = 10
+shapes = _polygons(300)
+count = areas.precompute_areas([(s, 240, 320) for s in shapes], processes=2)
+again = areas.precompute_areas([(s, 240, 320) for s in shapes], processes=2)
+print(json.dumps({{
+    "count": count, "again": again,
+    "areas": [s.derived[("area", 240, 320)] for s in shapes],
+    "rasterised_here": sum(("rle", 240, 320) in s.derived for s in shapes),
+}}))
+"""
+
+
+def test_areas_from_processes_equal_the_serial_ones_and_are_kept():
+    """In a fresh process (one thread, as `annotator convert` runs): the areas come from forked
+    children, equal `geometry.area`'s, and are kept on each geometry."""
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD.format(tests=str(Path(__file__).parent))],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    result = json.loads(child.stdout)
+    assert result["count"] == 300 and result["again"] == 0  # computed once, then known
+    assert result["rasterised_here"] == 0  # by the children
+    assert result["areas"] == _expected(_polygons(300))
 
 
 def test_a_process_with_other_threads_computes_here(monkeypatch):
