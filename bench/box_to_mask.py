@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, help="images folder of a COCO file")
     parser.add_argument("--images", type=int, default=12)
     parser.add_argument("--clicks", type=int, default=3)
-    parser.add_argument("--max-size", type=int, default=1333)
+    parser.add_argument("--max-size", type=int, help="input long side (default: the model's own)")
     args = parser.parse_args(argv)
     with contextlib.redirect_stdout(io.StringIO()):
         samples = labelled_set(args.set, args.images, args.root)
@@ -144,7 +144,12 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_threads()
         predictor = TorchPredictor.from_spec(ModelSpec(weights=args.weights))
-        segmenter = BoxSegmenter(predictor, options=PredictOptions.with_max_size(args.max_size))
+        size = predictor.info.input_size  # a trained checkpoint's own size, as the window uses it
+        if args.max_size is not None or size is None:
+            options = PredictOptions.with_max_size(args.max_size or 1333)
+        else:
+            options = PredictOptions(min_size=size[0], max_size=size[1])
+        segmenter = BoxSegmenter(predictor, options=options)
     results = measure(samples, segmenter, args.clicks if segmenter is not None else 0)
     count = sum(len(t) for _, t in samples)
     print(f"{args.set}: {len(samples)} images, {count} instances (boxes from the ground truth)")
