@@ -122,7 +122,8 @@ def agreement(base: list[tuple[int, float, np.ndarray]], ours: list) -> tuple[in
 
 VARIANTS = {  # name: (precision, winograd stages or None for the precision's choice, noisy weights)
     "default": (Precision.AUTO, None, False),
-    "previous": (Precision.AUTO, (), False),  # the default before Winograd (decision 0009)
+    # the default before Winograd; NumPy's one BLAS thread (roi_align.py) is process-wide, so it has it too
+    "previous": (Precision.AUTO, (), False),
     "winograd-body": (Precision.AUTO, ("body", "fpn", "rpn", "mask"), False),
     "exact": (Precision.FP32, None, False),  # --precision fp32: torchvision's arithmetic
     "control": (Precision.FP32, None, True),  # exact, weights x (1 + 1e-4 N(0, 1))
