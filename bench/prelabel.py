@@ -1,37 +1,33 @@
 """Pre-labelling speed: `annotator prelabel`'s predictor against the naive loop from torchvision's docs.
 
-Both run in one process on the same images, model, input size and threshold:
+Both run in one process, interleaved image by image, on the same images, model, input size and threshold:
 - baseline: `model([to_tensor(img)])[0]`, then `masks > 0.5` for detections with score >= threshold;
-- ours: `TorchPredictor.predict` (what `annotator prelabel` calls per image), in several variants.
+- ours: `TorchPredictor.predict` (what `annotator prelabel` calls per image), in a few variants.
 
-The model is torchvision's Mask R-CNN R50-FPN with random weights (`weights=None, weights_backbone=None`)
-from a fixed seed, unmodified: on these images it already gives the full 100 detections per image above
-0.5 (scores about 0.75-0.99, a few classes), a realistic load for the mask stage, so no bias is scaled.
-Images: the COCO photos of `shared/testdata/isat_coco_tiny` resized to 1920x1080.
+It prints one table row per input size and scene, with the ratio of the baseline's time to ours, as a
+range over `--runs` runs (each run: every image once through each), and the load average before and
+after (the machine is shared: only ratios measured side by side mean anything). Scenes:
+- `objects`: images with objects, detections kept at `--threshold`;
+- `none-kept`: the same images at threshold 1.0, so nothing is kept and ours runs the network alone
+  (the naive loop still masks every box above torchvision's 0.05 and filters afterwards, as users do);
+- `empty`: images without objects (`--domain shapes|textured`: the background alone), at `--threshold`.
+With `--files`, each row is measured once more from JPEG files, decoding included: the naive loop
+decodes then runs the model, ours is `inference.batch.prelabel_images`, what `annotator prelabel` runs.
 
 Agreement: each baseline detection is matched one-to-one to a detection of the same class at mask IoU
->= 0.95 (greedy, by baseline score). A lossy variant whose agreement is below 95% stays off by default.
+>= 0.95 (greedy, by baseline score); the default must keep at least 97% (decision 0009).
 
-A random model cannot judge a lossy option, though: it is chaotic (BatchNorm running stats 0/1, near-flat
-objectness and class scores), so even the control, fp32 with weights scaled by 1 + 1e-4 N(0, 1), moves a
-third of its 1000 RPN proposals and loses a fifth of its detections. `--weights FILE --synthetic` measures
-a trained checkpoint on images of its own domain instead: `bench/trained_model.py` trains one on synthetic
-shapes in about half an hour of CPU, and `--synthetic` draws such images (fixed seeds, not the training or
-held-out ones) at `--size`. Results on three such models (8 images 1920x1080, threshold 0.5, 2 threads;
-docs/decisions/0009 has the tables): the control matches 100% everywhere; the default (bf16 after the
-ResNet body) 95.9-98.4% at 3.2-4.4x; `--precision bf16` 81-96% at 5-7x; bf16 in the body is what fails
-the 95% bar on the weaker models, so it stays opt-in.
+The model: `--weights FILE` (a checkpoint: one trained by `annotator train`, with `--domain textured`,
+or by `bench/trained_model.py`, with `--domain shapes`), else torchvision's R50-FPN with random weights
+from a fixed seed on the COCO photos of `shared/testdata/isat_coco_tiny`. A random model cannot judge
+agreement: it is chaotic (even weights scaled by 1 + 1e-4 N(0, 1), the `control` variant, lose a fifth
+of its detections); a trained one can. A model trained by `annotator train` runs at the input size it
+learnt at, as `annotator prelabel` runs it.
 
-`annotator prelabel` keeps freed memory in its heap (`inference/allocator.py`), which the naive loop in
-its own process would not: the default is measured once more with it at the very end (the setting is
-process-wide and permanent), against the same baseline.
-
-Run: `.venv/bin/python bench/prelabel.py [--images 2] [--threads 1] [--repeat 1]` (about 3 minutes
-here), or on the trained model:
-`.venv/bin/python bench/trained_model.py --out /tmp/trained/shapes.pt` then
-`.venv/bin/python bench/prelabel.py --weights /tmp/trained/shapes.pt --synthetic --threads 1`.
-On a shared machine `--threads 1` gives the steadiest ratios (CPU time is then exact); with more threads
-other processes' load distorts wall times. `--weights FILE` alone measures a checkpoint on the photos.
+Run: `.venv/bin/python bench/prelabel.py --weights FILE --domain textured [--sizes 640x480,1920x1080]
+[--images 2] [--runs 3] [--scenes objects,none-kept,empty] [--variants default,previous,exact]`.
+Both the baseline and ours run with the kept heap of `inference/allocator.py` (`annotator prelabel`
+keeps it; the naive loop in its own process would not, and would be slower).
 """
 
 from __future__ import annotations
@@ -39,7 +35,9 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,25 +49,37 @@ from torchvision.transforms.functional import to_tensor
 from annotator.core.geometry import mask_iou
 from annotator.core.predictor import Precision, PredictOptions
 from annotator.inference.allocator import keep_freed_memory
-from annotator.inference.models import LoadedModel, build_model, coco_categories, load_checkpoint
-from annotator.inference.predictor import TorchPredictor, configure_threads, cpu_has_native_bf16
+from annotator.inference.models import (
+    LoadedModel,
+    build_model,
+    coco_categories,
+    load_checkpoint,
+    trained_input_size,
+)
+from annotator.inference.predictor import TorchPredictor, configure_threads
 from annotator.io.images import list_images, load_rgb
+from textured_shapes import textured_image
 from trained_model import synthetic_image
 
 TESTDATA = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "isat_coco_tiny"
 IOU_MATCH = 0.95
 SYNTHETIC_SEED = 2_000_000  # `--synthetic` image i: this + --seed * 1000 + i (training and held-out differ)
+SIZES = "640x480,1280x960,1920x1080,4000x3000"
 
 
 def bench_images(
-    count: int, width: int, height: int, *, synthetic: bool = False, seed: int = 0
+    count: int, width: int, height: int, *, domain: str = "photos", seed: int = 0, empty: bool = False
 ) -> list[np.ndarray]:
-    """`count` images at width x height: the test photos, or synthetic shapes (`trained_model.py`'s domain)."""
-    if synthetic:
-        return [
-            synthetic_image(np.random.default_rng(SYNTHETIC_SEED + seed * 1000 + i), width, height)[0]
-            for i in range(count)
-        ]
+    """`count` images at width x height, from `domain`: the test photos; `shapes`, `trained_model.py`'s
+    synthetic shapes drawn at that size; `textured`, `textured_shapes.py`'s scenes drawn at 384x288 (as
+    `annotator train`'s benchmark model learnt them) and enlarged. `empty`: the background alone."""
+    rngs = [np.random.default_rng(SYNTHETIC_SEED + seed * 1000 + i) for i in range(count)]
+    objects = 0 if empty else None
+    if domain == "shapes":
+        return [synthetic_image(rng, width, height, count=objects)[0] for rng in rngs]
+    if domain == "textured":
+        scenes = [textured_image(rng, count=objects)[0] for rng in rngs]
+        return [cv2.resize(scene, (width, height), interpolation=cv2.INTER_LINEAR) for scene in scenes]
     paths = list_images(TESTDATA)[:count] if TESTDATA.is_dir() else []
     images = [cv2.resize(load_rgb(p), (width, height), interpolation=cv2.INTER_LINEAR) for p in paths]
     rng = np.random.default_rng(0)
@@ -93,11 +103,10 @@ def baseline(loaded: LoadedModel, image: np.ndarray, threshold: float) -> list[t
     ]
 
 
-def agreement(base: list[tuple[int, float, np.ndarray]], ours: list) -> tuple[int, int, int, float]:
-    """(matched, baseline count, our count, mean IoU of matches): one-to-one, same class, IoU >= 0.95."""
+def agreement(base: list[tuple[int, float, np.ndarray]], ours: list) -> tuple[int, int, int]:
+    """(matched, baseline count, our count): one-to-one, same class, mask IoU >= 0.95."""
     our_masks = [d.mask.to_array().astype(bool) for d in ours]
     used: set[int] = set()
-    ious = []
     for label, _score, mask in sorted(base, key=lambda b: -b[1]):
         best, best_iou = None, IOU_MATCH
         for j, det in enumerate(ours):
@@ -108,54 +117,29 @@ def agreement(base: list[tuple[int, float, np.ndarray]], ours: list) -> tuple[in
                 best, best_iou = j, iou
         if best is not None:
             used.add(best)
-            ious.append(best_iou)
-    return len(ious), len(base), len(ours), float(np.mean(ious)) if ious else float("nan")
+    return len(used), len(base), len(ours)
 
 
-def make_variants(
-    loaded: LoadedModel, args: argparse.Namespace
-) -> list[tuple[str, TorchPredictor, PredictOptions]]:
-    """Our predictor in each configuration worth measuring, plus a control (see `noise_control`)."""
+VARIANTS = {  # name: (precision, winograd stages or None for the precision's choice, noisy weights)
+    "default": (Precision.AUTO, None, False),
+    # the default before Winograd; NumPy's one BLAS thread (roi_align.py) is process-wide, so it has it too
+    "previous": (Precision.AUTO, (), False),
+    "winograd-body": (Precision.AUTO, ("body", "fpn", "rpn", "mask"), False),
+    "exact": (Precision.FP32, None, False),  # --precision fp32: torchvision's arithmetic
+    "control": (Precision.FP32, None, True),  # exact, weights x (1 + 1e-4 N(0, 1))
+}
 
-    def predictor(
-        precision: Precision,
-        state_model: torch.nn.Module | None = None,
-        stages: tuple[str, ...] | None = None,
-    ) -> TorchPredictor:
-        model = copy.deepcopy(state_model or loaded.model)
-        # `stages`: which stages pay for bf16's speed, and which cost its agreement
-        return TorchPredictor(
-            dataclasses.replace(loaded, model=model), precision=precision, bf16_stages=stages
-        )
 
-    # min_mask_area=0: every detection, as the naive loop keeps them (the product drops empty masks)
-    options = PredictOptions(score_threshold=args.threshold, min_mask_area=0)
-    fewer = PredictOptions(score_threshold=args.threshold, proposals=300, min_mask_area=0)
-    variants = [("--precision fp32 (exact)", predictor(Precision.FP32), options)]
-    if not cpu_has_native_bf16():
-        variants.append(("default: folded BN, fp32", predictor(Precision.AUTO), options))
-    else:
-        variants += [
-            ("default: bf16 but the body", predictor(Precision.AUTO), options),
-            ("folded BN, all fp32", predictor(Precision.BF16, stages=()), options),
-            ("bf16 mask head only (old default)", predictor(Precision.BF16, stages=("mask",)), options),
-            ("--precision bf16 (everywhere)", predictor(Precision.BF16), options),
-            ("bf16 body + mask only", predictor(Precision.BF16, stages=("body", "mask")), options),
-            ("bf16 rpn + box + mask only", predictor(Precision.BF16, stages=("rpn", "box", "mask")), options),
-            ("bf16 + 300 proposals", predictor(Precision.BF16), fewer),
-        ]
-    variants.append(
-        ("control: fp32, w*(1+1e-4 N)", predictor(Precision.FP32, noise_control(loaded.model)), options)
+def make_predictor(loaded: LoadedModel, variant: str) -> TorchPredictor:
+    precision, winograd, noisy = VARIANTS[variant]
+    model = noise_control(loaded.model) if noisy else copy.deepcopy(loaded.model)
+    return TorchPredictor(
+        dataclasses.replace(loaded, model=model), precision=precision, winograd_stages=winograd
     )
-    return variants
 
 
 def noise_control(model: torch.nn.Module) -> torch.nn.Module:
-    """The model with every weight scaled by (1 + 1e-4 * N(0, 1)): far less than bf16's rounding (4e-3).
-
-    How many detections this alone changes shows how sensitive the model is to any numerical change; a
-    random model is very sensitive (its scores and proposals are close together), a trained one much less.
-    """
+    """The model with every weight scaled by (1 + 1e-4 * N(0, 1)): how sensitive it is to any rounding."""
     noisy = copy.deepcopy(model)
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
@@ -164,98 +148,136 @@ def noise_control(model: torch.nn.Module) -> torch.nn.Module:
     return noisy
 
 
-def timed(call, repeat: int):
-    """(best wall time, best CPU time of `repeat` calls, the last result).
+def measure(loaded, predictors, images, options: PredictOptions, runs: int):
+    """Per run, the summed wall and CPU seconds (runs, callers, 2) of the baseline and of each variant,
+    interleaved image by image (the callers' order alternates between runs), and each variant's agreement.
 
-    CPU time is the steadier figure on a shared machine: time spent waiting for a core is not counted
-    (with `--threads 1` it is exact; with more, idle threads spinning at barriers are counted too).
-    """
-    best_wall = best_cpu = float("inf")
-    for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
-        result = call()
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-    return best_wall, best_cpu, result
+    CPU time (both threads) is the steadier figure on a loaded machine: time spent waiting for a core
+    is not counted. Wall time is what a person waits for on a quiet one."""
+    names = ["baseline", *predictors]
+    seconds = np.zeros((runs, len(names), 2))
+    tallies = {name: np.zeros(3, dtype=int) for name in predictors}
+    bases = {}
+    for run in range(runs):
+        order = names if run % 2 == 0 else names[::-1]  # run 0 starts with the baseline
+        for index, image in enumerate(images):
+            for name in order:
+                started, cpu = time.perf_counter(), time.process_time()
+                if name == "baseline":
+                    result = baseline(loaded, image, options.score_threshold)
+                else:
+                    result = predictors[name].predict(image, options)
+                seconds[run, names.index(name)] += (time.perf_counter() - started, time.process_time() - cpu)
+                if name == "baseline":
+                    bases.setdefault(index, result)
+                elif run == 0:
+                    tallies[name] += agreement(bases[index], result)
+    return seconds, tallies
 
 
-def report(variants, base: np.ndarray, times: np.ndarray, tallies: np.ndarray) -> None:
-    """One line per variant: wall and CPU seconds per image, speed-up over the baseline, agreement."""
-    print(f"{'':32s} {'wall s/img':>10s} {'speed-up':>8s} {'cpu s/img':>10s} {'speed-up':>8s}  agreement")
-    print(
-        f"{'baseline: naive loop, fp32':32s} {base[0]:10.2f} {'':8s} {base[1]:10.2f} {'':8s}  {tallies[0][1]} detections"
-    )
-    for (name, _predictor, _options), (wall, cpu), (matched, n_base, n_ours) in zip(
-        variants, times, tallies, strict=True
-    ):
-        print(
-            f"{name:32s} {wall:10.2f} {base[0] / wall:7.2f}x {cpu:10.2f} {base[1] / cpu:7.2f}x  "
-            f"{matched}/{n_base} matched ({100 * matched / max(n_base, 1):5.1f}%), {n_ours} detections"
+def measure_files(loaded, predictors, images, options: PredictOptions, runs: int):
+    """As `measure`, but from JPEG files, as the command runs: the naive loop decodes each file then runs
+    the model; ours is `prelabel_images` (which decodes the next file while the model runs)."""
+    from annotator.inference.batch import prelabel_images
+
+    names = ["baseline", *predictors]
+    seconds = np.zeros((runs, len(names), 2))
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [Path(folder) / f"{i:03d}.jpg" for i in range(len(images))]
+        for path, image in zip(paths, images, strict=True):
+            cv2.imwrite(str(path), image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 95])
+        calls = {"baseline": lambda: [baseline(loaded, load_rgb(p), options.score_threshold) for p in paths]}
+        for name, predictor in predictors.items():
+            calls[name] = lambda predictor=predictor: list(prelabel_images(predictor, paths, options))
+        for run in range(runs):
+            for name in names if run % 2 == 0 else names[::-1]:
+                started, cpu = time.perf_counter(), time.process_time()
+                calls[name]()
+                seconds[run, names.index(name)] = (time.perf_counter() - started, time.process_time() - cpu)
+    return seconds, {name: np.zeros(3, dtype=int) for name in predictors}
+
+
+def row(label: str, seconds: np.ndarray, names: list[str], tallies, count: int) -> str:
+    """Median seconds per image, then per variant: median seconds, wall and CPU ratio ranges, agreement."""
+    cells = [f"{label:20s} {np.median(seconds[:, 0, 0]) / count:5.2f} s"]
+    for i, name in enumerate(names, start=1):
+        wall, cpu = seconds[:, 0, 0] / seconds[:, i, 0], seconds[:, 0, 1] / seconds[:, i, 1]
+        matched, n_base, n_ours = tallies[name]
+        share = f"{100 * matched / n_base:5.1f}%" if n_base else "    -"
+        cells.append(
+            f"{np.median(seconds[:, i, 0]) / count:5.2f} s {wall.min():4.1f}-{wall.max():4.1f}x "
+            f"{cpu.min():4.1f}-{cpu.max():4.1f}x {share} {matched:3d}/{n_base:3d}/{n_ours:3d}"
         )
+    return " | ".join(cells)
+
+
+def load(args: argparse.Namespace) -> LoadedModel:
+    if args.weights:
+        return load_checkpoint(args.weights)
+    architecture = "maskrcnn_resnet50_fpn"
+    torch.manual_seed(args.seed)
+    return LoadedModel(build_model(architecture), architecture, tuple(range(91)), coco_categories(), "random")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=2)
-    parser.add_argument("--size", default="1920x1080")
+    parser.add_argument("--sizes", default=SIZES, help=f"comma-separated WxH (default {SIZES})")
+    parser.add_argument("--images", type=int, default=2, help="images per size and scene")
+    parser.add_argument("--runs", type=int, default=3, help="passes over the images; ratios are per pass")
+    parser.add_argument("--scenes", default="objects,none-kept,empty")
+    parser.add_argument("--variants", default="default,previous", help=",".join(VARIANTS))
     parser.add_argument("--threshold", type=float, default=0.5)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--threads", type=int, help="torch threads (default: every core); 1 gives exact CPU times"
+        "--files", action="store_true", help="also from JPEG files, decoding included (as the command runs)"
     )
-    parser.add_argument("--repeat", type=int, default=2, help="runs per image and variant; the best counts")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch threads (default: every core)")
     parser.add_argument("--weights", type=Path, help="a checkpoint to measure instead of random weights")
     parser.add_argument(
-        "--synthetic", action="store_true", help="synthetic shapes (bench/trained_model.py) instead of photos"
+        "--domain", default="photos", choices=("photos", "shapes", "textured"), help="see bench_images"
     )
     args = parser.parse_args(argv)
-    width, height = (int(v) for v in args.size.lower().split("x"))
     threads = configure_threads() if args.threads is None else args.threads
     torch.set_num_threads(threads)
-    torch.manual_seed(args.seed)
-    if args.weights:
-        loaded = load_checkpoint(args.weights)
-    else:
-        architecture = "maskrcnn_resnet50_fpn"
-        model = build_model(architecture)
-        loaded = LoadedModel(model, architecture, tuple(range(91)), coco_categories(), "random")
-    images = bench_images(args.images, width, height, synthetic=args.synthetic, seed=args.seed)
-    kind = "synthetic" if args.synthetic else "photo"
+    keep_freed_memory()
+    loaded = load(args)
+    variants = args.variants.split(",")
+    predictors = {name: make_predictor(loaded, name) for name in variants}
+    options = PredictOptions(score_threshold=args.threshold, min_mask_area=0)  # every detection, as the loop
+    if (trained := trained_input_size(loaded)) is not None:  # as `annotator prelabel` runs such a model
+        options = dataclasses.replace(options, min_size=trained[0], max_size=trained[1])
+    loaded.model.transform.min_size, loaded.model.transform.max_size = (options.min_size,), options.max_size
+    default = predictors.get("default") or next(iter(predictors.values()))
     print(
-        f"{loaded.source}: {len(images)} {kind} images {width}x{height}, {threads} threads, "
-        f"native bf16: {cpu_has_native_bf16()}"
+        f"{loaded.source} ({loaded.architecture}), input {options.min_size}/{options.max_size}, {threads} threads"
     )
-    variants = make_variants(loaded, args)
-
-    baseline(loaded, images[0], args.threshold)  # warm-up
-    for _name, predictor, options in variants:
-        predictor.predict(images[0], options)
-    base_time = np.zeros(2)  # wall, cpu
-    times = np.zeros((len(variants), 2))
-    tallies = np.zeros((len(variants), 3), dtype=int)
-    bases = []
-    for image in images:  # interleaved, best of `--repeat`: other processes' load hits all variants alike
-        *elapsed, base = timed(lambda image=image: baseline(loaded, image, args.threshold), args.repeat)
-        base_time += elapsed
-        bases.append(base)
-        for i, (_name, predictor, options) in enumerate(variants):
-            *elapsed, result = timed(
-                lambda p=predictor, o=options, image=image: p.predict(image, o), args.repeat
+    print(
+        f"default: {default.info.precision}; load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f}"
+    )
+    print("per variant: s/image (wall), ratio to the naive loop in wall and in CPU time (min-max over runs),")
+    print("detections matched at mask IoU 0.95: %, matched/naive's/ours")
+    header = " | ".join(f"{name:41s}" for name in variants)
+    print(f"{'size, scene':20s} {'naive':>7s} | {header}")
+    for size in args.sizes.split(","):
+        width, height = (int(v) for v in size.lower().split("x"))
+        for scene in args.scenes.split(","):
+            if scene == "empty" and args.domain == "photos":
+                continue
+            images = bench_images(
+                args.images, width, height, domain=args.domain, seed=args.seed, empty=scene == "empty"
             )
-            times[i] += elapsed
-            tallies[i] += agreement(base, result)[:3]
-    # process-wide and for good, so measured last (the naive loop, in its own process, has glibc's default)
-    if keep_freed_memory():
-        name, predictor, options = next(v for v in variants if v[0].startswith("default"))
-        variants.append((f"{name}, kept heap", predictor, options))
-        predictor.predict(images[0], options)  # the heap grows to its peak once
-        kept_time, kept_tally = np.zeros(2), np.zeros(3, dtype=int)
-        for image, base in zip(images, bases, strict=True):
-            *elapsed, result = timed(lambda image=image: predictor.predict(image, options), args.repeat)
-            kept_time += elapsed
-            kept_tally += agreement(base, result)[:3]
-        times, tallies = np.vstack([times, kept_time]), np.vstack([tallies, kept_tally])
-    report(variants, base_time / len(images), times / len(images), tallies)
+            scene_options = (
+                dataclasses.replace(options, score_threshold=1.0) if scene == "none-kept" else options
+            )
+            baseline(loaded, images[0], scene_options.score_threshold)  # warm-up at this size
+            for predictor in predictors.values():
+                predictor.predict(images[0], scene_options)
+            seconds, tallies = measure(loaded, predictors, images, scene_options, args.runs)
+            print(row(f"{size} {scene}", seconds, variants, tallies, len(images)), flush=True)
+            if args.files:
+                seconds, tallies = measure_files(loaded, predictors, images, scene_options, args.runs)
+                print(row(f"{size} {scene} jpg", seconds, variants, tallies, len(images)), flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} at the end")
     return 0
 
 

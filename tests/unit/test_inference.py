@@ -199,7 +199,10 @@ def test_default_precision_keeps_the_body_in_fp32_and_its_exact_parts_exact(rand
 
     default = tuned()
     native = cpu_has_native_bf16()
-    assert default.info.precision == ("bf16 fpn+rpn+box+mask, folded BN" if native else "fp32, folded BN")
+    expected = "bf16 fpn+rpn+box+mask, folded BN" if native else "fp32, folded BN"
+    if default.winograd_stages:  # AVX2 CPUs (inference/winograd.py)
+        expected += f", Winograd 3x3 in {'+'.join(default.winograd_stages)}"
+    assert default.info.precision == expected
     model = default.model
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in model.backbone.body.modules())
     assert {p.dtype for p in model.backbone.body.parameters()} == {torch.float32}
@@ -207,8 +210,8 @@ def test_default_precision_keeps_the_body_in_fp32_and_its_exact_parts_exact(rand
     for module in (model.backbone.fpn, model.rpn.head, model.roi_heads.box_head, model.roi_heads.mask_head):
         assert {p.dtype for p in module.parameters()} == bf16_if_native
     assert default.predict(image, OPTIONS)
-    # folded BatchNorm, channels_last, resizing before normalizing, our RoIAlign and the box head reading
-    # its memory change only rounding: every detection stays. (bf16's agreement needs a trained model; a
+    # folded BatchNorm, channels_last, resizing before normalizing, our RoIAlign, the box head reading
+    # its memory and Winograd's 3x3 convolutions change only rounding: every detection stays. (bf16's agreement needs a trained model; a
     # random one is chaotic: bench/prelabel.py --weights FILE --synthetic)
     assert matched_fraction(exact, tuned(bf16_stages=()).predict(image, OPTIONS)) == 1.0
 

@@ -2,14 +2,19 @@
 
 No torch here: it drives any `core.predictor.Predictor`, so the GUI's worker and the CLI share it. A
 broken image is reported in its result and skipped; the cancel token is checked before every image.
+The next image is decoded on a thread while the model runs on this one (a 4000x3000 PNG takes about
+0.35 s of CPU to decode; the decoders release the GIL).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from annotator.core.predictor import CancelToken, Detection, PredictOptions, Predictor
 from annotator.io.errors import DatasetError
@@ -67,22 +72,45 @@ def prelabel_images(
     """Run `predictor` on each image in turn; stops before the next image once `cancel` is set."""
     started = time.perf_counter()
     total = len(paths)
-    for index, raw_path in enumerate(paths):
-        if cancel is not None and cancel.checkpoint():
-            return
-        path = Path(raw_path)
-        try:
-            image = load_rgb(path)
-        except DatasetError as exc:
-            progress = Progress(index + 1, total, time.perf_counter() - started)
-            yield ImageResult(index, path, 0, 0, (), str(exc), progress, unreadable=True)
-            continue
-        try:
-            detections = tuple(predictor.predict(image, options))
-        except Exception as exc:  # a model failure on one image (out of memory, a CUDA error) is reported
-            progress = Progress(index + 1, total, time.perf_counter() - started)
-            error = f"{path}: the model failed on this image ({type(exc).__name__}: {exc})"
-            yield ImageResult(index, path, image.shape[1], image.shape[0], (), error, progress)
-            continue
+    with ThreadPoolExecutor(1, "decode") as decoder:
+        upcoming = decoder.submit(_decode, Path(paths[0])) if total else None
+        for index, raw_path in enumerate(paths):
+            if cancel is not None and cancel.checkpoint():
+                upcoming.cancel()
+                return
+            path = Path(raw_path)
+            image = upcoming.result()
+            if index + 1 < total:
+                upcoming = decoder.submit(_decode, Path(paths[index + 1]))
+            yield _result(predictor, index, path, image, options, total, started)
+
+
+def _decode(path: Path) -> np.ndarray | DatasetError:
+    """The image, or the DatasetError that says why it cannot be decoded."""
+    try:
+        return load_rgb(path)
+    except DatasetError as exc:
+        return exc
+
+
+def _result(
+    predictor: Predictor,
+    index: int,
+    path: Path,
+    image: np.ndarray | DatasetError,
+    options: PredictOptions,
+    total: int,
+    started: float,
+) -> ImageResult:
+    """The model's detections on one decoded image, or why there are none."""
+    if isinstance(image, DatasetError):
         progress = Progress(index + 1, total, time.perf_counter() - started)
-        yield ImageResult(index, path, image.shape[1], image.shape[0], detections, None, progress)
+        return ImageResult(index, path, 0, 0, (), str(image), progress, unreadable=True)
+    try:
+        detections = tuple(predictor.predict(image, options))
+    except Exception as exc:  # a model failure on one image (out of memory, a CUDA error) is reported
+        progress = Progress(index + 1, total, time.perf_counter() - started)
+        error = f"{path}: the model failed on this image ({type(exc).__name__}: {exc})"
+        return ImageResult(index, path, image.shape[1], image.shape[0], (), error, progress)
+    progress = Progress(index + 1, total, time.perf_counter() - started)
+    return ImageResult(index, path, image.shape[1], image.shape[0], detections, None, progress)

@@ -18,12 +18,27 @@ which BLAS computes straight from the channels_last crop. The weights follow tor
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from concurrent.futures import Executor
 
 import numpy as np
 import torch
 from torchvision.ops.poolers import MultiScaleRoIAlign, _setup_scales
+
+
+@functools.cache
+def keep_numpy_blas_single_threaded() -> None:
+    """Limit NumPy's BLAS to one thread in this process (for good: call it where the model runs).
+
+    The per-box GEMMs run one chunk per core on the caller's pool; under each, NumPy's OpenBLAS
+    would start threads of its own that spin while they wait. Measured on 2 cores: 1000 proposals at
+    1280x960 took 0.25-1.2 s of CPU time that way, 0.065 s with one BLAS thread (`bench/prelabel.py`
+    shows the difference in wall time on a loaded machine). torch's own BLAS is not affected.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def supports(pooler: MultiScaleRoIAlign) -> bool:
