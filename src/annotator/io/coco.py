@@ -11,7 +11,7 @@ on each item, which other tools ignore (docs/decisions/0006-annotation-formats.m
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from annotator.io.images import MAX_PIXELS
 from annotator.io.jsonfile import read_json
 from annotator.io.paths import normalise_file_name, resolve_inside
 from annotator.io.problems import Problems
+from annotator.io.values import clean_extra, clean_name, clean_text, fits_int64
 
 __all__ = ["CocoImport", "coco_dict", "coco_from_dict", "load_coco", "save_coco", "save_coco_results"]
 
@@ -101,12 +102,13 @@ def check_instances_file(data: Any, source: Path) -> None:
 
 
 def as_int(value: Any) -> int | None:
-    """An integer from JSON, accepting integral floats (640.0) and refusing bools and strings."""
+    """An integer from JSON, accepting integral floats (640.0) and refusing bools, strings and numbers
+    outside SQLite's 64-bit integers (ids of 2^63 or more cannot be stored or matched)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
+        return value if fits_int64(value) else None
+    if isinstance(value, float) and value.is_integer() and fits_int64(int(value)):
         return int(value)
     return None
 
@@ -146,7 +148,7 @@ class _Reader:
                 self.problems.add(f"image {image_id}", f"{count} annotation(s) dropped with the image")
         instances = self._unique_ids(instances)
         instances = self._with_z_order(instances)
-        dataset = Dataset(extra={k: v for k, v in data.items() if k not in _TOP_KEYS})
+        dataset = Dataset(extra=self._extra(data, frozenset(_TOP_KEYS), None))
         dataset.put_images(self.images.values(), notify=False)
         dataset.put_categories(sorted(self.categories.values(), key=lambda c: c.id), notify=False)
         dataset.put_instances(instances, notify=False)
@@ -160,7 +162,8 @@ class _Reader:
         image_id = as_int(raw.get("id"))
         if image_id is None:
             self.problems.add(
-                f"image at index {index}", f"id must be an integer, got {raw.get('id')!r}; skipped"
+                f"image at index {index}",
+                f"id must be an integer below 2^63, got {_short_repr(raw.get('id'))}; skipped",
             )
             return
         item = f"image {image_id}"
@@ -183,7 +186,7 @@ class _Reader:
             status = ImageStatus(own.get("status", ImageStatus.NEW))
         except ValueError:
             status = ImageStatus.NEW
-        extra = {k: v for k, v in raw.items() if k not in _IMAGE_KEYS}
+        extra = self._extra(raw, _IMAGE_KEYS, item)
         self.images[image_id] = Image(image_id, file_name, width, height, status, extra)
         self._check_present(item, file_name)
 
@@ -204,7 +207,7 @@ class _Reader:
     # -- categories -------------------------------------------------------------------------------
     def _read_category(self, index: int, raw: Any) -> None:
         if not isinstance(raw, dict) or as_int(raw.get("id")) is None:
-            self.problems.add(f"category at index {index}", "needs an integer id; skipped")
+            self.problems.add(f"category at index {index}", "needs an integer id below 2^63; skipped")
             return
         category_id = as_int(raw["id"])
         item = f"category {category_id}"
@@ -213,13 +216,30 @@ class _Reader:
             return
         name = raw.get("name")
         if not isinstance(name, str):
-            self.problems.add(item, f"name must be a string, got {name!r}; named {category_id}")
+            self.problems.add(item, f"name must be a string, got {_short_repr(name)}; named {category_id}")
             name = str(category_id)
+        name = clean_name(name, item=item, what="name", problems=self.problems)
         supercategory = raw.get("supercategory")
-        color = _color(_own(raw).get("color"))
-        extra = {k: v for k, v in raw.items() if k not in _CATEGORY_KEYS}
-        self.categories[category_id] = Category(
-            category_id, name, supercategory if isinstance(supercategory, str) else "", color, extra
+        supercategory = (
+            clean_name(supercategory, item=item, what="supercategory", problems=self.problems)
+            if isinstance(supercategory, str)
+            else ""
+        )
+        color = self._color(_own(raw).get("color"), item)
+        extra = self._extra(raw, _CATEGORY_KEYS, item)
+        self.categories[category_id] = Category(category_id, name, supercategory, color, extra)
+
+    def _color(self, value: Any, item: str) -> tuple[int, int, int] | None:
+        if value is None:
+            return None
+        color = _color(value)
+        if color is None:
+            self.problems.add(item, f"colour {_short_repr(value)} is not three values 0-255; ignored")
+        return color
+
+    def _extra(self, raw: Mapping, known: frozenset[str], item: str | None) -> dict[str, Any]:
+        return clean_extra(
+            {k: v for k, v in raw.items() if k not in known}, item=item, problems=self.problems
         )
 
     def _synthesise_categories(self, instances: list[dict]) -> None:
@@ -243,14 +263,18 @@ class _Reader:
             if image_id in self.skipped_images:
                 self.skipped_images[image_id] += 1
             else:
-                self.problems.add(item, f"points at missing image {raw.get('image_id')!r}; skipped")
+                self.problems.add(
+                    item, f"points at missing image {_short_repr(raw.get('image_id'))}; skipped"
+                )
             return None
         if category_id is None or (has_categories and category_id not in self.categories):
-            self.problems.add(item, f"points at missing category {raw.get('category_id')!r}; skipped")
+            self.problems.add(
+                item, f"points at missing category {_short_repr(raw.get('category_id'))}; skipped"
+            )
             return None
         iscrowd = raw.get("iscrowd", 0)
         if iscrowd not in (0, 1):  # True and False compare equal to 1 and 0
-            self.problems.add(item, f"iscrowd must be 0 or 1, got {iscrowd!r}; skipped")
+            self.problems.add(item, f"iscrowd must be 0 or 1, got {_short_repr(iscrowd)}; skipped")
             return None
         geometry = self._geometry(raw, image, item)
         if geometry is None:
@@ -258,7 +282,7 @@ class _Reader:
         own = _own(raw)
         if as_int(own.get("z")) is not None and ann_id is not None:
             self.own_z[ann_id] = as_int(own["z"])
-        extra = {k: v for k, v in raw.items() if k not in _ANNOTATION_KEYS}
+        extra = self._extra(raw, _ANNOTATION_KEYS, item)
         return {
             "id": -1 - index if ann_id is None else ann_id,  # negative: a new id is given in _unique_ids
             "image_id": image.id,
@@ -287,8 +311,8 @@ class _Reader:
     def _bbox_polygon(self, bbox: Any, item: str) -> Polygons:
         if not _is_number_list(bbox) or len(bbox) != 4:
             raise GeometryError("has no segmentation and no usable bbox")
-        x, y, w, h = (float(v) for v in bbox)
-        if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+        x, y, w, h = (finite_float(v) for v in bbox)
+        if any(v is None for v in (x, y, w, h)) or w <= 0 or h <= 0:
             raise GeometryError(f"has no segmentation and its bbox {bbox} is empty or not finite")
         self.problems.add(item, BBOX_NOTE)
         return Polygons((np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]),))
@@ -317,18 +341,20 @@ class _Reader:
     def _unique_ids(self, instances: list[dict]) -> list[dict]:
         """Keep every annotation: a repeated or missing id gets a fresh one, and is reported."""
         seen: set[int] = set()
-        next_id = max((inst["id"] for inst in instances), default=0) + 1
+        fresh = _fresh_ids({inst["id"] for inst in instances})
         for inst in instances:
             if inst["id"] in seen or inst["id"] < 0:
                 old = inst["id"]
-                inst["id"] = next_id
+                inst["id"] = next(fresh)
                 if old < 0:
-                    self.problems.add(f"annotation at index {-1 - old}", f"has no id; given id {next_id}")
+                    self.problems.add(
+                        f"annotation at index {-1 - old}",
+                        f"has no integer id below 2^63; given id {inst['id']}",
+                    )
                 else:
                     self.problems.add(
-                        f"annotation {old}", f"duplicate id; the later one is kept as {next_id}"
+                        f"annotation {old}", f"duplicate id; the later one is kept as {inst['id']}"
                     )
-                next_id += 1
             seen.add(inst["id"])
         return instances
 
@@ -346,6 +372,19 @@ class _Reader:
                 order = default_z_order({inst["id"]: fast_area(inst["geometry"], image) for inst in members})
             out.extend(Instance(z=order[inst["id"]], **inst) for inst in members)
         return out
+
+
+def _fresh_ids(taken: set[int]) -> Iterator[int]:
+    """Ids after the largest one taken; from 1 upwards (skipping taken ones) once that reaches 2^63."""
+    candidate = max(taken, default=0) + 1
+    while fits_int64(candidate):
+        yield candidate
+        candidate += 1
+    candidate = 1
+    while True:
+        if candidate not in taken:
+            yield candidate
+        candidate += 1
 
 
 def fast_area(geometry: Geometry, image: Image) -> float:
@@ -383,6 +422,17 @@ def _number_array(value: Any) -> np.ndarray | None:
     return values.astype(np.float64, copy=False)
 
 
+def finite_float(value: Any) -> float | None:
+    """A JSON number as a finite float; None for NaN, infinities, huge integers, bools and non-numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _is_number_list(value: Any) -> bool:
     return isinstance(value, list) and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in value
@@ -395,8 +445,8 @@ def _source(own: Mapping) -> Source:
         model = own.get("model")
         return Source(
             SourceKind.MODEL,
-            model if isinstance(model, str) else None,
-            float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
+            clean_text(model) if isinstance(model, str) else None,
+            finite_float(score),
         )
     return MANUAL
 
@@ -411,6 +461,11 @@ def _review(own: Mapping) -> Review:
 
 
 def _color(value: Any) -> tuple[int, int, int] | None:
-    if isinstance(value, list) and len(value) == 3 and all(as_int(v) is not None for v in value):
+    if isinstance(value, list) and len(value) == 3 and all(as_int(v) in range(256) for v in value):
         return tuple(int(v) for v in value)
     return None
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"

@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from annotator.io.errors import DatasetError
+from annotator.io.values import is_valid_text
+
+MAX_NAME_BYTES = 255  # the longest file or folder name the usual file systems allow
 
 
 def normalise_file_name(file_name: object, *, source: Path, item: str) -> str:
@@ -13,6 +16,8 @@ def normalise_file_name(file_name: object, *, source: Path, item: str) -> str:
         raise DatasetError(source, "file_name must be a non-empty string", item=item)
     if "\x00" in file_name:
         raise DatasetError(source, "file_name contains a NUL character", item=item)
+    if not is_valid_text(file_name):
+        raise DatasetError(source, "file_name is not valid Unicode (a lone surrogate)", item=item)
     unified = file_name.replace("\\", "/")
     windows = PureWindowsPath(file_name)
     if unified.startswith("/") or windows.drive or windows.root:
@@ -26,6 +31,12 @@ def normalise_file_name(file_name: object, *, source: Path, item: str) -> str:
         raise DatasetError(source, f"file_name {file_name!r} reaches outside the images folder", item=item)
     if not parts:
         raise DatasetError(source, f"file_name {file_name!r} names no file", item=item)
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
+        raise DatasetError(
+            source,
+            f"file_name has a part longer than {MAX_NAME_BYTES} bytes, which no file can have",
+            item=item,
+        )
     return "/".join(parts)
 
 
