@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -39,17 +40,39 @@ def load_predictor(spec: ModelSpec) -> Predictor:
 
 
 def build_window(path: str | Path | None, *, settings: QSettings | None = None) -> MainWindow:
-    """The main window with PATH open (bundled samples when no PATH); bad input raises DatasetError."""
-    window = MainWindow(settings)
-    install_prelabelling(window, load_predictor)
-    if path is None:
-        window.set_document(open_samples())
-    else:
-        from annotator.gui.document import open_document
+    """The main window with PATH open (bundled samples when no PATH); bad input raises DatasetError.
 
-        window.set_document(open_document(path))
+    The document is opened before any widget exists: the window starts the model worker's thread, and a
+    window dropped with that thread running makes Qt abort the process (SIGABRT) after the error was
+    printed. If showing the document fails, the window is taken down (thread stopped) before raising.
+    """
+    from annotator.gui.document import open_document
+
+    document = open_samples() if path is None else open_document(path)
+    window = None
+    try:
+        window = MainWindow(settings)
+        install_prelabelling(window, load_predictor)
+        window.set_document(document)
+    except BaseException:
+        discard_window(window, document)
+        raise
+    if path is not None:
         window._remember_recent(Path(path))
     return window
+
+
+def discard_window(window: MainWindow | None, document) -> None:
+    """Stop what a half-built window started (the model thread) and close its document."""
+    prelabelling = getattr(window, "prelabelling", None)
+    if prelabelling is not None:
+        prelabelling.controller.shutdown()
+    if window is not None:
+        window.loader.wait()
+        window.deleteLater()
+    if document is not None:
+        with contextlib.suppress(DatasetError):
+            document.close()
 
 
 def run(path: str | Path | None) -> int:
