@@ -96,7 +96,6 @@ class ProjectStore:
             raise
         self._dataset: Dataset | None = None
         self._pending: list[Change] = []
-        self.skipped_category_ids: set[int] = set()  # damaged rows left in the file, never deleted
         self.save_error: DatasetError | None = None  # set while changes could not be written
         self.on_save_error: Callable[[DatasetError | None], None] | None = None
 
@@ -200,7 +199,6 @@ class ProjectStore:
                 self._conn.execute("SELECT * FROM categories"), category_from_row, "category"
             )
             dataset.put_categories(categories, notify=False)
-            self.skipped_category_ids = set(reader.skipped_ids)
             images = reader.rows(self._conn.execute("SELECT * FROM images"), image_from_row, "image")
             dataset.put_images(images, notify=False)
             rows = self._conn.execute("SELECT * FROM instances ORDER BY id")
@@ -215,7 +213,32 @@ class ProjectStore:
             raise DatasetError(
                 self.path, f"project content is damaged ({describe_sqlite_error(exc)})"
             ) from None
+        if reader.skipped and not self.readonly:
+            self._set_aside(reader.skipped)
         return dataset
+
+    def _set_aside(self, skipped: dict[str, list[int]]) -> None:
+        """Move damaged rows to `damaged_<table>`: kept for a person to look at, and out of the way of
+        new items, which would otherwise get their ids and replace them."""
+        with contextlib.suppress(DatasetError), self._transaction() as conn:
+            for row_id in skipped.get("category", ()):
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS damaged_categories AS SELECT * FROM categories WHERE 0"
+                )
+                conn.execute(
+                    "INSERT INTO damaged_categories SELECT * FROM categories WHERE id = ?", (row_id,)
+                )
+                conn.execute("DELETE FROM categories WHERE id = ?", (row_id,))
+            for row_id in skipped.get("image", ()):
+                conn.execute("CREATE TABLE IF NOT EXISTS damaged_images AS SELECT * FROM images WHERE 0")
+                conn.execute("INSERT INTO damaged_images SELECT * FROM images WHERE id = ?", (row_id,))
+                conn.execute("DELETE FROM images WHERE id = ?", (row_id,))
+            for row_id in skipped.get("instance", ()):
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS damaged_instances AS SELECT * FROM instances WHERE 0"
+                )
+                conn.execute("INSERT INTO damaged_instances SELECT * FROM instances WHERE id = ?", (row_id,))
+                conn.execute("DELETE FROM instances WHERE id = ?", (row_id,))
 
     def meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -281,8 +304,7 @@ class ProjectStore:
         assert self._dataset is not None
         categories = self._dataset.categories
         stored = {row[0] for row in conn.execute("SELECT id FROM categories")}
-        removed = stored - set(categories) - self.skipped_category_ids
-        conn.executemany("DELETE FROM categories WHERE id = ?", ((i,) for i in removed))
+        conn.executemany("DELETE FROM categories WHERE id = ?", ((i,) for i in stored - set(categories)))
         conn.executemany(_INSERT_CATEGORY, map(category_row, categories.values()))
 
     def close(self, *, discard: bool = False) -> None:
@@ -348,16 +370,18 @@ class _RowReader:
 
     def __init__(self, path: Path, problems: list[str] | None) -> None:
         self.path, self.problems = path, problems
-        self.skipped_ids: list[object] = []
+        self.skipped: dict[str, list[int]] = {}  # "image" -> ids of the rows not loaded
 
     def rows(self, cursor: Iterable[tuple], decode: Callable[[tuple], Any], what: str) -> Iterator[Any]:
-        self.skipped_ids = []
         for row in cursor:
             try:
                 yield decode(row)
             except (RowError, GeometryError, ValueError, TypeError) as exc:
-                self.skipped_ids.append(row[0])
-                self.damaged(f"{what} {str(row[0])[:30]}", f"damaged row not loaded ({exc})")
+                self.skipped.setdefault(what, []).append(row[0])
+                self.damaged(
+                    f"{what} {str(row[0])[:30]}",
+                    f"damaged row not loaded, kept in table damaged_{what}s ({exc})",
+                )
 
     def damaged(self, item: str, reason: str) -> None:
         if self.problems is None:
