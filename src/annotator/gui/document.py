@@ -18,7 +18,7 @@ class Document(Protocol):
 
     def image_path(self, image: Image) -> Path: ...
 
-    def close(self) -> None: ...
+    def close(self, *, discard: bool = False) -> None: ...
 
 
 @dataclass
@@ -32,15 +32,16 @@ class MemoryDocument:
     def image_path(self, image: Image) -> Path:
         return resolve_inside(self.root, image.file_name)
 
-    def close(self) -> None:
+    def close(self, *, discard: bool = False) -> None:
         pass
 
 
-def open_document(path: str | Path) -> Document:
-    """A folder of images, a project file or a COCO JSON, opened as a project that saves every change."""
+def open_document(path: str | Path, *, reimport: bool = False) -> Document:
+    """A folder of images, a project file or a COCO JSON, opened as a project that saves every change.
+    `reimport`: a COCO file whose project exists is imported afresh (the old project is kept beside)."""
     from annotator.io.project import open_project
 
-    return open_project(path)
+    return open_project(path, reimport=reimport)
 
 
 def open_samples() -> Document | None:

@@ -6,6 +6,7 @@ It connects the parts and remembers settings and layout (QSettings); documents c
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
 from annotator.core.model import Change, ChangeKind
+from annotator.gui import project_dialogs
 from annotator.gui.canvas import Canvas
 from annotator.gui.docks import ClassListDock, ImageListDock, InstanceListDock
 from annotator.gui.document import Document, open_document
@@ -24,7 +26,7 @@ from annotator.gui.loader import ImageLoader
 from annotator.gui.review_actions import install_review
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
-from annotator.io.errors import DatasetError
+from annotator.io.errors import DatasetError, ProjectFileChangedError
 
 MAX_RECENT = 10
 
@@ -105,6 +107,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open project or COCO &file…", self._choose_file, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addSeparator()
+        self._action(
+            file_menu, project_dialogs.SAVE_AS_TEXT, lambda: project_dialogs.save_as_new_project(self)
+        )
         self._action(file_menu, "&Export (COCO, LabelMe, YOLO, panoptic)…", self.export_coco, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -156,14 +161,20 @@ class MainWindow(QMainWindow):
         self.canvas.render_error.connect(lambda message: self.statusBar().showMessage(message, 10000))
 
     # -- documents --------------------------------------------------------------------------------
-    def open_path(self, path: str | Path) -> bool:
+    def open_path(self, path: str | Path, *, reimport: bool = False) -> bool:
         """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost."""
         try:
-            document = open_document(path)
-        except DatasetError as exc:
-            QMessageBox.warning(self, "Cannot open", str(exc))
+            document = open_document(path, reimport=reimport)
+        except Exception as exc:  # noqa: BLE001 - a slot: the person gets a dialog, never a traceback
+            QMessageBox.warning(self, "Cannot open", project_dialogs.describe(path, exc))
             return False
-        if not self.set_document(document):
+        try:
+            shown = self.set_document(document)
+        except Exception as exc:  # noqa: BLE001 - the project cannot be shown: close it, say why
+            project_dialogs.abandon(self, document)
+            QMessageBox.warning(self, "Cannot show", project_dialogs.describe(path, exc))
+            return False
+        if not shown:
             document.close()
             return False
         self._remember_recent(Path(path))
@@ -176,15 +187,13 @@ class MainWindow(QMainWindow):
             try:
                 self.document.close()
             except DatasetError as error:
-                QMessageBox.warning(
-                    self, "Changes not saved",
-                    f"{error}\n\nYour edits are still here. Free some disk space (or make the folder "
-                    "writable) and try again, or export them with File ▸ Export first.",
-                )  # fmt: skip
-                return False
+                if not project_dialogs.resolve_unsaved(self, error):
+                    return False
             self.document.dataset.unsubscribe(self._on_change)
             self.loader.forget()
         self.document = document
+        self.save_error_label.hide()  # the old document's save errors went with it
+        self._save_retry.stop()
         store = getattr(document, "store", None)
         if store is not None:
             store.on_save_error = self._on_save_error
@@ -202,6 +211,7 @@ class MainWindow(QMainWindow):
         if first is not None:
             self.images_dock.select_image(first)
             self.show_image(first)
+        project_dialogs.offer_reimport(self, document)
         return True
 
     def _on_save_error(self, error: DatasetError | None) -> None:
@@ -212,9 +222,13 @@ class MainWindow(QMainWindow):
             self._save_retry.stop()
             self.statusBar().showMessage("All changes saved", 5000)
             return
-        self.save_error_label.setText(f"⚠ Not saved: {error.reason} — edits kept, retrying")
         self.save_error_label.setToolTip(str(error))
         self.save_error_label.show()
+        if isinstance(error, ProjectFileChangedError):  # retrying cannot help: save elsewhere
+            self.save_error_label.setText("⚠ Not saved: the project file was changed by another program")
+            project_dialogs.project_lost(self, error)
+            return
+        self.save_error_label.setText(f"⚠ Not saved: {error.reason} — edits kept, retrying")
         self._save_retry.start()
 
     def _retry_save(self) -> None:
@@ -229,10 +243,14 @@ class MainWindow(QMainWindow):
         self.canvas.show_image(image_id)
         self.editor.image_changed()
         self.images_dock.select_image(image_id)
-        self.loader.request(image_id, self.document.image_path(dataset.images[image_id]))
+        try:  # an image file linked to outside the folder is not read: its instances still show
+            self.loader.request(image_id, self.document.image_path(dataset.images[image_id]))
+        except DatasetError as exc:
+            self.statusBar().showMessage(str(exc), 10000)
         following = self.images_dock.neighbour(image_id, 1)
-        if following is not None:
-            self.loader.prefetch(following, self.document.image_path(dataset.images[following]))
+        with contextlib.suppress(DatasetError):
+            if following is not None:
+                self.loader.prefetch(following, self.document.image_path(dataset.images[following]))
         image = dataset.images[image_id]
         self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
         self._refresh_lists()

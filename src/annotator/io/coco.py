@@ -69,9 +69,13 @@ def load_coco(path: str | Path, *, images_root: str | Path | None = None) -> Coc
         return coco_from_dict(read_json(path), source=path, images_root=images_root)
 
 
-def coco_from_dict(data: Any, *, source: Path, images_root: str | Path | None = None) -> CocoImport:
+def coco_from_dict(
+    data: Any, *, source: Path, images_root: str | Path | None = None, strict: bool = False
+) -> CocoImport:
+    """`strict`: the first item that would be skipped, dropped or renumbered raises DatasetError naming
+    it (for ground truth, where a quietly dropped item changes the score)."""
     check_instances_file(data, source)
-    reader = _Reader(source, None if images_root is None else Path(images_root))
+    reader = _Reader(source, None if images_root is None else Path(images_root), strict=strict)
     dataset = reader.read(data)
     return CocoImport(dataset, reader.problems.lines(), source)
 
@@ -121,8 +125,9 @@ def _own(raw: Mapping) -> Mapping:
 class _Reader:
     """One pass over a COCO dict; collects problems and builds the Dataset."""
 
-    def __init__(self, source: Path, images_root: Path | None) -> None:
+    def __init__(self, source: Path, images_root: Path | None, *, strict: bool = False) -> None:
         self.source = source
+        self.strict = strict
         self.images_root = images_root
         self.problems = Problems()
         self.images: dict[int, Image] = {}
@@ -145,7 +150,7 @@ class _Reader:
             self._synthesise_categories(instances)
         for image_id, count in self.skipped_images.items():
             if count:
-                self.problems.add(f"image {image_id}", f"{count} annotation(s) dropped with the image")
+                self._lost(f"image {image_id}", f"{count} annotation(s) dropped with the image")
         instances = self._unique_ids(instances)
         instances = self._with_z_order(instances)
         dataset = Dataset(extra=self._extra(data, frozenset(_TOP_KEYS), None))
@@ -157,11 +162,11 @@ class _Reader:
     # -- images -----------------------------------------------------------------------------------
     def _read_image(self, index: int, raw: Any) -> None:
         if not isinstance(raw, dict):
-            self.problems.add(f"image at index {index}", "not an object; skipped")
+            self._lost(f"image at index {index}", "not an object; skipped")
             return
         image_id = as_int(raw.get("id"))
         if image_id is None:
-            self.problems.add(
+            self._lost(
                 f"image at index {index}",
                 f"id must be an integer below 2^63, got {_short_repr(raw.get('id'))}; skipped",
             )
@@ -190,8 +195,14 @@ class _Reader:
         self.images[image_id] = Image(image_id, file_name, width, height, status, extra)
         self._check_present(item, file_name)
 
+    def _lost(self, item: str, reason: str) -> None:
+        """An item skipped, dropped or renumbered: reported, or (strict) the end of the import."""
+        if self.strict:
+            raise DatasetError(self.source, reason.rsplit("; ", 1)[0], item=item)
+        self.problems.add(item, reason)
+
     def _skip_image(self, image_id: int, reason: str) -> None:
-        self.problems.add(f"image {image_id}", reason)
+        self._lost(f"image {image_id}", reason)
         self.skipped_images[image_id] = 0
 
     def _check_present(self, item: str, file_name: str) -> None:
@@ -207,12 +218,12 @@ class _Reader:
     # -- categories -------------------------------------------------------------------------------
     def _read_category(self, index: int, raw: Any) -> None:
         if not isinstance(raw, dict) or as_int(raw.get("id")) is None:
-            self.problems.add(f"category at index {index}", "needs an integer id below 2^63; skipped")
+            self._lost(f"category at index {index}", "needs an integer id below 2^63; skipped")
             return
         category_id = as_int(raw["id"])
         item = f"category {category_id}"
         if category_id in self.categories:
-            self.problems.add(item, "duplicate category id; the later one is skipped")
+            self._lost(item, "duplicate category id; the later one is skipped")
             return
         name = raw.get("name")
         if not isinstance(name, str):
@@ -253,7 +264,7 @@ class _Reader:
     def _read_annotation(self, index: int, raw: Any, has_categories: bool) -> dict | None:
         """The Instance's fields (it is built once z is known: replacing frozen values costs time)."""
         if not isinstance(raw, dict):
-            self.problems.add(f"annotation at index {index}", "not an object; skipped")
+            self._lost(f"annotation at index {index}", "not an object; skipped")
             return None
         ann_id = as_int(raw.get("id"))
         item = f"annotation {ann_id}" if ann_id is not None else f"annotation at index {index}"
@@ -263,18 +274,14 @@ class _Reader:
             if image_id in self.skipped_images:
                 self.skipped_images[image_id] += 1
             else:
-                self.problems.add(
-                    item, f"points at missing image {_short_repr(raw.get('image_id'))}; skipped"
-                )
+                self._lost(item, f"points at missing image {_short_repr(raw.get('image_id'))}; skipped")
             return None
         if category_id is None or (has_categories and category_id not in self.categories):
-            self.problems.add(
-                item, f"points at missing category {_short_repr(raw.get('category_id'))}; skipped"
-            )
+            self._lost(item, f"points at missing category {_short_repr(raw.get('category_id'))}; skipped")
             return None
         iscrowd = raw.get("iscrowd", 0)
         if iscrowd not in (0, 1):  # True and False compare equal to 1 and 0
-            self.problems.add(item, f"iscrowd must be 0 or 1, got {_short_repr(iscrowd)}; skipped")
+            self._lost(item, f"iscrowd must be 0 or 1, got {_short_repr(iscrowd)}; skipped")
             return None
         geometry = self._geometry(raw, image, item)
         if geometry is None:
@@ -305,7 +312,7 @@ class _Reader:
                 return self._polygons(segmentation, item)
             raise GeometryError(f"segmentation must be polygons or an RLE, got {type(segmentation).__name__}")
         except GeometryError as exc:
-            self.problems.add(item, f"{exc}; skipped")
+            self._lost(item, f"{exc}; skipped")
             return None
 
     def _bbox_polygon(self, bbox: Any, item: str) -> Polygons:
@@ -327,7 +334,7 @@ class _Reader:
             if values is None:
                 raise GeometryError(f"polygon part {part} is not a list of numbers")
             if values.size % 2 or values.size < 6:
-                self.problems.add(
+                self._lost(
                     item,
                     f"polygon part {part} has {values.size} values (needs an even count >= 6); part dropped",
                 )
@@ -347,14 +354,12 @@ class _Reader:
                 old = inst["id"]
                 inst["id"] = next(fresh)
                 if old < 0:
-                    self.problems.add(
+                    self._lost(
                         f"annotation at index {-1 - old}",
                         f"has no integer id below 2^63; given id {inst['id']}",
                     )
                 else:
-                    self.problems.add(
-                        f"annotation {old}", f"duplicate id; the later one is kept as {inst['id']}"
-                    )
+                    self._lost(f"annotation {old}", f"duplicate id; the later one is kept as {inst['id']}")
             seen.add(inst["id"])
         return instances
 
@@ -372,6 +377,16 @@ class _Reader:
                 order = default_z_order({inst["id"]: fast_area(inst["geometry"], image) for inst in members})
             out.extend(Instance(z=order[inst["id"]], **inst) for inst in members)
         return out
+
+
+def read_geometry(raw: Mapping, image: Image, item: str, problems: Problems, *, source: Path) -> Geometry:
+    """One annotation's region on `image`, read exactly as the importer reads it (polygons, RLE, or a
+    box); DatasetError naming `item` when it is unusable. Notes go to `problems`."""
+    reader = _Reader(source, None, strict=True)
+    reader.problems = problems
+    geometry = reader._geometry(raw, image, item)
+    assert geometry is not None  # strict: an unusable one raised
+    return geometry
 
 
 def _fresh_ids(taken: set[int]) -> Iterator[int]:

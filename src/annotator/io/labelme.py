@@ -127,6 +127,8 @@ class _Reader:
     def read_file(self, file: Path, *, single: bool) -> None:
         item = file.relative_to(self.root).as_posix()
         try:
+            if not single and file.is_symlink():  # in a folder scan, links are not followed
+                raise DatasetError(file, "is a symbolic link; not read")
             data = read_json(file)
         except DatasetError as exc:
             if single:

@@ -18,7 +18,7 @@ from PIL import Image as PilImage
 from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Dataset, Image, Instance
 from annotator.io.jsonfile import write_json
-from annotator.io.paths import resolve_inside
+from annotator.io.paths import export_target
 from annotator.io.problems import Problems
 
 LABELME_VERSION = "5.5.0"
@@ -30,13 +30,16 @@ def save_labelme(
     """Write `<out_dir>/<file_name stem>.json` for every image; returns notes on what could not be kept.
 
     `imagePath` points at the image under `images_root` when given, else at a file beside the JSON.
+    Images whose names differ only in extension or case (`a.jpg`, `a.png`, `A.JPG`) would share a JSON
+    name: the later ones get `<stem>~<image id>.json`, and that is reported (their `imagePath` still
+    names their own image, so they import back the same).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     problems = Problems()
+    names = labelme_names(dataset, problems)
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
-        target = resolve_inside(out_dir, PurePosixPath(image.file_name).with_suffix(".json").as_posix())
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = export_target(out_dir, names[image.id])
         write_json(
             target,
             labelme_dict(
@@ -45,6 +48,28 @@ def save_labelme(
             indent=True,
         )
     return problems.lines()
+
+
+def labelme_names(dataset: Dataset, problems: Problems | None = None) -> dict[int, str]:
+    """Image id -> the JSON's path relative to the export folder, unique even where case is ignored."""
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for image in sorted(dataset.images.values(), key=lambda i: i.id):
+        path = PurePosixPath(image.file_name)
+        name = path.with_suffix(".json").as_posix()
+        if name.casefold() in taken:
+            stem, n = path.with_suffix("").as_posix(), 1
+            name = f"{stem}~{image.id}.json"
+            while name.casefold() in taken:
+                name, n = f"{stem}~{image.id}~{n}.json", n + 1
+            if problems is not None:
+                problems.add(
+                    f"image {image.id}",
+                    f"written as {name}: another image already has the name {path.stem}.json",
+                )
+        taken.add(name.casefold())
+        names[image.id] = name
+    return names
 
 
 def labelme_dict(

@@ -23,6 +23,7 @@ from annotator.core.model import Category, Dataset, Image, Instance
 from annotator.core.rules import is_accepted
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.jsonfile import write_json
+from annotator.io.paths import export_target
 from annotator.io.problems import Problems
 
 MAX_SEGMENT_ID = 256**3 - 1
@@ -34,7 +35,7 @@ _MAX_NAME_BYTES = 200  # below the usual 255-byte file name limit, with room for
 def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool = False) -> list[str]:
     """Write `panoptic.json` and `panoptic/*.png` under `out_dir`; returns what was dropped or renamed."""
     out_dir = Path(out_dir)
-    (out_dir / PNG_FOLDER).mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     problems = Problems()
     images = sorted(dataset.images.values(), key=lambda image: image.id)
     png_names = png_file_names(images, problems)
@@ -43,7 +44,7 @@ def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool 
         ids = segment_ids(dataset.instances_of(image.id))
         kept = [i for i in dataset.instances_of(image.id) if not accepted_only or is_accepted(i)]
         canvas, segments = render(image, kept, ids, problems)
-        write_bytes_atomic(out_dir / PNG_FOLDER / png_names[image.id], encode_png(canvas))
+        write_bytes_atomic(export_target(out_dir, f"{PNG_FOLDER}/{png_names[image.id]}"), encode_png(canvas))
         annotations.append(
             {"image_id": image.id, "file_name": png_names[image.id], "segments_info": segments}
         )

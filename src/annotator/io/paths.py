@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from annotator.io.errors import DatasetError
@@ -47,3 +49,30 @@ def resolve_inside(root: Path, file_name: str) -> Path:
     if candidate != root and root not in candidate.parents:
         raise DatasetError(root / file_name, "resolves outside the images folder")
     return candidate
+
+
+def export_target(out_dir: Path, relative: str) -> Path:
+    """Where an export writes `relative` under `out_dir`, its folders made as needed. A folder on the way
+    that is a symlink is refused rather than followed (a dataset can ship `labels` linked anywhere); the
+    file itself is replaced by an atomic rename, which replaces a link instead of writing through it."""
+    parts = [part for part in PurePosixPath(relative).parts if part not in ("", ".")]
+    if not parts or ".." in parts or PurePosixPath(relative).is_absolute():
+        raise DatasetError(out_dir / relative, "is not a plain path inside the export folder")
+    folder = out_dir
+    for part in parts[:-1]:
+        folder = folder / part
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            try:
+                os.mkdir(folder)
+            except OSError as exc:
+                raise DatasetError(folder, f"cannot make the folder: {exc.strerror or exc}") from None
+            continue
+        except OSError as exc:
+            raise DatasetError(folder, f"cannot use the folder: {exc.strerror or exc}") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise DatasetError(folder, "is a symbolic link; an export never writes through links")
+        if not stat.S_ISDIR(info.st_mode):
+            raise DatasetError(folder, "is not a folder")
+    return folder / parts[-1]

@@ -37,7 +37,8 @@ class Project:
     store: ProjectStore
     problems: list[str] = field(default_factory=list)
     _lock_fd: int | None = field(default=None, repr=False)
-    # set when the COCO file the project was made from has changed since: say so, offer to re-import
+    # the COCO file the project was made from, and a sentence when it has changed since (offer re-import)
+    source: Path | None = None
     source_changed: str | None = None
 
     def image_path(self, image: Image) -> Path:
@@ -189,6 +190,7 @@ def _open_json(json_path: Path, images_root: Path | None, *, reimport: bool) -> 
         return _Made(imported.dataset, imported.problems, root, {"source": fingerprint})
 
     def reopened(project: Project) -> None:
+        project.source = json_path
         project.source_changed = source_changed(project.store, json_path)
 
     return _open_or_create(project_path, read, reopened, reimport=reimport)
