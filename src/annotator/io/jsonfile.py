@@ -26,6 +26,8 @@ def read_json(path: Path) -> Any:
         raise DatasetError(path, "is a folder, not a file") from None
     except OSError as exc:
         raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some Windows tools write
+        data = data[3:]
     if not data.strip():
         raise DatasetError(path, "the file is empty")
     try:

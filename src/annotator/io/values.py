@@ -7,6 +7,7 @@ accept them while the window failed to store them; each importer now checks them
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -75,6 +76,8 @@ def storable_problem(key: str, value: Any) -> str | None:
             stack.extend((v, depth + 1) for v in current)
         elif isinstance(current, str) and not is_valid_text(current):
             return "holds text that is not valid Unicode (a lone surrogate)"
+        elif isinstance(current, float) and not math.isfinite(current):
+            return "holds NaN or an infinite number, which JSON cannot write"
     return None
 
 
