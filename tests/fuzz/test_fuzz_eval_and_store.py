@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from annotator.core.evaluation import EvaluationError, evaluate, ground_truth, predictions_from
 from annotator.io.coco import coco_from_dict
 from annotator.io.errors import DatasetError
-from annotator.io.eval_input import checked_predictions, evaluation_dict
+from annotator.io.eval_input import check_prediction_ids, checked_predictions, evaluation_dict
 from annotator.io.store import ProjectStore
 
 EXAMPLES = int(os.environ.get("ANNOTATOR_FUZZ_EXAMPLES", "200"))
@@ -77,6 +77,7 @@ def _evaluate(gt_raw, pred_raw):
         return None
     gt = ground_truth(gt_dict)
     try:
+        check_prediction_ids(pred_raw, PRED_PATH)
         predictions = checked_predictions(predictions_from(pred_raw, gt), gt_dict, source=PRED_PATH)
     except DatasetError as error:
         assert str(error).startswith("pred.json")

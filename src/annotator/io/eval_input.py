@@ -66,6 +66,26 @@ def evaluation_dict(raw: Mapping[str, Any], parsed: Dataset, *, source: Path, st
     }
 
 
+def check_prediction_ids(data: Any, source: Path) -> None:
+    """Before ids are looked up anywhere: every image and category id an integer, every file name text."""
+    if isinstance(data, dict):
+        for index, image in enumerate(data.get("images") or []):
+            if not isinstance(image, dict) or not _is_int(image.get("id")):
+                raise DatasetError(source, "needs an integer id", item=f"image at index {index}")
+            if "file_name" in image and not isinstance(image["file_name"], str):
+                raise DatasetError(source, "file_name must be text", item=f"image {image['id']}")
+        data = data.get("annotations")
+    for index, pred in enumerate(data if isinstance(data, list) else []):
+        if isinstance(pred, dict):
+            for key in ("image_id", "category_id"):
+                if key in pred and not _is_int(pred[key]):
+                    raise DatasetError(source, f"{key} must be an integer", item=f"prediction {index}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def checked_predictions(
     predictions: list[dict[str, Any]], gt: Mapping[str, Any], *, source: Path
 ) -> list[dict]:
@@ -75,7 +95,8 @@ def checked_predictions(
     checked = []
     for index, pred in enumerate(predictions):
         item = f"prediction {index}"
-        image = images.get(pred.get("image_id"))
+        image_id = pred.get("image_id")
+        image = images.get(image_id) if isinstance(image_id, int) else None
         if image is None:
             raise DatasetError(
                 source, f"image_id {str(pred.get('image_id'))[:40]} is not in the ground truth", item=item
