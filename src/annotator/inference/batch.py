@@ -76,6 +76,13 @@ def prelabel_images(
             progress = Progress(index + 1, total, time.perf_counter() - started)
             yield ImageResult(index, path, 0, 0, (), str(exc), progress)
             continue
+        unusable = options.unusable_size(image.shape[1], image.shape[0])
+        if unusable is not None:  # the image's fault, not the model's
+            progress = Progress(index + 1, total, time.perf_counter() - started)
+            yield ImageResult(
+                index, path, image.shape[1], image.shape[0], (), f"{path}: {unusable}", progress
+            )
+            continue
         try:
             detections = tuple(predictor.predict(image, options))
         except Exception as exc:  # a model failure on one image (out of memory, a CUDA error) is reported

@@ -17,6 +17,9 @@ from annotator.io.errors import DatasetError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 MAX_PIXELS = 250_000_000  # beyond this a file is treated as a decompression bomb
+# PIL's own bomb check (a warning past 89 Mpx, which _open makes an error) would refuse real 100 Mpx
+# photos that COCO and LabelMe import accepts: one limit for import, display and the model.
+PilImage.MAX_IMAGE_PIXELS = MAX_PIXELS
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
 _TRANSPOSE = {

@@ -145,11 +145,13 @@ def connect_readonly(path: Path, *, immutable: bool = False) -> sqlite3.Connecti
         raise DatasetError(path, f"cannot open: {describe_sqlite_error(exc)}") from None
 
 
-def describe_sqlite_error(exc: sqlite3.Error) -> str:
-    """SQLite's message as a person would say it; the full disk and read-only cases first."""
+def describe_sqlite_error(exc: sqlite3.Error, where: Path | None = None) -> str:
+    """SQLite's message as a person would say it; the full disk and read-only cases first. SQLite
+    reports a full disk met while making its shared-memory file as a plain I/O error: `where` (the
+    project's folder) lets the free space decide."""
     text = str(exc)
     lowered = text.lower()
-    if "disk is full" in lowered:
+    if "disk is full" in lowered or (where is not None and "i/o error" in lowered and disk_is_full(where)):
         return "the disk is full"
     if "readonly" in lowered or "read-only" in lowered:
         return "the project file or its folder is read-only"
@@ -160,6 +162,13 @@ def describe_sqlite_error(exc: sqlite3.Error) -> str:
     if "locked" in lowered:
         return "another program holds the file locked"
     return text
+
+
+def disk_is_full(folder: Path) -> bool:
+    try:
+        return os.statvfs(folder).f_bavail == 0
+    except OSError:
+        return False
 
 
 def describe_os_error(exc: OSError) -> str:

@@ -83,14 +83,19 @@ class ProjectStore:
         try:
             if bulk:
                 self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
-                self._conn.execute("PRAGMA journal_mode=OFF")
-                self._conn.execute("PRAGMA synchronous=OFF")
-                self._initialise()
+                try:
+                    self._conn.execute("PRAGMA journal_mode=OFF")
+                    self._conn.execute("PRAGMA synchronous=OFF")
+                    self._initialise()
+                except BaseException:
+                    self._conn.close()
+                    raise
             else:
                 self._conn = self._open_checked()
         except sqlite3.DatabaseError as exc:
             self._release_fd()
-            raise DatasetError(self.path, f"cannot open the project: {describe_sqlite_error(exc)}") from None
+            reason = describe_sqlite_error(exc, self.path.parent)
+            raise DatasetError(self.path, f"cannot open the project: {reason}") from None
         except BaseException:
             self._release_fd()
             raise
@@ -175,11 +180,14 @@ class ProjectStore:
         os.close(fd)
         temp = Path(name)
         try:
-            store = cls(temp, bulk=True)
             try:
-                store.write_all(dataset, meta=meta)
-            finally:
-                store.close()
+                store = cls(temp, bulk=True)
+                try:
+                    store.write_all(dataset, meta=meta)
+                finally:
+                    store.close(discard=True)
+            except DatasetError as exc:  # about the temporary file: say it of the project
+                raise DatasetError(path, f"cannot create the project: {_reason(exc)}") from None
             link_durably(temp, path)
         except FileExistsError:
             raise DatasetError(path, "a project file appeared here meanwhile; it was left as it is") from None
@@ -399,7 +407,9 @@ class _Transaction:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
-            raise DatasetError(self._path, f"could not save ({describe_sqlite_error(error)})") from None
+            raise DatasetError(
+                self._path, f"could not save ({describe_sqlite_error(error, self._path.parent)})"
+            ) from None
         return self._conn
 
     def __exit__(self, exc_type, exc, tb) -> bool:
@@ -409,14 +419,18 @@ class _Transaction:
             except sqlite3.Error as error:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-                raise DatasetError(self._path, f"could not save ({describe_sqlite_error(error)})") from None
+                raise DatasetError(
+                    self._path, f"could not save ({describe_sqlite_error(error, self._path.parent)})"
+                ) from None
             if self._guard is not None:
                 self._guard.written()
             return False
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.OperationalError):
-            raise DatasetError(self._path, f"could not save ({describe_sqlite_error(exc)})") from None
+            raise DatasetError(
+                self._path, f"could not save ({describe_sqlite_error(exc, self._path.parent)})"
+            ) from None
         return False
 
 
@@ -425,6 +439,13 @@ def _check_same_file(path: Path, fd: int) -> None:
     opened, now = os.fstat(fd), os.lstat(path)
     if (opened.st_dev, opened.st_ino) != (now.st_dev, now.st_ino):
         raise DatasetError(path, "the file changed while it was being opened; try again")
+
+
+def _reason(error: DatasetError) -> str:
+    for prefix in ("cannot open the project: ", "could not save (", "cannot create the project: "):
+        if error.reason.startswith(prefix):
+            return error.reason[len(prefix) :].rstrip(")")
+    return error.reason
 
 
 def _has_log(path: Path) -> bool:
