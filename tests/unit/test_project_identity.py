@@ -7,6 +7,7 @@ import os
 import shutil
 import sqlite3
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -193,3 +194,24 @@ def test_info_reads_a_read_only_project_file_without_creating_anything(tmp_path)
     loaded = load_dataset_file(copy / "p.annotator")
     assert len(loaded.dataset.images) == 1
     assert sorted(os.listdir(copy)) == before
+
+
+def test_a_mask_whose_run_lengths_overrun_its_image_is_never_decoded(tmp_path):
+    """pycocotools' decoder writes as many pixels as the runs say: a tampered row must not reach it."""
+    from annotator.core.geometry import Mask, Rle
+    from annotator.core.model import Instance
+    from annotator.io.geometry_codec import encode_geometry
+
+    PilImage.new("RGB", (10, 8)).save(tmp_path / "a.png")
+    with open_project(tmp_path) as project:
+        project.dataset.put_categories([Category(1, "thing")])
+        mask = Mask.from_array(np.ones((8, 10), np.uint8))
+        project.dataset.put_instances([Instance(1, 1, 1, mask), Instance(2, 1, 1, mask)])
+    overrun = Mask(Rle(8, 10, b"0" + b"0" * 2 + b"ogg1"))  # runs summing far past 80 pixels
+    conn = sqlite3.connect(tmp_path / FOLDER_PROJECT_NAME)
+    conn.execute("UPDATE instances SET geometry = ? WHERE id = 2", (encode_geometry(overrun),))
+    conn.commit()
+    conn.close()
+    with open_project(tmp_path) as project:
+        assert set(project.dataset.instances) == {1}
+        assert any("instance 2" in p and "run lengths" in p for p in project.problems)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from annotator.core.geometry import GeometryError
+from annotator.core.geometry import GeometryError, Mask
 from annotator.core.model import Change, ChangeKind, Dataset, Instance
 from annotator.io.atomic import link_durably
 from annotator.io.errors import DatasetError, ProjectFileChangedError
@@ -41,6 +41,7 @@ from annotator.io.store_rows import (
     instance_from_row,
     instance_row,
     to_json,
+    valid_masks,
 )
 
 SCHEMA_VERSION = 1
@@ -211,8 +212,10 @@ class ProjectStore:
             dataset.put_images(images, notify=False)
             rows = self._conn.execute("SELECT * FROM instances ORDER BY id")
             with gc_paused():
-                instances = reader.rows(rows, lambda row: instance_from_row(row, dataset.images), "instance")
-                dataset.put_instances(instances, notify=False)
+                instances = list(
+                    reader.rows(rows, lambda row: instance_from_row(row, dataset.images), "instance")
+                )
+                dataset.put_instances(reader.checked_masks(instances), notify=False)
             try:
                 dataset.extra.update(from_json(self.meta("dataset_extra") or "{}", "dataset_extra"))
             except RowError as exc:
@@ -390,6 +393,21 @@ class _RowReader:
                     f"{what} {str(row[0])[:30]}",
                     f"damaged row not loaded, kept in table damaged_{what}s ({exc})",
                 )
+
+    def checked_masks(self, instances: list[Instance]) -> list[Instance]:
+        """`instances` less those whose mask run lengths do not cover their image (checked all at once)."""
+        masks = [(i, inst) for i, inst in enumerate(instances) if isinstance(inst.geometry, Mask)]
+        valid = valid_masks([inst.geometry.rle for _, inst in masks])
+        if valid.all():
+            return instances
+        dropped = {i for (i, _), ok in zip(masks, valid, strict=True) if not ok}
+        for i in sorted(dropped):
+            self.skipped.setdefault("instance", []).append(instances[i].id)
+            self.damaged(
+                f"instance {instances[i].id}",
+                "damaged row not loaded, kept in table damaged_instances (mask run lengths do not cover the image)",
+            )
+        return [inst for i, inst in enumerate(instances) if i not in dropped]
 
     def damaged(self, item: str, reason: str) -> None:
         if self.problems is None:
