@@ -2,7 +2,7 @@
 
 Two designs in one run, same scene:
 - naive:  one QGraphicsItem per instance, each polygon and fill drawn again every frame (no caching);
-- canvas: the app's canvas as it is: one composited ARGB overlay per zoom level (gui.canvas_overlay).
+- canvas: the app's canvas as it is: one composited ARGB overlay per zoom level (gui.canvas.overlay).
 Prints, in ms: switching to the image (time the GUI thread is blocked, and until the overlay is shown),
 a full repaint (view cache warm, and with the image and overlay drawn again), a hover repaint, the first
 frame after a zoom step and the time until the exact overlay for the new zoom is shown, and one
@@ -25,8 +25,9 @@ from PySide6.QtWidgets import QApplication, QGraphicsScene, QGraphicsView
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Dataset
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle, InstanceItem, MarkItem
+from annotator.core.session import BareDocument, Session, ViewStyle
+from annotator.gui.canvas.items import InstanceItem, MarkItem
+from annotator.gui.canvas.view import Canvas
 from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels
 
 REPEATS = 15
@@ -60,11 +61,11 @@ class NaiveView(QGraphicsView):
         super().__init__()
         self.setScene(QGraphicsScene(self))
         self.levels = levels
-        style = CanvasStyle(cached=False, show_labels=False)
+        style = ViewStyle(show_labels=False)
         self.items_by_id = {}
         for rank, instance in enumerate(dataset.instances_of(1)):
             category = dataset.categories[instance.category_id]
-            item = InstanceItem(instance, category, (WIDTH, HEIGHT), style)
+            item = InstanceItem(instance, category, (WIDTH, HEIGHT), style, cached=False)
             item.setZValue(rank)
             item.set_margin(12)
             self.scene().addItem(item)
@@ -119,14 +120,15 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
 
 # -- the canvas as it is ----------------------------------------------------------------------------
 def measure_canvas(app: QApplication, dataset: Dataset, levels: list[QImage]) -> dict[str, float]:
-    canvas = Canvas(style=CanvasStyle(show_labels=False))
+    canvas = Canvas(session=Session(style=ViewStyle(show_labels=False)))
     canvas.resize(*VIEW)
     canvas.setFrameShape(Canvas.Shape.NoFrame)
     canvas.show()
-    canvas.set_dataset(dataset)
+    canvas.session.open(BareDocument(dataset))
     app.processEvents()
     started = time.perf_counter()
-    canvas.show_image(1, levels)
+    canvas.session.show_image(1)
+    canvas.set_pixels(1, levels)
     switch = ms(started)  # the GUI thread is free again
     wait_for(app, lambda: not canvas.overlay.building)
     shown = ms(started)  # masks decoded and composited in the worker, overlay on screen

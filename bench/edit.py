@@ -23,8 +23,8 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle
+from annotator.core.session import BareDocument, Session, ViewStyle
+from annotator.gui.canvas.view import Canvas
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.editor import Editor
 from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels
@@ -120,14 +120,14 @@ def full_repaint(app, canvas) -> list[float]:
 def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     dataset = make_dataset()
-    canvas = Canvas(style=CanvasStyle(show_labels=False))
+    canvas = Canvas(session=Session(style=ViewStyle(show_labels=False)))
     canvas.resize(*VIEW)
     canvas.setFrameShape(Canvas.Shape.NoFrame)
     canvas.show()
-    editor = Editor(canvas)
-    canvas.set_dataset(dataset)
-    editor.set_dataset(dataset)
-    canvas.show_image(1, make_levels())
+    editor = Editor(canvas.session, canvas)
+    canvas.session.open(BareDocument(dataset))
+    canvas.session.show_image(1)
+    canvas.set_pixels(1, make_levels())
     settle(app, canvas)
     counter = PaintCounter()
     canvas.viewport().installEventFilter(counter)

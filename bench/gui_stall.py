@@ -32,8 +32,8 @@ if __name__ != "__mp_main__":  # the model process re-runs this file (multiproce
     from PySide6.QtWidgets import QApplication
 
     from annotator.gui.main_window import MainWindow
-    from annotator.gui.prelabel_actions import install_prelabelling
-    from annotator.gui.prelabel_dialog import PrelabelSettings
+    from annotator.gui.prelabel.actions import install_prelabelling
+    from annotator.gui.prelabel.dialog import PrelabelSettings
     from annotator.io.images import list_images
 
 PHOTOS = Path(__file__).resolve().parents[1].parent / "shared" / "testdata" / "isat_coco_tiny" / "images"

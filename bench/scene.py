@@ -8,7 +8,7 @@ from PySide6.QtGui import QImage
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Dataset, Image, Instance, Source, default_z_order
-from annotator.gui.render import pyramid, rgb_image
+from annotator.gui.images import pyramid, rgb_image
 
 WIDTH, HEIGHT, COUNT = 4000, 3000, 500
 VIEW = (1600, 1000)

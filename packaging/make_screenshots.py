@@ -120,7 +120,7 @@ def review_and_evaluation_shots(folder: Path, gt_file: Path, temp: Path) -> None
     _save(app, window, OUT / "review.png")
 
     window.review.slider.setValue(0)
-    window.canvas.select(None)
+    window.canvas.session.select(None)
     window.step_image(2)  # coffee: a miss, an eroded cup and an extra detection
     window.evaluation.load_file(gt_file)
     controller = window.evaluation.controller

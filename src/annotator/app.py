@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication
 from annotator.core.predictor import ModelSpec, Predictor
 from annotator.gui.document import open_samples
 from annotator.gui.main_window import MainWindow
-from annotator.gui.prelabel_actions import install_prelabelling
+from annotator.gui.prelabel.actions import install_prelabelling
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
 
@@ -92,7 +92,7 @@ def screenshot(path: str | Path | None, out: Path, *, size: tuple[int, int] = (1
         window.show()
         deadline = time.monotonic() + 30
         while (
-            window.canvas.image_id is not None
+            window.session.image_id is not None
             and not window.canvas.has_pixels
             and time.monotonic() < deadline
         ):

@@ -31,6 +31,8 @@ window.resize(900, 700)
 window.show()
 assert window.open_path(sys.argv[1])
 canvas, editor, actions = window.canvas, window.editor, window.editing.actions
+if not editor.dataset.categories:  # a bare folder: the first shape would ask for a class name
+    editor.create_class("thing")
 rng = random.Random(int(sys.argv[3]))
 drawn = []
 
@@ -57,7 +59,7 @@ def tick():
         actions["tool_rectangle"].trigger()
         x, y = rng.uniform(0, 140), rng.uniform(0, 100)
         drag([(x, y), (x + 8, y + 5), (x + rng.uniform(6, 20), y + rng.uniform(6, 20))])
-        target, kind = canvas.selected_id, "add"
+        target, kind = canvas.session.selected_id, "add"
         drawn.append(target)
     if editor.history.stack.count() > count:
         print(kind, target, flush=True)

@@ -7,7 +7,7 @@ from PySide6.QtGui import QImage
 
 from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Category, Dataset, Image, Instance, Source
-from annotator.gui.render import pyramid, rgb_image
+from annotator.gui.images import pyramid, rgb_image
 
 WIDTH, HEIGHT = 200, 150
 IMAGE_RGB = (40, 90, 160)

@@ -8,10 +8,10 @@ import pytest
 from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, square, viewport_pixel
 
 from annotator.core.model import Category, Dataset, Image, Instance
-from annotator.gui import canvas_overlay
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle
-from annotator.gui.overlay import dash_segments
+from annotator.core.session import BareDocument, Session, ViewStyle
+from annotator.gui.canvas import overlay as canvas_overlay
+from annotator.gui.canvas.compose import dash_segments
+from annotator.gui.canvas.view import Canvas
 
 SMALL_OVER_LARGE = blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
 
@@ -23,7 +23,7 @@ def close_to(actual, expected, tolerance=2):
 @pytest.fixture
 def make_canvas(qtbot):
     def make(*, labels: bool = False, size=(400, 300)) -> Canvas:
-        view = Canvas(style=CanvasStyle(opacity=0.5, show_labels=labels))
+        view = Canvas(session=Session(style=ViewStyle(opacity=0.5, show_labels=labels)))
         qtbot.addWidget(view)
         view.resize(*size)
         view.show()
@@ -35,34 +35,35 @@ def make_canvas(qtbot):
 @pytest.fixture
 def canvas(make_canvas):
     view = make_canvas()
-    view.set_dataset(sample_dataset())
-    view.show_image(1, image_levels())
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
     view.zoom_1_1()
     return view
 
 
 @pytest.mark.parametrize("selected", [1, 2])
 def test_selecting_keeps_painters_order(canvas, selected):
-    canvas.select(selected)
+    canvas.session.select(selected)
     assert canvas.selected_item is not None and canvas.selected_item.instance.id == selected
     assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
     assert close_to(viewport_pixel(canvas, 25, 25), blend((255, 0, 0), IMAGE_RGB, 0.5))
-    canvas.select(None)
+    canvas.session.select(None)
     assert canvas.selected_item is None
     assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
 
 
 def test_hiding_the_selected_instance_shows_the_image(canvas):
-    canvas.select(1)
-    canvas.set_instance_visible(1, False)
+    canvas.session.select(1)
+    canvas.session.set_instance_hidden(1, True)
     assert close_to(viewport_pixel(canvas, 25, 25), IMAGE_RGB)
-    canvas.set_instance_visible(1, True)
+    canvas.session.set_instance_hidden(1, False)
     assert close_to(viewport_pixel(canvas, 25, 25), blend((255, 0, 0), IMAGE_RGB, 0.5))
 
 
 def test_editing_the_selected_instance_redraws_it(canvas):
-    canvas.select(2)
-    dataset = canvas.dataset
+    canvas.session.select(2)
+    dataset = canvas.session.dataset
     dataset.put_instances([dataset.instances[2].with_changes(geometry=square(150, 10, 170, 30))])
     assert canvas.selected_item.instance.geometry is dataset.instances[2].geometry
     assert close_to(viewport_pixel(canvas, 160, 20), blend((0, 255, 0), IMAGE_RGB, 0.5))
@@ -72,8 +73,9 @@ def test_editing_the_selected_instance_redraws_it(canvas):
 def test_large_tiles_are_built_in_the_worker(make_canvas, qtbot, monkeypatch):
     monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # everything counts as large
     view = make_canvas()
-    view.set_dataset(sample_dataset())
-    view.show_image(1, image_levels())
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
     view.zoom_1_1()
     assert view.overlay.building
     qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
@@ -84,8 +86,9 @@ def test_a_change_during_a_build_is_not_lost(make_canvas, qtbot, monkeypatch):
     monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
     view = make_canvas()
     dataset = sample_dataset()
-    view.set_dataset(dataset)
-    view.show_image(1, image_levels())
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
     view.zoom_1_1()
     dataset.put_instances([dataset.instances[2].with_changes(geometry=square(150, 10, 170, 30))])
     qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
@@ -99,9 +102,11 @@ def test_a_stale_build_is_dropped(make_canvas, qtbot, monkeypatch):
     dataset = sample_dataset()
     dataset.put_images([Image(2, "b.png", 200, 150)])
     dataset.put_instances([Instance(7, 2, 2, square(0, 0, 30, 30), z=0)])
-    view.set_dataset(dataset)
-    view.show_image(1, image_levels())
-    view.show_image(2, image_levels())
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    view.session.show_image(2)
+    view.set_pixels(2, image_levels())
     view.zoom_1_1()
     qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
     qtbot.wait(50)  # a late result for image 1 would arrive now
@@ -137,8 +142,9 @@ def test_labels_of_overlapping_instances_do_not_collide(make_canvas):
         + [Instance(20, 1, 1, square(150, 100, 190, 140), z=20)]
     )
     view = make_canvas(labels=True)
-    view.set_dataset(dataset)
-    view.show_image(1, image_levels())
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
     view.zoom_1_1()
     labels = view.overlay.labels
     rects = [rect.translated(label.anchor * view.scale_factor) for label, rect in labels._placed]

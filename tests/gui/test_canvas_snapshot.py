@@ -10,8 +10,8 @@ import pytest
 from canvas_helpers import image_levels, sample_dataset
 from PySide6.QtGui import QImage
 
-from annotator.gui.canvas import Canvas
-from annotator.gui.items import CanvasStyle
+from annotator.core.session import BareDocument, Session, ViewStyle
+from annotator.gui.canvas.view import Canvas
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 MEAN_TOLERANCE = 2.0  # mean absolute difference per channel, 0-255
@@ -32,21 +32,22 @@ def as_array(image: QImage) -> np.ndarray:
 
 
 def test_canvas_matches_snapshot(qtbot):
-    canvas = Canvas(style=CanvasStyle(opacity=0.5, show_labels=True))
+    canvas = Canvas(session=Session(style=ViewStyle(opacity=0.5, show_labels=True)))
     qtbot.addWidget(canvas)
     canvas.resize(420, 320)
     canvas.show()
-    canvas.set_dataset(sample_dataset())
-    canvas.show_image(1, image_levels())
+    canvas.session.open(BareDocument(sample_dataset()))
+    canvas.session.show_image(1)
+    canvas.set_pixels(1, image_levels())
     canvas.set_zoom(2.0)
     canvas.centerOn(100, 75)
-    canvas.select(3)
+    canvas.session.select(3)
     actual = as_array(canvas.viewport().grab().toImage()).astype(np.int16)
     reference_path = SNAPSHOTS / "canvas_basic.png"
     if not reference_path.exists():
         SNAPSHOTS.mkdir(exist_ok=True)
         canvas.viewport().grab().save(str(reference_path))
-        pytest.skip(f"reference snapshot was missing and has been written: {reference_path}")
+        pytest.fail(f"reference snapshot was missing: written to {reference_path}; look at it, commit it")
     reference = as_array(QImage(str(reference_path))).astype(np.int16)
     assert reference.shape == actual.shape
     difference = np.abs(reference - actual)

@@ -11,7 +11,7 @@ from PySide6.QtGui import QImage
 from annotator.core.geometry import mask_iou, to_mask_array
 from annotator.core.model import Category, Dataset, Image
 from annotator.gui.document import MemoryDocument
-from annotator.gui.render import pyramid, rgb_array, rgb_image
+from annotator.gui.images import pyramid, rgb_array, rgb_image
 
 
 def _scene() -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +38,7 @@ def test_a_box_around_an_object_becomes_its_mask_in_one_undo_step(window, qtbot,
     drag(window.canvas, [(50, 40), (100, 75), (150, 110)])
     qtbot.waitUntil(lambda: len(dataset.instances) == 1, timeout=10000)
     instance = next(iter(dataset.instances.values()))
-    assert instance.category_id == 5 and window.canvas.selected_id == instance.id
+    assert instance.category_id == 5 and window.canvas.session.selected_id == instance.id
     assert mask_iou(to_mask_array(instance.geometry, 150, 200), truth) > 0.85
     window.editing.actions["undo"].trigger()
     assert snapshot(dataset) == before

@@ -50,7 +50,7 @@ def undo_redo_round_trip(window, dataset, before) -> None:
 def test_brush_paints_the_selected_mask_exactly_in_one_undo_step(window, sample):
     canvas = window.canvas
     click(canvas, 135, 100)
-    assert canvas.selected_id == 3
+    assert canvas.session.selected_id == 3
     key(window, Qt.Key.Key_B)
     assert window.editor.tool.kind is ToolKind.BRUSH
     before_pixels, before = pixels(sample, 3), snapshot(sample)
@@ -118,7 +118,7 @@ def test_brush_with_nothing_selected_draws_a_new_instance_of_the_current_class(w
     drag(canvas, [(180, 20), (190, 30)])
     (new_id,) = set(sample.instances) - {1, 2, 3}
     new = sample.instances[new_id]
-    assert new.category_id == 3 and isinstance(new.geometry, Mask) and canvas.selected_id == new_id
+    assert new.category_id == 3 and isinstance(new.geometry, Mask) and canvas.session.selected_id == new_id
     assert pixels(sample, new_id)[25, 185] == 1
 
 

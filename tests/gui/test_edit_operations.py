@@ -18,7 +18,7 @@ def test_delete_key_and_undo_redo_keys(window, sample):
     canvas, before = window.canvas, snapshot(sample)
     click(canvas, 50, 50)
     key(window, Qt.Key.Key_Delete)
-    assert 2 not in sample.instances and canvas.selected_id is None
+    assert 2 not in sample.instances and canvas.session.selected_id is None
     after = snapshot(sample)
     key(window, Qt.Key.Key_Z, CTRL)
     assert snapshot(sample) == before
@@ -73,16 +73,16 @@ def test_copy_and_paste_within_and_between_images(window, sample, qtbot):
     pasted = set(sample.instances) - {1, 2, 3}
     (copy_id,) = pasted
     assert sample.instances[copy_id].geometry == sample.instances[2].geometry
-    assert canvas.selected_id == copy_id
+    assert canvas.session.selected_id == copy_id
     window.show_image(2)
-    assert canvas.image_id == 2
+    assert canvas.session.image_id == 2
     key(window, Qt.Key.Key_V, CTRL)
     (other_id,) = {i.id for i in sample.instances_of(2)}
-    assert sample.instances[other_id].category_id == 2 and canvas.selected_id == other_id
+    assert sample.instances[other_id].category_id == 2 and canvas.session.selected_id == other_id
     key(window, Qt.Key.Key_Z, CTRL)
     assert sample.instance_count(2) == 0
     key(window, Qt.Key.Key_Z, CTRL)  # undoing an edit of image 1 shows image 1
-    assert canvas.image_id == 1 and copy_id not in sample.instances
+    assert canvas.session.image_id == 1 and copy_id not in sample.instances
 
 
 def test_raise_and_lower_in_z_order(window, sample):

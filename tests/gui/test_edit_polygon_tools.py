@@ -32,7 +32,7 @@ def undo_redo_round_trip(window, dataset, before) -> None:
 def test_click_selects_and_a_drag_moves_as_one_undo_step(window, sample):
     canvas, before = window.canvas, snapshot(sample)
     click(canvas, 50, 50)
-    assert canvas.selected_id == 2
+    assert canvas.session.selected_id == 2
     drag(canvas, [(50, 50), (55, 52), (62, 58), (70, 65)])
     (x0, y0), (x1, y1) = scene_point(canvas, 50, 50), scene_point(canvas, 70, 65)
     square = np.array([[40, 40], [60, 40], [60, 60], [40, 60]], float)
@@ -45,7 +45,7 @@ def test_click_selects_and_a_drag_moves_as_one_undo_step(window, sample):
 def test_moving_a_mask_moves_whole_pixels(window, sample):
     canvas, before = window.canvas, snapshot(sample)
     drag(canvas, [(135, 100), (140, 104), (145.2, 110.1)])
-    assert canvas.selected_id == 3
+    assert canvas.session.selected_id == 3
     (x0, y0), (x1, y1) = scene_point(canvas, 135, 100), scene_point(canvas, 145.2, 110.1)
     shift = (round(y1 - y0), round(x1 - x0))
     assert np.array_equal(pixels(sample, 3), np.roll(ring_mask(160, 100, 30, 12).to_array(), shift, (0, 1)))
@@ -55,7 +55,7 @@ def test_moving_a_mask_moves_whole_pixels(window, sample):
 def test_drag_a_vertex_of_the_selected_polygon(window, sample):
     canvas = window.canvas
     click(canvas, 20, 80)
-    assert canvas.selected_id == 1
+    assert canvas.session.selected_id == 1
     before = snapshot(sample)
     drag(canvas, [(10, 10), (8, 7), (5, 3)])
     assert tuple(ring(sample, 1)[0]) == pytest.approx(scene_point(canvas, 5, 3))
@@ -121,7 +121,7 @@ def test_draw_a_polygon_closing_on_the_first_point(window, sample, qtbot):
     new = sample.instances[new_id]
     assert new.category_id == 2 and isinstance(new.geometry, Polygons) and not new.source.is_model
     assert np.allclose(new.geometry.rings[0], [scene_point(canvas, *p) for p in points])
-    assert new.z == max(i.z for i in sample.instances.values()) and canvas.selected_id == new_id
+    assert new.z == max(i.z for i in sample.instances.values()) and canvas.session.selected_id == new_id
     undo_redo_round_trip(window, sample, before)
 
 

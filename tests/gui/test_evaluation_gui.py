@@ -21,9 +21,9 @@ from annotator.core import evaluation
 from annotator.core.edits import AddInstances
 from annotator.core.geometry import Mask
 from annotator.core.model import Instance, Review, Source
-from annotator.gui.docks import AP_COLUMN
-from annotator.gui.evaluation_panel import NUMBER_ROLE
-from annotator.gui.evaluation_view import FN_COLOR, FP_COLOR, TP_COLOR
+from annotator.gui.evaluation.panel import NUMBER_ROLE
+from annotator.gui.evaluation.view import FN_COLOR, FP_COLOR, TP_COLOR
+from annotator.gui.lists.images import AP_COLUMN
 from perturbed import perturbed_predictions
 
 
@@ -101,8 +101,8 @@ def test_ground_truth_file_colours_and_numbers_equal_cocoeval(window, setup, qtb
     # every image: the canvas's colours and notes say exactly what evaluateImg says
     for image_id, want in expected.items():
         window.show_image(image_id)
-        qtbot.waitUntil(lambda image_id=image_id: canvas.image_id == image_id)
-        overrides = canvas.overrides
+        qtbot.waitUntil(lambda image_id=image_id: canvas.session.image_id == image_id)
+        overrides = canvas.session.overrides
         tp = {i for i, o in overrides.items() if o.color == TP_COLOR}
         fp = {i for i, o in overrides.items() if o.color == FP_COLOR}
         assert tp == set(want["tp"]) and fp == want["fp"]
@@ -159,9 +159,9 @@ def test_canvas_pixels_show_tp_fp_and_fn(window, setup, qtbot):
     canvas = window.canvas
     image_id = max(result.matches, key=lambda i: len(result.matches[i].false_negatives))
     window.show_image(image_id)
-    qtbot.waitUntil(lambda: canvas.has_pixels and canvas.image_id == image_id, timeout=10000)
+    qtbot.waitUntil(lambda: canvas.has_pixels and canvas.session.image_id == image_id, timeout=10000)
     window.labels_action.trigger()  # labels off: they may cover the pixels read below
-    assert not canvas.style_options.show_labels
+    assert not canvas.session.style.show_labels
     canvas.set_zoom(1.0)
     window.evaluation.view.missed.setVisible(False)  # FN outlines may run over the pixels read below
     matches = result.matches[image_id]
@@ -174,11 +174,11 @@ def test_canvas_pixels_show_tp_fp_and_fn(window, setup, qtbot):
             canvas.centerOn(*point)
             canvas.overlay.refresh(wait=True)  # the exact tile for this zoom and view, not a stretched one
             got = viewport_pixel(canvas, *point)
-            canvas.set_all_hidden(True)  # the photo alone, at the same place on the screen
+            canvas.session.set_all_hidden(True)  # the photo alone, at the same place on the screen
             canvas.overlay.refresh(wait=True)
             photo = viewport_pixel(canvas, *point)
-            canvas.set_all_hidden(False)
-            alpha = canvas.style_options.opacity
+            canvas.session.set_all_hidden(False)
+            alpha = canvas.session.style.opacity
             want = [alpha * c + (1 - alpha) * p for c, p in zip(color, photo, strict=True)]
             assert got == pytest.approx(want, abs=4)
             checked += 1
@@ -197,7 +197,7 @@ def test_canvas_pixels_show_tp_fp_and_fn(window, setup, qtbot):
 
 def _pixel_only_in(canvas, instance_id: int):
     layers = canvas.overlay.order
-    target = canvas.items_by_id[instance_id]
+    target = canvas.layers[instance_id]
     fill = target.fill
     ys, xs = np.nonzero(fill.mask)
     for k in range(0, len(xs), max(1, len(xs) // 200)):
@@ -215,19 +215,19 @@ def test_accepted_instances_as_ground_truth(window, setup, qtbot):
     window.activateWindow()
     qtbot.waitUntil(window.isActiveWindow)
     QTest.keyClick(canvas, Qt.Key.Key_Tab)
-    accepted = canvas.selected_id
+    accepted = canvas.session.selected_id
     QTest.keyClick(canvas, Qt.Key.Key_Y)
-    rejected = canvas.selected_id
+    rejected = canvas.session.selected_id
     QTest.keyClick(canvas, Qt.Key.Key_X)
     dataset = window.document.dataset
     assert dataset.instances[accepted].review is Review.ACCEPTED
     assert dataset.instances[rejected].review is Review.REJECTED
     window.evaluation.compare_with_accepted()
     result = _wait_result(window, qtbot)
-    matches = result.matches[canvas.image_id]
+    matches = result.matches[canvas.session.image_id]
     assert matches.true_positives[accepted] == (accepted, pytest.approx(1.0))
     assert matches.true_positives.get(rejected, (None,))[0] != rejected  # rejected: not ground truth
-    assert canvas.overrides[accepted].note == "TP IoU 1.00"
+    assert canvas.session.overrides[accepted].note == "TP IoU 1.00"
     window.evaluation.controller.stop()
-    qtbot.waitUntil(lambda: canvas.overrides == {})
+    qtbot.waitUntil(lambda: canvas.session.overrides == {})
     assert window.images_dock.view.isColumnHidden(AP_COLUMN)

@@ -44,15 +44,15 @@ def test_open_folder_shows_images_and_steps(window, qtbot, tmp_path):
     with qtbot.waitSignal(window.loader.loaded, timeout=10000):
         assert window.open_path(tmp_path / "pics")
     assert window.images_dock.proxy.rowCount() == 3
-    first = window.canvas.image_id
+    first = window.canvas.session.image_id
     qtbot.waitUntil(lambda: window.canvas.has_pixels)
     assert window.canvas.pixel_at(QPointF(10, 10)) == (0, 100, 200)
     with qtbot.waitSignal(window.loader.loaded, timeout=10000):
         qtbot.keyClick(window.canvas, Qt.Key.Key_D)
-    assert window.canvas.image_id != first
+    assert window.canvas.session.image_id != first
     assert window.canvas.pixel_at(QPointF(10, 10)) == (40, 100, 200)
     qtbot.keyClick(window.canvas, Qt.Key.Key_A)
-    assert window.canvas.image_id == first
+    assert window.canvas.session.image_id == first
     assert str((tmp_path / "pics").resolve()) in window.recent_files()
     window.close()
     window.loader.wait()
@@ -78,7 +78,7 @@ def test_docks_hide_instances_and_classes(window, qtbot, tmp_path):
     dataset = sample_dataset()
     PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / "a.png")
     window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
-    assert window.canvas.image_id == 1
+    assert window.canvas.session.image_id == 1
     qtbot.waitUntil(lambda: window.canvas.has_pixels)
     rows = window.instances_dock._rows
     assert set(rows) == {1, 2, 3}
@@ -88,8 +88,8 @@ def test_docks_hide_instances_and_classes(window, qtbot, tmp_path):
     road = next(classes.item(i) for i in range(classes.count()) if classes.item(i).text().startswith("road"))
     road.setCheckState(Qt.CheckState.Unchecked)
     assert not window.canvas.is_shown(1)
-    window.canvas.select(3)
-    window.canvas.bring_to_front()
+    window.canvas.session.select(3)
+    window.editing.actions["bring_to_front"].trigger()
     qtbot.waitUntil(lambda: window.instances_dock.tree.topLevelItem(0).text(3) == "3")
 
 

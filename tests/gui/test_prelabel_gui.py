@@ -15,9 +15,9 @@ from annotator.core.edits import AddInstances, ReplaceInstances
 from annotator.core.geometry import Polygons
 from annotator.core.model import MANUAL, ImageStatus, Instance, Review, SourceKind
 from annotator.gui.main_window import MainWindow
-from annotator.gui.prelabel_actions import Prelabelling, install_prelabelling
-from annotator.gui.prelabel_controller import RunState
-from annotator.gui.prelabel_dialog import PrelabelDialog, PrelabelSettings
+from annotator.gui.prelabel.actions import Prelabelling, install_prelabelling
+from annotator.gui.prelabel.controller import RunState
+from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
 from annotator.io.project import open_project
 
 WIDTH, HEIGHT = 160, 120
@@ -106,7 +106,7 @@ def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, t
     factory = RecordingFactory(predictor)
     window, prelabelling = make_window(qtbot, tmp_path, factory, images=3)
     dataset = window.document.dataset
-    shown = window.canvas.image_id
+    shown = window.canvas.session.image_id
     done: list[int] = []
     prelabelling.controller.image_done.connect(done.append)
 
@@ -124,7 +124,7 @@ def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, t
         assert all(i.source.model and i.score is not None and i.review is Review.UNREVIEWED for i in found)
         assert dataset.images[image_id].status is ImageStatus.PRELABELED
     # the image on screen shows its predictions
-    assert set(window.canvas.items_by_id) == {i.id for i in dataset.instances_of(shown)}
+    assert set(window.canvas.layers) == {i.id for i in dataset.instances_of(shown)}
     progress = prelabelling.controller.progress
     assert (progress.state, progress.done, progress.total) == (RunState.FINISHED, 3, 3)
     assert (
@@ -148,7 +148,7 @@ def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, t
 
 def test_all_images_skips_prelabelled_ones_unless_asked(qtbot, tmp_path, predictor):
     window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=2)
-    first = window.canvas.image_id
+    first = window.canvas.session.image_id
     run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
     controller = prelabelling.controller
     assert controller.images_for_all(redo=False) == [
@@ -231,7 +231,7 @@ def test_opening_another_folder_during_a_run_stops_it_and_saves_what_finished(qt
         labelled = {i for i in project.dataset.images if predictions(project.dataset, i)}
         assert labelled == set(done)
     run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)  # the same worker serves the new one
-    assert predictions(window.document.dataset, window.canvas.image_id)
+    assert predictions(window.document.dataset, window.canvas.session.image_id)
 
 
 def test_a_broken_image_is_listed_and_skipped(qtbot, tmp_path, predictor):
@@ -353,3 +353,34 @@ def test_settings_are_remembered(qtbot, tmp_path):
     assert chosen.options().max_size == 640 and chosen.class_names() == ("person", "car")
     dialog.weights.setText(str(tmp_path / "missing.pth"))
     assert not dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
+
+
+def test_predictions_on_the_image_shown_are_painted_at_once(qtbot, tmp_path, predictor):
+    """Masks of a result for the image on screen appear as soon as it is applied: no zoom, no switch
+    (the first instances of an image that had none used to show only their labels)."""
+    from canvas_helpers import viewport_pixel
+
+    from annotator.core.region import Region
+
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=1)
+    window.labels_action.setChecked(False)
+    window._restyle()
+    qtbot.waitUntil(lambda: window.canvas.has_pixels)
+    dataset, image_id = window.document.dataset, window.session.image_id
+    assert not dataset.instances_of(image_id)
+    plain = window.canvas.full_image()
+    run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
+    image = dataset.images[image_id]
+    insides = []
+    for instance in dataset.instances_of(image_id):
+        crop = Region(instance.geometry, image.height, image.width).crop
+        if crop.empty:
+            continue
+        ys, xs = np.nonzero(cv2.erode(crop.mask, np.ones((5, 5), np.uint8)))
+        if len(ys):
+            insides.append((int(xs[len(xs) // 2]) + crop.x0, int(ys[len(ys) // 2]) + crop.y0))
+    assert insides, "a random Mask R-CNN at threshold 0.05 gives some mask with an inside"
+    x, y = insides[-1]
+    before = plain.pixelColor(x, y)
+    after = viewport_pixel(window.canvas, x, y)
+    assert sum(abs(a - b) for a, b in zip(after, before.getRgb()[:3], strict=True)) > 30

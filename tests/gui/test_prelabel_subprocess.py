@@ -11,7 +11,7 @@ from test_prelabel_gui import SETTINGS, make_window, predictions, run_and_wait
 
 from annotator.app import load_predictor
 from annotator.core.predictor import Device
-from annotator.gui.prelabel_controller import RunState
+from annotator.gui.prelabel.controller import RunState
 
 
 class KeepingFactory:

@@ -76,7 +76,7 @@ def test_slider_hides_unreviewed_predictions_under_the_score_live(window, datase
     QTest.keyClick(canvas, Qt.Key.Key_Tab)
     QTest.keyClick(canvas, Qt.Key.Key_Tab)
     QTest.keyClick(canvas, Qt.Key.Key_Tab)  # wraps: only the two shown predictions take part
-    assert canvas.selected_id == 1
+    assert canvas.session.selected_id == 1
     QTest.keyClick(canvas, Qt.Key.Key_Return, CTRL)  # accept all shown on this image
     assert [dataset.instances[i].review for i in SCORES] == [Review.ACCEPTED] * 2 + [Review.UNREVIEWED] * 2
     slider.setValue(0)  # a judged prediction stays whatever the slider says; the others come back
@@ -89,15 +89,15 @@ def test_slider_hides_unreviewed_predictions_under_the_score_live(window, datase
 def test_review_keys_step_accept_reject_and_undo(window, dataset, qtbot):
     canvas = window.canvas
     QTest.keyClick(canvas, Qt.Key.Key_Tab)
-    assert canvas.selected_id == 1  # best score first
+    assert canvas.session.selected_id == 1  # best score first
     QTest.keyClick(canvas, Qt.Key.Key_Y)
     assert dataset.instances[1].review is Review.ACCEPTED
     assert dataset.images[1].status is ImageStatus.IN_REVIEW
-    assert canvas.selected_id == 2  # the next unreviewed prediction is selected
+    assert canvas.session.selected_id == 2  # the next unreviewed prediction is selected
     QTest.keyClick(canvas, Qt.Key.Key_X)
-    assert dataset.instances[2].review is Review.REJECTED and canvas.selected_id == 3
+    assert dataset.instances[2].review is Review.REJECTED and canvas.session.selected_id == 3
     QTest.keyClick(canvas, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)  # back past the judged ones
-    assert canvas.selected_id == 4
+    assert canvas.session.selected_id == 4
     qtbot.waitUntil(lambda: "this image 2/4" in window.review.progress_label.text())
     assert "all images 2/5" in window.review.progress_label.text()
     QTest.keyClick(canvas, Qt.Key.Key_Z, CTRL)
@@ -126,7 +126,7 @@ def test_export_only_accepted_gives_accepted_edited_and_manual(window, dataset, 
     QTest.keyClick(canvas, Qt.Key.Key_Y)  # 1 accepted
     QTest.keyClick(canvas, Qt.Key.Key_X)  # 2 rejected
     dataset.put_instances([dataset.instances[3].with_changes(review=Review.EDITED)])
-    dialog = window.export_coco()
+    dialog = window.export()
     out = tmp_path / "out.json"
     dialog.path.setText(str(out))
     assert dialog.accepted_only.isChecked()
@@ -145,7 +145,7 @@ def test_export_to_the_other_formats_writes_a_folder_of_accepted_instances(
     QTest.keyClick(window.canvas, Qt.Key.Key_Tab)
     QTest.keyClick(window.canvas, Qt.Key.Key_Y)  # one prediction accepted; the rest stay unreviewed
     accepted = sum(1 for i in dataset.instances.values() if is_accepted(i))
-    dialog = window.export_coco()
+    dialog = window.export()
     dialog.format.setCurrentIndex(dialog.format.findData(export_format))
     assert not dialog.rle.isEnabled() and dialog.path.text().endswith(f"_{export_format}")
     out = tmp_path / export_format

@@ -40,3 +40,55 @@ def test_full_disk_warning_retry_and_nothing_lost(qtbot, tmp_path):
     window.close()
     with open_project(tmp_path) as reopened:
         assert 1 in reopened.dataset.instances
+
+
+def test_a_refused_close_keeps_every_part_on_the_project_shown(qtbot, tmp_path, monkeypatch):
+    """Opening B while A cannot close (its changes cannot be saved, as on the full disk above) keeps the
+    window, the editor, the undo history and everything else on A; the next drawing lands in A and is
+    saved."""
+    from edit_helpers import drag
+
+    from annotator.gui.tools.base import ToolKind
+    from annotator.io.errors import DatasetError
+
+    folder_a, folder_b = tmp_path / "a", tmp_path / "b"
+    for folder in (folder_a, folder_b):
+        folder.mkdir()
+        PilImage.new("RGB", (40, 30)).save(folder / "x.png")
+    open_project(folder_b).close()  # B exists already, as after an earlier session
+    window = build_window(folder_a)
+    qtbot.addWidget(window)
+    window.resize(900, 700)
+    window.show()
+    project_a = window.document
+    project_a.dataset.put_categories([Category(1, "thing")])
+    warnings = []
+    monkeypatch.setattr(
+        "annotator.gui.main_window.QMessageBox.warning", lambda *args: warnings.append(args[2])
+    )
+
+    def refuse() -> None:
+        raise DatasetError(project_a.path, "1 change(s) could not be saved: database or disk is full")
+
+    monkeypatch.setattr(project_a, "close", refuse)
+    assert not window.open_path(folder_b)
+    monkeypatch.undo()
+    assert warnings and "could not be saved" in warnings[0]
+    assert window.document is project_a and window.session.dataset is project_a.dataset
+    assert window.windowTitle().startswith(project_a.path.name)
+    assert window.editor.dataset is project_a.dataset
+    assert window.editor.history.dataset is project_a.dataset
+    assert window.prelabelling.controller.document is project_a
+    assert window.review.tally.dataset is project_a.dataset
+    assert window.evaluation.controller.dataset is project_a.dataset
+    with open_project(folder_b):  # B was let go: nothing of this window holds it
+        pass
+    window.editor.set_tool(ToolKind.RECTANGLE)
+    window.canvas.set_zoom(10)
+    window.canvas.centerOn(20, 15)
+    drag(window.canvas, [(5, 5), (15, 12)])
+    assert len(project_a.dataset.instances) == 1
+    added = next(iter(project_a.dataset.instances))
+    window.close()
+    with open_project(folder_a) as reopened:
+        assert added in reopened.dataset.instances

@@ -1,59 +1,49 @@
-"""The layering rule of STYLE.md as a test: core and io never import Qt or torch; gui never imports torch."""
+"""The layering rule of STYLE.md, as import-linter contracts (pyproject.toml): core < io < inference < gui
+< app, cli; core and io import neither Qt nor torch; the GUI never imports torch, directly or not.
+
+grimp reads every import statement, those inside functions too, without running the code."""
 
 from __future__ import annotations
 
-import pkgutil
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-import annotator
+import pytest
 
-_BLOCKER = """
-import importlib.abc, sys
-BLOCKED = {blocked!r}
-class Blocker(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in BLOCKED:
-            raise ImportError(f'layering: {{name}} imported while loading {{sys.argv[1]}}')
-sys.meta_path.insert(0, Blocker())
-import importlib
-importlib.import_module(sys.argv[1])
-"""
+REPO = Path(__file__).resolve().parents[2]
+LINT = Path(sys.executable).with_name("lint-imports")
 
 
-def _modules(package: str) -> list[str]:
-    module = __import__(package, fromlist=["_"])
-    return [package] + [info.name for info in pkgutil.walk_packages(module.__path__, prefix=package + ".")]
+def _lint(cwd: Path, source: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(source)}
+    return subprocess.run(
+        [str(LINT), "--no-cache"], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
-def _import_with_blocked(module: str, blocked: set[str]) -> subprocess.CompletedProcess:
-    code = _BLOCKER.format(blocked=sorted(blocked))
-    return subprocess.run([sys.executable, "-c", code, module], capture_output=True, text=True)
+def test_every_layering_contract_is_kept():
+    result = _lint(REPO, REPO / "src")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
 
 
-def test_core_and_io_import_neither_qt_nor_torch():
-    failures = []
-    for module in _modules("annotator.core") + _modules("annotator.io"):
-        result = _import_with_blocked(module, {"PySide6", "shiboken6", "torch", "torchvision"})
-        if result.returncode:
-            failures.append(f"{module}: {result.stderr.strip().splitlines()[-1]}")
-    assert not failures, "\n".join(failures)
-
-
-def test_gui_never_imports_torch():
-    assert annotator.__path__
-    modules = _modules("annotator.gui") if _has_package("annotator.gui") else []
-    failures = []
-    for module in modules:
-        result = _import_with_blocked(module, {"torch", "torchvision"})
-        if result.returncode:
-            failures.append(f"{module}: {result.stderr.strip().splitlines()[-1]}")
-    assert not failures, "\n".join(failures)
-
-
-def _has_package(name: str) -> bool:
-    try:
-        __import__(name)
-    except ImportError:
-        return False
-    return True
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("gui/loader.py", "    import torch", "The GUI never imports torch"),
+        ("gui/workers.py", "    from annotator.inference import predictor", "The GUI never imports torch"),
+        ("core/review.py", "    from PySide6 import QtCore", "core and io import neither Qt nor torch"),
+        ("io/store.py", "    from annotator.gui import workers", "Layers"),
+    ],
+)
+def test_a_function_level_import_across_a_layer_is_caught(tmp_path, module, line, contract):
+    shutil.copytree(REPO / "src" / "annotator", tmp_path / "src" / "annotator")
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "src" / "annotator" / module
+    target.write_text(target.read_text() + f"\n\ndef _sneaky():\n{line}\n")
+    result = _lint(tmp_path, tmp_path / "src")
+    assert result.returncode == 1
+    assert f"{contract}" in result.stdout and "BROKEN" in result.stdout

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotator.core import shape_edit
+from annotator.core import edits, shape_edit
 from annotator.core.geometry import Mask, Polygons, to_mask_array
 from annotator.core.model import Category, Dataset, Image, Instance, Review, Source
 
@@ -149,12 +149,15 @@ def _edit_for(ds: Dataset, op: str, n: int, point: tuple[float, float]):
     return shape_edit.delete_vertex(inst, ring, index)
 
 
-def test_drawing_without_any_class_makes_a_first_class_in_the_same_step():
+def test_a_shape_drawn_under_a_typed_class_name_makes_that_class_in_the_same_step():
     ds = Dataset()
     ds.put_images([Image(1, "x.png", W, H)], notify=False)
-    edit = shape_edit.add_rectangle(ds, 1, None, (1, 1), (5, 5))
+    edit = shape_edit.add_rectangle(ds, 1, " face ", (1, 1), (5, 5))
     edit.apply(ds)
     (added,) = shape_edit.added_instances(edit)
-    assert ds.categories[added.category_id].name == "object" and ds.instances[added.id] == added
+    assert ds.categories[added.category_id].name == "face" and ds.instances[added.id] == added
+    assert added.category_id == 1 and edit.text == "Draw rectangle as new class face"
+    again = shape_edit.add_rectangle(ds, 1, "FACE", (6, 6), (9, 9))  # an existing name: no second class
+    assert isinstance(again, edits.AddInstances) and again.instances[0].category_id == 1
     edit.revert(ds)
     assert not ds.categories and not ds.instances

@@ -1,11 +1,14 @@
-"""`annotator info FILE`: validate and summarise a dataset file (COCO JSON, LabelMe JSON or folder,
-`.annotator` project). Exit 0 when it loads (problems are listed), 2 when it is unusable."""
+"""`annotator info FILE [--checks] [--stats [--csv OUT]]`: validate and summarise a dataset file (COCO JSON,
+LabelMe JSON or folder, `.annotator` project). `--checks` lists the consistency checks' findings
+(`core.checks`), `--stats` the dataset statistics (`core.statistics`), `--csv` writes them per class.
+Exit 0 when it loads (problems and findings are listed), 2 when it is unusable."""
 
 from __future__ import annotations
 
 import argparse
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # importing the model pulls in OpenCV: only `run` needs it
@@ -16,6 +19,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("info", help="validate and summarise a dataset file")
     parser.add_argument("file", help="COCO JSON, LabelMe JSON or folder, or .annotator project")
     parser.add_argument("--images", metavar="DIR", help="images folder: report images that are missing")
+    parser.add_argument("--checks", action="store_true", help="run the consistency checks")
+    parser.add_argument(
+        "--min-fragment",
+        type=int,
+        default=50,
+        metavar="N",
+        help="--checks: parts under N pixels are fragments",
+    )
+    parser.add_argument("--stats", action="store_true", help="print the dataset statistics")
+    parser.add_argument("--csv", metavar="OUT", type=Path, help="write the statistics per class as CSV")
     parser.set_defaults(run=run)
 
 
@@ -59,6 +72,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"problems: {len(loaded.problems)}")
     for problem in loaded.problems:
         print(f"  - {problem}")
+    if args.checks:
+        from annotator.cli.report_text import checks_text
+        from annotator.core.checks import CheckOptions, run_checks
+
+        if args.min_fragment < 1:
+            from annotator.cli.main import UsageError
+
+            raise UsageError("--min-fragment must be at least 1")
+        report = run_checks(loaded.dataset, CheckOptions(min_fragment_pixels=args.min_fragment))
+        print("\n".join(checks_text(loaded.dataset, report)))
+    if args.stats or args.csv:
+        from annotator.cli.report_text import stats_text, write_csv
+        from annotator.core.statistics import dataset_stats, to_csv_rows
+
+        stats = dataset_stats(loaded.dataset)
+        print("\n".join(stats_text(stats)))
+        if args.csv:
+            write_csv(args.csv, to_csv_rows(stats))
+            print(f"wrote {args.csv}")
     return 0
 
 

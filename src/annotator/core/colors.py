@@ -34,3 +34,9 @@ _PALETTE = (
 def category_color(category_id: int) -> tuple[int, int, int]:
     """A colour for a category id; spreads neighbouring ids apart, stable across runs."""
     return _PALETTE[(category_id * 7) % len(_PALETTE)]
+
+
+def category_rgb(category, category_id: int) -> tuple[int, int, int]:
+    """The class's own colour if it has one, else its stable palette colour."""
+    color = getattr(category, "color", None)
+    return tuple(color) if color is not None else category_color(category_id)

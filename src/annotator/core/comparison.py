@@ -3,9 +3,9 @@ panel), from one snapshot of the dataset, so it can run in a worker thread.
 
 Ground truth is either a second COCO file, kept beside the project and never mixed into it (its images
 matched to the project's by file name, then by id), or the project's own accepted instances. The
-predictions are the project's model instances (rejected ones too: this measures the model). The matching
-follows COCOeval's rules exactly (`core.matching`): only the ground truth's classes count, predictions
-and ground truth are given in the order COCOeval sees them, so ties break the same way.
+predictions are the project's model instances (rejected ones too: this measures the model). The matches
+are COCOeval's own (its `evalImgs` at IoU 0.50), so what the canvas colours is what the AP counts: only
+the ground truth's classes count, and ties break as COCOeval breaks them.
 """
 
 from __future__ import annotations
@@ -18,12 +18,33 @@ from typing import Any
 import numpy as np
 from pycocotools import mask as mask_utils
 
-from annotator.core.evaluation import EvalResult, evaluate, ground_truth
+from annotator.core.evaluation import CocoMatches, EvalResult, evaluate, ground_truth
 from annotator.core.geometry import area
-from annotator.core.matching import ImageMatches, match_image
 from annotator.core.model import Dataset, Image, Instance
 
 IOU_THRESHOLD = 0.5  # matches drawn on the canvas are COCOeval's at IoU 0.50
+
+
+@dataclass(frozen=True)
+class ImageMatches:
+    """Outcome on one image at IoU 0.50, in instance ids of the project (predictions) and of the
+    ground truth."""
+
+    true_positives: dict[int, tuple[int, float]] = field(default_factory=dict)  # pred -> (gt, iou)
+    false_positives: tuple[int, ...] = ()
+    false_negatives: tuple[int, ...] = ()
+    ignored: tuple[int, ...] = ()  # predictions matched to crowd ground truth
+    not_evaluated: tuple[int, ...] = ()  # predictions past COCOeval's 100 for their class
+
+    @property
+    def precision(self) -> float:
+        judged = len(self.true_positives) + len(self.false_positives)
+        return len(self.true_positives) / judged if judged else 1.0
+
+    @property
+    def recall(self) -> float:
+        relevant = len(self.true_positives) + len(self.false_negatives)
+        return len(self.true_positives) / relevant if relevant else 1.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +56,6 @@ class GroundTruth:
     coco: dict[str, Any] = field(repr=False)
     category_ids: frozenset[int] = frozenset()
     unmatched: tuple[str, ...] = ()  # ground-truth images not found in the project
-    from_accepted: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,7 +159,7 @@ def accepted_ground_truth(dataset: Dataset, *, keep: Callable[[Instance], bool])
         "categories": [{"id": cid, "name": name} for cid, name in sorted(names.items())],
     }
     categories = frozenset(names)
-    return GroundTruth("accepted instances", instances, coco, categories, from_accepted=True)
+    return GroundTruth("accepted instances", instances, coco, categories)
 
 
 def _annotation(inst: Instance, image: Image) -> dict[str, Any]:
@@ -193,27 +213,68 @@ def compare(
     *,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Comparison | None:
-    """Match every image and run COCOeval (segm); None if `cancelled` says so between images."""
+    """Run COCOeval (segm) and read its matches for every image; None if `cancelled` says so first."""
     evaluated = {image_id: predictions.get(image_id, ()) for image_id in gt.instances}
-    matches = {}
-    for image_id, preds in evaluated.items():
-        if cancelled():
-            return None
-        image = images[image_id]
-        matches[image_id] = match_image(
-            gt.instances[image_id],
-            [p for p in preds if p.category_id in gt.category_ids],
-            height=image.height,
-            width=image.width,
-            iou_threshold=IOU_THRESHOLD,
-        )
     results = results_list(images, evaluated)
+    if cancelled():
+        return None
     try:
         evaluation = evaluate(ground_truth(gt.coco), results, iou_type="segm")
         error = None
     except (ValueError, KeyError, TypeError, IndexError, AssertionError) as exc:
         evaluation, error = None, f"COCOeval: {exc}"
+    # loadRes numbers the predictions 1, 2, ... in the order of `results`
+    by_result_id = {k: inst for k, inst in enumerate(_in_results_order(evaluated), start=1)}
+    coco_matches = {} if evaluation is None else evaluation.matches
+    matches = {
+        image_id: _image_matches(
+            coco_matches.get(image_id),
+            gt.instances[image_id],
+            evaluated[image_id],
+            by_result_id,
+            images[image_id],
+            gt.category_ids,
+        )  # fmt: skip
+        for image_id in evaluated
+    }
     return Comparison(gt, matches, evaluation, len(results), error)
+
+
+def _in_results_order(predictions: Mapping[int, Sequence[Instance]]) -> list[Instance]:
+    return [inst for image_id in sorted(predictions) for inst in predictions[image_id]]
+
+
+def _image_matches(
+    found: CocoMatches | None,
+    truth: Sequence[Instance],
+    predictions: Sequence[Instance],
+    by_result_id: Mapping[int, Instance],
+    image: Image,
+    category_ids: frozenset[int],
+) -> ImageMatches:
+    """COCOeval's matches on one image in instance ids, with the IoU of each true positive."""
+    truth_by_id = {g.id: g for g in truth}
+    if found is None:  # nothing of the ground truth's classes here, or COCOeval refused the input
+        return ImageMatches(not_evaluated=tuple(p.id for p in predictions))
+    tp = {}
+    for result_id, gt_id in found.true_positives.items():
+        pred, target = by_result_id[result_id], truth_by_id.get(gt_id)
+        if target is not None:
+            tp[pred.id] = (gt_id, _iou(pred, target, image))
+    seen = {by_result_id[r].id for r in found.evaluated}
+    return ImageMatches(
+        tp,
+        tuple(by_result_id[r].id for r in found.false_positives),
+        tuple(g for g in found.false_negatives if g in truth_by_id),
+        tuple(by_result_id[r].id for r in found.ignored),
+        tuple(p.id for p in predictions if p.id not in seen and p.category_id in category_ids),
+    )
+
+
+def _iou(prediction: Instance, target: Instance, image: Image) -> float:
+    a = prediction.geometry.to_rle(image.height, image.width).as_coco()
+    b = target.geometry.to_rle(image.height, image.width).as_coco()
+    return float(mask_utils.iou([a], [b], [0])[0][0])
 
 
 def average_precision(curve: np.ndarray) -> float | None:

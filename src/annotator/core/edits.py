@@ -99,6 +99,20 @@ class PutCategories:
 
 
 @dataclass(frozen=True)
+class RemoveCategories:
+    """Remove classes; revert puts the same values (id, name, colour, rank) back."""
+
+    categories: tuple[Category, ...]
+    text: str = "Delete class"
+
+    def apply(self, dataset: Dataset) -> None:
+        dataset.drop_categories(c.id for c in self.categories)
+
+    def revert(self, dataset: Dataset) -> None:
+        dataset.put_categories(self.categories)
+
+
+@dataclass(frozen=True)
 class Composite:
     """Several edits as one undo step (a merge removes two instances and adds one)."""
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +45,19 @@ class EvaluationError(ValueError):
 
 
 @dataclass(frozen=True)
+class CocoMatches:
+    """COCOeval's own matching on one image at IoU 0.50 (area "all", the last max-detections), in COCO
+    annotation ids: ground truth ids as in the file, prediction ids as `loadRes` numbers them (1, 2, ...
+    in the order given). Read from `evalImgs`, so there is no second matcher to keep in step."""
+
+    true_positives: Mapping[int, int]  # prediction id -> ground-truth id
+    false_positives: tuple[int, ...]
+    false_negatives: tuple[int, ...]
+    ignored: tuple[int, ...]  # predictions matched to crowd ground truth
+    evaluated: frozenset[int]  # the prediction ids COCOeval looked at (the first 100 per class)
+
+
+@dataclass(frozen=True)
 class EvalResult:
     """One COCOeval run. AP values are in [0, 1]; None where COCOeval has nothing to measure (-1)."""
 
@@ -57,6 +69,7 @@ class EvalResult:
     # category id -> COCOeval's interpolated precision at IoU_THRESHOLDS x RECALL_THRESHOLDS (area all,
     # 100 detections), -1 where undefined: the precision-recall curves AP is the mean of
     pr_curves: Mapping[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+    matches: Mapping[int, CocoMatches] = field(default_factory=dict, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -161,7 +174,30 @@ def evaluate(gt: COCO, predictions: Sequence[dict[str, Any]], *, iou_type: str =
     per_image = _per_image(evaluator)
     curves = _pr_curves(evaluator)
     stats = tuple(float(s) for s in evaluator.stats)
-    return EvalResult(iou_type, stats, table, per_class, per_image, curves)
+    return EvalResult(iou_type, stats, table, per_class, per_image, curves, _matches(evaluator))
+
+
+def coco_matches(
+    gt: COCO,
+    predictions: Sequence[dict[str, Any]],
+    *,
+    iou_threshold: float = 0.5,
+    use_categories: bool = True,
+    iou_type: str = "segm",
+) -> dict[int, CocoMatches]:
+    """COCOeval's own matching alone (`evaluate`, no `accumulate`) at one IoU threshold, every detection
+    looked at, classes apart or (`use_categories=False`) pooled: read from `evalImgs` as
+    `EvalResult.matches` is. The label audit matches this way."""
+    results = _load_results(gt, predictions, iou_type)
+    evaluator = COCOeval(gt, results, iouType=iou_type)
+    params = evaluator.params
+    params.iouThrs = np.array([float(iou_threshold)])
+    params.areaRng, params.areaRngLbl = [params.areaRng[0]], ["all"]
+    params.maxDets = [max(len(predictions), 1)]
+    params.useCats = int(use_categories)
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluator.evaluate()
+    return _matches(evaluator)
 
 
 def _load_results(gt: COCO, predictions: Sequence[dict[str, Any]], iou_type: str) -> COCO:
@@ -233,6 +269,30 @@ def _pr_curves(evaluator: COCOeval) -> dict[int, np.ndarray]:
     }
 
 
+def _matches(evaluator: COCOeval, threshold_index: int = 0) -> dict[int, CocoMatches]:
+    parts: dict[int, tuple[dict, list, list, list, set]] = {}
+    all_areas = evaluator.params.areaRng[0]
+    for entry in evaluator.evalImgs:
+        if entry is None or entry["aRng"] != all_areas:
+            continue
+        tp, fp, fn, ignored, seen = parts.setdefault(int(entry["image_id"]), ({}, [], [], [], set()))
+        for d, dt_id in enumerate(entry["dtIds"]):
+            seen.add(int(dt_id))
+            if entry["dtIgnore"][threshold_index][d]:
+                ignored.append(int(dt_id))
+            elif entry["dtMatches"][threshold_index][d] > 0:
+                tp[int(dt_id)] = int(entry["dtMatches"][threshold_index][d])
+            else:
+                fp.append(int(dt_id))
+        for g, gt_id in enumerate(entry["gtIds"]):
+            if not entry["gtIgnore"][g] and entry["gtMatches"][threshold_index][g] == 0:
+                fn.append(int(gt_id))
+    return {
+        image_id: CocoMatches(tp, tuple(fp), tuple(fn), tuple(ignored), frozenset(seen))
+        for image_id, (tp, fp, fn, ignored, seen) in parts.items()
+    }
+
+
 def _per_image(evaluator: COCOeval) -> dict[int, tuple[float | None, float | None]]:
     """AP of each image alone: `accumulate` over that image's slice of the matching `evaluate` did.
 
@@ -261,7 +321,3 @@ def _per_image(evaluator: COCOeval) -> dict[int, tuple[float | None, float | Non
                 _mean_defined(precision[iou_50, :, :, 0, -1]),
             )
     return result
-
-
-def is_defined(value: float | None) -> bool:
-    return value is not None and not math.isnan(value) and value > -1

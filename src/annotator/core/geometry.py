@@ -59,6 +59,11 @@ class Polygons:
     def to_flat(self) -> list[list[float]]:
         return [ring.ravel().tolist() for ring in self.rings]
 
+    @property
+    def derived(self) -> dict:
+        """Results derived from this (immutable) geometry, kept with it: see `core.region`."""
+        return self._cache
+
     def to_rle(self, height: int, width: int) -> Rle:
         key = ("rle", height, width)
         if key not in self._cache:
@@ -127,6 +132,12 @@ class Mask:
     """A bitmap region, kept as RLE; exact, and able to hold holes."""
 
     rle: Rle
+    _cache: dict = field(default_factory=dict, repr=False, compare=False, hash=False)
+
+    @property
+    def derived(self) -> dict:
+        """Results derived from this (immutable) geometry, kept with it: see `core.region`."""
+        return self._cache
 
     @classmethod
     def from_array(cls, mask: np.ndarray) -> Mask:
@@ -182,8 +193,13 @@ Geometry = Polygons | Mask
 
 
 def area(geometry: Geometry, height: int, width: int) -> int:
-    """Pixel count of the region as pycocotools rasterises it: what `annToMask(...).sum()` gives."""
-    return int(mask_utils.area(geometry.to_rle(height, width).as_coco()))
+    """Pixel count of the region as pycocotools rasterises it: what `annToMask(...).sum()` gives; kept
+    with the geometry, so importing and exporting the same instance rasterises it once."""
+    key = ("area", height, width)
+    value = geometry.derived.get(key)
+    if value is None:
+        value = geometry.derived[key] = int(mask_utils.area(geometry.to_rle(height, width).as_coco()))
+    return value
 
 
 def to_mask_array(geometry: Geometry, height: int, width: int) -> np.ndarray:
@@ -216,8 +232,7 @@ def mask_to_polygons(
     unless `fill_holes` is set: COCO polygons cannot carry holes.
     """
     binary = (np.asarray(mask) > 0).astype(np.uint8)
-    up = cv2.resize(binary, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
-    contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    contours, hierarchy = _contours(binary)
     hole_count = 0 if hierarchy is None else int((hierarchy[0][:, 3] >= 0).sum())
     if hole_count and not fill_holes:
         return PolygonConversion(None, 0.0, hole_count, 0)
@@ -227,7 +242,7 @@ def mask_to_polygons(
             continue
         if tolerance > 0:
             contour = cv2.approxPolyDP(contour, 2 * tolerance, True)
-        ring = (contour.reshape(-1, 2).astype(np.float64) + 0.5) / 2.0
+        ring = _ring_of(contour)
         if len(ring) < 3 or cv2.contourArea(ring.astype(np.float32)) <= min_area:
             dropped += 1
             continue
@@ -237,6 +252,36 @@ def mask_to_polygons(
     polygons = Polygons(tuple(rings))
     back = to_mask_array(polygons, *binary.shape)
     return PolygonConversion(polygons, mask_iou(back, binary), hole_count, dropped)
+
+
+def trace_rings(
+    mask: np.ndarray, *, offset: tuple[float, float] = (0.0, 0.0), holes: bool
+) -> list[np.ndarray]:
+    """A binary mask's boundaries as (N, 2) float64 rings, a quarter pixel inside the pixel edges.
+
+    Traced on a 2x upsampled mask, so each ring runs along pixel edges (not through pixel centres) and
+    every boundary pixel centre, the point pycocotools tests, stays inside: rasterised back, the rings
+    give the mask again. `holes`: the inner boundaries too (an outline to draw); else outer ones only.
+    """
+    contours, hierarchy = _contours(mask.astype(np.uint8, copy=False))
+    rings = []
+    for index, contour in enumerate(contours):
+        if not holes and hierarchy[0][index][3] >= 0:
+            continue
+        ring = _ring_of(contour) + offset
+        if len(ring) >= 2:
+            rings.append(ring)
+    return rings
+
+
+def _contours(binary: np.ndarray) -> tuple:
+    up = cv2.resize(binary, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    return cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+
+
+def _ring_of(contour: np.ndarray) -> np.ndarray:
+    """A contour of the 2x upsampled mask in image coordinates (the upsampling's pixel-edge convention)."""
+    return (contour.reshape(-1, 2).astype(np.float64) + 0.5) / 2.0
 
 
 def _check_size(height: int, width: int) -> None:

@@ -1,4 +1,5 @@
-"""Box to mask without a model: OpenCV's GrabCut on a crop around the box the user drew.
+"""Box to mask without a model: OpenCV's GrabCut on a crop around the box the user drew; and clicks
+that refine a mask (the model's, or GrabCut's own) by GrabCut seeded with it.
 
 Working on a crop (the box plus a margin of background) keeps it fast on large images; the margin gives
 GrabCut's background model pixels to learn from.
@@ -36,3 +37,51 @@ def segment_box(
     inside = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
     full[cy0:cy1, cx0:cx1] = inside
     return full
+
+
+CLICK_RADIUS = 0.03  # of the box's longer side: the disc a click marks as sure object or background
+
+
+def refine_mask(
+    image: np.ndarray,
+    box: tuple[float, float, float, float],
+    mask: np.ndarray,
+    *,
+    positive: tuple[tuple[float, float], ...] = (),
+    negative: tuple[tuple[float, float], ...] = (),
+    iterations: int = 3,
+) -> np.ndarray:
+    """GrabCut started from `mask` (probably object inside it, probably background elsewhere in the box,
+    background outside), with a disc around each positive click sure object and around each negative
+    one sure background. Returns the new (H, W) uint8 mask."""
+    height, width = image.shape[:2]
+    points = [(x, y) for x, y in (*positive, *negative)]
+    xs = [box[0], box[2], *(x for x, _ in points)]
+    ys = [box[1], box[3], *(y for _, y in points)]
+    x0, x1 = max(0, int(min(xs))), min(width, int(np.ceil(max(xs))) + 1)
+    y0, y1 = max(0, int(min(ys))), min(height, int(np.ceil(max(ys))) + 1)
+    if x1 - x0 < 3 or y1 - y0 < 3:
+        return mask.astype(np.uint8)
+    mx, my = int((x1 - x0) * MARGIN) + 2, int((y1 - y0) * MARGIN) + 2
+    cx0, cy0, cx1, cy1 = max(0, x0 - mx), max(0, y0 - my), min(width, x1 + mx), min(height, y1 + my)
+    crop = np.ascontiguousarray(image[cy0:cy1, cx0:cx1, ::-1])
+    labels = np.full(crop.shape[:2], cv2.GC_BGD, np.uint8)
+    labels[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0] = cv2.GC_PR_BGD
+    labels[mask[cy0:cy1, cx0:cx1] > 0] = cv2.GC_PR_FGD
+    radius = max(2, int(round(CLICK_RADIUS * max(x1 - x0, y1 - y0))))
+    for (x, y), sure in [*((p, cv2.GC_FGD) for p in positive), *((p, cv2.GC_BGD) for p in negative)]:
+        cv2.circle(labels, (int(round(x)) - cx0, int(round(y)) - cy0), radius, int(sure), -1)
+    if not ((labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)).any():
+        return np.zeros((height, width), np.uint8)
+    background, foreground = np.zeros((1, 65)), np.zeros((1, 65))
+    try:
+        cv2.grabCut(crop, labels, None, background, foreground, iterations, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # every pixel one kind: GrabCut cannot model the other; keep what was given
+        out = mask.astype(np.uint8).copy()
+    else:
+        out = np.zeros((height, width), np.uint8)
+        out[cy0:cy1, cx0:cx1] = (labels == cv2.GC_FGD) | (labels == cv2.GC_PR_FGD)
+        rest = np.ones((height, width), bool)
+        rest[cy0:cy1, cx0:cx1] = False
+        out[rest] = mask[rest] > 0  # outside the crop nothing changes
+    return out

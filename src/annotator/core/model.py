@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from annotator.core.events import EventEmitter
 from annotator.core.geometry import Geometry, area
 
 
@@ -55,13 +56,18 @@ MANUAL = Source()
 
 @dataclass(frozen=True)
 class Category:
-    """A class. `id` is the COCO category id, kept exactly (gaps and 0 allowed, never renumbered)."""
+    """A class. `id` is the COCO category id, kept exactly (gaps and 0 allowed, never renumbered).
+
+    `rank` is the person's place for it in every class list and for the 1-9 keys (`core.classes.ordered`:
+    ranked classes first, the others after them by id), so reordering never touches an id.
+    """
 
     id: int
     name: str
     supercategory: str = ""
     color: tuple[int, int, int] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ class ChangeKind(StrEnum):
     INSTANCES_CHANGED = "instances_changed"
     IMAGES_ADDED = "images_added"
     IMAGES_CHANGED = "images_changed"
-    CATEGORIES_CHANGED = "categories_changed"
+    CATEGORIES_CHANGED = "categories_changed"  # added, changed or removed: read `dataset.categories`
 
 
 @dataclass(frozen=True)
@@ -131,7 +137,7 @@ class Dataset:
     instances: dict[int, Instance] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     _by_image: dict[int, dict[int, None]] = field(default_factory=dict, repr=False)
-    _listeners: list[Listener] = field(default_factory=list, repr=False)
+    changes: EventEmitter[Change] = field(default_factory=EventEmitter, repr=False, compare=False)
     _next_instance_id: int = field(default=1, repr=False)
 
     # -- queries ----------------------------------------------------------------------------------
@@ -156,19 +162,30 @@ class Dataset:
         self._next_instance_id += 1
         return value
 
+    def snapshot(self, *, keep: Callable[[Instance], bool] | None = None) -> Dataset:
+        """A copy that later edits do not reach (values are frozen: only the indexes are copied), for
+        work in another thread; `keep` chooses which instances come along."""
+        copy = Dataset(extra=dict(self.extra))
+        copy.put_categories(self.categories.values(), notify=False)
+        copy.put_images(self.images.values(), notify=False)
+        instances = self.instances.values()
+        copy.put_instances(instances if keep is None else filter(keep, instances), notify=False)
+        return copy
+
     def top_z(self, image_id: int) -> int:
         return max((self.instances[i].z for i in self._by_image.get(image_id, ())), default=-1)
 
     # -- observers --------------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
-        self._listeners.append(listener)
+        """Call `listener` with every later Change; a listener that raises never stops the others (the
+        project store is one of them)."""
+        self.changes.connect(listener)
 
     def unsubscribe(self, listener: Listener) -> None:
-        self._listeners.remove(listener)
+        self.changes.disconnect(listener)
 
     def emit(self, change: Change) -> None:
-        for listener in list(self._listeners):
-            listener(change)
+        self.changes.emit(change)
 
     # -- low-level mutation, used by edits and loaders -------------------------------------------
     def put_instances(self, instances: Iterable[Instance], *, notify: bool = True) -> None:
@@ -213,6 +230,12 @@ class Dataset:
             self.categories[category.id] = category
         if notify and categories:
             self.emit(Change(ChangeKind.CATEGORIES_CHANGED, categories))
+
+    def drop_categories(self, ids: Iterable[int], *, notify: bool = True) -> None:
+        """Remove classes (their instances must be gone or moved first: `core.classes` sees to it)."""
+        removed = tuple(self.categories.pop(category_id) for category_id in ids)
+        if notify and removed:
+            self.emit(Change(ChangeKind.CATEGORIES_CHANGED, removed))
 
 
 def default_z_order(areas: Mapping[int, float]) -> dict[int, int]:

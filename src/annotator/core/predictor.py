@@ -112,6 +112,33 @@ class Detection:
 
 
 @dataclass(frozen=True)
+class BoxPrompt:
+    """A box a person drew (x0, y0, x1, y1, image pixels), for the model's mask head to segment.
+
+    `category_id`: the class the person chose, whose mask channel is used when the model knows it;
+    None: the class the box head scores best. `agnostic`: the most decided mask channel, whatever its
+    class (for objects of a class the model was not trained on). `positive` and `negative` are clicks
+    (x, y) that refine the result: inside the object, and outside it.
+    """
+
+    box: tuple[float, float, float, float]
+    category_id: int | None = None
+    agnostic: bool = False
+    positive: tuple[tuple[float, float], ...] = ()
+    negative: tuple[tuple[float, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class BoxMask:
+    """The mask a box gave, with the class whose channel made it (None when agnostic or unknown) and the
+    box head's probability of that class."""
+
+    mask: Mask
+    category_id: int | None
+    score: float
+
+
+@dataclass(frozen=True)
 class PredictorInfo:
     """What a loaded model can say about itself: a display name and the categories it predicts."""
 

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotator.core import edits
+from annotator.core import classes, edits
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons, to_mask_array
-from annotator.core.model import Category, Dataset, Instance, Review
+from annotator.core.model import Dataset, Instance, Review
 from annotator.core.operations import edited
+
+ClassChoice = int | str  # an existing class's id, or the name of a class (made in the same step if new)
 
 
 @dataclass(frozen=True)
@@ -137,47 +139,48 @@ def move(instances: Sequence[Instance], dx: float, dy: float) -> edits.ReplaceIn
 
 
 def add_polygon(
-    dataset: Dataset, image_id: int, category_id: int | None, points: Sequence[tuple[float, float]]
+    dataset: Dataset, image_id: int, category: ClassChoice, points: Sequence[tuple[float, float]]
 ):
     """A new manual instance in front of the others."""
     geometry = Polygons((np.asarray(points, dtype=np.float64),))
-    return _add(dataset, image_id, category_id, geometry, "Draw polygon")
+    return _add(dataset, image_id, category, geometry, "Draw polygon")
 
 
 def add_rectangle(
     dataset: Dataset,
     image_id: int,
-    category_id: int | None,
+    category: ClassChoice,
     corner: tuple[float, float],
     other: tuple[float, float],
 ):
     (x0, x1), (y0, y1) = sorted((corner[0], other[0])), sorted((corner[1], other[1]))
     points = [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]
     geometry = Polygons((np.asarray(points, dtype=np.float64),))
-    return _add(dataset, image_id, category_id, geometry, "Draw rectangle")
+    return _add(dataset, image_id, category, geometry, "Draw rectangle")
 
 
-def add_mask(dataset: Dataset, image_id: int, category_id: int | None, mask: np.ndarray):
-    return _add(dataset, image_id, category_id, Mask.from_array(mask), "Brush")
+def add_mask(dataset: Dataset, image_id: int, category: ClassChoice, mask: np.ndarray):
+    return _add(dataset, image_id, category, Mask.from_array(mask), "Brush")
 
 
-DEFAULT_CATEGORY_NAME = "object"
-
-
-def _add(dataset: Dataset, image_id: int, category_id: int | None, geometry: Geometry, text: str):
-    """Add one instance; with no class given (a dataset without classes yet) a first class "object" is
-    made in the same undo step, so drawing on a bare folder of images just works."""
-    new_category = None
-    if category_id is None:
-        category_id = max(dataset.categories, default=0) + 1
-        new_category = Category(category_id, DEFAULT_CATEGORY_NAME)
+def _add(dataset: Dataset, image_id: int, category: ClassChoice, geometry: Geometry, text: str):
+    """Add one instance. Given a class name, the class is looked up, or made in the same undo step (the
+    first shape of a project without classes is drawn under a name the person typed, never a default)."""
+    add_class = None
+    if isinstance(category, str):
+        existing = classes.find_by_name(dataset, category)
+        if existing is None:
+            add_class = classes.add(dataset, category)
+            category = add_class.new[0].id
+        else:
+            category = existing.id
     instance = Instance(
-        dataset.new_instance_id(), image_id, category_id, geometry, z=dataset.top_z(image_id) + 1
+        dataset.new_instance_id(), image_id, category, geometry, z=dataset.top_z(image_id) + 1
     )
     add = edits.AddInstances((instance,), text=text)
-    if new_category is None:
+    if add_class is None:
         return add
-    return edits.Composite((edits.PutCategories((None,), (new_category,)), add), text=text)
+    return edits.Composite((add_class, add), text=f"{text} as new class {add_class.new[0].name}")
 
 
 def added_instances(edit) -> tuple[Instance, ...]:

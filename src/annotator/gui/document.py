@@ -1,24 +1,14 @@
-"""What the window shows: a dataset and where its images are. A `Project` (SQLite, saved on every
-change) is the usual one, the bundled samples included; `MemoryDocument` serves tests."""
+"""Documents the window opens (see `core.session.Document`): a `Project` (SQLite, saved on every change)
+is the usual one, the bundled samples included; `MemoryDocument` serves tests."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from annotator.core.model import Dataset, Image
+from annotator.core.session import Document
 from annotator.io.paths import resolve_inside
-
-
-class Document(Protocol):
-    dataset: Dataset
-    root: Path
-    path: Path
-
-    def image_path(self, image: Image) -> Path: ...
-
-    def close(self, *, discard: bool = False) -> None: ...
 
 
 @dataclass

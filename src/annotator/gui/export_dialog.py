@@ -9,9 +9,10 @@ no half file.
 from __future__ import annotations
 
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.model import Dataset
+from annotator.gui.workers import BackgroundWorker
 from annotator.io.errors import DatasetError
 
 
@@ -102,38 +104,6 @@ class ExportDialog(QDialog):
         return options
 
 
-def snapshot(dataset: Dataset, *, keep=None) -> Dataset:
-    """A copy that later edits do not reach (values are frozen: only the indexes are copied); `keep`
-    chooses which instances come along."""
-    copy = Dataset(extra=dict(dataset.extra))
-    copy.put_categories(dataset.categories.values(), notify=False)
-    copy.put_images(dataset.images.values(), notify=False)
-    instances = dataset.instances.values()
-    copy.put_instances(instances if keep is None else filter(keep, instances), notify=False)
-    return copy
-
-
-class _Signals(QObject):
-    finished = Signal(str, int, str)  # path, annotations written, error ("" when none)
-
-
-class _ExportJob(QRunnable):
-    def __init__(self, dataset: Dataset, path: Path, options: dict, signals: _Signals) -> None:
-        super().__init__()
-        self.dataset, self.path, self.options, self.signals = dataset, path, options, signals
-
-    def run(self) -> None:
-        try:
-            count = write_export(self.dataset, self.path, dict(self.options))
-        except DatasetError as exc:
-            self.signals.finished.emit(str(self.path), 0, exc.reason)
-            return
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never lost in the thread
-            self.signals.finished.emit(str(self.path), 0, f"{type(exc).__name__}: {exc}")
-            return
-        self.signals.finished.emit(str(self.path), count, "")
-
-
 def write_export(dataset: Dataset, path: Path, options: dict) -> int:
     """Write `dataset` in the chosen format; the number of annotations written."""
     from annotator.core.rules import is_accepted
@@ -144,7 +114,7 @@ def write_export(dataset: Dataset, path: Path, options: dict) -> int:
     if export_format is ExportFormat.COCO:
         return save_coco(dataset, path, **options)
     if options.get("accepted_only"):
-        dataset = snapshot(dataset, keep=is_accepted)
+        dataset = dataset.snapshot(keep=is_accepted)
     if path.exists() and not path.is_dir():
         raise DatasetError(path, "must be a folder for this format")
     if export_format is ExportFormat.LABELME:
@@ -163,17 +133,24 @@ def write_export(dataset: Dataset, path: Path, options: dict) -> int:
 
 
 class Exporter(QObject):
-    """Runs exports one after another in its own thread; `finished` arrives on the GUI thread."""
+    """Runs exports one after another in its own thread, each on a snapshot of the dataset taken when it
+    was asked for; `finished(path, count, error)` arrives on the GUI thread ("" when no error)."""
+
+    finished = Signal(str, int, str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(1)
-        self.signals = _Signals(self)
-        self.finished = self.signals.finished
+        self.worker = BackgroundWorker(self)
+        self.worker.done.connect(lambda path, count: self.finished.emit(str(path), count, ""))
+        self.worker.failed.connect(self._failed)
 
     def export(self, dataset: Dataset, path: Path, options: dict) -> None:
-        self.pool.start(_ExportJob(snapshot(dataset), Path(path), options, self.signals))
+        path = Path(path)
+        self.worker.submit(partial(write_export, dataset.snapshot(), path, dict(options)), path)
+
+    def _failed(self, path: Path, error: Exception) -> None:
+        message = error.reason if isinstance(error, DatasetError) else f"{type(error).__name__}: {error}"
+        self.finished.emit(str(path), 0, message)
 
     def wait(self) -> None:
-        self.pool.waitForDone()
+        self.worker.wait()

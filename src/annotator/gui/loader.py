@@ -7,40 +7,17 @@ cache (it may be the prefetched neighbour) but never shown as the current image.
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from annotator.gui.render import pyramid, rgb_image
+from annotator.gui.images import decode_levels
+from annotator.gui.workers import BackgroundWorker
 from annotator.io.errors import DatasetError
-from annotator.io.images import load_rgb
 
 CACHE_SIZE = 4
-
-
-def decode_levels(path: Path) -> list[QImage]:
-    """Decode and build the display pyramid; runs in a worker thread (QImage is thread-safe)."""
-    image = rgb_image(load_rgb(path)).convertToFormat(QImage.Format.Format_RGB32)
-    return pyramid(image)
-
-
-class _Job(QRunnable):
-    def __init__(self, loader: ImageLoader, generation: int, image_id: int, path: Path) -> None:
-        super().__init__()
-        self._loader, self._generation, self._image_id, self._path = loader, generation, image_id, path
-
-    def run(self) -> None:
-        try:
-            levels = decode_levels(self._path)
-        except DatasetError as exc:
-            self._loader._finished.emit(self._generation, self._image_id, None, str(exc))
-        except Exception as exc:  # a worker must report, never die silently
-            self._loader._finished.emit(
-                self._generation, self._image_id, None, f"{self._path}: {type(exc).__name__}: {exc}"
-            )
-        else:
-            self._loader._finished.emit(self._generation, self._image_id, levels, "")
 
 
 class ImageLoader(QObject):
@@ -48,17 +25,17 @@ class ImageLoader(QObject):
 
     loaded = Signal(int, object)
     failed = Signal(int, str)
-    _finished = Signal(int, int, object, str)  # emitted in a worker thread, received in the GUI thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # two cores shared with the model worker
+        self._worker = BackgroundWorker(self)  # one thread: two cores are shared with the model worker
+        self._worker.done.connect(self._on_done)
+        self._worker.failed.connect(self._on_failed)
         self._cache: OrderedDict[int, list[QImage]] = OrderedDict()
+        self._paths: dict[int, Path] = {}
         self._pending: set[int] = set()
         self._wanted: int | None = None
         self._generation = 0  # bumped when another document is opened: its ids mean other images
-        self._finished.connect(self._on_finished)
 
     def request(self, image_id: int, path: Path) -> None:
         self._wanted = image_id
@@ -83,25 +60,34 @@ class ImageLoader(QObject):
         self._generation += 1
 
     def wait(self) -> None:
-        self._pool.clear()
-        self._pool.waitForDone()
+        self._worker.wait()
 
     def _start(self, image_id: int, path: Path) -> None:
         self._pending.add(image_id)
-        self._pool.start(_Job(self, self._generation, image_id, path))
+        self._paths[image_id] = path
+        self._worker.submit(partial(decode_levels, path), (self._generation, image_id))
 
-    def _on_finished(self, generation: int, image_id: int, levels: list[QImage] | None, message: str) -> None:
+    def _on_done(self, tag: tuple[int, int], levels: list[QImage]) -> None:
+        generation, image_id = tag
         if generation != self._generation:
             return
         self._pending.discard(image_id)
-        if levels is not None:
-            self._cache[image_id] = levels
-            self._cache.move_to_end(image_id)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+        self._cache[image_id] = levels
+        self._cache.move_to_end(image_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        if image_id == self._wanted:
+            self.loaded.emit(image_id, levels)  # else stale or prefetched: kept in the cache
+
+    def _on_failed(self, tag: tuple[int, int], error: Exception) -> None:
+        generation, image_id = tag
+        if generation != self._generation:
+            return
+        self._pending.discard(image_id)
         if image_id != self._wanted:
-            return  # stale or prefetched: kept in the cache, not shown
-        if levels is None:
-            self.failed.emit(image_id, message)
+            return
+        if isinstance(error, DatasetError):
+            message = str(error)
         else:
-            self.loaded.emit(image_id, levels)
+            message = f"{self._paths.get(image_id, '')}: {type(error).__name__}: {error}"
+        self.failed.emit(image_id, message)

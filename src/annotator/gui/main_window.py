@@ -1,29 +1,30 @@
 """The main window: canvas in the middle, images / instances / classes docks, menus, status bar.
 
-It connects the parts and remembers settings and layout (QSettings); documents come from
-`gui.document` and pixels from the off-thread `ImageLoader`.
+It owns the `Session` every part follows, connects the parts and remembers settings and layout
+(QSettings); documents come from `gui.document` and pixels from the off-thread `ImageLoader`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections import Counter
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
 from annotator.core.model import Change, ChangeKind
+from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
 from annotator.gui import project_dialogs
-from annotator.gui.canvas import Canvas
-from annotator.gui.docks import ClassListDock, ImageListDock, InstanceListDock
-from annotator.gui.document import Document, open_document
-from annotator.gui.evaluation_actions import install_evaluation
+from annotator.gui.canvas.view import Canvas
+from annotator.gui.document import open_document
+from annotator.gui.evaluation.actions import install_evaluation
 from annotator.gui.export_dialog import ExportDialog, Exporter
-from annotator.gui.items import CanvasStyle
+from annotator.gui.lists.classes import ClassListDock
+from annotator.gui.lists.images import ImageListDock
+from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
-from annotator.gui.review_actions import install_review
+from annotator.gui.review.actions import install_review
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
 from annotator.io.errors import DatasetError, ProjectFileChangedError
@@ -32,31 +33,30 @@ MAX_RECENT = 10
 
 
 class MainWindow(QMainWindow):
-    # emitted with the document about to be shown (None when closing) while the old one is still open,
-    # so background work on it (pre-labelling) can finish and be saved first
-    document_changing = Signal(object)
-
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
         self.settings = settings or QSettings("annotator", "annotator")
-        self.document: Document | None = None
+        self.session = Session()
         self.setWindowTitle("annotator")
         self.setAcceptDrops(True)
-        style = CanvasStyle(
-            opacity=float(self.settings.value("view/opacity", 0.5)),
-            show_labels=self.settings.value("view/labels", True, type=bool),
-            show_scores=self.settings.value("view/scores", True, type=bool),
+        self.session.set_style(
+            ViewStyle(
+                opacity=float(self.settings.value("view/opacity", 0.5)),
+                show_labels=self.settings.value("view/labels", True, type=bool),
+                show_scores=self.settings.value("view/scores", True, type=bool),
+            )
         )
-        self.canvas = Canvas(self, style=style)
+        self.canvas = Canvas(self, session=self.session)
         self.canvas.placeholder = "No images open: File ▸ Open folder… or drop a folder here"
         self.setCentralWidget(self.canvas)
-        self.images_dock = ImageListDock(self)
-        self.instances_dock = InstanceListDock(self)
-        self.classes_dock = ClassListDock(self)
+        self.images_dock = ImageListDock(self.session, self)
+        self.instances_dock = InstanceListDock(self.session, self)
+        self.classes_dock = ClassListDock(self.session, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.images_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.instances_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.classes_dock)
         self.loader = ImageLoader(self)
+        self._watched = None  # the dataset whose changes refresh the lists
         self._refresh_timer = QTimer(self, singleShot=True, interval=0)
         self._refresh_timer.timeout.connect(self._refresh_lists)
         self._build_status_bar()
@@ -110,7 +110,7 @@ class MainWindow(QMainWindow):
         self._action(
             file_menu, project_dialogs.SAVE_AS_TEXT, lambda: project_dialogs.save_as_new_project(self)
         )
-        self._action(file_menu, "&Export (COCO, LabelMe, YOLO, panoptic)…", self.export_coco, "Ctrl+E")
+        self._action(file_menu, "&Export (COCO, LabelMe, YOLO, panoptic)…", self.export, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         view = bar.addMenu("&View")
@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), ["+", "="])
         self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), "-")
         view.addSeparator()
-        style = self.canvas.style_options
+        style = self.session.style
         self.labels_action = self._action(
             view, "Show &labels", self._restyle, "L", checkable=True, checked=style.show_labels
         )
@@ -135,9 +135,7 @@ class MainWindow(QMainWindow):
         go = bar.addMenu("&Go")
         self._action(go, "&Next image", lambda: self.step_image(1), ["D", "PgDown"])
         self._action(go, "&Previous image", lambda: self.step_image(-1), ["A", "PgUp"])
-        instance = bar.addMenu("&Instance")
-        self._action(instance, "Bring to &front", lambda: self.canvas.bring_to_front(), "Ctrl+]")
-        self._action(instance, "Send to &back", lambda: self.canvas.send_to_back(), "Ctrl+[")
+        bar.addMenu("&Instance")  # filled by the editing actions
         toolbar = self.addToolBar("View")
         toolbar.setObjectName("view_toolbar")
         toolbar.addWidget(QLabel(" Opacity "))
@@ -149,16 +147,17 @@ class MainWindow(QMainWindow):
         self._fill_recent_menu()
 
     def _connect(self) -> None:
+        self.session.subscribe(self._on_session)
         self.images_dock.image_activated.connect(self.show_image)
-        self.instances_dock.visibility_changed.connect(self.canvas.set_instance_visible)
-        self.instances_dock.instance_selected.connect(self.canvas.select)
-        self.classes_dock.visibility_changed.connect(self.canvas.set_category_visible)
-        self.canvas.selection_changed.connect(self.instances_dock.select)
         self.canvas.cursor_moved.connect(self._show_cursor)
         self.canvas.zoom_changed.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
         self.loader.loaded.connect(self.canvas.set_pixels)
-        self.loader.failed.connect(lambda _id, message: self.statusBar().showMessage(message, 10000))
+        self.loader.failed.connect(self._image_failed)
         self.canvas.render_error.connect(lambda message: self.statusBar().showMessage(message, 10000))
+
+    @property
+    def document(self) -> Document | None:
+        return self.session.document
 
     # -- documents --------------------------------------------------------------------------------
     def open_path(self, path: str | Path, *, reimport: bool = False) -> bool:
@@ -181,35 +180,28 @@ class MainWindow(QMainWindow):
         return True
 
     def set_document(self, document: Document | None) -> bool:
-        """Show `document`; False (and the old one stays) if the old one has changes it cannot save."""
-        self.document_changing.emit(document)
-        if self.document is not None:
-            try:
-                self.document.close()
-            except DatasetError as error:
-                if not project_dialogs.resolve_unsaved(self, error):
-                    return False
-            self.document.dataset.unsubscribe(self._on_change)
-            self.loader.forget()
-        self.document = document
+        """Show `document`; False (and the old one stays, with every part still on it) if the old one
+        has changes it cannot save."""
+        try:
+            self.session.open(document)
+        except DatasetError as error:  # save as a new project, discard, or stay
+            if not project_dialogs.resolve_unsaved(self, error):
+                return False
+            self.session.open(document)  # the old one is closed now
         self.save_error_label.hide()  # the old document's save errors went with it
         self._save_retry.stop()
         store = getattr(document, "store", None)
         if store is not None:
             store.on_save_error = self._on_save_error
-        dataset = None if document is None else document.dataset
-        self.canvas.set_dataset(dataset)
-        self.images_dock.set_dataset(dataset)
         if document is not None:
-            dataset.subscribe(self._on_change)
             self.setWindowTitle(f"{document.path.name} – annotator")
             problems = getattr(document, "problems", None)
             if problems:
                 self.statusBar().showMessage(f"{len(problems)} problem(s) on opening: {problems[0]}", 15000)
-        self._refresh_lists()
+        else:
+            self.setWindowTitle("annotator")
         first = self.images_dock.neighbour(None, 1)
         if first is not None:
-            self.images_dock.select_image(first)
             self.show_image(first)
         project_dialogs.offer_reimport(self, document)
         return True
@@ -237,52 +229,67 @@ class MainWindow(QMainWindow):
             self._save_retry.stop()
 
     def show_image(self, image_id: int) -> None:
-        if self.document is None or image_id == self.canvas.image_id:
+        if self.document is not None and image_id in self.document.dataset.images:
+            self.session.show_image(image_id)
+
+    def step_image(self, step: int) -> None:
+        target = self.images_dock.neighbour(self.session.image_id, step)
+        if target is not None:
+            self.show_image(target)
+
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.DOCUMENT:
+            self.loader.forget()
+            if self._watched is not None:
+                self._watched.unsubscribe(self._on_change)
+            self._watched = self.session.dataset
+            if self._watched is not None:
+                self._watched.subscribe(self._on_change)
+            self.image_label.setText("")
+        elif change.kind is SessionEvent.IMAGE:
+            self._load_pixels(self.session.image_id)
+        if change.kind in (SessionEvent.DOCUMENT, SessionEvent.IMAGE, SessionEvent.VISIBILITY):
+            self._refresh_timer.start()
+
+    def _load_pixels(self, image_id: int | None) -> None:
+        document = self.document
+        if document is None or image_id is None:
             return
-        dataset = self.document.dataset
-        self.canvas.show_image(image_id)
-        self.editor.image_changed()
-        self.images_dock.select_image(image_id)
+        dataset = document.dataset
+        image = dataset.images[image_id]
         try:  # an image file linked to outside the folder is not read: its instances still show
-            self.loader.request(image_id, self.document.image_path(dataset.images[image_id]))
+            self.loader.request(image_id, document.image_path(image))
         except DatasetError as exc:
-            self.statusBar().showMessage(str(exc), 10000)
+            self._image_failed(image_id, str(exc))
         following = self.images_dock.neighbour(image_id, 1)
         with contextlib.suppress(DatasetError):
             if following is not None:
-                self.loader.prefetch(following, self.document.image_path(dataset.images[following]))
-        image = dataset.images[image_id]
+                self.loader.prefetch(following, document.image_path(dataset.images[following]))
         self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
-        self._refresh_lists()
 
-    def step_image(self, step: int) -> None:
-        target = self.images_dock.neighbour(self.canvas.image_id, step)
-        if target is not None:
-            self.show_image(target)
+    def _image_failed(self, image_id: int, message: str) -> None:
+        self.canvas.set_failure(image_id, message)
+        self.statusBar().showMessage(message, 10000)
 
     def _on_change(self, change: Change) -> None:
         if change.kind is not ChangeKind.IMAGES_CHANGED:
             self._refresh_timer.start()  # many events in a row make one refresh
 
     def _refresh_lists(self) -> None:
-        self.instances_dock.show_instances(self.canvas)
-        dataset, image_id = self.canvas.dataset, self.canvas.image_id
-        counts = Counter()
-        if dataset is not None and image_id is not None:
-            counts = Counter(instance.category_id for instance in dataset.instances_of(image_id))
-        self.classes_dock.show_classes(dataset, self.canvas.hidden_categories, counts)
+        self.instances_dock.refresh()
+        self.classes_dock.refresh()
 
     # -- view -------------------------------------------------------------------------------------
     def _restyle(self) -> None:
-        style = CanvasStyle(
+        style = ViewStyle(
             opacity=self.opacity_slider.value() / 100,
             show_labels=self.labels_action.isChecked(),
             show_scores=self.scores_action.isChecked(),
         )
-        self.canvas.set_style(style)
+        self.session.set_style(style)
 
     def _hide_all(self) -> None:
-        self.canvas.set_all_hidden(self.hide_all_action.isChecked())
+        self.session.set_all_hidden(self.hide_all_action.isChecked())
 
     def _toggle_theme(self) -> None:
         self.apply_theme(Theme.DARK if self.dark_action.isChecked() else Theme.LIGHT)
@@ -314,7 +321,7 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def export_coco(self) -> ExportDialog | None:
+    def export(self) -> ExportDialog | None:
         """Ask where and how, then write in the exporter's thread; the result shows in the status bar."""
         if self.document is None:
             return None
@@ -364,7 +371,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        style = self.canvas.style_options
+        style = self.session.style
         self.settings.setValue("view/opacity", style.opacity)
         self.settings.setValue("view/labels", style.show_labels)
         self.settings.setValue("view/scores", style.show_scores)

@@ -132,6 +132,5 @@ def abandon(window, document) -> None:
     """`document` could not be shown: close it and leave the window empty rather than half-set."""
     with contextlib.suppress(Exception):
         document.close()
-    window.document = None
     with contextlib.suppress(Exception):
         window.set_document(None)

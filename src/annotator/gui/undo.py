@@ -7,6 +7,8 @@ so an undo or redo is saved like any other edit.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
@@ -15,16 +17,19 @@ from annotator.core.model import Dataset, Instance
 
 
 def _image_of(edit: Edit) -> int | None:
-    """The image an edit touches, so the window can show it when the edit is undone or redone."""
+    """The image an edit touches, so the window can show it when the edit is undone or redone; None
+    when it touches none or several (a class merged or deleted across the dataset shows no one image)."""
+    images = set(_images_of(edit))
+    return images.pop() if len(images) == 1 else None
+
+
+def _images_of(edit: Edit) -> Iterator[int]:
     for name in ("instances", "new", "old"):
         for value in getattr(edit, name, ()) or ():
             if isinstance(value, Instance):
-                return value.image_id
+                yield value.image_id
     for inner in getattr(edit, "edits", ()):
-        image_id = _image_of(inner)
-        if image_id is not None:
-            return image_id
-    return None
+        yield from _images_of(inner)
 
 
 class EditCommand(QUndoCommand):

@@ -135,6 +135,19 @@ class TorchPredictor:
         self, image: np.ndarray, options: PredictOptions
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boxes (in image pixels), scores, label indices and 28x28 mask probabilities of kept detections."""
+        images, features, pooling = self.backbone_features(image, options)
+        proposals = self._proposals(images, features, pooling, options)
+        boxes, scores, labels = self._box_head(pooling, proposals, images.image_sizes, options)
+        mask_logits = self._mask_head(pooling, boxes, images.image_sizes)
+        mask_probs = maskrcnn_inference(mask_logits.float(), [labels])[0]
+        boxes = resize_boxes(boxes, images.image_sizes[0], list(image.shape[:2]))
+        return boxes, scores, labels, mask_probs
+
+    def backbone_features(
+        self, image: np.ndarray, options: PredictOptions
+    ) -> tuple[ImageList, OrderedDict, OrderedDict]:
+        """The network's input batch, the FPN pyramid in its stage's dtype, and the pyramid RoIAlign reads
+        (float32): what every head needs, computed once per image (box-to-mask reuses it per box)."""
         if not image.flags.writeable or any(stride < 0 for stride in image.strides):
             image = image.copy()  # torch takes neither a read-only array nor a flipped view (img[..., ::-1])
         model = self.model
@@ -144,13 +157,18 @@ class TorchPredictor:
         levels = model.backbone.body(images.tensors.to(self._dtype("body")))
         fpn_dtype = self._dtype("fpn")
         features = model.backbone.fpn(OrderedDict((k, v.to(fpn_dtype)) for k, v in levels.items()))
-        pooling = self._pooling_features(features)
-        proposals = self._proposals(images, features, pooling, options)
-        boxes, scores, labels = self._box_head(pooling, proposals, images.image_sizes, options)
-        mask_logits = self._mask_head(pooling, boxes, images.image_sizes)
-        mask_probs = maskrcnn_inference(mask_logits.float(), [labels])[0]
-        boxes = resize_boxes(boxes, images.image_sizes[0], list(image.shape[:2]))
-        return boxes, scores, labels, mask_probs
+        return images, features, self._pooling_features(features)
+
+    def box_head(self, pooling: OrderedDict, boxes: torch.Tensor, image_sizes) -> torch.Tensor:
+        """Class logits of `boxes` (network input pixels), as the box head scores a proposal."""
+        heads = self.model.roi_heads
+        pooled = self._roi_align(heads.box_roi_pool, pooling, boxes, image_sizes)
+        class_logits, _ = heads.box_predictor(heads.box_head(pooled.to(self._dtype("box"))).float())
+        return class_logits
+
+    def mask_logits(self, pooling: OrderedDict, boxes: torch.Tensor, image_sizes) -> torch.Tensor:
+        """28x28 mask logits of every class for `boxes` (network input pixels)."""
+        return self._mask_head(pooling, boxes, image_sizes)
 
     def _exact_input_batch(self, image: np.ndarray) -> ImageList:
         """torchvision's transform as the naive loop runs it: scale to [0, 1], normalize, resize, pad."""

@@ -4,8 +4,8 @@ Import is lenient item by item and strict about the file: a file that is not JSO
 file (panoptic, captions, a results list, LabelMe, SA-1B), raises DatasetError; a bad image, category
 or annotation is skipped and reported in `CocoImport.problems` while every valid item is kept.
 Area and bbox in the file are never trusted: export recomputes them from the geometry.
-Our own fields (z-order, source, score, review, image status, colour) travel in an `"annotator"` object
-on each item, which other tools ignore (docs/decisions/0006-annotation-formats.md).
+Our own fields (z-order, source, score, review, image status, class colour and order) travel in an
+`"annotator"` object on each item, which other tools ignore (docs/decisions/0006-annotation-formats.md).
 """
 
 from __future__ import annotations
@@ -238,7 +238,9 @@ class _Reader:
         )
         color = self._color(_own(raw).get("color"), item)
         extra = self._extra(raw, _CATEGORY_KEYS, item)
-        self.categories[category_id] = Category(category_id, name, supercategory, color, extra)
+        self.categories[category_id] = Category(
+            category_id, name, supercategory, color, extra, rank=as_int(_own(raw).get("rank"))
+        )
 
     def _color(self, value: Any, item: str) -> tuple[int, int, int] | None:
         if value is None:

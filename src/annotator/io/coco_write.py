@@ -130,8 +130,13 @@ def _image_dict(image: Image) -> dict[str, Any]:
 def _category_dict(category: Category) -> dict[str, Any]:
     out = dict(category.extra)
     out.update(id=category.id, name=category.name, supercategory=category.supercategory)
+    own: dict[str, Any] = {}
     if category.color is not None:
-        out[OWN_KEY] = {"color": list(category.color)}
+        own["color"] = list(category.color)
+    if category.rank is not None:
+        own["rank"] = category.rank  # the person's order of the classes; ids stay as they are
+    if own:
+        out[OWN_KEY] = own
     return out
 
 

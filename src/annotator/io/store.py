@@ -468,8 +468,3 @@ def _reason(error: DatasetError) -> str:
 
 def _has_log(path: Path) -> bool:
     return os.path.lexists(path.with_name(path.name + "-wal"))
-
-
-def instance_rows(instances: Iterable[Instance]) -> list[tuple]:
-    """Rows as stored, for tests that compare the file with the dataset."""
-    return [instance_row(i) for i in instances]

@@ -20,7 +20,7 @@ from annotator.io.errors import DatasetError
 from annotator.io.geometry_codec import decode_geometry, encode_geometry
 from annotator.io.images import MAX_PIXELS
 from annotator.io.paths import normalise_file_name
-from annotator.io.values import is_valid_text
+from annotator.io.values import fits_int64, is_valid_text
 
 _EXACT_JSON = " "  # marks JSON written by the standard library (integers orjson cannot hold exactly)
 
@@ -38,9 +38,18 @@ def to_json(value: Any) -> str:
         return _EXACT_JSON + json.dumps(dict(value), ensure_ascii=False)
 
 
+# The class's place in the person's order rides in the extra column under this key (no schema change);
+# it never reaches `Category.extra`, where COCO's own unknown keys live.
+_OWN_CATEGORY_KEY = "annotator"
+
+
 def category_row(c: Category) -> tuple:
     color = None if c.color is None else ",".join(map(str, c.color))
-    return (c.id, c.name, c.supercategory, color, to_json(c.extra))
+    extra = dict(c.extra)
+    extra.pop(_OWN_CATEGORY_KEY, None)
+    if c.rank is not None:
+        extra[_OWN_CATEGORY_KEY] = {"rank": c.rank}
+    return (c.id, c.name, c.supercategory, color, to_json(extra))
 
 
 def image_row(i: Image) -> tuple:
@@ -72,9 +81,13 @@ def from_json(text: Any, field: str = "extra") -> dict[str, Any]:
 
 def category_from_row(row: tuple) -> Category:
     cid, name, supercategory, color, extra = row
+    extra = from_json(extra)
+    own = extra.pop(_OWN_CATEGORY_KEY, None)
+    rank = own.get("rank") if isinstance(own, dict) else None
+    rank = rank if isinstance(rank, int) and not isinstance(rank, bool) and fits_int64(rank) else None
     return Category(
-        _int(cid, "id"), _text(name, "name"), _text(supercategory, "supercategory"), _color(color),
-        from_json(extra),
+        _int(cid, "id"), _text(name, "name"), _text(supercategory, "supercategory"), _color(color), extra,
+        rank=rank,
     )  # fmt: skip
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox, QUndoView
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox, QToolButton, QUndoView
 
 from annotator.gui.help_panel import HelpPanel
+from annotator.gui.lists.class_manager import ClassManager
 from annotator.gui.tools.base import ToolKind
-from annotator.gui.tools.class_picker import ClassPicker
+from annotator.gui.tools.class_picker import NEW_CLASS_PROMPT, ClassPicker
 from annotator.gui.tools.editor import Editor
 
 TOOL_ACTIONS = (
@@ -34,7 +35,7 @@ class EditingActions:
 
     def __init__(self, window) -> None:
         self.window = window
-        self.editor = Editor(window.canvas, window)
+        self.editor = Editor(window.session, window.canvas, window)
         self.actions: dict[str, QAction] = {}
         self._build_edit_menu()
         self._build_tools()
@@ -44,9 +45,11 @@ class EditingActions:
         editor.message.connect(lambda text: window.statusBar().showMessage(text, 5000))
         editor.tool_changed.connect(lambda kind: self.actions[f"tool_{kind}"].setChecked(True))
         editor.history.replayed.connect(self._show_replayed_image)
-        window.document_changing.connect(lambda doc: editor.set_dataset(None if doc is None else doc.dataset))
-        window.document_changing.connect(lambda _doc: self._name_class_actions())
         editor.category_changed.connect(lambda _id: self._name_class_actions())
+        editor.classes_changed.connect(self._name_class_actions)
+        editor.ask_class_name = self.ask_class_name
+        self.class_manager = ClassManager(window.classes_dock, editor, window)  # the Classes dock's edits
+        self._name_class_actions()
         self.help_panel.fill(window.menuBar())
 
     def _add(self, menu: QMenu, name: str, text: str, slot, shortcut=None) -> QAction:
@@ -103,7 +106,10 @@ class EditingActions:
         editor.radius_changed.connect(self._show_radius)
         toolbar.addWidget(self.radius_box)
         toolbar.addWidget(QLabel(" Class "))
-        self.class_label = QLabel("–")
+        self.class_label = QToolButton(
+            autoRaise=True, toolTip="The class of new shapes: click or C to change"
+        )
+        self.class_label.clicked.connect(self.choose_class)
         toolbar.addWidget(self.class_label)
         menu.addSeparator()
         classes = menu.addMenu("&Class of new and selected instances")
@@ -118,6 +124,8 @@ class EditingActions:
 
     def _build_instance_menu(self) -> None:
         menu, editor = _menu(self.window, "&Instance"), self.editor
+        self._add(menu, "bring_to_front", "Bring to &front", editor.bring_to_front, "Ctrl+]")
+        self._add(menu, "send_to_back", "Send to &back", editor.send_to_back, "Ctrl+[")
         menu.addSeparator()
         self._add(menu, "change_class", "&Change class…", self.choose_class, "C")
         self._add(menu, "split", "S&plit disconnected parts", editor.split, "Ctrl+K")
@@ -125,13 +133,6 @@ class EditingActions:
         self._add(menu, "simplify", "Si&mplify polygon…", self.ask_simplify, "Ctrl+Shift+S")
         self._add(menu, "fill_holes", "&Fill holes", editor.fill_holes, "Ctrl+Shift+H")
         self._add(menu, "remove_fragments", "&Remove small fragments…", self.ask_fragments, "Ctrl+Shift+F")
-        for action in menu.actions():  # the window's own z-order items act on the whole selection
-            if action.text() == "Bring to &front":
-                action.triggered.disconnect()
-                action.triggered.connect(editor.bring_to_front)
-            elif action.text() == "Send to &back":
-                action.triggered.disconnect()
-                action.triggered.connect(editor.send_to_back)
 
     def _build_docks(self) -> None:
         window = self.window
@@ -175,7 +176,7 @@ class EditingActions:
             self.editor.select(None)
 
     def _show_replayed_image(self, image_id: int) -> None:
-        if image_id != self.window.canvas.image_id and self.window.document is not None:
+        if image_id != self.window.session.image_id and self.window.document is not None:
             self.window.show_image(image_id)
 
     def _name_class_actions(self) -> None:
@@ -187,17 +188,40 @@ class EditingActions:
                 action.setText(f"&{number} {editor.dataset.categories[ordered[number - 1]].name}")
             action.setVisible(number <= len(ordered))
         category = editor.dataset.categories.get(editor.current_category) if editor.dataset else None
-        self.class_label.setText(category.name if category is not None else "–")
+        if category is not None:
+            self.class_label.setText(category.name)
+        else:
+            self.class_label.setText(NEW_CLASS_PROMPT if editor.dataset is not None else "–")
 
     def choose_class(self) -> None:
+        """C: the selection and new shapes get the chosen class, or a new one made from the typed name
+        (one undo step with the selection's class change)."""
         editor = self.editor
-        if editor.dataset is None or not editor.dataset.categories:
+        if editor.dataset is None:
             return
         picker = ClassPicker(
             editor.dataset, editor.ordered_categories(), editor.current_category, self.window
         )
-        if picker.exec() and picker.chosen() is not None:
-            editor.change_class(picker.chosen())
+        accepted, chosen, new_name = picker.exec(), picker.chosen(), picker.new_name()
+        picker.deleteLater()
+        if not accepted:
+            return
+        if chosen is not None:
+            editor.change_class(chosen)
+        elif new_name:
+            editor.create_class(new_name)
+
+    def ask_class_name(self) -> str | None:
+        """The name of the class for a shape drawn in a project without classes; None if cancelled."""
+        editor = self.editor
+        picker = ClassPicker(
+            editor.dataset, editor.ordered_categories(), None, self.window, title="New class"
+        )
+        accepted, chosen, new_name = picker.exec(), picker.chosen(), picker.new_name()
+        picker.deleteLater()
+        if not accepted:
+            return None
+        return editor.dataset.categories[chosen].name if chosen is not None else new_name
 
     def ask_simplify(self) -> None:
         tolerance, ok = QInputDialog.getDouble(

@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QGraphicsItem
 
 if TYPE_CHECKING:
-    from annotator.gui.canvas import Canvas
+    from annotator.gui.canvas.view import Canvas
     from annotator.gui.tools.editor import Editor
 
 

@@ -6,34 +6,14 @@ result becomes one new mask instance (one undo step) if the user is still on tha
 
 from __future__ import annotations
 
-import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from functools import partial
 
 from annotator.core import shape_edit
 from annotator.core.grabcut import segment_box
-from annotator.gui.render import rgb_array
+from annotator.gui.images import rgb_array
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.rectangle import RectangleTool
-
-
-class _Signals(QObject):
-    done = Signal(int, object, str)  # image id, mask (or None), error ("" when none)
-
-
-class _GrabCutJob(QRunnable):
-    def __init__(
-        self, pixels: np.ndarray, box: tuple[float, float, float, float], image_id: int, signals
-    ) -> None:
-        super().__init__()
-        self.pixels, self.box, self.image_id, self.signals = pixels, box, image_id, signals
-
-    def run(self) -> None:
-        try:
-            mask = segment_box(self.pixels, self.box)
-        except Exception as exc:  # noqa: BLE001 - OpenCV errors go to the status bar, not the void
-            self.signals.done.emit(self.image_id, None, f"{type(exc).__name__}: {exc}")
-            return
-        self.signals.done.emit(self.image_id, mask, "")
+from annotator.gui.workers import BackgroundWorker
 
 
 class BoxSegmentTool(RectangleTool):
@@ -43,34 +23,42 @@ class BoxSegmentTool(RectangleTool):
 
     def __init__(self, editor) -> None:
         super().__init__(editor)
-        self.pool = QThreadPool(editor)
-        self.pool.setMaxThreadCount(1)
-        self.signals = _Signals(editor)
-        self.signals.done.connect(self._done)
+        self.worker = BackgroundWorker(editor)
+        self.worker.done.connect(self._done)
+        self.worker.failed.connect(
+            lambda _tag, error: self.editor.message.emit(
+                f"Could not segment the box: {type(error).__name__}: {error}"
+            )
+        )
 
     def box_drawn(self, corner: tuple[float, float], other: tuple[float, float], image_id: int) -> None:
         image = self.canvas.full_image()
         if image is None:
             self.editor.message.emit("The image is still loading: draw the box again in a moment")
             return
-        self.editor.message.emit("Finding the object in the box…")
-        self.pool.start(_GrabCutJob(rgb_array(image), (*corner, *other), image_id, self.signals))
-
-    def _done(self, image_id: int, mask, error: str) -> None:
-        editor = self.editor
-        if error:
-            editor.message.emit(f"Could not segment the box: {error}")
+        category = self.editor.class_for_new_shape()  # asked now, while the box is on the screen
+        if category is None:
             return
-        if image_id != self.canvas.image_id or editor.dataset is None:
+        self.editor.message.emit("Finding the object in the box…")
+        self.worker.submit(partial(segment_box, rgb_array(image), (*corner, *other)), (image_id, category))
+
+    def _done(self, tag: tuple[int, shape_edit.ClassChoice], mask) -> None:
+        editor = self.editor
+        image_id, category = tag
+        if image_id != self.editor.session.image_id or editor.dataset is None:
             return  # the user moved on: nothing lands on another image
         if mask is None or not mask.any():
             editor.message.emit("Nothing found in the box: try a box closer around the object")
             return
-        edit = shape_edit.add_mask(editor.dataset, image_id, editor.current_category, mask)
+        if isinstance(category, int) and category not in editor.dataset.categories:
+            category = editor.current_category  # the class went (an undo) while GrabCut ran
+            if category is None:
+                return
+        edit = shape_edit.add_mask(editor.dataset, image_id, category, mask)
         editor.push(edit)
         editor.select(shape_edit.added_instances(edit)[0].id)
         editor.message.emit("Added the object in the box as a mask (Ctrl+Z takes it back)")
 
     def wait(self) -> None:
         """Block until running segmentations finish (tests, closing)."""
-        self.pool.waitForDone()
+        self.worker.pool.waitForDone()

@@ -54,19 +54,24 @@ class _Stroke:
     def finish(self):
         editor = self.tool.editor
         x0, y0, x1, y1 = self.box
-        if x1 <= x0 or self.image_id != self.tool.canvas.image_id:
+        if x1 <= x0 or self.image_id != self.tool.editor.session.image_id:
             return None
         if np.array_equal(self.before[y0:y1, x0:x1], self.working[y0:y1, x0:x1]):
             return None
         if self.target is None:
-            return shape_edit.add_mask(editor.dataset, self.image_id, editor.current_category, self.working)
+            category = editor.class_for_new_shape()
+            if category is None:
+                return None
+            return shape_edit.add_mask(editor.dataset, self.image_id, category, self.working)
         if not self.working.any():  # erased to nothing: the instance is gone, not an empty mask
             return edits.RemoveInstances((self.target,), text="Erase")
         text = "Erase" if self.tool.erase else "Brush"
         return MaskStroke.from_masks(self.target, self.before, self.working, self.box, text=text)
 
 
-def _color(editor, category_id: int) -> QColor:
+def _color(editor, category_id: int | None) -> QColor:
+    if category_id is None:  # no class yet: the first stroke is named when it ends
+        return QColor(160, 160, 160)
     category = editor.dataset.categories.get(category_id) if editor.dataset is not None else None
     rgb = category.color if category is not None and category.color is not None else None
     return QColor(*(rgb or category_color(category_id)))

@@ -1,5 +1,5 @@
-"""The editor: the active tool, the selection, the current class, the brush size, the clipboard and the
-undo history of one canvas, and the instance operations the menus offer.
+"""The editor: the active tool, the current class, the brush size, the clipboard and the undo history of
+one canvas, and the instance operations the menus offer; the selection is the session's.
 
 Every change goes through `push`, which puts the edit on the undo stack (whose first redo applies it);
 the project store saves what the dataset then reports, so nothing here saves anything itself.
@@ -7,16 +7,21 @@ the project store saves what the dataset then reports, so nothing here saves any
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject, Signal
 
-from annotator.core import operations, shape_edit
+from annotator.core import classes, operations, shape_edit
 from annotator.core.edits import Edit
 from annotator.core.model import Change, ChangeKind, Dataset, Image, Instance
+from annotator.core.region import Region
+from annotator.core.session import Session, SessionChange, SessionEvent
+from annotator.gui.canvas.render import rings_path
 from annotator.gui.tools.base import Tool, ToolKind
 from annotator.gui.tools.box_segment import BoxSegmentTool
 from annotator.gui.tools.brush import MAX_RADIUS, MIN_RADIUS, BrushTool, EraserTool
 from annotator.gui.tools.polygon import PolygonTool
-from annotator.gui.tools.previews import geometry_path, outline_item
+from annotator.gui.tools.previews import outline_item
 from annotator.gui.tools.rectangle import RectangleTool
 from annotator.gui.tools.select import SelectTool
 from annotator.gui.undo import UndoHistory
@@ -28,50 +33,59 @@ class Editor(QObject):
     tool_changed = Signal(str)
     radius_changed = Signal(float)
     category_changed = Signal(object)  # current class id (or None)
+    classes_changed = Signal()  # a class was added, renamed, recoloured, moved or removed
     message = Signal(str)  # why an operation did nothing, for the status bar
 
-    def __init__(self, canvas, parent=None) -> None:
+    def __init__(self, session: Session, canvas, parent=None) -> None:
         super().__init__(parent)
+        self.session = session
         self.canvas = canvas
         self.history = UndoHistory(self)
-        canvas.apply_edit = self.push
         self.dataset: Dataset | None = None
         self.tools: dict[ToolKind, Tool] = {cls.kind: cls(self) for cls in TOOL_CLASSES}
         self.tool: Tool | None = None
         self.brush_radius = 8.0
         self.current_category: int | None = None
+        # Asks the person for a class name (None: cancelled); set by the window, used when a shape is drawn
+        # in a project that has no class yet.
+        self.ask_class_name: Callable[[], str | None] | None = None
         self.clipboard: tuple[Instance, ...] = ()
-        self.extra_selected: list[int] = []
         self._extra_marks: list = []
-        canvas.selection_changed.connect(self._on_selection)
+        session.subscribe(self._on_session)
         canvas.zoom_changed.connect(lambda _scale: self._tool_refresh())
         self.set_tool(ToolKind.SELECT)
+        self._follow_document()
 
-    # -- document ---------------------------------------------------------------------------------
-    def set_dataset(self, dataset: Dataset | None) -> None:
+    # -- the session ------------------------------------------------------------------------------
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.DOCUMENT:
+            self._follow_document()
+        elif change.kind is SessionEvent.IMAGE:
+            self.cancel()  # a gesture begun on the last image ends without an edit
+            self._refresh_marks()
+        elif change.kind is SessionEvent.SELECTION:
+            self._refresh_marks()
+            self._tool_refresh()
+        elif change.kind is SessionEvent.VISIBILITY:
+            self._tool_refresh()
+
+    def _follow_document(self) -> None:
         if self.dataset is not None:
             self.dataset.unsubscribe(self._on_change)
         self.cancel()
+        dataset = self.session.dataset
         self.dataset = dataset
         self.history.set_dataset(dataset)
         self.clipboard = ()
-        self.extra_selected.clear()
         if dataset is not None:
             dataset.subscribe(self._on_change)
-        categories = sorted(dataset.categories) if dataset is not None else []
-        self.set_category(categories[0] if categories else None)
-
-    def image_changed(self) -> None:
-        """The canvas shows another image: a gesture begun on the last one ends without an edit."""
-        self.cancel()
-        self.extra_selected.clear()
-        self._refresh_marks()
+        ordered = self.ordered_categories()
+        self.set_category(ordered[0] if ordered else None)
+        self.classes_changed.emit()
 
     @property
     def image(self) -> Image | None:
-        if self.dataset is None or self.canvas.image_id is None:
-            return None
-        return self.dataset.images.get(self.canvas.image_id)
+        return self.session.image
 
     def push(self, edit: Edit | None) -> None:
         if edit is not None:
@@ -84,17 +98,22 @@ class Editor(QObject):
     def _on_change(self, change: Change) -> None:
         if change.kind in (ChangeKind.INSTANCES_CHANGED, ChangeKind.INSTANCES_REMOVED):
             busy = self.tool is not None and self.tool.busy
-            if busy and any(i.image_id == self.canvas.image_id for i in change.items):
+            if busy and any(i.image_id == self.session.image_id for i in change.items):
                 self.tool.cancel()  # an undo or another edit under a drag: its start is stale
-            gone = {i.id for i in change.items} if change.kind is ChangeKind.INSTANCES_REMOVED else set()
-            self.extra_selected = [i for i in self.extra_selected if i not in gone]
             self._refresh_marks()
         if change.kind is ChangeKind.CATEGORIES_CHANGED:  # e.g. the first class, made by a first drawing
-            current = self.current_category
-            self.set_category(
-                current if current in self.dataset.categories else min(self.dataset.categories, default=None)
-            )
+            self.set_category(self._category_still_there())
+            self.classes_changed.emit()
         self._tool_refresh()
+
+    def _category_still_there(self) -> int | None:
+        """The current class; if it went (deleted, or its creation undone), the selected instance's,
+        else the first in the person's order."""
+        categories = self.dataset.categories
+        for candidate in (self.current_category, getattr(self.selected_instance, "category_id", None)):
+            if candidate in categories:
+                return candidate
+        return next(iter(self.ordered_categories()), None)
 
     def _tool_refresh(self) -> None:
         if self.tool is not None:
@@ -129,57 +148,71 @@ class Editor(QObject):
         self.category_changed.emit(category_id)
 
     def ordered_categories(self) -> list[int]:
-        """Class ids in the order number keys pick them: 1 is the first."""
-        return sorted(self.dataset.categories) if self.dataset is not None else []
+        """Class ids in the person's order, the order number keys pick them in: 1 is the first."""
+        return classes.ordered_ids(self.dataset) if self.dataset is not None else []
 
-    # -- selection --------------------------------------------------------------------------------
+    def class_for_new_shape(self) -> shape_edit.ClassChoice | None:
+        """The current class; in a project without one, the name the person types for it (the shape and
+        the new class then make one undo step). None: cancelled, and the shape is dropped."""
+        if self.dataset is None:
+            return None
+        if self.current_category in self.dataset.categories:
+            return self.current_category
+        name = self.ask_class_name() if self.ask_class_name is not None else None
+        if not name or not name.strip():
+            self.message.emit("No class given: the shape was not kept")
+            return None
+        return name.strip()
+
+    def create_class(self, name: str) -> int | None:
+        """A new class that the selection (if any) and new shapes get, in one undo step; None (and a
+        message) if the name is empty or taken."""
+        if self.dataset is None:
+            return None
+        instances = self.selected_instances
+        try:
+            edit = classes.add_and_assign(self.dataset, name, instances)
+        except classes.ClassError as error:
+            self.message.emit(str(error))
+            return None
+        self.push(edit)
+        category_id = classes.find_by_name(self.dataset, name).id
+        self.set_category(category_id)
+        return category_id
+
+    # -- selection (the session's) ----------------------------------------------------------------
     @property
     def selected_instance(self) -> Instance | None:
-        if self.dataset is None or self.canvas.selected_id is None:
-            return None
-        return self.dataset.instances.get(self.canvas.selected_id)
+        return self.session.selected_instance
 
     @property
     def selected_ids(self) -> list[int]:
-        primary = self.canvas.selected_id
-        return ([primary] if primary is not None else []) + self.extra_selected
+        return list(self.session.selection)
 
     @property
     def selected_instances(self) -> list[Instance]:
-        if self.dataset is None:
-            return []
-        return [self.dataset.instances[i] for i in self.selected_ids if i in self.dataset.instances]
+        return self.session.selected_instances
 
     def select(self, instance_id: int | None, *, extra: list[int] | None = None) -> None:
-        self.extra_selected = [i for i in (extra or []) if i != instance_id]
-        self.canvas.select(instance_id)
-        self._refresh_marks()
-        self._tool_refresh()
+        self.session.select(instance_id, extra=extra or ())
 
     def toggle_selected(self, instance_id: int | None) -> None:
         """Shift+click: add the instance to the selection or take it out."""
-        if instance_id is None:
-            return
-        ids = self.selected_ids
-        ids = [i for i in ids if i != instance_id] if instance_id in ids else [*ids, instance_id]
-        self.select(ids[0] if ids else None, extra=ids[1:])
-
-    def _on_selection(self, instance_id) -> None:
-        if instance_id is None or instance_id in self.extra_selected:
-            self.extra_selected = [
-                i for i in self.extra_selected if i != instance_id and instance_id is not None
-            ]
-        self._refresh_marks()
-        self._tool_refresh()
+        if instance_id is not None:
+            self.session.toggle_selected(instance_id)
 
     def _refresh_marks(self) -> None:
+        """Dashed outlines of the selected instances after the first (the canvas marks the first)."""
         for item in self._extra_marks:
             if item.scene() is not None:
                 item.scene().removeItem(item)
         self._extra_marks.clear()
         image = self.image
+        if image is None:
+            return
         for instance in self.selected_instances[1:]:
-            mark = outline_item(geometry_path(instance.geometry, image.height, image.width), dashed=True)
+            outline = Region(instance.geometry, image.height, image.width).outline
+            mark = outline_item(rings_path(outline), dashed=True)
             self.canvas.scene().addItem(mark)
             self._extra_marks.append(mark)
 
@@ -232,9 +265,10 @@ class Editor(QObject):
             self.message.emit(f"Copied {len(instances)} instance(s)")
 
     def paste(self) -> None:
-        if not self.clipboard or self.dataset is None or self.canvas.image_id is None:
+        image_id = self.session.image_id
+        if not self.clipboard or self.dataset is None or image_id is None:
             return
-        edit = shape_edit.paste(self.dataset, self.clipboard, self.canvas.image_id)
+        edit = shape_edit.paste(self.dataset, self.clipboard, image_id)
         self.push(edit)
         if edit is not None:
             ids = [i.id for i in edit.instances]

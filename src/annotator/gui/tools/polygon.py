@@ -18,7 +18,7 @@ class _Drawing:
 
     def __init__(self, tool: PolygonTool, first: tuple[float, float], part_of: int | None) -> None:
         self.tool, self.points, self.part_of = tool, [first], part_of
-        self.image_id = tool.canvas.image_id
+        self.image_id = tool.editor.session.image_id
         self.band = tool.add_preview(outline_item(polygon_path([self.points], closed=False)))
         self.handles = tool.add_preview(HandlesItem())
         self.mouse = first
@@ -50,11 +50,18 @@ class _Drawing:
 
     def finish(self):
         editor = self.tool.editor
-        if len(self.points) < 3 or editor.dataset is None or self.image_id != self.tool.canvas.image_id:
+        if (
+            len(self.points) < 3
+            or editor.dataset is None
+            or self.image_id != self.tool.editor.session.image_id
+        ):
             return None
         if self.part_of is not None and self.part_of in editor.dataset.instances:
             return shape_edit.add_ring(editor.dataset.instances[self.part_of], np.asarray(self.points))
-        return shape_edit.add_polygon(editor.dataset, self.image_id, editor.current_category, self.points)
+        category = editor.class_for_new_shape()  # may ask for a name: the outline stays shown meanwhile
+        if category is None:
+            return None
+        return shape_edit.add_polygon(editor.dataset, self.image_id, category, self.points)
 
 
 class PolygonTool(Tool):
@@ -123,8 +130,8 @@ class PolygonTool(Tool):
 
     def commit(self) -> None:
         drawing, self._drawing = self._drawing, None
-        self.clear_previews()
         edit = drawing.finish() if drawing is not None else None
+        self.clear_previews()
         self.editor.push(edit)
         if edit is not None and shape_edit.added_instances(edit):
             self.editor.select(shape_edit.added_instances(edit)[0].id)

@@ -14,7 +14,7 @@ MIN_SIDE_PX = 3.0  # a smaller drag is a slip, not a rectangle
 class _Dragging:
     def __init__(self, tool: RectangleTool, corner: tuple[float, float]) -> None:
         self.tool, self.corner, self.other = tool, corner, corner
-        self.image_id = tool.canvas.image_id
+        self.image_id = tool.editor.session.image_id
         self.outline = tool.add_preview(outline_item(polygon_path([]), dashed=True))
 
     def move(self, point: tuple[float, float]) -> None:
@@ -28,7 +28,9 @@ class _Dragging:
         smallest = MIN_SIDE_PX / max(canvas.scale_factor, 1e-6)
         width, height = abs(self.other[0] - self.corner[0]), abs(self.other[1] - self.corner[1])
         return (
-            min(width, height) >= smallest and self.image_id == canvas.image_id and editor.dataset is not None
+            min(width, height) >= smallest
+            and self.image_id == editor.session.image_id
+            and editor.dataset is not None
         )
 
 
@@ -67,13 +69,16 @@ class RectangleTool(Tool):
             return self._drag is not None
         drag, self._drag = self._drag, None
         drag.move(self.clamped(pos))
-        self.clear_previews()
         if drag.drawn():
-            self.box_drawn(drag.corner, drag.other, drag.image_id)
+            self.box_drawn(drag.corner, drag.other, drag.image_id)  # the box stays shown while it asks
+        self.clear_previews()
         return True
 
     def box_drawn(self, corner: tuple[float, float], other: tuple[float, float], image_id: int) -> None:
         editor = self.editor
-        edit = shape_edit.add_rectangle(editor.dataset, image_id, editor.current_category, corner, other)
+        category = editor.class_for_new_shape()
+        if category is None:
+            return
+        edit = shape_edit.add_rectangle(editor.dataset, image_id, category, corner, other)
         editor.push(edit)
         editor.select(shape_edit.added_instances(edit)[0].id)

@@ -1,0 +1,287 @@
+"""Likely label errors: a model's predictions against the person's labels, image by image.
+
+Labels are the accepted instances (`rules.is_accepted`). Predictions and labels are matched regardless
+of class, by mask IoU, by COCOeval itself (`evaluation.coco_matches`, its `evalImgs` with classes pooled:
+best score first, each takes the unmatched label of highest IoU; crowd labels absorb predictions). Then:
+- possibly missing: a prediction that matched no label and fits none as well as a good outline would
+  (else it is a second detection of a labelled object); suspicion = score x (1 - its best IoU);
+- possibly spurious: a label that matched no prediction; suspicion = SPURIOUS_WEIGHT x (1 - its best
+  IoU with any prediction): a model misses objects more often than people invent them;
+- class swap: a match whose classes differ; suspicion = score x IoU;
+- bad outline: a match of the same class below `outline_iou`; suspicion = score x how far below.
+Predictions and labels left unmatched are matched once more among themselves at `near_iou`, so an
+object drawn much too large or small is one bad outline rather than a missing and a spurious flag.
+Only images a person has labelled (status done, or holding a label) and the model has seen (holding a
+prediction) are audited: elsewhere every prediction would look like a missing label, or every label
+like a spurious one. Empty predicted masks are ignored.
+
+Each flag has a stable key (file name, kind, label id or a hash of the predicted mask) so a dismissed
+flag stays dismissed, and `fix_edit` gives "take the model's version" as one undoable edit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from annotator.core import edits, operations, review
+from annotator.core.evaluation import coco_matches, ground_truth
+from annotator.core.model import Dataset, Image, ImageStatus, Instance, Review
+from annotator.core.rules import is_accepted, is_unreviewed_prediction
+
+SPURIOUS_WEIGHT = 0.5
+DISMISSED_META_KEY = "audit.dismissed"  # project meta key holding the dismissed flag keys (a JSON list)
+
+
+class FlagKind(StrEnum):
+    MISSING = "possibly missing"
+    SPURIOUS = "possibly spurious"
+    CLASS_SWAP = "class swap"
+    OUTLINE = "bad outline"
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    match_iou: float = 0.5  # a prediction and a label overlapping this much are about the same object
+    near_iou: float = 0.25  # and, among those left unmatched, this much: one object, badly drawn
+    outline_iou: float = 0.85  # a match of the same class below this is a bad outline
+    min_score: float = 0.5  # predictions below this are not used at all
+
+
+@dataclass(frozen=True)
+class LabelFlag:
+    """One suspicion. `instance_id` is the label's (None for a missing one); `prediction` the model's
+    instance it was compared with (None for a spurious label)."""
+
+    key: str
+    kind: FlagKind
+    image_id: int
+    suspicion: float  # in [0, 1], worst first
+    instance_id: int | None
+    prediction: Instance | None
+    iou: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    flags: tuple[LabelFlag, ...]  # worst first
+    images: int  # audited
+    labels: int
+    predictions: int
+
+    def without(self, dismissed: Iterable[str]) -> AuditReport:
+        """The report less the flags whose keys were dismissed."""
+        gone = set(dismissed)
+        return replace(self, flags=tuple(f for f in self.flags if f.key not in gone))
+
+
+def own_predictions(dataset: Dataset) -> dict[int, tuple[Instance, ...]]:
+    """The project's unreviewed predictions by image id."""
+    out: dict[int, list[Instance]] = {}
+    for instance in dataset.instances.values():
+        if is_unreviewed_prediction(instance):
+            out.setdefault(instance.image_id, []).append(instance)
+    return {image_id: tuple(found) for image_id, found in out.items()}
+
+
+def audit(
+    dataset: Dataset,
+    predictions: Mapping[int, Sequence[Instance]],
+    options: AuditOptions | None = None,
+) -> AuditReport:
+    """Flags for every labelled image, worst first. Predictions need scores (None counts as 1.0)."""
+    options = options or AuditOptions()
+    items = []
+    for image in sorted(dataset.images.values(), key=lambda i: i.id):
+        given = predictions.get(image.id, ())
+        own = [i for i in dataset.instances_of(image.id) if is_accepted(i)]
+        if not given or (not own and image.status is not ImageStatus.DONE):
+            continue
+        preds = [p for p in given if _score(p) >= options.min_score and _area(p, image) > 0]
+        items.append((image, own, preds))
+    flags = audit_images(items, options)
+    labels, used = sum(len(i[1]) for i in items), sum(len(i[2]) for i in items)
+    return AuditReport(tuple(flags), len(items), labels, used)
+
+
+def audit_images(
+    items: Sequence[tuple[Image, Sequence[Instance], Sequence[Instance]]], options: AuditOptions
+) -> list[LabelFlag]:
+    """The flags of these images, worst first; each item is (image, its labels, its scored predictions).
+
+    COCOeval matches them all at once, classes pooled (the same object under another class is a swap,
+    not a miss and a spurious label): first at `match_iou`; then what is left on both sides again at
+    `near_iou`, so a badly drawn object is one bad-outline flag rather than a missing and a spurious one.
+    """
+    flags: list[LabelFlag] = []
+    leftovers = []
+    for image, _, _, pairs, unmatched, unsupported in _matched(items, options.match_iou):
+        flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
+        # an unmatched prediction that fits some label as well as a good outline would is a second
+        # detection of it; one overlapping less may be a neighbour nobody labelled
+        kept = [p for p, best in unmatched if best < options.outline_iou]
+        leftovers.append((image, [g for g, _ in unsupported], kept))
+    near = min(options.near_iou, options.match_iou)
+    for image, _, _, pairs, unmatched, unsupported in _matched(leftovers, near):
+        flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
+        flags += [_missing_flag(image, p, best) for p, best in unmatched]
+        for label, best in unsupported:
+            message = f"no prediction supports it (best mask IoU {best:.2f})"
+            suspicion = SPURIOUS_WEIGHT * (1 - best)
+            flags.append(_flag(image, FlagKind.SPURIOUS, suspicion, label, None, best, message))
+    flags.sort(key=lambda f: (-f.suspicion, f.image_id, f.key))
+    return flags
+
+
+def _matched(items, threshold: float):
+    """COCOeval's matching of each item at `threshold`: (image, labels, predictions, matched
+    (prediction, label, IoU) triples, unmatched (prediction, best IoU with any label), unmatched
+    (label, best IoU with any prediction))."""
+    items = [item for item in items if item[1] or item[2]]
+    if not items:
+        return
+    gt, results, label_of, prediction_of = _as_coco(items)
+    matches = coco_matches(ground_truth(gt), results, iou_threshold=threshold, use_categories=False)
+    for image, labels, predictions in items:
+        found = matches.get(image.id)
+        if found is None:
+            continue
+        ious = _iou_matrix(predictions, labels, image.height, image.width)
+        row = {p.id: k for k, p in enumerate(predictions)}
+        column = {g.id: k for k, g in enumerate(labels)}
+        pairs = []
+        for dt_id, gt_id in found.true_positives.items():
+            prediction, label = prediction_of[dt_id], label_of[gt_id]
+            pairs.append((prediction, label, float(ious[row[prediction.id], column[label.id]])))
+        unmatched = []
+        for dt_id in found.false_positives:
+            prediction = prediction_of[dt_id]
+            unmatched.append((prediction, float(ious[row[prediction.id]].max()) if labels else 0.0))
+        unsupported = []
+        for gt_id in found.false_negatives:
+            label = label_of[gt_id]
+            unsupported.append((label, float(ious[:, column[label.id]].max()) if predictions else 0.0))
+        yield image, labels, predictions, pairs, unmatched, unsupported
+
+
+def _as_coco(items) -> tuple[dict, list[dict], dict[int, Instance], dict[int, Instance]]:
+    """Labels as COCO ground truth and predictions as COCO results, numbered 1, 2, ... (COCOeval reads an
+    id of 0 as "no match"), with the instances those numbers stand for. Everything is put in one class:
+    classes are compared afterwards, and COCOeval then breaks ties of score in the order given."""
+    images, annotations, results = [], [], []
+    label_of, prediction_of = {}, {}
+    for image, labels, predictions in items:
+        images.append({"id": image.id, "width": image.width, "height": image.height})
+        for label in labels:
+            rle = label.geometry.to_rle(image.height, image.width).as_coco()
+            label_of[len(label_of) + 1] = label
+            annotations.append({
+                "id": len(label_of), "image_id": image.id, "category_id": 1, "segmentation": rle,
+                "area": float(mask_utils.area(rle)), "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                "iscrowd": int(label.iscrowd),
+            })  # fmt: skip
+        for prediction in predictions:
+            prediction_of[len(prediction_of) + 1] = prediction
+            rle = prediction.geometry.to_rle(image.height, image.width).as_coco()
+            results.append(
+                {"image_id": image.id, "category_id": 1, "score": _score(prediction), "segmentation": rle}
+            )
+    gt = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "object"}]}
+    return gt, results, label_of, prediction_of
+
+
+def _matched_flag(image, prediction, label, iou, options) -> LabelFlag | None:
+    score = _score(prediction)
+    if prediction.category_id != label.category_id:
+        message = (
+            f"labelled class {label.category_id}, the model says {prediction.category_id} (IoU {iou:.2f})"
+        )
+        return _flag(image, FlagKind.CLASS_SWAP, score * iou, label, prediction, iou, message)
+    if iou < options.outline_iou:
+        floor = min(options.near_iou, options.match_iou)
+        suspicion = score * (options.outline_iou - iou) / (options.outline_iou - floor)
+        message = f"the model's mask differs (IoU {iou:.2f})"
+        return _flag(image, FlagKind.OUTLINE, min(suspicion, 1.0), label, prediction, iou, message)
+    return None
+
+
+def _missing_flag(image: Image, prediction: Instance, best: float) -> LabelFlag:
+    score = _score(prediction)
+    message = f"the model finds class {prediction.category_id} (score {score:.2f}) where nothing is labelled"
+    return _flag(image, FlagKind.MISSING, score * (1 - best), None, prediction, best, message)
+
+
+def _flag(image, kind, suspicion, label, prediction, iou, message) -> LabelFlag:
+    if label is not None:
+        key = f"{image.file_name}|{kind.value}|{label.id}"
+    else:
+        key = f"{image.file_name}|{kind.value}|{geometry_hash(prediction, image)}"
+    return LabelFlag(
+        key=key,
+        kind=kind,
+        image_id=image.id,
+        suspicion=float(suspicion),
+        instance_id=None if label is None else label.id,
+        prediction=prediction,
+        iou=None if iou is None else float(iou),
+        message=message,
+    )
+
+
+def geometry_hash(instance: Instance, image: Image) -> str:
+    """16 hex digits naming an instance's class and mask on its image, the same on every run."""
+    rle = instance.geometry.to_rle(image.height, image.width)
+    digest = hashlib.sha1(f"{instance.category_id}|{rle.height}x{rle.width}|".encode() + rle.counts)
+    return digest.hexdigest()[:16]
+
+
+def _iou_matrix(predictions, labels, height: int, width: int) -> np.ndarray:
+    """Mask IoU of every prediction with every label (pycocotools, crowd labels as COCO treats them)."""
+    if not predictions or not labels:
+        return np.zeros((len(predictions), len(labels)))
+    pred_rles = [p.geometry.to_rle(height, width).as_coco() for p in predictions]
+    label_rles = [g.geometry.to_rle(height, width).as_coco() for g in labels]
+    crowd = [int(g.iscrowd) for g in labels]
+    return np.asarray(mask_utils.iou(pred_rles, label_rles, crowd)).reshape(len(predictions), len(labels))
+
+
+def _area(instance: Instance, image: Image) -> int:
+    return int(mask_utils.area(instance.geometry.to_rle(image.height, image.width).as_coco()))
+
+
+def _score(instance: Instance) -> float:
+    return 1.0 if instance.score is None else float(instance.score)
+
+
+def fix_edit(dataset: Dataset, flag: LabelFlag, *, model_name: str = "audit") -> edits.Edit:
+    """ "Take the model's version" as one reversible edit: add the predicted instance (or accept it, when
+    it is the project's own prediction), delete the unsupported label, take the predicted class, or
+    take the predicted mask."""
+    label = None if flag.instance_id is None else dataset.instances[flag.instance_id]
+    prediction = flag.prediction
+    if flag.kind is FlagKind.MISSING:
+        own = dataset.instances.get(prediction.id)
+        if own is not None and own == prediction and is_unreviewed_prediction(own):
+            return review.accept(dataset, [own])
+        added = Instance(
+            id=dataset.new_instance_id(),
+            image_id=flag.image_id,
+            category_id=prediction.category_id,
+            geometry=prediction.geometry,
+            z=dataset.top_z(flag.image_id) + 1,
+            source=prediction.source,
+            review=Review.ACCEPTED,
+        )
+        return edits.AddInstances((added,), text="Add the model's instance")
+    if flag.kind is FlagKind.SPURIOUS:
+        return edits.RemoveInstances((label,), text="Delete unsupported label")
+    if flag.kind is FlagKind.CLASS_SWAP:
+        return operations.change_class([label], prediction.category_id)
+    new = operations.edited(label, geometry=prediction.geometry)
+    return edits.ReplaceInstances((label,), (new,), text="Take the model's outline")

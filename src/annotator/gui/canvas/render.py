@@ -1,0 +1,39 @@
+"""Turn core results into Qt drawing objects: a region's pixels as a 1-bit image, rings as a path.
+
+What to draw comes from `core.region.Region` (pycocotools-exact pixels, outlines along pixel edges);
+this module only changes its type. Fills are 1-bit QImages whose colour table carries the class colour
+and opacity: recolouring is free, and 500 instances of a 4000x3000 image cost megabytes, not gigabytes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QColor, QImage, QPainterPath, QPolygonF
+
+
+def mono_image(mask: np.ndarray, color: QColor) -> QImage:
+    """A 1-bit image of `mask`: set pixels in `color` (with its alpha), others transparent."""
+    h, w = mask.shape
+    packed = np.packbits(mask.astype(bool), axis=1, bitorder="little")
+    stride = (w + 31) // 32 * 4  # QImage wants 32-bit aligned lines
+    lines = np.zeros((h, stride), np.uint8)
+    lines[:, : packed.shape[1]] = packed
+    image = QImage(lines.data, w, h, stride, QImage.Format.Format_MonoLSB).copy()
+    image.setColorTable([0, color.rgba()])
+    return image
+
+
+def set_mono_color(image: QImage, color: QColor) -> None:
+    image.setColorTable([0, color.rgba()])
+
+
+def rings_path(rings, *, closed: bool = True) -> QPainterPath:
+    """Rings (image coordinates) as one path, united as COCO polygons are (winding fill)."""
+    path = QPainterPath()
+    path.setFillRule(Qt.FillRule.WindingFill)
+    for ring in rings:
+        path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in ring]))
+        if closed:
+            path.closeSubpath()
+    return path

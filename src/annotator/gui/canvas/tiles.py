@@ -1,0 +1,118 @@
+"""The Qt side of the overlay: a built tile as a QImage blitted pixel for pixel, the item that shows the
+patch above the selected instance, and the worker that builds tiles off the GUI thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from PySide6.QtCore import QObject, QPoint, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QImage, QPainter, QTransform
+from PySide6.QtWidgets import QGraphicsItem
+
+from annotator.gui.canvas.compose import Rect, TileSpec, build_tile
+from annotator.gui.workers import BackgroundWorker
+
+PATCH_Z = 2.0  # over the selected instance's item (z 1), under labels and marks
+
+
+@dataclass(eq=False)
+class Tile:
+    """Premultiplied ARGB pixels of `area` (global device pixels at `scale`); the QImage shares them, so
+    a partial redraw of `pixels` shows on the next paint."""
+
+    area: Rect
+    scale: float
+    pixels: np.ndarray
+    image: QImage
+
+    @classmethod
+    def of(cls, area: Rect, scale: float, pixels: np.ndarray) -> Tile:
+        h, w = pixels.shape[:2]
+        image = QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
+        return cls(area, scale, pixels, image)
+
+    def scene_rect(self) -> QRectF:
+        x0, y0, x1, y1 = self.area
+        s = self.scale
+        return QRectF(x0 / s, y0 / s, (x1 - x0) / s, (y1 - y0) / s)
+
+    def draw(self, painter: QPainter, exposed: QRectF) -> None:
+        """One drawImage: unscaled at this tile's zoom, stretched at another (while its successor is
+        being built)."""
+        transform = painter.worldTransform()
+        s = self.scale
+        x0, y0, x1, y1 = self.area
+        same_scale = (
+            transform.type().value <= QTransform.TransformationType.TxScale.value
+            and abs(transform.m11() - s) <= 1e-9 * s
+            and abs(transform.m22() - s) <= 1e-9 * s
+        )
+        dx, dy = transform.dx(), transform.dy()
+        if same_scale and abs(dx - round(dx)) < 1e-6 and abs(dy - round(dy)) < 1e-6:
+            dx, dy = round(dx), round(dy)
+            seen = (
+                transform.mapRect(exposed)
+                .toAlignedRect()
+                .intersected(QRect(x0 + dx, y0 + dy, x1 - x0, y1 - y0))
+            )
+            if seen.isEmpty():
+                return
+            painter.save()
+            painter.resetTransform()
+            source = QRect(seen.x() - dx - x0, seen.y() - dy - y0, seen.width(), seen.height())
+            painter.drawImage(QPoint(seen.x(), seen.y()), self.image, source)
+            painter.restore()
+            return
+        target = self.scene_rect().intersected(exposed)
+        if target.isEmpty():
+            return
+        source = QRectF(target.x() * s - x0, target.y() * s - y0, target.width() * s, target.height() * s)
+        painter.drawImage(target, self.image, source)
+
+
+class PatchItem(QGraphicsItem):
+    """What lies above the selected instance, inside its box, so painter's order holds while the
+    selected instance is drawn with vectors (see docs/decisions/0003-canvas-rendering.md)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tile: Tile | None = None
+        self.setZValue(PATCH_Z)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+
+    def set_tile(self, tile: Tile | None) -> None:
+        self.prepareGeometryChange()
+        self.tile = tile
+        self.setVisible(tile is not None)
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF() if self.tile is None else self.tile.scene_rect()
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.tile is not None:
+            self.tile.draw(painter, option.exposedRect)
+
+
+class TileBuilder(QObject):
+    """`build(generation, spec)` makes `built(generation, (spec, result))` follow in the GUI thread (the
+    result an Exception if building failed); the canvas drops results whose generation is not its
+    latest."""
+
+    built = Signal(int, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = BackgroundWorker(self)
+        self.worker.done.connect(lambda tag, result: self.built.emit(tag[0], (tag[1], result)))
+        self.worker.failed.connect(lambda tag, error: self.built.emit(tag[0], (tag[1], error)))
+
+    def build(self, generation: int, spec: TileSpec) -> None:
+        # queued builds are stale now; a running one finishes and is dropped by its generation
+        self.worker.submit(partial(build_tile, spec), (generation, spec), replace_queued=True)
+
+    def wait(self) -> None:
+        self.worker.wait()

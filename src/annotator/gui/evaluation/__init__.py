@@ -1,0 +1,1 @@
+"""Comparison with ground truth: controller (worker), dock, canvas colours, precision-recall plot."""

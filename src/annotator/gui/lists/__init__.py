@@ -1,0 +1,1 @@
+"""The docks that list images, instances and classes; each follows the session."""

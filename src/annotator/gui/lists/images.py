@@ -1,0 +1,216 @@
+"""The image list dock: status, instance count and AP per image; search, status filter, sorting."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDockWidget,
+    QHBoxLayout,
+    QLineEdit,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
+from annotator.core.session import Session, SessionChange, SessionEvent
+
+_IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP")
+AP_COLUMN = 3  # per-image mask AP when comparing with ground truth (hidden otherwise)
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+_ANY_STATUS = "All statuses"
+
+
+class ImageListModel(QAbstractTableModel):
+    """One row per image: file name, review status, instance count."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.dataset: Dataset | None = None
+        self._ids: list[int] = []
+        self._rows: dict[int, int] = {}
+        self.scores: dict[int, float | None] = {}  # image id -> AP@[.50:.95] (None: nothing to measure)
+
+    def set_dataset(self, dataset: Dataset | None) -> None:
+        if self.dataset is not None:
+            self.dataset.unsubscribe(self._on_change)
+        self.beginResetModel()
+        self.dataset = dataset
+        self._ids = list(dataset.images) if dataset is not None else []
+        self._rows = {image_id: row for row, image_id in enumerate(self._ids)}
+        self.endResetModel()
+        if dataset is not None:
+            dataset.subscribe(self._on_change)
+
+    def image_id(self, row: int) -> int:
+        return self._ids[row]
+
+    def set_scores(self, scores: dict[int, float | None]) -> None:
+        self.scores = dict(scores)
+        if self._ids:
+            self.dataChanged.emit(self.index(0, AP_COLUMN), self.index(len(self._ids) - 1, AP_COLUMN))
+
+    def row_of(self, image_id: int) -> int:
+        return self._rows[image_id]
+
+    def _on_change(self, change: Change) -> None:
+        if change.kind is ChangeKind.IMAGES_ADDED:
+            self.set_dataset(self.dataset)
+        elif change.kind is ChangeKind.IMAGES_CHANGED:
+            for image in change.items:
+                self._row_changed(image.id)
+        elif change.kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_REMOVED):
+            for image_id in {instance.image_id for instance in change.items}:
+                self._row_changed(image_id)
+
+    def _row_changed(self, image_id: int) -> None:
+        row = self._rows.get(image_id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(_IMAGE_COLUMNS) - 1))
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._ids)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return len(_IMAGE_COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return _IMAGE_COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self.dataset is None:
+            return None
+        image = self.dataset.images[self._ids[index.row()]]
+        column = index.column()
+        if role == SORT_ROLE:  # worst AP first; images with nothing to measure last
+            if column == AP_COLUMN:
+                score = self.scores.get(image.id)
+                return 2.0 if score is None else score
+            return self.data(index)
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return image.file_name
+            if column == 1:
+                return image.status.value.replace("_", " ")
+            if column == AP_COLUMN:
+                score = self.scores.get(image.id)
+                return "" if score is None else f"{score:.3f}"
+            return self.dataset.instance_count(image.id)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{image.file_name}\n{image.width} x {image.height}"
+        if role == Qt.ItemDataRole.UserRole:
+            return image.status.value
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, AP_COLUMN):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class _ImageFilter(QSortFilterProxyModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.search = ""
+        self.status: str | None = None
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:
+        model = self.sourceModel()
+        name = model.data(model.index(row, 0, parent)) or ""
+        status = model.data(model.index(row, 0, parent), Qt.ItemDataRole.UserRole)
+        return self.search.lower() in name.lower() and (self.status is None or status == self.status)
+
+
+class ImageListDock(QDockWidget):
+    """Images with status and counts; search by name, filter by status; next/previous in shown order.
+
+    It follows the session's document and image; choosing a row emits `image_activated`."""
+
+    image_activated = Signal(int)
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__("Images", parent)
+        self.session = session
+        self.setObjectName("images_dock")
+        self.model = ImageListModel(self)
+        self.proxy = _ImageFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.search = QLineEdit(placeholderText="Search file names…", clearButtonEnabled=True)
+        self.status = QComboBox()
+        self.status.addItem(_ANY_STATUS, None)
+        for status in ImageStatus:
+            self.status.addItem(status.value.replace("_", " "), status.value)
+        self.view = QTreeView(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
+        self.view.setModel(self.proxy)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # dataset order until asked
+        self.view.setSortingEnabled(True)  # a click on a header sorts; next / previous follow
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.header().setStretchLastSection(False)
+        header = self.view.header()
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, header.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(AP_COLUMN, header.ResizeMode.ResizeToContents)
+        self.view.setColumnHidden(AP_COLUMN, True)
+        filters = QHBoxLayout()
+        filters.addWidget(self.search, 1)
+        filters.addWidget(self.status)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
+        layout.addWidget(self.view)
+        self.setWidget(body)
+        self.search.textChanged.connect(self._refilter)
+        self.status.currentIndexChanged.connect(self._refilter)
+        self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        session.subscribe(self._on_session)
+        self.model.set_dataset(session.dataset)
+
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.DOCUMENT:
+            self.model.set_dataset(self.session.dataset)
+        elif change.kind is SessionEvent.IMAGE and self.session.image_id is not None:
+            self.select_image(self.session.image_id)
+
+    def set_scores(self, scores: dict[int, float | None] | None) -> None:
+        """Per-image AP in its own column (None hides it), so the list can be sorted worst first."""
+        self.model.set_scores(scores or {})
+        self.view.setColumnHidden(AP_COLUMN, scores is None)
+        if scores is None and self.view.header().sortIndicatorSection() == AP_COLUMN:
+            self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+            self.proxy.sort(-1)
+
+    def sort_worst_first(self) -> None:
+        self.view.sortByColumn(AP_COLUMN, Qt.SortOrder.AscendingOrder)
+
+    def _refilter(self) -> None:
+        self.proxy.search = self.search.text()
+        self.proxy.status = self.status.currentData()
+        self.proxy.invalidateRowsFilter()
+
+    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.image_activated.emit(self.model.image_id(self.proxy.mapToSource(current).row()))
+
+    def select_image(self, image_id: int) -> None:
+        index = self.proxy.mapFromSource(self.model.index(self.model.row_of(image_id), 0))
+        if index.isValid() and index != self.view.currentIndex():
+            self.view.setCurrentIndex(index)
+            self.view.scrollTo(index)
+
+    def neighbour(self, image_id: int | None, step: int) -> int | None:
+        """The image `step` rows away in the list as shown (filtered), or None past either end."""
+        count = self.proxy.rowCount()
+        if not count:
+            return None
+        if image_id is None:
+            row = 0 if step > 0 else count - 1
+        else:
+            current = self.proxy.mapFromSource(self.model.index(self.model.row_of(image_id), 0))
+            row = current.row() + step if current.isValid() else 0
+        if not 0 <= row < count:
+            return None
+        return self.model.image_id(self.proxy.mapToSource(self.proxy.index(row, 0)).row())

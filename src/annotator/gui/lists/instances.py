@@ -1,0 +1,84 @@
+"""The instance list dock: the current image's instances, front first, with a visibility tick each."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+)
+
+from annotator.core.session import Session, SessionChange, SessionEvent
+from annotator.gui.canvas.items import instance_color
+from annotator.gui.lists.swatch import swatch
+
+
+class InstanceListDock(QDockWidget):
+    """The current image's instances, front first: class, source, score, and a visibility checkbox.
+
+    It shows the session's image and selection; ticking and choosing rows changes the session."""
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__("Instances", parent)
+        self.setObjectName("instances_dock")
+        self.session = session
+        self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
+        self.tree.setHeaderLabels(["Class", "Source", "Score", "Id"])
+        self.tree.header().setStretchLastSection(False)
+        header = self.tree.header()
+        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
+        for column in (1, 2, 3):
+            header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
+        self.setWidget(self.tree)
+        self._rows: dict[int, QTreeWidgetItem] = {}
+        self._filling = False
+        self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.currentItemChanged.connect(self._on_current)
+        session.subscribe(self._on_session)
+
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.SELECTION:
+            self.select(self.session.selected_id)
+
+    def refresh(self) -> None:
+        """Refill from the session's image (and its visibility state)."""
+        self._filling = True
+        self.tree.clear()
+        self._rows.clear()
+        dataset, image_id = self.session.dataset, self.session.image_id
+        instances = [] if dataset is None or image_id is None else dataset.instances_of(image_id)
+        for instance in reversed(instances):
+            category = dataset.categories.get(instance.category_id)
+            source = f"model · {instance.review.value}" if instance.source.is_model else "manual"
+            score = "" if instance.score is None else f"{instance.score:.2f}"
+            name = category.name if category is not None else str(instance.category_id)
+            row = QTreeWidgetItem([name, source, score, str(instance.id)])
+            if instance.source.model:
+                row.setToolTip(1, f"predicted by {instance.source.model}")
+            row.setIcon(0, swatch(instance_color(category, instance.category_id)))
+            row.setData(0, Qt.ItemDataRole.UserRole, instance.id)
+            row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            hidden = instance.id in self.session.hidden_instances
+            row.setCheckState(0, Qt.CheckState.Unchecked if hidden else Qt.CheckState.Checked)
+            self.tree.addTopLevelItem(row)
+            self._rows[instance.id] = row
+        self.setWindowTitle(f"Instances ({len(instances)})")
+        self._filling = False
+        self.select(self.session.selected_id)
+
+    def select(self, instance_id: int | None) -> None:
+        row = self._rows.get(instance_id)
+        if row is not self.tree.currentItem():
+            self._filling = True
+            self.tree.setCurrentItem(row)
+            self._filling = False
+
+    def _on_item_changed(self, row: QTreeWidgetItem, column: int) -> None:
+        if not self._filling and column == 0:
+            instance_id = row.data(0, Qt.ItemDataRole.UserRole)
+            self.session.set_instance_hidden(instance_id, row.checkState(0) != Qt.CheckState.Checked)
+
+    def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
+        if not self._filling and current is not None:
+            self.session.select(current.data(0, Qt.ItemDataRole.UserRole))

@@ -1,0 +1,181 @@
+"""Pre-labelling in the main window: the Model menu, the progress dock, the one dialog for a model that
+cannot be loaded, and stopping cleanly when the document or the window closes.
+
+`install_prelabelling(window, factory)` is called by the composition root (`annotator.app`), which owns
+the factory (and so the only path to torch).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QMessageBox
+
+from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.prelabel.controller import PrelabelController, Progress, RunState
+from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
+from annotator.gui.prelabel.panel import PrelabelPanel
+from annotator.gui.prelabel.worker import PredictorFactory
+
+WEIGHTS_HINT = (
+    "To use weights you already have, choose the file in Model ▸ Model settings… (a checkpoint from "
+    "`annotator train` or a torchvision Mask R-CNN state dict)."
+)
+
+
+class Prelabelling(QObject):
+    """Everything pre-labelling adds to a MainWindow."""
+
+    def __init__(self, window: QMainWindow, factory: PredictorFactory) -> None:
+        super().__init__(window)
+        self.window = window
+        self.controller = PrelabelController(factory, self)
+        self.panel = PrelabelPanel(self.controller, window)
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.panel)
+        window.resizeDocks([self.panel], [200], Qt.Orientation.Vertical)  # the canvas keeps the room
+        self.panel.hide()  # shown when a run starts; the Model menu toggles it
+        self.fatal_box: QMessageBox | None = None
+        self.dialog: PrelabelDialog | None = None
+        self._build_menu()
+        # several images can be chosen for "Pre-label selected images"
+        window.images_dock.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.controller.fatal.connect(self._show_fatal)
+        self.controller.progress_changed.connect(self._on_progress)
+        self.controller.run_finished.connect(self._on_finished)
+        window.session.subscribe(self._on_session)
+        window.installEventFilter(self)
+        self.controller.set_document(window.session.document)
+        self._on_progress(self.controller.progress)
+
+    def _on_session(self, change: SessionChange) -> None:
+        if change.kind is SessionEvent.CLOSING:
+            self.controller.stop()  # finish the image in progress and keep it, before the document closes
+        elif change.kind is SessionEvent.DOCUMENT:
+            self.controller.set_document(self.window.session.document)
+
+    @property
+    def settings(self) -> PrelabelSettings:
+        return PrelabelSettings.load(self.window.settings)
+
+    def _build_menu(self) -> None:
+        menu = self.window.menuBar().addMenu("&Model")
+        self.current_action = self._action(menu, "Pre-label &current image", self.prelabel_current, "Ctrl+P")
+        self.selected_action = self._action(menu, "Pre-label &selected images", self.prelabel_selected)
+        self.all_action = self._action(menu, "Pre-label &all images…", self.prelabel_all, "Ctrl+Shift+P")
+        menu.addSeparator()
+        self.pause_action = self._action(menu, "&Pause / resume pre-labelling", self.toggle_pause)
+        self.cancel_action = self._action(menu, "Ca&ncel pre-labelling", self.controller.cancel)
+        menu.addSeparator()
+        self._action(menu, "Model &settings…", self.edit_settings)
+        menu.addAction(self.panel.toggleViewAction())
+
+    def _action(self, menu, text: str, slot, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self.window)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.window.addAction(action)
+        return action
+
+    # -- commands ---------------------------------------------------------------------------------
+    def prelabel_current(self) -> int | None:
+        image_id = self.window.session.image_id
+        return None if image_id is None else self.start([image_id])
+
+    def selected_images(self) -> list[int]:
+        dock = self.window.images_dock
+        rows = dock.view.selectionModel().selectedRows()
+        return [dock.model.image_id(dock.proxy.mapToSource(index).row()) for index in rows]
+
+    def prelabel_selected(self) -> int | None:
+        return self.start(
+            self.selected_images() or [i for i in [self.window.session.image_id] if i is not None]
+        )
+
+    def prelabel_all(self) -> None:
+        """Ask (model, options, whether to redo pre-labelled images), then run over the images that need it."""
+        dialog = self._dialog(accept_text="Pre-label")
+
+        def count_label() -> None:
+            count = len(self.controller.images_for_all(redo=dialog.redo.isChecked()))
+            dialog.buttons.button(dialog.buttons.StandardButton.Ok).setText(f"Pre-label {count} images")
+
+        dialog.redo.toggled.connect(count_label)
+        count_label()
+        dialog.accepted.connect(lambda: self._start_all(dialog.value()))
+        dialog.open()
+
+    def _start_all(self, value: PrelabelSettings) -> None:
+        value.save(self.window.settings)
+        ids = self.controller.images_for_all(redo=value.redo_prelabelled)
+        if not ids:
+            self.window.statusBar().showMessage(
+                "Every image is pre-labelled already (tick “also run on…”)", 8000
+            )
+            return
+        self.controller.start(ids, value)
+
+    def edit_settings(self) -> None:
+        dialog = self._dialog(accept_text="Save")
+        dialog.accepted.connect(lambda: dialog.value().save(self.window.settings))
+        dialog.open()
+
+    def start(self, image_ids: list[int]) -> int | None:
+        if self.controller.busy:
+            self.window.statusBar().showMessage("Pre-labelling is already running", 5000)
+            return None
+        self.panel.show()
+        return self.controller.start(image_ids, self.settings)
+
+    def toggle_pause(self) -> None:
+        if self.controller.progress.state is RunState.PAUSED:
+            self.controller.resume()
+        else:
+            self.controller.pause()
+
+    def _dialog(self, *, accept_text: str) -> PrelabelDialog:
+        if self.dialog is not None:
+            self.dialog.close()
+        self.dialog = PrelabelDialog(self.settings, self.window, accept_text=accept_text)
+        self.dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog.destroyed.connect(lambda: setattr(self, "dialog", None))
+        return self.dialog
+
+    # -- reactions --------------------------------------------------------------------------------
+    def _show_fatal(self, message: str) -> None:
+        """One dialog for a model that cannot be loaded (not one per image), saying how to fix it."""
+        if self.fatal_box is not None:
+            self.fatal_box.close()
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot load the model", message, parent=self.window)
+        box.setInformativeText(WEIGHTS_HINT)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.destroyed.connect(lambda: setattr(self, "fatal_box", None))
+        self.fatal_box = box
+        box.open()
+
+    def _on_progress(self, progress: Progress) -> None:
+        busy = self.controller.busy
+        has_document = self.controller.document is not None
+        for action in (self.current_action, self.selected_action, self.all_action):
+            action.setEnabled(has_document and not busy)
+        self.pause_action.setEnabled(busy)
+        self.cancel_action.setEnabled(busy)
+
+    def _on_finished(self, progress: Progress) -> None:
+        self.window.statusBar().showMessage(
+            f"Pre-labelling {progress.state.value}: {progress.done} of {progress.total} images, "
+            f"{progress.detections} predictions",
+            10000,
+        )
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.window and event.type() == QEvent.Type.Close:
+            # before the window closes the document: finish the image in progress, keep its result
+            self.controller.shutdown()
+        return False
+
+
+def install_prelabelling(window: QMainWindow, factory: PredictorFactory) -> Prelabelling:
+    window.prelabelling = Prelabelling(window, factory)
+    return window.prelabelling

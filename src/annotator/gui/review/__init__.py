@@ -1,0 +1,1 @@
+"""Reviewing predictions: accept and reject keys, the score filter, progress."""

@@ -1,0 +1,92 @@
+"""A predictions file put on a dataset's images, for the label audit: a COCO results list (image ids of
+the dataset) or a COCO dataset whose annotations carry scores (images matched by file name).
+
+Entries are checked the way `annotator eval` checks them (`core.evaluation.predictions_from`); a mask
+must have its image's size. Results without a mask keep their box as a rectangle. A dataset exported by
+annotator without scores still carries them in its own `annotator` object, and they are used.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from annotator.core.evaluation import EvaluationError, ground_truth, predictions_from
+from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons
+from annotator.core.model import Dataset, Instance, Review, Source
+from annotator.io.coco_write import OWN_KEY
+from annotator.io.errors import DatasetError
+from annotator.io.jsonfile import read_json
+
+
+def load_predictions(
+    path: str | Path, dataset: Dataset, *, model_name: str | None = None
+) -> dict[int, tuple[Instance, ...]]:
+    """The file's detections as unreviewed model instances by the dataset's image id (ids from -1
+    down, so they never collide with the dataset's own)."""
+    path = Path(path)
+    data = _with_own_scores(read_json(path))
+    images = [
+        {"id": i.id, "file_name": i.file_name, "width": i.width, "height": i.height}
+        for i in dataset.images.values()
+    ]
+    try:
+        entries = predictions_from(data, ground_truth({"images": images, "annotations": []}))
+    except EvaluationError as exc:
+        raise DatasetError(path, str(exc)) from None
+    name = model_name or path.stem
+    out: dict[int, list[Instance]] = {}
+    for index, entry in enumerate(entries):
+        image = dataset.images.get(entry["image_id"])
+        if image is None:
+            raise DatasetError(
+                path, f"image_id {entry['image_id']!r} is not in the dataset", item=f"prediction {index}"
+            )
+        try:
+            geometry = _geometry(entry, image.height, image.width)
+            score = float(entry["score"])
+        except (GeometryError, TypeError, ValueError) as exc:
+            raise DatasetError(path, str(exc), item=f"prediction {index}") from None
+        out.setdefault(image.id, []).append(
+            Instance(
+                id=-1 - index,
+                image_id=image.id,
+                category_id=int(entry["category_id"]),
+                geometry=geometry,
+                source=Source.from_model(name, score),
+                review=Review.UNREVIEWED,
+            )
+        )
+    return {image_id: tuple(found) for image_id, found in out.items()}
+
+
+def _with_own_scores(data: Any) -> Any:
+    """A dataset written by annotator without `include_scores` keeps each score in its own object."""
+    if not isinstance(data, dict) or not isinstance(data.get("annotations"), list):
+        return data
+    annotations = []
+    for ann in data["annotations"]:
+        own = ann.get(OWN_KEY) if isinstance(ann, dict) else None
+        if isinstance(own, dict) and "score" not in ann and isinstance(own.get("score"), int | float):
+            ann = {**ann, "score": own["score"]}
+        annotations.append(ann)
+    return {**data, "annotations": annotations}
+
+
+def _geometry(entry: dict[str, Any], height: int, width: int) -> Geometry:
+    segmentation = entry.get("segmentation")
+    if isinstance(segmentation, list) and segmentation:
+        flat = segmentation if isinstance(segmentation[0], list) else [segmentation]
+        return Polygons.from_flat(flat)
+    if isinstance(segmentation, dict):
+        mask = Mask.from_coco_rle(segmentation)
+        mask.to_rle(height, width)  # raises when the size is not the image's
+        return mask
+    bbox = entry.get("bbox")
+    if isinstance(bbox, list) and len(bbox) == 4:
+        x, y, w, h = (float(v) for v in bbox)
+        if w > 0 and h > 0 and np.isfinite([x, y, w, h]).all():
+            return Polygons((np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]),))
+    raise GeometryError("neither a usable segmentation nor a box")

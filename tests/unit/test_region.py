@@ -1,0 +1,74 @@
+"""One geometry object derives everything: pixels as pycocotools exports them, outlines that rasterise
+back to the same pixels, area computed once."""
+
+from __future__ import annotations
+
+import numpy as np
+from pycocotools import mask as mask_utils
+
+from annotator.core.geometry import Mask, Polygons, area, mask_to_polygons, to_mask_array
+from annotator.core.region import Region
+
+
+def _blob(rng, centre, radius) -> np.ndarray:
+    n = int(rng.integers(3, 40))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, n))
+    return np.stack([centre[0] + radius * np.cos(angles), centre[1] + radius * np.sin(angles)], 1)
+
+
+def _paste(crop, height, width) -> np.ndarray:
+    full = np.zeros((height, width), np.uint8)
+    h, w = crop.mask.shape
+    full[crop.y0 : crop.y0 + h, crop.x0 : crop.x0 + w] = crop.mask
+    return full
+
+
+def test_polygon_crop_is_what_pycocotools_exports():
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        ring = _blob(rng, rng.uniform(-20, 220, 2), rng.uniform(2, 80))
+        polygons = Polygons((ring, ring[::-1] + 7.3))
+        region = Region(polygons, 150, 200)
+        assert np.array_equal(_paste(region.crop, 150, 200), to_mask_array(polygons, 150, 200))
+        assert region.area == int(to_mask_array(polygons, 150, 200).sum())
+
+
+def test_a_mask_keeps_its_holes_in_the_crop_and_the_outline():
+    full = np.zeros((150, 200), np.uint8)
+    full[55:95, 80:120] = 1
+    full[70:80, 95:105] = 0
+    region = Region(Mask.from_array(full), 150, 200)
+    assert region.crop.mask[20, 20] == 0 and region.crop.mask[2, 2] == 1
+    assert len(region.outline) == 2  # the boundary and the hole's
+    assert region.covers(81.5, 56.5) and not region.covers(100.0, 75.0)
+
+
+def test_a_mask_outline_rasterises_back_to_its_pixels():
+    """The outline the canvas strokes is the one an export as polygons writes (pixel edges, a quarter
+    pixel inside): pycocotools gives the same pixels back."""
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        full = to_mask_array(Polygons((_blob(rng, rng.uniform(40, 160, 2), rng.uniform(5, 40)),)), 150, 200)
+        if not full.any():
+            continue
+        outline = Region(Mask.from_array(full), 150, 200).outline
+        traced = mask_to_polygons(full).polygons
+        assert traced is not None and len(traced.rings) == len(outline)
+        for ours, theirs in zip(outline, traced.rings, strict=True):
+            assert np.allclose(ours, theirs)
+
+
+def test_far_away_vertices_are_clipped_not_crashing_the_rasteriser():
+    ring = np.array([[-1e9, -1e9], [50.0, 0.0], [50.0, 50.0]])
+    region = Region(Polygons((ring,)), 100, 100)
+    assert np.array_equal(_paste(region.crop, 100, 100), to_mask_array(region.geometry, 100, 100))
+
+
+def test_area_is_rasterised_once_per_geometry(monkeypatch):
+    polygons = Polygons.from_flat([[1, 1, 30, 1, 30, 20, 1, 20]])
+    calls = []
+    real = mask_utils.area
+    monkeypatch.setattr(mask_utils, "area", lambda rle: calls.append(1) or real(rle))
+    first = area(polygons, 50, 50)
+    assert area(polygons, 50, 50) == first == Region(polygons, 50, 50).area
+    assert len(calls) == 1
