@@ -159,3 +159,15 @@ def test_a_changed_coco_file_is_said_and_can_be_reimported(qtbot, folder, settin
     qtbot.waitUntil(lambda: window.document.dataset.categories[1].name == "new")
     assert (folder / "data.before-reimport-1.annotator").is_file()
     window.close()
+
+
+def test_a_project_another_window_holds_is_refused_with_a_dialog(qtbot, folder, settings, monkeypatch):
+    messages = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
+    window = build_window(None, settings=settings)
+    qtbot.addWidget(window)
+    with open_project(folder):  # the other window
+        assert not window.open_path(folder)
+    assert len(messages) == 1 and "already open in another annotator window" in messages[0]
+    assert window.open_path(folder)  # once the other one closed it
+    window.close()

@@ -215,3 +215,12 @@ def test_a_mask_whose_run_lengths_overrun_its_image_is_never_decoded(tmp_path):
     with open_project(tmp_path) as project:
         assert set(project.dataset.instances) == {1}
         assert any("instance 2" in p and "run lengths" in p for p in project.problems)
+
+
+def test_reading_a_project_releases_every_file_it_opened(tmp_path):
+    PilImage.new("RGB", (10, 8)).save(tmp_path / "a.png")
+    open_project(tmp_path).close()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        load_dataset_file(tmp_path / FOLDER_PROJECT_NAME)
+    assert len(os.listdir("/proc/self/fd")) == before

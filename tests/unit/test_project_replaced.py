@@ -17,7 +17,7 @@ from PIL import Image as PilImage
 from annotator.core import edits
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Instance
-from annotator.io.errors import ProjectFileChangedError
+from annotator.io.errors import DatasetError, ProjectFileChangedError
 from annotator.io.project import create_project, open_project
 
 
@@ -164,3 +164,22 @@ def test_any_mix_of_edits_and_restores_never_corrupts_the_file(tmp_path_factory,
     project.close(discard=True)
     stored = set(_stored_ids(path))
     assert stored == ({1} if restored else saved)
+
+
+@pytest.mark.parametrize("how", ["renamed over", "copied into"])
+def test_closing_after_a_restore_with_no_edit_since_leaves_the_restored_copy(folder, how):
+    """Found by the property above: with no write after the restore, closing used to leave our WAL
+    beside the restored copy, and the next open applied it."""
+    project, _ = _open(folder)
+    _add(project, 1)
+    project.close()
+    older = project.path.read_bytes()
+    project, _ = _open(folder)
+    _add(project, 2)
+    _replace(project.path, older, how)
+    with pytest.raises(DatasetError, match="not in it any more"):
+        project.close()  # the edit is only in memory now: the window offers to save it elsewhere
+    assert set(project.dataset.instances) == {1, 2}
+    project.close(discard=True)
+    assert project.path.read_bytes() == older
+    assert _stored_ids(project.path) == [1]

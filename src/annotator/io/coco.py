@@ -134,6 +134,7 @@ class _Reader:
         self.skipped_images: dict[int, int] = {}  # image id -> annotations dropped with it
         self.categories: dict[int, Category] = {}
         self.own_z: dict[int, int] = {}  # instance id -> z from our own key
+        self.unusable_ids: dict[int, str] = {}  # annotation index -> an id that is not a usable integer
 
     def read(self, data: dict) -> Dataset:
         for index, raw in enumerate(data["images"]):
@@ -269,6 +270,8 @@ class _Reader:
             self._lost(f"annotation at index {index}", "not an object; skipped")
             return None
         ann_id = as_int(raw.get("id"))
+        if ann_id is None and raw.get("id") is not None:
+            self.unusable_ids[index] = _short_repr(raw["id"])
         item = f"annotation {ann_id}" if ann_id is not None else f"annotation at index {index}"
         image_id, category_id = as_int(raw.get("image_id")), as_int(raw.get("category_id"))
         image = self.images.get(image_id)
@@ -356,10 +359,9 @@ class _Reader:
                 old = inst["id"]
                 inst["id"] = next(fresh)
                 if old < 0:
-                    self._lost(
-                        f"annotation at index {-1 - old}",
-                        f"has no integer id below 2^63; given id {inst['id']}",
-                    )
+                    given = self.unusable_ids.get(-1 - old)
+                    what = "has no id" if given is None else f"id {given} is not an integer below 2^63"
+                    self._lost(f"annotation at index {-1 - old}", f"{what}; given id {inst['id']}")
                 else:
                     self._lost(f"annotation {old}", f"duplicate id; the later one is kept as {inst['id']}")
             seen.add(inst["id"])

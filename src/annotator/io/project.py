@@ -40,6 +40,7 @@ class Project:
     # the COCO file the project was made from, and a sentence when it has changed since (offer re-import)
     source: Path | None = None
     source_changed: str | None = None
+    _closed: bool = field(default=False, repr=False)
 
     def image_path(self, image: Image) -> Path:
         return resolve_inside(self.root, image.file_name)
@@ -47,11 +48,13 @@ class Project:
     def close(self, *, discard: bool = False) -> None:
         """Detach and close the store and release the lock; safe to call twice. Raises DatasetError (and
         stays open) while edits cannot be saved, unless `discard`."""
-        if self._lock_fd is None:
+        if self._closed:
             return
         self.store.close(discard=discard)
-        os.close(self._lock_fd)
-        self._lock_fd = None
+        if self._lock_fd is not None:  # a project opened for reading holds no lock
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        self._closed = True
 
     def __enter__(self) -> Project:
         return self

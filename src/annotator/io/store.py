@@ -326,6 +326,16 @@ class ProjectStore:
             raise DatasetError(
                 self.path, f"{self.pending} change(s) could not be saved: {self.save_error.reason}"
             )
+        if self._guard is not None and self._lost is None:
+            try:  # replaced since our last write? Then SQLite must not close onto it (nor leave our WAL)
+                self._guard.check()
+            except ProjectFileChangedError as error:
+                self._stand_down(error)
+                if not discard:
+                    self.save_error = error
+                    raise DatasetError(
+                        self.path, f"your saved edits are not in it any more: {error.reason}"
+                    ) from None
         self._pending.clear()
         if self._dataset is not None:
             self._dataset.unsubscribe(self.on_change)
