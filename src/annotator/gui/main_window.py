@@ -184,7 +184,7 @@ class MainWindow(QMainWindow):
         has changes it cannot save."""
         try:
             self.session.open(document)
-        except DatasetError as error:  # save as a new project, discard, or stay
+        except DatasetError as error:
             if not project_dialogs.resolve_unsaved(self, error):
                 return False
             self.session.open(document)  # the old one is closed now

@@ -74,16 +74,22 @@ def project_lost(window, error: ProjectFileChangedError) -> QMessageBox:
 
 def resolve_unsaved(window, error: DatasetError) -> bool:
     """The document cannot close: its edits could not be saved. True when it was closed (saved as a
-    new project, or the person chose to discard the edits), False to stay."""
+    new project, or the person chose to discard the edits), False to stay.
+
+    A full disk may clear: the window stays on the document, and says how to keep the edits. A file
+    replaced by another program will not come back: save as a new project, discard, or stay.
+    """
     document = window.document
+    store = getattr(document, "store", None)
+    if not isinstance(getattr(store, "save_error", None), ProjectFileChangedError):
+        QMessageBox.warning(
+            window, "Changes not saved",
+            f"{error}\n\nYour edits are still here. Free some disk space (or make the folder writable) and "
+            f"try again, or keep them with File ▸ {SAVE_AS_TEXT}",
+        )  # fmt: skip
+        return False
     box = QMessageBox(QMessageBox.Icon.Warning, "Changes not saved", str(error), parent=window)
-    store_error = getattr(getattr(document, "store", None), "save_error", None)
-    hint = (
-        "Save them as a new project, or discard them."
-        if isinstance(store_error, ProjectFileChangedError)
-        else "Free some disk space (or make the folder writable) and try again, or save them as a new project."
-    )
-    box.setInformativeText(f"Your edits are still here. {hint}")
+    box.setInformativeText("Your edits are only in this window. Save them as a new project, or discard them.")
     save = box.addButton(SAVE_AS_TEXT, QMessageBox.ButtonRole.AcceptRole)
     discard = box.addButton("Discard edits", QMessageBox.ButtonRole.DestructiveRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
