@@ -128,8 +128,9 @@ def make_variants(
             dataclasses.replace(loaded, model=model), precision=precision, bf16_stages=stages
         )
 
-    options = PredictOptions(score_threshold=args.threshold)
-    fewer = PredictOptions(score_threshold=args.threshold, proposals=300)
+    # min_mask_area=0: every detection, as the naive loop keeps them (the product drops empty masks)
+    options = PredictOptions(score_threshold=args.threshold, min_mask_area=0)
+    fewer = PredictOptions(score_threshold=args.threshold, proposals=300, min_mask_area=0)
     variants = [("--precision fp32 (exact)", predictor(Precision.FP32), options)]
     if not cpu_has_native_bf16():
         variants.append(("default: folded BN, fp32", predictor(Precision.AUTO), options))

@@ -1,5 +1,6 @@
-"""Shared test fixtures: where the third-party test data lives, offscreen Qt, a private data folder,
-a random Mask R-CNN checkpoint. (One conftest only: tests import `testdata_dir` from it by name.)"""
+"""Shared test fixtures: where the third-party test data lives, offscreen Qt, a home of its own for every
+test (settings, XDG folders), a random Mask R-CNN checkpoint. (One conftest only: tests import
+`testdata_dir` from it by name.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Idle OpenMP threads sleep rather than spin, as in `annotator train`: on cores shared with other test
+# runs, spinning made each step of the training tests 5-20x slower (annotator/inference/openmp.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,10 +29,45 @@ def testdata() -> Path:
     return path
 
 
+REAL_HOME = Path.home()  # before any test moves HOME: what "the person's real home" means in tests
+
+
 @pytest.fixture(autouse=True)
-def _private_data_home(tmp_path_factory, monkeypatch):
-    """Projects that live in the user's data folder (samples, read-only folders) go to a temp folder."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+def _private_home(tmp_path_factory, monkeypatch):
+    """Every test gets a home of its own: settings, recent files, projects kept in the data folder
+    (samples, read-only folders) and caches never touch the person's real ones.
+
+    The XDG folders and HOME point into a temporary folder (child processes inherit them), and Qt's
+    QSettings paths are set there too: Qt reads XDG_CONFIG_HOME only once per process, so the variable
+    alone would not move a QSettings made after the first one. Torch's model cache stays where it was
+    (a cache of downloads, not settings), so no test downloads weights again.
+    """
+    home = tmp_path_factory.mktemp("home")
+    folders = {name: home / name for name in ("config", "data", "cache")}
+    for folder in folders.values():
+        folder.mkdir()
+    torch_home = os.environ.get("TORCH_HOME") or str(
+        Path(os.environ.get("XDG_CACHE_HOME") or REAL_HOME / ".cache") / "torch"
+    )
+    monkeypatch.setenv("TORCH_HOME", torch_home)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folders["config"]))
+    monkeypatch.setenv("XDG_DATA_HOME", str(folders["data"]))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folders["cache"]))
+    try:
+        from PySide6.QtCore import QCoreApplication, QSettings
+    except ImportError:  # a run without Qt: nothing of Qt's to move
+        yield
+        return
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+            QSettings.setPath(settings_format, scope, str(folders["config"]))
+    names = (QCoreApplication.organizationName(), QCoreApplication.applicationName())
+    QCoreApplication.setOrganizationName("annotator-tests")
+    QCoreApplication.setApplicationName("annotator-tests")
+    yield
+    QCoreApplication.setOrganizationName(names[0])
+    QCoreApplication.setApplicationName(names[1])
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ from PySide6.QtCore import QBuffer, QIODevice, QSettings
 from PySide6.QtWidgets import QApplication
 
 from annotator.core.predictor import ModelSpec, Predictor
-from annotator.gui.document import open_samples
 from annotator.gui.main_window import MainWindow
 from annotator.gui.prelabel.actions import install_prelabelling
+from annotator.gui.resume import resume
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
 
@@ -40,7 +40,8 @@ def load_predictor(spec: ModelSpec) -> Predictor:
 
 
 def build_window(path: str | Path | None, *, settings: QSettings | None = None) -> MainWindow:
-    """The main window with PATH open (bundled samples when no PATH); bad input raises DatasetError.
+    """The main window with PATH open (with no PATH, what was open last, or the samples on the very
+    first start); bad input raises DatasetError.
 
     The document is opened before any widget exists: the window starts the model worker's thread, and a
     window dropped with that thread running makes Qt abort the process (SIGABRT) after the error was
@@ -48,14 +49,17 @@ def build_window(path: str | Path | None, *, settings: QSettings | None = None) 
     """
     from annotator.gui.document import open_document
 
-    document = open_samples() if path is None else open_document(path)
+    document = None if path is None else open_document(path)
     window = None
     try:
         window = MainWindow(settings)
         install_prelabelling(window, load_predictor)
-        window.set_document(document)
+        if document is None:
+            resume(window)  # the last project at the last image; the samples on the very first start
+        else:
+            window.set_document(document)
     except BaseException:
-        discard_window(window, document)
+        discard_window(window, document if document is not None else getattr(window, "document", None))
         raise
     if path is not None:
         window._remember_recent(Path(path))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,28 @@ def test_convert_labelme_folder_to_coco(tmp_path: Path) -> None:
     assert "warning" in result.stderr and "__ignore__" in result.stderr
     coco = _coco(out)
     assert len(coco.anns) == 12 and len(coco.cats) == 21
+
+
+def test_convert_leaves_out_an_annotation_of_area_zero_and_warns(tmp_path: Path) -> None:
+    square = {"segmentation": [[5, 5, 20, 5, 20, 20, 5, 20]], "area": 225, "bbox": [5, 5, 15, 15]}
+    line = {"segmentation": [[0, 0, 10, 0, 20, 0]], "area": 0, "bbox": [0, 0, 0, 0]}  # covers no pixel
+    data = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 40, "height": 30}],
+        "categories": [{"id": 1, "name": "thing"}],
+        "annotations": [
+            {"id": i, "image_id": 1, "category_id": 1, "iscrowd": 0, **shape}
+            for i, shape in ((1, square), (2, line))
+        ],
+    }
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(data))
+    for to, out in (("coco", tmp_path / "out.json"), ("yolo", tmp_path / "yolo")):
+        result = _run("convert", source, "--to", to, "--out", out)
+        assert result.returncode == 0, result.stderr
+        assert "warning" in result.stderr and "instance 2 on a.png" in result.stderr, result.stderr
+        assert "area 0" in result.stderr and "instance 1" not in result.stderr
+    assert [a["id"] for a in _coco(tmp_path / "out.json").dataset["annotations"]] == [1]
+    assert len((tmp_path / "yolo" / "labels" / "a.txt").read_text().splitlines()) == 1
 
 
 def test_convert_coco_to_yolo_and_to_labelme_and_back(tmp_path: Path) -> None:

@@ -127,3 +127,22 @@ def test_simplify_needs_a_polygon(window, sample):
     window.editor.simplify(1.0)
     assert window.statusBar().currentMessage().startswith("Nothing to simplify")
     assert not isinstance(sample.instances[3].geometry, Polygons)
+
+
+def test_shortcuts_panel_shows_its_keys_column_without_scrolling(window, sample, qtbot):
+    """F1 at the window's usual size: every key binding is readable in the dock as it opens."""
+    key(window, Qt.Key.Key_F1)
+    panel = window.editing.help_panel
+    qtbot.waitUntil(panel.isVisible)
+    qtbot.waitUntil(lambda: panel.tree.viewport().width() > 100)
+    tree, header = panel.tree, panel.tree.header()
+    assert not tree.horizontalScrollBar().isVisible()
+    keys_left = header.sectionViewportPosition(1)
+    keys_right = keys_left + header.sectionSize(1)
+    assert keys_left > 0 and keys_right <= tree.viewport().width()
+    metrics = tree.fontMetrics()
+    widest = max(
+        metrics.horizontalAdvance(line) for _text, keys in panel.rows() for line in keys.splitlines()
+    )
+    assert widest <= header.sectionSize(1)
+    assert any(tree.topLevelItem(i).text(0) == "Mouse" for i in range(tree.topLevelItemCount()))

@@ -3,7 +3,9 @@ streamed into the project, cancel, pause, close during a run, broken images, man
 
 from __future__ import annotations
 
+import re
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -310,6 +312,14 @@ def test_missing_weights_give_one_clear_dialog(qtbot, tmp_path, monkeypatch):
     assert box is not None and box.isVisible()
     assert "COCO weights" in box.text() and "download" in box.text()
     assert "Model settings" in box.informativeText()
+    # it says what to do in the window, and names no command that does not exist (`annotator train`
+    # is named only as where a checkpoint comes from)
+    assert "Model ▸ Model settings" in box.text()
+    from annotator.cli.main import COMMANDS
+
+    words = re.findall(r"annotator ([a-z-]+)", box.text() + " " + box.informativeText())
+    assert all(word in COMMANDS or word == "train" for word in words), words
+    assert "train" not in words or "a checkpoint from `annotator train`" in box.informativeText()
     lines = prelabelling.panel.problem_lines()
     assert len(lines) == 1 and lines[0].startswith("model: ")
     assert not any(i.source.is_model for i in window.document.dataset.instances.values())
@@ -384,3 +394,85 @@ def test_predictions_on_the_image_shown_are_painted_at_once(qtbot, tmp_path, pre
     before = plain.pixelColor(x, y)
     after = viewport_pixel(window.canvas, x, y)
     assert sum(abs(a - b) for a, b in zip(after, before.getRgb()[:3], strict=True)) > 30
+
+
+def test_all_images_shows_the_progress_panel_even_after_it_was_closed(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=2)
+    panel = prelabelling.panel
+    prelabelling.prelabel_current()
+    qtbot.waitUntil(lambda: not prelabelling.controller.busy, timeout=RUN_TIMEOUT)
+    panel.close()  # the person closes the panel after a first run
+    assert not panel.isVisible()
+    with qtbot.waitSignal(prelabelling.controller.run_finished, timeout=RUN_TIMEOUT):
+        prelabelling.all_action.trigger()
+        prelabelling.dialog.accept()
+        assert panel.isVisible() and not panel.visibleRegion().isEmpty()
+        assert panel.cancel_button.isEnabled() and panel.pause_button.isEnabled()
+    assert panel.isVisible()
+
+
+def test_a_run_where_every_image_fails_says_it_failed(qtbot, tmp_path, predictor):
+    folder = tmp_path / "photos"
+    write_images(folder, 0, broken="broken_a.png")
+    (folder / "broken_b.png").write_bytes((folder / "broken_a.png").read_bytes())
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=0)
+    dataset = window.document.dataset
+    assert len(dataset.images) == 2
+    run_and_wait(qtbot, prelabelling, lambda: prelabelling.start(sorted(dataset.images)))
+    progress = prelabelling.controller.progress
+    assert progress.state is RunState.FAILED and progress.failed == 2
+    panel = prelabelling.panel
+    assert panel.state_label.text() == "Failed" and panel.bar.text() == "Failed"
+    assert "images/s" not in panel.figures.text()
+    assert panel.figures.text().startswith("Failed: 0 of 2 images pre-labelled")
+    assert "failed" in window.statusBar().currentMessage()
+
+
+def test_predictions_with_empty_or_speck_masks_never_reach_the_project(qtbot, tmp_path, predictor):
+    """A low threshold gives detections whose mask is empty (invisible, yet accepted by Ctrl+Enter and
+    exported with area 0): they are dropped in the model, before they reach the project."""
+    from annotator.core.geometry import area
+    from annotator.io.images import load_rgb
+
+    everything = replace(SETTINGS, max_detections=100)
+    window, prelabelling = make_window(
+        qtbot, tmp_path, RecordingFactory(predictor), images=1, settings=everything
+    )
+    dataset, image_id = window.document.dataset, window.session.image_id
+    image = dataset.images[image_id]
+    run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
+    found = predictions(dataset, image_id)
+    assert found
+    smallest = everything.min_mask_area
+    assert smallest >= 1 and all(area(i.geometry, image.height, image.width) >= smallest for i in found)
+    # the same model on the same image, keeping everything: some masks are empty
+    raw = predictor.predict(
+        load_rgb(window.document.image_path(image)), replace(everything.options(), min_mask_area=0)
+    )
+    raw_pixels = [int(d.mask.to_array().sum()) for d in raw]
+    assert raw_pixels.count(0) > 0 and len(found) == sum(n >= smallest for n in raw_pixels)
+
+
+def test_all_images_skips_an_unreadable_image_which_can_still_be_run_alone(qtbot, tmp_path, predictor):
+    from annotator.core.rules import unreadable_reason
+
+    window, prelabelling = make_window(
+        qtbot, tmp_path, RecordingFactory(predictor), images=2, broken="zz_broken.png"
+    )
+    controller, dataset = prelabelling.controller, window.document.dataset
+    broken_id = next(i for i, image in dataset.images.items() if image.file_name == "zz_broken.png")
+    run_and_wait(
+        qtbot, prelabelling, lambda: prelabelling.all_action.trigger() or prelabelling.dialog.accept()
+    )
+    assert controller.progress.failed == 1 and unreadable_reason(dataset.images[broken_id])
+
+    prelabelling.all_action.trigger()  # a later "all images" run, even redoing everything, skips it
+    dialog = prelabelling.dialog
+    dialog.redo.setChecked(True)
+    assert dialog.buttons.button(dialog.buttons.StandardButton.Ok).text() == "Pre-label 2 images"
+    assert broken_id not in controller.images_for_all(redo=True)
+    dialog.reject()
+
+    window.show_image(broken_id)  # asked for explicitly, it is tried again
+    run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
+    assert controller.progress.total == 1 and controller.progress.failed == 1

@@ -68,3 +68,34 @@ def test_a_model_process_that_dies_is_reported_once_and_replaced(qtbot, tmp_path
     assert len(factory.made) == 2 and factory.made[1].process.is_alive()  # then a fresh process
     assert predictions(dataset, image_ids[2])
     window.close()
+
+
+def test_an_idle_model_process_ends_and_the_next_run_starts_another(qtbot, tmp_path, checkpoint):
+    """The model process gives its memory back after the idle time of Model settings (5 minutes by
+    default; one second here), and the next request starts a fresh one."""
+    from annotator.gui.prelabel.dialog import PrelabelSettings
+
+    assert PrelabelSettings().release_after_s() == 300
+    factory = KeepingFactory()
+    window, prelabelling = make_window(qtbot, tmp_path, factory, images=2)
+    controller, dataset = prelabelling.controller, window.document.dataset
+    settings = replace(
+        SETTINGS,
+        weights=str(checkpoint),
+        score_threshold=0.3,
+        device=Device.CPU,
+        release_after_minutes=1 / 60,
+    )
+    first_image, second_image = sorted(dataset.images)
+    released = []
+    controller.worker.released.connect(lambda: released.append(True))
+    run_and_wait(qtbot, prelabelling, lambda: controller.start([first_image], settings))
+    first = factory.made[0].process
+    qtbot.waitUntil(lambda: released == [True], timeout=30000)
+    assert not first.is_alive() and first.exitcode == 0
+
+    run_and_wait(qtbot, prelabelling, lambda: controller.start([second_image], settings))
+    assert len(factory.made) == 2 and predictions(dataset, second_image)
+    assert controller.progress.state is RunState.FINISHED
+    window.close()
+    assert not factory.made[1].process.is_alive()

@@ -75,8 +75,12 @@ def test_slider_hides_unreviewed_predictions_under_the_score_live(window, datase
     window.canvas.setFocus()
     QTest.keyClick(canvas, Qt.Key.Key_Tab)
     QTest.keyClick(canvas, Qt.Key.Key_Tab)
-    QTest.keyClick(canvas, Qt.Key.Key_Tab)  # wraps: only the two shown predictions take part
-    assert canvas.session.selected_id == 1
+    assert canvas.session.selected_id == 2  # only the two shown predictions take part
+    QTest.keyClick(canvas, Qt.Key.Key_Tab)  # past the last one shown here: on to the next image's
+    assert (canvas.session.image_id, canvas.session.selected_id) == (2, 6)
+    QTest.keyClick(canvas, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)  # and back
+    assert (canvas.session.image_id, canvas.session.selected_id) == (1, 2)
+    window.canvas.set_pixels(1, image_levels())  # (this test's images have no files)
     QTest.keyClick(canvas, Qt.Key.Key_Return, CTRL)  # accept all shown on this image
     assert [dataset.instances[i].review for i in SCORES] == [Review.ACCEPTED] * 2 + [Review.UNREVIEWED] * 2
     slider.setValue(0)  # a judged prediction stays whatever the slider says; the others come back
@@ -156,3 +160,32 @@ def test_export_to_the_other_formats_writes_a_folder_of_accepted_instances(
     written = sorted(p.name for p in out.rglob("*") if p.is_file())
     expected = {"labelme": ".json", "yolo": ".txt", "panoptic": ".png"}[export_format]
     assert any(name.endswith(expected) for name in written), written
+
+
+def test_tab_goes_on_to_the_next_image_with_predictions_and_shift_tab_back(window, qtbot, tmp_path):
+    """Past the last unreviewed prediction of an image, Tab shows the next image in the list that has
+    one (skipping images with none) and selects its best; Shift+Tab walks back the same way."""
+    ds = Dataset()
+    ds.put_categories([Category(1, "cell")], notify=False)
+    ds.put_images([Image(i, f"{name}.png", 200, 150) for i, name in enumerate("abc", start=1)], notify=False)
+    preds = {10: (1, 0.9), 11: (1, 0.6), 30: (3, 0.7), 31: (3, 0.8)}  # b.png has none
+    ds.put_instances(
+        [
+            Instance(i, image, 1, square(10, 10, 50, 50), source=Source.from_model("m", s))
+            for i, (image, s) in preds.items()
+        ],
+        notify=False,
+    )
+    window.set_document(MemoryDocument(ds, tmp_path, tmp_path))
+    canvas = window.canvas
+    canvas.setFocus()
+    steps = []
+    for _ in range(5):
+        QTest.keyClick(canvas, Qt.Key.Key_Tab)
+        steps.append((canvas.session.image_id, canvas.session.selected_id))
+    assert steps == [(1, 10), (1, 11), (3, 31), (3, 30), (3, 31)]  # none after c.png: round it
+    back = []
+    for _ in range(2):
+        QTest.keyClick(canvas, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)
+        back.append((canvas.session.image_id, canvas.session.selected_id))
+    assert back == [(1, 11), (1, 10)]  # before c.png's first: a.png's last (b.png has none)

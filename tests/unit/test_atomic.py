@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import stat
 
 import pytest
 
@@ -49,3 +50,18 @@ def test_a_full_disk_keeps_the_old_file(tmp_path):
 def test_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(DatasetError, match="cannot write here"):
         write_bytes_atomic(tmp_path / "nope" / "out.json", b"x")
+
+
+def test_a_new_file_gets_the_umask_mode_and_a_replaced_one_keeps_its_mode(tmp_path):
+    """Exports are readable as any file the person makes (not mkstemp's 0600); chmod survives a rewrite."""
+    old_mask = os.umask(0o027)
+    try:
+        write_bytes_atomic(tmp_path / "new.json", b"{}")
+        assert stat.S_IMODE((tmp_path / "new.json").stat().st_mode) == 0o640
+        kept = tmp_path / "kept.json"
+        kept.write_bytes(b"old")
+        kept.chmod(0o604)
+        write_bytes_atomic(kept, b"new")
+        assert stat.S_IMODE(kept.stat().st_mode) == 0o604 and kept.read_bytes() == b"new"
+    finally:
+        os.umask(old_mask)

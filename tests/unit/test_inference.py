@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import pickle
 from collections import OrderedDict
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -33,7 +34,8 @@ from annotator.inference.predictor import TorchPredictor, cpu_has_native_bf16  #
 from annotator.io.errors import DatasetError  # noqa: E402
 
 HEIGHT, WIDTH = 160, 224
-OPTIONS = PredictOptions(score_threshold=0.5, min_size=HEIGHT, max_size=WIDTH)
+# min_mask_area=0: every detection, as torchvision's own loop gives them (empty masks included)
+OPTIONS = PredictOptions(score_threshold=0.5, min_size=HEIGHT, max_size=WIDTH, min_mask_area=0)
 
 
 @pytest.fixture(scope="session")
@@ -110,6 +112,24 @@ def test_detections_are_sane(predictor, image):
             assert ys.min() >= y0 - margin and ys.max() <= y1 + margin
 
 
+def test_empty_and_speck_masks_are_dropped_by_default(predictor, image):
+    """A random model gives many detections whose mask is empty (as low-threshold runs of real ones do):
+    by default they never leave the predictor; the others are kept, in order, masks unchanged."""
+    everything = predictor.predict(image, OPTIONS)
+    pixels = [int(d.mask.to_array().sum()) for d in everything]
+    assert pixels.count(0) >= 10, "the random model gives empty masks: the case to test"
+    default = replace(OPTIONS, min_mask_area=PredictOptions().min_mask_area)
+    assert default.min_mask_area >= 1
+    kept = predictor.predict(image, default)
+    expected = [d for d, n in zip(everything, pixels, strict=True) if n >= default.min_mask_area]
+    assert [(d.category_id, d.score) for d in kept] == [(d.category_id, d.score) for d in expected]
+    assert all(d.mask.to_array().sum() >= default.min_mask_area for d in kept)
+    bigger = predictor.predict(image, replace(OPTIONS, min_mask_area=200))
+    assert len(bigger) == sum(n >= 200 for n in pixels) < len(kept)
+    with pytest.raises(ValueError, match="min_mask_area"):
+        PredictOptions(min_mask_area=-1)
+
+
 def test_read_only_arrays_and_flipped_views_are_accepted(predictor, image):
     expected = [(d.category_id, d.score) for d in predictor.predict(image, OPTIONS)]
     read_only = image.copy()
@@ -122,18 +142,23 @@ def test_read_only_arrays_and_flipped_views_are_accepted(predictor, image):
 
 def test_options_threshold_classes_and_max_detections(predictor, image):
     everything = predictor.predict(
-        image, PredictOptions(score_threshold=0.0, min_size=HEIGHT, max_size=WIDTH)
+        image, PredictOptions(score_threshold=0.0, min_size=HEIGHT, max_size=WIDTH, min_mask_area=0)
     )
     high = predictor.predict(image, OPTIONS)
     assert len(everything) >= len(high)
     few = predictor.predict(
-        image, PredictOptions(score_threshold=0.0, max_detections=5, min_size=HEIGHT, max_size=WIDTH)
+        image,
+        PredictOptions(
+            score_threshold=0.0, max_detections=5, min_size=HEIGHT, max_size=WIDTH, min_mask_area=0
+        ),
     )
     assert len(few) == 5 and [d.score for d in few] == [d.score for d in everything[:5]]
     wanted = everything[-1].category_id  # a class that is not the top one
     only = predictor.predict(
         image,
-        PredictOptions(score_threshold=0.0, classes=frozenset({wanted}), min_size=HEIGHT, max_size=WIDTH),
+        PredictOptions(
+            score_threshold=0.0, classes=frozenset({wanted}), min_size=HEIGHT, max_size=WIDTH, min_mask_area=0
+        ),
     )
     assert only and {d.category_id for d in only} == {wanted}
     # the class filter acts before NMS and the top-k cut, so it finds at least what the unfiltered run had

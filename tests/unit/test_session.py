@@ -143,3 +143,22 @@ def test_unchanged_values_emit_nothing():
     session.show_image(None)
     assert seen == []
     assert Change(ChangeKind.INSTANCES_ADDED).items == ()
+
+
+def test_image_adjust_table_and_event():
+    from annotator.core.session import ImageAdjust
+
+    assert ImageAdjust().identity and np.array_equal(ImageAdjust().lut(), np.arange(256))
+    brighter = ImageAdjust(gamma=2.0).lut()
+    assert (
+        brighter[0] == 0
+        and brighter[255] == 255
+        and brighter[64] > 64
+        and np.all(np.diff(brighter.astype(int)) >= 0)
+    )
+    assert ImageAdjust(brightness=1.0).lut().min() >= 127 and ImageAdjust(contrast=0.0).lut().max() <= 128
+    session, seen = Session(), []
+    session.subscribe(lambda change: seen.append(change.kind))
+    session.set_image_adjust(ImageAdjust(gamma=2.0))
+    session.set_image_adjust(ImageAdjust(gamma=2.0))
+    assert seen == [SessionEvent.ADJUST]

@@ -199,3 +199,20 @@ def test_error_reports_rebuild_the_same_type_and_message_or_a_named_stand_in():
 
     key = ErrorReport.of(KeyError("boxes")).rebuild()  # str(KeyError) quotes: not rebuilt from it
     assert type(key).__name__ == "KeyError" and str(key) == "'boxes'"
+
+
+def test_boxes_are_segmented_in_the_child_as_in_process(remote, local, image, tmp_path):
+    """Box to mask: the child decodes the image from its path, keeps its features, and answers a box
+    with the mask the in-process predictor gives."""
+    from annotator.core.predictor import BoxPrompt, ImageNotPrepared
+
+    path = tmp_path / "boxes.png"
+    cv2.imwrite(str(path), image[..., ::-1])
+    prompt = BoxPrompt((20.0, 15.0, 120.0, 90.0), category_id=7)
+    with pytest.raises(ImageNotPrepared):
+        remote.segment_box("never prepared", prompt)
+    remote.prepare_image("boxes", path)
+    local.prepare_image("boxes", path)
+    there, here = remote.segment_box("boxes", prompt), local.segment_box("boxes", prompt)
+    assert there.category_id == here.category_id == 7
+    assert there.mask == here.mask and abs(there.score - here.score) < 1e-6

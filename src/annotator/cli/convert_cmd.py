@@ -49,11 +49,13 @@ def run(args: argparse.Namespace) -> int:
 def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path | None) -> list[str]:
     if to == "coco":
         from annotator.io.coco import save_coco
+        from annotator.io.problems import Problems
 
         target = out / "annotations.json" if out.is_dir() else out
         target.parent.mkdir(parents=True, exist_ok=True)
-        save_coco(dataset, target, rle=rle)
-        return []
+        problems = Problems()
+        save_coco(dataset, target, rle=rle, problems=problems)
+        return problems.lines()
     if out.exists() and not out.is_dir():
         from annotator.cli.main import UsageError
 

@@ -83,8 +83,9 @@ def run(args: argparse.Namespace) -> int:
         report = run_checks(loaded.dataset, CheckOptions(min_fragment_pixels=args.min_fragment))
         print("\n".join(checks_text(loaded.dataset, report)))
     if args.stats or args.csv:
-        from annotator.cli.report_text import stats_text, write_csv
+        from annotator.cli.report_text import stats_text
         from annotator.core.statistics import dataset_stats, to_csv_rows
+        from annotator.io.csv_file import write_csv
 
         stats = dataset_stats(loaded.dataset)
         print("\n".join(stats_text(stats)))

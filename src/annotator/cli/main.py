@@ -21,6 +21,7 @@ COMMANDS = {
     "convert": "annotator.cli.convert_cmd",
     "prelabel": "annotator.cli.prelabel_cmd",
     "eval": "annotator.cli.eval_cmd",
+    "train": "annotator.cli.train_cmd",
     "segment-boxes": "annotator.cli.segment_boxes_cmd",
     "rank": "annotator.cli.rank_cmd",
     "audit": "annotator.cli.audit_cmd",

@@ -1,21 +1,27 @@
-"""`annotator prelabel IMAGES --out OUT.json [--model NAME] [--weights FILE] [--score-thr 0.5] ...`.
+"""`annotator prelabel IMAGES --out OUT [--engine local|ray] [--resume] [--model NAME] [--weights FILE] ...`.
 
-IMAGES is a folder (searched recursively) or one image file. Writes a COCO dataset of the predictions
-(RLE masks with scores), or a COCO results list with `--results`. Broken images are reported on stderr
+IMAGES is a folder (searched recursively) or one image file. OUT is a COCO file of the predictions (RLE
+masks with scores; a COCO results list with `--results`), or a `.annotator` project that gets them as
+they arrive. Each finished image goes into a journal beside OUT at once (`OUT.journal`), so a killed run
+loses nothing finished and `--resume` does only the rest; the COCO file is written from it, atomically,
+at the end. `--engine ray` runs on a Ray cluster (docs/scaling.md). Broken images are reported on stderr
 and skipped; missing weights or bad input exit 2 with one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from annotator.io.errors import DatasetError
+
 if TYPE_CHECKING:
-    from annotator.core.model import Dataset
-    from annotator.inference.batch import Progress
+    from annotator.inference.batch import ImageResult, Progress
+    from annotator.io.prelabel_journal import PrelabelJournal, PrelabelRecord
 
 _MODEL_NAMES = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2")
 
@@ -23,7 +29,9 @@ _MODEL_NAMES = ("maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2")
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("prelabel", help="pre-label images with Mask R-CNN")
     parser.add_argument("images", metavar="IMAGES", help="a folder of images, or one image file")
-    parser.add_argument("--out", required=True, metavar="OUT.json", help="the COCO file to write")
+    parser.add_argument(
+        "--out", required=True, metavar="OUT", help="the COCO .json to write, or a .annotator project to fill"
+    )
     parser.add_argument("--model", default=_MODEL_NAMES[0], choices=_MODEL_NAMES, help="architecture")
     parser.add_argument(
         "--weights", metavar="FILE", type=Path, help="a checkpoint (ours or a torchvision state dict)"
@@ -33,57 +41,189 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-dets", type=int, default=100, help="detections per image, at most")
     parser.add_argument("--classes", help="comma-separated category ids or names to keep")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--max-size", type=int, default=1333, metavar="N", help="longest input side")
+    parser.add_argument(
+        "--max-size", type=int, metavar="N",
+        help="longest input side (default: the size a model trained by `annotator train` learnt at, else 1333)",
+    )  # fmt: skip
     parser.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "bf16"),
         help="auto: bf16 after the ResNet body where the CPU has native bf16; bf16: whole network (faster, less exact)",
     )  # fmt: skip
     parser.add_argument("--results", action="store_true", help="write a COCO results list instead")
+    parser.add_argument(
+        "--resume", action="store_true", help="go on from where a stopped run left off (skip finished images)"
+    )
+    parser.add_argument(
+        "--engine", default="local", choices=("local", "ray"), help="in this process, or on Ray"
+    )
+    parser.add_argument(
+        "--address",
+        metavar="A",
+        help="ray: the cluster (auto, or ray://HOST:PORT); default: a new local instance",
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="ray: actors in the pool (default: what fits)"
+    )
+    parser.add_argument("--gpus-per-worker", type=float, default=0.0, metavar="F", help="ray: GPUs per actor")
+    parser.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        metavar="F",
+        help="ray: CPUs per actor (default: what a node has left)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from annotator.cli.main import UsageError
-    from annotator.core.predictor import Device, ModelSpec, Precision, PredictOptions
+    from annotator.io.prelabel_journal import PrelabelJournal, journal_path
+    from annotator.io.prelabel_output import ProjectOutput, check_output_path, is_project_target
 
+    engine = _engine(args)
     paths, root = _image_paths(Path(args.images))
     if not paths:
         raise UsageError(f"{args.images}: no images found (looked for jpg, png, bmp, tif, webp)")
     out = Path(args.out)
-    if not out.parent.is_dir():
-        raise UsageError(f"{out}: the folder {out.parent} does not exist")
+    check_output_path(out)
+    options = _options(args)
+    if is_project_target(out) and args.results:
+        raise UsageError("--results writes a COCO file: give --out a .json name")
+    project = ProjectOutput.open(out, root, paths) if is_project_target(out) else None
     try:
-        options = PredictOptions.with_max_size(
-            args.max_size,
+        journal = PrelabelJournal.open(journal_path(out), settings=_settings(args, root), resume=args.resume)
+        try:
+            return _run_with_journal(args, engine, paths, root, out, options, project, journal)
+        finally:
+            journal.close()
+            if not journal.records:  # nothing finished: nothing to resume, no file to trip the next run
+                journal.remove()
+    finally:
+        if project is not None:
+            project.close()
+
+
+def _run_with_journal(args, engine, paths, root, out, options, project, journal: PrelabelJournal) -> int:
+    from annotator.cli.prelabel_engines import LoadedInfo
+    from annotator.io.prelabel_output import CocoOutput, ProjectOutput
+
+    name_of = _namer(project, root)
+    done = journal.done()
+    todo = [p for p in paths if name_of(p) not in done]
+    if journal.records:
+        _say_resuming(journal, len(paths), len(todo))
+    if todo or journal.model is None:
+        info = engine.load()
+        journal.set_model(info.name, info.categories)
+    else:  # only the output is left to write: no model needed
+        info = LoadedInfo(*journal.model, description="all images done earlier")
+    if args.max_size is None and info.input_size is not None:
+        min_size, max_size = info.input_size  # objects are found best at the scale they were learnt at
+        options = dataclasses.replace(options, min_size=min_size, max_size=max_size)
+    options = _with_classes(options, args.classes, info.categories)
+    if project is not None:
+        target = ProjectOutput(project, model_name=info.name, categories=info.categories)
+    else:
+        target = CocoOutput(out, results=args.results)
+    interrupted = _predict_all(engine, todo, options, target, journal, name_of)
+    journal.sync()
+    try:
+        order = [name_of(p) for p in paths]
+        summary = target.finish(journal.records, order, model_name=info.name, categories=info.categories)
+        failed = sum(1 for name in order if name in journal.records and not journal.records[name].ok)
+    except DatasetError as exc:
+        raise DatasetError(exc.path, f"{exc.reason}; {_kept(journal)}", item=exc.item) from None
+    if interrupted:  # what was done is saved; main reports the interruption (exit 130)
+        print(
+            f"wrote {out}: the {summary.images} of {len(paths)} images done so far; "
+            f"--resume goes on from there ({journal.path})",
+            file=sys.stderr,
+        )
+        raise KeyboardInterrupt
+    journal.remove()
+    print(
+        f"wrote {out}: {summary.images} images, {summary.predictions} predictions"
+        + (f", {failed} images skipped" if failed else "")
+        + f" ({info.description})"
+    )
+    return 0
+
+
+def _namer(project, root: Path):
+    """How an image is named in the output: relative to the project's folder, or to IMAGES."""
+    if project is None:
+        return lambda path: path.relative_to(root).as_posix()
+    images_root = project.root.resolve()
+    return lambda path: path.resolve().relative_to(images_root).as_posix()
+
+
+def _say_resuming(journal: PrelabelJournal, total: int, todo: int) -> None:
+    damaged = f" ({journal.skipped_lines} damaged lines ignored)" if journal.skipped_lines else ""
+    print(
+        f"annotator prelabel: resuming {journal.path}: {total - todo} of {total} images done earlier, "
+        f"{todo} to do{damaged}",
+        file=sys.stderr,
+    )
+
+
+def _engine(args: argparse.Namespace):
+    """The engine asked for; a missing Ray or Ray options without it are usage errors (exit 2)."""
+    from annotator.cli.main import UsageError
+    from annotator.cli.prelabel_engines import LocalEngine, RayEngine
+    from annotator.core.predictor import Device, ModelSpec, Precision
+
+    spec = ModelSpec(
+        name=args.model, weights=args.weights, device=Device(args.device), precision=Precision(args.precision)
+    )
+    if args.engine == "local":
+        if args.address or args.workers or args.gpus_per_worker or args.cpus_per_worker:
+            raise UsageError(
+                "--address, --workers, --gpus-per-worker and --cpus-per-worker need --engine ray"
+            )
+        return LocalEngine(spec)
+    from annotator.inference.ray_engine import RayOptions, RayUnavailable
+
+    if (args.workers is not None and args.workers < 1) or args.gpus_per_worker < 0:
+        raise UsageError("--workers must be at least 1, --gpus-per-worker at least 0")
+    ray_options = RayOptions(
+        address=args.address,
+        workers=args.workers,
+        cpus_per_worker=args.cpus_per_worker,
+        gpus_per_worker=args.gpus_per_worker,
+    )
+    try:
+        return RayEngine(spec, ray_options, report=lambda text: print(text, file=sys.stderr, flush=True))
+    except RayUnavailable as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _options(args: argparse.Namespace):
+    from annotator.cli.main import UsageError
+    from annotator.core.predictor import PredictOptions
+
+    try:
+        return PredictOptions.with_max_size(
+            args.max_size or 1333,
             score_threshold=args.score_thr,
             mask_threshold=args.mask_thr,
             max_detections=args.max_dets,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    spec = ModelSpec(
-        name=args.model, weights=args.weights, device=Device(args.device), precision=Precision(args.precision)
-    )
 
-    from annotator.inference.allocator import keep_freed_memory
-    from annotator.inference.predictor import TorchPredictor, configure_threads
 
-    configure_threads()
-    keep_freed_memory()
-    predictor = TorchPredictor.from_spec(spec)
-    options = _with_classes(options, args.classes, predictor.info.categories)
-    dataset, failed, interrupted = _predict_all(predictor, paths, root, options)
-    _write(dataset, out, results=args.results)
-    if interrupted:  # what was done is saved; main reports the interruption (exit 130)
-        print(f"wrote {out}: the first {len(dataset.images)} of {len(paths)} images", file=sys.stderr)
-        raise KeyboardInterrupt
-    count = len(dataset.instances)
-    print(
-        f"wrote {out}: {len(dataset.images)} images, {count} predictions"
-        + (f", {failed} images skipped" if failed else "")
-        + f" ({predictor.info.name}, {predictor.info.device}, {predictor.info.precision})"
-    )
-    return 0
+def _settings(args: argparse.Namespace, root: Path) -> dict:
+    """What a resumed run must share with the run it continues (the engine and its size may differ)."""
+    return {
+        "images": str(root.resolve()),
+        "model": args.model,
+        "weights": None if args.weights is None else str(args.weights.resolve()),
+        "score_thr": args.score_thr,
+        "mask_thr": args.mask_thr,
+        "max_dets": args.max_dets,
+        "classes": args.classes or None,
+        "max_size": args.max_size,
+        "precision": args.precision,
+    }
 
 
 def _image_paths(images: Path) -> tuple[list[Path], Path]:
@@ -119,57 +259,59 @@ def _with_classes(options, classes: str | None, categories):
     return replace(options, classes=frozenset(ids))
 
 
-def _predict_all(predictor, paths: list[Path], root: Path, options) -> tuple[Dataset, int, bool]:
-    """Run the batch, putting each image's detections into a fresh dataset as they come.
+def _predict_all(engine, todo: list[Path], options, target, journal, name_of) -> bool:
+    """Run the engine over `todo`, writing each image to the target and the journal as it comes.
 
-    Ctrl-C stops it after the current image: (dataset so far, images skipped, interrupted).
+    Ctrl-C stops it, keeping what finished: True when interrupted. Any other failure is raised after a
+    word on what was kept.
     """
-    from annotator.core.model import Dataset
-    from annotator.inference.batch import prelabel_images
-
-    dataset = Dataset()
-    dataset.put_categories(predictor.info.categories, notify=False)
+    if not todo:
+        return False
     bar = _ProgressBar(sys.stderr)
-    failed = 0
     try:
-        for result in prelabel_images(predictor, paths, options):
-            failed += _add_result(dataset, result, root, predictor, bar)
+        for result in engine.results(todo, options):
+            _keep(_record(result, name_of), target, journal, bar)
+            bar.update(result.progress)
     except KeyboardInterrupt:
         bar.close()
-        return dataset, failed, True
+        return True
+    except DatasetError as exc:  # the journal or the project could not be written (a full disk)
+        bar.close()
+        raise DatasetError(exc.path, f"{exc.reason}; {_kept(journal)}", item=exc.item) from None
+    except BaseException:
+        bar.close()
+        print(f"annotator prelabel: {_kept(journal)}", file=sys.stderr)
+        raise
     bar.close()
-    return dataset, failed, False
+    return False
 
 
-def _add_result(dataset: Dataset, result, root: Path, predictor, bar: _ProgressBar) -> int:
-    """Put one image and its detections into `dataset`; 1 if the image was skipped, else 0."""
-    from annotator.core.model import Image
-    from annotator.core.prelabel import prelabel_edit
-
-    try:
-        if not result.ok:
-            bar.message(f"annotator prelabel: skipped {result.error}")
-            return 1
-        image_id = len(dataset.images) + 1
-        file_name = result.path.relative_to(root).as_posix()
-        dataset.put_images([Image(image_id, file_name, result.width, result.height)], notify=False)
-        edit = prelabel_edit(
-            dataset, image_id, result.detections, model_name=predictor.info.name,
-            categories=predictor.info.categories,
-        )  # fmt: skip
-        edit.apply(dataset)
-        return 0
-    finally:
-        bar.update(result.progress)
+def _kept(journal: PrelabelJournal) -> str:
+    return (
+        f"the {len(journal.records)} images finished are kept in {journal.path}: "
+        "run the same command with --resume to go on"
+    )
 
 
-def _write(dataset: Dataset, out: Path, *, results: bool) -> None:
-    from annotator.io.coco import save_coco, save_coco_results
+def _record(result: ImageResult, name_of) -> PrelabelRecord:
+    from annotator.io.prelabel_journal import PrelabelRecord
 
-    if results:
-        save_coco_results(dataset, out)
-    else:
-        save_coco(dataset, out, rle=True, include_scores=True)
+    name = name_of(result.path)
+    if not result.ok:
+        return PrelabelRecord(name, result.width, result.height, (), result.error)
+    return PrelabelRecord(name, result.width, result.height, result.detections, None)
+
+
+def _keep(record: PrelabelRecord, target, journal: PrelabelJournal, bar: _ProgressBar) -> None:
+    """Write one image to the target, then to the journal; report it if it was skipped."""
+    from dataclasses import replace
+
+    problem = target.put(record)
+    if problem is not None:
+        record = replace(record, detections=(), error=problem)
+    journal.append(record, detections=target.keeps_detections)
+    if not record.ok:
+        bar.message(f"annotator prelabel: skipped {record.error}")
 
 
 class _ProgressBar:

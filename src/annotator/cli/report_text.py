@@ -1,12 +1,8 @@
-"""Plain-text renderings of the consistency checks and the statistics, for `annotator info`, and CSV
-written atomically."""
+"""Plain-text renderings of the consistency checks and the statistics, for `annotator info`."""
 
 from __future__ import annotations
 
-import csv
-import io
 import statistics as pystats
-from pathlib import Path
 
 from annotator.core.checks import CheckKind, CheckReport
 from annotator.core.model import Dataset
@@ -51,11 +47,3 @@ def stats_text(stats: DatasetStats) -> list[str]:
     if len(used) < len(stats.classes):
         lines.append(f"  ({len(stats.classes) - len(used)} classes without instances)")
     return lines
-
-
-def write_csv(path: Path, rows: list[tuple]) -> None:
-    from annotator.io.atomic import write_bytes_atomic
-
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    write_bytes_atomic(path, buffer.getvalue().encode("utf-8"))

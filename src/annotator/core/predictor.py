@@ -55,7 +55,9 @@ class PredictOptions:
     """Per-call options. `classes` keeps only these category ids (None keeps all).
 
     The image is resized so its short side is `min_size`, unless that makes the long side exceed
-    `max_size` (torchvision's GeneralizedRCNNTransform rule).
+    `max_size` (torchvision's GeneralizedRCNNTransform rule). A detection whose thresholded mask covers
+    fewer than `min_mask_area` pixels is dropped: an empty or speck mask is invisible on the canvas,
+    useless to review, and exported it has area 0 (training rejects it). 0 keeps every detection.
     """
 
     score_threshold: float = 0.5
@@ -65,6 +67,7 @@ class PredictOptions:
     min_size: int = 800
     max_size: int = 1333
     proposals: int | None = None  # RPN proposals kept (pre- and post-NMS); None: the model's own (1000)
+    min_mask_area: int = 4  # pixels; see above
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score_threshold <= 1.0:
@@ -73,6 +76,8 @@ class PredictOptions:
             raise ValueError(f"mask threshold must be in (0, 1), got {self.mask_threshold}")
         if min(self.max_detections, self.min_size, self.max_size, self.proposals or 1) < 1:
             raise ValueError("max_detections, min_size, max_size and proposals must be positive")
+        if self.min_mask_area < 0:
+            raise ValueError(f"min_mask_area must be 0 or more, got {self.min_mask_area}")
         if self.classes is not None:
             object.__setattr__(self, "classes", frozenset(int(c) for c in self.classes))
 
@@ -146,6 +151,8 @@ class PredictorInfo:
     categories: tuple[Category, ...]
     device: str
     precision: str
+    # (min_size, max_size) the model was trained at, for PredictOptions (None: use the defaults)
+    input_size: tuple[int, int] | None = None
 
 
 @runtime_checkable
@@ -156,6 +163,20 @@ class Predictor(Protocol):
     def info(self) -> PredictorInfo: ...
 
     def predict(self, image: np.ndarray, options: PredictOptions) -> list[Detection]: ...
+
+
+class ImageNotPrepared(LookupError):
+    """`segment_box` was asked about an image it holds no features of (never prepared, or forgotten):
+    prepare it and ask again. A plain message, so it crosses the model process as the same type."""
+
+
+@runtime_checkable
+class BoxPredictor(Protocol):
+    """A predictor that also segments boxes a person draws (box-to-mask), on an image it was told of."""
+
+    def prepare_image(self, key: object, path: Path) -> None: ...
+
+    def segment_box(self, key: object, prompt: BoxPrompt) -> BoxMask: ...
 
 
 class CancelToken:

@@ -1,12 +1,18 @@
-"""The few judgements every layer makes about an instance, written once.
+"""The few judgements every layer makes about an instance or an image, written once.
 
-Export ("only accepted"), review ("still to judge"), pre-labelling ("may be replaced") and training
-("may teach the model") all ask these questions; they must get the same answers everywhere.
+Export ("only accepted"), review ("still to judge"), pre-labelling ("may be replaced", "cannot be
+read") and training ("may teach the model") all ask these questions; they must get the same answers
+everywhere.
 """
 
 from __future__ import annotations
 
-from annotator.core.model import Instance, Review
+from collections.abc import Mapping
+from dataclasses import replace
+
+from annotator.core.model import Dataset, Image, Instance, Review
+
+_OWN = "annotator"  # our namespaced key in `extra` (COCO export writes it under the same name)
 
 
 def is_unreviewed_prediction(instance: Instance) -> bool:
@@ -25,3 +31,32 @@ def is_trainable(instance: Instance) -> bool:
     """What a model may learn from: a person's accepted instances; crowd regions are ignored, as COCO
     training does."""
     return is_accepted(instance) and not instance.iscrowd
+
+
+def unreadable_reason(image: Image) -> str | None:
+    """Why the image file could not be decoded when it was last tried, or None. Kept with the image (the
+    project saves it), so the image list marks it and "all images" pre-labelling skips it after
+    reopening; a later successful decode clears it."""
+    own = image.extra.get(_OWN)
+    reason = own.get("unreadable") if isinstance(own, Mapping) else None
+    return reason if isinstance(reason, str) else None
+
+
+def with_unreadable(image: Image, reason: str | None) -> Image:
+    """`image` marked as unreadable for `reason` (None: readable again)."""
+    own = dict(image.extra.get(_OWN) or {})
+    if reason is None:
+        own.pop("unreadable", None)
+    else:
+        own["unreadable"] = reason
+    extra = {key: value for key, value in image.extra.items() if key != _OWN}
+    if own:
+        extra[_OWN] = own
+    return replace(image, extra=extra)
+
+
+def mark_unreadable(dataset: Dataset, image_id: int, reason: str | None) -> None:
+    """Record (or clear, with None) that an image cannot be decoded; the project store saves it."""
+    image = dataset.images.get(image_id)
+    if image is not None and unreadable_reason(image) != reason:
+        dataset.put_images([with_unreadable(image, reason)])

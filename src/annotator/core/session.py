@@ -2,9 +2,9 @@
 
 It owns the open document, the current image, the selection (one primary instance and any others),
 what is hidden (instances, classes, everything, predictions under the score filter), colour overrides
-(the comparison's TP / FP colours) and the drawing style. The canvas, the docks, the editor, review,
-evaluation and pre-labelling subscribe to its events and never keep copies of this state; napari's
-`ViewerModel` is the model. `open` switches every part at once, and only after the old document closed:
+(the comparison's TP / FP colours), the drawing style and the displayed image's brightness, contrast
+and gamma. The canvas, the docks, the editor, review, evaluation and pre-labelling subscribe to its
+events and never keep copies of this state; napari's `ViewerModel` is the model. `open` switches every part at once, and only after the old document closed:
 if it refuses (changes that cannot be saved), nothing changes at all.
 """
 
@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
+
+import numpy as np
 
 from annotator.core.events import EventEmitter
 from annotator.core.model import Change, ChangeKind, Dataset, Image, Instance
@@ -60,6 +62,30 @@ class ViewStyle:
 
 
 @dataclass(frozen=True)
+class ImageAdjust:
+    """Brightness, contrast and gamma of the displayed image, for dark photos. View only: the pixels
+    the tools, the model and every export see are the file's own.
+
+    Applied to each channel value x in [0, 1]: x ** (1 / gamma) (gamma above 1 lifts the shadows), then
+    contrast scales it about mid-grey and brightness is added (a fraction of the full range).
+    """
+
+    brightness: float = 0.0  # -1 .. 1
+    contrast: float = 1.0  # 0 .. 3
+    gamma: float = 1.0  # 0.2 .. 5
+
+    @property
+    def identity(self) -> bool:
+        return self == ImageAdjust()
+
+    def lut(self) -> np.ndarray:
+        """The 256-entry uint8 table this adjustment maps each channel value through."""
+        x = np.arange(256, dtype=np.float64) / 255.0
+        y = (x ** (1.0 / max(self.gamma, 1e-3)) - 0.5) * self.contrast + 0.5 + self.brightness
+        return np.clip(np.rint(y * 255.0), 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
 class Override:
     """Draw an instance in this colour instead of its class's, with a note after its label (the
     comparison with ground truth colours predictions TP / FP and shows the IoU this way)."""
@@ -76,6 +102,7 @@ class SessionEvent(StrEnum):
     VISIBILITY = "visibility"  # hidden instances or classes, hide all, the score filter
     STYLE = "style"
     OVERRIDES = "overrides"
+    ADJUST = "adjust"  # the image's brightness, contrast or gamma (the instances are not redrawn)
 
 
 @dataclass(frozen=True)
@@ -95,6 +122,7 @@ class Session:
     min_score: float = 0.0  # unreviewed predictions scoring less are hidden (the review slider)
     overrides: Mapping[int, Override] = field(default_factory=dict)
     style: ViewStyle = field(default_factory=ViewStyle)
+    image_adjust: ImageAdjust = field(default_factory=ImageAdjust)
     events: EventEmitter[SessionChange] = field(default_factory=EventEmitter, repr=False)
 
     # -- subscribing ------------------------------------------------------------------------------
@@ -239,3 +267,9 @@ class Session:
         if style != self.style:
             self.style = style
             self._emit(SessionEvent.STYLE)
+
+    def set_image_adjust(self, adjust: ImageAdjust) -> None:
+        """Brightness, contrast and gamma of the displayed image (kept when another image is shown)."""
+        if adjust != self.image_adjust:
+            self.image_adjust = adjust
+            self._emit(SessionEvent.ADJUST)

@@ -159,8 +159,11 @@ def add_rectangle(
     return _add(dataset, image_id, category, geometry, "Draw rectangle")
 
 
-def add_mask(dataset: Dataset, image_id: int, category: ClassChoice, mask: np.ndarray):
-    return _add(dataset, image_id, category, Mask.from_array(mask), "Brush")
+def add_mask(
+    dataset: Dataset, image_id: int, category: ClassChoice, mask: np.ndarray, *, text: str = "Brush"
+):
+    """A new mask instance in front; `text` names the step in the undo history (the tool that made it)."""
+    return _add(dataset, image_id, category, Mask.from_array(mask), text)
 
 
 def _add(dataset: Dataset, image_id: int, category: ClassChoice, geometry: Geometry, text: str):

@@ -39,3 +39,24 @@ def open_samples() -> Document | None:
     from annotator.io.project import open_samples_project
 
     return open_samples_project()
+
+
+def is_open_folder(document: Document | None, path: str | Path) -> bool:
+    """Whether `path` is the folder of images whose project `document` is (opening it again refreshes).
+    A folder's project is `project.annotator` in it, or `project-<hash>.annotator` in the user's data
+    folder when it is read-only (`io.project`); a COCO file's project is named after the file."""
+    from annotator.io.project import FOLDER_PROJECT_NAME
+
+    if document is None:
+        return False
+    target = Path(path).expanduser()
+    stem = Path(FOLDER_PROJECT_NAME).stem
+    folder_project = document.path.name == FOLDER_PROJECT_NAME or document.path.name.startswith(stem + "-")
+    return folder_project and target.is_dir() and target.resolve() == Path(document.root).resolve()
+
+
+def refresh_document(document: Document) -> int:
+    """Add the images that appeared in the document's folder since it was opened; how many."""
+    from annotator.io.project import Project, refresh_images
+
+    return refresh_images(document) if isinstance(document, Project) else 0

@@ -3,11 +3,13 @@
 
 The export works on a snapshot of the dataset (its values are immutable, so copying the dicts is
 enough) and writes atomically, so the GUI keeps running on a large dataset and a failed write leaves
-no half file.
+no half file. The dialog stays open until the export is written: a failure is shown in it with the
+options as they were, and so is what the export left out (instances of area 0, for example).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QVBoxLayout,
@@ -28,6 +31,8 @@ from PySide6.QtWidgets import (
 from annotator.core.model import Dataset
 from annotator.gui.workers import BackgroundWorker
 from annotator.io.errors import DatasetError
+
+SHOWN_NOTES = 12  # lines of "left out" notes in the dialog; the rest are counted
 
 
 class ExportFormat(StrEnum):
@@ -46,6 +51,11 @@ FORMAT_LABELS = {
 
 
 class ExportDialog(QDialog):
+    """Format, path and options; `export_requested(path, options)` asks for the export, and
+    `show_result` tells the dialog how it went."""
+
+    export_requested = Signal(object, dict)
+
     def __init__(self, default_path: Path, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
@@ -61,12 +71,15 @@ class ExportDialog(QDialog):
         self.accepted_only.setChecked(True)
         self.rle = QCheckBox("Masks as RLE (otherwise polygons where exact)")
         self.scores = QCheckBox("Include scores")
-        buttons = QDialogButtonBox(
+        self.message = QLabel(wordWrap=True)  # a failure, or what the export left out
+        self.message.hide()
+        self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        self.export_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.export_button.setText("Export")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
         row = QHBoxLayout()
         row.addWidget(self.path, 1)
         row.addWidget(browse)
@@ -75,8 +88,47 @@ class ExportDialog(QDialog):
         layout.addLayout(row)
         for box in (self.accepted_only, self.rle, self.scores):
             layout.addWidget(box)
-        layout.addWidget(buttons)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
         self.resize(560, self.sizeHint().height())
+
+    def accept(self) -> None:
+        """Ask for the export (`export_requested`); the dialog closes once it is written (`show_result`)."""
+        if not self.path.text().strip():
+            self._say("Choose where to write the export.", error=True)
+            return
+        self.export_button.setEnabled(False)
+        self.export_button.setText("Exporting…")
+        self.message.hide()
+        self.export_requested.emit(Path(self.path.text().strip()).expanduser(), self.options())
+
+    def show_result_for(self, path: str, count: int, error: str, notes: list[str]) -> None:
+        """`Exporter.finished`, connected: the result of this dialog's export, if it is still open."""
+        if self.isVisible() and not self.export_button.isEnabled():
+            self.show_result(count, error, notes)
+
+    def show_result(self, count: int, error: str, notes: list[str]) -> None:
+        """After the export: close if all went well; otherwise say what failed (options kept, try again)
+        or what was left out (the Export button goes: nothing is left to do but read and close)."""
+        self.export_button.setText("Export")
+        self.export_button.setEnabled(True)
+        if error:
+            self._say(f"Export failed: {error}", error=True)
+        elif notes:
+            shown = notes[:SHOWN_NOTES]
+            more = len(notes) - len(shown)
+            lines = "\n".join(f"• {line}" for line in shown) + (f"\n… and {more} more" if more else "")
+            self._say(f"Exported {count} annotations to {self.path.text()}.\nLeft out or changed:\n{lines}")
+            self.export_button.hide()
+            self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Close")
+        else:
+            super().accept()
+
+    def _say(self, text: str, *, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #c0392b" if error else "color: #9a6700")
+        self.message.show()
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))  # room for every line
 
     @property
     def chosen_format(self) -> ExportFormat:
@@ -104,44 +156,60 @@ class ExportDialog(QDialog):
         return options
 
 
-def write_export(dataset: Dataset, path: Path, options: dict) -> int:
-    """Write `dataset` in the chosen format; the number of annotations written."""
+@dataclass(frozen=True)
+class ExportResult:
+    count: int  # annotations written
+    notes: list[str]  # what was left out or changed, one line each
+
+
+def write_export(dataset: Dataset, path: Path, options: dict) -> ExportResult:
+    """Write `dataset` in the chosen format, making the folder it goes in if it is missing."""
     from annotator.core.rules import is_accepted
     from annotator.io.coco_write import save_coco
+    from annotator.io.problems import Problems
 
     export_format = ExportFormat(options.pop("format", ExportFormat.COCO))
     images_root = options.pop("images_root", None)
+    folder = path.parent if export_format is ExportFormat.COCO else path
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DatasetError(folder, "must be a folder, but a file of that name is in the way") from None
+    except OSError as exc:
+        raise DatasetError(folder, f"cannot make this folder: {exc.strerror or exc}") from None
     if export_format is ExportFormat.COCO:
-        return save_coco(dataset, path, **options)
+        problems = Problems()
+        count = save_coco(dataset, path, **options, problems=problems)
+        return ExportResult(count, problems.lines())
     if options.get("accepted_only"):
         dataset = dataset.snapshot(keep=is_accepted)
-    if path.exists() and not path.is_dir():
-        raise DatasetError(path, "must be a folder for this format")
     if export_format is ExportFormat.LABELME:
         from annotator.io.labelme_write import save_labelme
 
-        save_labelme(dataset, path, images_root=images_root)
+        notes = save_labelme(dataset, path, images_root=images_root)
     elif export_format is ExportFormat.YOLO:
         from annotator.io.yolo import save_yolo
 
-        save_yolo(dataset, path)
+        notes = save_yolo(dataset, path)
     else:
         from annotator.io.panoptic import save_panoptic
 
-        save_panoptic(dataset, path)
-    return len(dataset.instances)
+        notes = save_panoptic(dataset, path)
+    return ExportResult(len(dataset.instances), notes)
 
 
 class Exporter(QObject):
     """Runs exports one after another in its own thread, each on a snapshot of the dataset taken when it
-    was asked for; `finished(path, count, error)` arrives on the GUI thread ("" when no error)."""
+    was asked for; `finished(path, count, error, notes)` arrives on the GUI thread ("" when no error)."""
 
-    finished = Signal(str, int, str)
+    finished = Signal(str, int, str, list)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.worker = BackgroundWorker(self)
-        self.worker.done.connect(lambda path, count: self.finished.emit(str(path), count, ""))
+        self.worker.done.connect(
+            lambda path, result: self.finished.emit(str(path), result.count, "", list(result.notes))
+        )
         self.worker.failed.connect(self._failed)
 
     def export(self, dataset: Dataset, path: Path, options: dict) -> None:
@@ -149,8 +217,8 @@ class Exporter(QObject):
         self.worker.submit(partial(write_export, dataset.snapshot(), path, dict(options)), path)
 
     def _failed(self, path: Path, error: Exception) -> None:
-        message = error.reason if isinstance(error, DatasetError) else f"{type(error).__name__}: {error}"
-        self.finished.emit(str(path), 0, message)
+        message = str(error) if isinstance(error, DatasetError) else f"{type(error).__name__}: {error}"
+        self.finished.emit(str(path), 0, message, [])
 
     def wait(self) -> None:
         self.worker.wait()

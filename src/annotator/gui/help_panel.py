@@ -1,10 +1,15 @@
 """The shortcuts panel (F1): every menu action with its keys, read from the menus themselves so it can
-never disagree with them, and the mouse gestures of each tool."""
+never disagree with them, and the mouse gestures of each tool.
+
+The keys column is sized to its keys and the action names take the rest (elided, full in a tooltip), so
+the keys are readable in a narrow dock without scrolling sideways; a mouse gesture spans both columns
+and wraps."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMenuBar, QTreeWidget, QTreeWidgetItem
+from PySide6.QtWidgets import QDockWidget, QHeaderView, QMenuBar, QTreeWidget, QTreeWidgetItem
 
 MOUSE_HELP = (
     ("Select (V)", "click: select · Shift+click: add to selection · drag: move"),
@@ -19,15 +24,22 @@ MOUSE_HELP = (
 
 
 def _keys(action) -> str:
-    return ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
+    """The action's shortcuts, one a line (the keys column stays as narrow as its longest shortcut)."""
+    return "\n".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
 
 
 class HelpPanel(QDockWidget):
     def __init__(self, parent=None) -> None:
         super().__init__("Shortcuts", parent)
         self.setObjectName("help_dock")
-        self.tree = QTreeWidget(rootIsDecorated=True, uniformRowHeights=True, alternatingRowColors=True)
+        self.tree = QTreeWidget(rootIsDecorated=True, alternatingRowColors=True, wordWrap=True)
         self.tree.setHeaderLabels(["Action", "Keys"])
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.setWidget(self.tree)
 
     def fill(self, menu_bar: QMenuBar) -> None:
@@ -41,11 +53,12 @@ class HelpPanel(QDockWidget):
             if group.childCount():
                 self.tree.addTopLevelItem(group)
         mouse = QTreeWidgetItem(["Mouse", ""])
-        for tool, text in MOUSE_HELP:
-            mouse.addChild(QTreeWidgetItem([tool, text]))
         self.tree.addTopLevelItem(mouse)
+        for tool, text in MOUSE_HELP:
+            item = QTreeWidgetItem([f"{tool}: {text}", ""])
+            mouse.addChild(item)
+            item.setFirstColumnSpanned(True)  # a sentence, not a key: it wraps over both columns
         self.tree.expandAll()
-        self.tree.resizeColumnToContents(0)
 
     def _add_actions(self, group: QTreeWidgetItem, menu, *, keyed_only: bool = False) -> None:
         for action in menu.actions():
@@ -57,7 +70,10 @@ class HelpPanel(QDockWidget):
             if keyed_only and not action.shortcuts():
                 continue
             if action.text():
-                group.addChild(QTreeWidgetItem([action.text().replace("&", ""), _keys(action)]))
+                text = action.text().replace("&", "")
+                item = QTreeWidgetItem([text, _keys(action)])
+                item.setToolTip(0, text)
+                group.addChild(item)
 
     def rows(self) -> list[tuple[str, str]]:
         """(action, keys) for every action listed: what a user reads."""

@@ -14,19 +14,25 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
 from annotator.core.model import Change, ChangeKind
+from annotator.core.rules import mark_unreadable
 from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
 from annotator.gui import project_dialogs
+from annotator.gui.adjust_dialog import install_image_adjust
 from annotator.gui.canvas.view import Canvas
-from annotator.gui.document import open_document
+from annotator.gui.document import is_open_folder, open_document, refresh_document
 from annotator.gui.evaluation.actions import install_evaluation
 from annotator.gui.export_dialog import ExportDialog, Exporter
 from annotator.gui.lists.classes import ClassListDock
 from annotator.gui.lists.images import ImageListDock
 from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
+from annotator.gui.resume import ResumePoint
 from annotator.gui.review.actions import install_review
+from annotator.gui.review.assisted import install_assisted_review
+from annotator.gui.save_status import install_save_status
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
+from annotator.gui.tools.context_menu import InstanceMenu
 from annotator.io.errors import DatasetError, ProjectFileChangedError
 
 MAX_RECENT = 10
@@ -68,6 +74,11 @@ class MainWindow(QMainWindow):
         self.exporter.finished.connect(self._exported)
         install_review(self)  # Review menu and toolbar: accept / reject keys, score slider, progress
         install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
+        install_assisted_review(self)  # label next, suspicious labels, checks, statistics
+        self.resume_point = ResumePoint(self)  # the last project and image, for a start with no path
+        self.save_status = install_save_status(self)  # saved indicator, File ▸ Save (Ctrl+S)
+        self.instance_menu = InstanceMenu(self)  # right click on an instance
+        install_image_adjust(self)  # View ▸ Image brightness, contrast, gamma…
         self.apply_theme(Theme(self.settings.value("view/theme", Theme.LIGHT.value)))
         self.resize(1400, 900)
         self.resizeDocks([self.images_dock, self.instances_dock], [300, 320], Qt.Orientation.Horizontal)
@@ -152,6 +163,7 @@ class MainWindow(QMainWindow):
         self.canvas.cursor_moved.connect(self._show_cursor)
         self.canvas.zoom_changed.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
         self.loader.loaded.connect(self.canvas.set_pixels)
+        self.loader.loaded.connect(lambda image_id, _levels: self._mark_unreadable(image_id, None))
         self.loader.failed.connect(self._image_failed)
         self.canvas.render_error.connect(lambda message: self.statusBar().showMessage(message, 10000))
 
@@ -161,7 +173,10 @@ class MainWindow(QMainWindow):
 
     # -- documents --------------------------------------------------------------------------------
     def open_path(self, path: str | Path, *, reimport: bool = False) -> bool:
-        """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost."""
+        """Open a folder, project or COCO file; a bad one gets one clear message, nothing is lost. The
+        folder this window has open already is refreshed instead: images added to it appear."""
+        if not reimport and is_open_folder(self.document, path):
+            return self._refresh_folder(Path(path))
         try:
             document = open_document(path, reimport=reimport)
         except Exception as exc:  # noqa: BLE001 - a slot: the person gets a dialog, never a traceback
@@ -177,6 +192,19 @@ class MainWindow(QMainWindow):
             document.close()
             return False
         self._remember_recent(Path(path))
+        return True
+
+    def _refresh_folder(self, path: Path) -> bool:
+        """The open folder again: add the images that appeared in it (a bad one gets a dialog)."""
+        try:
+            added = refresh_document(self.document)
+        except Exception as exc:  # noqa: BLE001 - a slot: the person gets a dialog, never a traceback
+            QMessageBox.warning(self, "Cannot refresh", project_dialogs.describe(path, exc))
+            return False
+        self.statusBar().showMessage(
+            f"{added} new image(s) added from {path.name}" if added else "No new images", 8000
+        )
+        self._remember_recent(path)
         return True
 
     def set_document(self, document: Document | None) -> bool:
@@ -269,7 +297,13 @@ class MainWindow(QMainWindow):
 
     def _image_failed(self, image_id: int, message: str) -> None:
         self.canvas.set_failure(image_id, message)
+        self._mark_unreadable(image_id, message)
         self.statusBar().showMessage(message, 10000)
+
+    def _mark_unreadable(self, image_id: int, reason: str | None) -> None:
+        """Marked in the image list and skipped by "all images" pre-labelling; saved with the project."""
+        if self.document is not None:
+            mark_unreadable(self.document.dataset, image_id, reason)
 
     def _on_change(self, change: Change) -> None:
         if change.kind is not ChangeKind.IMAGES_CHANGED:
@@ -325,22 +359,24 @@ class MainWindow(QMainWindow):
         """Ask where and how, then write in the exporter's thread; the result shows in the status bar."""
         if self.document is None:
             return None
-        dialog = ExportDialog(self.document.path.with_name(self.document.path.stem + "_export.json"), self)
-        dialog.accepted.connect(
-            lambda: self.exporter.export(
-                self.document.dataset,
-                Path(dialog.path.text()),
-                {**dialog.options(), "images_root": self.document.root},
+        document = self.document
+        dialog = ExportDialog(document.path.with_name(document.path.stem + "_export.json"), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.export_requested.connect(
+            lambda path, options: self.exporter.export(
+                document.dataset, path, {**options, "images_root": document.root}
             )
         )
+        self.exporter.finished.connect(dialog.show_result_for)
         dialog.open()
         return dialog
 
-    def _exported(self, path: str, count: int, error: str) -> None:
+    def _exported(self, path: str, count: int, error: str, notes: list) -> None:
         if error:
-            QMessageBox.warning(self, "Export failed", f"{path}: {error}")
+            self.statusBar().showMessage(f"Export failed: {error}", 10000)
         else:
-            self.statusBar().showMessage(f"Exported {count} annotations to {path}", 10000)
+            left_out = f" ({len(notes)} note(s): see the export dialog)" if notes else ""
+            self.statusBar().showMessage(f"Exported {count} annotations to {path}{left_out}", 10000)
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent", [])

@@ -50,6 +50,7 @@ class ImageResult:
     detections: tuple[Detection, ...]
     error: str | None
     progress: Progress
+    unreadable: bool = False  # the error is the image file's: it cannot be decoded (retrying will not help)
 
     @property
     def ok(self) -> bool:
@@ -74,7 +75,7 @@ def prelabel_images(
             image = load_rgb(path)
         except DatasetError as exc:
             progress = Progress(index + 1, total, time.perf_counter() - started)
-            yield ImageResult(index, path, 0, 0, (), str(exc), progress)
+            yield ImageResult(index, path, 0, 0, (), str(exc), progress, unreadable=True)
             continue
         unusable = options.unusable_size(image.shape[1], image.shape[0])
         if unusable is not None:  # the image's fault, not the model's

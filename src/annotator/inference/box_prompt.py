@@ -33,6 +33,7 @@ class Refinement(StrEnum):
 
 @dataclass
 class _Features:
+    pixels: np.ndarray  # the image (GrabCut refinement reads it)
     shape: tuple[int, int]  # the image's (height, width)
     scale: float  # network input pixels per image pixel
     image_sizes: list[tuple[int, int]]
@@ -67,17 +68,21 @@ class BoxSegmenter:
             images, _features, pooling = self.predictor.backbone_features(image, self.options)
         height, width = image.shape[:2]
         scale = images.image_sizes[0][0] / height
-        self._cache[key] = _Features((height, width), scale, images.image_sizes, pooling)
+        self._cache[key] = _Features(image, (height, width), scale, images.image_sizes, pooling)
         while len(self._cache) > CACHED_IMAGES:
             self._cache.popitem(last=False)
 
     def is_prepared(self, key: object) -> bool:
         return key in self._cache
 
-    def segment(self, key: object, image: np.ndarray, prompt: BoxPrompt) -> BoxMask:
-        """The mask of the object in `prompt.box` on `image` (features computed first if not kept)."""
-        self.prepare(key, image)
+    def segment(self, key: object, image: np.ndarray | None, prompt: BoxPrompt) -> BoxMask:
+        """The mask of the object in `prompt.box` on `image` (features computed first if not kept; None:
+        the image prepared under `key`, KeyError if there is none)."""
+        if image is not None:
+            self.prepare(key, image)
         features = self._cache[key]
+        self._cache.move_to_end(key)
+        image = features.pixels
         result = self._model_mask(features, prompt.box, prompt)
         if not (prompt.positive or prompt.negative):
             return result

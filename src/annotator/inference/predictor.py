@@ -38,10 +38,20 @@ from torchvision.models.detection.transform import resize_boxes
 from torchvision.ops import FrozenBatchNorm2d
 from torchvision.ops import boxes as box_ops
 
-from annotator.core.geometry import Mask, Rle
-from annotator.core.predictor import Detection, Device, ModelSpec, Precision, PredictOptions, PredictorInfo
+from annotator.core.geometry import Mask, Rle, area
+from annotator.core.predictor import (
+    BoxMask,
+    BoxPrompt,
+    Detection,
+    Device,
+    ImageNotPrepared,
+    ModelSpec,
+    Precision,
+    PredictOptions,
+    PredictorInfo,
+)
 from annotator.inference import roi_align
-from annotator.inference.models import LoadedModel, load_model
+from annotator.inference.models import LoadedModel, load_model, trained_input_size
 
 
 @functools.cache
@@ -108,11 +118,13 @@ class TorchPredictor:
         self._labels = torch.tensor(loaded.label_to_category, device=self.device)
         self._pool_workers = torch.get_num_threads() if self.device.type == "cpu" else 1
         self._pool_threads = ThreadPoolExecutor(self._pool_workers, "roi-align")
+        self._boxes = None  # box-to-mask, made on first use
         self._info = PredictorInfo(
             name=loaded.source,
             categories=loaded.categories,
             device=self.device.type,
             precision=_describe_precision(self.bf16_stages, self.tuned),
+            input_size=trained_input_size(loaded),
         )
 
     @classmethod
@@ -130,6 +142,26 @@ class TorchPredictor:
         with torch.no_grad():
             boxes, scores, labels, mask_probs = self.run_network(image, options)
             return self._detections(boxes, scores, labels, mask_probs, image.shape[:2], options)
+
+    def prepare_image(self, key: object, path: Path) -> None:
+        """Decode the image at `path` and keep its FPN features under `key`, for boxes (box-to-mask)."""
+        from annotator.io.images import load_rgb
+
+        self._box_segmenter().prepare(key, load_rgb(path))
+
+    def segment_box(self, key: object, prompt: BoxPrompt) -> BoxMask:
+        """The mask the heads find in `prompt.box` on the image prepared under `key`."""
+        segmenter = self._box_segmenter()
+        if not segmenter.is_prepared(key):
+            raise ImageNotPrepared(f"no image prepared as {key!r}")
+        return segmenter.segment(key, None, prompt)
+
+    def _box_segmenter(self):
+        if self._boxes is None:
+            from annotator.inference.box_prompt import BoxSegmenter  # it builds on this class
+
+            self._boxes = BoxSegmenter(self)
+        return self._boxes
 
     def run_network(
         self, image: np.ndarray, options: PredictOptions
@@ -293,6 +325,7 @@ class TorchPredictor:
     def _detections(
         self, boxes, scores, labels, mask_probs, shape, options: PredictOptions
     ) -> list[Detection]:
+        """Detections with their masks pasted; masks under `options.min_mask_area` pixels are dropped."""
         height, width = int(shape[0]), int(shape[1])
         masks = paste_masks_in_boxes(mask_probs, boxes, height, width, options.mask_threshold)
         category_ids = self._labels[labels].tolist()
@@ -300,7 +333,8 @@ class TorchPredictor:
         for box, score, category_id, mask in zip(
             boxes.tolist(), scores.tolist(), category_ids, masks, strict=True
         ):
-            result.append(Detection(int(category_id), float(score), tuple(box), mask))
+            if not options.min_mask_area or area(mask, height, width) >= options.min_mask_area:
+                result.append(Detection(int(category_id), float(score), tuple(box), mask))
         return result
 
     def _dtype(self, stage: str) -> torch.dtype:

@@ -27,11 +27,20 @@ import threading
 import traceback
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from annotator.core.predictor import Detection, ModelSpec, PredictOptions, PredictorInfo
+from annotator.core.predictor import (
+    BoxMask,
+    BoxPrompt,
+    Detection,
+    ImageNotPrepared,
+    ModelSpec,
+    PredictOptions,
+    PredictorInfo,
+)
 from annotator.inference.errors import ModelProcessError, RemoteError
 from annotator.io.errors import DatasetError
 
@@ -103,6 +112,29 @@ class SubprocessPredictor:
                 kind, payload = _receive(self._connection, self._process)
             except BaseException:
                 self._closed = True  # the pipe is out of step or gone: this predictor is finished
+                _stop(self._process, self._connection)
+                raise
+        if kind != "ok":
+            raise _as_exception(payload)
+        return payload
+
+    def prepare_image(self, key: object, path: Path) -> None:
+        """Have the child decode the image at `path` and keep its features under `key`, for boxes."""
+        self._call(("prepare", key, str(path), None))
+
+    def segment_box(self, key: object, prompt: BoxPrompt) -> BoxMask:
+        """The mask the model finds in `prompt.box` on the image prepared under `key`."""
+        return self._call(("segment", key, prompt, None))
+
+    def _call(self, message: tuple) -> Any:
+        with self._lock:
+            if self._closed:
+                raise ModelProcessError("the model process has been closed")
+            try:
+                self._connection.send(message)
+                kind, payload = _receive(self._connection, self._process)
+            except BaseException:
+                self._closed = True
                 _stop(self._process, self._connection)
                 raise
         if kind != "ok":
@@ -245,21 +277,54 @@ def _serve(connection: Connection, spec: ModelSpec, threads: int | None) -> None
         return
     if not _reply(connection, ("ready", predictor.info)):
         return
+    boxes = _Boxes(predictor)
     while True:
         try:
-            kind, shape, dtype, options = connection.recv()
-            if kind != "predict":
+            kind, first, second, third = connection.recv()
+            if kind not in ("predict", "prepare", "segment"):
                 return
-            data = connection.recv_bytes()
+            data = connection.recv_bytes() if kind == "predict" else None
         except (EOFError, OSError):
             return  # the parent closed its end, exited or was killed
         try:
-            image = np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape)
-            reply = ("ok", predictor.predict(image, options))
+            if kind == "predict":
+                image = np.frombuffer(data, dtype=np.dtype(second)).reshape(first)
+                reply = ("ok", predictor.predict(image, third))
+            elif kind == "prepare":
+                reply = ("ok", boxes.prepare(first, second))
+            else:
+                reply = ("ok", boxes.segment(first, second))
         except Exception as exc:
             reply = ("failed", ErrorReport.of(exc))
         if not _reply(connection, reply):
             return
+
+
+class _Boxes:
+    """The model process's box-to-mask side: a `BoxSegmenter` over the loaded predictor, made on first
+    use; images are decoded here, from their path, so the GUI sends no pixels."""
+
+    def __init__(self, predictor: Any) -> None:
+        self._predictor = predictor
+        self._segmenter = None
+
+    def prepare(self, key: object, path: str) -> None:
+        from annotator.io.images import load_rgb
+
+        self._box_segmenter().prepare(key, load_rgb(path))
+
+    def segment(self, key: object, prompt: BoxPrompt) -> BoxMask:
+        segmenter = self._box_segmenter()
+        if not segmenter.is_prepared(key):
+            raise ImageNotPrepared(f"no image prepared as {key!r}")
+        return segmenter.segment(key, None, prompt)
+
+    def _box_segmenter(self):
+        if self._segmenter is None:
+            from annotator.inference.box_prompt import BoxSegmenter
+
+            self._segmenter = BoxSegmenter(self._predictor)
+        return self._segmenter
 
 
 def _load(spec: ModelSpec, threads: int | None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
         raise DatasetError(path, f"cannot write here: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(fd, _mode_for(path))  # mkstemp's 0600 would hide exports from everyone else
             yield handle
         replace_durably(Path(temp_name), path)
     except OSError as exc:
@@ -69,6 +71,27 @@ def link_durably(temp: Path, path: Path) -> None:
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     with atomic_writer(path) as handle:
         handle.write(data)
+
+
+def _mode_for(path: Path) -> int:
+    """An existing file keeps its mode; a new one gets what `open()` would give it (0666 less the umask)."""
+    with contextlib.suppress(OSError):
+        existing = os.lstat(path)
+        if stat.S_ISREG(existing.st_mode):
+            return stat.S_IMODE(existing.st_mode)
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (os.umask sets it, and another
+    thread creating a file meanwhile would get the wrong mode)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -15,6 +15,7 @@ from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance
 from annotator.core.rules import is_accepted
 from annotator.io.gc_pause import gc_paused
 from annotator.io.jsonfile import write_json
+from annotator.io.problems import NO_PIXELS, Problems
 
 OWN_KEY = "annotator"  # our namespaced key on images, categories and annotations
 
@@ -26,11 +27,13 @@ def coco_dict(
     accepted_only: bool = False,
     include_scores: bool = False,
     arrays: bool = False,
+    problems: Problems | None = None,
 ) -> dict[str, Any]:
     """The dataset as a COCO instances dict; top-level keys from the imported file come first.
 
-    `arrays` leaves polygon rings as flat numpy arrays, which orjson writes directly: saving 100k
-    polygons then skips a second of converting them to lists.
+    An instance of area 0 is left out (noted in `problems`). `arrays` leaves polygon rings as flat
+    numpy arrays, which orjson writes directly: saving 100k polygons then skips a second of converting
+    them to lists.
     """
     out: dict[str, Any] = {k: v for k, v in dataset.extra.items()}
     images = sorted(dataset.images.values(), key=lambda image: image.id)
@@ -40,9 +43,11 @@ def coco_dict(
         for inst in sorted(dataset.instances_of(image.id), key=lambda i: i.id):
             if accepted_only and not is_accepted(inst):
                 continue
-            annotations.append(
-                _annotation_dict(inst, image, rle=rle, include_scores=include_scores, arrays=arrays)
-            )
+            annotation = _annotation_dict(inst, image, rle=rle, include_scores=include_scores, arrays=arrays)
+            if annotation["area"] > 0:
+                annotations.append(annotation)
+            elif problems is not None:
+                problems.add(f"instance {inst.id} on {image.file_name}", NO_PIXELS)
     out["annotations"] = annotations
     out["categories"] = [_category_dict(c) for c in sorted(dataset.categories.values(), key=lambda c: c.id)]
     return out
@@ -55,11 +60,18 @@ def save_coco(
     rle: bool = False,
     accepted_only: bool = False,
     include_scores: bool = False,
+    problems: Problems | None = None,
 ) -> int:
-    """Write a COCO instances file atomically; returns the number of annotations written."""
+    """Write a COCO instances file atomically; returns the number of annotations written. What was left
+    out (instances of area 0) is noted in `problems`."""
     with gc_paused():
         data = coco_dict(
-            dataset, rle=rle, accepted_only=accepted_only, include_scores=include_scores, arrays=True
+            dataset,
+            rle=rle,
+            accepted_only=accepted_only,
+            include_scores=include_scores,
+            arrays=True,
+            problems=problems,
         )
         write_json(Path(path), data)
     return len(data["annotations"])

@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 from PIL import Image as PilImage
 
-from annotator.core.geometry import Mask, Polygons
+from annotator.core.geometry import Mask, Polygons, area
 from annotator.core.model import Dataset, Image, Instance
 from annotator.io.jsonfile import write_json
 from annotator.io.paths import export_target
-from annotator.io.problems import Problems
+from annotator.io.problems import NO_PIXELS, Problems
 
 LABELME_VERSION = "5.5.0"
 
@@ -86,9 +86,9 @@ def labelme_dict(
         )
         if inst.iscrowd:
             problems.add(f"instance {inst.id}", "crowd flag not kept: LabelMe has no crowd regions")
-        new_shapes = _shapes(inst, label, image)
+        new_shapes = _shapes(inst, label, image) if area(inst.geometry, image.height, image.width) else []
         if not new_shapes:
-            problems.add(f"instance {inst.id}", "empty mask; not written")
+            problems.add(f"instance {inst.id} on {image.file_name}", NO_PIXELS)
             continue
         if len(new_shapes) > 1:
             for shape in new_shapes:

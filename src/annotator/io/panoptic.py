@@ -24,7 +24,7 @@ from annotator.core.rules import is_accepted
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.jsonfile import write_json
 from annotator.io.paths import export_target
-from annotator.io.problems import Problems
+from annotator.io.problems import NO_PIXELS, Problems
 
 MAX_SEGMENT_ID = 256**3 - 1
 PNG_FOLDER = "panoptic"
@@ -86,7 +86,7 @@ def render(
             continue
         box = _box(mask)
         if box is None:
-            problems.add(f"instance {inst.id}", "covers no pixels; left out")
+            problems.add(f"instance {inst.id} on {image.file_name}", NO_PIXELS)
             continue
         canvas[box][mask[box]] = ids[inst.id]
         painted.append((inst, box))

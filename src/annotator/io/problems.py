@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 _SHOWN_ITEMS = 3  # a reason shared by more items than this is summarised on one line
+# Every export leaves out an instance of area 0 with this note: COCO readers and torchvision's training
+# reject a box [0, 0, 0, 0], and LabelMe, YOLO and panoptic cannot draw nothing.
+NO_PIXELS = "covers no pixels (area 0); not exported"
 
 
 class Problems:

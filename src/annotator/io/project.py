@@ -253,6 +253,13 @@ def dataset_from_folder(folder: Path) -> tuple[Dataset, list[str]]:
     return dataset, problems
 
 
+def refresh_images(project: Project) -> int:
+    """Add the images that appeared in the project's folder since it was opened; how many were added."""
+    before = len(project.dataset.images)
+    _add_new_images(project)
+    return len(project.dataset.images) - before
+
+
 def _add_new_images(project: Project) -> None:
     known = {image.file_name for image in project.dataset.images.values()}
     fresh, problems = dataset_from_folder(project.root)

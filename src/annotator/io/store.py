@@ -102,6 +102,7 @@ class ProjectStore:
             raise
         self._dataset: Dataset | None = None
         self._pending: list[Change] = []
+        self._grouping = 0
         self.save_error: DatasetError | None = None  # set while changes could not be written
         self.on_save_error: Callable[[DatasetError | None], None] | None = None
 
@@ -269,7 +270,20 @@ class ProjectStore:
         """Write the change now; if the disk refuses (full, read-only), keep it and every later change in
         order, and write them all as soon as a write succeeds again (writes are idempotent)."""
         self._pending.append(change)
-        self.flush()
+        if not self._grouping:
+            self.flush()
+
+    @contextlib.contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Write the changes made inside as one transaction: all of them on disk, or none (one
+        pre-labelled image: its instances and its status together)."""
+        self._grouping += 1
+        try:
+            yield
+        finally:
+            self._grouping -= 1
+            if not self._grouping:
+                self.flush()
 
     @property
     def pending(self) -> int:
@@ -284,9 +298,11 @@ class ProjectStore:
     def flush(self) -> bool:
         """Try to write what is pending; True when everything is on disk."""
         try:
-            while self._pending:
-                self._write(self._pending[0])
-                self._pending.pop(0)
+            if self._pending:
+                with self._transaction() as conn:
+                    for change in self._pending:
+                        self._write(conn, change)
+                self._pending.clear()
         except DatasetError as error:
             first_failure = self.save_error is None
             self.save_error = error
@@ -299,17 +315,16 @@ class ProjectStore:
                 self.on_save_error(None)
         return True
 
-    def _write(self, change: Change) -> None:
-        with self._transaction() as conn:
-            kind = change.kind
-            if kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_CHANGED):
-                conn.executemany(_INSERT_INSTANCE, map(instance_row, change.items))
-            elif kind is ChangeKind.INSTANCES_REMOVED:
-                conn.executemany("DELETE FROM instances WHERE id = ?", ((i.id,) for i in change.items))
-            elif kind in (ChangeKind.IMAGES_ADDED, ChangeKind.IMAGES_CHANGED):
-                conn.executemany(_INSERT_IMAGE, map(image_row, change.items))
-            elif kind is ChangeKind.CATEGORIES_CHANGED:
-                self._sync_categories(conn)
+    def _write(self, conn: sqlite3.Connection, change: Change) -> None:
+        kind = change.kind
+        if kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_CHANGED):
+            conn.executemany(_INSERT_INSTANCE, map(instance_row, change.items))
+        elif kind is ChangeKind.INSTANCES_REMOVED:
+            conn.executemany("DELETE FROM instances WHERE id = ?", ((i.id,) for i in change.items))
+        elif kind in (ChangeKind.IMAGES_ADDED, ChangeKind.IMAGES_CHANGED):
+            conn.executemany(_INSERT_IMAGE, map(image_row, change.items))
+        elif kind is ChangeKind.CATEGORIES_CHANGED:
+            self._sync_categories(conn)
 
     def _sync_categories(self, conn: sqlite3.Connection) -> None:
         assert self._dataset is not None

@@ -13,11 +13,11 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from annotator.core.geometry import Mask, mask_to_polygons
+from annotator.core.geometry import Mask, area, mask_to_polygons
 from annotator.core.model import Category, Dataset, Image
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.paths import export_target
-from annotator.io.problems import Problems
+from annotator.io.problems import NO_PIXELS, Problems
 
 
 def yolo_classes(dataset: Dataset) -> list[Category]:
@@ -60,6 +60,9 @@ def yolo_lines(dataset: Dataset, image: Image, index_of: dict[int, int], problem
         item = f"instance {inst.id}"
         if inst.iscrowd:
             problems.add(item, "crowd region left out (YOLO has no crowd regions)")
+            continue
+        if not area(inst.geometry, image.height, image.width):
+            problems.add(f"{item} on {image.file_name}", NO_PIXELS)
             continue
         rings = (
             inst.geometry.rings

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGraphicsScene, QGraphicsView
 
 from annotator.core.model import Change, ChangeKind, Dataset, Instance
 from annotator.core.session import Session, SessionChange, SessionEvent
+from annotator.gui.canvas.adjust import ImageAdjuster
 from annotator.gui.canvas.compose import Layer
 from annotator.gui.canvas.items import InstanceItem, MarkItem
 from annotator.gui.canvas.overlay import InstanceOverlay
@@ -60,7 +61,10 @@ class Canvas(QGraphicsView):
         self._dataset: Dataset | None = None
         self._image_id: int | None = None
         self._selected_id: int | None = None
-        self._levels: list[QImage] = []
+        self._levels: list[QImage] = []  # what is drawn: the decoded pyramid, adjusted if asked
+        self._raw_levels: list[QImage] = []  # the decoded pyramid (the file's pixels)
+        self._adjuster = ImageAdjuster(self)
+        self._adjuster.adjusted.connect(self._adjusted)
         self._image_rect = QRectF()
         self.hovered_id: int | None = None
         self.outline_margin = 1.0
@@ -96,6 +100,8 @@ class Canvas(QGraphicsView):
             self._refresh_marks()
         elif kind is SessionEvent.VISIBILITY:
             self._visibility_changed(change.ids)
+        elif kind is SessionEvent.ADJUST:
+            self._adjust_pixels()
         elif kind in (SessionEvent.STYLE, SessionEvent.OVERRIDES):
             self.overlay.restyle()
             if kind is SessionEvent.STYLE:
@@ -115,7 +121,7 @@ class Canvas(QGraphicsView):
         self._set_hovered(None)
         self._selected_id = self.session.selected_id
         self._image_id = image_id
-        self._levels = []
+        self._levels, self._raw_levels = [], []
         self.failure = None
         dataset = self._dataset
         if image_id is None or dataset is None:
@@ -136,9 +142,26 @@ class Canvas(QGraphicsView):
         """The decoded image as a pyramid (full size first); ignored if the canvas moved on."""
         if image_id != self._image_id:
             return
-        self._levels = list(levels or [])
+        self._levels = self._raw_levels = list(levels or [])
         self.failure = None
+        self._adjust_pixels()
         self.invalidate_background()
+
+    def _adjust_pixels(self) -> None:
+        """Show the image with the session's brightness, contrast and gamma: the file's pixels at once
+        when there is none, otherwise once the adjuster has made them (off the GUI thread)."""
+        adjust = self.session.image_adjust
+        if adjust.identity or not self._raw_levels:
+            if self._levels is not self._raw_levels:
+                self._levels = self._raw_levels
+                self.invalidate_background()
+        else:
+            self._adjuster.request(self._image_id, self._raw_levels, adjust)
+
+    def _adjusted(self, image_id: int, adjust, levels: list[QImage]) -> None:
+        if image_id == self._image_id and adjust == self.session.image_adjust and self._raw_levels:
+            self._levels = levels
+            self.invalidate_background()
 
     def set_failure(self, image_id: int, message: str) -> None:
         """The image cannot be decoded: say why where it would be, instead of "Loading…" forever."""
@@ -148,8 +171,9 @@ class Canvas(QGraphicsView):
             self.viewport().update()
 
     def full_image(self) -> QImage | None:
-        """The decoded image at full size; None while it is still loading."""
-        return self._levels[0] if self._levels else None
+        """The decoded image at full size, as in the file (no brightness or contrast); None while it
+        is still loading."""
+        return self._raw_levels[0] if self._raw_levels else None
 
     @property
     def has_pixels(self) -> bool:
@@ -437,9 +461,9 @@ class Canvas(QGraphicsView):
 
     # -- drawing ----------------------------------------------------------------------------------
     def pixel_at(self, scene_pos: QPointF) -> tuple[int, int, int] | None:
-        if not self._levels or not self._image_rect.contains(scene_pos):
+        if not self._raw_levels or not self._image_rect.contains(scene_pos):
             return None
-        color = self._levels[0].pixelColor(int(scene_pos.x()), int(scene_pos.y()))
+        color = self._raw_levels[0].pixelColor(int(scene_pos.x()), int(scene_pos.y()))
         return (color.red(), color.green(), color.blue())
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:

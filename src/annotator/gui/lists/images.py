@@ -1,24 +1,30 @@
-"""The image list dock: status, instance count and AP per image; search, status filter, sorting."""
+"""The image list dock: status, instance count, AP and "label next" place per image; search, status
+filter, sorting."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QDockWidget,
     QHBoxLayout,
     QLineEdit,
+    QStyle,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
+from annotator.core.rules import unreadable_reason
 from annotator.core.session import Session, SessionChange, SessionEvent
 
-_IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP")
+_IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP", "Next")
 AP_COLUMN = 3  # per-image mask AP when comparing with ground truth (hidden otherwise)
+NEXT_COLUMN = 4  # place in the "label next" order, 1 first (hidden until asked for)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 _ANY_STATUS = "All statuses"
 
@@ -32,6 +38,7 @@ class ImageListModel(QAbstractTableModel):
         self._ids: list[int] = []
         self._rows: dict[int, int] = {}
         self.scores: dict[int, float | None] = {}  # image id -> AP@[.50:.95] (None: nothing to measure)
+        self.ranks: dict[int, int] = {}  # image id -> place in the "label next" order (done images: none)
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         if self.dataset is not None:
@@ -47,10 +54,19 @@ class ImageListModel(QAbstractTableModel):
     def image_id(self, row: int) -> int:
         return self._ids[row]
 
+    def _reselect(self) -> None:
+        if self.session.image_id is not None and self.model.dataset is self.session.dataset:
+            self.select_image(self.session.image_id)
+
     def set_scores(self, scores: dict[int, float | None]) -> None:
         self.scores = dict(scores)
         if self._ids:
             self.dataChanged.emit(self.index(0, AP_COLUMN), self.index(len(self._ids) - 1, AP_COLUMN))
+
+    def set_ranks(self, ranks: dict[int, int]) -> None:
+        self.ranks = dict(ranks)
+        if self._ids:
+            self.dataChanged.emit(self.index(0, NEXT_COLUMN), self.index(len(self._ids) - 1, NEXT_COLUMN))
 
     def row_of(self, image_id: int) -> int:
         return self._rows[image_id]
@@ -90,23 +106,36 @@ class ImageListModel(QAbstractTableModel):
             if column == AP_COLUMN:
                 score = self.scores.get(image.id)
                 return 2.0 if score is None else score
+            if column == NEXT_COLUMN:  # unranked (done) images last
+                return self.ranks.get(image.id, len(self._ids) + 1)
             return self.data(index)
+        unreadable = unreadable_reason(image)
+        if role == Qt.ItemDataRole.DecorationRole and column == 0 and unreadable is not None:
+            return _unreadable_icon()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == 0:
                 return image.file_name
             if column == 1:
-                return image.status.value.replace("_", " ")
+                return "unreadable" if unreadable is not None else image.status.value.replace("_", " ")
             if column == AP_COLUMN:
                 score = self.scores.get(image.id)
                 return "" if score is None else f"{score:.3f}"
+            if column == NEXT_COLUMN:
+                rank = self.ranks.get(image.id)
+                return "" if rank is None else str(rank)
             return self.dataset.instance_count(image.id)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{image.file_name}\n{image.width} x {image.height}"
+            tip = f"{image.file_name}\n{image.width} x {image.height}"
+            return tip if unreadable is None else f"{tip}\nCannot be decoded: {unreadable}"
         if role == Qt.ItemDataRole.UserRole:
             return image.status.value
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, AP_COLUMN):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (2, AP_COLUMN, NEXT_COLUMN):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
+
+
+def _unreadable_icon() -> QIcon:
+    return QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
 
 
 class _ImageFilter(QSortFilterProxyModel):
@@ -152,8 +181,9 @@ class ImageListDock(QDockWidget):
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)
         header.setSectionResizeMode(1, header.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, header.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(AP_COLUMN, header.ResizeMode.ResizeToContents)
-        self.view.setColumnHidden(AP_COLUMN, True)
+        for column in (AP_COLUMN, NEXT_COLUMN):
+            header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
+            self.view.setColumnHidden(column, True)
         filters = QHBoxLayout()
         filters.addWidget(self.search, 1)
         filters.addWidget(self.status)
@@ -166,6 +196,7 @@ class ImageListDock(QDockWidget):
         self.search.textChanged.connect(self._refilter)
         self.status.currentIndexChanged.connect(self._refilter)
         self.view.selectionModel().currentRowChanged.connect(self._on_current)
+        self.model.modelReset.connect(self._reselect)  # images were added: keep the current one chosen
         session.subscribe(self._on_session)
         self.model.set_dataset(session.dataset)
 
@@ -175,6 +206,10 @@ class ImageListDock(QDockWidget):
         elif change.kind is SessionEvent.IMAGE and self.session.image_id is not None:
             self.select_image(self.session.image_id)
 
+    def _reselect(self) -> None:
+        if self.session.image_id is not None and self.model.dataset is self.session.dataset:
+            self.select_image(self.session.image_id)
+
     def set_scores(self, scores: dict[int, float | None] | None) -> None:
         """Per-image AP in its own column (None hides it), so the list can be sorted worst first."""
         self.model.set_scores(scores or {})
@@ -182,6 +217,17 @@ class ImageListDock(QDockWidget):
         if scores is None and self.view.header().sortIndicatorSection() == AP_COLUMN:
             self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
             self.proxy.sort(-1)
+
+    def set_ranks(self, ranks: dict[int, int] | None) -> None:
+        """Each image's place in the "label next" order in its own column (None hides it)."""
+        self.model.set_ranks(ranks or {})
+        self.view.setColumnHidden(NEXT_COLUMN, ranks is None)
+        if ranks is None and self.view.header().sortIndicatorSection() == NEXT_COLUMN:
+            self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+            self.proxy.sort(-1)
+
+    def sort_label_next(self) -> None:
+        self.view.sortByColumn(NEXT_COLUMN, Qt.SortOrder.AscendingOrder)
 
     def sort_worst_first(self) -> None:
         self.view.sortByColumn(AP_COLUMN, Qt.SortOrder.AscendingOrder)

@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QMessageBox
 
 from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.prelabel.box_model import BoxModel
 from annotator.gui.prelabel.controller import PrelabelController, Progress, RunState
 from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
 from annotator.gui.prelabel.panel import PrelabelPanel
@@ -36,7 +37,11 @@ class Prelabelling(QObject):
         self.panel.hide()  # shown when a run starts; the Model menu toggles it
         self.fatal_box: QMessageBox | None = None
         self.dialog: PrelabelDialog | None = None
+        self.box_model = BoxModel(self.controller.worker, window.session, lambda: self.settings, self)
+        window.editor.box_model = self.box_model
         self._build_menu()
+        self._name_box_tool(True)
+        self.box_model.usable_changed.connect(self._name_box_tool)
         # several images can be chosen for "Pre-label selected images"
         window.images_dock.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.controller.fatal.connect(self._show_fatal)
@@ -68,6 +73,28 @@ class Prelabelling(QObject):
         menu.addSeparator()
         self._action(menu, "Model &settings…", self.edit_settings)
         menu.addAction(self.panel.toggleViewAction())
+        menu.addSeparator()
+        self.box_model_action = self._action(
+            menu, "Box to mask with the &model (else GrabCut)", self._use_box_model
+        )
+        self.box_model_action.setCheckable(True)
+        self.agnostic_action = self._action(
+            menu, "Box to mask: any &class (the most decided mask)", self._agnostic
+        )
+        self.agnostic_action.setCheckable(True)
+
+    def _use_box_model(self, checked: bool) -> None:
+        self.box_model.set_usable(checked)
+
+    def _agnostic(self, checked: bool) -> None:
+        self.box_model.agnostic = checked
+
+    def _name_box_tool(self, model: bool) -> None:
+        """The box-to-mask tool says which it uses: the model, or GrabCut (no model could be loaded)."""
+        self.box_model_action.setChecked(model)
+        action = getattr(self.window, "editing", None) and self.window.editing.actions.get("tool_box_segment")
+        if action:
+            action.setText("Box to &mask (model)" if model else "Box to &mask (GrabCut)")
 
     def _action(self, menu, text: str, slot, shortcut: str | None = None) -> QAction:
         action = QAction(text, self.window)
@@ -114,7 +141,7 @@ class Prelabelling(QObject):
                 "Every image is pre-labelled already (tick “also run on…”)", 8000
             )
             return
-        self.controller.start(ids, value)
+        self._run(ids, value)
 
     def edit_settings(self) -> None:
         dialog = self._dialog(accept_text="Save")
@@ -122,11 +149,16 @@ class Prelabelling(QObject):
         dialog.open()
 
     def start(self, image_ids: list[int]) -> int | None:
+        return self._run(image_ids, self.settings)
+
+    def _run(self, image_ids: list[int], settings: PrelabelSettings) -> int | None:
+        """Start a run with its progress (pause, cancel) in sight, even if the person closed the panel."""
         if self.controller.busy:
             self.window.statusBar().showMessage("Pre-labelling is already running", 5000)
             return None
         self.panel.show()
-        return self.controller.start(image_ids, self.settings)
+        self.panel.raise_()
+        return self.controller.start(image_ids, settings)
 
     def toggle_pause(self) -> None:
         if self.controller.progress.state is RunState.PAUSED:
@@ -163,11 +195,14 @@ class Prelabelling(QObject):
         self.cancel_action.setEnabled(busy)
 
     def _on_finished(self, progress: Progress) -> None:
-        self.window.statusBar().showMessage(
-            f"Pre-labelling {progress.state.value}: {progress.done} of {progress.total} images, "
-            f"{progress.detections} predictions",
-            10000,
-        )
+        if progress.state is RunState.FAILED:
+            text = f"Pre-labelling failed: {progress.done - progress.failed} of {progress.total} images done"
+        else:
+            text = (
+                f"Pre-labelling {progress.state.value}: {progress.done} of {progress.total} images, "
+                f"{progress.detections} predictions"
+            )
+        self.window.statusBar().showMessage(text, 10000)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Close:

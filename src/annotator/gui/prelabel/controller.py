@@ -22,6 +22,7 @@ from PySide6.QtCore import QObject, Signal
 from annotator.core.geometry import GeometryError
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
 from annotator.core.prelabel import prelabel_edit
+from annotator.core.rules import mark_unreadable, unreadable_reason
 from annotator.core.session import Document
 from annotator.gui.prelabel.dialog import PrelabelSettings
 from annotator.gui.prelabel.worker import (
@@ -140,9 +141,12 @@ class PrelabelController(QObject):
         return any(instance.source.is_model for instance in dataset.instances_of(image_id))
 
     def images_for_all(self, *, redo: bool) -> list[int]:
+        """The images "all images" runs on: never one whose file could not be decoded (it is marked in
+        the image list; pre-labelling it alone, as the current or a selected image, still tries)."""
         if self.document is None:
             return []
-        ids = sorted(self.document.dataset.images)
+        images = self.document.dataset.images
+        ids = [i for i in sorted(images) if unreadable_reason(images[i]) is None]
         return ids if redo else [i for i in ids if not self.already_prelabelled(i)]
 
     # -- runs -------------------------------------------------------------------------------------
@@ -228,6 +232,7 @@ class PrelabelController(QObject):
                 class_names=names,
                 replace_predictions=run.settings.replace_predictions,
                 control=run.control,
+                release_after_s=run.settings.release_after_s(),
             )
             run.in_flight += 1
             self.worker.submit(request)
@@ -289,6 +294,7 @@ class PrelabelController(QObject):
             return
         finally:
             self._applying = False
+        mark_unreadable(document.dataset, request.image_id, None)  # it decoded this time
         if run is not None:
             run.detections += count
             run.current = image.file_name
@@ -296,6 +302,8 @@ class PrelabelController(QObject):
 
     def _failed(self, outcome: Failed, run: _Run) -> None:
         run.failed += 1
+        if outcome.unreadable and self.document is run.document:
+            mark_unreadable(run.document.dataset, outcome.request.image_id, outcome.message)
         if outcome.fatal:
             if not run.fatal:
                 run.fatal = True
@@ -310,9 +318,9 @@ class PrelabelController(QObject):
         self.run = None
         state = RunState.CANCELLED if run.control.cancelled else RunState.FINISHED
         if run.fatal:
-            state = RunState.FAILED
-        if run.fatal:
             run.failed = min(run.failed, run.done)
+        if run.fatal or (run.done and run.failed == run.done):  # no image could be pre-labelled
+            state = RunState.FAILED
         self._publish(state, run)
         self.run_finished.emit(self.progress)
 

@@ -45,7 +45,9 @@ class PrelabelSettings:
     mask_threshold: float = 0.5
     max_detections: int = 100
     input_size: int = 1333  # the long side the image is resized to, at most
+    min_mask_area: int = PredictOptions.min_mask_area  # pixels; smaller masks are dropped
     replace_predictions: bool = True  # earlier unreviewed predictions of the image are replaced
+    release_after_minutes: float = 5.0  # idle model closed (its memory given back) after this; 0: never
     redo_prelabelled: bool = False  # "all images" also runs on images that were pre-labelled before
 
     def spec(self) -> ModelSpec:
@@ -61,7 +63,11 @@ class PrelabelSettings:
             score_threshold=self.score_threshold,
             mask_threshold=self.mask_threshold,
             max_detections=self.max_detections,
+            min_mask_area=self.min_mask_area,
         )
+
+    def release_after_s(self) -> float | None:
+        return self.release_after_minutes * 60 if self.release_after_minutes > 0 else None
 
     def class_names(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.classes.split(",") if name.strip())
@@ -119,6 +125,15 @@ class PrelabelDialog(QDialog):
         self.input_size.setToolTip(
             "Images are resized so that their long side is at most this (and short side 800)"
         )
+        self.min_mask_area = QSpinBox(minimum=0, maximum=100_000, suffix=" px")
+        self.min_mask_area.setToolTip("Predictions whose mask covers fewer pixels are dropped (0 keeps all)")
+        self.release_after = QDoubleSpinBox(minimum=0.0, maximum=600.0, decimals=1, singleStep=1.0)
+        self.release_after.setSuffix(" min")
+        self.release_after.setSpecialValueText("never")
+        self.release_after.setToolTip(
+            "The model process holds about 2 GB of memory; it is closed after this long without images "
+            "to pre-label, and started again when needed"
+        )
         self.replace_predictions = QCheckBox(
             "Replace earlier predictions (accepted and edited ones are kept)"
         )
@@ -134,6 +149,8 @@ class PrelabelDialog(QDialog):
         form.addRow("Mask threshold", self.mask_threshold)
         form.addRow("Max detections", self.max_detections)
         form.addRow("Input size", self.input_size)
+        form.addRow("Smallest mask", self.min_mask_area)
+        form.addRow("Free the model's memory after", self.release_after)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -158,6 +175,8 @@ class PrelabelDialog(QDialog):
         self.mask_threshold.setValue(value.mask_threshold)
         self.max_detections.setValue(value.max_detections)
         self.input_size.setValue(value.input_size)
+        self.min_mask_area.setValue(value.min_mask_area)
+        self.release_after.setValue(value.release_after_minutes)
         self.replace_predictions.setChecked(value.replace_predictions)
         self.redo.setChecked(value.redo_prelabelled)
         self._check()
@@ -172,6 +191,8 @@ class PrelabelDialog(QDialog):
             mask_threshold=round(self.mask_threshold.value(), 4),
             max_detections=self.max_detections.value(),
             input_size=self.input_size.value(),
+            min_mask_area=self.min_mask_area.value(),
+            release_after_minutes=round(self.release_after.value(), 1),
             replace_predictions=self.replace_predictions.isChecked(),
             redo_prelabelled=self.redo.isChecked(),
         )

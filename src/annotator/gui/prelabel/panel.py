@@ -36,6 +36,13 @@ def describe(progress: Progress) -> str:
     """One line such as "3 / 10 images · 1.25 images/s · ETA 0:06 · 2 problems"."""
     if progress.state is RunState.IDLE:
         return "No pre-labelling run"
+    if progress.state is RunState.FAILED:  # no speed to boast of: say what came of it
+        done = progress.done - progress.failed - progress.stale
+        problems = progress.failed + progress.stale
+        return (
+            f"Failed: {done} of {progress.total} images pre-labelled · "
+            f"{problems} problem{'s' if problems != 1 else ''} (listed below)"
+        )
     parts = [f"{progress.done} / {progress.total} images"]
     if progress.rate is not None:
         parts.append(f"{progress.rate:.2f} images/s")
@@ -102,8 +109,10 @@ class PrelabelPanel(QDockWidget):
         if progress.state is RunState.RUNNING and progress.current:
             title = f"Running: {progress.current}"
         self.state_label.setText(title)
+        failed = progress.state is RunState.FAILED
         self.bar.setMaximum(max(progress.total, 1))
-        self.bar.setValue(progress.done)
+        self.bar.setValue(progress.done - progress.failed - progress.stale if failed else progress.done)
+        self.bar.setFormat("Failed" if failed else "%p%")
         self.figures.setText(describe(progress))
         self.pause_button.setEnabled(active)
         self.cancel_button.setEnabled(active)

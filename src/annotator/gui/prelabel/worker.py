@@ -7,23 +7,30 @@ revision of the image's instances at that moment; outcomes are plain frozen data
 sent back by queued signal, so deciding whether a result is stale happens on the GUI thread.
 
 Cancel and pause are thread-safe (`RunControl`, a `core.predictor.CancelToken`): both are checked before
-each image starts, so they take effect within one image.
+each image starts, so they take effect within one image. A model left idle for the time the request
+names (Model settings) is closed, so its process gives back its memory (about 1.9 GB for COCO weights);
+the next request loads it again.
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer, Signal, Slot
 
 from annotator.core.model import Category
 from annotator.core.predictor import (
+    BoxMask,
+    BoxPredictor,
+    BoxPrompt,
     CancelToken,
     Detection,
+    ImageNotPrepared,
     ModelSpec,
     PredictOptions,
     Predictor,
@@ -68,6 +75,7 @@ class PrelabelRequest:
     class_names: tuple[str, ...] = ()  # class names to keep, resolved against the model's categories
     replace_predictions: bool = True
     control: RunControl = field(default_factory=RunControl, compare=False, repr=False)
+    release_after_s: float | None = None  # close the model this long after its last image (None: keep)
 
 
 @dataclass(frozen=True)
@@ -81,11 +89,13 @@ class Predicted:
 
 @dataclass(frozen=True)
 class Failed:
-    """An image that could not be pre-labelled. `fatal` means the model itself failed to load."""
+    """An image that could not be pre-labelled. `fatal` means the model itself failed to load;
+    `unreadable` that the image file cannot be decoded."""
 
     request: PrelabelRequest
     message: str
     fatal: bool = False
+    unreadable: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,30 @@ class Skipped:
 
 
 Outcome = Predicted | Failed | Skipped
+
+
+@dataclass(frozen=True)
+class BoxRequest:
+    """Box to mask with the model: keep the features of the image at `path` (`prompt` None), or segment
+    `prompt.box` on it. `token` numbers the asker's requests, so a late answer can be told apart."""
+
+    image_id: int
+    path: Path
+    spec: ModelSpec
+    prompt: BoxPrompt | None = None
+    token: int = 0
+    release_after_s: float | None = None
+
+
+@dataclass(frozen=True)
+class BoxOutcome:
+    """A box's mask (None for a prepare, or on failure with `message`); `fatal`: no model could be loaded."""
+
+    request: BoxRequest
+    result: BoxMask | None = None
+    message: str = ""
+    fatal: bool = False
+    seconds: float = 0.0
 
 
 class _Pending:
@@ -127,8 +161,10 @@ class _ModelWorker(QObject):
     """Lives in the worker thread; every slot runs there."""
 
     finished = Signal(object)  # Outcome
+    box_finished = Signal(object)  # BoxOutcome
     loading = Signal(object)  # ModelSpec, before a (slow) model load
     loaded = Signal(object)  # PredictorInfo
+    released = Signal()  # the model was closed after its idle time (its process ended)
 
     def __init__(self, factory: PredictorFactory, pending: _Pending) -> None:
         super().__init__()
@@ -136,13 +172,64 @@ class _ModelWorker(QObject):
         self._pending = pending
         self._predictor: Predictor | None = None
         self._spec: ModelSpec | None = None
+        # A child: it moves to the worker thread with this object, so it fires there, between requests.
+        self._idle = QTimer(self, singleShot=True)
+        self._idle.timeout.connect(self._release)
 
     @Slot(object)
     def process(self, request: PrelabelRequest) -> None:
+        self._idle.stop()
         try:
             self.finished.emit(self._outcome(request))
         finally:
             self._pending.done()  # after the emit: a drain that sees 0 pending finds every outcome posted
+            if request.release_after_s is not None and self._predictor is not None:
+                self._idle.start(max(0, round(request.release_after_s * 1000)))
+
+    @Slot(object)
+    def process_box(self, request: BoxRequest) -> None:
+        self._idle.stop()
+        try:
+            self.box_finished.emit(self._box_outcome(request))
+        finally:
+            self._pending.done()
+            if request.release_after_s is not None and self._predictor is not None:
+                self._idle.start(max(0, round(request.release_after_s * 1000)))
+
+    def _box_outcome(self, request: BoxRequest) -> BoxOutcome:
+        started = time.monotonic()
+        try:
+            predictor = self._predictor_for(request.spec)
+        except Exception as exc:
+            return BoxOutcome(request, message=_describe(exc), fatal=True)
+        if not isinstance(predictor, BoxPredictor):
+            return BoxOutcome(request, message=f"{predictor.info.name} cannot segment boxes", fatal=True)
+        key = (request.image_id, str(request.path))
+        try:
+            if request.prompt is None:
+                predictor.prepare_image(key, request.path)
+                return BoxOutcome(request, seconds=time.monotonic() - started)
+            try:
+                result = predictor.segment_box(key, request.prompt)
+            except ImageNotPrepared:  # not prepared (or forgotten): decode and compute the features now
+                predictor.prepare_image(key, request.path)
+                result = predictor.segment_box(key, request.prompt)
+        except Exception as exc:  # one box failing is the person's to read, not the end of the model
+            if not getattr(predictor, "usable", True):
+                self.close_predictor()
+            return BoxOutcome(request, message=_describe(exc))
+        return BoxOutcome(request, result, seconds=time.monotonic() - started)
+
+    @property
+    def has_model(self) -> bool:
+        return self._predictor is not None
+
+    def _release(self) -> None:
+        """The model has been idle for its time: close it (a model process ends and gives its memory
+        back); the next request loads it again."""
+        if self._predictor is not None:
+            self.close_predictor()
+            self.released.emit()
 
     def _outcome(self, request: PrelabelRequest) -> Outcome:
         control = request.control
@@ -194,7 +281,8 @@ class _ModelWorker(QObject):
         if not getattr(predictor, "usable", True):
             self.close_predictor()  # its model process died: the next image loads a fresh one
         if not result.ok:
-            return Failed(request, result.error or f"{request.path}: could not pre-label")
+            message = result.error or f"{request.path}: could not pre-label"
+            return Failed(request, message, unreadable=result.unreadable)
         return Predicted(request, result.detections, info.name, info.categories, result.progress.elapsed)
 
 
@@ -236,7 +324,10 @@ class PrelabelWorker(QObject):
     finished = Signal(object)  # Outcome, on the GUI thread
     loading = Signal(object)  # ModelSpec
     loaded = Signal(object)  # PredictorInfo
+    released = Signal()  # the idle model was closed
+    box_finished = Signal(object)  # BoxOutcome, on the GUI thread
     _submit = Signal(object)
+    _submit_box = Signal(object)
 
     def __init__(self, factory: PredictorFactory, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -249,8 +340,11 @@ class PrelabelWorker(QObject):
         self._thread.finished.connect(self._worker.deleteLater)
         self._submit.connect(self._worker.process)  # queued: the worker lives in the other thread
         self._worker.finished.connect(self._deliver)
+        self._submit_box.connect(self._worker.process_box)
+        self._worker.box_finished.connect(self.box_finished)
         self._worker.loading.connect(self.loading)
         self._worker.loaded.connect(self.loaded)
+        self._worker.released.connect(self.released)
         self._thread.start()
 
     @property
@@ -268,6 +362,17 @@ class PrelabelWorker(QObject):
         self._controls.add(request.control)
         self._pending.add()
         self._submit.emit(request)
+
+    def submit_box(self, request: BoxRequest) -> None:
+        if not self._thread.isRunning():
+            raise RuntimeError("the model worker has been shut down")
+        self._pending.add()
+        self._submit_box.emit(request)
+
+    @property
+    def has_model(self) -> bool:
+        """Whether a model is loaded now (read from the GUI thread: a hint, it may change at once)."""
+        return self._worker.has_model
 
     def drain(self) -> None:
         """Cancel every run, wait for the image in progress, deliver all outcomes now (blocks the caller)."""

@@ -2,7 +2,7 @@
 
 Y accepts and X rejects the selected predictions, then the next unreviewed one is selected; Tab and
 Shift+Tab step through the image's unreviewed predictions (best score first, only those the slider
-shows); Ctrl+Enter accepts every shown prediction on the image, Ctrl+Shift+Enter on every image. Each is
+shows), and past the last one on to the next image in the list that has some; Ctrl+Enter accepts every shown prediction on the image, Ctrl+Shift+Enter on every image. Each is
 one `core.review` edit on the undo stack, so it is undoable and the project store saves it. Editing a
 prediction with the tools marks it `edited`, which counts as accepted.
 """
@@ -140,9 +140,11 @@ class ReviewActions(QObject):
         self.progress_label.setText(text + " ")
 
     # -- queries ----------------------------------------------------------------------------------
-    def pending(self, *, visible_only: bool = True) -> list[Instance]:
-        """The image's unreviewed predictions, best score first (those the slider shows)."""
-        dataset, image_id = self.session.dataset, self.session.image_id
+    def pending(self, *, visible_only: bool = True, image_id: int | None = None) -> list[Instance]:
+        """The unreviewed predictions of the image shown (or of `image_id`), best score first (those the
+        slider shows)."""
+        dataset = self.session.dataset
+        image_id = self.session.image_id if image_id is None else image_id
         if dataset is None or image_id is None:
             return []
         found = [
@@ -153,19 +155,42 @@ class ReviewActions(QObject):
         return sorted(found, key=_order)
 
     # -- commands ---------------------------------------------------------------------------------
-    def step(self, direction: int) -> None:
-        """Select the next (or previous) unreviewed prediction after the selected one, and centre it."""
+    def step(self, direction: int, *, across_images: bool = True) -> None:
+        """Select the next (or previous) unreviewed prediction after the selected one, and centre it;
+        past the image's last (or first) one, go on to the next (previous) image that has one."""
         pending = self.pending()
-        if not pending:
-            self.window.statusBar().showMessage("No unreviewed predictions shown on this image", 4000)
-            return
         current = self.editor.selected_instance
-        if current is None:
+        if pending and current is None:
             target = pending[0] if direction > 0 else pending[-1]
-        elif direction > 0:
-            target = next((i for i in pending if _order(i) > _order(current)), pending[0])
+        elif pending and direction > 0:
+            target = next((i for i in pending if _order(i) > _order(current)), None)
+        elif pending:
+            target = next((i for i in reversed(pending) if _order(i) < _order(current)), None)
         else:
-            target = next((i for i in reversed(pending) if _order(i) < _order(current)), pending[-1])
+            target = None
+        if target is None and not (across_images and self._step_to_image(direction)):
+            if not pending:
+                self.window.statusBar().showMessage("No unreviewed predictions shown on any image", 4000)
+                return
+            target = pending[0] if direction > 0 else pending[-1]  # none elsewhere: round this image
+        if target is not None:
+            self._select_and_centre(target)
+
+    def _step_to_image(self, direction: int) -> bool:
+        """Show the nearest image in the list's order, that way, with unreviewed predictions shown, and
+        select its first (or last) one; False if there is none."""
+        dock, image_id = self.window.images_dock, self.session.image_id
+        while (image_id := dock.neighbour(image_id, direction)) is not None:
+            found = self.pending(image_id=image_id)
+            if found:
+                self.window.show_image(image_id)
+                self._select_and_centre(found[0] if direction > 0 else found[-1])
+                name = self.session.dataset.images[image_id].file_name
+                self.window.statusBar().showMessage(f"{name}: {len(found)} prediction(s) to review", 4000)
+                return True
+        return False
+
+    def _select_and_centre(self, target: Instance) -> None:
         self.editor.select(target.id)
         layer = self.canvas.layers.get(target.id)
         if layer is not None:
@@ -179,7 +204,7 @@ class ReviewActions(QObject):
             return
         self.editor.push(make(self.session.dataset, chosen))
         if len(chosen) == 1:
-            self.step(1) if self.pending() else self.editor.select(None)
+            self.step(1, across_images=False) if self.pending() else self.editor.select(None)
 
     def accept_selected(self) -> None:
         self._judge(review.accept, "accept")

@@ -50,6 +50,7 @@ class Editor(QObject):
         # in a project that has no class yet.
         self.ask_class_name: Callable[[], str | None] | None = None
         self.clipboard: tuple[Instance, ...] = ()
+        self.box_model = None  # box to mask with the model (gui.prelabel.box_model), when the window has one
         self._extra_marks: list = []
         session.subscribe(self._on_session)
         canvas.zoom_changed.connect(lambda _scale: self._tool_refresh())

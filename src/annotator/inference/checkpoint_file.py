@@ -1,0 +1,127 @@
+"""Reading a checkpoint file safely: what the file is, what it holds, and whether its weights are sane.
+
+A checkpoint is data from anywhere. It is loaded with `torch.load(weights_only=True)` (no code runs),
+and before any model is built its declared class count and every tensor's shape are checked against
+the shapes the architecture has (computed on the meta device, allocating nothing): a 1 KB file that
+claims 10^8 classes is refused at once. NaN or infinite weights are refused too. A folder, a FIFO or a
+device given as the file says what it is rather than blocking or failing obscurely.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from annotator.inference.architectures import ModelSettings, SettingsError, parameter_shapes
+from annotator.io.errors import DatasetError
+
+MAX_FILE_BYTES = 4 << 30  # the largest Mask R-CNN with MAX_CLASSES and its optimizer state is far smaller
+
+
+def read_payload(path: Path) -> dict:
+    """The dict a checkpoint file holds (torchvision reference scripts' {"model": ...} unwrapped)."""
+    _check_file_kind(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        raise DatasetError(path, f"cannot load checkpoint safely ({_load_failure(exc)})") from None
+    if not isinstance(payload, dict):
+        raise DatasetError(path, f"checkpoint holds a {type(payload).__name__}, not a dict")
+    if "model" in payload and isinstance(payload["model"], dict) and "format" not in payload:
+        payload = payload["model"]  # torchvision reference scripts save {"model": state_dict, ...}
+    return payload
+
+
+def checked_settings(data: Any, path: Path) -> ModelSettings:
+    try:
+        return ModelSettings.from_dict(data)
+    except SettingsError as exc:
+        raise DatasetError(path, f"checkpoint settings are not sane: {exc}") from None
+
+
+def check_state(state: Mapping[str, Any], settings: ModelSettings, path: Path) -> None:
+    """Refuse a state dict that does not fit `settings` exactly, or holds NaN or infinite weights.
+
+    Runs before the model is built: the expected shapes come from a meta-device model.
+    """
+    if not isinstance(state, Mapping) or not all(isinstance(k, str) for k in state):
+        raise DatasetError(path, "checkpoint state_dict is not a dict of named tensors")
+    expected = parameter_shapes(settings)
+    for name, value in state.items():
+        if name not in expected and name.endswith("num_batches_tracked"):
+            continue  # BatchNorm's step counter: harmless where the model has frozen or no BatchNorm
+        if name not in expected:
+            raise DatasetError(
+                path, f"weights do not fit {settings.architecture}: unexpected tensor {name!r}"
+            )
+        if not isinstance(value, torch.Tensor):
+            raise DatasetError(path, f"weights do not fit: {name!r} is a {type(value).__name__}")
+        if tuple(value.shape) != expected[name]:
+            raise DatasetError(
+                path,
+                f"weights do not fit {settings.architecture} with {settings.num_classes} classes: "
+                f"{name} has shape {list(value.shape)}, the model's is {list(expected[name])}",
+            )
+    missing = [n for n in expected if n not in state and not n.endswith("num_batches_tracked")]
+    if missing:
+        raise DatasetError(path, f"weights do not fit {settings.architecture}: {missing[0]} is missing")
+    for name, value in state.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise DatasetError(path, f"weights hold NaN or infinite values ({name})")
+
+
+def checked_int(value: Any, path: Path, what: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise DatasetError(
+            path, f"checkpoint {what} must be an integer in [{low}, {high}], got {value!r:.40}"
+        )
+    return value
+
+
+def _check_file_kind(path: Path) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise DatasetError(path, "no such weights file") from None
+    except OSError as exc:
+        raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise DatasetError(path, "is a folder, not a weights file")
+    if not stat.S_ISREG(info.st_mode):
+        raise DatasetError(path, f"is a {_kind(info.st_mode)}, not a weights file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise DatasetError(path, f"is {info.st_size / 2**30:.1f} GiB: too large for a Mask R-CNN checkpoint")
+    if not os.access(path, os.R_OK):
+        raise DatasetError(path, "cannot read: permission denied")
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def _load_failure(exc: Exception) -> str:
+    """Why torch refused the file, without torch's advice to turn `weights_only` off (never do)."""
+    text = str(exc)
+    if isinstance(exc, __import__("pickle").UnpicklingError) or "Weights only load failed" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return f"it holds Python objects other than weights{what}; they are refused, never run"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first[:200]
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

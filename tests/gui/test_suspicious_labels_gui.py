@@ -1,0 +1,197 @@
+"""The Suspicious labels dock on real COCO photos (isat_coco_tiny) with perturbed predictions: it lists what
+`core.audit` finds, worst first; a click selects the label; "Take the model's version" is one undo step
+that the project keeps; a dismissed flag stays dismissed after reopening; a predictions file works too."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+from review_helpers import (
+    add_own_predictions,
+    click_row,
+    open_tiny,
+    perturbed_results,
+    reopen,
+    run_and_wait,
+    shows_box,
+)
+from window_helpers import shown_main_window
+
+from annotator.core import operations
+from annotator.core.audit import FlagKind, audit, own_predictions
+from annotator.gui.review.navigate import MAX_ZOOM, SMALL_SHARE
+from annotator.gui.review.suspicious import KEY_ROLE
+from annotator.io.dismissed import dismissed_in_file
+from annotator.io.predictions import load_predictions
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    win = shown_main_window(qtbot, tmp_path, width=1400, height=900)
+    yield win
+    win.assisted.wait()
+    win.loader.wait()
+
+
+@pytest.fixture
+def project(window, tmp_path, testdata):
+    """The tiny COCO set as a project holding its ground truth (the labels) and perturbed predictions."""
+    path = open_tiny(window, tmp_path, testdata)
+    add_own_predictions(window.document.dataset, perturbed_results(path))
+    return path
+
+
+def _keys(dock) -> list[str]:
+    return [dock.tree.topLevelItem(r).data(0, KEY_ROLE) for r in range(dock.tree.topLevelItemCount())]
+
+
+def _row_of(dock, kind: FlagKind):
+    for row in range(dock.tree.topLevelItemCount()):
+        item = dock.tree.topLevelItem(row)
+        if dock.flags[item.data(0, KEY_ROLE)].kind is kind:
+            return item
+    raise AssertionError(f"no {kind} row")
+
+
+def test_queue_is_the_audit_worst_first_and_a_click_selects_the_label(window, project, qtbot):
+    dock, dataset = window.assisted.suspicious, window.document.dataset
+    run_and_wait(qtbot, dock.job, dock.run)
+    expected = audit(dataset, own_predictions(dataset))
+    assert len(expected.flags) >= 10 and {f.kind for f in expected.flags} == set(FlagKind)
+    assert _keys(dock) == [f.key for f in expected.flags]
+    assert [dock.flags[k].suspicion for k in _keys(dock)] == sorted(
+        (f.suspicion for f in expected.flags), reverse=True
+    )
+    assert f"{expected.images} images audited" in dock.state_label.text()
+
+    swap = _row_of(dock, FlagKind.CLASS_SWAP)
+    flag = dock.flags[swap.data(0, KEY_ROLE)]
+    click_row(dock.tree, swap)
+    assert window.session.image_id == flag.image_id
+    assert window.session.selection == (flag.instance_id,)
+    label = dataset.instances[flag.instance_id]
+    assert label.category_id != flag.prediction.category_id
+    assert shows_box(window.canvas, label.geometry.bbox(*_size(dataset, flag.image_id)))
+    assert dock.outline.item is not None  # the model's version drawn beside the label
+
+    for row in range(dock.tree.topLevelItemCount()):  # every row brings its object into view
+        item = dock.tree.topLevelItem(row)
+        flag = dock.flags[item.data(0, KEY_ROLE)]
+        click_row(dock.tree, item)
+        shown = dataset.instances[flag.instance_id] if flag.instance_id is not None else flag.prediction
+        box = shown.geometry.bbox(*_size(dataset, flag.image_id))
+        assert shows_box(window.canvas, box), flag
+        view = window.canvas.viewport().size()
+        small = SMALL_SHARE * min(view.width(), view.height())
+        if max(box[2:]) * MAX_ZOOM < small:  # tiny even at the largest zoom: shown at it
+            assert window.canvas.scale_factor == pytest.approx(MAX_ZOOM)
+        else:  # zoomed in when small at fit
+            assert max(box[2:]) * window.canvas.scale_factor >= small - 1
+
+    missing = _row_of(dock, FlagKind.MISSING)
+    dock.tree.setCurrentItem(missing)
+    prediction = dock.flags[missing.data(0, KEY_ROLE)].prediction
+    assert window.session.selection == (prediction.id,)  # the project's own prediction, selected
+
+
+def test_take_the_models_version_is_one_undo_step_and_is_saved(window, project, qtbot):
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    dataset, stack = window.document.dataset, window.editor.history.stack
+    row = _row_of(dock, FlagKind.CLASS_SWAP)
+    flag = dock.flags[row.data(0, KEY_ROLE)]
+    before = dataset.instances[flag.instance_id]
+    dock.tree.setCurrentItem(row)
+    steps = stack.count()
+    dock.take_button.click()
+    assert stack.count() == steps + 1
+    assert dataset.instances[flag.instance_id].category_id == flag.prediction.category_id
+    assert flag.key not in _keys(dock)
+    assert "Edited since" in dock.state_label.text()
+    stack.undo()
+    assert dataset.instances[flag.instance_id] == before
+    stack.redo()
+    dataset = reopen(window, project)
+    assert dataset.instances[flag.instance_id].category_id == flag.prediction.category_id
+
+
+def test_a_label_changed_since_the_audit_is_not_overwritten(window, project, qtbot):
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    dataset = window.document.dataset
+    row = _row_of(dock, FlagKind.OUTLINE)
+    flag = dock.flags[row.data(0, KEY_ROLE)]
+    dock.tree.setCurrentItem(row)
+    window.editor.push(operations.delete([dataset.instances[flag.instance_id]]))
+    dock.take_button.click()
+    assert flag.instance_id not in dataset.instances  # still deleted: nothing taken
+    assert "changed since the audit" in window.statusBar().currentMessage()
+
+
+def test_dismissed_flags_stay_dismissed_after_reopening(window, project, qtbot):
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    first, second = _keys(dock)[:2]
+    dock.tree.setCurrentItem(dock.tree.topLevelItem(0))
+    dock.dismiss_button.click()
+    assert _keys(dock)[0] == second  # gone; the next one is current and shown
+    assert dock.tree.currentItem().data(0, KEY_ROLE) == second
+    following = dock.flags[second]
+    assert window.session.image_id == following.image_id
+    shown = following.instance_id if following.instance_id is not None else following.prediction.id
+    assert window.session.selection == (shown,)
+    assert "1 dismissed" in dock.state_label.text()
+    reopen(window, project)
+    run_and_wait(qtbot, dock.job, dock.run)
+    assert first not in _keys(dock) and second in _keys(dock)
+    assert first in dismissed_in_file(window.document.path)  # what `annotator audit` leaves out too
+
+
+def test_a_predictions_file_is_audited_and_its_missing_objects_can_be_added(
+    window, tmp_path, testdata, qtbot
+):
+    path = open_tiny(window, tmp_path, testdata)  # labels only: the predictions come from a file
+    results = tmp_path / "results.json"
+    results.write_bytes(orjson.dumps(perturbed_results(path, seed=3)))
+    dock, dataset = window.assisted.suspicious, window.document.dataset
+    run_and_wait(qtbot, dock.job, lambda: dock.use_file(results))
+    expected = audit(dataset, load_predictions(results, dataset))
+    assert _keys(dock) == [f.key for f in expected.flags]
+    assert "results.json" in dock.source_label.text()
+    row = _row_of(dock, FlagKind.MISSING)
+    flag = dock.flags[row.data(0, KEY_ROLE)]
+    dock.tree.setCurrentItem(row)
+    assert window.session.image_id == flag.image_id and window.session.selection == ()
+    assert dock.outline.item is not None and dock.outline.item.scene() is window.canvas.scene()
+    count = len(dataset.instances)
+    dock.take_button.click()
+    assert len(dataset.instances) == count + 1
+    added = max(dataset.instances.values(), key=lambda i: i.id)
+    assert added.category_id == flag.prediction.category_id and added.image_id == flag.image_id
+
+
+def test_a_bad_predictions_file_says_what_is_wrong(window, tmp_path, testdata, qtbot):
+    open_tiny(window, tmp_path, testdata)
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"image_id": 999999, "category_id": 1, "score": 0.9, "bbox": [0, 0, 5, 5]}]')
+    dock = window.assisted.suspicious
+    with qtbot.waitSignal(dock.job.failed, timeout=20000):
+        dock.use_file(bad)
+    assert "bad.json" in dock.state_label.text() and "999999" in dock.state_label.text()
+
+
+def _size(dataset, image_id: int) -> tuple[int, int]:
+    image = dataset.images[image_id]
+    return image.height, image.width
+
+
+def test_a_long_queue_lists_the_worst_rows_only(window, project, qtbot, monkeypatch):
+    from annotator.gui.review import suspicious
+
+    monkeypatch.setattr(suspicious, "MAX_ROWS", 3)
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    dataset = window.document.dataset
+    flags = audit(dataset, own_predictions(dataset)).flags
+    assert _keys(dock) == [f.key for f in flags[:3]]
+    assert f"the worst 3 of {len(flags)} listed" in dock.state_label.text()
