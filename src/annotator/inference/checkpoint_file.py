@@ -96,6 +96,8 @@ def _check_file_kind(path: Path) -> None:
         raise DatasetError(path, "is a folder, not a weights file")
     if not stat.S_ISREG(info.st_mode):
         raise DatasetError(path, f"is a {_kind(info.st_mode)}, not a weights file")
+    if info.st_size == 0:
+        raise DatasetError(path, "the file is empty, not a weights file")
     if info.st_size > MAX_FILE_BYTES:
         raise DatasetError(path, f"is {info.st_size / 2**30:.1f} GiB: too large for a Mask R-CNN checkpoint")
     if not os.access(path, os.R_OK):
@@ -115,7 +117,8 @@ def _kind(mode: int) -> str:
 def _load_failure(exc: Exception) -> str:
     """Why torch refused the file, without torch's advice to turn `weights_only` off (never do)."""
     text = str(exc)
-    if isinstance(exc, __import__("pickle").UnpicklingError) or "Weights only load failed" in text:
+    refused_pickle = any(cls.__name__ == "UnpicklingError" for cls in type(exc).__mro__)  # no pickle import
+    if refused_pickle or "Weights only load failed" in text:
         found = re.search(r"GLOBAL ([\w.]+)", text)
         what = f" ({found.group(1)})" if found else ""
         return f"it holds Python objects other than weights{what}; they are refused, never run"
