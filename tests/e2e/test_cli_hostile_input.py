@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +33,9 @@ def _run(*args, timeout: int = 60) -> subprocess.CompletedProcess:
 def _assert_clear(result: subprocess.CompletedProcess, name: str, *, code: int | None = None) -> None:
     assert result.returncode in ((0, 2) if code is None else (code,)), (result.returncode, result.stderr)
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
+    assert all(line.startswith("annotator ") for line in result.stderr.splitlines()), (
+        result.stderr
+    )  # no warnings
     if result.returncode == 2:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and name in lines[0], result.stderr
@@ -60,6 +65,8 @@ EVAL_CASES = {  # the issue's examples; each used to segfault, hang or end in a 
     "width null": (_gt({("images", "width"): None}), 2),
     "area as a string": (_gt({("annotations", "area"): "200"}), 2),
     "iscrowd null": (_gt({("annotations", "iscrowd"): None}), 2),
+    "box-only, box at 1e300": (_gt({("annotations", "segmentation"): None, ("annotations", "bbox"): [1, 2, 1e300, 1e300]}),
+                               None),
 }  # fmt: skip
 
 
@@ -69,7 +76,8 @@ def test_eval_on_hostile_ground_truth(tmp_path, case):
     gt, code = EVAL_CASES[case]
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "pred.json").write_text(json.dumps(PRED))
-    _assert_clear(_run("eval", tmp_path / "gt.json", tmp_path / "pred.json"), "gt.json", code=code)
+    _assert_clear(_run("eval", "--iou-type", "both", tmp_path / "gt.json", tmp_path / "pred.json"), "gt.json",
+                  code=code)  # fmt: skip
 
 
 @pytest.mark.slow
@@ -130,3 +138,23 @@ def test_convert_to_labelme_keeps_images_with_the_same_stem(tmp_path):
     assert result.stderr.count("already has the name") == 2
     back = _run("info", tmp_path / "out")
     assert "images: 3" in back.stdout and "instances: 3" in back.stdout
+
+
+SPECIAL_FILES = {"named pipe": "named pipe (FIFO)", "device": "a device"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", SPECIAL_FILES)
+def test_a_fifo_or_a_device_as_input_is_refused_without_blocking(tmp_path, kind):
+    """Reading a FIFO waits for a writer forever and /dev/zero never ends: each is refused by what it is."""
+    if kind == "named pipe":
+        special = tmp_path / "in.json"
+        os.mkfifo(special)
+    else:
+        special = Path("/dev/zero")
+    (tmp_path / "gt.json").write_text(json.dumps(GT))
+    for args in (["info", special], ["convert", special, "--to", "coco", "--out", tmp_path / "o.json"],
+                 ["eval", tmp_path / "gt.json", special], ["eval", special, tmp_path / "gt.json"]):  # fmt: skip
+        result = _run(*args, timeout=60)
+        _assert_clear(result, special.name, code=2)
+        assert SPECIAL_FILES[kind] in result.stderr

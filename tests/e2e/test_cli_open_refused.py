@@ -58,6 +58,34 @@ def _bad_schema_version(tmp_path):
     return folder
 
 
+def _written(name: str, content: bytes):
+    def make(tmp_path):
+        (tmp_path / name).write_bytes(content)
+        return tmp_path / name
+
+    return make
+
+
+def _future_schema(tmp_path):
+    folder = _folder(tmp_path)
+    open_project(folder).close()
+    conn = sqlite3.connect(folder / FOLDER_PROJECT_NAME)
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    return folder / FOLDER_PROJECT_NAME
+
+
+def _dangling_link(tmp_path):
+    (tmp_path / "gone.json").symlink_to(tmp_path / "nowhere.json")
+    return tmp_path / "gone.json"
+
+
+def _named_pipe(tmp_path):
+    os.mkfifo(tmp_path / "pipe.json")  # reading it would wait for a writer forever
+    return tmp_path / "pipe.json"
+
+
 def _not_a_project_kind(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     return tmp_path / "notes.txt"
@@ -70,6 +98,15 @@ CASES = {
     "linked lock": (_linked_lock, "symbolic link"),
     "schema version": (_bad_schema_version, "schema"),
     "other kind of file": (_not_a_project_kind, "cannot open this kind"),
+    "named pipe": (_named_pipe, "named pipe"),
+    "truncated JSON": (_written("t.json", b'{"images": [{"id": 1'), "truncated"),
+    "JSON list": (_written("l.json", b"[1, 2]"), "not an instances file"),
+    "images not a list": (_written("i.json", b'{"images": "x", "annotations": [], "categories": []}'), "images"),
+    "empty JSON file": (_written("e.json", b""), "empty"),
+    "JSON nested too deep": (_written("d.json", b"[" * 5000 + b"]" * 5000), "not valid JSON"),
+    "random bytes as a project": (_written("r.annotator", bytes(range(256)) * 8), "not an annotator project"),
+    "future schema": (_future_schema, "schema"),
+    "dangling link": (_dangling_link, "no such file"),
 }
 
 

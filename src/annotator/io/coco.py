@@ -414,10 +414,11 @@ def fast_area(geometry: Geometry, image: Image) -> float:
     if isinstance(geometry, Mask):
         return float(mask_utils.area(geometry.rle.as_coco()))
     total = 0.0
-    for ring in geometry.rings:
-        x, y = ring[:, 0], ring[:, 1]
-        twice = x[:-1] @ y[1:] - y[:-1] @ x[1:] + x[-1] * y[0] - y[-1] * x[0]
-        total += abs(float(twice)) / 2.0
+    with np.errstate(over="ignore", invalid="ignore"):  # far vertices (clipped later) overflow: no warning
+        for ring in geometry.rings:
+            x, y = ring[:, 0], ring[:, 1]
+            twice = x[:-1] @ y[1:] - y[:-1] @ x[1:] + x[-1] * y[0] - y[-1] * x[0]
+            total += abs(float(twice)) / 2.0
     return total
 
 

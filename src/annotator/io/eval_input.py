@@ -69,7 +69,10 @@ def evaluation_dict(raw: Mapping[str, Any], parsed: Dataset, *, source: Path, st
 def check_prediction_ids(data: Any, source: Path) -> None:
     """Before ids are looked up anywhere: every image and category id an integer, every file name text."""
     if isinstance(data, dict):
-        for index, image in enumerate(data.get("images") or []):
+        images = data.get("images")
+        if images is not None and not isinstance(images, list):
+            raise DatasetError(source, f"images must be a list, got {type(images).__name__}")
+        for index, image in enumerate(images or []):
             if not isinstance(image, dict) or not _is_int(image.get("id")):
                 raise DatasetError(source, "needs an integer id", item=f"image at index {index}")
             if "file_name" in image and not isinstance(image["file_name"], str):

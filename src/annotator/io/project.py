@@ -15,6 +15,7 @@ from pathlib import Path
 
 from annotator.core.model import Dataset, Image
 from annotator.io.errors import DatasetError
+from annotator.io.file_kind import require_regular_file
 from annotator.io.images import image_size, list_images
 from annotator.io.paths import resolve_inside
 from annotator.io.project_file import check_project_file
@@ -78,6 +79,7 @@ def open_project(
     if path.suffix == PROJECT_SUFFIX:
         return _locked(path, lambda lock_fd: _open_existing(path, lock_fd))
     if path.suffix.lower() == ".json":
+        require_regular_file(path)  # a FIFO would block the image-root guess and the fingerprint
         root = None if images_root is None else Path(images_root).resolve()
         return _open_json(path, root, reimport=reimport)
     if path.is_dir():  # a symlink to a folder: the person's choice, followed

@@ -20,6 +20,7 @@ from enum import Enum
 from pathlib import Path
 
 from annotator.io.errors import DatasetError
+from annotator.io.file_kind import kind_of
 
 APPLICATION_ID = 0x414E4E54  # "ANNT", in the SQLite header at offset 68
 SIDECAR_SUFFIXES = ("-wal", "-shm", "-journal")
@@ -53,7 +54,7 @@ def open_nofollow(path: Path, flags: int = os.O_RDONLY) -> int:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise DatasetError(path, f"is {_kind_of(info.st_mode)}, not a file")
+            raise DatasetError(path, f"is {kind_of(info.st_mode)}, not a file")
     except BaseException:
         os.close(fd)
         raise
@@ -85,7 +86,7 @@ def check_sidecars(path: Path) -> None:
         if stat.S_ISLNK(info.st_mode):
             raise DatasetError(sidecar, link_refusal(sidecar))
         if not stat.S_ISREG(info.st_mode):
-            raise DatasetError(sidecar, f"is {_kind_of(info.st_mode)}, not a file; remove it")
+            raise DatasetError(sidecar, f"is {kind_of(info.st_mode)}, not a file; remove it")
         if info.st_nlink > 1:
             raise DatasetError(sidecar, "has other hard links; annotator will not write into it: remove it")
 
@@ -177,15 +178,3 @@ def describe_os_error(exc: OSError) -> str:
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return f"not allowed here ({exc.strerror})"
     return exc.strerror or str(exc)
-
-
-def _kind_of(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a folder"
-    if stat.S_ISFIFO(mode):
-        return "a named pipe (FIFO)"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    return "not a regular file"
