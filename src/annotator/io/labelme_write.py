@@ -17,6 +17,7 @@ from PIL import Image as PilImage
 
 from annotator.core.geometry import Mask, Polygons, area
 from annotator.core.model import Dataset, Image, Instance
+from annotator.core.region import mask_crop
 from annotator.io.jsonfile import write_json
 from annotator.io.paths import export_target
 from annotator.io.problems import NO_PIXELS, Problems
@@ -111,13 +112,12 @@ def _shapes(inst: Instance, label: str, image: Image) -> list[dict[str, Any]]:
     if isinstance(geometry, Polygons):
         return [_shape(label, ring.tolist(), "polygon") for ring in geometry.rings]
     assert isinstance(geometry, Mask)
-    mask = geometry.to_array().astype(bool)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not rows.size:
+    crop = mask_crop(geometry)  # the mask's box only, never an image-sized array
+    if crop.empty:
         return []
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
-    shape = _shape(label, [[float(x0), float(y0)], [float(x1), float(y1)]], "mask")
-    shape["mask"] = _png_base64(mask[y0 : y1 + 1, x0 : x1 + 1])
+    (h, w), x0, y0 = crop.mask.shape, crop.x0, crop.y0
+    shape = _shape(label, [[float(x0), float(y0)], [float(x0 + w - 1), float(y0 + h - 1)]], "mask")
+    shape["mask"] = _png_base64(crop.mask.astype(bool))
     return [shape]
 
 

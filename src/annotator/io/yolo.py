@@ -13,8 +13,9 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from annotator.core.geometry import Mask, area, mask_to_polygons
+from annotator.core.geometry import Mask, area
 from annotator.core.model import Category, Dataset, Image
+from annotator.core.region import traced_polygons
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.paths import export_target
 from annotator.io.problems import NO_PIXELS, Problems
@@ -76,7 +77,7 @@ def yolo_lines(dataset: Dataset, image: Image, index_of: dict[int, int], problem
 
 
 def _traced(mask: Mask, item: str, problems: Problems) -> tuple[np.ndarray, ...]:
-    traced = mask_to_polygons(mask.to_array(), fill_holes=True)
+    traced = traced_polygons(mask, fill_holes=True)  # on the mask's crop, never an image-sized array
     if traced.hole_count:
         problems.add(item, f"mask has {traced.hole_count} hole(s); filled in the YOLO polygon")
     if traced.dropped_parts:
