@@ -33,7 +33,7 @@ from annotator.gui.save_status import install_save_status
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
 from annotator.gui.tools.context_menu import InstanceMenu
-from annotator.io.errors import DatasetError, ProjectFileChangedError
+from annotator.io.errors import DatasetError, ProjectFileChangedError, ProjectLockedError
 
 MAX_RECENT = 10
 
@@ -179,6 +179,12 @@ class MainWindow(QMainWindow):
             return self._refresh_folder(Path(path))
         try:
             document = open_document(path, reimport=reimport)
+        except ProjectLockedError as exc:
+            if project_dialogs.is_shown_here(self, exc.path):  # this window holds it, not another
+                self.statusBar().showMessage(f"{Path(path).name} is open already", 8000)
+                return True
+            QMessageBox.warning(self, "Cannot open", project_dialogs.describe(path, exc))
+            return False
         except Exception as exc:  # noqa: BLE001 - a slot: the person gets a dialog, never a traceback
             QMessageBox.warning(self, "Cannot open", project_dialogs.describe(path, exc))
             return False

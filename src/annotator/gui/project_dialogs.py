@@ -134,6 +134,16 @@ def describe(path: str | Path, exc: Exception) -> str:
     return f"{path}: cannot be opened ({type(exc).__name__}: {exc})"
 
 
+def is_shown_here(window, project_path: Path | None) -> bool:
+    """Whether `project_path` is the project this window shows (opening it again finds our own lock)."""
+    document = window.document
+    if document is None or project_path is None:
+        return False
+    with contextlib.suppress(OSError):
+        return Path(project_path).resolve() == Path(document.path).resolve()
+    return False
+
+
 def abandon(window, document) -> None:
     """`document` could not be shown: close it and leave the window empty rather than half-set."""
     with contextlib.suppress(Exception):
