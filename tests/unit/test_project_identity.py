@@ -154,6 +154,7 @@ def test_a_damaged_row_is_named_and_the_rest_opens(tmp_path):
         ]
         text = "\n".join(project.problems)
         assert "category 2" in text and "colour" in text and "image 2" in text
+        assert "kept in table damaged_categories" in text  # the table it really is in
         project.dataset.put_categories([Category(2, "new")])  # the damaged row's id, free now
     conn = sqlite3.connect(tmp_path / FOLDER_PROJECT_NAME)
     assert conn.execute("SELECT color FROM damaged_categories WHERE id = 2").fetchone()[0] == "1e99,0,-4"

@@ -401,6 +401,9 @@ class ProjectStore:
             raise DatasetError(self.path, f"made by a newer annotator (schema {version}); please upgrade")
 
 
+DAMAGED_TABLES = {"category": "damaged_categories", "image": "damaged_images", "instance": "damaged_instances"}
+
+
 class _RowReader:
     """Decode rows one by one; a damaged one is reported (or raised) with its table and id."""
 
@@ -416,7 +419,7 @@ class _RowReader:
                 self.skipped.setdefault(what, []).append(row[0])
                 self.damaged(
                     f"{what} {str(row[0])[:30]}",
-                    f"damaged row not loaded, kept in table damaged_{what}s ({exc})",
+                    f"damaged row not loaded, kept in table {DAMAGED_TABLES[what]} ({exc})",
                 )
 
     def checked_masks(self, instances: list[Instance]) -> list[Instance]:
