@@ -98,6 +98,8 @@ INFO_CASES = {
     "id past 2^63": json.dumps({"images": [{"id": 2**63, "file_name": "a.jpg", "width": 4, "height": 4}],
                                 "annotations": [], "categories": []}),
     "byte order mark": "\ufeff" + json.dumps({"images": [], "annotations": [], "categories": []}),
+    "LabelMe label with a lone surrogate": '{"shapes": [{"label": "x\\ud800", "points": [[1, 1], [3, 1], [3, 3]],'
+    ' "shape_type": "polygon", "description": "\\udcff"}], "imagePath": "a.jpg", "imageWidth": 4, "imageHeight": 4}',
 }  # fmt: skip
 
 

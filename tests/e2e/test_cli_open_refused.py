@@ -101,7 +101,10 @@ CASES = {
     "named pipe": (_named_pipe, "named pipe"),
     "truncated JSON": (_written("t.json", b'{"images": [{"id": 1'), "truncated"),
     "JSON list": (_written("l.json", b"[1, 2]"), "not an instances file"),
-    "images not a list": (_written("i.json", b'{"images": "x", "annotations": [], "categories": []}'), "images"),
+    "images not a list": (
+        _written("i.json", b'{"images": "x", "annotations": [], "categories": []}'),
+        "images",
+    ),
     "empty JSON file": (_written("e.json", b""), "empty"),
     "JSON nested too deep": (_written("d.json", b"[" * 5000 + b"]" * 5000), "not valid JSON"),
     "random bytes as a project": (_written("r.annotator", bytes(range(256)) * 8), "not an annotator project"),

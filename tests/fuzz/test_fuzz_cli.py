@@ -1,4 +1,4 @@
-"""The command line on generated hostile COCO files, in process (the subprocess cases, for crashes that
+"""The command line on generated hostile COCO and LabelMe files, in process (the subprocess cases, for crashes that
 would kill pytest, are in tests/e2e/test_cli_hostile_input.py).
 
 Property, for `info`, `convert` (to each format) and `eval` (the file as ground truth, and as predictions):
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from PIL import Image as PilImage
 
 from annotator.cli.main import main
-from hostile_coco import BASE, PRED, hostile_coco, to_text
+from hostile_files import BASE, PRED, hostile_coco, hostile_labelme, to_text
 
 EXAMPLES = int(os.environ.get("ANNOTATOR_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(max_examples=max(EXAMPLES // 8, 10), deadline=None,
@@ -29,10 +29,15 @@ FUZZ = settings(max_examples=max(EXAMPLES // 8, 10), deadline=None,
 
 
 def _run(*args) -> tuple[int, list[str]]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    """`annotator ARGS` in process, with streams that encode as a terminal's do (UTF-8, strict on stdout,
+    backslashes on stderr), so text a terminal cannot take fails here as it would there."""
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace")
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         code = main([str(a) for a in args])
-    return code, err.getvalue().splitlines()
+        out.flush()
+        err.flush()
+    return code, err.buffer.getvalue().decode("utf-8").splitlines()
 
 
 def _assert_clear(command: str, code: int, lines: list[str], name: str) -> None:
@@ -60,6 +65,23 @@ def test_info_and_convert_exit_0_or_2_with_one_line(data, to):
     code, lines = _run("convert", folder / "in.json", "--to", to, "--out", out)
     _assert_clear("convert", code, lines, "in.json")
     if code == 0 and to in ("coco", "labelme"):  # the formats `info` reads
+        back, lines = _run("info", out)
+        assert back == 0 or (back == 2 and "no JSON files" in lines[0] and to == "labelme"), lines
+
+
+@FUZZ
+@given(hostile_labelme(), st.sampled_from(["coco", "labelme", "yolo", "panoptic"]), st.booleans())
+def test_labelme_info_and_convert_exit_0_or_2_with_one_line(data, to, as_folder):
+    folder = _folder()
+    (folder / "a.json").write_text(to_text(data))
+    source = folder if as_folder else folder / "a.json"
+    name = folder.name if as_folder else "a.json"
+    code, lines = _run("info", source)
+    _assert_clear("info", code, lines, name)
+    out = Path(tempfile.mkdtemp()) / ("out.json" if to == "coco" else "out")
+    code, lines = _run("convert", source, "--to", to, "--out", out)
+    _assert_clear("convert", code, lines, name)
+    if code == 0 and to in ("coco", "labelme"):
         back, lines = _run("info", out)
         assert back == 0 or (back == 2 and "no JSON files" in lines[0] and to == "labelme"), lines
 

@@ -1,4 +1,4 @@
-"""The window on generated hostile COCO files (tests/hostile_coco.py): File ▸ Open either shows the file
+"""The window on generated hostile COCO files (tests/hostile_files.py): File ▸ Open either shows the file
 or says why in one dialog, never raises out of the slot; a file it refused leaves no project behind, and
 one it showed opens the same way the next time (a project that cannot be shown is never left half-made).
 Also: the project this window shows, opened again, and a last project that cannot be shown at start."""
@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QMessageBox
 from annotator.app import build_window
 from annotator.gui import main_window
 from annotator.gui.resume import PROJECT_KEY
-from hostile_coco import hostile_coco, to_text
+from hostile_files import hostile_coco, to_text
 
 
 def _window(folder: Path):

@@ -33,6 +33,7 @@ from annotator.io.labelme_masks import MaskBudget, MaskBudgetExceeded, placed_ma
 from annotator.io.labelme_write import save_labelme
 from annotator.io.paths import normalise_file_name
 from annotator.io.problems import Problems
+from annotator.io.values import clean_extra, clean_name
 
 __all__ = ["LabelmeImport", "is_labelme", "load_labelme", "save_labelme"]
 
@@ -208,7 +209,7 @@ class _Reader:
             if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
                 self.problems.add(where, "not a shape with a string label; skipped")
                 continue
-            label = shape["label"]
+            label = clean_name(shape["label"], item=where, what="label", problems=self.problems)
             if label == IGNORE_LABEL:
                 self.problems.add(item, f"shape labelled {IGNORE_LABEL} skipped (as labelme2coco does)")
                 continue
@@ -235,6 +236,7 @@ class _Reader:
         if label not in self.label_ids:
             self.label_ids[label] = max(self.label_ids.values(), default=0) + 1
         extra = {k: v for k, v in parts[0].shape.items() if k not in _SHAPE_KEYS}
+        extra = clean_extra(extra, item=f"{image.file_name}: {label!r}", problems=self.problems)  # storable
         self.instances.append(
             Instance(len(self.instances) + 1, image.id, self.label_ids[label], geometry, extra=extra)
         )

@@ -1,6 +1,6 @@
-"""A hypothesis generator of hostile COCO files, shared by the command-line and window fuzzers.
+"""Hypothesis generators of hostile COCO and LabelMe files, shared by the command-line and window fuzzers.
 
-A valid two-image file is mutated in one to four places: a value of the wrong type, out of range, not
+A valid file is mutated in one to four places: a value of the wrong type, out of range, not
 finite, past 64 bits, a lone surrogate, deeply nested, an absurd colour, a name that leaves the folder,
 or the key removed. The text is what a file would hold (`NaN`, `Infinity`, `1e400` and `\\ud800` as
 written by other tools), so every reader meets it as it would on disk.
@@ -80,6 +80,52 @@ def hostile_coco(draw) -> dict:
             ]
             key = draw(st.sampled_from(keys))
         if remove:
+            target.pop(key, None)
+        else:
+            target[key] = value
+    return data
+
+
+LABELME = {
+    "version": "5.5.0", "flags": {}, "imagePath": "a.png", "imageData": None, "imageHeight": 30, "imageWidth": 40,
+    "shapes": [
+        {"label": "one", "points": [[1, 1], [20, 1], [20, 20]], "shape_type": "polygon", "group_id": None, "flags": {}},
+        {"label": "one", "points": [[25, 2], [35, 2], [30, 9]], "shape_type": "polygon", "group_id": None, "flags": {}},
+        {"label": "two", "points": [[2, 3], [12, 9]], "shape_type": "rectangle", "group_id": 1, "flags": {}},
+        {"label": "two", "points": [[30, 20], [34, 20]], "shape_type": "circle", "group_id": 1, "flags": {}},
+    ],
+}  # fmt: skip
+SHAPE_KEYS = ["label", "points", "shape_type", "group_id", "flags", "description", "mask", "attributes"]
+FILE_KEYS = ["imagePath", "imageData", "imageHeight", "imageWidth", "shapes", "flags", "version"]
+SHAPE_TYPES = [
+    "polygon",
+    "rectangle",
+    "circle",
+    "line",
+    "linestrip",
+    "point",
+    "points",
+    "mask",
+    "bogus",
+    ["x"],
+]
+
+
+@st.composite
+def hostile_labelme(draw) -> dict:
+    """A mutated copy of LABELME: hostile values in a shape or the file, or a shape type swapped."""
+    data = copy.deepcopy(LABELME)
+    for _ in range(draw(st.integers(1, 4))):
+        value = _value(draw(st.sampled_from(HOSTILE_VALUES + SHAPE_TYPES)))
+        shapes = data.get("shapes")
+        if draw(st.integers(0, 3)) == 0 or not isinstance(shapes, list) or not shapes:
+            target, key = data, draw(st.sampled_from(FILE_KEYS))
+        else:
+            target = shapes[draw(st.integers(0, len(shapes) - 1))]
+            if not isinstance(target, dict):
+                continue
+            key = draw(st.sampled_from(SHAPE_KEYS))
+        if draw(st.integers(0, 5)) == 0:
             target.pop(key, None)
         else:
             target[key] = value
