@@ -401,7 +401,11 @@ class ProjectStore:
             raise DatasetError(self.path, f"made by a newer annotator (schema {version}); please upgrade")
 
 
-DAMAGED_TABLES = {"category": "damaged_categories", "image": "damaged_images", "instance": "damaged_instances"}
+DAMAGED_TABLES = {
+    "category": "damaged_categories",
+    "image": "damaged_images",
+    "instance": "damaged_instances",
+}
 
 
 class _RowReader:
