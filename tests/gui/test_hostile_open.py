@@ -5,6 +5,7 @@ Also: the project this window shows, opened again, and a last project that canno
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -90,3 +91,25 @@ def test_a_last_project_that_cannot_be_shown_never_stops_the_app_starting(qtbot,
     monkeypatch.undo()
     assert window.open_path(tmp_path)  # nothing holds it: it opens now
     window.close()
+
+
+def test_a_folder_with_file_names_that_are_not_utf8_opens_and_names_them(qtbot, tmp_path, monkeypatch):
+    messages: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
+    folder = tmp_path / "data"
+    folder.mkdir()
+    PilImage.new("RGB", (40, 30)).save(folder / "a.png")
+    raw = os.fsencode(folder)
+    PilImage.new("RGB", (40, 30)).save(raw + b"/b\xff\xfe.png")
+    os.mkdir(raw + b"/sub\xff")
+    PilImage.new("RGB", (40, 30)).save(raw + b"/sub\xff/c.png")
+    for _ in range(2):  # and the same again from the project it made
+        window = _window(tmp_path)
+        qtbot.addWidget(window)
+        assert window.open_path(folder) and not messages
+        assert [i.file_name for i in window.document.dataset.images.values()] == ["a.png"]
+        assert window.session.image is not None and window.session.image.file_name == "a.png"
+        named = [p for p in window.document.problems if "not valid UTF-8" in p]
+        assert len(named) == 2 and any("sub" in p for p in named)
+        assert all(p.encode("utf-8") for p in window.document.problems)  # printable, storable text
+        window.close()

@@ -272,7 +272,8 @@ def _add_new_images(project: Project) -> None:
             added.append(Image(next_id, image.file_name, image.width, image.height))
             next_id += 1
     project.dataset.put_images(added)
-    project.problems.extend(problems)
+    listed = set(project.problems)  # a refresh finds the same unreadable files again: list them once
+    project.problems.extend(p for p in problems if p not in listed)
 
 
 def guess_images_root(json_path: Path) -> Path:
