@@ -60,6 +60,9 @@ def test_a_replaced_project_is_reported_and_the_edits_saved_as_a_new_project(
     box = _boxes(window)[0]
     assert project_dialogs.SAVE_AS_TEXT in [b.text() for b in box.buttons()]
     box.close()
+    window.save_status.save()  # Ctrl+S: retrying cannot help here, and it does not pretend to
+    assert "Save as new project" in window.statusBar().currentMessage()
+    assert "retrying" not in window.save_status.label.toolTip()
     target = tmp_path / "rescued.annotator"
     assert project_dialogs.save_as_new_project(window, target)
     assert window.document.path == target
