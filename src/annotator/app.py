@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -46,21 +47,41 @@ def build_window(
     first start); bad input raises DatasetError. `dataset`: the dataset a results list belongs to, and
     (a COCO file) the ground truth it is compared with.
 
-    PATH is opened before the window exists: bad input then raises with no thread started, so the
-    command line can exit 2 with its one line (a window's threads torn down mid-run abort the process).
+    The document is opened before any widget exists: the window starts the model worker's thread, and a
+    window dropped with that thread running makes Qt abort the process (SIGABRT) after the error was
+    printed. If showing the document fails, the window is taken down (thread stopped) before raising.
     """
     from annotator.gui.document import open_document
 
     document = None if path is None else open_document(path, dataset=dataset)
-    window = MainWindow(settings)
-    install_training(window, install_prelabelling(window, load_predictor))
-    if document is None:
-        resume(window)  # the last project at the last image; the samples on the very first start
-    else:
-        window.set_document(document)
+    window = None
+    try:
+        window = MainWindow(settings)
+        install_training(window, install_prelabelling(window, load_predictor))
+        if document is None:
+            resume(window)  # the last project at the last image; the samples on the very first start
+        else:
+            window.set_document(document)
+    except BaseException:
+        discard_window(window, document if document is not None else getattr(window, "document", None))
+        raise
+    if path is not None:
         window._remember_recent(Path(path))
         window.compare_with(dataset)
     return window
+
+
+def discard_window(window: MainWindow | None, document) -> None:
+    """Stop what a half-built window started (the model thread) and close its document."""
+    prelabelling = getattr(window, "prelabelling", None)
+    if prelabelling is not None:
+        prelabelling.controller.shutdown()
+    if window is not None:
+        window.loader.wait()
+        window.deleteLater()
+    if document is not None:
+        with contextlib.suppress(DatasetError):
+            document.close()
 
 
 def run(path: str | Path | None, *, dataset: str | Path | None = None) -> int:

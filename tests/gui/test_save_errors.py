@@ -92,3 +92,36 @@ def test_a_refused_close_keeps_every_part_on_the_project_shown(qtbot, tmp_path, 
     window.close()
     with open_project(folder_a) as reopened:
         assert added in reopened.dataset.instances
+
+
+def test_a_full_disk_keeps_the_person_on_the_project_until_the_edits_are_saved(qtbot, tmp_path, monkeypatch):
+    """A full disk may clear: closing says so and stays (no discard offered, unlike a replaced file);
+    once the disk accepts again, closing saves every edit."""
+    PilImage.new("RGB", (40, 30)).save(tmp_path / "a.png")
+    window = build_window(tmp_path)
+    qtbot.addWidget(window)
+    project = window.document
+    project.dataset.put_categories([Category(1, "thing")])
+    warnings = []
+    monkeypatch.setattr(
+        "annotator.gui.project_dialogs.QMessageBox.warning", lambda *args: warnings.append(args[2])
+    )
+    old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    files = [project.path, project.path.with_name(project.path.name + "-wal")]
+    resource.setrlimit(
+        resource.RLIMIT_FSIZE, (max(f.stat().st_size for f in files if f.exists()), old_limit[1])
+    )
+    try:
+        ring = np.random.default_rng(2).uniform(0, 30, (20000, 2))
+        edits.AddInstances((Instance(1, 1, 1, Polygons((ring,))),)).apply(project.dataset)
+        assert not window.set_document(None)
+        assert window.document is project and 1 in project.dataset.instances
+        assert len(warnings) == 1 and "Free some disk space" in warnings[0]
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    assert window.set_document(None)
+    window.close()
+    with open_project(tmp_path) as reopened:
+        assert 1 in reopened.dataset.instances

@@ -161,3 +161,9 @@ def test_a_folder_or_a_fifo_given_as_weights_says_what_it_is(tmp_path):
     with pytest.raises(DatasetError, match=r"is a FIFO \(named pipe\), not a weights file"):
         load_checkpoint(fifo)  # never opened: opening a FIFO with no writer would block
     assert time.perf_counter() - started < 5
+
+
+def test_an_empty_weights_file_says_so(tmp_path):
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(DatasetError, match="the file is empty"):
+        load_checkpoint(tmp_path / "empty.pt")

@@ -118,7 +118,7 @@ def test_a_second_process_is_refused_clearly(tmp_path):
 def test_a_file_that_is_not_a_project_is_refused(tmp_path):
     bogus = tmp_path / "x.annotator"
     bogus.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(DatasetError, match="not a readable annotator project"):
+    with pytest.raises(DatasetError, match="not an annotator project"):
         open_project(bogus)
 
 

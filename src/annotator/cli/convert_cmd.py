@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--rle applies to --to coco only")
     loaded = load_dataset_file(args.input, images_root=args.images)
     out = Path(args.out)
+    _refuse_overwriting_input(loaded.path, loaded.dataset, args.to, out)
     images_root = Path(args.images) if args.images else loaded.root
     notes = _write(loaded.dataset, args.to, out, rle=args.rle, images_root=images_root)
     _warn(loaded.path, loaded.problems)
@@ -76,6 +77,29 @@ def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path
     from annotator.io.yolo import save_yolo
 
     return save_yolo(dataset, out)
+
+
+def _refuse_overwriting_input(source: Path, dataset: Dataset, to: str, out: Path) -> None:
+    """`convert labelme_dir --to labelme --out labelme_dir` would replace the files it reads: refuse
+    (exit 2) before writing anything."""
+    from annotator.io.errors import DatasetError
+
+    inputs = {p.resolve() for p in source.rglob("*.json")} if source.is_dir() else {source.resolve()}
+    if to == "coco":
+        targets = [out / "annotations.json" if out.is_dir() else out]
+    elif to == "labelme":
+        from annotator.io.labelme_write import labelme_names
+
+        targets = [out / name for name in labelme_names(dataset).values()]
+    elif to == "panoptic":
+        from annotator.io.panoptic import JSON_NAME
+
+        targets = [out / JSON_NAME]
+    else:
+        targets = []
+    for target in targets:
+        if target.resolve() in inputs:
+            raise DatasetError(target, "is an input file: --out would write over it; choose another --out")
 
 
 def _warn(path: Path, problems: list[str]) -> None:

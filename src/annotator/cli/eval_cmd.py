@@ -27,16 +27,22 @@ def run(args: argparse.Namespace) -> int:
 
     from annotator.core.evaluation import EvaluationError, evaluate, ground_truth, predictions_from
     from annotator.io.errors import DatasetError
+    from annotator.io.eval_input import check_prediction_ids, checked_predictions, load_ground_truth
     from annotator.io.jsonfile import read_json
 
+    # pycocotools trusts its input (a far vertex crashes it): both files pass the importer's checks first
+    gt_dict = load_ground_truth(args.gt)
     try:
-        gt = ground_truth(read_json(args.gt))
+        gt = ground_truth(gt_dict)
     except EvaluationError as exc:
         raise DatasetError(args.gt, str(exc)) from None
+    raw_predictions = read_json(args.pred)
+    check_prediction_ids(raw_predictions, args.pred)
     try:
-        predictions = predictions_from(read_json(args.pred), gt)
+        predictions = predictions_from(raw_predictions, gt)
     except EvaluationError as exc:
         raise DatasetError(args.pred, str(exc)) from None
+    predictions = checked_predictions(predictions, gt_dict, source=args.pred)
     iou_types = ("segm", "bbox") if args.iou_type == "both" else (args.iou_type,)
     try:
         results = [evaluate(gt, predictions, iou_type=t) for t in iou_types]

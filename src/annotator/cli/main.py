@@ -11,6 +11,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 
 from annotator.io.errors import DatasetError
 
@@ -55,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args) or 0)
+        with warnings.catch_warnings():
+            if not os.environ.get("ANNOTATOR_DEBUG"):  # numpy's notes on hostile numbers are not for people
+                warnings.simplefilter("ignore", RuntimeWarning)
+            return int(args.run(args) or 0)
     except (DatasetError, UsageError) as exc:
         print(f"annotator {args.command}: {exc}", file=sys.stderr)
         return 2

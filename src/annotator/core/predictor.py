@@ -81,6 +81,22 @@ class PredictOptions:
         if self.classes is not None:
             object.__setattr__(self, "classes", frozenset(int(c) for c in self.classes))
 
+    def input_size(self, width: int, height: int) -> tuple[int, int]:
+        """The (width, height) the model sees: torchvision's resize rule, sizes rounded down."""
+        scale = min(self.min_size / min(width, height), self.max_size / max(width, height))
+        return int(width * scale), int(height * scale)
+
+    def unusable_size(self, width: int, height: int) -> str | None:
+        """Why an image of this size cannot go through the model (a 1x10000 strip shrinks to nothing),
+        or None. Said of the image, before the model runs, so the model is not blamed."""
+        seen = self.input_size(width, height)
+        if min(seen) >= 1:
+            return None
+        return (
+            f"the image is {width}x{height} pixels, too narrow to pre-label: scaled so its long side fits "
+            f"the model's input ({self.max_size} pixels) it would be {seen[0]}x{seen[1]}"
+        )
+
     @classmethod
     def with_max_size(cls, max_size: int, **options: object) -> PredictOptions:
         """Options whose input is at most `max_size` pixels on its long side (and no more than 800 short)."""

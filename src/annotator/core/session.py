@@ -32,7 +32,8 @@ class Document(Protocol):
 
     def image_path(self, image: Image) -> Path: ...
 
-    def close(self) -> None: ...
+    def close(self, *, discard: bool = False) -> None:
+        """Release it; raises while edits cannot be saved, unless `discard` (the person chose to)."""
 
 
 @dataclass
@@ -46,7 +47,7 @@ class BareDocument:
     def image_path(self, image: Image) -> Path:
         return self.root / image.file_name
 
-    def close(self) -> None:
+    def close(self, *, discard: bool = False) -> None:
         pass
 
 

@@ -22,16 +22,17 @@ class MemoryDocument:
     def image_path(self, image: Image) -> Path:
         return resolve_inside(self.root, image.file_name)
 
-    def close(self) -> None:
+    def close(self, *, discard: bool = False) -> None:
         pass
 
 
-def open_document(path: str | Path, *, dataset: str | Path | None = None) -> Document:
+def open_document(path: str | Path, *, dataset: str | Path | None = None, reimport: bool = False) -> Document:
     """A folder of images, a project file, a COCO or LabelMe JSON, or a COCO results list on the images
-    of `dataset`, opened as a project that saves every change."""
+    of `dataset`, opened as a project that saves every change. `reimport`: a COCO file whose project
+    exists is imported afresh (the old project is kept beside)."""
     from annotator.io.project import open_project
 
-    return open_project(path, dataset=dataset)
+    return open_project(path, dataset=dataset, reimport=reimport)
 
 
 def open_samples() -> Document | None:

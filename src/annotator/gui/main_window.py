@@ -6,6 +6,7 @@ It owns the `Session` every part follows, connects the parts and remembers setti
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QM
 from annotator.core.model import Change, ChangeKind
 from annotator.core.rules import mark_unreadable
 from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
+from annotator.gui import project_dialogs
 from annotator.gui.adjust_dialog import install_image_adjust
 from annotator.gui.canvas.view import Canvas
 from annotator.gui.document import is_open_folder, open_document, refresh_document
@@ -32,7 +34,7 @@ from annotator.gui.save_status import install_save_status
 from annotator.gui.theme import Theme, apply_theme
 from annotator.gui.tools.actions import install_editing
 from annotator.gui.tools.context_menu import InstanceMenu
-from annotator.io.errors import DatasetError
+from annotator.io.errors import DatasetError, ProjectFileChangedError, ProjectLockedError
 from annotator.io.results_file import NeedsDatasetError
 
 MAX_RECENT = 10
@@ -119,6 +121,9 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open project, COCO or LabelMe &file…", self._choose_file, "Ctrl+Shift+O")
         self.recent_menu = file_menu.addMenu("Open &recent")
         file_menu.addSeparator()
+        self._action(
+            file_menu, project_dialogs.SAVE_AS_TEXT, lambda: project_dialogs.save_as_new_project(self)
+        )
         self._action(file_menu, "&Export (COCO, LabelMe, YOLO, panoptic)…", self.export, "Ctrl+E")
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -170,27 +175,36 @@ class MainWindow(QMainWindow):
         return self.session.document
 
     # -- documents --------------------------------------------------------------------------------
-    def open_path(self, path: str | Path, *, dataset: str | Path | None = None) -> bool:
+    def open_path(
+        self, path: str | Path, *, dataset: str | Path | None = None, reimport: bool = False
+    ) -> bool:
         """Open a folder, project, COCO or LabelMe file; a bad one gets one clear message, nothing is
         lost. The folder this window has open already is refreshed instead: images added to it appear.
         A COCO results list opens on the images of `dataset` (asked for when missing), and a COCO
         `dataset` becomes the ground truth it is compared with."""
-        if is_open_folder(self.document, path):
-            added = refresh_document(self.document)
-            self.statusBar().showMessage(
-                f"{added} new image(s) added from {Path(path).name}" if added else "No new images", 8000
-            )
-            self._remember_recent(Path(path))
-            return True
+        if not reimport and is_open_folder(self.document, path):
+            return self._refresh_folder(Path(path))
         try:
-            document = open_document(path, dataset=dataset)
+            document = open_document(path, dataset=dataset, reimport=reimport)
         except NeedsDatasetError:
             chosen = ask_results_dataset(self, Path(path))
             return chosen is not None and self.open_path(path, dataset=chosen)
-        except DatasetError as exc:
-            QMessageBox.warning(self, "Cannot open", str(exc))
+        except ProjectLockedError as exc:
+            if project_dialogs.is_shown_here(self, exc.path):  # this window holds it, not another
+                self.statusBar().showMessage(f"{Path(path).name} is open already", 8000)
+                return True
+            QMessageBox.warning(self, "Cannot open", project_dialogs.describe(path, exc))
             return False
-        if not self.set_document(document):
+        except Exception as exc:  # noqa: BLE001 - a slot: the person gets a dialog, never a traceback
+            QMessageBox.warning(self, "Cannot open", project_dialogs.describe(path, exc))
+            return False
+        try:
+            shown = self.set_document(document)
+        except Exception as exc:  # noqa: BLE001 - the project cannot be shown: close it, say why
+            project_dialogs.abandon(self, document)
+            QMessageBox.warning(self, "Cannot show", project_dialogs.describe(path, exc))
+            return False
+        if not shown:
             document.close()
             return False
         self._remember_recent(Path(path))
@@ -202,18 +216,30 @@ class MainWindow(QMainWindow):
         if ground_truth is not None and Path(ground_truth).is_file():
             self.evaluation.load_file(Path(ground_truth))
 
+    def _refresh_folder(self, path: Path) -> bool:
+        """The open folder again: add the images that appeared in it (a bad one gets a dialog)."""
+        try:
+            added = refresh_document(self.document)
+        except Exception as exc:  # noqa: BLE001 - a slot: the person gets a dialog, never a traceback
+            QMessageBox.warning(self, "Cannot refresh", project_dialogs.describe(path, exc))
+            return False
+        self.statusBar().showMessage(
+            f"{added} new image(s) added from {path.name}" if added else "No new images", 8000
+        )
+        self._remember_recent(path)
+        return True
+
     def set_document(self, document: Document | None) -> bool:
         """Show `document`; False (and the old one stays, with every part still on it) if the old one
         has changes it cannot save."""
         try:
             self.session.open(document)
         except DatasetError as error:
-            QMessageBox.warning(
-                self, "Changes not saved",
-                f"{error}\n\nYour edits are still here. Free some disk space (or make the folder "
-                "writable) and try again, or export them with File ▸ Export first.",
-            )  # fmt: skip
-            return False
+            if not project_dialogs.resolve_unsaved(self, error):
+                return False
+            self.session.open(document)  # the old one is closed now
+        self.save_error_label.hide()  # the old document's save errors went with it
+        self._save_retry.stop()
         store = getattr(document, "store", None)
         if store is not None:
             store.on_save_error = self._on_save_error
@@ -231,6 +257,7 @@ class MainWindow(QMainWindow):
         first = self.images_dock.neighbour(None, 1)
         if first is not None:
             self.show_image(first)
+        project_dialogs.offer_reimport(self, document)
         return True
 
     def _on_save_error(self, error: DatasetError | None) -> None:
@@ -241,9 +268,13 @@ class MainWindow(QMainWindow):
             self._save_retry.stop()
             self.statusBar().showMessage("All changes saved", 5000)
             return
-        self.save_error_label.setText(f"⚠ Not saved: {error.reason} — edits kept, retrying")
         self.save_error_label.setToolTip(str(error))
         self.save_error_label.show()
+        if isinstance(error, ProjectFileChangedError):  # retrying cannot help: save elsewhere
+            self.save_error_label.setText("⚠ Not saved: the project file was changed by another program")
+            project_dialogs.project_lost(self, error)
+            return
+        self.save_error_label.setText(f"⚠ Not saved: {error.reason} — edits kept, retrying")
         self._save_retry.start()
 
     def _retry_save(self) -> None:
@@ -280,10 +311,14 @@ class MainWindow(QMainWindow):
             return
         dataset = document.dataset
         image = dataset.images[image_id]
-        self.loader.request(image_id, document.image_path(image))
+        try:  # an image file linked to outside the folder is not read: its instances still show
+            self.loader.request(image_id, document.image_path(image))
+        except DatasetError as exc:
+            self._image_failed(image_id, str(exc))
         following = self.images_dock.neighbour(image_id, 1)
-        if following is not None:
-            self.loader.prefetch(following, document.image_path(dataset.images[following]))
+        with contextlib.suppress(DatasetError):
+            if following is not None:
+                self.loader.prefetch(following, document.image_path(dataset.images[following]))
         self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
 
     def _image_failed(self, image_id: int, message: str) -> None:

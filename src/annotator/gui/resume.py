@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject
 
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.document import is_open_folder, open_document, open_samples
-from annotator.io.errors import DatasetError
+from annotator.gui.project_dialogs import abandon, describe
 
 PROJECT_KEY = "resume/project"
 IMAGE_KEY = "resume/image"
@@ -50,21 +50,32 @@ def _reopen_path(document) -> str:
 
 def resume(window) -> None:
     """Open what the window's settings say was open last, at the image last viewed; the samples on the
-    very first start. A last project that cannot be opened is said in the status bar."""
+    very first start. A last project that cannot be opened or shown is said in the status bar, and the
+    window starts empty: a bad last project never stops the app from starting."""
     last, image_name = window.settings.value(PROJECT_KEY), window.settings.value(IMAGE_KEY)
-    if not last or last == SAMPLES:
-        window.set_document(open_samples())
-    else:
-        try:
-            document = open_document(last)
-        except DatasetError as error:
-            window.statusBar().showMessage(f"The last project cannot be opened: {error}", 20000)
-            return
-        if not window.set_document(document):
-            document.close()
-            return
+    first_start = not last or last == SAMPLES
+    try:
+        document = open_samples() if first_start else open_document(last)
+    except Exception as error:  # noqa: BLE001 - said in the status bar; the window starts empty
+        _say_not_reopened(window, last, error)
+        return
+    try:
+        shown = window.set_document(document)
+    except Exception as error:  # noqa: BLE001 - cannot be shown: closed, never left half-set
+        abandon(window, document)
+        _say_not_reopened(window, last, error)
+        return
+    if not shown:
+        document.close()
+        return
+    if not first_start:
         window._remember_recent(Path(last))
     show_image_named(window, image_name)
+
+
+def _say_not_reopened(window, last, error: Exception) -> None:
+    what = "The samples" if not last or last == SAMPLES else "The last project"
+    window.statusBar().showMessage(f"{what} cannot be opened: {describe(last or 'samples', error)}", 20000)
 
 
 def show_image_named(window, file_name: str | None) -> None:

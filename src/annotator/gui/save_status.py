@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel
 
 from annotator.core.model import Change
 from annotator.core.session import SessionChange, SessionEvent
+from annotator.io.errors import ProjectFileChangedError
 
 RECHECK_MS = 1000  # while not saved, how often the indicator looks again (the window retries writes)
 
@@ -73,7 +74,7 @@ class SaveStatus(QObject):
         tips = {
             SaveState.SAVED: f"Every change is saved in {where} as it is made",
             SaveState.SAVING: f"Writing to {where}…",
-            SaveState.NOT_SAVED: f"{store.save_error if store is not None else ''}: edits kept, retrying",
+            SaveState.NOT_SAVED: f"{store.save_error if store is not None else ''}: {self._remedy()}",
         }
         self.label.setToolTip(tips.get(state, ""))
         if state in (SaveState.SAVING, SaveState.NOT_SAVED):
@@ -92,9 +93,18 @@ class SaveStatus(QObject):
         elif store.flush():
             bar.showMessage(f"All changes are saved in {store.path.name}", 5000)
         else:
-            bar.showMessage(f"Not saved: {store.save_error.reason}. Your edits are kept; retrying", 10000)
+            bar.showMessage(
+                f"Not saved: {store.save_error.reason}. Your edits are kept: {self._remedy()}", 10000
+            )
         self.refresh()
         return self.state()
+
+    def _remedy(self) -> str:
+        """What happens to edits not saved: a full disk is retried; a file another program replaced or
+        deleted is never written again, so they can only be saved as a new project (decision 18)."""
+        if isinstance(getattr(self._store, "save_error", None), ProjectFileChangedError):
+            return "save them with File ▸ Save as new project…"
+        return "retrying"
 
     def _on_session(self, change: SessionChange) -> None:
         if change.kind is not SessionEvent.DOCUMENT:

@@ -106,6 +106,10 @@ def _result(
     if isinstance(image, DatasetError):
         progress = Progress(index + 1, total, time.perf_counter() - started)
         return ImageResult(index, path, 0, 0, (), str(image), progress, unreadable=True)
+    unusable = options.unusable_size(image.shape[1], image.shape[0])
+    if unusable is not None:  # the image's fault, not the model's
+        progress = Progress(index + 1, total, time.perf_counter() - started)
+        return ImageResult(index, path, image.shape[1], image.shape[0], (), f"{path}: {unusable}", progress)
     try:
         detections = tuple(predictor.predict(image, options))
     except Exception as exc:  # a model failure on one image (out of memory, a CUDA error) is reported

@@ -96,6 +96,8 @@ def _check_file_kind(path: Path) -> None:
         raise DatasetError(path, "is a folder, not a weights file")
     if not stat.S_ISREG(info.st_mode):
         raise DatasetError(path, f"is a {_kind(info.st_mode)}, not a weights file")
+    if info.st_size == 0:
+        raise DatasetError(path, "the file is empty, not a weights file")
     if info.st_size > MAX_FILE_BYTES:
         raise DatasetError(path, f"is {info.st_size / 2**30:.1f} GiB: too large for a Mask R-CNN checkpoint")
     if not os.access(path, os.R_OK):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -44,6 +45,26 @@ def replace_durably(temp: Path, path: Path) -> None:
     with open(temp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, path)
+    _fsync_directory(path.parent)
+
+
+def link_durably(temp: Path, path: Path) -> None:
+    """Put the finished file `temp` at `path` only if nothing is there (FileExistsError otherwise): a
+    hard link cannot replace an existing file, so two processes creating one file never overwrite each
+    other. Where the file system has no hard links, a rename after checking (the caller holds a lock).
+    `temp` stays; the caller removes it."""
+    with open(temp, "rb+") as handle:
+        os.fsync(handle.fileno())
+    try:
+        os.link(temp, path, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK, errno.ENOSYS):
+            raise
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
+        os.rename(temp, path)
     _fsync_directory(path.parent)
 
 

@@ -42,6 +42,7 @@ from annotator.io.images import MAX_PIXELS
 from annotator.io.jsonfile import read_json
 from annotator.io.paths import normalise_file_name, resolve_inside
 from annotator.io.problems import Problems
+from annotator.io.values import clean_extra, clean_name, clean_text, fits_int64
 
 __all__ = ["CocoImport", "coco_dict", "coco_from_dict", "load_coco", "save_coco", "save_coco_results"]
 
@@ -71,9 +72,15 @@ def load_coco(path: str | Path, *, images_root: str | Path | None = None) -> Coc
         return coco_from_dict(read_json(path), source=path, images_root=images_root)
 
 
-def coco_from_dict(data: Any, *, source: Path, images_root: str | Path | None = None) -> CocoImport:
+def coco_from_dict(
+    data: Any, *, source: Path, images_root: str | Path | None = None, strict: bool = False
+) -> CocoImport:
+    """`strict`: the first item that would be skipped, dropped or renumbered raises DatasetError naming
+    it (for ground truth, where a quietly dropped item changes the score)."""
     check_instances_file(data, source)
-    reader = _Reader(source, None if images_root is None else Path(images_root), model_name=source.stem)
+    reader = _Reader(
+        source, None if images_root is None else Path(images_root), model_name=source.stem, strict=strict
+    )
     dataset = reader.read(data)
     return CocoImport(dataset, reader.problems.lines(), source)
 
@@ -104,12 +111,13 @@ def check_instances_file(data: Any, source: Path) -> None:
 
 
 def as_int(value: Any) -> int | None:
-    """An integer from JSON, accepting integral floats (640.0) and refusing bools and strings."""
+    """An integer from JSON, accepting integral floats (640.0) and refusing bools, strings and numbers
+    outside SQLite's 64-bit integers (ids of 2^63 or more cannot be stored or matched)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
+        return value if fits_int64(value) else None
+    if isinstance(value, float) and value.is_integer() and fits_int64(int(value)):
         return int(value)
     return None
 
@@ -122,9 +130,12 @@ def _own(raw: Mapping) -> Mapping:
 class _Reader:
     """One pass over a COCO dict; collects problems and builds the Dataset."""
 
-    def __init__(self, source: Path, images_root: Path | None, *, model_name: str) -> None:
+    def __init__(
+        self, source: Path, images_root: Path | None, *, model_name: str = "", strict: bool = False
+    ) -> None:
         self.source = source
-        self.model_name = model_name
+        self.model_name = model_name or source.stem
+        self.strict = strict
         self.images_root = images_root
         self.problems = Problems()
         self.images: dict[int, Image] = {}
@@ -132,6 +143,7 @@ class _Reader:
         self.categories: dict[int, Category] = {}
         self.own_z: dict[int, int] = {}  # instance id -> z from our own key
         self.scored_images: set[int] = set()  # images with a prediction read from a plain `score`
+        self.unusable_ids: dict[int, str] = {}  # annotation index -> an id that is not a usable integer
 
     def read(self, data: dict) -> Dataset:
         for index, raw in enumerate(data["images"]):
@@ -148,11 +160,11 @@ class _Reader:
             self._synthesise_categories(instances)
         for image_id, count in self.skipped_images.items():
             if count:
-                self.problems.add(f"image {image_id}", f"{count} annotation(s) dropped with the image")
+                self._lost(f"image {image_id}", f"{count} annotation(s) dropped with the image")
         instances = self._unique_ids(instances)
         instances = self._with_z_order(instances)
         self._mark_prelabeled()
-        dataset = Dataset(extra={k: v for k, v in data.items() if k not in _TOP_KEYS})
+        dataset = Dataset(extra=self._extra(data, frozenset(_TOP_KEYS), None))
         dataset.put_images(self.images.values(), notify=False)
         dataset.put_categories(sorted(self.categories.values(), key=lambda c: c.id), notify=False)
         dataset.put_instances(instances, notify=False)
@@ -161,12 +173,13 @@ class _Reader:
     # -- images -----------------------------------------------------------------------------------
     def _read_image(self, index: int, raw: Any) -> None:
         if not isinstance(raw, dict):
-            self.problems.add(f"image at index {index}", "not an object; skipped")
+            self._lost(f"image at index {index}", "not an object; skipped")
             return
         image_id = as_int(raw.get("id"))
         if image_id is None:
-            self.problems.add(
-                f"image at index {index}", f"id must be an integer, got {raw.get('id')!r}; skipped"
+            self._lost(
+                f"image at index {index}",
+                f"id must be an integer below 2^63, got {_short_repr(raw.get('id'))}; skipped",
             )
             return
         item = f"image {image_id}"
@@ -189,7 +202,7 @@ class _Reader:
             status = ImageStatus(own.get("status", ImageStatus.NEW))
         except ValueError:
             status = ImageStatus.NEW
-        extra = {k: v for k, v in raw.items() if k not in _IMAGE_KEYS}
+        extra = self._extra(raw, _IMAGE_KEYS, item)
         self.images[image_id] = Image(image_id, file_name, width, height, status, extra)
         self._check_present(item, file_name)
 
@@ -200,8 +213,14 @@ class _Reader:
             if image.status is ImageStatus.NEW:
                 self.images[image_id] = replace(image, status=ImageStatus.PRELABELED)
 
+    def _lost(self, item: str, reason: str) -> None:
+        """An item skipped, dropped or renumbered: reported, or (strict) the end of the import."""
+        if self.strict:
+            raise DatasetError(self.source, reason.rsplit("; ", 1)[0], item=item)
+        self.problems.add(item, reason)
+
     def _skip_image(self, image_id: int, reason: str) -> None:
-        self.problems.add(f"image {image_id}", reason)
+        self._lost(f"image {image_id}", reason)
         self.skipped_images[image_id] = 0
 
     def _check_present(self, item: str, file_name: str) -> None:
@@ -217,24 +236,42 @@ class _Reader:
     # -- categories -------------------------------------------------------------------------------
     def _read_category(self, index: int, raw: Any) -> None:
         if not isinstance(raw, dict) or as_int(raw.get("id")) is None:
-            self.problems.add(f"category at index {index}", "needs an integer id; skipped")
+            self._lost(f"category at index {index}", "needs an integer id below 2^63; skipped")
             return
         category_id = as_int(raw["id"])
         item = f"category {category_id}"
         if category_id in self.categories:
-            self.problems.add(item, "duplicate category id; the later one is skipped")
+            self._lost(item, "duplicate category id; the later one is skipped")
             return
         name = raw.get("name")
         if not isinstance(name, str):
-            self.problems.add(item, f"name must be a string, got {name!r}; named {category_id}")
+            self.problems.add(item, f"name must be a string, got {_short_repr(name)}; named {category_id}")
             name = str(category_id)
+        name = clean_name(name, item=item, what="name", problems=self.problems)
         supercategory = raw.get("supercategory")
-        own = _own(raw)
-        extra = {k: v for k, v in raw.items() if k not in _CATEGORY_KEYS}
+        supercategory = (
+            clean_name(supercategory, item=item, what="supercategory", problems=self.problems)
+            if isinstance(supercategory, str)
+            else ""
+        )
+        color = self._color(_own(raw).get("color"), item)
+        extra = self._extra(raw, _CATEGORY_KEYS, item)
         self.categories[category_id] = Category(
-            category_id, name, supercategory if isinstance(supercategory, str) else "",
-            _color(own.get("color")), extra, rank=as_int(own.get("rank")),
-        )  # fmt: skip
+            category_id, name, supercategory, color, extra, rank=as_int(_own(raw).get("rank"))
+        )
+
+    def _color(self, value: Any, item: str) -> tuple[int, int, int] | None:
+        if value is None:
+            return None
+        color = _color(value)
+        if color is None:
+            self.problems.add(item, f"colour {_short_repr(value)} is not three values 0-255; ignored")
+        return color
+
+    def _extra(self, raw: Mapping, known: frozenset[str], item: str | None) -> dict[str, Any]:
+        return clean_extra(
+            {k: v for k, v in raw.items() if k not in known}, item=item, problems=self.problems
+        )
 
     def _synthesise_categories(self, instances: list[dict]) -> None:
         used = sorted({inst["category_id"] for inst in instances})
@@ -247,9 +284,11 @@ class _Reader:
     def _read_annotation(self, index: int, raw: Any, has_categories: bool) -> dict | None:
         """The Instance's fields (it is built once z is known: replacing frozen values costs time)."""
         if not isinstance(raw, dict):
-            self.problems.add(f"annotation at index {index}", "not an object; skipped")
+            self._lost(f"annotation at index {index}", "not an object; skipped")
             return None
         ann_id = as_int(raw.get("id"))
+        if ann_id is None and raw.get("id") is not None:
+            self.unusable_ids[index] = _short_repr(raw["id"])
         item = f"annotation {ann_id}" if ann_id is not None else f"annotation at index {index}"
         image_id, category_id = as_int(raw.get("image_id")), as_int(raw.get("category_id"))
         image = self.images.get(image_id)
@@ -257,14 +296,14 @@ class _Reader:
             if image_id in self.skipped_images:
                 self.skipped_images[image_id] += 1
             else:
-                self.problems.add(item, f"points at missing image {raw.get('image_id')!r}; skipped")
+                self._lost(item, f"points at missing image {_short_repr(raw.get('image_id'))}; skipped")
             return None
         if category_id is None or (has_categories and category_id not in self.categories):
-            self.problems.add(item, f"points at missing category {raw.get('category_id')!r}; skipped")
+            self._lost(item, f"points at missing category {_short_repr(raw.get('category_id'))}; skipped")
             return None
         iscrowd = raw.get("iscrowd", 0)
         if iscrowd not in (0, 1):  # True and False compare equal to 1 and 0
-            self.problems.add(item, f"iscrowd must be 0 or 1, got {iscrowd!r}; skipped")
+            self._lost(item, f"iscrowd must be 0 or 1, got {_short_repr(iscrowd)}; skipped")
             return None
         geometry = self._geometry(raw, image, item)
         if geometry is None:
@@ -275,7 +314,7 @@ class _Reader:
             self.scored_images.add(image.id)
         if as_int(own.get("z")) is not None and ann_id is not None:
             self.own_z[ann_id] = as_int(own["z"])
-        extra = {k: v for k, v in raw.items() if k not in _ANNOTATION_KEYS}
+        extra = self._extra(raw, _ANNOTATION_KEYS, item)
         return {
             "id": -1 - index if ann_id is None else ann_id,  # negative: a new id is given in _unique_ids
             "image_id": image.id,
@@ -298,14 +337,14 @@ class _Reader:
                 return self._polygons(segmentation, item)
             raise GeometryError(f"segmentation must be polygons or an RLE, got {type(segmentation).__name__}")
         except GeometryError as exc:
-            self.problems.add(item, f"{exc}; skipped")
+            self._lost(item, f"{exc}; skipped")
             return None
 
     def _bbox_polygon(self, bbox: Any, item: str) -> Polygons:
         if not _is_number_list(bbox) or len(bbox) != 4:
             raise GeometryError("has no segmentation and no usable bbox")
-        x, y, w, h = (float(v) for v in bbox)
-        if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
+        x, y, w, h = (finite_float(v) for v in bbox)
+        if any(v is None for v in (x, y, w, h)) or w <= 0 or h <= 0:
             raise GeometryError(f"has no segmentation and its bbox {bbox} is empty or not finite")
         self.problems.add(item, BBOX_NOTE)
         return Polygons((np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]),))
@@ -320,7 +359,7 @@ class _Reader:
             if values is None:
                 raise GeometryError(f"polygon part {part} is not a list of numbers")
             if values.size % 2 or values.size < 6:
-                self.problems.add(
+                self._lost(
                     item,
                     f"polygon part {part} has {values.size} values (needs an even count >= 6); part dropped",
                 )
@@ -334,18 +373,17 @@ class _Reader:
     def _unique_ids(self, instances: list[dict]) -> list[dict]:
         """Keep every annotation: a repeated or missing id gets a fresh one, and is reported."""
         seen: set[int] = set()
-        next_id = max((inst["id"] for inst in instances), default=0) + 1
+        fresh = _fresh_ids({inst["id"] for inst in instances})
         for inst in instances:
             if inst["id"] in seen or inst["id"] < 0:
                 old = inst["id"]
-                inst["id"] = next_id
+                inst["id"] = next(fresh)
                 if old < 0:
-                    self.problems.add(f"annotation at index {-1 - old}", f"has no id; given id {next_id}")
+                    given = self.unusable_ids.get(-1 - old)
+                    what = "has no id" if given is None else f"id {given} is not an integer below 2^63"
+                    self._lost(f"annotation at index {-1 - old}", f"{what}; given id {inst['id']}")
                 else:
-                    self.problems.add(
-                        f"annotation {old}", f"duplicate id; the later one is kept as {next_id}"
-                    )
-                next_id += 1
+                    self._lost(f"annotation {old}", f"duplicate id; the later one is kept as {inst['id']}")
             seen.add(inst["id"])
         return instances
 
@@ -375,6 +413,29 @@ def with_default_z_order(instances: Iterable[Instance], images: Mapping[int, Ima
         yield from (inst.with_changes(z=order[inst.id]) for inst in members)
 
 
+def read_geometry(raw: Mapping, image: Image, item: str, problems: Problems, *, source: Path) -> Geometry:
+    """One annotation's region on `image`, read exactly as the importer reads it (polygons, RLE, or a
+    box); DatasetError naming `item` when it is unusable. Notes go to `problems`."""
+    reader = _Reader(source, None, strict=True)
+    reader.problems = problems
+    geometry = reader._geometry(raw, image, item)
+    assert geometry is not None  # strict: an unusable one raised
+    return geometry
+
+
+def _fresh_ids(taken: set[int]) -> Iterator[int]:
+    """Ids after the largest one taken; from 1 upwards (skipping taken ones) once that reaches 2^63."""
+    candidate = max(taken, default=0) + 1
+    while fits_int64(candidate):
+        yield candidate
+        candidate += 1
+    candidate = 1
+    while True:
+        if candidate not in taken:
+            yield candidate
+        candidate += 1
+
+
 def fast_area(geometry: Geometry, image: Image) -> float:
     """Area good enough to order instances: shoelace for polygons, the exact RLE count for masks.
 
@@ -383,10 +444,11 @@ def fast_area(geometry: Geometry, image: Image) -> float:
     if isinstance(geometry, Mask):
         return float(mask_utils.area(geometry.rle.as_coco()))
     total = 0.0
-    for ring in geometry.rings:
-        x, y = ring[:, 0], ring[:, 1]
-        twice = x[:-1] @ y[1:] - y[:-1] @ x[1:] + x[-1] * y[0] - y[-1] * x[0]
-        total += abs(float(twice)) / 2.0
+    with np.errstate(over="ignore", invalid="ignore"):  # far vertices (clipped later) overflow: no warning
+        for ring in geometry.rings:
+            x, y = ring[:, 0], ring[:, 1]
+            twice = x[:-1] @ y[1:] - y[:-1] @ x[1:] + x[-1] * y[0] - y[-1] * x[0]
+            total += abs(float(twice)) / 2.0
     return total
 
 
@@ -410,6 +472,17 @@ def _number_array(value: Any) -> np.ndarray | None:
     return values.astype(np.float64, copy=False)
 
 
+def finite_float(value: Any) -> float | None:
+    """A JSON number as a finite float; None for NaN, infinities, huge integers, bools and non-numbers."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _is_number_list(value: Any) -> bool:
     return isinstance(value, list) and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in value
@@ -425,8 +498,8 @@ def _source(own: Mapping, score: Any, model_name: str) -> Source:
         model = own.get("model")
         return Source(
             SourceKind.MODEL,
-            model if isinstance(model, str) else None,
-            float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
+            clean_text(model) if isinstance(model, str) else None,
+            finite_float(score),
         )
     return MANUAL
 
@@ -445,6 +518,11 @@ def _review(own: Mapping) -> Review:
 
 
 def _color(value: Any) -> tuple[int, int, int] | None:
-    if isinstance(value, list) and len(value) == 3 and all(as_int(v) is not None for v in value):
+    if isinstance(value, list) and len(value) == 3 and all(as_int(v) in range(256) for v in value):
         return tuple(int(v) for v in value)
     return None
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"

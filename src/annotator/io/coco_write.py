@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from annotator.core.geometry import Geometry, Mask, Polygons, area, mask_to_polygons
+from annotator.core.geometry import Geometry, Mask, Polygons, area
 from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance, Review
+from annotator.core.region import traced_polygons
 from annotator.core.rules import is_accepted
 from annotator.io.gc_pause import gc_paused
 from annotator.io.jsonfile import write_json
@@ -119,7 +120,7 @@ def segmentation_of(
         if clipped is not None:
             return clipped.to_flat()
     if not rle and not iscrowd and isinstance(geometry, Mask):
-        traced = mask_to_polygons(geometry.to_array())
+        traced = traced_polygons(geometry)  # on the mask's crop: a huge image costs nothing more
         exact = traced.hole_count == 0 and traced.dropped_parts == 0 and traced.iou == 1.0
         if traced.polygons is not None and exact:
             return traced.polygons.to_flat()

@@ -54,8 +54,9 @@ def load_dataset_file(path: str | Path, *, images_root: str | Path | None = None
 
 
 def _load_project(path: Path) -> LoadedDataset:
-    """Read a project's dataset and release the project at once (it stays usable by the GUI)."""
-    from annotator.io.project import open_project  # the SQLite store is only needed for projects
+    """Read a project's dataset without locking or writing it: a read-only project reads too, and so
+    does one open in a window."""
+    from annotator.io.project import read_project  # the SQLite store is only needed for projects
 
-    with open_project(path) as project:
+    with read_project(path) as project:
         return LoadedDataset(project.dataset, InputFormat.PROJECT, path, project.root, list(project.problems))

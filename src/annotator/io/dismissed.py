@@ -14,6 +14,8 @@ from pathlib import Path
 import orjson
 
 from annotator.core.audit import DISMISSED_META_KEY
+from annotator.io.errors import DatasetError
+from annotator.io.project_file import check_sidecars
 from annotator.io.store import ProjectStore
 
 
@@ -49,8 +51,9 @@ def dismissed_in_file(path: Path) -> frozenset[str]:
     """The dismissed keys of a project file, read without opening it for writing (the window may hold
     it); none when the file has no such entry or cannot be read."""
     try:
+        check_sidecars(path)  # SQLite opens -wal and -shm by name: never through a link
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error:
+    except (sqlite3.Error, DatasetError):
         return frozenset()
     try:
         row = connection.execute("SELECT value FROM meta WHERE key = ?", (DISMISSED_META_KEY,)).fetchone()

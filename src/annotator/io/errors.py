@@ -24,3 +24,8 @@ class DatasetError(Exception):
 
 class ProjectLockedError(DatasetError):
     """The project is open in another annotator process."""
+
+
+class ProjectFileChangedError(DatasetError):
+    """The project file was replaced, changed or deleted by another program while open: nothing more is
+    written to it, and retrying cannot help (the edits stay in memory, to be saved as a new project)."""

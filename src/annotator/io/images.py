@@ -11,14 +11,26 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image as PilImage
-from PIL import ImageOps, UnidentifiedImageError
+from PIL import UnidentifiedImageError
 
 from annotator.io.errors import DatasetError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 MAX_PIXELS = 250_000_000  # beyond this a file is treated as a decompression bomb
+# PIL's own bomb check (a warning past 89 Mpx, which _open makes an error) would refuse real 100 Mpx
+# photos that COCO and LabelMe import accepts: one limit for import, display and the model.
+PilImage.MAX_IMAGE_PIXELS = MAX_PIXELS
 _ORIENTATION_TAG = 0x0112
 _SWAPS_AXES = frozenset({5, 6, 7, 8})
+_TRANSPOSE = {
+    2: PilImage.Transpose.FLIP_LEFT_RIGHT,
+    3: PilImage.Transpose.ROTATE_180,
+    4: PilImage.Transpose.FLIP_TOP_BOTTOM,
+    5: PilImage.Transpose.TRANSPOSE,
+    6: PilImage.Transpose.ROTATE_270,
+    7: PilImage.Transpose.TRANSVERSE,
+    8: PilImage.Transpose.ROTATE_90,
+}  # the EXIF orientations, as PIL's exif_transpose applies them
 
 
 def is_image_file(path: Path) -> bool:
@@ -43,9 +55,13 @@ def list_images(folder: str | Path) -> list[Path]:
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) as displayed, read from the header without decoding the pixels."""
     with _open(path) as image:
-        width, height = image.size
-        orientation = _orientation(image)
-    return (height, width) if orientation in _SWAPS_AXES else (width, height)
+        return oriented_size(image)
+
+
+def oriented_size(image: PilImage.Image) -> tuple[int, int]:
+    """The size `oriented(image)` will have, without decoding the pixels."""
+    width, height = image.size
+    return (height, width) if exif_orientation(image) in _SWAPS_AXES else (width, height)
 
 
 def load_rgb(path: str | Path) -> np.ndarray:
@@ -54,10 +70,26 @@ def load_rgb(path: str | Path) -> np.ndarray:
     with _open(path) as image:
         try:
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return to_rgb_array(image)
+            return to_rgb_array(oriented(image))
         except (OSError, ValueError, SyntaxError) as exc:
             raise DatasetError(path, f"image data is broken or truncated ({exc})") from None
+
+
+def exif_orientation(image: PilImage.Image) -> int:
+    """The EXIF orientation, 1-8. A value of another type (the text "6", a tuple) or out of range counts
+    as 1, as PIL's `exif_transpose` and the training tools built on it treat it: the one reading of the
+    tag that both the recorded size (`oriented_size`) and the pixels (`oriented`) follow."""
+    try:
+        value = image.getexif().get(_ORIENTATION_TAG, 1)
+    except (OSError, ValueError, TypeError, SyntaxError):
+        return 1
+    return value if type(value) is int and 1 <= value <= 8 else 1
+
+
+def oriented(image: PilImage.Image) -> PilImage.Image:
+    """The pixels as displayed: `exif_orientation` applied."""
+    method = _TRANSPOSE.get(exif_orientation(image))
+    return image if method is None else image.transpose(method)
 
 
 def load_thumbnail(path: str | Path, side: int) -> np.ndarray:
@@ -71,8 +103,7 @@ def load_thumbnail(path: str | Path, side: int) -> np.ndarray:
         try:
             image.draft("RGB", (side, side))
             image.thumbnail((side, side), PilImage.Resampling.BILINEAR)
-            image = ImageOps.exif_transpose(image)
-            return to_rgb_array(image)
+            return to_rgb_array(oriented(image))
         except (OSError, ValueError, SyntaxError) as exc:
             raise DatasetError(path, f"image data is broken or truncated ({exc})") from None
 
@@ -117,13 +148,6 @@ def _open(path: str | Path) -> PilImage.Image:
         image.close()
         raise DatasetError(path, f"image is too large ({image.size[0]}x{image.size[1]} pixels)")
     return image
-
-
-def _orientation(image: PilImage.Image) -> int:
-    try:
-        return int(image.getexif().get(_ORIENTATION_TAG, 1))
-    except (OSError, ValueError, TypeError):
-        return 1
 
 
 def _natural_key(text: str) -> list:

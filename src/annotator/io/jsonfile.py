@@ -10,6 +10,7 @@ import orjson
 
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
+from annotator.io.file_kind import require_regular_file
 
 
 def read_json(path: Path) -> Any:
@@ -18,14 +19,15 @@ def read_json(path: Path) -> Any:
     The fallback accepts NaN and Infinity, which some tools write: the file then still loads and the
     item holding the non-finite number is reported by the importer instead of the whole file failing.
     """
+    require_regular_file(path)  # a FIFO or a device would never finish reading
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise DatasetError(path, "no such file") from None
-    except IsADirectoryError:
-        raise DatasetError(path, "is a folder, not a file") from None
     except OSError as exc:
         raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
+    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte order mark, as some Windows tools write
+        data = data[3:]
     if not data.strip():
         raise DatasetError(path, "the file is empty")
     try:

@@ -23,15 +23,17 @@ import numpy as np
 from PIL import Image as PilImage
 from PIL import UnidentifiedImageError
 
-from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons, to_mask_array
+from annotator.core.geometry import Geometry, GeometryError, Polygons, Rle
 from annotator.core.model import Category, Dataset, Image, Instance
 from annotator.io.coco import with_default_z_order
 from annotator.io.errors import DatasetError
-from annotator.io.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size
+from annotator.io.images import IMAGE_SUFFIXES, MAX_PIXELS, image_size, oriented_size
 from annotator.io.jsonfile import read_json
+from annotator.io.labelme_masks import MaskBudget, MaskBudgetExceeded, placed_mask, union
 from annotator.io.labelme_write import save_labelme
 from annotator.io.paths import normalise_file_name
 from annotator.io.problems import Problems
+from annotator.io.values import clean_extra, clean_name
 
 __all__ = [
     "LabelmeImport",
@@ -45,7 +47,6 @@ __all__ = [
 IGNORE_LABEL = "__ignore__"
 POLYGON_TYPES = frozenset({"polygon", "rotation"})  # X-AnyLabeling's rotated box is a 4-point polygon
 _SHAPE_KEYS = frozenset({"label", "points", "group_id", "shape_type", "mask"})
-_ORIENTATION_TAG = 0x0112
 
 
 @dataclass
@@ -59,7 +60,7 @@ class LabelmeImport:
 
 @dataclass
 class _Part:
-    geometry: np.ndarray  # an (N, 2) ring, or a full-image bool mask
+    geometry: np.ndarray | Rle  # an (N, 2) ring, or a mask on the whole image
     is_mask: bool
     shape: dict
 
@@ -179,6 +180,8 @@ class _Reader:
     def read_file(self, file: Path, *, single: bool, data: Any = None) -> None:
         item = file.relative_to(self.root).as_posix()
         try:
+            if not single and file.is_symlink():  # in a folder scan, links are not followed
+                raise DatasetError(file, "is a symbolic link; not read")
             data = read_json(file) if data is None else data
         except DatasetError as exc:
             if single:
@@ -198,8 +201,15 @@ class _Reader:
                 raise
             self.problems.add(item, f"{exc.reason}; skipped")
             return
+        try:
+            self._read_shapes(data["shapes"], image, item)
+        except MaskBudgetExceeded as exc:
+            self.instances = [i for i in self.instances if i.image_id != image.id]
+            if single:
+                raise DatasetError(file, str(exc)) from None
+            self.problems.add(item, f"{exc}; skipped")
+            return
         self.images[image.id] = image
-        self._read_shapes(data["shapes"], image, item)
 
     def _image(self, file: Path, data: dict, item: str) -> Image:
         embedded = _embedded_image(data.get("imageData"))
@@ -246,17 +256,18 @@ class _Reader:
     # -- shapes -----------------------------------------------------------------------------------
     def _read_shapes(self, shapes: list, image: Image, item: str) -> None:
         groups: dict[tuple, list[_Part]] = {}
+        budget = MaskBudget(image)
         for index, shape in enumerate(shapes):
             where = f"{item}: shape {index}"
             if not isinstance(shape, dict) or not isinstance(shape.get("label"), str):
                 self.problems.add(where, "not a shape with a string label; skipped")
                 continue
-            label = shape["label"]
+            label = clean_name(shape["label"], item=where, what="label", problems=self.problems)
             if label == IGNORE_LABEL:
                 self.problems.add(item, f"shape labelled {IGNORE_LABEL} skipped (as labelme2coco does)")
                 continue
             try:
-                part = _part(shape, image)
+                part = _part(shape, image, budget)
             except GeometryError as exc:
                 self.problems.add(f"{where} ({label!r})", f"{exc}; skipped")
                 continue
@@ -271,16 +282,14 @@ class _Reader:
 
     def _add_instance(self, label: str, parts: list[_Part], image: Image) -> None:
         if any(part.is_mask for part in parts):
-            union = np.zeros((image.height, image.width), dtype=bool)
-            for part in parts:
-                union |= part.geometry if part.is_mask else _ring_mask(part.geometry, image)
-            geometry: Geometry = Mask.from_array(union.astype(np.uint8))
+            geometry: Geometry = union([part.geometry for part in parts], image)
         else:
             geometry = Polygons(tuple(part.geometry for part in parts))
         self.used_labels.add(label)
         if label not in self.label_ids:
             self.label_ids[label] = max(self.label_ids.values(), default=0) + 1
         extra = {k: v for k, v in parts[0].shape.items() if k not in _SHAPE_KEYS}
+        extra = clean_extra(extra, item=f"{image.file_name}: {label!r}", problems=self.problems)  # storable
         self.instances.append(
             Instance(len(self.instances) + 1, image.id, self.label_ids[label], geometry, extra=extra)
         )
@@ -303,7 +312,7 @@ class _Reader:
         return dataset
 
 
-def _part(shape: dict, image: Image) -> _Part:
+def _part(shape: dict, image: Image, budget: MaskBudget) -> _Part:
     shape_type = shape.get("shape_type") or "polygon"
     if not isinstance(shape_type, str):
         raise GeometryError(f"shape_type must be a string, got {type(shape_type).__name__}")
@@ -318,7 +327,7 @@ def _part(shape: dict, image: Image) -> _Part:
     if shape_type == "circle" and len(points) == 2:
         return _Part(_circle(points), False, shape)
     if shape_type == "mask":
-        return _Part(_placed_mask(shape.get("mask"), points, image), True, shape)
+        return _Part(placed_mask(shape.get("mask"), points, image, budget), True, shape)
     raise GeometryError(f"unsupported shape type {shape_type!r} ({len(points)} points): not a region")
 
 
@@ -354,47 +363,18 @@ def _circle(points: np.ndarray) -> np.ndarray:
     return np.stack([cx + radius * np.sin(angles), cy + radius * np.cos(angles)], axis=1)
 
 
-def _placed_mask(encoded: Any, points: np.ndarray, image: Image) -> np.ndarray:
-    """labelme's mask shape: a PNG the size of its box, whose top-left corner is `points[0]`."""
-    if not isinstance(encoded, str) or len(points) < 1:
-        raise GeometryError("a mask shape needs a base64 PNG in 'mask' and a top-left point")
-    try:
-        with PilImage.open(io.BytesIO(base64.b64decode(encoded, validate=False))) as png:
-            crop = np.asarray(png.convert("L")) > 0
-    except (binascii.Error, UnidentifiedImageError, OSError, ValueError, PilImage.DecompressionBombError):
-        raise GeometryError("the mask is not a base64-encoded image") from None
-    full = np.zeros((image.height, image.width), dtype=bool)
-    x0, y0 = (int(v) for v in points[0])
-    ys, xs = (
-        slice(max(y0, 0), min(y0 + crop.shape[0], image.height)),
-        slice(max(x0, 0), min(x0 + crop.shape[1], image.width)),
-    )
-    if ys.start < ys.stop and xs.start < xs.stop:
-        full[ys, xs] = crop[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
-    if not full.any():
-        raise GeometryError("the mask is empty inside the image")
-    return full
-
-
-def _ring_mask(ring: np.ndarray, image: Image) -> np.ndarray:
-    return to_mask_array(Polygons((ring,)), image.height, image.width).astype(bool)
-
-
 def _embedded_image(image_data: Any) -> tuple[int, int, str] | None:
     """(width, height, suffix) of the base64 image in `imageData`, EXIF orientation applied."""
     if not isinstance(image_data, str) or not image_data:
         return None
     try:
         with PilImage.open(io.BytesIO(base64.b64decode(image_data))) as embedded:
-            width, height = embedded.size
-            orientation = embedded.getexif().get(_ORIENTATION_TAG, 1)
+            width, height = oriented_size(embedded)
             suffix = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}.get(
                 embedded.format or "", ".png"
             )
     except (binascii.Error, UnidentifiedImageError, OSError, ValueError, PilImage.DecompressionBombError):
         return None
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
     return width, height, suffix
 
 

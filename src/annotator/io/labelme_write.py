@@ -17,8 +17,9 @@ from PIL import Image as PilImage
 
 from annotator.core.geometry import Mask, Polygons, area
 from annotator.core.model import Dataset, Image, Instance
+from annotator.core.region import mask_crop
 from annotator.io.jsonfile import write_json
-from annotator.io.paths import resolve_inside
+from annotator.io.paths import export_target
 from annotator.io.problems import NO_PIXELS, Problems
 
 LABELME_VERSION = "5.5.0"
@@ -30,13 +31,16 @@ def save_labelme(
     """Write `<out_dir>/<file_name stem>.json` for every image; returns notes on what could not be kept.
 
     `imagePath` points at the image under `images_root` when given, else at a file beside the JSON.
+    Images whose names differ only in extension or case (`a.jpg`, `a.png`, `A.JPG`) would share a JSON
+    name: the later ones get `<stem>~<image id>.json`, and that is reported (their `imagePath` still
+    names their own image, so they import back the same).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     problems = Problems()
+    names = labelme_names(dataset, problems)
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
-        target = resolve_inside(out_dir, PurePosixPath(image.file_name).with_suffix(".json").as_posix())
-        target.parent.mkdir(parents=True, exist_ok=True)
+        target = export_target(out_dir, names[image.id])
         write_json(
             target,
             labelme_dict(
@@ -45,6 +49,28 @@ def save_labelme(
             indent=True,
         )
     return problems.lines()
+
+
+def labelme_names(dataset: Dataset, problems: Problems | None = None) -> dict[int, str]:
+    """Image id -> the JSON's path relative to the export folder, unique even where case is ignored."""
+    names: dict[int, str] = {}
+    taken: set[str] = set()
+    for image in sorted(dataset.images.values(), key=lambda i: i.id):
+        path = PurePosixPath(image.file_name)
+        name = path.with_suffix(".json").as_posix()
+        if name.casefold() in taken:
+            stem, n = path.with_suffix("").as_posix(), 1
+            name = f"{stem}~{image.id}.json"
+            while name.casefold() in taken:
+                name, n = f"{stem}~{image.id}~{n}.json", n + 1
+            if problems is not None:
+                problems.add(
+                    f"image {image.id}",
+                    f"written as {name}: another image already has the name {path.stem}.json",
+                )
+        taken.add(name.casefold())
+        names[image.id] = name
+    return names
 
 
 def labelme_dict(
@@ -86,13 +112,12 @@ def _shapes(inst: Instance, label: str, image: Image) -> list[dict[str, Any]]:
     if isinstance(geometry, Polygons):
         return [_shape(label, ring.tolist(), "polygon") for ring in geometry.rings]
     assert isinstance(geometry, Mask)
-    mask = geometry.to_array().astype(bool)
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if not rows.size:
+    crop = mask_crop(geometry)  # the mask's box only, never an image-sized array
+    if crop.empty:
         return []
-    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
-    shape = _shape(label, [[float(x0), float(y0)], [float(x1), float(y1)]], "mask")
-    shape["mask"] = _png_base64(mask[y0 : y1 + 1, x0 : x1 + 1])
+    (h, w), x0, y0 = crop.mask.shape, crop.x0, crop.y0
+    shape = _shape(label, [[float(x0), float(y0)], [float(x0 + w - 1), float(y0 + h - 1)]], "mask")
+    shape["mask"] = _png_base64(crop.mask.astype(bool))
     return [shape]
 
 

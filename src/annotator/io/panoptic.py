@@ -18,11 +18,13 @@ import numpy as np
 from PIL import Image as PILImage
 
 from annotator.core.colors import category_color
-from annotator.core.geometry import GeometryError, to_mask_array
+from annotator.core.geometry import GeometryError, Mask
 from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.core.region import mask_crop
 from annotator.core.rules import is_accepted
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.jsonfile import write_json
+from annotator.io.paths import export_target
 from annotator.io.problems import NO_PIXELS, Problems
 
 MAX_SEGMENT_ID = 256**3 - 1
@@ -34,7 +36,7 @@ _MAX_NAME_BYTES = 200  # below the usual 255-byte file name limit, with room for
 def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool = False) -> list[str]:
     """Write `panoptic.json` and `panoptic/*.png` under `out_dir`; returns what was dropped or renamed."""
     out_dir = Path(out_dir)
-    (out_dir / PNG_FOLDER).mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     problems = Problems()
     images = sorted(dataset.images.values(), key=lambda image: image.id)
     png_names = png_file_names(images, problems)
@@ -43,7 +45,7 @@ def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool 
         ids = segment_ids(dataset.instances_of(image.id))
         kept = [i for i in dataset.instances_of(image.id) if not accepted_only or is_accepted(i)]
         canvas, segments = render(image, kept, ids, problems)
-        write_bytes_atomic(out_dir / PNG_FOLDER / png_names[image.id], encode_png(canvas))
+        write_bytes_atomic(export_target(out_dir, f"{PNG_FOLDER}/{png_names[image.id]}"), encode_png(canvas))
         annotations.append(
             {"image_id": image.id, "file_name": png_names[image.id], "segments_info": segments}
         )
@@ -79,15 +81,17 @@ def render(
     painted: list[tuple[Instance, tuple[slice, slice]]] = []
     for inst in instances:
         try:
-            mask = to_mask_array(inst.geometry, image.height, image.width).astype(bool)
+            # pycocotools' own raster (its RLE), cut to its box from the runs: never an image-sized mask
+            crop = mask_crop(Mask(inst.geometry.to_rle(image.height, image.width)))
         except GeometryError as exc:
             problems.add(f"instance {inst.id}", f"{exc}; left out")
             continue
-        box = _box(mask)
-        if box is None:
+        if crop.empty:
             problems.add(f"instance {inst.id} on {image.file_name}", NO_PIXELS)
             continue
-        canvas[box][mask[box]] = ids[inst.id]
+        height, width = crop.mask.shape
+        box = (slice(crop.y0, crop.y0 + height), slice(crop.x0, crop.x0 + width))
+        canvas[box][crop.mask.astype(bool)] = ids[inst.id]
         painted.append((inst, box))
     segments = []
     for inst, box in painted:
@@ -133,7 +137,9 @@ def _segment_info(
 
 def encode_png(canvas: np.ndarray) -> bytes:
     """Segment ids as RGB: R + 256*G + 256*256*B."""
-    rgb = np.stack([(canvas >> shift) & 0xFF for shift in (0, 8, 16)], axis=-1).astype(np.uint8)
+    # the little-endian bytes of each id are R, G, B (and 0): one uint8 copy, no image-sized temporaries
+    little = canvas.astype("<u4", copy=False)
+    rgb = np.ascontiguousarray(little.view(np.uint8).reshape(*canvas.shape, 4)[..., :3])
     buffer = io.BytesIO()
     PILImage.fromarray(rgb).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from annotator.io.errors import DatasetError
+from annotator.io.values import is_valid_text
+
+MAX_NAME_BYTES = 255  # the longest file or folder name the usual file systems allow
 
 
 def normalise_file_name(file_name: object, *, source: Path, item: str) -> str:
@@ -13,6 +18,8 @@ def normalise_file_name(file_name: object, *, source: Path, item: str) -> str:
         raise DatasetError(source, "file_name must be a non-empty string", item=item)
     if "\x00" in file_name:
         raise DatasetError(source, "file_name contains a NUL character", item=item)
+    if not is_valid_text(file_name):
+        raise DatasetError(source, "file_name is not valid Unicode (a lone surrogate)", item=item)
     unified = file_name.replace("\\", "/")
     windows = PureWindowsPath(file_name)
     if unified.startswith("/") or windows.drive or windows.root:
@@ -26,6 +33,12 @@ def normalise_file_name(file_name: object, *, source: Path, item: str) -> str:
         raise DatasetError(source, f"file_name {file_name!r} reaches outside the images folder", item=item)
     if not parts:
         raise DatasetError(source, f"file_name {file_name!r} names no file", item=item)
+    if any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
+        raise DatasetError(
+            source,
+            f"file_name has a part longer than {MAX_NAME_BYTES} bytes, which no file can have",
+            item=item,
+        )
     return "/".join(parts)
 
 
@@ -36,3 +49,30 @@ def resolve_inside(root: Path, file_name: str) -> Path:
     if candidate != root and root not in candidate.parents:
         raise DatasetError(root / file_name, "resolves outside the images folder")
     return candidate
+
+
+def export_target(out_dir: Path, relative: str) -> Path:
+    """Where an export writes `relative` under `out_dir`, its folders made as needed. A folder on the way
+    that is a symlink is refused rather than followed (a dataset can ship `labels` linked anywhere); the
+    file itself is replaced by an atomic rename, which replaces a link instead of writing through it."""
+    parts = [part for part in PurePosixPath(relative).parts if part not in ("", ".")]
+    if not parts or ".." in parts or PurePosixPath(relative).is_absolute():
+        raise DatasetError(out_dir / relative, "is not a plain path inside the export folder")
+    folder = out_dir
+    for part in parts[:-1]:
+        folder = folder / part
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            try:
+                os.mkdir(folder)
+            except OSError as exc:
+                raise DatasetError(folder, f"cannot make the folder: {exc.strerror or exc}") from None
+            continue
+        except OSError as exc:
+            raise DatasetError(folder, f"cannot use the folder: {exc.strerror or exc}") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise DatasetError(folder, "is a symbolic link; an export never writes through links")
+        if not stat.S_ISDIR(info.st_mode):
+            raise DatasetError(folder, "is not a folder")
+    return folder / parts[-1]

@@ -10,21 +10,25 @@ a clear message.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.core.annotation_merge import merge_edit
 from annotator.core.model import Dataset, Image
-from annotator.io.errors import DatasetError, ProjectLockedError
+from annotator.io.errors import DatasetError
+from annotator.io.file_kind import require_regular_file
 from annotator.io.images import image_size, list_images
 from annotator.io.images_root import guess_images_root
 from annotator.io.labelme import has_labelme_files, labelme_beside_images
 from annotator.io.paths import resolve_inside
+from annotator.io.project_file import check_project_file
+from annotator.io.project_lock import lock_project
+from annotator.io.project_source import set_aside, source_changed, source_fingerprint
 from annotator.io.store import ProjectStore
+from annotator.io.values import clean_text, is_valid_text
 
 __all__ = ["FOLDER_PROJECT_NAME", "PROJECT_SUFFIX", "Project", "guess_images_root", "open_project"]
 
@@ -46,6 +50,10 @@ class Project:
     _lock_fd: int | None = field(default=None, repr=False)
     summary: str = ""  # what was read into a new project, for the status bar
     unread_labelme: bool = False  # its folder has LabelMe files it was made without
+    # the COCO file the project was made from, and a sentence when it has changed since (offer re-import)
+    source: Path | None = None
+    source_changed: str | None = None
+    _closed: bool = field(default=False, repr=False)
 
     def image_path(self, image: Image) -> Path:
         return resolve_inside(self.root, image.file_name)
@@ -55,13 +63,16 @@ class Project:
         self.store.set_meta(LABELME_META, "imported" if imported else "declined")
         self.unread_labelme = False
 
-    def close(self) -> None:
-        """Detach and close the store and release the lock; safe to call twice."""
-        if self._lock_fd is None:
+    def close(self, *, discard: bool = False) -> None:
+        """Detach and close the store and release the lock; safe to call twice. Raises DatasetError (and
+        stays open) while edits cannot be saved, unless `discard`."""
+        if self._closed:
             return
-        self.store.close()
-        os.close(self._lock_fd)
-        self._lock_fd = None
+        self.store.close(discard=discard)
+        if self._lock_fd is not None:  # a project opened for reading holds no lock
+            os.close(self._lock_fd)
+            self._lock_fd = None
+        self._closed = True
 
     def __enter__(self) -> Project:
         return self
@@ -71,27 +82,50 @@ class Project:
 
 
 def open_project(
-    path: str | Path, *, images_root: str | Path | None = None, dataset: str | Path | None = None
+    path: str | Path,
+    *,
+    images_root: str | Path | None = None,
+    dataset: str | Path | None = None,
+    reimport: bool = False,
 ) -> Project:
     """Open a `.annotator` project, a folder of images, a LabelMe JSON or a COCO JSON (with
     `images_root`); a COCO results list needs `dataset`, the COCO file or image folder it belongs to
-    (NeedsDatasetError otherwise), until its project exists."""
-    path = Path(path).expanduser()
-    if not path.exists():
+    (NeedsDatasetError otherwise), until its project exists.
+
+    `reimport` (JSON only): set the existing project made from the file aside and import it afresh.
+    """
+    path = _absolute(Path(path).expanduser())
+    if not os.path.lexists(path):
         raise DatasetError(path, "no such file or folder")
-    if path.is_dir():
+    if path.is_dir() and not path.is_symlink():
         return _open_folder(path.resolve())
     if path.suffix == PROJECT_SUFFIX:
-        return _open_existing(path.resolve())
+        return _locked(path, lambda lock_fd: _open_existing(path, lock_fd))
     if path.suffix.lower() == ".json":
-        return _open_json(
-            path.resolve(),
-            None if images_root is None else Path(images_root).resolve(),
-            None if dataset is None else Path(dataset).expanduser().resolve(),
-        )
+        require_regular_file(path)  # a FIFO would block the image-root guess and the fingerprint
+        root = None if images_root is None else Path(images_root).resolve()
+        reference = None if dataset is None else Path(dataset).expanduser().resolve()
+        return _open_json(path, root, reference, reimport=reimport)
+    if path.is_dir():  # a symlink to a folder: the person's choice, followed
+        return _open_folder(path.resolve())
     raise DatasetError(
         path, f"cannot open this kind of file (expected a folder, a {PROJECT_SUFFIX} project or a .json)"
     )
+
+
+def read_project(path: str | Path) -> Project:
+    """A project opened for reading only (`info`, `convert`): no lock and no write, so it works on a
+    read-only project and beside a window that has it open. Close it when done."""
+    path = _absolute(Path(path).expanduser())
+    store = ProjectStore(path, readonly=True)
+    try:
+        problems: list[str] = []
+        dataset = store.read_all(problems)
+        root = (path.parent / (store.meta("root") or ".")).resolve()
+    except BaseException:
+        store.close(discard=True)
+        raise
+    return Project(path, root, dataset, store, problems, None)
 
 
 def open_samples_project() -> Project | None:
@@ -102,61 +136,83 @@ def open_samples_project() -> Project | None:
     if folder is None:
         return None
     project_path = samples_project_path()
-    if project_path.exists():
-        project = _open_existing(project_path)
+    project_path.parent.mkdir(parents=True, exist_ok=True)
+
+    def open_locked(lock_fd: int) -> Project:
+        if not os.path.lexists(project_path):
+            dataset, problems = dataset_from_folder(folder)
+            return _create(project_path, dataset, folder, problems, lock_fd)
+        project = _open_existing(project_path, lock_fd)
         if project.root != folder:  # the checkout moved: follow it
             project.root = folder
             project.store.set_meta("root", _relative_root(project_path, folder))
         return project
-    project_path.parent.mkdir(parents=True, exist_ok=True)
-    dataset, problems = dataset_from_folder(folder)
-    return create_project(project_path, dataset, folder, problems)
+
+    return _locked(project_path, open_locked)
 
 
 def create_project(
     project_path: Path, dataset: Dataset, root: Path, problems: list[str] | None = None
 ) -> Project:
-    """Write `dataset` into a new project file at `project_path` and open it."""
-    lock_fd = _lock(project_path)
+    """Write `dataset` into a new project file at `project_path` and open it; an existing file there
+    is never replaced (DatasetError)."""
+    project_path = _absolute(project_path)
+    return _locked(project_path, lambda lock_fd: _create(project_path, dataset, root, problems, lock_fd))
+
+
+def _locked(project_path: Path, open_with_lock: Callable[[int], Project]) -> Project:
+    """Take the project's lock first, then look at what is there: a second process can neither open
+    the project nor create it over the first one's. A file there that is not ours (another program's
+    database, a symlink) is refused before the lock file is made beside it."""
+    if os.path.lexists(project_path):
+        check_project_file(project_path)
+    lock_fd = lock_project(project_path)
     try:
-        store = ProjectStore.create(project_path, dataset, meta={"root": _relative_root(project_path, root)})
-        store.attach(dataset)
+        return open_with_lock(lock_fd)
     except BaseException:
         os.close(lock_fd)
         raise
+
+
+def _create(
+    project_path: Path, dataset: Dataset, root: Path, problems: list[str] | None, lock_fd: int, **meta: str
+) -> Project:
+    store = ProjectStore.create(
+        project_path, dataset, meta={"root": _relative_root(project_path, root), **meta}
+    )
+    store.attach(dataset)
     return Project(project_path, root, dataset, store, list(problems or []), lock_fd)
 
 
-def _open_existing(project_path: Path) -> Project:
-    lock_fd = _lock(project_path)
+def _open_existing(project_path: Path, lock_fd: int) -> Project:
+    store = ProjectStore(project_path)
     try:
-        store = ProjectStore(project_path)
-        dataset = store.read_all()
+        problems: list[str] = []
+        dataset = store.read_all(problems)
         stored_root = store.meta("root") or "."
         root = (project_path.parent / stored_root).resolve()
         store.attach(dataset)
     except BaseException:
-        os.close(lock_fd)
+        store.close(discard=True)
         raise
-    return Project(project_path, root, dataset, store, [], lock_fd)
+    return Project(project_path, root, dataset, store, problems, lock_fd)
 
 
 def _open_folder(folder: Path) -> Project:
     project_path = _project_path_for(folder, folder / FOLDER_PROJECT_NAME)
-    if project_path.exists():
-        project = _open_existing(project_path)
+
+    def scan() -> _Made:
+        dataset, problems = dataset_from_folder(folder)
+        summary = _read_labelme(folder, dataset, problems)
+        return _Made(dataset, problems, folder, {LABELME_META: "imported"} if summary else {}, summary)
+
+    def reopened(project: Project) -> None:
         _add_new_images(project)
         if project.store.meta(LABELME_META) is None:
             names = (image.file_name for image in project.dataset.images.values())
             project.unread_labelme = has_labelme_files(folder, names)
-        return project
-    dataset, problems = dataset_from_folder(folder)
-    summary = _read_labelme(folder, dataset, problems)
-    project = create_project(project_path, dataset, folder, problems)
-    if summary:
-        project.store.set_meta(LABELME_META, "imported")
-        project.summary = summary
-    return project
+
+    return _open_or_create(project_path, scan, reopened)
 
 
 def _read_labelme(folder: Path, dataset: Dataset, problems: list[str]) -> str:
@@ -181,28 +237,78 @@ def _read_labelme(folder: Path, dataset: Dataset, problems: list[str]) -> str:
     return f"{report.instances} instance(s) on {report.images} image(s) read from LabelMe files"
 
 
-def _open_json(json_path: Path, images_root: Path | None, reference: Path | None) -> Project:
+def _open_json(
+    json_path: Path, images_root: Path | None, reference: Path | None, *, reimport: bool
+) -> Project:
     project_path = _project_path_for(json_path.parent, json_path.with_suffix(PROJECT_SUFFIX))
-    if project_path.exists():
-        return _open_existing(project_path)
-    from annotator.io.json_sources import dataset_from_json  # deferred: only JSON opening reads formats
 
-    found = dataset_from_json(json_path, images_root=images_root, reference=reference)
-    project = create_project(project_path, found.dataset, found.root, found.problems)
-    project.summary = found.summary
-    return project
+    def read() -> _Made:
+        from annotator.io.json_sources import dataset_from_json  # deferred: only JSON opening reads formats
+
+        fingerprint = source_fingerprint(json_path)  # before reading: a change during it shows next time
+        found = dataset_from_json(json_path, images_root=images_root, reference=reference)
+        return _Made(found.dataset, found.problems, found.root, {"source": fingerprint}, found.summary)
+
+    def reopened(project: Project) -> None:
+        project.source = json_path
+        project.source_changed = source_changed(project.store, json_path)
+
+    return _open_or_create(project_path, read, reopened, reimport=reimport)
+
+
+@dataclass
+class _Made:
+    dataset: Dataset
+    problems: list[str]
+    root: Path
+    meta: dict[str, str] = field(default_factory=dict)
+    summary: str = ""  # what was read, for the status bar
+
+
+def _open_or_create(
+    project_path: Path,
+    make: Callable[[], _Made],
+    reopened: Callable[[Project], None],
+    *,
+    reimport: bool = False,
+) -> Project:
+    """Open the project at `project_path`, or make one there. The slow part of making (a folder scan, a
+    COCO import) runs before taking the lock, so a bad input leaves nothing behind; the lock is then
+    taken and the path looked at again, and the file is linked into place only if nothing is there: of
+    two processes opening a new folder at once, neither replaces the other's project."""
+    made = None if os.path.lexists(project_path) and not reimport else make()
+
+    def open_locked(lock_fd: int) -> Project:
+        if reimport and os.path.lexists(project_path):
+            set_aside(project_path)
+        if os.path.lexists(project_path):
+            project = _open_existing(project_path, lock_fd)
+            reopened(project)
+            return project
+        done = made or make()
+        project = _create(project_path, done.dataset, done.root, done.problems, lock_fd, **done.meta)
+        project.summary = done.summary
+        return project
+
+    return _locked(project_path, open_locked)
 
 
 def dataset_from_folder(folder: Path) -> tuple[Dataset, list[str]]:
     """One Image per readable image file below `folder`; unreadable ones are listed as problems."""
     dataset, problems, images = Dataset(), [], []
     for index, file in enumerate(list_images(folder), start=1):
+        relative = file.relative_to(folder).as_posix()
         try:
+            if not is_valid_text(relative):
+                raise DatasetError(
+                    clean_text(str(file)), "the file name is not valid UTF-8; rename the file to open it"
+                )
+            resolve_inside(folder, relative)  # a link to a file outside the folder is not read
             width, height = image_size(file)
         except DatasetError as exc:
             problems.append(str(exc))
             continue
-        images.append(Image(index, file.relative_to(folder).as_posix(), width, height))
+        images.append(Image(index, relative, width, height))
     dataset.put_images(images, notify=False)
     return dataset, problems
 
@@ -224,12 +330,13 @@ def _add_new_images(project: Project) -> None:
             added.append(Image(next_id, image.file_name, image.width, image.height))
             next_id += 1
     project.dataset.put_images(added)
-    project.problems.extend(problems)
+    listed = set(project.problems)  # a refresh finds the same unreadable files again: list them once
+    project.problems.extend(p for p in problems if p not in listed)
 
 
 def _project_path_for(folder: Path, preferred: Path) -> Path:
     """`preferred`, unless its folder is read-only: then a stable place in the user's data folder."""
-    if preferred.exists() or os.access(folder, os.W_OK):
+    if os.path.lexists(preferred) or os.access(folder, os.W_OK):
         return preferred
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:16]
@@ -238,27 +345,15 @@ def _project_path_for(folder: Path, preferred: Path) -> Path:
     return target
 
 
+def _absolute(path: Path) -> Path:
+    """The path with its folder resolved but not its last part: a project file that is a symlink is
+    refused by the store, never followed to wherever it points."""
+    path = path.absolute()
+    return path.parent.resolve() / path.name
+
+
 def _relative_root(project_path: Path, root: Path) -> str:
     try:
         return os.path.relpath(root, project_path.parent)
     except ValueError:
         return str(root)
-
-
-def _lock(project_path: Path) -> int:
-    lock_path = project_path.with_name(project_path.name + ".lock")
-    try:
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise DatasetError(project_path, f"cannot open the project here: {exc.strerror or exc}") from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise ProjectLockedError(
-            project_path, "this project is already open in another annotator window; close it there first"
-        ) from None
-    with contextlib.suppress(OSError):
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-    return fd

@@ -8,31 +8,44 @@ at once (well within the one second the spec allows) and killing the process nev
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from annotator.core.geometry import GeometryError
-from annotator.core.model import (
-    Category,
-    Change,
-    ChangeKind,
-    Dataset,
-    Image,
-    ImageStatus,
-    Instance,
-    Review,
-    Source,
-    SourceKind,
-)
+from annotator.core.geometry import GeometryError, Mask
+from annotator.core.model import Change, ChangeKind, Dataset, Instance
 from annotator.core.model_rounds import ModelRound
-from annotator.io.atomic import replace_durably
-from annotator.io.errors import DatasetError
+from annotator.io.atomic import link_durably
+from annotator.io.errors import DatasetError, ProjectFileChangedError
+from annotator.io.file_guard import FileGuard
 from annotator.io.gc_pause import gc_paused
-from annotator.io.geometry_codec import decode_geometry, encode_geometry
+from annotator.io.project_file import (
+    Kind,
+    check_schema,
+    check_sidecars,
+    connect_readonly,
+    describe_os_error,
+    describe_sqlite_error,
+    identify,
+    open_nofollow,
+)
+from annotator.io.store_rows import (
+    RowError,
+    category_from_row,
+    category_row,
+    from_json,
+    image_from_row,
+    image_row,
+    instance_from_row,
+    instance_row,
+    to_json,
+    valid_masks,
+)
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -57,33 +70,99 @@ CREATE TABLE IF NOT EXISTS models (
 _INSERT_INSTANCE = "INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_IMAGE = "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?)"
 _INSERT_CATEGORY = "INSERT OR REPLACE INTO categories VALUES (?,?,?,?,?)"
+_SET_APPLICATION_ID = "PRAGMA application_id = 1095650900"  # project_file.APPLICATION_ID, "ANNT"
 
 
 class ProjectStore:
     """One open SQLite project file. Use `write_all` once to fill it, then `attach` to write through."""
 
-    def __init__(self, path: str | Path, *, bulk: bool = False) -> None:
-        """`bulk`: no journal and no syncs, for filling a new file that is renamed into place only once
-        complete (see `create`); every other store is WAL-journalled."""
+    def __init__(self, path: str | Path, *, bulk: bool = False, readonly: bool = False) -> None:
+        """Open the project at `path`, or create an empty one there if nothing is there yet.
+
+        `bulk`: no journal and no syncs, for filling a new file that is linked into place only once
+        complete (see `create`). `readonly`: for reading only (`info`, `convert`), on a read-only
+        project too. Every other store is WAL-journalled, and checks before each write that the file on
+        disk is still the one it opened (`FileGuard`).
+        """
         self.path = Path(path)
+        self.readonly = readonly
+        self._guard: FileGuard | None = None
+        self._fd: int | None = None
+        self._lost: ProjectFileChangedError | None = None
         try:
-            self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
             if bulk:
-                self._conn.execute("PRAGMA journal_mode=OFF")
-                self._conn.execute("PRAGMA synchronous=OFF")
+                self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+                try:
+                    self._conn.execute("PRAGMA journal_mode=OFF")
+                    self._conn.execute("PRAGMA synchronous=OFF")
+                    self._initialise()
+                except BaseException:
+                    self._conn.close()
+                    raise
             else:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commit.
-                self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
-            self._check_version()
+                self._conn = self._open_checked()
         except sqlite3.DatabaseError as exc:
-            raise DatasetError(self.path, f"not a readable annotator project ({exc})") from None
+            self._release_fd()
+            reason = describe_sqlite_error(exc, self.path.parent)
+            raise DatasetError(self.path, f"cannot open the project: {reason}") from None
+        except BaseException:
+            self._release_fd()
+            raise
         self._dataset: Dataset | None = None
         self._pending: list[Change] = []
         self._grouping = 0
         self.save_error: DatasetError | None = None  # set while changes could not be written
         self.on_save_error: Callable[[DatasetError | None], None] | None = None
+
+    def _open_checked(self) -> sqlite3.Connection:
+        """Identify the file (or create it exclusively) through a descriptor that follows no link, then
+        let SQLite open it; see `annotator.io.project_file`."""
+        path = self.path
+        check_sidecars(path)
+        if self.readonly:
+            self._fd = open_nofollow(path)
+            identify(path, self._fd)
+            return self._checked_connection(connect_readonly(path, immutable=not _has_log(path)), None)
+        created = not os.path.lexists(path)
+        if created:
+            self._fd = open_nofollow(path, os.O_RDWR | os.O_CREAT | os.O_EXCL)
+            kind = None
+        else:
+            self._fd = open_nofollow(path)
+            kind = identify(path, self._fd)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+        try:
+            _check_same_file(path, self._fd)
+            conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process; only a power cut can lose the last commit.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = conn
+            if created:
+                self._initialise()
+            else:
+                self._checked_connection(conn, kind)
+            self._guard = FileGuard(path, self._fd, conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _checked_connection(self, conn: sqlite3.Connection, kind: Kind | None) -> sqlite3.Connection:
+        self._conn = conn
+        try:
+            check_schema(conn, self.path)
+            self._check_version()
+            if kind is Kind.LEGACY:  # made before the id existed: adopt it
+                conn.execute(_SET_APPLICATION_ID)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _initialise(self) -> None:
+        self._conn.executescript(_SCHEMA)
+        self._conn.execute(_SET_APPLICATION_ID)
+        self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     # -- whole-dataset I/O ------------------------------------------------------------------------
     def write_all(self, dataset: Dataset, *, meta: dict[str, str] | None = None) -> None:
@@ -92,48 +171,94 @@ class ProjectStore:
             conn.execute("DELETE FROM instances")
             conn.execute("DELETE FROM images")
             conn.execute("DELETE FROM categories")
-            conn.executemany(_INSERT_CATEGORY, map(_category_row, dataset.categories.values()))
-            conn.executemany(_INSERT_IMAGE, map(_image_row, dataset.images.values()))
-            conn.executemany(_INSERT_INSTANCE, map(_instance_row, dataset.instances.values()))
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('dataset_extra', ?)", (_json(dataset.extra),))
+            conn.executemany(_INSERT_CATEGORY, map(category_row, dataset.categories.values()))
+            conn.executemany(_INSERT_IMAGE, map(image_row, dataset.images.values()))
+            conn.executemany(_INSERT_INSTANCE, map(instance_row, dataset.instances.values()))
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('dataset_extra', ?)", (to_json(dataset.extra),))
             for key, value in (meta or {}).items():
                 conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     @classmethod
     def create(cls, path: Path, dataset: Dataset, *, meta: dict[str, str]) -> ProjectStore:
         """A new project file holding `dataset`, written unjournalled into a temporary file (twice as
-        fast for 100k instances), synced and renamed into place: a crash leaves no half-made project."""
-        temp = path.with_name(f".{path.name}.creating")
-        temp.unlink(missing_ok=True)
+        fast for 100k instances), synced and linked into place only if nothing is there yet: a crash
+        leaves no half-made project, and an existing project is never replaced."""
         try:
-            store = cls(temp, bulk=True)
-            store.write_all(dataset, meta=meta)
-            store.close()
-            replace_durably(temp, path)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".creating", dir=path.parent)
         except OSError as exc:
+            raise DatasetError(path, f"cannot create the project: {describe_os_error(exc)}") from None
+        os.close(fd)
+        temp = Path(name)
+        try:
+            try:
+                store = cls(temp, bulk=True)
+                try:
+                    store.write_all(dataset, meta=meta)
+                finally:
+                    store.close(discard=True)
+            except DatasetError as exc:  # about the temporary file: say it of the project
+                raise DatasetError(path, f"cannot create the project: {_reason(exc)}") from None
+            link_durably(temp, path)
+        except FileExistsError:
+            raise DatasetError(path, "a project file appeared here meanwhile; it was left as it is") from None
+        except OSError as exc:
+            raise DatasetError(path, f"cannot create the project: {describe_os_error(exc)}") from None
+        finally:
             temp.unlink(missing_ok=True)
-            raise DatasetError(path, f"cannot create the project: {exc.strerror or exc}") from None
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
         return cls(path)
 
-    def read_all(self) -> Dataset:
+    def read_all(self, problems: list[str] | None = None) -> Dataset:
+        """The dataset in the file. A damaged row is skipped and named in `problems` (if given; otherwise
+        it raises DatasetError naming it): the rest of the project still opens."""
         dataset = Dataset()
-        conn = self._conn
+        reader = _RowReader(self.path, problems)
         try:
-            dataset.put_categories(
-                map(_category_from_row, conn.execute("SELECT * FROM categories")), notify=False
+            categories = reader.rows(
+                self._conn.execute("SELECT * FROM categories"), category_from_row, "category"
             )
-            dataset.put_images(map(_image_from_row, conn.execute("SELECT * FROM images")), notify=False)
-            rows = conn.execute("SELECT * FROM instances ORDER BY id")
+            dataset.put_categories(categories, notify=False)
+            images = reader.rows(self._conn.execute("SELECT * FROM images"), image_from_row, "image")
+            dataset.put_images(images, notify=False)
+            rows = self._conn.execute("SELECT * FROM instances ORDER BY id")
             with gc_paused():
-                dataset.put_instances(map(_instance_from_row, rows), notify=False)
-            extra = self.meta("dataset_extra")
-            dataset.extra.update(orjson.loads(extra) if extra else {})
-        except (sqlite3.DatabaseError, GeometryError, ValueError, KeyError) as exc:
-            raise DatasetError(self.path, f"project content is damaged ({exc})") from None
+                instances = list(
+                    reader.rows(rows, lambda row: instance_from_row(row, dataset.images), "instance")
+                )
+                dataset.put_instances(reader.checked_masks(instances), notify=False)
+            try:
+                dataset.extra.update(from_json(self.meta("dataset_extra") or "{}", "dataset_extra"))
+            except RowError as exc:
+                reader.damaged("meta row dataset_extra", str(exc))
+        except sqlite3.DatabaseError as exc:
+            raise DatasetError(
+                self.path, f"project content is damaged ({describe_sqlite_error(exc)})"
+            ) from None
+        if reader.skipped and not self.readonly:
+            self._set_aside(reader.skipped)
         return dataset
+
+    def _set_aside(self, skipped: dict[str, list[int]]) -> None:
+        """Move damaged rows to `damaged_<table>`: kept for a person to look at, and out of the way of
+        new items, which would otherwise get their ids and replace them."""
+        with contextlib.suppress(DatasetError), self._transaction() as conn:
+            for row_id in skipped.get("category", ()):
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS damaged_categories AS SELECT * FROM categories WHERE 0"
+                )
+                conn.execute(
+                    "INSERT INTO damaged_categories SELECT * FROM categories WHERE id = ?", (row_id,)
+                )
+                conn.execute("DELETE FROM categories WHERE id = ?", (row_id,))
+            for row_id in skipped.get("image", ()):
+                conn.execute("CREATE TABLE IF NOT EXISTS damaged_images AS SELECT * FROM images WHERE 0")
+                conn.execute("INSERT INTO damaged_images SELECT * FROM images WHERE id = ?", (row_id,))
+                conn.execute("DELETE FROM images WHERE id = ?", (row_id,))
+            for row_id in skipped.get("instance", ()):
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS damaged_instances AS SELECT * FROM instances WHERE 0"
+                )
+                conn.execute("INSERT INTO damaged_instances SELECT * FROM instances WHERE id = ?", (row_id,))
+                conn.execute("DELETE FROM instances WHERE id = ?", (row_id,))
 
     def meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -187,6 +312,11 @@ class ProjectStore:
         """Changes made in memory but not yet on disk (0 unless saving has failed)."""
         return len(self._pending)
 
+    @property
+    def lost(self) -> ProjectFileChangedError | None:
+        """Set once the file was replaced, changed or deleted by another program: never written again."""
+        return self._lost
+
     def flush(self) -> bool:
         """Try to write what is pending; True when everything is on disk."""
         try:
@@ -210,11 +340,11 @@ class ProjectStore:
     def _write(self, conn: sqlite3.Connection, change: Change) -> None:
         kind = change.kind
         if kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_CHANGED):
-            conn.executemany(_INSERT_INSTANCE, map(_instance_row, change.items))
+            conn.executemany(_INSERT_INSTANCE, map(instance_row, change.items))
         elif kind is ChangeKind.INSTANCES_REMOVED:
             conn.executemany("DELETE FROM instances WHERE id = ?", ((i.id,) for i in change.items))
         elif kind in (ChangeKind.IMAGES_ADDED, ChangeKind.IMAGES_CHANGED):
-            conn.executemany(_INSERT_IMAGE, map(_image_row, change.items))
+            conn.executemany(_INSERT_IMAGE, map(image_row, change.items))
         elif kind is ChangeKind.CATEGORIES_CHANGED:
             self._sync_categories(conn)
 
@@ -223,100 +353,175 @@ class ProjectStore:
         categories = self._dataset.categories
         stored = {row[0] for row in conn.execute("SELECT id FROM categories")}
         conn.executemany("DELETE FROM categories WHERE id = ?", ((i,) for i in stored - set(categories)))
-        conn.executemany(_INSERT_CATEGORY, map(_category_row, categories.values()))
+        conn.executemany(_INSERT_CATEGORY, map(category_row, categories.values()))
 
-    def close(self) -> None:
+    def close(self, *, discard: bool = False) -> None:
         """Close the file; raises DatasetError (and stays open) while changes cannot be written, so the
-        caller can tell the user and offer to save elsewhere instead of losing them."""
-        if not self.flush():
+        caller can tell the user and offer to save elsewhere instead of losing them. `discard` drops
+        them (the person chose to)."""
+        if not discard and not self.flush():
             raise DatasetError(
                 self.path, f"{self.pending} change(s) could not be saved: {self.save_error.reason}"
             )
+        if self._guard is not None and self._lost is None:
+            try:  # replaced since our last write? Then SQLite must not close onto it (nor leave our WAL)
+                self._guard.check()
+            except ProjectFileChangedError as error:
+                self._stand_down(error)
+                if not discard:
+                    self.save_error = error
+                    raise DatasetError(
+                        self.path, f"your saved edits are not in it any more: {error.reason}"
+                    ) from None
+        self._pending.clear()
         if self._dataset is not None:
             self._dataset.unsubscribe(self.on_change)
             self._dataset = None
-        self._conn.close()
+        if self._lost is None:
+            self._conn.close()
+        self._release_fd()
 
     # -- internals --------------------------------------------------------------------------------
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._conn, self.path)
+        if self.readonly:
+            raise DatasetError(self.path, "opened for reading only")
+        if self._lost is not None:
+            raise self._lost
+        if self._guard is not None:
+            try:
+                self._guard.check()
+            except ProjectFileChangedError as error:
+                self._stand_down(error)
+                raise
+        return _Transaction(self._conn, self.path, self._guard)
+
+    def _stand_down(self, error: ProjectFileChangedError) -> None:
+        """Stop writing for good: close the connection without letting SQLite put our log into the file
+        that is there now, and take our log away from beside it."""
+        self._lost = error
+        assert self._guard is not None
+        with contextlib.suppress(OSError):
+            self._guard.stand_down()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        with contextlib.suppress(OSError):
+            self._guard.remove_log()
+
+    def _release_fd(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def _check_version(self) -> None:
         version = self.meta("schema_version")
-        if version is None:
-            self._conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-        elif int(version) > SCHEMA_VERSION:
+        if not isinstance(version, str) or not version.strip().isdigit():
+            raise DatasetError(
+                self.path,
+                f"project schema version {str(version)[:40]!r} is not a number: the file was altered",
+            )
+        if int(version) > SCHEMA_VERSION:
             raise DatasetError(self.path, f"made by a newer annotator (schema {version}); please upgrade")
+
+
+DAMAGED_TABLES = {
+    "category": "damaged_categories",
+    "image": "damaged_images",
+    "instance": "damaged_instances",
+}
+
+
+class _RowReader:
+    """Decode rows one by one; a damaged one is reported (or raised) with its table and id."""
+
+    def __init__(self, path: Path, problems: list[str] | None) -> None:
+        self.path, self.problems = path, problems
+        self.skipped: dict[str, list[int]] = {}  # "image" -> ids of the rows not loaded
+
+    def rows(self, cursor: Iterable[tuple], decode: Callable[[tuple], Any], what: str) -> Iterator[Any]:
+        for row in cursor:
+            try:
+                yield decode(row)
+            except (RowError, GeometryError, ValueError, TypeError) as exc:
+                self.skipped.setdefault(what, []).append(row[0])
+                self.damaged(
+                    f"{what} {str(row[0])[:30]}",
+                    f"damaged row not loaded, kept in table {DAMAGED_TABLES[what]} ({exc})",
+                )
+
+    def checked_masks(self, instances: list[Instance]) -> list[Instance]:
+        """`instances` less those whose mask run lengths do not cover their image (checked all at once)."""
+        masks = [(i, inst) for i, inst in enumerate(instances) if isinstance(inst.geometry, Mask)]
+        valid = valid_masks([inst.geometry.rle for _, inst in masks])
+        if valid.all():
+            return instances
+        dropped = {i for (i, _), ok in zip(masks, valid, strict=True) if not ok}
+        for i in sorted(dropped):
+            self.skipped.setdefault("instance", []).append(instances[i].id)
+            self.damaged(
+                f"instance {instances[i].id}",
+                "damaged row not loaded, kept in table damaged_instances (mask run lengths do not cover the image)",
+            )
+        return [inst for i, inst in enumerate(instances) if i not in dropped]
+
+    def damaged(self, item: str, reason: str) -> None:
+        if self.problems is None:
+            raise DatasetError(self.path, reason, item=item)
+        self.problems.append(f"{item}: {reason}")
 
 
 class _Transaction:
     """BEGIN IMMEDIATE ... COMMIT, rolled back on error; disk errors become DatasetError."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
-        self._conn, self._path = conn, path
+    def __init__(self, conn: sqlite3.Connection, path: Path, guard: FileGuard | None) -> None:
+        self._conn, self._path, self._guard = conn, path, guard
 
     def __enter__(self) -> sqlite3.Connection:
         try:
             self._conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as error:
-            raise DatasetError(self._path, f"could not save ({error})") from None
+            raise DatasetError(
+                self._path, f"could not save ({describe_sqlite_error(error, self._path.parent)})"
+            ) from None
         return self._conn
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is None:
             try:
                 self._conn.execute("COMMIT")
-                return False
             except sqlite3.Error as error:
                 with contextlib.suppress(sqlite3.Error):
                     self._conn.execute("ROLLBACK")
-                raise DatasetError(self._path, f"could not save ({error})") from None
+                raise DatasetError(
+                    self._path, f"could not save ({describe_sqlite_error(error, self._path.parent)})"
+                ) from None
+            if self._guard is not None:
+                self._guard.written()
+            return False
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.OperationalError):
-            raise DatasetError(self._path, f"could not save ({exc})") from None
+            raise DatasetError(
+                self._path, f"could not save ({describe_sqlite_error(exc, self._path.parent)})"
+            ) from None
         return False
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(dict(value)).decode()
+def _check_same_file(path: Path, fd: int) -> None:
+    """The file SQLite just opened by name is the one identified through `fd` (no swap in between)."""
+    opened, now = os.fstat(fd), os.lstat(path)
+    if (opened.st_dev, opened.st_ino) != (now.st_dev, now.st_ino):
+        raise DatasetError(path, "the file changed while it was being opened; try again")
 
 
-# The class's place in the person's order rides in the extra column under this key (no schema change);
-# it never reaches `Category.extra`, where COCO's own unknown keys live.
-_OWN_CATEGORY_KEY = "annotator"
-
-
-def _category_row(c: Category) -> tuple:
-    color = None if c.color is None else ",".join(map(str, c.color))
-    extra = dict(c.extra)
-    extra.pop(_OWN_CATEGORY_KEY, None)
-    if c.rank is not None:
-        extra[_OWN_CATEGORY_KEY] = {"rank": c.rank}
-    return (c.id, c.name, c.supercategory, color, _json(extra))
-
-
-def _category_from_row(row: tuple) -> Category:
-    cid, name, supercategory, color, extra = row
-    rgb = None if color is None else tuple(int(v) for v in color.split(","))
-    extra = orjson.loads(extra)
-    own = extra.pop(_OWN_CATEGORY_KEY, None)
-    rank = own.get("rank") if isinstance(own, dict) else None
-    rank = rank if isinstance(rank, int) and not isinstance(rank, bool) else None
-    return Category(cid, name, supercategory, rgb, extra, rank=rank)
-
-
-def _image_row(i: Image) -> tuple:
-    return (i.id, i.file_name, i.width, i.height, i.status.value, _json(i.extra))
-
-
-def _image_from_row(row: tuple) -> Image:
-    iid, file_name, width, height, status, extra = row
-    return Image(iid, file_name, width, height, ImageStatus(status), orjson.loads(extra))
+def _reason(error: DatasetError) -> str:
+    for prefix in ("cannot open the project: ", "could not save (", "cannot create the project: "):
+        if error.reason.startswith(prefix):
+            return error.reason[len(prefix) :].rstrip(")")
+    return error.reason
 
 
 def _round_row(r: ModelRound) -> tuple:
-    return (r.number, r.path, r.date, r.images, r.val_ap, r.val_ap50, _json(r.details))
+    return (r.number, r.path, r.date, r.images, r.val_ap, r.val_ap50, to_json(r.details))
 
 
 def _round_from_row(row: tuple) -> ModelRound:
@@ -333,17 +538,5 @@ def _optional_float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
 
 
-def _instance_row(i: Instance) -> tuple:
-    s = i.source
-    return (
-        i.id, i.image_id, i.category_id, encode_geometry(i.geometry), i.z, s.kind.value, s.model, s.score,
-        i.review.value, int(i.iscrowd), _json(i.extra),
-    )  # fmt: skip
-
-
-def _instance_from_row(row: tuple) -> Instance:
-    iid, image_id, category_id, blob, z, kind, model, score, review, iscrowd, extra = row
-    return Instance(
-        iid, image_id, category_id, decode_geometry(blob), z, Source(SourceKind(kind), model, score),
-        Review(review), bool(iscrowd), orjson.loads(extra) if extra != "{}" else {},
-    )  # fmt: skip
+def _has_log(path: Path) -> bool:
+    return os.path.lexists(path.with_name(path.name + "-wal"))

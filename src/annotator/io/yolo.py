@@ -13,10 +13,11 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from annotator.core.geometry import Mask, area, mask_to_polygons
+from annotator.core.geometry import Mask, area
 from annotator.core.model import Category, Dataset, Image
+from annotator.core.region import traced_polygons
 from annotator.io.atomic import write_bytes_atomic
-from annotator.io.paths import resolve_inside
+from annotator.io.paths import export_target
 from annotator.io.problems import NO_PIXELS, Problems
 
 
@@ -28,14 +29,23 @@ def yolo_classes(dataset: Dataset) -> list[Category]:
 def save_yolo(dataset: Dataset, out_dir: str | Path) -> list[str]:
     """Write `labels/`, `classes.txt` and `data.yaml` under `out_dir`; returns what was changed or left out."""
     out_dir = Path(out_dir)
-    (out_dir / "labels").mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export_target(out_dir, "labels/-")  # makes the folder (never through a link), even with no images
     classes = yolo_classes(dataset)
     index_of = {category.id: index for index, category in enumerate(classes)}
     problems = Problems()
+    written: dict[str, str] = {}  # label file (case folded) -> the image it holds
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
         relative = PurePosixPath("labels", image.file_name).with_suffix(".txt").as_posix()
-        target = resolve_inside(out_dir, relative)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        owner = written.setdefault(relative.casefold(), image.file_name)
+        if owner != image.file_name:  # YOLO finds a label file by the image's name without extension
+            problems.add(
+                f"image {image.id}",
+                f"{image.file_name!r} needs {relative}, already written for {owner!r}; not written "
+                "(YOLO cannot tell them apart: rename one of the images)",
+            )
+            continue
+        target = export_target(out_dir, relative)
         lines = yolo_lines(dataset, image, index_of, problems)
         write_bytes_atomic(target, "".join(line + "\n" for line in lines).encode("utf-8"))
     names = [category.name.replace("\n", " ") for category in classes]
@@ -67,7 +77,7 @@ def yolo_lines(dataset: Dataset, image: Image, index_of: dict[int, int], problem
 
 
 def _traced(mask: Mask, item: str, problems: Problems) -> tuple[np.ndarray, ...]:
-    traced = mask_to_polygons(mask.to_array(), fill_holes=True)
+    traced = traced_polygons(mask, fill_holes=True)  # on the mask's crop, never an image-sized array
     if traced.hole_count:
         problems.add(item, f"mask has {traced.hole_count} hole(s); filled in the YOLO polygon")
     if traced.dropped_parts:
