@@ -61,12 +61,14 @@ CREATE TABLE IF NOT EXISTS instances (
     geometry BLOB NOT NULL, z INTEGER NOT NULL, source TEXT NOT NULL, model TEXT, score REAL,
     review TEXT NOT NULL, iscrowd INTEGER NOT NULL, extra TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS instances_by_image ON instances (image_id);
-CREATE TABLE IF NOT EXISTS models (
-    round INTEGER PRIMARY KEY, path TEXT NOT NULL, date TEXT NOT NULL, images INTEGER NOT NULL,
-    val_ap REAL, val_ap50 REAL, details TEXT NOT NULL);
 """
-# Tables are only ever added (CREATE ... IF NOT EXISTS, at every open): an older file gains them when it
-# is opened, and an older annotator ignores a table it does not know, so adding one keeps SCHEMA_VERSION.
+_MODELS_TABLE = """CREATE TABLE IF NOT EXISTS models (
+    round INTEGER PRIMARY KEY, path TEXT NOT NULL, date TEXT NOT NULL, images INTEGER NOT NULL,
+    val_ap REAL, val_ap50 REAL, details TEXT NOT NULL)"""
+_SCHEMA += _MODELS_TABLE + ";\n"
+# Tables are only ever added (CREATE ... IF NOT EXISTS): an older file gains `models` with its first
+# round (an existing file is identified, never changed, on opening), and an older annotator ignores a
+# table it does not know, so adding one keeps SCHEMA_VERSION.
 _INSERT_INSTANCE = "INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?)"
 _INSERT_IMAGE = "INSERT OR REPLACE INTO images VALUES (?,?,?,?,?,?)"
 _INSERT_CATEGORY = "INSERT OR REPLACE INTO categories VALUES (?,?,?,?,?)"
@@ -272,6 +274,9 @@ class ProjectStore:
     def model_rounds(self) -> list[ModelRound]:
         """The rounds recorded so far, oldest first; a damaged row is left out."""
         rounds = []
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'models'"
+        if self._conn.execute(exists).fetchone() is None:
+            return rounds  # a file made before rounds existed
         for row in self._conn.execute("SELECT * FROM models ORDER BY round"):
             with contextlib.suppress(ValueError, TypeError):
                 rounds.append(_round_from_row(row))
@@ -280,6 +285,7 @@ class ProjectStore:
     def add_model_round(self, model_round: ModelRound) -> None:
         """Record a round (in its own transaction, like every edit); a round of the same number is replaced."""
         with self._transaction() as conn:
+            conn.execute(_MODELS_TABLE)
             conn.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?,?)", _round_row(model_round))
 
     # -- write-through ----------------------------------------------------------------------------
