@@ -274,8 +274,7 @@ class ProjectStore:
     def model_rounds(self) -> list[ModelRound]:
         """The rounds recorded so far, oldest first; a damaged row is left out."""
         rounds = []
-        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'models'"
-        if self._conn.execute(exists).fetchone() is None:
+        if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'models'").fetchone() is None:
             return rounds  # a file made before rounds existed
         for row in self._conn.execute("SELECT * FROM models ORDER BY round"):
             with contextlib.suppress(ValueError, TypeError):
