@@ -197,8 +197,12 @@ def test_prelabel_ctrl_c_keeps_the_images_already_done(tmp_path, checkpoint):
                "--weights", str(checkpoint), "--max-size", str(WIDTH)]  # fmt: skip
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                                env=dict(os.environ, ANNOTATOR_OFFLINE="1"))  # fmt: skip
-    first = process.stderr.readline()  # the first progress line: one image is done
-    assert "1/30 images" in first, first
+    first = ""  # the first progress report (a terminal line ends in \r, not \n): one image is done
+    while "/30 images" not in first:
+        char = process.stderr.read(1)
+        assert char, first
+        first += char
+    assert first.split("/30 images")[0].split()[-1].strip("\r") != "30", first
     process.send_signal(signal.SIGINT)
     _stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
