@@ -52,11 +52,14 @@ def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path
         from annotator.io.coco import save_coco
         from annotator.io.problems import Problems
 
+        from annotator.io.gc_pause import gc_paused
+
         images = dataset.images  # COCO stores every polygon's exact area: rasterise them on every core
-        precompute_areas(
-            (i.geometry, images[i.image_id].height, images[i.image_id].width)
-            for i in dataset.instances.values()
-        )
+        with gc_paused():  # keeping 100,000 areas would otherwise walk every loaded object again
+            precompute_areas(
+                (i.geometry, images[i.image_id].height, images[i.image_id].width)
+                for i in dataset.instances.values()
+            )
         target = out / "annotations.json" if out.is_dir() else out
         target.parent.mkdir(parents=True, exist_ok=True)
         problems = Problems()

@@ -12,6 +12,7 @@ from pathlib import Path
 from annotator.core.model import Dataset
 from annotator.io.coco import coco_from_dict
 from annotator.io.errors import DatasetError
+from annotator.io.gc_pause import gc_paused
 from annotator.io.jsonfile import read_json
 from annotator.io.labelme import is_labelme, load_labelme
 
@@ -36,7 +37,14 @@ class LoadedDataset:
 
 
 def load_dataset_file(path: str | Path, *, images_root: str | Path | None = None) -> LoadedDataset:
-    path = Path(path)
+    """The whole read runs with the cyclic collector paused (`io.gc_pause`): building 100,000 instances
+    from the parsed file otherwise walks the millions of parsed objects again at each collection
+    (`bench/convert.py`: 7.0 s -> 4.6 s to load 100,000 polygons)."""
+    with gc_paused():
+        return _load(Path(path), images_root)
+
+
+def _load(path: Path, images_root: str | Path | None) -> LoadedDataset:
     if path.is_dir():
         imported = load_labelme(path)
         return LoadedDataset(imported.dataset, InputFormat.LABELME, path, imported.root, imported.problems)
