@@ -50,9 +50,8 @@ def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path
     if to == "coco":
         from annotator.core.areas import precompute_areas
         from annotator.io.coco import save_coco
-        from annotator.io.problems import Problems
-
         from annotator.io.gc_pause import gc_paused
+        from annotator.io.problems import Problems
 
         images = dataset.images  # COCO stores every polygon's exact area: rasterise them on every core
         with gc_paused():  # keeping 100,000 areas would otherwise walk every loaded object again
