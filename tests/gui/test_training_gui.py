@@ -5,6 +5,7 @@ cannot train saying why."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -222,6 +223,36 @@ def test_closing_the_window_during_a_round_keeps_its_model_and_records_it(qtbot,
         (model_round,) = reopened.store.model_rounds()
     assert model_round.details["reason"] == "cancelled" and model_round.images == 8
     assert (project.parent / model_round.path).is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.training
+def test_a_round_is_in_the_project_file_as_soon_as_it_saves_a_model(qtbot, tmp_path):
+    """A window killed mid-round (or a power cut) must still find the round's model in the project:
+    the round is written as "unfinished" when the child saves a better model, and its end replaces it."""
+    import json
+    import sqlite3
+
+    window, training = make_window(qtbot, tmp_path, unlabelled=0)
+    project = window.document.path
+    dialog = open_checked_dialog(qtbot, training)
+    set_epochs(dialog, 50)
+    is_best = lambda event: event.kind == "checkpoint" and event.role == "best"  # noqa: E731
+    with qtbot.waitSignal(training.controller.event, timeout=ROUND_TIMEOUT, check_params_cb=is_best):
+        dialog.train_button.click()
+
+    def recorded():  # what another process reading the file sees now
+        with contextlib.closing(sqlite3.connect(f"file:{project}?mode=ro", uri=True)) as conn:
+            return [(number, path, json.loads(details)["reason"])
+                    for number, path, details in conn.execute("SELECT round, path, details FROM models")]  # fmt: skip
+
+    ((number, path, reason),) = recorded()
+    assert (number, reason) == (1, "unfinished")
+    assert (project.parent / path).is_file()
+    with qtbot.waitSignal(training.controller.ended, timeout=ROUND_TIMEOUT):
+        training.controller.cancel()
+    assert [(n, r) for n, _, r in recorded()] == [(1, "cancelled")]
+    window.close()
 
 
 def test_what_is_left_out_of_training_is_said_before_it_starts(qtbot, tmp_path):

@@ -33,9 +33,10 @@ class ModelRound:
 
     def label(self) -> str:
         """One line for a list: round, day, images, AP50 (or "not validated": no validation split, or
-        stopped before its first epoch ended)."""
+        stopped before its first epoch ended); "interrupted" when the window ended before the round did."""
         score = "not validated" if self.val_ap50 is None else f"AP50 {self.val_ap50:.2f}"
-        stopped = " · stopped early" if self.details.get("reason") == "cancelled" else ""
+        reason = self.details.get("reason")
+        stopped = {"cancelled": " · stopped early", "unfinished": " · interrupted"}.get(reason, "")
         return f"Round {self.number} · {self.day} · {self.images} images · {score}{stopped}"
 
 

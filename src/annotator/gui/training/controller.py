@@ -5,6 +5,8 @@ record the round in the project when it leaves a model.
 The child's events are read by a plain thread into a queue and handled here, on the GUI thread, when a
 queued signal says some arrived; `stop()` (the document or the window is closing) cancels, waits for the
 child to save, and handles what is left in the queue directly, so the round is recorded even then.
+Each time the child saves a better model the round is recorded as "unfinished" at once, so a window
+that is killed (or a machine that loses power) mid-round still finds that model in the project.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import datetime
 import queue
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -28,7 +31,15 @@ from annotator.gui.training.options import StartFrom, TrainOptions
 from annotator.gui.training.prepare import Preflight, preflight, write_training_data
 from annotator.gui.workers import BackgroundWorker
 from annotator.inference.train_config import ConfigError, TrainConfig
-from annotator.inference.train_events import Event, Failed, Finished, Paused, Started
+from annotator.inference.train_events import (
+    CheckpointSaved,
+    EpochEnd,
+    Event,
+    Failed,
+    Finished,
+    Paused,
+    Started,
+)
 from annotator.inference.train_process import TrainingProcess
 from annotator.io.errors import DatasetError
 from annotator.io.model_folder import (
@@ -39,6 +50,7 @@ from annotator.io.model_folder import (
     taken_round_numbers,
 )
 
+UNFINISHED = "unfinished"  # the reason recorded while a round runs; its end replaces the record
 STOP_WAIT_S = 120.0  # how long closing waits for the child to save (one step and a checkpoint)
 
 
@@ -84,6 +96,9 @@ class _Run:
     finished: Finished | None = None
     failed: Failed | None = None
     cancelled: bool = False
+    started_at: float | None = None  # monotonic clock when the child reported it started
+    best: EpochEnd | None = None  # the epoch whose model the child saved last as the one to use
+    last_epoch: EpochEnd | None = None
 
 
 class TrainingController(QObject):
@@ -262,12 +277,19 @@ class TrainingController(QObject):
     def _on_event(self, run: _Run, event: Event) -> None:
         if isinstance(event, Started):
             run.started = event
+            run.started_at = time.monotonic()
             self._set_state(TrainState.STOPPING if run.cancelled else TrainState.RUNNING)
         elif isinstance(event, Paused) and not run.cancelled:
             if event.paused and self.state is TrainState.PAUSING:
                 self._set_state(TrainState.PAUSED)
             elif not event.paused and self.state is TrainState.PAUSED:
                 self._set_state(TrainState.RUNNING)
+        elif isinstance(event, EpochEnd):
+            run.last_epoch = event
+            if event.best:
+                run.best = event
+        elif isinstance(event, CheckpointSaved) and event.role == "best" and not run.cancelled:
+            self._record_unfinished(run, event)
         elif isinstance(event, Finished):
             run.finished = event
         elif isinstance(event, Failed):
@@ -293,6 +315,17 @@ class TrainingController(QObject):
             return
         model_round = self._record(run, finished)
         self._end(state, _describe(model_round, finished), finished, model_round, Path(finished.model_path))
+
+    def _record_unfinished(self, run: _Run, saved: CheckpointSaved) -> None:
+        """The round as it stands, recorded now: its model is on disk (`_record` replaces it at the end)."""
+        best, epoch = run.best, run.last_epoch
+        self._record(run, Finished(
+            reason=UNFINISHED, model_path=saved.path, last_path=None, steps=saved.step,
+            epochs=0 if epoch is None else epoch.epoch,
+            elapsed_s=0.0 if run.started_at is None else time.monotonic() - run.started_at,
+            best_val_ap=None if best is None else best.val_ap,
+            best_val_ap50=None if best is None else best.val_ap50,
+        ))  # fmt: skip
 
     def _record(self, run: _Run, finished: Finished) -> ModelRound:
         started = run.started

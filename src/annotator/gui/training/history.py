@@ -23,11 +23,13 @@ class ModelHistory:
         return list(self._in_memory.get(id(document), []))
 
     def add(self, document: Document, model_round: ModelRound) -> None:
-        """Record a round; DatasetError when the project file cannot be written."""
+        """Record a round, replacing an earlier record of the same number (the one kept while it ran);
+        DatasetError when the project file cannot be written."""
         if isinstance(document, Project):
             document.store.add_model_round(model_round)
         else:
-            self._in_memory.setdefault(id(document), []).append(model_round)
+            rounds = self._in_memory.setdefault(id(document), [])
+            rounds[:] = [r for r in rounds if r.number != model_round.number] + [model_round]
 
     @staticmethod
     def model_path(document: Document, model_round: ModelRound) -> Path:
