@@ -10,6 +10,7 @@ dropping stale results), and in part, on the GUI thread, inside the box of an in
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject, QPointF, QRectF
@@ -50,6 +51,14 @@ VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
 
 
+@dataclass
+class Levers:
+    """Ways the overlay gets the exact picture sooner (docs/decisions/0020-exact-picture-sooner.md). All
+    on in the app; the benches turn them off to time today's path beside the new one in the same run."""
+
+    reuse_build: bool = True  # a view the build in flight covers starts no other build
+
+
 class OverlayHost(Protocol):
     """What the overlay needs of the view that shows it (the canvas)."""
 
@@ -88,8 +97,10 @@ class InstanceOverlay(QObject):
         self._image_size = (0, 0)
         self._generation = 0
         self._pending: int | None = None  # generation of the build in flight
+        self._pending_spec: TileSpec | None = None  # what that build will show
         self._dirty: list[Box] = []  # boxes changed since the build in flight took its layers
         self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
+        self.levers = Levers()
 
     # -- layers -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -240,10 +251,16 @@ class InstanceOverlay(QObject):
         return intersect(area, (0, 0, math.ceil(width * scale), math.ceil(height * scale)))
 
     def covers_view(self) -> bool:
-        tile = self.tile
-        if tile is None or tile.scale != self.view.scale_factor:
+        """Whether the tile shown, or the one being built, covers the view at the current zoom: the
+        scroll that anchors a zoom step at the cursor must not start that step's build again."""
+        candidates = [] if self.tile is None else [(self.tile.area, self.tile.scale)]
+        if self.levers.reuse_build and self._pending is not None and self._pending_spec is not None:
+            candidates.append((self._pending_spec.area, self._pending_spec.scale))
+        return any(self._covers(area, scale) for area, scale in candidates)
+
+    def _covers(self, tile_area: Rect, scale: float) -> bool:
+        if scale != self.view.scale_factor:
             return False
-        scale = tile.scale
         seen = self.view.visible_scene_rect()
         width, height = self._image_size
         view = (
@@ -252,7 +269,7 @@ class InstanceOverlay(QObject):
             math.ceil(min(seen.right(), width) * scale),
             math.ceil(min(seen.bottom(), height) * scale),
         )
-        inside = intersect(view, tile.area)
+        inside = intersect(view, tile_area)
         return view[0] >= view[2] or view[1] >= view[3] or inside == view
 
     def refresh(self, *, wait: bool = False) -> None:
@@ -270,6 +287,7 @@ class InstanceOverlay(QObject):
             self._install(spec, build_tile(spec))
             return
         self._pending = self._generation
+        self._pending_spec = spec
         self._dirty = []
         self.builder.build(self._generation, spec)
 
