@@ -250,7 +250,9 @@ def main() -> int:
     meets = now["full_redraw"] <= 16 and now["hover"] <= 3
     print(f"canvas meets full repaint <= 16 ms and hover <= 3 ms: {'yes' if meets else 'no'}")
     exact = now["zoom_exact"] <= 100 and now["shown"] <= 150
-    print(f"exact overlay <= 100 ms after a zoom step and <= 150 ms after a switch: {'yes' if exact else 'no'}")
+    print(
+        f"exact overlay <= 100 ms after a zoom step and <= 150 ms after a switch: {'yes' if exact else 'no'}"
+    )
     return 0
 
 
