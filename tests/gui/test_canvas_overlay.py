@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, square, viewport_pixel
 
-from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.core.geometry import Polygons
+from annotator.core.model import Category, Dataset, Image, Instance, Source
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas import overlay as canvas_overlay
-from annotator.gui.canvas.compose import dash_segments
+from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
 from annotator.gui.canvas.view import Canvas
 
 SMALL_OVER_LARGE = blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
@@ -166,3 +167,31 @@ def test_dashes_follow_each_ring():
     rest = both[len(segments) :]
     assert len(rest) and np.all((rest >= 100) & (rest <= 105))
     assert np.allclose(rest[0, 0], [100.0, 100.0])
+
+
+def star_layers(count: int, size: tuple[int, int]):
+    """Overlapping star-shaped polygons, every other one dashed, back to front."""
+    rng = np.random.default_rng(3)
+    width, height = size
+    layers = []
+    for index in range(count):
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 40))
+        radius = rng.uniform(10, 120) * (0.75 + 0.25 * rng.random(40))
+        centre = rng.uniform(0, width), rng.uniform(0, height)
+        ring = np.stack([centre[0] + radius * np.cos(angles), centre[1] + radius * np.sin(angles)], 1)
+        source = Source.from_model("m", 0.9) if index % 2 else Source()
+        instance = Instance(index + 1, 1, 1, Polygons((ring,)), z=index, source=source)
+        layers.append(make_layer(instance, (200, 40 + index, 90), size, opacity=0.5))
+    return layers
+
+
+@pytest.mark.parametrize("scale", [0.45, 1.0, 2.3])
+def test_a_tile_built_in_two_bands_is_the_tile_built_in_one(scale):
+    layers = star_layers(60, (600, 500))
+    assert any(layer.dash is Dash.DASH for layer in layers)
+    area = (7, 5, int(600 * scale) - 3, int(500 * scale) - 1)
+    spec = TileSpec(area, scale, tuple(layers), layers[30], 2.0)
+    whole, patch = build_tile(spec)
+    banded, banded_patch = build_tile(spec, bands=2)
+    assert whole.any() and np.array_equal(whole, banded)
+    assert np.array_equal(patch[1], banded_patch[1])

@@ -57,6 +57,11 @@ class Levers:
     on in the app; the benches turn them off to time today's path beside the new one in the same run."""
 
     reuse_build: bool = True  # a view the build in flight covers starts no other build
+    parallel: bool = True  # a tile built in the worker is composited in two bands side by side
+
+    @property
+    def bands(self) -> int:
+        return 2 if self.parallel else 1
 
 
 class OverlayHost(Protocol):
@@ -284,12 +289,12 @@ class InstanceOverlay(QObject):
         spec = self.spec(area, self.view.scale_factor)
         if wait or work_estimate(spec) <= SYNC_WORK_PX:
             self._pending = None
-            self._install(spec, build_tile(spec))
+            self._install(spec, build_tile(spec, bands=self.levers.bands))
             return
         self._pending = self._generation
         self._pending_spec = spec
         self._dirty = []
-        self.builder.build(self._generation, spec)
+        self.builder.build(self._generation, spec, bands=self.levers.bands)
 
     @property
     def building(self) -> bool:

@@ -110,9 +110,10 @@ class TileBuilder(QObject):
         self.worker.done.connect(lambda tag, result: self.built.emit(tag[0], (tag[1], result)))
         self.worker.failed.connect(lambda tag, error: self.built.emit(tag[0], (tag[1], error)))
 
-    def build(self, generation: int, spec: TileSpec) -> None:
+    def build(self, generation: int, spec: TileSpec, *, bands: int = 1) -> None:
         # queued builds are stale now; a running one finishes and is dropped by its generation
-        self.worker.submit(partial(build_tile, spec), (generation, spec), replace_queued=True)
+        job = partial(build_tile, spec, bands=bands)
+        self.worker.submit(job, (generation, spec), replace_queued=True)
 
     def wait(self) -> None:
         self.worker.wait()
