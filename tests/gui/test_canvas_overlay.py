@@ -195,3 +195,23 @@ def test_a_tile_built_in_two_bands_is_the_tile_built_in_one(scale):
     banded, banded_patch = build_tile(spec, bands=2)
     assert whole.any() and np.array_equal(whole, banded)
     assert np.array_equal(patch[1], banded_patch[1])
+
+
+def test_the_selected_instance_growing_under_another_stays_under_it(canvas):
+    """Its shape changes while selected: the tile is redrawn only where its box moved, the patch of
+    what lies above it only where the box grew; the picture is the one a fresh tile gives."""
+    canvas.session.select(1)  # the large square, under the small one
+    dataset = canvas.session.dataset
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(10, 10, 140, 120))])
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+    assert close_to(viewport_pixel(canvas, 120, 115), blend((255, 0, 0), IMAGE_RGB, 0.5))
+    ring_over_large = blend((255, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
+    assert close_to(viewport_pixel(canvas, 135, 112), ring_over_large)  # where the box grew
+    shown = canvas.viewport().grab().toImage()
+    canvas.overlay.refresh(wait=True)
+    canvas.viewport().repaint()
+    assert canvas.viewport().grab().toImage() == shown
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(30, 30, 60, 60))])
+    assert close_to(viewport_pixel(canvas, 120, 115), IMAGE_RGB)
+    assert close_to(viewport_pixel(canvas, 135, 112), blend((255, 255, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)

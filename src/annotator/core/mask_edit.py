@@ -77,13 +77,18 @@ class MaskStroke:
         box: tuple[int, int, int, int],
         *,
         text: str = "Brush",
+        origin: tuple[int, int] = (0, 0),
     ) -> MaskStroke:
+        """`box` in image pixels; `before` and `after` a window of the image whose pixel (0, 0) is
+        image pixel `origin` (the whole image by default)."""
         x0, y0, x1, y1 = box
+        ox, oy = origin
+        changed = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
         review = Review.EDITED if instance.source.is_model else instance.review
         return cls(
             instance.id, box,
-            np.packbits(before[y0:y1, x0:x1].astype(bool)).tobytes(),
-            np.packbits(after[y0:y1, x0:x1].astype(bool)).tobytes(),
+            np.packbits(before[changed].astype(bool)).tobytes(),
+            np.packbits(after[changed].astype(bool)).tobytes(),
             instance.geometry if isinstance(instance.geometry, Polygons) else None,
             instance.review, review, text,
         )  # fmt: skip

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import cv2
@@ -141,6 +141,17 @@ def outline_pad(line_width: float) -> int:
 def intersect(a: Rect, b: Rect) -> Rect | None:
     x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
     return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
+
+def rect_minus(a: Rect, b: Rect) -> list[Rect]:
+    """`a` less `b`: up to four rectangles (a band above, one below, one each side)."""
+    inner = intersect(a, b)
+    if inner is None:
+        return [a]
+    x0, y0, x1, y1 = a
+    ix0, iy0, ix1, iy1 = inner
+    parts = [(x0, y0, x1, iy0), (x0, iy1, x1, y1), (x0, iy0, ix0, iy1), (ix1, iy0, x1, iy1)]
+    return [part for part in parts if part[0] < part[2] and part[1] < part[3]]
 
 
 def compose(
@@ -339,7 +350,7 @@ def build_tile(spec: TileSpec, *, bands: int = 1) -> tuple[np.ndarray, tuple[Rec
     return buffer, render_patch(spec)
 
 
-BAND_OVERLAP = 32  # rows each band also draws beyond its cut, so lines cut there come out the same
+BAND_OVERLAP = 32  # pixels a part of a tile is drawn beyond its edges, so lines cut there come out the same
 
 
 def render_bands(buffer: np.ndarray, rect: Rect, spec: TileSpec, bands: int) -> None:
@@ -357,24 +368,45 @@ def render_bands(buffer: np.ndarray, rect: Rect, spec: TileSpec, bands: int) -> 
     rects = [(x0, a, x1, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
     if _helper is None:
         _helper = ThreadPoolExecutor(1, thread_name_prefix="compose")
-    futures = [_helper.submit(_render_band, buffer, band, rect, spec) for band in rects[1:]]
-    _render_band(buffer, rects[0], rect, spec)
+    futures = [_helper.submit(render_base_exact, buffer, band, spec) for band in rects[1:]]
+    render_base_exact(buffer, rects[0], spec)
     for future in futures:
         future.result()
 
 
-def _render_band(buffer: np.ndarray, band: Rect, whole: Rect, spec: TileSpec) -> None:
-    x0, y0, x1, y1 = band
-    top, bottom = max(y0 - BAND_OVERLAP, whole[1]), min(y1 + BAND_OVERLAP, whole[3])
-    scratch = np.zeros((bottom - top, buffer.shape[1], 4), np.uint8)
-    origin = spec.area[0], spec.area[1] + top
-    shifted = TileSpec((origin[0], origin[1], spec.area[2], origin[1] + bottom - top), *_rest(spec))
-    render_base(scratch, (x0, 0, x1, bottom - top), shifted)
-    buffer[y0:y1, x0:x1] = scratch[y0 - top : y1 - top, x0:x1]
+def render_base_exact(buffer: np.ndarray, rect: Rect, spec: TileSpec) -> None:
+    """`render_base` of `rect` as a whole tile draws it: cv2 starts an antialiased line differently
+    where it is clipped (up to 8 px from the clip), so the rectangle is drawn in a scratch buffer
+    reaching BAND_OVERLAP pixels past each side, and only the rectangle is copied."""
+    x0, y0, x1, y1 = rect
+    h, w = buffer.shape[:2]
+    sx0, sy0 = max(x0 - BAND_OVERLAP, 0), max(y0 - BAND_OVERLAP, 0)
+    sx1, sy1 = min(x1 + BAND_OVERLAP, w), min(y1 + BAND_OVERLAP, h)
+    scratch = np.zeros((sy1 - sy0, sx1 - sx0, 4), np.uint8)
+    ox, oy = spec.area[0] + sx0, spec.area[1] + sy0
+    shifted = replace(spec, area=(ox, oy, ox + sx1 - sx0, oy + sy1 - sy0))
+    render_base(scratch, (0, 0, sx1 - sx0, sy1 - sy0), shifted)
+    buffer[y0:y1, x0:x1] = scratch[y0 - sy0 : y1 - sy0, x0 - sx0 : x1 - sx0]
 
 
-def _rest(spec: TileSpec) -> tuple:
-    return spec.scale, spec.layers, spec.selected, spec.line_width
+def compose_exact(
+    buffer: np.ndarray,
+    rect: Rect,
+    origin: tuple[int, int],
+    scale: float,
+    layers: Sequence[Layer],
+    *,
+    line_width: float,
+) -> None:
+    """`compose` of `rect` as composing the whole buffer draws it (see `render_base_exact`)."""
+    x0, y0, x1, y1 = rect
+    h, w = buffer.shape[:2]
+    sx0, sy0 = max(x0 - BAND_OVERLAP, 0), max(y0 - BAND_OVERLAP, 0)
+    sx1, sy1 = min(x1 + BAND_OVERLAP, w), min(y1 + BAND_OVERLAP, h)
+    scratch = np.zeros((sy1 - sy0, sx1 - sx0, 4), np.uint8)
+    shifted = (origin[0] + sx0, origin[1] + sy0)
+    compose(scratch, (0, 0, sx1 - sx0, sy1 - sy0), shifted, scale, layers, line_width=line_width)
+    buffer[y0:y1, x0:x1] = scratch[y0 - sy0 : y1 - sy0, x0 - sx0 : x1 - sx0]
 
 
 def _band_cuts(rect: Rect, spec: TileSpec, bands: int) -> list[int]:

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF
 from PySide6.QtGui import QColor
 
@@ -24,10 +25,13 @@ from annotator.gui.canvas.compose import (
     Rect,
     TileSpec,
     build_tile,
+    compose_exact,
     intersect,
     make_layer,
     outline_pad,
+    rect_minus,
     render_base,
+    render_base_exact,
     render_patch,
     work_estimate,
 )
@@ -58,6 +62,7 @@ class Levers:
 
     reuse_build: bool = True  # a view the build in flight covers starts no other build
     parallel: bool = True  # a tile built in the worker is composited in two bands side by side
+    selected_box: bool = True  # a change of the selected instance's shape redraws what its box left
 
     @property
     def bands(self) -> int:
@@ -150,17 +155,88 @@ class InstanceOverlay(QObject):
 
     def put(self, instances: list[Instance]) -> None:
         """Instances added or changed: new layers, redrawn in the old and the new box."""
-        boxes = []
+        boxes, moved = [], None
+        selected = self.session.selected_id
         for instance in instances:
             old = self.layers.get(instance.id)
             new = self.layers[instance.id] = self._make(instance)
-            boxes += [new.box] if old is None else [old.box, new.box]
+            if old is None:
+                boxes.append(new.box)
+            elif instance.id == selected and self._only_its_shape(old, new):
+                moved = (old.box, new.box)
+            else:
+                boxes += [old.box, new.box]
         self._sort()
-        selected = self.session.selected_id
-        if any(instance.id == selected for instance in instances):
+        if moved is not None:
             self.sync_selected_item()
-        self.redraw(boxes)
+            if not self.levers.selected_box or not self._move_selected(*moved):
+                boxes += moved
+        elif any(instance.id == selected for instance in instances):
+            self.sync_selected_item()
+        if boxes or moved is None:
+            self.redraw(boxes)
         self.refresh_labels()
+
+    def _only_its_shape(self, old: Layer, new: Layer) -> bool:
+        """Whether the selected instance changed only its shape (and stays shown, at its place in z)."""
+        return old.key == new.key and self.shown(old) and self.shown(new)
+
+    def _move_selected(self, old: Box, new: Box) -> bool:
+        """The selected instance's shape changed. The tile never holds it (its item draws it): only
+        where its box moved does the tile change (instances above it are drawn in the patch inside its
+        box, outside it in the tile), and the patch only in what the box gained. A brush stroke on a
+        large instance zoomed in recomposited both boxes and the patch whole: 500 ms on the GUI
+        thread at 2x (docs/decisions/0020). False if it cannot (no tile, or one being built)."""
+        tile = self.tile
+        if tile is None or self._pending is not None:
+            return False
+        spec = self.spec(tile.area, tile.scale)
+        pad = outline_pad(spec.line_width)
+        before = self._device_rect(old, tile.scale, pad)
+        after = self._device_rect(new, tile.scale, pad)
+        if before == after:
+            return True
+        for rect in rect_minus(before, after) + rect_minus(after, before):
+            local = spec.local(rect)
+            if local is not None:
+                render_base_exact(tile.pixels, local, spec)
+                self.view.invalidate_background(_scene_rect(rect, tile.scale))
+        self.patch.set_tile(self._grown_patch(spec, intersect(before, tile.area)))
+        return True
+
+    @staticmethod
+    def _device_rect(box: Box, scale: float, pad: int) -> Rect:
+        x0, y0, x1, y1 = box
+        return (
+            math.floor(x0 * scale) - pad,
+            math.floor(y0 * scale) - pad,
+            math.ceil(x1 * scale) + pad,
+            math.ceil(y1 * scale) + pad,
+        )
+
+    def _grown_patch(self, spec: TileSpec, before: Rect | None) -> Tile | None:
+        """The patch for the selected instance's new box: the old patch where the boxes overlap (no
+        patch means nothing lay above it there), composited only where the box grew."""
+        area = spec.selected_area()
+        if area is None:
+            return None
+        above = [layer for layer in spec.layers if spec.selected.key < layer.key]
+        pad = outline_pad(spec.line_width)
+        if not any(intersect(layer.device_box(spec.scale, pad), area) for layer in above):
+            return None
+        buffer = np.zeros((area[3] - area[1], area[2] - area[0], 4), np.uint8)
+        old = self.patch.tile
+        known = old.area if old is not None and old.scale == spec.scale else before
+        overlap = None if known is None else intersect(known, area)
+        if overlap is not None and old is not None and old.scale == spec.scale:
+            ox, oy = old.area[:2]
+            buffer[
+                overlap[1] - area[1] : overlap[3] - area[1], overlap[0] - area[0] : overlap[2] - area[0]
+            ] = old.pixels[overlap[1] - oy : overlap[3] - oy, overlap[0] - ox : overlap[2] - ox]
+        for x0, y0, x1, y1 in [area] if overlap is None else rect_minus(area, overlap):
+            local = (x0 - area[0], y0 - area[1], x1 - area[0], y1 - area[1])
+            compose_exact(buffer, local, area[:2], spec.scale, above, line_width=spec.line_width)
+        return Tile.of(area, spec.scale, buffer)
 
     def remove(self, instance_ids: list[int]) -> None:
         boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
