@@ -147,8 +147,10 @@ def measure_canvas(
     canvas.session.show_image(1)
     canvas.set_pixels(1, levels)
     switch = ms(started)  # the GUI thread is free again
-    wait_for(app, lambda: not canvas.overlay.building)
+    wait_for(app, canvas.overlay.shows_view)
+    canvas.viewport().repaint()
     shown = ms(started)  # masks decoded and composited in the worker, overlay on screen
+    wait_for(app, lambda: not canvas.overlay.building)
     canvas.viewport().repaint()
     full = median_ms(canvas.viewport().repaint)
 
@@ -169,18 +171,20 @@ def measure_canvas(
     canvas.zoom_by(1.1)
     canvas.viewport().repaint()
     after_zoom = ms(started)  # the last tile, stretched, while the new one is built
-    wait_for(app, lambda: not canvas.overlay.building)
+    wait_for(app, canvas.overlay.shows_view)
     canvas.viewport().repaint()
     zoom_exact = ms(started)
+    wait_for(app, lambda: not canvas.overlay.building)
     canvas.set_zoom(1.0)
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.viewport().repaint()
     started = time.perf_counter()
     canvas.zoom_by(1.1)
     canvas.viewport().repaint()
-    wait_for(app, lambda: not canvas.overlay.building)
+    wait_for(app, canvas.overlay.shows_view)
     canvas.viewport().repaint()
     zoom_in_exact = ms(started)
+    wait_for(app, lambda: not canvas.overlay.building)
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building)
     edits = []

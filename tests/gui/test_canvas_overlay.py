@@ -215,3 +215,24 @@ def test_the_selected_instance_growing_under_another_stays_under_it(canvas):
     assert close_to(viewport_pixel(canvas, 120, 115), IMAGE_RGB)
     assert close_to(viewport_pixel(canvas, 135, 112), blend((255, 255, 0), IMAGE_RGB, 0.5))
     assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+
+
+def test_zoomed_in_the_view_is_shown_before_the_margin(make_canvas, qtbot, monkeypatch):
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    view.set_zoom(4.0)
+    view.centerOn(50, 50)
+    qtbot.waitUntil(view.overlay.shows_view, timeout=10000)
+    assert close_to(viewport_pixel(view, 50, 50), SMALL_OVER_LARGE)
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    seen = view.visible_scene_rect()
+    tile = view.overlay.tile.scene_rect()
+    assert tile.width() > seen.width() * 1.2  # the margin came after
+    view.centerOn(50 + seen.width() * 0.2, 50)  # a short pan into the margin: no build needed
+    assert view.overlay.covers_view()
+    assert close_to(viewport_pixel(view, 25, 25), blend((255, 0, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(view, 50, 50), SMALL_OVER_LARGE)

@@ -398,6 +398,21 @@ def build_tile(spec: TileSpec, *, bands: int = 1) -> tuple[np.ndarray, tuple[Rec
 BAND_OVERLAP = 32  # pixels a part of a tile is drawn beyond its edges, so lines cut there come out the same
 
 
+def build_first(buffer: np.ndarray, spec: TileSpec, first: Rect, *, bands: int = 1):
+    """The part of a tile the view shows (`first`, global device pixels), and the patch: shown before
+    the rest of the tile is built (runs in a worker thread)."""
+    render_bands(buffer, spec.local(first), spec, bands)
+    return first, render_patch(spec)
+
+
+def build_rest(buffer: np.ndarray, spec: TileSpec, first: Rect, *, bands: int = 1) -> np.ndarray:
+    """The tile around its first part, in the same buffer (which the GUI thread may be drawing into
+    inside `first` meanwhile: each part is drawn in a scratch and copied to its own pixels only)."""
+    for part in rect_minus(spec.area, first):
+        render_bands(buffer, spec.local(part), spec, bands)
+    return buffer
+
+
 def render_bands(buffer: np.ndarray, rect: Rect, spec: TileSpec, bands: int) -> None:
     """`render_base` of `rect`, in horizontal bands of equal work, all but the first in the helper.
 
@@ -407,7 +422,7 @@ def render_bands(buffer: np.ndarray, rect: Rect, spec: TileSpec, bands: int) -> 
     global _helper
     x0, y0, x1, y1 = rect
     if bands <= 1 or y1 - y0 < 4 * BAND_OVERLAP:
-        render_base(buffer, rect, spec)
+        render_base_exact(buffer, rect, spec)
         return
     cuts = _band_cuts(rect, spec, bands)
     rects = [(x0, a, x1, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]

@@ -43,7 +43,7 @@ from annotator.gui.canvas.items import (
     instance_color,
 )
 from annotator.gui.canvas.render import rings_path
-from annotator.gui.canvas.tiles import PatchItem, Tile, TileBuilder
+from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPainter, QPainterPath
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
+FIRST_PART_SHARE = 0.7  # the view's part of a tile is built first when it is less than this share
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
 
 
@@ -63,6 +64,7 @@ class Levers:
     reuse_build: bool = True  # a view the build in flight covers starts no other build
     parallel: bool = True  # a tile built in the worker is composited in two bands side by side
     selected_box: bool = True  # a change of the selected instance's shape redraws what its box left
+    visible_first: bool = True  # a tile built in the worker shows the view's part before the margin
 
     @property
     def bands(self) -> int:
@@ -370,7 +372,31 @@ class InstanceOverlay(QObject):
         self._pending = self._generation
         self._pending_spec = spec
         self._dirty = []
-        self.builder.build(self._generation, spec, bands=self.levers.bands)
+        first = self._first_part(spec) if self.levers.visible_first else None
+        self.builder.build(self._generation, spec, bands=self.levers.bands, first=first)
+
+    def _first_part(self, spec: TileSpec) -> Rect | None:
+        """The view's part of a tile, if building it first saves a good share (zoomed in, a tile is
+        2.25 times the view: the margin lets a short pan need no build)."""
+        seen = self.view.visible_scene_rect()
+        scale = spec.scale
+        view = (
+            math.floor(seen.left() * scale),
+            math.floor(seen.top() * scale),
+            math.ceil(seen.right() * scale),
+            math.ceil(seen.bottom() * scale),
+        )
+        first = intersect(view, spec.area)
+        if first is None:
+            return None
+        x0, y0, x1, y1 = spec.area
+        share = (first[2] - first[0]) * (first[3] - first[1]) / ((x1 - x0) * (y1 - y0))
+        return first if share < FIRST_PART_SHARE else None
+
+    def shows_view(self) -> bool:
+        """Whether the exact overlay for the view at this zoom is on screen (what a person waits for)."""
+        tile = self.tile
+        return tile is not None and self._covers(tile.area, tile.scale)
 
     @property
     def building(self) -> bool:
@@ -379,12 +405,25 @@ class InstanceOverlay(QObject):
     def _on_built(self, generation: int, payload: object) -> None:
         if generation != self._pending:
             return  # stale: the view, the image or the style moved on
-        self._pending = None
         spec, result = payload
+        if isinstance(result, FirstPart):  # the whole tile follows: still pending, boxes still dirty
+            x0, y0, x1, y1 = spec.local(result.area)
+            self.tile = Tile.of(result.area, spec.scale, result.buffer[y0:y1, x0:x1])
+            patch = result.patch
+            self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
+            self.view.invalidate_background()
+            if self._dirty and len(self._dirty) <= MANY_BOXES:
+                self.redraw(self._dirty, remember=False)
+            return
+        self._pending = None
         if isinstance(result, Exception):
             self.view.render_failed(result)
             return
-        self._install(spec, result)
+        if result[1] is KEEP_PATCH:
+            self.tile = Tile.of(spec.area, spec.scale, result[0])
+            self.view.invalidate_background()
+        else:
+            self._install(spec, result)
         self.redraw(self._dirty)
         self._dirty = []
 
@@ -398,14 +437,15 @@ class InstanceOverlay(QObject):
             self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
         self.view.invalidate_background()
 
-    def redraw(self, boxes: list[Box]) -> None:
-        """Draw the tile again inside these boxes (instances changed there), and the patch."""
+    def redraw(self, boxes: list[Box], *, remember: bool = True) -> None:
+        """Draw the tile again inside these boxes (instances changed there), and the patch; with a
+        build in flight, `remember` them to draw again in what it brings."""
         if len(boxes) > MANY_BOXES and self.tile is not None:
             # A batch of predictions arriving: one rebuild (in the worker when large) costs far less
             # GUI-thread time than recompositing each box (measured 340 ms for 100 boxes).
             self.refresh()
             return
-        if self._pending is not None:
+        if self._pending is not None and remember:
             self._dirty.extend(boxes)
         tile = self.tile
         if tile is None:
