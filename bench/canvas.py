@@ -5,7 +5,9 @@ Two designs in one run, same scene:
 - canvas: the app's canvas as it is: one composited ARGB overlay per zoom level (gui.canvas.overlay).
 Each design runs in its own process (so each peak RSS is its own); the canvas twice, as "today" (every
 lever of docs/decisions/0020 off: the path before them) and "now", and the ratio today / now is printed.
-Prints, in ms: switching to the image (time the GUI thread is blocked, and until the overlay is shown),
+Prints, in ms: switching to the image (time the GUI thread is blocked, and until the overlay is shown;
+then to a second image of 500 instances, whose masks the canvas decodes while idle, as the main window
+asks it to for the following image),
 a full repaint (view cache warm, and with the image and overlay drawn again), a hover repaint, the first
 frame after a zoom step and the time until the exact overlay for the new zoom is shown, and one
 instance changing (partial redraw and repaint); the same zoom step at 1:1 (zoomed in); the peak RSS.
@@ -36,7 +38,7 @@ from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas.items import InstanceItem, MarkItem
 from annotator.gui.canvas.overlay import Levers
 from annotator.gui.canvas.view import Canvas
-from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels
+from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels, with_next_image
 
 REPEATS = 15
 
@@ -123,6 +125,7 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
         "after_zoom": after_zoom,
         "zoom_exact": after_zoom,
         "zoom_in_exact": float("nan"),
+        "shown_next": float("nan"),
         "edit": float("nan"),
     }
 
@@ -195,9 +198,19 @@ def measure_canvas(
         dataset.put_instances([instance.with_changes(geometry=moved)])
         canvas.viewport().repaint()
         edits.append(ms(started))
+    canvas.prefetch(2)  # as the main window does for the following image
+    wait_for(app, lambda: not canvas.overlay.prefetcher.pending)
+    started = time.perf_counter()
+    canvas.session.show_image(2)
+    canvas.set_pixels(2, levels)
+    wait_for(app, canvas.overlay.shows_view)
+    canvas.viewport().repaint()
+    shown_next = ms(started)
+    wait_for(app, lambda: not canvas.overlay.building)
     canvas.close()
     canvas.overlay.builder.wait()
     return {
+        "shown_next": shown_next,
         "switch": switch,
         "shown": shown,
         "full": full,
@@ -217,7 +230,8 @@ def run(path: str) -> dict[str, float]:
     if path == "naive":
         results = measure_naive(app, make_dataset(), levels)
     else:
-        results = measure_canvas(app, make_dataset(), levels, today() if path == "today" else Levers())
+        dataset = with_next_image(make_dataset())
+        results = measure_canvas(app, dataset, levels, today() if path == "today" else Levers())
     results["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return results
 
@@ -236,6 +250,7 @@ def main() -> int:
     columns = [
         ("switch", "switch (GUI blocked)"),
         ("shown", "switch (overlay shown)"),
+        ("shown_next", "switch to the next image (overlay shown)"),
         ("full", "full repaint"),
         ("full_redraw", "full repaint, image+overlay redrawn"),
         ("hover", "hover repaint"),

@@ -236,3 +236,28 @@ def test_zoomed_in_the_view_is_shown_before_the_margin(make_canvas, qtbot, monke
     assert view.overlay.covers_view()
     assert close_to(viewport_pixel(view, 25, 25), blend((255, 0, 0), IMAGE_RGB, 0.5))
     assert close_to(viewport_pixel(view, 50, 50), SMALL_OVER_LARGE)
+
+
+def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused(make_canvas, qtbot):
+    dataset = sample_dataset()
+    dataset.put_images([Image(2, "b.png", 200, 150)])
+    dataset.put_instances(
+        [Instance(7, 2, 2, square(0, 0, 30, 30), z=0), Instance(8, 2, 1, square(100, 100, 140, 140), z=1)]
+    )
+    view = make_canvas()
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    view.prefetch(2)
+    qtbot.waitUntil(lambda: not view.overlay.prefetcher.pending, timeout=10000)
+    dataset.put_instances([dataset.instances[8].with_changes(geometry=square(150, 100, 190, 140))])
+    view.session.show_image(2)
+    layers = view.overlay.layers
+    assert "crop" in layers[7].region.__dict__  # decoded before the switch
+    assert layers[8].region.geometry is dataset.instances[8].geometry  # changed since: made afresh
+    view.set_pixels(2, image_levels())
+    view.zoom_1_1()
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert close_to(viewport_pixel(view, 10, 10), blend((0, 255, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(view, 170, 120), blend((255, 0, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(view, 120, 120), IMAGE_RGB)

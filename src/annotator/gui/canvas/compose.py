@@ -99,8 +99,10 @@ def make_layer(
     *,
     opacity: float,
     previous: Layer | None = None,
+    region: Region | None = None,
 ) -> Layer:
-    """The layer for `instance`; the region (crop, outline) of `previous` is kept if the geometry is."""
+    """The layer for `instance`; the region (crop, outline) of `previous` is kept if the geometry is,
+    else `region` (made ahead, its crop perhaps decoded) if it is of this geometry."""
     alpha = max(0.0, min(1.0, opacity))
     if instance.review is Review.REJECTED:
         alpha *= REJECTED_FILL
@@ -109,7 +111,8 @@ def make_layer(
         region, box = previous.region, previous.box
     else:
         width, height = image_size
-        region = Region(instance.geometry, height, width)
+        if region is None or region.geometry is not instance.geometry or region.width != width:
+            region = Region(instance.geometry, height, width)
         bx, by, bw, bh = region.bbox
         box = (bx, by, bx + bw, by + bh)
     return Layer(

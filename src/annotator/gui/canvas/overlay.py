@@ -19,6 +19,7 @@ from PySide6.QtGui import QColor
 
 from annotator.core.colors import category_rgb
 from annotator.core.model import Image, Instance
+from annotator.core.region import Region
 from annotator.core.session import Session
 from annotator.gui.canvas.compose import (
     Layer,
@@ -42,6 +43,7 @@ from annotator.gui.canvas.items import (
     LabelLayer,
     instance_color,
 )
+from annotator.gui.canvas.prefetch import MaskPrefetcher
 from annotator.gui.canvas.render import rings_path
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
@@ -65,6 +67,7 @@ class Levers:
     parallel: bool = True  # a tile built in the worker is composited in two bands side by side
     selected_box: bool = True  # a change of the selected instance's shape redraws what its box left
     visible_first: bool = True  # a tile built in the worker shows the view's part before the margin
+    prefetch: bool = True  # the next image's mask crops are decoded while the canvas is idle
 
     @property
     def bands(self) -> int:
@@ -113,6 +116,7 @@ class InstanceOverlay(QObject):
         self._dirty: list[Box] = []  # boxes changed since the build in flight took its layers
         self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
         self.levers = Levers()
+        self.prefetcher = MaskPrefetcher(lambda: self._pending is None, self)
 
     # -- layers -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -129,12 +133,18 @@ class InstanceOverlay(QObject):
         """Layers only (boxes, colours): no mask is decoded here, so switching images is quick."""
         self.clear()
         self._image_size = (image.width, image.height)
+        ready = self.prefetcher.take(image.id)
         for instance in instances:
-            self.layers[instance.id] = self._make(instance)
+            self.layers[instance.id] = self._make(instance, ready.get(instance.id))
         self._sort()
         self.refresh_labels()
 
-    def _make(self, instance: Instance) -> Layer:
+    def prefetch(self, image: Image, instances: list[Instance]) -> None:
+        """Decode the masks of the image likely shown next, while idle (see `gui.canvas.prefetch`)."""
+        if self.levers.prefetch:
+            self.prefetcher.start(image, instances)
+
+    def _make(self, instance: Instance, region: Region | None = None) -> Layer:
         session = self.session
         override = session.overrides.get(instance.id)
         if override is None:
@@ -147,6 +157,7 @@ class InstanceOverlay(QObject):
             self._image_size,
             opacity=session.style.opacity,
             previous=self.layers.get(instance.id),
+            region=region,
         )
 
     def shown(self, layer: Layer) -> bool:
@@ -416,6 +427,7 @@ class InstanceOverlay(QObject):
                 self.redraw(self._dirty, remember=False)
             return
         self._pending = None
+        self.prefetcher.resume()
         if isinstance(result, Exception):
             self.view.render_failed(result)
             return
