@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from annotator.core.geometry import Geometry, Mask, Polygons, to_mask_array
+from annotator.core.geometry import Geometry, Mask, Polygons
 from annotator.core.model import Dataset, Instance, Review
+from annotator.core.rle_splice import splice
 
 
 def stamp_disc(
@@ -103,12 +104,10 @@ class MaskStroke:
         instance = dataset.instances[self.instance_id]
         if geometry is None:
             image = dataset.image_of(instance)
-            mask = to_mask_array(instance.geometry, image.height, image.width)
             x0, y0, x1, y1 = self.box
             count = (y1 - y0) * (x1 - x0)
             region = np.unpackbits(np.frombuffer(bits, np.uint8), count=count).reshape(y1 - y0, x1 - x0)
-            mask[y0:y1, x0:x1] = region
-            geometry = Mask.from_array(mask)
+            geometry = Mask(splice(instance.geometry.to_rle(image.height, image.width), self.box, region))
         dataset.put_instances([instance.with_changes(geometry=geometry, review=review)])
 
 
