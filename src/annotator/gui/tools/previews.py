@@ -6,10 +6,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
 
 from annotator.core.geometry import Geometry, Polygons, to_mask_array
+from annotator.gui.canvas.render import polygon_of
 
 PREVIEW_Z = 3e7  # above instances, labels and the hover/selection marks
 HANDLE_PX = 7  # handle side on screen, in pixels
@@ -20,7 +21,7 @@ def polygon_path(rings, *, closed: bool = True) -> QPainterPath:
     path = QPainterPath()
     path.setFillRule(Qt.FillRule.WindingFill)
     for ring in rings:
-        path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in ring]))
+        path.addPolygon(polygon_of(ring))
         if closed:
             path.closeSubpath()
     return path
