@@ -54,9 +54,12 @@ class InstanceItem(QGraphicsItem):
         style: ViewStyle,
         *,
         cached: bool = True,
+        region: Region | None = None,
     ) -> None:
-        """`cached`: a device pixmap cache (off while a tool drags it, and for the benchmark's baseline)."""
+        """`cached`: a device pixmap cache (off while a tool drags it, and for the benchmark's baseline).
+        `region`: the instance's region if one is at hand (the canvas layer's: crop and outline made once)."""
         super().__init__()
+        self._region = region
         self._image_size = image_size  # (width, height)
         self._style = style
         self._cached = cached
@@ -68,9 +71,11 @@ class InstanceItem(QGraphicsItem):
         self._apply_style()
 
     # -- mirroring the model ----------------------------------------------------------------------
-    def set_instance(self, instance: Instance, category: Category | None) -> None:
+    def set_instance(
+        self, instance: Instance, category: Category | None, region: Region | None = None
+    ) -> None:
         geometry_changed = instance.geometry is not self.instance.geometry
-        self.instance, self._category = instance, category
+        self.instance, self._category, self._region = instance, category, region
         if geometry_changed:
             self.prepareGeometryChange()
             self._build_geometry()
@@ -94,7 +99,9 @@ class InstanceItem(QGraphicsItem):
 
     def _build_geometry(self) -> None:
         width, height = self._image_size
-        region = Region(self.instance.geometry, height, width)
+        region = self._region
+        if region is None or region.geometry is not self.instance.geometry:
+            region = Region(self.instance.geometry, height, width)
         self.fill: Crop = region.crop
         self.outline: QPainterPath = rings_path(region.outline)
         self._shape_rect = self.outline.boundingRect()

@@ -298,12 +298,14 @@ class InstanceOverlay(QObject):
         item = self.selected_item
         if item is None or item.instance.id != selected:
             # not cached: it changes while a tool drags it, so it is drawn afresh each frame
-            item = InstanceItem(instance, category, self._image_size, style, cached=False)
+            item = InstanceItem(
+                instance, category, self._image_size, style, cached=False, region=layer.region
+            )
             item.setZValue(SELECTED_Z)
             self._set_selected_item(item)
         else:
             item.set_style(style)
-            item.set_instance(instance, category)
+            item.set_instance(instance, category, layer.region)
         override = self.session.overrides.get(selected)
         item.set_override_color(None if override is None else QColor(*override.color))
         item.set_margin(self.view.outline_margin)
