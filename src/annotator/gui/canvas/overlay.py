@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QRectF
+from PySide6.QtCore import QObject, QPointF, QRectF, QTimer
 from PySide6.QtGui import QColor
 
 from annotator.core.colors import category_rgb
@@ -68,6 +69,7 @@ class Levers:
     selected_box: bool = True  # a change of the selected instance's shape redraws what its box left
     visible_first: bool = True  # a tile built in the worker shows the view's part before the margin
     prefetch: bool = True  # the next image's mask crops are decoded while the canvas is idle
+    paint_first: bool = True  # a worker build starts after the frame the change asked for
 
     @property
     def bands(self) -> int:
@@ -386,7 +388,14 @@ class InstanceOverlay(QObject):
         self._pending_spec = spec
         self._dirty = []
         first = self._first_part(spec) if self.levers.visible_first else None
-        self.builder.build(self._generation, spec, bands=self.levers.bands, first=first)
+        build = partial(self.builder.build, self._generation, spec, bands=self.levers.bands, first=first)
+        if not self.levers.paint_first:
+            build()
+            return
+        # After the frame this change asked for: the build's two threads would share both cores (and
+        # the GIL) with that frame.
+        generation = self._generation
+        QTimer.singleShot(0, self, lambda: generation == self._pending and build())
 
     def _first_part(self, spec: TileSpec) -> Rect | None:
         """The view's part of a tile, if building it first saves a good share (zoomed in, a tile is
