@@ -43,6 +43,7 @@ from annotator.gui.canvas.items import (
     Label,
     LabelLayer,
     instance_color,
+    is_staircase,
 )
 from annotator.gui.canvas.prefetch import MaskPrefetcher
 from annotator.gui.canvas.render import rings_path
@@ -276,6 +277,12 @@ class InstanceOverlay(QObject):
             if layer.covers(x, y) and self.shown(layer):
                 return layer.instance_id
         return None
+
+    def staircase(self, instance_id: int | None) -> bool:
+        """Whether the instance's outline is a long run of pixel-edge steps (a large mask's traced
+        boundary), which is drawn without antialiasing (see `items.STAIRCASE_VERTICES`)."""
+        layer = self.layers.get(instance_id)
+        return layer is not None and is_staircase(layer.geometry, layer.rings)
 
     def path_of(self, instance_id: int | None) -> QPainterPath | None:
         layer = self.layers.get(instance_id)

@@ -262,9 +262,12 @@ class Canvas(QGraphicsView):
     def _refresh_marks(self) -> None:
         margin, selected = self.outline_margin, self._selected_id
         hovered = None if self.hovered_id == selected else self.hovered_id
-        self._hover_mark.set_target(self.overlay.path_of(hovered), margin)
+        overlay = self.overlay
+        self._hover_mark.set_target(overlay.path_of(hovered), margin, staircase=overlay.staircase(hovered))
         shown = selected is not None and self.is_shown(selected)
-        self._selection_mark.set_target(self.overlay.path_of(selected) if shown else None, margin)
+        self._selection_mark.set_target(
+            overlay.path_of(selected) if shown else None, margin, staircase=overlay.staircase(selected)
+        )
 
     # -- zoom and pan -----------------------------------------------------------------------------
     @property
