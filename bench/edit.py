@@ -6,13 +6,20 @@ A step is what the user waits for: the mouse-move event through the canvas and t
 updated), then the event loop until the changed region is painted. Also shown: the same step followed by
 a repaint of the whole viewport (the worst case), and the one-off costs at press and release (the brush
 decodes the instance's mask at press; release builds and applies the edit, which the store saves).
-Run: `.venv/bin/python bench/edit.py`.
+The same on the largest instance zoomed in to 2x (any edit step on any instance: at most 16 ms, press
+and release too). Two paths, each in its own process: "today" (the levers of
+docs/decisions/0020-exact-picture-sooner.md off: the overlay's, and the brush working on a window as
+large as the image) and "now"; printed side by side with the ratio today / now and each peak RSS.
+Press and release are the median of three gestures. Run: `.venv/bin/python bench/edit.py`.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -25,8 +32,10 @@ from PySide6.QtWidgets import QApplication
 
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas.view import Canvas
+from annotator.gui.tools import brush
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.editor import Editor
+from canvas import today
 from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels
 
 STEPS = 60
@@ -117,10 +126,21 @@ def full_repaint(app, canvas) -> list[float]:
     return times
 
 
-def main() -> int:
+def repeated(gesture, times: int = 3) -> tuple[list[float], float, float]:
+    """Steps of all gestures; the median press and release."""
+    runs = [gesture() for _ in range(times)]
+    steps = [step for run in runs for step in run[0]]
+    return steps, statistics.median(r[1] for r in runs), statistics.median(r[2] for r in runs)
+
+
+def run(path: str) -> dict[str, list[float]]:
+    """Each case's [median, p90, max, press, release] (ms) on one path, and this process's peak RSS."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
     dataset = make_dataset()
     canvas = Canvas(session=Session(style=ViewStyle(show_labels=False)))
+    if path == "today":
+        canvas.overlay.levers = today()
+        brush.WINDOW_MARGIN = 1 << 20  # the window is the whole image, as the stroke's masks were
     canvas.resize(*VIEW)
     canvas.setFrameShape(Canvas.Shape.NoFrame)
     canvas.show()
@@ -133,30 +153,86 @@ def main() -> int:
     canvas.viewport().installEventFilter(counter)
     by_size = sorted(dataset.instances_of(1), key=lambda i: dataset.area_of(i))
     medium = by_size[len(by_size) // 2].id  # a typical instance, ~100 vertices
-    results = {
-        "full scene repaint (image + overlay redrawn)": (full_repaint(app, canvas), None, None),
-        "vertex drag step": vertex_drag(app, canvas, editor, counter, dataset, medium, full=False),
-        "vertex drag step + whole viewport repaint": vertex_drag(
-            app, canvas, editor, counter, dataset, medium, full=True
+    largest = by_size[-1].id
+    cases = {
+        "full scene repaint (image + overlay redrawn)": lambda: (full_repaint(app, canvas), None, None),
+        "vertex drag step": lambda: repeated(
+            lambda: vertex_drag(app, canvas, editor, counter, dataset, medium, full=False)
         ),
-        "brush dab": brush_stroke(app, canvas, editor, counter, dataset, medium, full=False),
-        "brush dab + whole viewport repaint": brush_stroke(
-            app, canvas, editor, counter, dataset, medium, full=True
+        "vertex drag step + whole viewport repaint": lambda: repeated(
+            lambda: vertex_drag(app, canvas, editor, counter, dataset, medium, full=True)
+        ),
+        "brush dab": lambda: repeated(
+            lambda: brush_stroke(app, canvas, editor, counter, dataset, medium, full=False)
+        ),
+        "brush dab + whole viewport repaint": lambda: repeated(
+            lambda: brush_stroke(app, canvas, editor, counter, dataset, medium, full=True)
         ),
     }
-    print(
-        f"{VIEW[0]}x{VIEW[1]} view of a {WIDTH}x{HEIGHT} image, {COUNT} polygons, fit ({canvas.scale_factor:.2f}x)"
-    )
-    print(f"{'(ms)':<44}{'median':>8}{'p90':>8}{'max':>8}{'press':>8}{'release':>9}")
+    results = {title: case() for title, case in cases.items()}
+    editor.select(largest)
+    canvas.set_zoom(2.0)
+
+    def zoomed(gesture, where):
+        def run_it():
+            canvas.centerOn(*where())
+            settle(app, canvas)
+            return gesture(app, canvas, editor, counter, dataset, largest, full=False)
+
+        return repeated(run_it)
+
+    def vertex() -> tuple[float, float]:
+        x, y = dataset.instances[largest].geometry.rings[0][0]
+        return x + 60, y + 30  # the middle of the drag
+
+    def centre() -> tuple[float, float]:
+        bx, by, bw, bh = dataset.instances[largest].geometry.bbox(HEIGHT, WIDTH)
+        return bx + bw / 2 + 180, by + bh / 2
+
+    results["vertex drag step, largest instance at 2x"] = zoomed(vertex_drag, vertex)
+    results["brush dab, largest instance at 2x"] = zoomed(brush_stroke, centre)
+    canvas.close()
+    canvas.overlay.builder.wait()
+    figures = {}
     for title, (times, press, release) in results.items():
         p90 = float(np.percentile(times, 90))
-        extra = "" if press is None else f"{press:>8.1f}{release:>9.1f}"
-        print(f"{title:<44}{statistics.median(times):>8.2f}{p90:>8.2f}{max(times):>8.2f}{extra}")
-    steps = results["vertex drag step"][0] + results["brush dab"][0]
-    print(f"drag and brush steps <= 8 ms (median): {'yes' if statistics.median(steps) <= 8 else 'no'}")
-    canvas.close()
-    if hasattr(canvas, "overlay"):
-        canvas.overlay.builder.wait()
+        figures[title] = [statistics.median(times), p90, max(times), press, release]
+    figures["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--run"]:
+        print(json.dumps(run(sys.argv[2])))
+        return 0
+    results = {}
+    for path in ("today", "now"):
+        child = subprocess.run(
+            [sys.executable, __file__, "--run", path], capture_output=True, text=True, check=True
+        )
+        results[path] = json.loads(child.stdout.strip().splitlines()[-1])
+    before, now = results["today"], results["now"]
+    print(f"{VIEW[0]}x{VIEW[1]} view of a {WIDTH}x{HEIGHT} image, {COUNT} polygons, fit unless said")
+    print(f"{'(ms, now; today in brackets)':<44}{'median':>16}{'max':>16}{'press':>16}{'release':>16}")
+
+    def cell(key: str, column: int) -> str:
+        value, old = now[key][column], before[key][column]
+        if value is None:
+            return f"{'':>16}"
+        return f"{value:>7.1f} ({old:>6.1f})"
+
+    worst = 0.0
+    for title in now:
+        if title == "rss":
+            continue
+        print(f"{title:<44}" + "".join(cell(title, column) for column in (0, 2, 3, 4)))
+        if title.startswith(("vertex", "brush")) and "whole viewport" not in title:
+            worst = max(worst, now[title][0], now[title][3], now[title][4])
+    for column, name in ((3, "press"), (4, "release")):
+        key = "brush dab"
+        print(f"brush {name} today / now: {before[key][column] / now[key][column]:.2f}x")
+    print(f"peak RSS (MB): today {before['rss']:.0f}, now {now['rss']:.0f}")
+    print(f"every edit step, press and release <= 16 ms (median steps): {'yes' if worst <= 16 else 'no'}")
     return 0
 
 

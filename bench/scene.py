@@ -43,3 +43,12 @@ def make_levels() -> list[QImage]:
     small = (rng.random((HEIGHT // 50, WIDTH // 50, 3)) * 255).astype(np.uint8)
     pixels = cv2.resize(small, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
     return pyramid(rgb_image(pixels).convertToFormat(QImage.Format.Format_RGB32))
+
+
+def with_next_image(dataset: Dataset, seed: int = 1) -> Dataset:
+    """`dataset` plus image 2: another 500 instances (of `make_dataset(seed)`), the image shown next."""
+    other = make_dataset(seed)
+    dataset.put_images([Image(2, "next.jpg", WIDTH, HEIGHT)], notify=False)
+    moved = [inst.with_changes(id=inst.id + COUNT, image_id=2) for inst in other.instances_of(1)]
+    dataset.put_instances(moved, notify=False)
+    return dataset

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, square, viewport_pixel
 
-from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.core.geometry import Polygons
+from annotator.core.model import Category, Dataset, Image, Instance, Source
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas import overlay as canvas_overlay
-from annotator.gui.canvas.compose import dash_segments
+from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
 from annotator.gui.canvas.view import Canvas
 
 SMALL_OVER_LARGE = blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
@@ -166,3 +167,97 @@ def test_dashes_follow_each_ring():
     rest = both[len(segments) :]
     assert len(rest) and np.all((rest >= 100) & (rest <= 105))
     assert np.allclose(rest[0, 0], [100.0, 100.0])
+
+
+def star_layers(count: int, size: tuple[int, int]):
+    """Overlapping star-shaped polygons, every other one dashed, back to front."""
+    rng = np.random.default_rng(3)
+    width, height = size
+    layers = []
+    for index in range(count):
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 40))
+        radius = rng.uniform(10, 120) * (0.75 + 0.25 * rng.random(40))
+        centre = rng.uniform(0, width), rng.uniform(0, height)
+        ring = np.stack([centre[0] + radius * np.cos(angles), centre[1] + radius * np.sin(angles)], 1)
+        source = Source.from_model("m", 0.9) if index % 2 else Source()
+        instance = Instance(index + 1, 1, 1, Polygons((ring,)), z=index, source=source)
+        layers.append(make_layer(instance, (200, 40 + index, 90), size, opacity=0.5))
+    return layers
+
+
+@pytest.mark.parametrize("scale", [0.45, 1.0, 2.3])
+def test_a_tile_built_in_two_bands_is_the_tile_built_in_one(scale):
+    layers = star_layers(60, (600, 500))
+    assert any(layer.dash is Dash.DASH for layer in layers)
+    area = (7, 5, int(600 * scale) - 3, int(500 * scale) - 1)
+    spec = TileSpec(area, scale, tuple(layers), layers[30], 2.0)
+    whole, patch = build_tile(spec)
+    banded, banded_patch = build_tile(spec, bands=2)
+    assert whole.any() and np.array_equal(whole, banded)
+    assert np.array_equal(patch[1], banded_patch[1])
+
+
+def test_the_selected_instance_growing_under_another_stays_under_it(canvas):
+    """Its shape changes while selected: the tile is redrawn only where its box moved, the patch of
+    what lies above it only where the box grew; the picture is the one a fresh tile gives."""
+    canvas.session.select(1)  # the large square, under the small one
+    dataset = canvas.session.dataset
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(10, 10, 140, 120))])
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+    assert close_to(viewport_pixel(canvas, 120, 115), blend((255, 0, 0), IMAGE_RGB, 0.5))
+    ring_over_large = blend((255, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
+    assert close_to(viewport_pixel(canvas, 135, 112), ring_over_large)  # where the box grew
+    shown = canvas.viewport().grab().toImage()
+    canvas.overlay.refresh(wait=True)
+    canvas.viewport().repaint()
+    assert canvas.viewport().grab().toImage() == shown
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(30, 30, 60, 60))])
+    assert close_to(viewport_pixel(canvas, 120, 115), IMAGE_RGB)
+    assert close_to(viewport_pixel(canvas, 135, 112), blend((255, 255, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+
+
+def test_zoomed_in_the_view_is_shown_before_the_margin(make_canvas, qtbot, monkeypatch):
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    view.set_zoom(4.0)
+    view.centerOn(50, 50)
+    qtbot.waitUntil(view.overlay.shows_view, timeout=10000)
+    assert close_to(viewport_pixel(view, 50, 50), SMALL_OVER_LARGE)
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    seen = view.visible_scene_rect()
+    tile = view.overlay.tile.scene_rect()
+    assert tile.width() > seen.width() * 1.2  # the margin came after
+    view.centerOn(50 + seen.width() * 0.2, 50)  # a short pan into the margin: no build needed
+    assert view.overlay.covers_view()
+    assert close_to(viewport_pixel(view, 25, 25), blend((255, 0, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(view, 50, 50), SMALL_OVER_LARGE)
+
+
+def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused(make_canvas, qtbot):
+    dataset = sample_dataset()
+    dataset.put_images([Image(2, "b.png", 200, 150)])
+    dataset.put_instances(
+        [Instance(7, 2, 2, square(0, 0, 30, 30), z=0), Instance(8, 2, 1, square(100, 100, 140, 140), z=1)]
+    )
+    view = make_canvas()
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    view.prefetch(2)
+    qtbot.waitUntil(lambda: not view.overlay.prefetcher.pending, timeout=10000)
+    dataset.put_instances([dataset.instances[8].with_changes(geometry=square(150, 100, 190, 140))])
+    view.session.show_image(2)
+    layers = view.overlay.layers
+    assert "crop" in layers[7].region.__dict__  # decoded before the switch
+    assert layers[8].region.geometry is dataset.instances[8].geometry  # changed since: made afresh
+    view.set_pixels(2, image_levels())
+    view.zoom_1_1()
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert close_to(viewport_pixel(view, 10, 10), blend((0, 255, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(view, 170, 120), blend((255, 0, 0), IMAGE_RGB, 0.5))
+    assert close_to(viewport_pixel(view, 120, 120), IMAGE_RGB)

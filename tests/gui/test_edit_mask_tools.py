@@ -26,6 +26,7 @@ from PySide6.QtWidgets import QApplication
 from annotator.core.geometry import Mask
 from annotator.core.mask_edit import stamp_disc, stamp_segment
 from annotator.core.model import Review
+from annotator.gui.tools import brush
 from annotator.gui.tools.base import ToolKind
 
 
@@ -167,3 +168,20 @@ def test_erasing_an_instance_away_deletes_it_in_one_undoable_step(window, sample
     assert 2 not in sample.instances  # not left behind as an empty mask
     window.editing.actions["undo"].trigger()
     assert snapshot(sample) == before
+
+
+def test_a_stroke_that_leaves_its_working_window_paints_exactly(window, sample, monkeypatch):
+    """The brush works in a window around the instance and the stroke, grown as the stroke leaves it:
+    with a tiny margin the window grows at nearly every step, and the pixels are still exact."""
+    monkeypatch.setattr(brush, "WINDOW_MARGIN", 2)
+    canvas = window.canvas
+    click(canvas, 135, 100)
+    key(window, Qt.Key.Key_B)
+    before_pixels, before = pixels(sample, 3), snapshot(sample)
+    points = [(150, 95), (120, 60), (60, 20), (15, 10), (10, 140), (190, 140)]
+    drag(canvas, points)
+    radius = window.editor.brush_radius
+    expected = expected_stroke(canvas, before_pixels, points, radius, erase=False)
+    assert np.array_equal(pixels(sample, 3), expected)
+    assert pixels(sample, 3)[140, 100] == 1 and window.editor.history.stack.count() == 1
+    undo_redo_round_trip(window, sample, before)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from annotator.core.geometry import Geometry, Mask, Polygons, to_mask_array
+from annotator.core.geometry import Geometry, Mask, Polygons
 from annotator.core.model import Dataset, Instance, Review
+from annotator.core.rle_splice import splice
 
 
 def stamp_disc(
@@ -77,13 +78,18 @@ class MaskStroke:
         box: tuple[int, int, int, int],
         *,
         text: str = "Brush",
+        origin: tuple[int, int] = (0, 0),
     ) -> MaskStroke:
+        """`box` in image pixels; `before` and `after` a window of the image whose pixel (0, 0) is
+        image pixel `origin` (the whole image by default)."""
         x0, y0, x1, y1 = box
+        ox, oy = origin
+        changed = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
         review = Review.EDITED if instance.source.is_model else instance.review
         return cls(
             instance.id, box,
-            np.packbits(before[y0:y1, x0:x1].astype(bool)).tobytes(),
-            np.packbits(after[y0:y1, x0:x1].astype(bool)).tobytes(),
+            np.packbits(before[changed].astype(bool)).tobytes(),
+            np.packbits(after[changed].astype(bool)).tobytes(),
             instance.geometry if isinstance(instance.geometry, Polygons) else None,
             instance.review, review, text,
         )  # fmt: skip
@@ -98,12 +104,10 @@ class MaskStroke:
         instance = dataset.instances[self.instance_id]
         if geometry is None:
             image = dataset.image_of(instance)
-            mask = to_mask_array(instance.geometry, image.height, image.width)
             x0, y0, x1, y1 = self.box
             count = (y1 - y0) * (x1 - x0)
             region = np.unpackbits(np.frombuffer(bits, np.uint8), count=count).reshape(y1 - y0, x1 - x0)
-            mask[y0:y1, x0:x1] = region
-            geometry = Mask.from_array(mask)
+            geometry = Mask(splice(instance.geometry.to_rle(image.height, image.width), self.box, region))
         dataset.put_instances([instance.with_changes(geometry=geometry, review=review)])
 
 

@@ -319,6 +319,7 @@ class MainWindow(QMainWindow):
         with contextlib.suppress(DatasetError):
             if following is not None:
                 self.loader.prefetch(following, document.image_path(dataset.images[following]))
+        self.canvas.prefetch(following)
         self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
 
     def _image_failed(self, image_id: int, message: str) -> None:

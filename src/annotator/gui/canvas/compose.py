@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 import cv2
@@ -98,8 +99,10 @@ def make_layer(
     *,
     opacity: float,
     previous: Layer | None = None,
+    region: Region | None = None,
 ) -> Layer:
-    """The layer for `instance`; the region (crop, outline) of `previous` is kept if the geometry is."""
+    """The layer for `instance`; the region (crop, outline) of `previous` is kept if the geometry is,
+    else `region` (made ahead, its crop perhaps decoded) if it is of this geometry."""
     alpha = max(0.0, min(1.0, opacity))
     if instance.review is Review.REJECTED:
         alpha *= REJECTED_FILL
@@ -108,7 +111,8 @@ def make_layer(
         region, box = previous.region, previous.box
     else:
         width, height = image_size
-        region = Region(instance.geometry, height, width)
+        if region is None or region.geometry is not instance.geometry or region.width != width:
+            region = Region(instance.geometry, height, width)
         bx, by, bw, bh = region.bbox
         box = (bx, by, bx + bw, by + bh)
     return Layer(
@@ -142,6 +146,17 @@ def intersect(a: Rect, b: Rect) -> Rect | None:
     return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
+def rect_minus(a: Rect, b: Rect) -> list[Rect]:
+    """`a` less `b`: up to four rectangles (a band above, one below, one each side)."""
+    inner = intersect(a, b)
+    if inner is None:
+        return [a]
+    x0, y0, x1, y1 = a
+    ix0, iy0, ix1, iy1 = inner
+    parts = [(x0, y0, x1, iy0), (x0, iy1, x1, y1), (x0, iy0, ix0, iy1), (ix1, iy0, x1, iy1)]
+    return [part for part in parts if part[0] < part[2] and part[1] < part[3]]
+
+
 def compose(
     buffer: np.ndarray,
     rect: Rect,
@@ -160,11 +175,40 @@ def compose(
     gx, gy = origin[0] + x0, origin[1] + y0
     area = (gx, gy, gx + x1 - x0, gy + y1 - y0)
     pad = outline_pad(line_width)
-    for layer in layers:
-        if intersect(layer.device_box(scale, pad), area) is None:
-            continue
+    seen = [layer for layer in layers if intersect(layer.device_box(scale, pad), area) is not None]
+    dashes = _all_dashes(seen, gx, gy, scale, line_width)
+    for layer in seen:
         _blend_fill(roi, gx, gy, scale, layer)
-        _stroke(roi, gx, gy, scale, layer, line_width)
+        _stroke(roi, gx, gy, scale, layer, line_width, dashes.get(id(layer)))
+
+
+def _device_rings(layer: Layer, gx: int, gy: int, scale: float) -> list[np.ndarray]:
+    return [ring * scale - (gx + 0.5, gy + 0.5) for ring in layer.rings if len(ring) >= 2]
+
+
+def _all_dashes(
+    layers: Sequence[Layer], gx: int, gy: int, scale: float, line_width: float
+) -> dict[int, np.ndarray]:
+    """The dashes of every dashed or dotted layer, by id(layer), measured in one pass per pattern: one
+    pass per layer cost 0.15 ms each in numpy's call overhead, 38 ms of a 150 ms tile at fit with 250
+    predictions (docs/decisions/0020-exact-picture-sooner.md)."""
+    out = {}
+    for style, (on, off) in _PATTERNS.items():
+        styled = [layer for layer in layers if layer.dash is style]
+        rings, owners = [], []
+        for layer in styled:
+            mine = _device_rings(layer, gx, gy, scale)
+            rings += mine
+            owners += [id(layer)] * len(mine)
+        if not rings:
+            continue
+        segments, ring_of = _dashes(rings, on * line_width, off * line_width)
+        owner_of = np.asarray(owners)[ring_of] if len(ring_of) else np.zeros(0, np.int64)
+        cuts = np.flatnonzero(owner_of[1:] != owner_of[:-1]) + 1
+        for part, owner in zip(np.split(segments, cuts), np.split(owner_of, cuts), strict=True):
+            if len(owner):
+                out[int(owner[0])] = part
+    return out
 
 
 def _sample(start: int, size: int, g0: int, n: int, scale: float) -> tuple[int, np.ndarray | slice] | None:
@@ -203,17 +247,26 @@ def _blend_fill(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer) -
     cv2.add(below, premultiplied, dst=region, mask=mask)
 
 
-def _stroke(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer, line_width: float) -> None:
-    rings = [ring * scale - (gx + 0.5, gy + 0.5) for ring in layer.rings if len(ring) >= 2]
-    if not rings:
-        return
+def _stroke(
+    roi: np.ndarray,
+    gx: int,
+    gy: int,
+    scale: float,
+    layer: Layer,
+    line_width: float,
+    dashes: np.ndarray | None = None,
+) -> None:
+    """`dashes`: the layer's dash segments if measured already (see `_all_dashes`)."""
     if layer.dash is Dash.SOLID:
-        lines, closed = rings, True
+        lines, closed = _device_rings(layer, gx, gy, scale), True
     else:
-        on, off = _PATTERNS[layer.dash]
-        lines, closed = dash_segments(rings, on * line_width, off * line_width), False
-        if not len(lines):
-            return
+        if dashes is None:
+            rings = _device_rings(layer, gx, gy, scale)
+            on, off = _PATTERNS[layer.dash]
+            dashes = dash_segments(rings, on * line_width, off * line_width)
+        lines, closed = dashes, False
+    if not len(lines):
+        return
     red, green, blue = layer.color
     # cv2's antialiased lines thicker than 1 come out about 3 px wide and cost 8x more: two 1 px passes
     # a quarter pixel either side of the line look like Qt's 2 px cosmetic pen.
@@ -228,15 +281,22 @@ def _stroke(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer, line_
 
 
 def dash_segments(rings: list[np.ndarray], on: float, off: float) -> np.ndarray:
+    """The 'on' parts of a dash pattern along closed rings (see `_dashes`)."""
+    return _dashes(rings, on, off)[0]
+
+
+def _dashes(rings: list[np.ndarray], on: float, off: float) -> tuple[np.ndarray, np.ndarray]:
     """The 'on' parts of a dash pattern along closed rings (lengths in the rings' units), as (K, 2, 2)
-    line segments: one array, so cv2 draws them all in one call.
+    line segments: one array, so cv2 draws them all in one call; and the index in `rings` of each.
 
     All rings are measured in one pass: laid end to end along one axis with a gap between them, each
     starting its pattern afresh. A mask's outline has many small rings (holes, specks), and one pass
     per ring cost about 0.3 ms each on the GUI thread, most of it numpy's per-call overhead."""
-    rings = [ring for ring in rings if len(ring) >= 2]
+    kept = np.array([i for i, ring in enumerate(rings) if len(ring) >= 2], np.int64)
+    rings = [rings[i] for i in kept]
+    none = np.zeros((0, 2, 2)), np.zeros(0, np.int64)
     if not rings:
-        return np.zeros((0, 2, 2))
+        return none
     closed = [np.vstack([ring, ring[:1]]) for ring in rings]
     counts = np.array([len(c) for c in closed])
     points = np.concatenate(closed)
@@ -249,7 +309,7 @@ def dash_segments(rings: list[np.ndarray], on: float, off: float) -> np.ndarray:
     totals = along[last] - begin
     per_ring = np.where(totals > 0, np.ceil(totals / period), 0).astype(np.int64)
     if not per_ring.sum():
-        return np.zeros((0, 2, 2))
+        return none
     ring_of = np.repeat(np.arange(len(rings)), per_ring)
     index = np.arange(per_ring.sum()) - np.repeat(np.cumsum(per_ring) - per_ring, per_ring)
     starts = begin[ring_of] + index * period
@@ -260,7 +320,7 @@ def dash_segments(rings: list[np.ndarray], on: float, off: float) -> np.ndarray:
     positions, dash = positions[inside], dash[inside]
     xy = np.stack([np.interp(positions, along, points[:, 0]), np.interp(positions, along, points[:, 1])], 1)
     same = dash[:-1] == dash[1:]
-    return np.stack([xy[:-1][same], xy[1:][same]], 1)
+    return np.stack([xy[:-1][same], xy[1:][same]], 1), kept[ring_of[dash[:-1][same]]]
 
 
 # -- tiles ------------------------------------------------------------------------------------------
@@ -325,12 +385,109 @@ def render_patch(spec: TileSpec) -> tuple[Rect, np.ndarray] | None:
     return area, buffer
 
 
-def build_tile(spec: TileSpec) -> tuple[np.ndarray, tuple[Rect, np.ndarray] | None]:
-    """A whole tile and its patch (runs in a worker thread)."""
+_helper: ThreadPoolExecutor | None = None  # composites the second band of a tile
+
+
+def build_tile(spec: TileSpec, *, bands: int = 1) -> tuple[np.ndarray, tuple[Rect, np.ndarray] | None]:
+    """A whole tile and its patch (runs in a worker thread). With `bands` 2 the tile's top and bottom
+    halves are composited side by side, one in a helper thread: OpenCV's fills and lines release the
+    GIL, so on two cores a tile takes about two thirds of the time (docs/decisions/0020)."""
     x0, y0, x1, y1 = spec.area
     buffer = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
-    render_base(buffer, (0, 0, x1 - x0, y1 - y0), spec)
+    render_bands(buffer, (0, 0, x1 - x0, y1 - y0), spec, bands)
     return buffer, render_patch(spec)
+
+
+BAND_OVERLAP = 32  # pixels a part of a tile is drawn beyond its edges, so lines cut there come out the same
+
+
+def build_first(buffer: np.ndarray, spec: TileSpec, first: Rect, *, bands: int = 1):
+    """The part of a tile the view shows (`first`, global device pixels), and the patch: shown before
+    the rest of the tile is built (runs in a worker thread)."""
+    render_bands(buffer, spec.local(first), spec, bands)
+    return first, render_patch(spec)
+
+
+def build_rest(buffer: np.ndarray, spec: TileSpec, first: Rect, *, bands: int = 1) -> np.ndarray:
+    """The tile around its first part, in the same buffer (which the GUI thread may be drawing into
+    inside `first` meanwhile: each part is drawn in a scratch and copied to its own pixels only)."""
+    for part in rect_minus(spec.area, first):
+        render_bands(buffer, spec.local(part), spec, bands)
+    return buffer
+
+
+def render_bands(buffer: np.ndarray, rect: Rect, spec: TileSpec, bands: int) -> None:
+    """`render_base` of `rect`, in horizontal bands of equal work, all but the first in the helper.
+
+    cv2's antialiased lines start differently when clipped at a band's edge (up to 8 rows from it): each
+    band is drawn in a scratch buffer reaching BAND_OVERLAP rows past its cuts, and only its own rows are
+    copied, so the tile is the one `render_base` draws in one piece."""
+    global _helper
+    x0, y0, x1, y1 = rect
+    if bands <= 1 or y1 - y0 < 4 * BAND_OVERLAP:
+        render_base_exact(buffer, rect, spec)
+        return
+    cuts = _band_cuts(rect, spec, bands)
+    rects = [(x0, a, x1, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
+    if _helper is None:
+        _helper = ThreadPoolExecutor(1, thread_name_prefix="compose")
+    futures = [_helper.submit(render_base_exact, buffer, band, spec) for band in rects[1:]]
+    render_base_exact(buffer, rects[0], spec)
+    for future in futures:
+        future.result()
+
+
+def render_base_exact(buffer: np.ndarray, rect: Rect, spec: TileSpec) -> None:
+    """`render_base` of `rect` as a whole tile draws it: cv2 starts an antialiased line differently
+    where it is clipped (up to 8 px from the clip), so the rectangle is drawn in a scratch buffer
+    reaching BAND_OVERLAP pixels past each side, and only the rectangle is copied."""
+    x0, y0, x1, y1 = rect
+    h, w = buffer.shape[:2]
+    sx0, sy0 = max(x0 - BAND_OVERLAP, 0), max(y0 - BAND_OVERLAP, 0)
+    sx1, sy1 = min(x1 + BAND_OVERLAP, w), min(y1 + BAND_OVERLAP, h)
+    scratch = np.zeros((sy1 - sy0, sx1 - sx0, 4), np.uint8)
+    ox, oy = spec.area[0] + sx0, spec.area[1] + sy0
+    shifted = replace(spec, area=(ox, oy, ox + sx1 - sx0, oy + sy1 - sy0))
+    render_base(scratch, (0, 0, sx1 - sx0, sy1 - sy0), shifted)
+    buffer[y0:y1, x0:x1] = scratch[y0 - sy0 : y1 - sy0, x0 - sx0 : x1 - sx0]
+
+
+def compose_exact(
+    buffer: np.ndarray,
+    rect: Rect,
+    origin: tuple[int, int],
+    scale: float,
+    layers: Sequence[Layer],
+    *,
+    line_width: float,
+) -> None:
+    """`compose` of `rect` as composing the whole buffer draws it (see `render_base_exact`)."""
+    x0, y0, x1, y1 = rect
+    h, w = buffer.shape[:2]
+    sx0, sy0 = max(x0 - BAND_OVERLAP, 0), max(y0 - BAND_OVERLAP, 0)
+    sx1, sy1 = min(x1 + BAND_OVERLAP, w), min(y1 + BAND_OVERLAP, h)
+    scratch = np.zeros((sy1 - sy0, sx1 - sx0, 4), np.uint8)
+    shifted = (origin[0] + sx0, origin[1] + sy0)
+    compose(scratch, (0, 0, sx1 - sx0, sy1 - sy0), shifted, scale, layers, line_width=line_width)
+    buffer[y0:y1, x0:x1] = scratch[y0 - sy0 : y1 - sy0, x0 - sx0 : x1 - sx0]
+
+
+def _band_cuts(rect: Rect, spec: TileSpec, bands: int) -> list[int]:
+    """Row cuts (buffer pixels) that split the layers' device area in `rect` into equal shares."""
+    x0, y0, x1, y1 = rect
+    ox, oy = spec.area[:2]
+    weight = np.zeros(y1 - y0 + 1)
+    pad = outline_pad(spec.line_width)
+    area = (x0 + ox, y0 + oy, x1 + ox, y1 + oy)
+    for layer in spec.layers:
+        box = intersect(layer.device_box(spec.scale, pad), area)
+        if box is not None:
+            weight[box[1] - area[1]] += box[2] - box[0]
+            weight[box[3] - area[1]] -= box[2] - box[0]
+    cumulative = np.cumsum(np.cumsum(weight)[:-1]) + np.arange(1, y1 - y0 + 1)  # rows weigh a little
+    shares = cumulative[-1] * np.arange(1, bands) / bands
+    inner = [y0 + int(np.searchsorted(cumulative, share)) for share in shares]
+    return [y0, *inner, y1]
 
 
 DASHED_OUTLINE_PX = 100_000  # a new prediction's dashed outline and first decode cost about this much fill

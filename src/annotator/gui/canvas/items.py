@@ -15,16 +15,26 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, 
 from PySide6.QtWidgets import QGraphicsItem
 
 from annotator.core.colors import category_rgb
+from annotator.core.geometry import Mask
 from annotator.core.model import Category, Instance, Review
 from annotator.core.region import Crop, Region
 from annotator.core.rules import is_unreviewed_prediction
 from annotator.core.session import ViewStyle
 from annotator.gui.canvas.render import mono_image, rings_path, set_mono_color
 
+# A mask's outline with more vertices than this is drawn without antialiasing: it is all horizontal and
+# vertical steps along pixel edges, and antialiasing cost 6x the stroke (11 ms for the 4800 vertices of
+# a large mask at 2x) while showing little; small masks keep the smoother look (docs/decisions/0020).
+STAIRCASE_VERTICES = 1000
 SELECTED_Z = 1.0  # the selected instance, over the overlay (drawn as the view's background)
 LABEL_Z = 1e7
 HOVER_Z = 2e7
 SELECTION_Z = 2e7 + 1
+
+
+def is_staircase(geometry, rings) -> bool:
+    """A mask whose traced outline has more than STAIRCASE_VERTICES vertices."""
+    return isinstance(geometry, Mask) and sum(len(ring) for ring in rings) > STAIRCASE_VERTICES
 
 
 def instance_color(category: Category | None, category_id: int) -> QColor:
@@ -54,9 +64,12 @@ class InstanceItem(QGraphicsItem):
         style: ViewStyle,
         *,
         cached: bool = True,
+        region: Region | None = None,
     ) -> None:
-        """`cached`: a device pixmap cache (off while a tool drags it, and for the benchmark's baseline)."""
+        """`cached`: a device pixmap cache (off while a tool drags it, and for the benchmark's baseline).
+        `region`: the instance's region if one is at hand (the canvas layer's: crop and outline made once)."""
         super().__init__()
+        self._region = region
         self._image_size = image_size  # (width, height)
         self._style = style
         self._cached = cached
@@ -68,9 +81,11 @@ class InstanceItem(QGraphicsItem):
         self._apply_style()
 
     # -- mirroring the model ----------------------------------------------------------------------
-    def set_instance(self, instance: Instance, category: Category | None) -> None:
+    def set_instance(
+        self, instance: Instance, category: Category | None, region: Region | None = None
+    ) -> None:
         geometry_changed = instance.geometry is not self.instance.geometry
-        self.instance, self._category = instance, category
+        self.instance, self._category, self._region = instance, category, region
         if geometry_changed:
             self.prepareGeometryChange()
             self._build_geometry()
@@ -94,9 +109,12 @@ class InstanceItem(QGraphicsItem):
 
     def _build_geometry(self) -> None:
         width, height = self._image_size
-        region = Region(self.instance.geometry, height, width)
+        region = self._region
+        if region is None or region.geometry is not self.instance.geometry:
+            region = Region(self.instance.geometry, height, width)
         self.fill: Crop = region.crop
         self.outline: QPainterPath = rings_path(region.outline)
+        self._staircase = is_staircase(self.instance.geometry, region.outline)
         self._shape_rect = self.outline.boundingRect()
         self._fill_image = None if self.fill.empty else mono_image(self.fill.mask, QColor(0, 0, 0, 0))
         if self._fill_image is not None:
@@ -124,7 +142,7 @@ class InstanceItem(QGraphicsItem):
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if self._fill_image is not None:
             painter.drawImage(QPointF(self.fill.x0, self.fill.y0), self._fill_image)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, not self._staircase)
         painter.setPen(self._pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.outline)
@@ -261,10 +279,13 @@ class MarkItem(QGraphicsItem):
         self._selected = selected
         self._path = QPainterPath()
         self._rect = QRectF()
+        self._staircase = False
         self.setZValue(SELECTION_Z if selected else HOVER_Z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
-    def set_target(self, path: QPainterPath | None, margin: float) -> None:
+    def set_target(self, path: QPainterPath | None, margin: float, *, staircase: bool = False) -> None:
+        """`staircase`: the path runs along pixel edges (a mask's outline), drawn without antialiasing."""
+        self._staircase = staircase
         self.prepareGeometryChange()
         self._path = QPainterPath() if path is None else path
         self._rect = self._path.boundingRect().adjusted(-margin, -margin, margin, margin)
@@ -275,7 +296,7 @@ class MarkItem(QGraphicsItem):
         return QRectF(self._rect)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, not self._staircase)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         wide = QPen(QColor(0, 0, 0, 160), 5 if self._selected else 4)
         wide.setCosmetic(True)

@@ -10,23 +10,30 @@ dropping stale results), and in part, on the GUI thread, inside the box of an in
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from PySide6.QtCore import QObject, QPointF, QRectF
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, QTimer
 from PySide6.QtGui import QColor
 
 from annotator.core.colors import category_rgb
 from annotator.core.model import Image, Instance
+from annotator.core.region import Region
 from annotator.core.session import Session
 from annotator.gui.canvas.compose import (
     Layer,
     Rect,
     TileSpec,
     build_tile,
+    compose_exact,
     intersect,
     make_layer,
     outline_pad,
+    rect_minus,
     render_base,
+    render_base_exact,
     render_patch,
     work_estimate,
 )
@@ -36,9 +43,11 @@ from annotator.gui.canvas.items import (
     Label,
     LabelLayer,
     instance_color,
+    is_staircase,
 )
+from annotator.gui.canvas.prefetch import MaskPrefetcher
 from annotator.gui.canvas.render import rings_path
-from annotator.gui.canvas.tiles import PatchItem, Tile, TileBuilder
+from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QPainter, QPainterPath
@@ -47,7 +56,25 @@ if TYPE_CHECKING:
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
+FIRST_PART_SHARE = 0.7  # the view's part of a tile is built first when it is less than this share
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
+
+
+@dataclass
+class Levers:
+    """Ways the overlay gets the exact picture sooner (docs/decisions/0020-exact-picture-sooner.md). All
+    on in the app; the benches turn them off to time today's path beside the new one in the same run."""
+
+    reuse_build: bool = True  # a view the build in flight covers starts no other build
+    parallel: bool = True  # a tile built in the worker is composited in two bands side by side
+    selected_box: bool = True  # a change of the selected instance's shape redraws what its box left
+    visible_first: bool = True  # a tile built in the worker shows the view's part before the margin
+    prefetch: bool = True  # the next image's mask crops are decoded while the canvas is idle
+    paint_first: bool = True  # a worker build starts after the frame the change asked for
+
+    @property
+    def bands(self) -> int:
+        return 2 if self.parallel else 1
 
 
 class OverlayHost(Protocol):
@@ -88,8 +115,11 @@ class InstanceOverlay(QObject):
         self._image_size = (0, 0)
         self._generation = 0
         self._pending: int | None = None  # generation of the build in flight
+        self._pending_spec: TileSpec | None = None  # what that build will show
         self._dirty: list[Box] = []  # boxes changed since the build in flight took its layers
         self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
+        self.levers = Levers()
+        self.prefetcher = MaskPrefetcher(lambda: self._pending is None, self)
 
     # -- layers -----------------------------------------------------------------------------------
     def clear(self) -> None:
@@ -106,12 +136,18 @@ class InstanceOverlay(QObject):
         """Layers only (boxes, colours): no mask is decoded here, so switching images is quick."""
         self.clear()
         self._image_size = (image.width, image.height)
+        ready = self.prefetcher.take(image.id)
         for instance in instances:
-            self.layers[instance.id] = self._make(instance)
+            self.layers[instance.id] = self._make(instance, ready.get(instance.id))
         self._sort()
         self.refresh_labels()
 
-    def _make(self, instance: Instance) -> Layer:
+    def prefetch(self, image: Image, instances: list[Instance]) -> None:
+        """Decode the masks of the image likely shown next, while idle (see `gui.canvas.prefetch`)."""
+        if self.levers.prefetch:
+            self.prefetcher.start(image, instances)
+
+    def _make(self, instance: Instance, region: Region | None = None) -> Layer:
         session = self.session
         override = session.overrides.get(instance.id)
         if override is None:
@@ -124,6 +160,7 @@ class InstanceOverlay(QObject):
             self._image_size,
             opacity=session.style.opacity,
             previous=self.layers.get(instance.id),
+            region=region,
         )
 
     def shown(self, layer: Layer) -> bool:
@@ -134,17 +171,88 @@ class InstanceOverlay(QObject):
 
     def put(self, instances: list[Instance]) -> None:
         """Instances added or changed: new layers, redrawn in the old and the new box."""
-        boxes = []
+        boxes, moved = [], None
+        selected = self.session.selected_id
         for instance in instances:
             old = self.layers.get(instance.id)
             new = self.layers[instance.id] = self._make(instance)
-            boxes += [new.box] if old is None else [old.box, new.box]
+            if old is None:
+                boxes.append(new.box)
+            elif instance.id == selected and self._only_its_shape(old, new):
+                moved = (old.box, new.box)
+            else:
+                boxes += [old.box, new.box]
         self._sort()
-        selected = self.session.selected_id
-        if any(instance.id == selected for instance in instances):
+        if moved is not None:
             self.sync_selected_item()
-        self.redraw(boxes)
+            if not self.levers.selected_box or not self._move_selected(*moved):
+                boxes += moved
+        elif any(instance.id == selected for instance in instances):
+            self.sync_selected_item()
+        if boxes or moved is None:
+            self.redraw(boxes)
         self.refresh_labels()
+
+    def _only_its_shape(self, old: Layer, new: Layer) -> bool:
+        """Whether the selected instance changed only its shape (and stays shown, at its place in z)."""
+        return old.key == new.key and self.shown(old) and self.shown(new)
+
+    def _move_selected(self, old: Box, new: Box) -> bool:
+        """The selected instance's shape changed. The tile never holds it (its item draws it): only
+        where its box moved does the tile change (instances above it are drawn in the patch inside its
+        box, outside it in the tile), and the patch only in what the box gained. A brush stroke on a
+        large instance zoomed in recomposited both boxes and the patch whole: 500 ms on the GUI
+        thread at 2x (docs/decisions/0020). False if it cannot (no tile, or one being built)."""
+        tile = self.tile
+        if tile is None or self._pending is not None:
+            return False
+        spec = self.spec(tile.area, tile.scale)
+        pad = outline_pad(spec.line_width)
+        before = self._device_rect(old, tile.scale, pad)
+        after = self._device_rect(new, tile.scale, pad)
+        if before == after:
+            return True
+        for rect in rect_minus(before, after) + rect_minus(after, before):
+            local = spec.local(rect)
+            if local is not None:
+                render_base_exact(tile.pixels, local, spec)
+                self.view.invalidate_background(_scene_rect(rect, tile.scale))
+        self.patch.set_tile(self._grown_patch(spec, intersect(before, tile.area)))
+        return True
+
+    @staticmethod
+    def _device_rect(box: Box, scale: float, pad: int) -> Rect:
+        x0, y0, x1, y1 = box
+        return (
+            math.floor(x0 * scale) - pad,
+            math.floor(y0 * scale) - pad,
+            math.ceil(x1 * scale) + pad,
+            math.ceil(y1 * scale) + pad,
+        )
+
+    def _grown_patch(self, spec: TileSpec, before: Rect | None) -> Tile | None:
+        """The patch for the selected instance's new box: the old patch where the boxes overlap (no
+        patch means nothing lay above it there), composited only where the box grew."""
+        area = spec.selected_area()
+        if area is None:
+            return None
+        above = [layer for layer in spec.layers if spec.selected.key < layer.key]
+        pad = outline_pad(spec.line_width)
+        if not any(intersect(layer.device_box(spec.scale, pad), area) for layer in above):
+            return None
+        buffer = np.zeros((area[3] - area[1], area[2] - area[0], 4), np.uint8)
+        old = self.patch.tile
+        known = old.area if old is not None and old.scale == spec.scale else before
+        overlap = None if known is None else intersect(known, area)
+        if overlap is not None and old is not None and old.scale == spec.scale:
+            ox, oy = old.area[:2]
+            buffer[
+                overlap[1] - area[1] : overlap[3] - area[1], overlap[0] - area[0] : overlap[2] - area[0]
+            ] = old.pixels[overlap[1] - oy : overlap[3] - oy, overlap[0] - ox : overlap[2] - ox]
+        for x0, y0, x1, y1 in [area] if overlap is None else rect_minus(area, overlap):
+            local = (x0 - area[0], y0 - area[1], x1 - area[0], y1 - area[1])
+            compose_exact(buffer, local, area[:2], spec.scale, above, line_width=spec.line_width)
+        return Tile.of(area, spec.scale, buffer)
 
     def remove(self, instance_ids: list[int]) -> None:
         boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
@@ -170,6 +278,12 @@ class InstanceOverlay(QObject):
                 return layer.instance_id
         return None
 
+    def staircase(self, instance_id: int | None) -> bool:
+        """Whether the instance's outline is a long run of pixel-edge steps (a large mask's traced
+        boundary), which is drawn without antialiasing (see `items.STAIRCASE_VERTICES`)."""
+        layer = self.layers.get(instance_id)
+        return layer is not None and is_staircase(layer.geometry, layer.rings)
+
     def path_of(self, instance_id: int | None) -> QPainterPath | None:
         layer = self.layers.get(instance_id)
         if layer is None:
@@ -193,12 +307,14 @@ class InstanceOverlay(QObject):
         item = self.selected_item
         if item is None or item.instance.id != selected:
             # not cached: it changes while a tool drags it, so it is drawn afresh each frame
-            item = InstanceItem(instance, category, self._image_size, style, cached=False)
+            item = InstanceItem(
+                instance, category, self._image_size, style, cached=False, region=layer.region
+            )
             item.setZValue(SELECTED_Z)
             self._set_selected_item(item)
         else:
             item.set_style(style)
-            item.set_instance(instance, category)
+            item.set_instance(instance, category, layer.region)
         override = self.session.overrides.get(selected)
         item.set_override_color(None if override is None else QColor(*override.color))
         item.set_margin(self.view.outline_margin)
@@ -240,10 +356,16 @@ class InstanceOverlay(QObject):
         return intersect(area, (0, 0, math.ceil(width * scale), math.ceil(height * scale)))
 
     def covers_view(self) -> bool:
-        tile = self.tile
-        if tile is None or tile.scale != self.view.scale_factor:
+        """Whether the tile shown, or the one being built, covers the view at the current zoom: the
+        scroll that anchors a zoom step at the cursor must not start that step's build again."""
+        candidates = [] if self.tile is None else [(self.tile.area, self.tile.scale)]
+        if self.levers.reuse_build and self._pending is not None and self._pending_spec is not None:
+            candidates.append((self._pending_spec.area, self._pending_spec.scale))
+        return any(self._covers(area, scale) for area, scale in candidates)
+
+    def _covers(self, tile_area: Rect, scale: float) -> bool:
+        if scale != self.view.scale_factor:
             return False
-        scale = tile.scale
         seen = self.view.visible_scene_rect()
         width, height = self._image_size
         view = (
@@ -252,7 +374,7 @@ class InstanceOverlay(QObject):
             math.ceil(min(seen.right(), width) * scale),
             math.ceil(min(seen.bottom(), height) * scale),
         )
-        inside = intersect(view, tile.area)
+        inside = intersect(view, tile_area)
         return view[0] >= view[2] or view[1] >= view[3] or inside == view
 
     def refresh(self, *, wait: bool = False) -> None:
@@ -267,11 +389,43 @@ class InstanceOverlay(QObject):
         spec = self.spec(area, self.view.scale_factor)
         if wait or work_estimate(spec) <= SYNC_WORK_PX:
             self._pending = None
-            self._install(spec, build_tile(spec))
+            self._install(spec, build_tile(spec, bands=self.levers.bands))
             return
         self._pending = self._generation
+        self._pending_spec = spec
         self._dirty = []
-        self.builder.build(self._generation, spec)
+        first = self._first_part(spec) if self.levers.visible_first else None
+        build = partial(self.builder.build, self._generation, spec, bands=self.levers.bands, first=first)
+        if not self.levers.paint_first:
+            build()
+            return
+        # After the frame this change asked for: the build's two threads would share both cores (and
+        # the GIL) with that frame.
+        generation = self._generation
+        QTimer.singleShot(0, self, lambda: generation == self._pending and build())
+
+    def _first_part(self, spec: TileSpec) -> Rect | None:
+        """The view's part of a tile, if building it first saves a good share (zoomed in, a tile is
+        2.25 times the view: the margin lets a short pan need no build)."""
+        seen = self.view.visible_scene_rect()
+        scale = spec.scale
+        view = (
+            math.floor(seen.left() * scale),
+            math.floor(seen.top() * scale),
+            math.ceil(seen.right() * scale),
+            math.ceil(seen.bottom() * scale),
+        )
+        first = intersect(view, spec.area)
+        if first is None:
+            return None
+        x0, y0, x1, y1 = spec.area
+        share = (first[2] - first[0]) * (first[3] - first[1]) / ((x1 - x0) * (y1 - y0))
+        return first if share < FIRST_PART_SHARE else None
+
+    def shows_view(self) -> bool:
+        """Whether the exact overlay for the view at this zoom is on screen (what a person waits for)."""
+        tile = self.tile
+        return tile is not None and self._covers(tile.area, tile.scale)
 
     @property
     def building(self) -> bool:
@@ -280,12 +434,26 @@ class InstanceOverlay(QObject):
     def _on_built(self, generation: int, payload: object) -> None:
         if generation != self._pending:
             return  # stale: the view, the image or the style moved on
-        self._pending = None
         spec, result = payload
+        if isinstance(result, FirstPart):  # the whole tile follows: still pending, boxes still dirty
+            x0, y0, x1, y1 = spec.local(result.area)
+            self.tile = Tile.of(result.area, spec.scale, result.buffer[y0:y1, x0:x1])
+            patch = result.patch
+            self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
+            self.view.invalidate_background()
+            if self._dirty and len(self._dirty) <= MANY_BOXES:
+                self.redraw(self._dirty, remember=False)
+            return
+        self._pending = None
+        self.prefetcher.resume()
         if isinstance(result, Exception):
             self.view.render_failed(result)
             return
-        self._install(spec, result)
+        if result[1] is KEEP_PATCH:
+            self.tile = Tile.of(spec.area, spec.scale, result[0])
+            self.view.invalidate_background()
+        else:
+            self._install(spec, result)
         self.redraw(self._dirty)
         self._dirty = []
 
@@ -299,14 +467,15 @@ class InstanceOverlay(QObject):
             self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
         self.view.invalidate_background()
 
-    def redraw(self, boxes: list[Box]) -> None:
-        """Draw the tile again inside these boxes (instances changed there), and the patch."""
+    def redraw(self, boxes: list[Box], *, remember: bool = True) -> None:
+        """Draw the tile again inside these boxes (instances changed there), and the patch; with a
+        build in flight, `remember` them to draw again in what it brings."""
         if len(boxes) > MANY_BOXES and self.tile is not None:
             # A batch of predictions arriving: one rebuild (in the worker when large) costs far less
             # GUI-thread time than recompositing each box (measured 340 ms for 100 boxes).
             self.refresh()
             return
-        if self._pending is not None:
+        if self._pending is not None and remember:
             self._dirty.extend(boxes)
         tile = self.tile
         if tile is None:

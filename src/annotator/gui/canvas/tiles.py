@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
-from annotator.gui.canvas.compose import Rect, TileSpec, build_tile
+from annotator.gui.canvas.compose import Rect, TileSpec, build_first, build_rest, build_tile
 from annotator.gui.workers import BackgroundWorker
 
 PATCH_Z = 2.0  # over the selected instance's item (z 1), under labels and marks
@@ -29,8 +29,14 @@ class Tile:
 
     @classmethod
     def of(cls, area: Rect, scale: float, pixels: np.ndarray) -> Tile:
+        """`pixels` may be a view of a larger buffer (rows apart by its stride)."""
         h, w = pixels.shape[:2]
-        image = QImage(pixels.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
+        stride = pixels.strides[0]
+        if pixels.flags.c_contiguous:
+            data = pixels.data
+        else:  # the bytes from its first pixel to its last, as one run the QImage reads by stride
+            data = np.lib.stride_tricks.as_strided(pixels, ((h - 1) * stride + 4 * w,), (1,)).data
+        image = QImage(data, w, h, stride, QImage.Format.Format_ARGB32_Premultiplied)
         return cls(area, scale, pixels, image)
 
     def scene_rect(self) -> QRectF:
@@ -97,6 +103,18 @@ class PatchItem(QGraphicsItem):
             self.tile.draw(painter, option.exposedRect)
 
 
+KEEP_PATCH = object()  # the whole tile after its first part: the patch came with the first part
+
+
+@dataclass(frozen=True)
+class FirstPart:
+    """The part of a tile the view shows, built first; the rest follows in the same buffer."""
+
+    buffer: np.ndarray
+    area: Rect  # global device pixels
+    patch: tuple[Rect, np.ndarray] | None
+
+
 class TileBuilder(QObject):
     """`build(generation, spec)` makes `built(generation, (spec, result))` follow in the GUI thread (the
     result an Exception if building failed); the canvas drops results whose generation is not its
@@ -110,9 +128,20 @@ class TileBuilder(QObject):
         self.worker.done.connect(lambda tag, result: self.built.emit(tag[0], (tag[1], result)))
         self.worker.failed.connect(lambda tag, error: self.built.emit(tag[0], (tag[1], error)))
 
-    def build(self, generation: int, spec: TileSpec) -> None:
+    def build(self, generation: int, spec: TileSpec, *, bands: int = 1, first: Rect | None = None) -> None:
+        """With `first` (the part the view shows), two results follow: `FirstPart` for it, then the
+        whole tile."""
         # queued builds are stale now; a running one finishes and is dropped by its generation
-        self.worker.submit(partial(build_tile, spec), (generation, spec), replace_queued=True)
+        if first is None:
+            job = partial(build_tile, spec, bands=bands)
+            self.worker.submit(job, (generation, spec), replace_queued=True)
+            return
+        x0, y0, x1, y1 = spec.area
+        buffer = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
+        shown = partial(build_first, buffer, spec, first, bands=bands)
+        self.worker.submit(lambda: FirstPart(buffer, *shown()), (generation, spec), replace_queued=True)
+        rest = partial(build_rest, buffer, spec, first, bands=bands)
+        self.worker.submit(lambda: (rest(), KEEP_PATCH), (generation, spec))
 
     def wait(self) -> None:
         self.worker.wait()

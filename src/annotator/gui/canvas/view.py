@@ -138,6 +138,14 @@ class Canvas(QGraphicsView):
         self.invalidate_background()
         self.fit()
 
+    def prefetch(self, image_id: int | None) -> None:
+        """The image likely shown next (the following one): its masks are decoded while idle."""
+        dataset = self._dataset
+        if image_id is None or dataset is None or image_id == self._image_id:
+            return
+        if image_id in dataset.images:
+            self.overlay.prefetch(dataset.images[image_id], dataset.instances_of(image_id))
+
     def set_pixels(self, image_id: int, levels: list[QImage] | None) -> None:
         """The decoded image as a pyramid (full size first); ignored if the canvas moved on."""
         if image_id != self._image_id:
@@ -254,9 +262,12 @@ class Canvas(QGraphicsView):
     def _refresh_marks(self) -> None:
         margin, selected = self.outline_margin, self._selected_id
         hovered = None if self.hovered_id == selected else self.hovered_id
-        self._hover_mark.set_target(self.overlay.path_of(hovered), margin)
+        overlay = self.overlay
+        self._hover_mark.set_target(overlay.path_of(hovered), margin, staircase=overlay.staircase(hovered))
         shown = selected is not None and self.is_shown(selected)
-        self._selection_mark.set_target(self.overlay.path_of(selected) if shown else None, margin)
+        self._selection_mark.set_target(
+            overlay.path_of(selected) if shown else None, margin, staircase=overlay.staircase(selected)
+        )
 
     # -- zoom and pan -----------------------------------------------------------------------------
     @property

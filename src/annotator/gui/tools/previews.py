@@ -6,10 +6,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
 
 from annotator.core.geometry import Geometry, Polygons, to_mask_array
+from annotator.gui.canvas.render import polygon_of
 
 PREVIEW_Z = 3e7  # above instances, labels and the hover/selection marks
 HANDLE_PX = 7  # handle side on screen, in pixels
@@ -20,7 +21,7 @@ def polygon_path(rings, *, closed: bool = True) -> QPainterPath:
     path = QPainterPath()
     path.setFillRule(Qt.FillRule.WindingFill)
     for ring in rings:
-        path.addPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in ring]))
+        path.addPolygon(polygon_of(ring))
         if closed:
             path.closeSubpath()
     return path
@@ -119,13 +120,23 @@ class MaskPreviewItem(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
-    def show_region(self, before: np.ndarray, working: np.ndarray, box: tuple[int, int, int, int]) -> None:
-        """Refresh the box from the working mask: only what the stroke changed shows, 1 where it painted
-        new pixels, 2 where it erased some; the canvas still draws the instance as it was beneath."""
+    def show_region(
+        self,
+        before: np.ndarray,
+        working: np.ndarray,
+        box: tuple[int, int, int, int],
+        *,
+        origin: tuple[int, int] = (0, 0),
+    ) -> None:
+        """Refresh the box (image pixels) from the working mask, whose pixel (0, 0) is image pixel
+        `origin`: only what the stroke changed shows, 1 where it painted new pixels, 2 where it erased
+        some; the canvas still draws the instance as it was beneath."""
         x0, y0, x1, y1 = box
         if x1 <= x0 or y1 <= y0:
             return
-        now, was = working[y0:y1, x0:x1], before[y0:y1, x0:x1]
+        ox, oy = origin
+        local = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
+        now, was = working[local], before[local]
         self.display[y0:y1, x0:x1] = (now > was) + ((was > now) << 1).astype(np.uint8)
         box = QRectF(x0, y0, x1 - x0, y1 - y0)
         self._touched = self._touched.united(box) if not self._touched.isEmpty() else box

@@ -1,0 +1,94 @@
+"""Thread CPU time of building the overlay tile of bench/canvas.py's scene, lever by lever.
+
+Wall-clock figures swing threefold when other work shares the two cores; the CPU time each thread spends
+moves far less. Printed per build: the CPU time of all threads, and of the busiest one (what the build
+takes on two otherwise idle cores). Rows: the tile after a zoom step from fit (0.365x) with the dashes
+measured per layer (today) and batched, in one thread and in two bands; the tile after a zoom step
+at 1:1 (1.1x), whole and the view's part first; and decoding the 500 mask crops (which a switch to a
+prefetched image no longer waits for). See docs/decisions/0020-exact-picture-sooner.md.
+Run: `.venv/bin/python bench/tile_cpu.py`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import numpy as np
+
+import annotator.gui.canvas.compose as compose
+from annotator.core.colors import category_rgb
+from scene import HEIGHT, WIDTH, make_dataset
+
+REPEATS = 3
+_spent: dict[int, float] = {}
+_render = compose.render_base_exact
+
+
+def _timed(*args, **kwargs) -> None:
+    started = time.thread_time()
+    _render(*args, **kwargs)
+    ident = threading.get_ident()
+    _spent[ident] = _spent.get(ident, 0.0) + time.thread_time() - started
+
+
+compose.render_base_exact = _timed  # the unit every build is made of, in whichever thread
+
+
+def build(spec, bands: int, first=None, *, batched: bool = True) -> tuple[float, float]:
+    """(CPU ms of all threads, CPU ms of the busiest thread)."""
+    _spent.clear()
+    saved = compose._all_dashes
+    if not batched:
+        compose._all_dashes = lambda *args, **kwargs: {}
+    try:
+        if first is None:
+            compose.build_tile(spec, bands=bands)
+        else:
+            x0, y0, x1, y1 = spec.area
+            buffer = np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
+            compose.build_first(buffer, spec, first, bands=bands)
+    finally:
+        compose._all_dashes = saved
+    return sum(_spent.values()) * 1e3, max(_spent.values()) * 1e3
+
+
+def main() -> None:
+    dataset = make_dataset()
+    layers = sorted(
+        (
+            compose.make_layer(i, category_rgb(None, i.category_id), (WIDTH, HEIGHT), opacity=0.4)
+            for i in dataset.instances_of(1)
+        ),
+        key=lambda layer: layer.key,
+    )
+    started = time.thread_time()
+    for layer in layers:
+        layer.fill  # noqa: B018 - decoded once and kept
+    crops = (time.thread_time() - started) * 1e3
+    fit = compose.TileSpec((0, 0, 1461, 1096), 0.365, tuple(layers), None, 2.0)
+    zoomed = compose.TileSpec((989, 909, 3369, 2389), 1.1, tuple(layers), None, 2.0)
+    view = (1389, 1159, 2969, 2139)  # the 1600x1000 view inside that tile
+    cases = {
+        "zoom step from fit, dashes per layer (today)": (fit, 1, None, False),
+        "zoom step from fit, dashes batched": (fit, 1, None, True),
+        "zoom step from fit, batched, two bands": (fit, 2, None, True),
+        "zoom step at 1:1, whole tile, one thread (today)": (zoomed, 1, None, False),
+        "zoom step at 1:1, whole tile, two bands": (zoomed, 2, None, True),
+        "zoom step at 1:1, the view's part, two bands": (zoomed, 2, view, True),
+    }
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(REPEATS):
+        for title, (spec, bands, first, batched) in cases.items():
+            rows.setdefault(title, []).append(build(spec, bands, first, batched=batched))
+    print(f"mask crops of the {len(layers)} instances decoded: {crops:.0f} ms CPU")
+    print(f"{'(thread CPU ms, median of 3)':<50}{'all threads':>12}{'busiest':>9}")
+    for title, values in rows.items():
+        total = statistics.median(v[0] for v in values)
+        busiest = statistics.median(v[1] for v in values)
+        print(f"{title:<50}{total:>12.0f}{busiest:>9.0f}")
+
+
+if __name__ == "__main__":
+    main()
