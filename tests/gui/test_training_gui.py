@@ -255,6 +255,37 @@ def test_a_round_is_in_the_project_file_as_soon_as_it_saves_a_model(qtbot, tmp_p
     window.close()
 
 
+@pytest.mark.slow
+@pytest.mark.training
+def test_deleting_a_round_asks_first_then_forgets_it_and_deletes_its_files(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from annotator.io.project import open_project
+
+    window, training = make_window(qtbot, tmp_path, unlabelled=0)
+    project = window.document.path
+    dialog, end = train_round(qtbot, training, epochs=1)
+    assert end.state is TrainState.FINISHED, end.message
+    folder = project.parent / "data-models"
+    assert (folder / "round-1.pt").is_file() and (folder / "round-1.data.json").is_file()
+    dialog.rounds.setCurrentRow(0)
+    assert dialog.delete_round_button.isEnabled()
+
+    answers = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes]
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: answers.pop(0))
+    dialog.delete_round_button.click()  # the person says Cancel: nothing happens
+    assert (folder / "round-1.pt").is_file() and dialog.rounds.item(0).text().startswith("Round 1")
+    dialog.delete_round_button.click()  # Yes
+
+    assert sorted(p.name for p in folder.iterdir()) == []
+    assert dialog.rounds.item(0).text() == "No model trained yet"
+    assert not dialog.delete_round_button.isEnabled() and not dialog.use_round_button.isEnabled()
+    assert window.set_document(None)
+    with open_project(project) as reopened:
+        assert reopened.store.model_rounds() == []
+    window.close()
+
+
 def test_what_is_left_out_of_training_is_said_before_it_starts(qtbot, tmp_path):
     """A class without instances, an image missing on disk, a set too small to validate: notes, not
     errors; the round can still start."""

@@ -82,3 +82,20 @@ def resolve_recorded(project_path: Path, recorded: str) -> Path:
     """A recorded model path back to a file path (an absolute one is kept as it is)."""
     path = Path(recorded)
     return path if path.is_absolute() else project_path.parent / path
+
+
+def delete_round_files(project_path: Path, number: int) -> list[str]:
+    """Delete round `number`'s files (model, resumable state, training set) from the project's models
+    folder; the names of those that could not be deleted. Only those names in that folder are touched,
+    and a link there is removed, never followed."""
+    folder = models_folder(project_path)
+    files = round_files(folder, number)
+    kept = []
+    for path in (files.model, files.last, files.data):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            kept.append(f"{path.name} ({exc.strerror or exc})")
+    return kept

@@ -287,6 +287,12 @@ class ProjectStore:
             conn.execute(_MODELS_TABLE)
             conn.execute("INSERT OR REPLACE INTO models VALUES (?,?,?,?,?,?,?)", _round_row(model_round))
 
+    def remove_model_round(self, number: int) -> None:
+        """Forget round `number` (its files are the caller's to delete)."""
+        with self._transaction() as conn:
+            conn.execute(_MODELS_TABLE)
+            conn.execute("DELETE FROM models WHERE round = ?", (number,))
+
     # -- write-through ----------------------------------------------------------------------------
     def attach(self, dataset: Dataset) -> None:
         """Write every later change of `dataset` to the file as it happens."""

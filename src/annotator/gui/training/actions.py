@@ -24,6 +24,7 @@ from annotator.gui.training.controller import RunEnd, TrainingController
 from annotator.gui.training.dialog import TrainDialog
 from annotator.gui.training.history import ModelHistory
 from annotator.gui.training.options import TrainOptions
+from annotator.io.errors import DatasetError
 
 
 class Training(QObject):
@@ -69,6 +70,7 @@ class Training(QObject):
         dialog.cancel_requested.connect(controller.cancel)
         dialog.use_model_requested.connect(self.use_model)
         dialog.prelabel_requested.connect(self.prelabel_unlabelled)
+        dialog.delete_requested.connect(self.delete_round)
         return dialog
 
     def _refresh_dialog(self) -> None:
@@ -106,6 +108,26 @@ class Training(QObject):
         if end.model_round is not None and document is not None:
             dialog.show()  # the offer is the loop's next step: bring it back if it was closed
             dialog.raise_()
+
+    def delete_round(self, model_round: ModelRound) -> None:
+        """Forget a round and delete its files (the dialog has asked the person)."""
+        document = self.document
+        if document is None:
+            return
+        try:
+            kept = self.history.remove(document, model_round)
+        except DatasetError as exc:
+            problem = f"Round {model_round.number} was not deleted: {exc}"
+        else:
+            problem = f"Could not delete {', '.join(kept)}" if kept else ""
+        self.window.statusBar().showMessage(problem or f"Round {model_round.number} deleted", 15000)
+        if self.dialog is not None:
+            self.dialog.show_message(problem)
+            last = self.history.last_model(document)
+            self.dialog.set_options(self.dialog.options.value(), None if last is None else last[0])
+            self.dialog.set_rounds(
+                [(r, self.history.model_path(document, r)) for r in self.history.rounds(document)]
+            )
 
     # -- the next step of the loop ----------------------------------------------------------------
     def unlabelled_images(self) -> list[int]:

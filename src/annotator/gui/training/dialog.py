@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -33,6 +34,7 @@ from annotator.gui.training.run_panel import RunPanel
 PROBLEM_STYLE = "color: #c0392b"
 NOTE_STYLE = "color: #9a6700"
 SHOWN_NOTICES = 4
+FILE_THERE = Qt.ItemDataRole.UserRole + 1  # whether a listed round's model file is on disk
 
 
 class TrainDialog(QDialog):
@@ -42,6 +44,7 @@ class TrainDialog(QDialog):
     cancel_requested = Signal()
     use_model_requested = Signal(object)  # the ModelRound whose model pre-labelling should use
     prelabel_requested = Signal(object)  # the ModelRound to pre-label with
+    delete_requested = Signal(object)  # the ModelRound to forget, its files deleted (already confirmed)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -57,6 +60,8 @@ class TrainDialog(QDialog):
         self.rounds.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.use_round_button = QPushButton("Use this model")
         self.use_round_button.setToolTip("Pre-label with this model (Model settings ▸ Weights file)")
+        self.delete_round_button = QPushButton("Delete…")
+        self.delete_round_button.setToolTip("Forget this round and delete its model file")
         self.run_panel = RunPanel()
         self.offer = QLabel(wordWrap=True)
         self.offer.setStyleSheet("font-weight: bold")
@@ -68,9 +73,9 @@ class TrainDialog(QDialog):
         self.cancel_button = QPushButton("Cancel round")
         self.cancel_button.setToolTip("Stop after this step and keep the best model so far")
         self.close_button = QPushButton("Close")
+        self.state = TrainState.IDLE
         self._layout()
         self._connect()
-        self.state = TrainState.IDLE
         self.finished_round: ModelRound | None = None
         self._ready = False
         self._hide_offer()
@@ -88,7 +93,11 @@ class TrainDialog(QDialog):
         rounds_box = QGroupBox("Models of this project")
         rounds_layout = QVBoxLayout(rounds_box)
         rounds_layout.addWidget(self.rounds, 1)
-        rounds_layout.addWidget(self.use_round_button, 0, Qt.AlignmentFlag.AlignRight)
+        round_buttons = QHBoxLayout()
+        round_buttons.addStretch(1)
+        round_buttons.addWidget(self.delete_round_button)
+        round_buttons.addWidget(self.use_round_button)
+        rounds_layout.addLayout(round_buttons)
         top = QHBoxLayout()
         top.addWidget(options_box, 3)
         top.addWidget(rounds_box, 2)
@@ -117,6 +126,7 @@ class TrainDialog(QDialog):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.close_button.clicked.connect(self.hide)
         self.use_round_button.clicked.connect(self._use_selected_round)
+        self.delete_round_button.clicked.connect(self._delete_selected_round)
         self.rounds.currentRowChanged.connect(lambda _row: self._enable_round_button())
         self.use_button.clicked.connect(lambda: self.use_model_requested.emit(self.finished_round))
         self.prelabel_button.clicked.connect(lambda: self.prelabel_requested.emit(self.finished_round))
@@ -131,7 +141,8 @@ class TrainDialog(QDialog):
         for model_round, path in sorted(rounds, key=lambda pair: -pair[0].number):
             there = path.is_file()
             item = QListWidgetItem(model_round.label() + ("" if there else " · file missing"))
-            item.setData(Qt.ItemDataRole.UserRole, model_round if there else None)
+            item.setData(Qt.ItemDataRole.UserRole, model_round)
+            item.setData(FILE_THERE, there)
             item.setToolTip(str(path))
             self.rounds.addItem(item)
         if not rounds:
@@ -170,6 +181,7 @@ class TrainDialog(QDialog):
         self.pause_button.setEnabled(state in (TrainState.RUNNING, TrainState.PAUSING, TrainState.PAUSED))
         self.pause_button.setText("Resume" if state in (TrainState.PAUSING, TrainState.PAUSED) else "Pause")
         self.cancel_button.setEnabled(active and state is not TrainState.STOPPING)
+        self._enable_round_button()
         if active:
             self._hide_offer()
 
@@ -204,14 +216,38 @@ class TrainDialog(QDialog):
         paused = self.state in (TrainState.PAUSING, TrainState.PAUSED)
         (self.resume_requested if paused else self.pause_requested).emit()
 
-    def _selected_round(self) -> ModelRound | None:
+    def _selected_round(self, *, usable: bool = True) -> ModelRound | None:
+        """The round selected in the list; with `usable`, only one whose model file is there."""
         item = self.rounds.currentItem()
-        return None if item is None else item.data(Qt.ItemDataRole.UserRole)
+        if item is None or (usable and not item.data(FILE_THERE)):
+            return None
+        return item.data(Qt.ItemDataRole.UserRole)
 
     def _enable_round_button(self) -> None:
         self.use_round_button.setEnabled(self._selected_round() is not None)
+        selected = self._selected_round(usable=False)
+        # the round being trained is recorded as it runs, and its files are in use
+        training = (
+            self.state.active and selected is not None and selected.details.get("reason") == "unfinished"
+        )
+        self.delete_round_button.setEnabled(selected is not None and not training)
 
     def _use_selected_round(self) -> None:
         model_round = self._selected_round()
         if model_round is not None:
             self.use_model_requested.emit(model_round)
+
+    def _delete_selected_round(self) -> None:
+        model_round = self._selected_round(usable=False)
+        if model_round is None:
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete this model?",
+            f"Delete round {model_round.number}'s model file and forget the round? This cannot be undone.\n"
+            "The project's labels are not touched; pre-labelling that uses this model will need another.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.delete_requested.emit(model_round)

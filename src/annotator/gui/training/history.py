@@ -7,7 +7,7 @@ from pathlib import Path
 
 from annotator.core.model_rounds import ModelRound, last_round
 from annotator.core.session import Document
-from annotator.io.model_folder import resolve_recorded
+from annotator.io.model_folder import delete_round_files, resolve_recorded
 from annotator.io.project import Project
 
 
@@ -30,6 +30,16 @@ class ModelHistory:
         else:
             rounds = self._in_memory.setdefault(id(document), [])
             rounds[:] = [r for r in rounds if r.number != model_round.number] + [model_round]
+
+    def remove(self, document: Document, model_round: ModelRound) -> list[str]:
+        """Forget a round and delete its files from the models folder; the files that could not be
+        deleted. DatasetError when the project file cannot be written (then nothing is deleted)."""
+        if isinstance(document, Project):
+            document.store.remove_model_round(model_round.number)
+        else:
+            rounds = self._in_memory.get(id(document), [])
+            rounds[:] = [r for r in rounds if r.number != model_round.number]
+        return delete_round_files(Path(document.path), model_round.number)
 
     @staticmethod
     def model_path(document: Document, model_round: ModelRound) -> Path:
