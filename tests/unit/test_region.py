@@ -4,9 +4,11 @@ back to the same pixels, area computed once."""
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from annotator.core.geometry import Mask, Polygons, area, mask_to_polygons, to_mask_array
+from annotator.core.geometry import GeometryError, Mask, Polygons, area, mask_to_polygons, to_mask_array
 from annotator.core.region import Region
 
 
@@ -72,3 +74,25 @@ def test_area_is_rasterised_once_per_geometry(monkeypatch):
     first = area(polygons, 50, 50)
     assert area(polygons, 50, 50) == first == Region(polygons, 50, 50).area
     assert len(calls) == 1
+
+
+coordinate = st.one_of(
+    st.integers(-30, 90).map(float),
+    st.integers(-300, 900).map(lambda v: v / 10),  # tenths: 5 x lands on halves, where rounding turns
+    st.floats(-40.0, 100.0, allow_nan=False),
+    st.sampled_from([-1e10, 1e10, 1e300, -0.5, 0.5, 59.5, 79.5, 0.1 + 0.2]),  # clipped first
+)
+ring = st.lists(st.tuples(coordinate, coordinate), min_size=3, max_size=8).map(lambda p: np.array(p))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rings=st.lists(ring, min_size=1, max_size=3), height=st.integers(1, 60), width=st.integers(1, 80))
+def test_a_polygon_crop_pasted_back_is_the_whole_image_rasterisation(rings, height, width):
+    """Property: the window `_polygon_crop` rasterises in gives the pixels of rasterising on the whole
+    image, to the pixel (pycocotools rounds 5 x + 0.5 toward zero; the shift is by whole pixels)."""
+    try:
+        polygons = Polygons(tuple(rings))
+    except GeometryError:
+        return  # not a polygon the tool keeps (a ring of fewer than 3 distinct points, ...)
+    crop = Region(polygons, height, width).crop
+    assert np.array_equal(_paste(crop, height, width), to_mask_array(polygons, height, width))

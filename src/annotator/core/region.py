@@ -214,8 +214,23 @@ def _polygon_crop(polygons: Polygons, height: int, width: int) -> Crop:
     w, h = x1 - x0, y1 - y0
     if w <= 0 or h <= 0:
         return EMPTY_CROP
-    shifted = [(ring - (x0, y0)).ravel() for ring in polygons.rings]
+    shifted = [_shifted(ring, x0, y0).ravel() for ring in polygons.rings]
     # pycocotools clips at the window; where the window edge is not the image edge nothing is outside.
     rles = mask_utils.frPyObjects(shifted, h, w)
     merged = mask_utils.merge(rles) if len(rles) > 1 else rles[0]
     return Crop(x0, y0, np.ascontiguousarray(mask_utils.decode(merged)))
+
+
+def _shifted(ring: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """`ring` moved by (-x0, -y0) so that pycocotools gives the window exactly the whole image's raster.
+
+    pycocotools rounds each coordinate to `(int)(5 v + 0.5)`; subtracting first (42.3 - 18) can land on
+    the other side of a half and move an edge by a pixel. So the whole image's rounded values are taken,
+    shifted as integers and handed over as integer / 5, which round back to exactly those integers. An axis
+    with no shift keeps its values (the window then starts at 0, where negative values truncate toward 0).
+    """
+    out = ring.copy()
+    for axis, offset in ((0, x0), (1, y0)):
+        if offset:
+            out[:, axis] = (np.trunc(ring[:, axis] * 5.0 + 0.5) - 5 * offset) / 5.0
+    return out
