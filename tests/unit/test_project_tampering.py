@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +194,32 @@ def test_any_tampered_rows_open_with_each_named_or_are_refused_clearly(made, tmp
         assert "\n" not in str(error)
         return
     assert all("\n" not in p for p in problems)
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "annotator.cli.main", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+@pytest.mark.slow  # two processes per case
+@pytest.mark.parametrize(
+    ("sql", "code", "said"),
+    [
+        (f"UPDATE categories SET name = {BAD_UTF8} WHERE id = 2", 0, "category 2: damaged row not loaded"),
+        ("UPDATE images SET file_name = 'a.png' WHERE id = 2", 0, "image 2: damaged row not loaded"),
+        ("CREATE TRIGGER t AFTER INSERT ON instances BEGIN SELECT 1; END", 2, "holds a trigger"),
+        ("UPDATE meta SET value = x'00ff' WHERE key = 'root'", 2, "setting 'root'"),
+    ],
+)
+def test_info_and_convert_on_a_tampered_project_name_the_row_or_exit_2_with_one_line(
+    made, tmp_path, sql, code, said
+):
+    path = _tampered(made, tmp_path, (sql, ()))
+    for args in (("info", path), ("convert", path, "--to", "coco", "--out", tmp_path / "out.json")):
+        result = _cli(*args)
+        assert result.returncode == code, result.stderr
+        assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+        if code == 2:
+            assert len(result.stderr.strip().splitlines()) == 1 and said in result.stderr
+        else:
+            assert said in result.stdout + result.stderr
