@@ -223,3 +223,25 @@ def test_info_and_convert_on_a_tampered_project_name_the_row_or_exit_2_with_one_
             assert len(result.stderr.strip().splitlines()) == 1 and said in result.stderr
         else:
             assert said in result.stdout + result.stderr
+
+
+def test_a_save_a_tampered_constraint_refuses_is_reported_and_kept_in_memory(made, tmp_path):
+    """A CHECK constraint added to a table passes the opening checks; a save it refuses is said (the
+    window shows it and offers to save elsewhere) and the edit stays pending, never silently unsaved."""
+    path = _tampered(
+        made,
+        tmp_path,
+        ("ALTER TABLE instances RENAME TO old_instances", ()),
+        ("CREATE TABLE instances (id INTEGER PRIMARY KEY, image_id INTEGER NOT NULL, category_id INTEGER NOT "
+         "NULL, geometry BLOB NOT NULL, z INTEGER NOT NULL CHECK (z < 100), source TEXT NOT NULL, model TEXT, "
+         "score REAL, review TEXT NOT NULL, iscrowd INTEGER NOT NULL, extra TEXT NOT NULL)", ()),
+        ("INSERT INTO instances SELECT * FROM old_instances", ()),
+        ("DROP TABLE old_instances", ()),
+    )  # fmt: skip
+    with open_project(path) as project:
+        reported = []
+        project.store.on_save_error = reported.append
+        project.dataset.put_instances([Instance(9, 1, 1, TRIANGLE, z=500)])
+        assert project.store.pending == 1 and len(reported) == 1
+        assert "could not save" in str(reported[0]) and "\n" not in str(reported[0])
+        project.close(discard=True)
