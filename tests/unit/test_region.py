@@ -3,12 +3,14 @@ back to the same pixels, area computed once."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from annotator.core.geometry import GeometryError, Mask, Polygons, area, mask_to_polygons, to_mask_array
+from annotator.core.geometry import GeometryError, Mask, Polygons, Rle, area, mask_to_polygons, to_mask_array
 from annotator.core.region import Region
 
 
@@ -96,3 +98,28 @@ def test_a_polygon_crop_pasted_back_is_the_whole_image_rasterisation(rings, heig
         return  # not a polygon the tool keeps (a ring of fewer than 3 distinct points, ...)
     crop = Region(polygons, height, width).crop
     assert np.array_equal(_paste(crop, height, width), to_mask_array(polygons, height, width))
+
+
+def test_a_mask_of_dots_at_opposite_corners_is_drawn_and_hit_tested_in_little_memory():
+    """The canvas draws a region from its crops and hit-tests and strokes it from them: for dots at the
+    corners of a 15000x16000 image that is a few tiny crops, not one 229 MB box."""
+    height, width = 15000, 16000
+    corners = [(0, 0), (width - 1, height - 1), (width - 1, 0), (0, height - 1)]
+    starts = sorted(x * height + y for x, y in corners)
+    counts, at = [], 0
+    for start in starts:
+        counts += [start - at, 1]
+        at = start + 1
+    rle = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    mask = Mask(Rle(height, width, rle["counts"]))
+    tracemalloc.start()
+    try:
+        region = Region(mask, height, width)
+        crops, outline = region.crops, region.outline
+        hits = [region.covers(x + 0.5, y + 0.5) for x, y in corners] + [region.covers(8000.5, 7500.5)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"
+    assert sum(int(c.mask.sum()) for c in crops) == 4 and len(outline) == 4
+    assert hits == [True, True, True, True, False]

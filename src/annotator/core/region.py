@@ -80,18 +80,28 @@ class Region:
         return _polygon_crop(self.geometry, self.height, self.width)
 
     @cached_property
+    def crops(self) -> tuple[Crop, ...]:
+        """The pixels as crops holding each pixel once: `crop` alone, or for a mask whose box is large and
+        mostly empty, one crop per group of its parts (`mask_crops`), so drawing it never needs an
+        image-sized array."""
+        if isinstance(self.geometry, Mask):
+            return tuple(mask_crops(Mask(self.rle)))  # `rle` checks the mask's size against the image's
+        return () if self.crop.empty else (self.crop,)
+
+    @cached_property
     def outline(self) -> tuple[np.ndarray, ...]:
         """Rings to stroke, in image coordinates: a polygon's own rings; a mask's boundary along pixel
         edges (every ring of it, holes included)."""
         if isinstance(self.geometry, Polygons):
             return self.geometry.rings
-        crop = self.crop
-        if crop.empty:
-            return ()
-        return tuple(trace_rings(crop.mask, offset=(crop.x0, crop.y0), holes=True))
+        return tuple(
+            ring
+            for crop in self.crops
+            for ring in trace_rings(crop.mask, offset=(crop.x0, crop.y0), holes=True)
+        )
 
     def covers(self, x: float, y: float) -> bool:
-        return self.crop.covers(x, y)
+        return any(crop.covers(x, y) for crop in self.crops)
 
 
 def mask_crop(mask: Mask) -> Crop:
