@@ -123,3 +123,22 @@ def test_a_mask_of_dots_at_opposite_corners_is_drawn_and_hit_tested_in_little_me
     assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"
     assert sum(int(c.mask.sum()) for c in crops) == 4 and len(outline) == 4
     assert hits == [True, True, True, True, False]
+
+
+def test_tiny_rings_at_opposite_corners_are_drawn_from_small_crops():
+    height, width = 15000, 16000
+    rings = tuple(
+        np.array([[x, y], [x + 2, y], [x + 2, y + 2]], np.float64) for x, y in ((1, 1), (15990, 14990))
+    )
+    polygons = Polygons(rings)
+    tracemalloc.start()
+    try:
+        region = Region(polygons, height, width)
+        crops = region.crops
+        hit = region.covers(15991.6, 14990.4)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"
+    assert len(crops) == 2 and hit and not region.covers(8000.5, 7500.5)
+    assert sum(int(c.mask.sum()) for c in crops) == region.area

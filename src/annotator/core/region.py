@@ -81,10 +81,11 @@ class Region:
 
     @cached_property
     def crops(self) -> tuple[Crop, ...]:
-        """The pixels as crops holding each pixel once: `crop` alone, or for a mask whose box is large and
-        mostly empty, one crop per group of its parts (`mask_crops`), so drawing it never needs an
-        image-sized array."""
-        if isinstance(self.geometry, Mask):
+        """The pixels as crops holding each pixel once: `crop` alone, or for a mask (or polygons) whose box
+        is large and mostly empty, one crop per group of its parts (`mask_crops`), so drawing it never
+        needs an image-sized array."""
+        _, _, w, h = self.bbox
+        if isinstance(self.geometry, Mask) or w * h > SPARSE_BOX:  # far-apart rings: from their RLE too
             return tuple(mask_crops(Mask(self.rle)))  # `rle` checks the mask's size against the image's
         return () if self.crop.empty else (self.crop,)
 
