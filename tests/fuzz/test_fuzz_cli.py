@@ -99,3 +99,16 @@ def test_eval_exits_0_or_2_with_one_line(data):
     (folder / "pred.json").write_text(to_text(data))
     code, lines = _run("eval", "--iou-type", "both", folder / "gt.json", folder / "pred.json")
     _assert_clear("eval", code, lines, "pred.json")
+
+
+@FUZZ
+@given(st.one_of(hostile_coco(), hostile_labelme()), st.sampled_from(["audit", "rank", "segment-boxes"]))
+def test_audit_rank_and_segment_boxes_exit_0_or_2_with_one_line(data, command):
+    """The other commands that read a dataset, on the same hostile files (GrabCut for segment-boxes: no
+    model)."""
+    folder = _folder()
+    (folder / "in.json").write_text(to_text(data))
+    extra = {"audit": ["--out", folder / "o.json"], "rank": ["--out", folder / "o.txt", "--no-cache"],
+             "segment-boxes": ["--out", folder / "o.json", "--grabcut"]}[command]  # fmt: skip
+    code, lines = _run(command, folder / "in.json", *extra)
+    _assert_clear(command, code, lines, "in.json")

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QMessageBox
 from annotator.app import build_window
 from annotator.gui import main_window
 from annotator.gui.resume import PROJECT_KEY
-from hostile_files import hostile_coco, to_text
+from hostile_files import hostile_coco, hostile_labelme, to_text
 
 
 def _window(folder: Path):
@@ -33,6 +33,10 @@ def _open(qtbot, folder: Path, messages: list[str]) -> bool:
     if opened:
         assert window.document.path == folder / "data.annotator"
         assert not messages
+        for image_id in list(window.document.dataset.images)[:3]:  # each shown as a click in the list does
+            window.images_dock.image_activated.emit(image_id)
+            qtbot.waitUntil(lambda i=image_id: window.session.image.id == i)
+            window.loader.wait()
     else:
         assert window.document is None or window.document.path != folder / "data.annotator"
         assert len(messages) == 1 and "data.json" in messages[0], messages
@@ -41,6 +45,7 @@ def _open(qtbot, folder: Path, messages: list[str]) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("error::RuntimeWarning")  # libshiboken's "Overflow" when an id outgrows a C++ int
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
 @given(data=hostile_coco())
@@ -113,3 +118,28 @@ def test_a_folder_with_file_names_that_are_not_utf8_opens_and_names_them(qtbot, 
         assert len(named) == 2 and any("sub" in p for p in named)
         assert all(p.encode("utf-8") for p in window.document.problems)  # printable, storable text
         window.close()
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@given(data=hostile_labelme())
+def test_a_hostile_labelme_file_is_shown_or_refused_with_one_dialog(qtbot, monkeypatch, data):
+    """The same for a LabelMe file opened by itself: never an exception out of the slot."""
+    messages: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
+    folder = Path(tempfile.mkdtemp())
+    PilImage.new("RGB", (40, 30)).save(folder / "a.png")
+    (folder / "data.json").write_text(to_text(data))
+    window = _window(folder)
+    qtbot.addWidget(window)
+    if window.open_path(folder / "data.json"):
+        assert not messages
+        for image_id in list(window.document.dataset.images)[:3]:
+            window.images_dock.image_activated.emit(image_id)
+            qtbot.waitUntil(lambda i=image_id: window.session.image.id == i)
+            window.loader.wait()
+    else:
+        assert len(messages) == 1 and "data.json" in messages[0], messages
+    window.close()

@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import pickle
 import time
+import warnings
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
@@ -167,3 +170,22 @@ def test_an_empty_weights_file_says_so(tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(DatasetError, match="the file is empty"):
         load_checkpoint(tmp_path / "empty.pt")
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.one_of(st.binary(min_size=1, max_size=2000), st.binary(max_size=2000).map(lambda b: b"\x80" + b),
+                      st.binary(max_size=2000).map(lambda b: b"PK\x03\x04" + b)))  # fmt: skip
+def test_random_bytes_as_weights_get_one_clear_line(tmp_path_factory, data):
+    """Random bytes, bytes that start like a pickle or like a zip: one line naming the file, never torch's
+    advice to turn weights_only off, and nothing printed (torch warns about pickle protocols)."""
+    path = tmp_path_factory.mktemp("w") / "weights.pt"
+    path.write_bytes(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a warning torch printed would be a second line on stderr
+        with pytest.raises(DatasetError) as caught:
+            load_checkpoint(path)
+    text = str(caught.value)
+    assert "\n" not in text and "weights.pt" in text
+    assert "weights_only" not in text and "Re-running" not in text and "trusted" not in text
+    if not (data.startswith(b"PK\x03\x04") or data.startswith(b"\x80")):
+        assert "is not a PyTorch checkpoint" in text

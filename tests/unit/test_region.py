@@ -3,10 +3,14 @@ back to the same pixels, area computed once."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
-from annotator.core.geometry import Mask, Polygons, area, mask_to_polygons, to_mask_array
+from annotator.core.geometry import GeometryError, Mask, Polygons, Rle, area, mask_to_polygons, to_mask_array
 from annotator.core.region import Region
 
 
@@ -72,3 +76,69 @@ def test_area_is_rasterised_once_per_geometry(monkeypatch):
     first = area(polygons, 50, 50)
     assert area(polygons, 50, 50) == first == Region(polygons, 50, 50).area
     assert len(calls) == 1
+
+
+coordinate = st.one_of(
+    st.integers(-30, 90).map(float),
+    st.integers(-300, 900).map(lambda v: v / 10),  # tenths: 5 x lands on halves, where rounding turns
+    st.floats(-40.0, 100.0, allow_nan=False),
+    st.sampled_from([-1e10, 1e10, 1e300, -0.5, 0.5, 59.5, 79.5, 0.1 + 0.2]),  # clipped first
+)
+ring = st.lists(st.tuples(coordinate, coordinate), min_size=3, max_size=8).map(lambda p: np.array(p))
+
+
+@settings(max_examples=300, deadline=None)
+@given(rings=st.lists(ring, min_size=1, max_size=3), height=st.integers(1, 60), width=st.integers(1, 80))
+def test_a_polygon_crop_pasted_back_is_the_whole_image_rasterisation(rings, height, width):
+    """Property: the window `_polygon_crop` rasterises in gives the pixels of rasterising on the whole
+    image, to the pixel (pycocotools rounds 5 x + 0.5 toward zero; the shift is by whole pixels)."""
+    try:
+        polygons = Polygons(tuple(rings))
+    except GeometryError:
+        return  # not a polygon the tool keeps (a ring of fewer than 3 distinct points, ...)
+    crop = Region(polygons, height, width).crop
+    assert np.array_equal(_paste(crop, height, width), to_mask_array(polygons, height, width))
+
+
+def test_a_mask_of_dots_at_opposite_corners_is_drawn_and_hit_tested_in_little_memory():
+    """The canvas draws a region from its crops and hit-tests and strokes it from them: for dots at the
+    corners of a 15000x16000 image that is a few tiny crops, not one 229 MB box."""
+    height, width = 15000, 16000
+    corners = [(0, 0), (width - 1, height - 1), (width - 1, 0), (0, height - 1)]
+    starts = sorted(x * height + y for x, y in corners)
+    counts, at = [], 0
+    for start in starts:
+        counts += [start - at, 1]
+        at = start + 1
+    rle = mask_utils.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+    mask = Mask(Rle(height, width, rle["counts"]))
+    tracemalloc.start()
+    try:
+        region = Region(mask, height, width)
+        crops, outline = region.crops, region.outline
+        hits = [region.covers(x + 0.5, y + 0.5) for x, y in corners] + [region.covers(8000.5, 7500.5)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"
+    assert sum(int(c.mask.sum()) for c in crops) == 4 and len(outline) == 4
+    assert hits == [True, True, True, True, False]
+
+
+def test_tiny_rings_at_opposite_corners_are_drawn_from_small_crops():
+    height, width = 15000, 16000
+    rings = tuple(
+        np.array([[x, y], [x + 2, y], [x + 2, y + 2]], np.float64) for x, y in ((1, 1), (15990, 14990))
+    )
+    polygons = Polygons(rings)
+    tracemalloc.start()
+    try:
+        region = Region(polygons, height, width)
+        crops = region.crops
+        hit = region.covers(15991.6, 14990.4)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"
+    assert len(crops) == 2 and hit and not region.covers(8000.5, 7500.5)
+    assert sum(int(c.mask.sum()) for c in crops) == region.area

@@ -103,15 +103,14 @@ def _map_categories(
     """Imported class id -> dataset class id, by name; the classes to create for names it lacks."""
     mapping: dict[int, int] = {}
     created: dict[str, Category] = {}
-    next_id = classes.next_id(dataset)
+    fresh = iter(classes.next_ids(dataset, len(used)))
     for category_id in sorted(used):
         source = imported.categories.get(category_id) or Category(category_id, str(category_id))
         found = classes.find_by_name(dataset, source.name)
         key = source.name.strip().casefold()
         if found is None and key not in created:
             name = source.name.strip() or str(category_id)
-            created[key] = Category(next_id, name, source.supercategory, source.color, dict(source.extra))
-            next_id += 1
+            created[key] = Category(next(fresh), name, source.supercategory, source.color, dict(source.extra))
         mapping[category_id] = found.id if found is not None else created[key].id
     return mapping, tuple(created.values())
 

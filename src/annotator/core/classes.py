@@ -13,7 +13,7 @@ from dataclasses import replace
 from itertools import chain
 
 from annotator.core import edits
-from annotator.core.model import Category, Dataset, Instance
+from annotator.core.model import Category, Dataset, Instance, fresh_ids
 from annotator.core.operations import change_class
 
 
@@ -37,8 +37,13 @@ def ordered_ids(dataset: Dataset) -> list[int]:
 
 def next_id(dataset: Dataset) -> int:
     """A new class's COCO id: one more than any id in use (by a class or, without one, an instance)."""
-    used = chain(dataset.categories, (i.category_id for i in dataset.instances.values()))
-    return max(used, default=0) + 1
+    return next_ids(dataset, 1)[0]
+
+
+def next_ids(dataset: Dataset, count: int) -> list[int]:
+    """`count` new class ids (from the smallest free one once the largest is 2^63 - 1)."""
+    used = set(chain(dataset.categories, (i.category_id for i in dataset.instances.values())))
+    return fresh_ids(used, count)
 
 
 def find_by_name(dataset: Dataset, name: str) -> Category | None:

@@ -71,7 +71,7 @@ def part_sizes(strings: Sequence[bytes], heights: Sequence[int]) -> list[np.ndar
     with the runs, not with the pixels of the masks' boxes."""
     heights = np.asarray(heights, np.int64)
     owner, column, row_start, row_end = foreground_pieces(decode_runs(strings), heights)
-    label = _run_components(owner, column, row_start, row_end)
+    label = run_components(owner, column, row_start, row_end)
     result: list[np.ndarray] = [np.zeros(0, np.int64) for _ in strings]
     if owner.size == 0:
         return result
@@ -86,7 +86,7 @@ def part_sizes(strings: Sequence[bytes], heights: Sequence[int]) -> list[np.ndar
     return result
 
 
-def _run_components(owner, column, row_start, row_end) -> np.ndarray:
+def run_components(owner, column, row_start, row_end) -> np.ndarray:
     """A component label (the smallest piece index in it) for each piece; pieces are sorted by mask,
     column and row, and two touch when in neighbouring columns of one mask their rows overlap or meet at
     a corner (8-connectivity)."""

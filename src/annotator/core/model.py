@@ -6,13 +6,31 @@ reversible and observers (the project store, the canvas) learn of it through one
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from annotator.core.events import EventEmitter
 from annotator.core.geometry import Geometry, area
+
+ID_MAX = 2**63 - 1  # SQLite's largest integer: every id the tool keeps fits it
+Z_LIMIT = 2**53  # a stacking order beyond this is refused on reading: new shapes go at top + 1
+
+
+def fresh_ids(taken: Collection[int], count: int, *, start: int | None = None) -> list[int]:
+    """`count` ids not in `taken`: after the largest one, or where that passes ID_MAX (a file used
+    2^63 - 1), the smallest free ones from `start` (default 1) upwards."""
+    first = max(taken, default=0) + 1 if start is None else start
+    if start is None and first + count - 1 <= ID_MAX:
+        return list(range(first, first + count))
+    ids: list[int] = []
+    candidate = 1 if start is None else start
+    while len(ids) < count:
+        if candidate not in taken:
+            ids.append(candidate)
+        candidate += 1
+    return ids
 
 
 class ImageStatus(StrEnum):
@@ -139,6 +157,7 @@ class Dataset:
     _by_image: dict[int, dict[int, None]] = field(default_factory=dict, repr=False)
     changes: EventEmitter[Change] = field(default_factory=EventEmitter, repr=False, compare=False)
     _next_instance_id: int = field(default=1, repr=False)
+    _low_instance_id: int = field(default=1, repr=False)  # where ids come from once past ID_MAX
 
     # -- queries ----------------------------------------------------------------------------------
     def instances_of(self, image_id: int) -> list[Instance]:
@@ -157,16 +176,21 @@ class Dataset:
         return area(instance.geometry, image.height, image.width)
 
     def new_instance_id(self) -> int:
-        self._next_instance_id = max(self._next_instance_id, max(self.instances, default=0) + 1)
-        value = self._next_instance_id
-        self._next_instance_id += 1
-        return value
+        return self.new_instance_ids(1)[0]
 
-    def new_instance_ids(self, count: int) -> range:
-        """`count` fresh ids at once (one look at the largest id, not one per instance: an import)."""
-        first = self.new_instance_id()
-        self._next_instance_id = first + count
-        return range(first, first + count)
+    def new_instance_ids(self, count: int) -> Sequence[int]:
+        """`count` fresh ids at once (one look at the largest id, not one per instance: an import).
+
+        Ids are never handed out twice (an undone delete gets its id back). Past ID_MAX (a file used
+        2^63 - 1), they come from below: the smallest ids no instance holds, upwards."""
+        first = max(self._next_instance_id, max(self.instances, default=0) + 1)
+        if first + count - 1 <= ID_MAX:
+            self._next_instance_id = first + count
+            return range(first, first + count)
+        self._next_instance_id = ID_MAX + 1
+        ids = fresh_ids(self.instances, count, start=self._low_instance_id)
+        self._low_instance_id = ids[-1] + 1 if ids else self._low_instance_id
+        return ids
 
     def snapshot(self, *, keep: Callable[[Instance], bool] | None = None) -> Dataset:
         """A copy that later edits do not reach (values are frozen: only the indexes are copied), for

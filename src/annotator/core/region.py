@@ -27,7 +27,8 @@ from annotator.core.geometry import (
     mask_to_polygons,
     trace_rings,
 )
-from annotator.core.mask_parts import MaskAtlas
+from annotator.core.mask_parts import MaskAtlas, run_components
+from annotator.core.rle_runs import decode_runs, foreground_pieces
 
 
 @dataclass(frozen=True)
@@ -79,18 +80,29 @@ class Region:
         return _polygon_crop(self.geometry, self.height, self.width)
 
     @cached_property
+    def crops(self) -> tuple[Crop, ...]:
+        """The pixels as crops holding each pixel once: `crop` alone, or for a mask (or polygons) whose box
+        is large and mostly empty, one crop per group of its parts (`mask_crops`), so drawing it never
+        needs an image-sized array."""
+        _, _, w, h = self.bbox
+        if isinstance(self.geometry, Mask) or w * h > SPARSE_BOX:  # far-apart rings: from their RLE too
+            return tuple(mask_crops(Mask(self.rle)))  # `rle` checks the mask's size against the image's
+        return () if self.crop.empty else (self.crop,)
+
+    @cached_property
     def outline(self) -> tuple[np.ndarray, ...]:
         """Rings to stroke, in image coordinates: a polygon's own rings; a mask's boundary along pixel
         edges (every ring of it, holes included)."""
         if isinstance(self.geometry, Polygons):
             return self.geometry.rings
-        crop = self.crop
-        if crop.empty:
-            return ()
-        return tuple(trace_rings(crop.mask, offset=(crop.x0, crop.y0), holes=True))
+        return tuple(
+            ring
+            for crop in self.crops
+            for ring in trace_rings(crop.mask, offset=(crop.x0, crop.y0), holes=True)
+        )
 
     def covers(self, x: float, y: float) -> bool:
-        return self.crop.covers(x, y)
+        return any(crop.covers(x, y) for crop in self.crops)
 
 
 def mask_crop(mask: Mask) -> Crop:
@@ -103,18 +115,90 @@ def mask_crop(mask: Mask) -> Crop:
     return Crop(x0, y0, np.ascontiguousarray(atlas.crop(0)))
 
 
+SPARSE_BOX = 1 << 22  # a mask box of more pixels than this, and mostly empty, is cut along its parts
+SPARSE_RATIO = 16  # "mostly empty": the box holds more than this many times the mask's pixels
+PART_CELL = 256  # parts whose boxes start in one cell of this many pixels square share a crop
+
+
+def mask_crops(mask: Mask) -> list[Crop]:
+    """A mask's pixels as crops that hold each pixel once: its box as one crop, unless that box is large
+    and mostly empty (dots at opposite corners of a 15000x16000 image: a 229 MB crop for two pixels). Then
+    its 8-connected parts, found from the runs, are grouped by where their boxes start, one crop per
+    group holding only that group's parts: work and memory follow the parts' boxes, not the mask's."""
+    runs = decode_runs([mask.rle.counts])
+    owner, column, row_start, row_end = foreground_pieces(runs, np.array([mask.rle.height], np.int64))
+    if owner.size == 0:
+        return []
+    box = (int(column.max()) - int(column.min()) + 1) * (int(row_end.max()) - int(row_start.min()))
+    if box <= SPARSE_BOX or box <= SPARSE_RATIO * int((row_end - row_start).sum()):
+        return [mask_crop(mask)]
+    label = run_components(owner, column, row_start, row_end)
+    parts, part_of = np.unique(label, return_inverse=True)
+    left = np.full(parts.size, np.iinfo(np.int64).max)
+    top = left.copy()
+    np.minimum.at(left, part_of, column)
+    np.minimum.at(top, part_of, row_start)
+    cell = (left // PART_CELL) * (mask.rle.height // PART_CELL + 1) + top // PART_CELL
+    group = np.unique(cell, return_inverse=True)[1][part_of]
+    order = np.argsort(group, kind="stable")  # keeps each group's pieces by column, then row
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    return [_pieces_crop(column[i], row_start[i], row_end[i]) for i in np.split(order, bounds)]
+
+
+def _pieces_crop(column: np.ndarray, row_start: np.ndarray, row_end: np.ndarray) -> Crop:
+    """Column segments (apart from each other, as a mask's runs are) filled into their box."""
+    x0, y0 = int(column.min()), int(row_start.min())
+    width, height = int(column.max()) - x0 + 1, int(row_end.max()) - y0
+    stride = height + 1  # a spare row per column: one column's last end never meets the next one's start
+    marks = np.zeros(width * stride + 1, np.int8)
+    base = (column - x0) * stride - y0
+    marks[base + row_start] = 1
+    marks[base + row_end] = -1
+    filled = np.cumsum(marks[:-1], dtype=np.int8).view(np.uint8).reshape(width, stride)[:, :height]
+    return Crop(x0, y0, np.ascontiguousarray(filled.T))
+
+
 def traced_polygons(mask: Mask, **options) -> PolygonConversion:
     """`mask_to_polygons` of a mask, traced on its crop (with a blank pixel around it) and moved back into
     the image: the same polygons and IoU as tracing the whole image, since pycocotools rasterises a shift
-    by whole pixels exactly, in time and memory proportional to the mask's box."""
-    crop = mask_crop(mask)
-    if crop.empty:
+    by whole pixels exactly, in time and memory proportional to the mask's box. A large, mostly empty box
+    is traced crop by crop (`mask_crops`): the same rings (parts are traced apart anyway), in another
+    order, and the IoU of all crops together."""
+    crops = mask_crops(mask)
+    if not crops:
         return mask_to_polygons(np.zeros((1, 1), np.uint8), **options)
+    if len(crops) == 1:
+        return _traced_crop(crops[0], **options)
+    rings: list[np.ndarray] = []
+    holes = dropped = 0
+    intersection = union = 0.0
+    for crop in crops:
+        traced = _traced_crop(crop, **options)
+        holes, dropped = holes + traced.hole_count, dropped + traced.dropped_parts
+        pixels = int(crop.mask.sum())
+        back = 0 if traced.polygons is None else _rasterised_area(traced.polygons, mask.rle)
+        common = traced.iou * (pixels + back) / (1 + traced.iou)  # from iou = common / (a + b - common)
+        intersection, union = intersection + common, union + pixels + back - common
+        if traced.polygons is not None:
+            rings.extend(traced.polygons.rings)
+    if holes and not options.get("fill_holes", False):
+        return PolygonConversion(None, 0.0, holes, 0)
+    if not rings:
+        return PolygonConversion(None, 0.0, holes, dropped)
+    return PolygonConversion(Polygons(tuple(rings)), intersection / union, holes, dropped)
+
+
+def _traced_crop(crop: Crop, **options) -> PolygonConversion:
     traced = mask_to_polygons(np.pad(crop.mask, 1), **options)
     if traced.polygons is None:
         return traced
     shift = np.array([crop.x0 - 1, crop.y0 - 1], np.float64)
     return replace(traced, polygons=Polygons(tuple(ring + shift for ring in traced.polygons.rings)))
+
+
+def _rasterised_area(polygons: Polygons, rle: Rle) -> int:
+    """The pixels pycocotools gives `polygons` on the mask's image, from their crop."""
+    return int(_polygon_crop(polygons, rle.height, rle.width).mask.sum())
 
 
 def _crop_of(full: np.ndarray) -> Crop:
@@ -141,8 +225,23 @@ def _polygon_crop(polygons: Polygons, height: int, width: int) -> Crop:
     w, h = x1 - x0, y1 - y0
     if w <= 0 or h <= 0:
         return EMPTY_CROP
-    shifted = [(ring - (x0, y0)).ravel() for ring in polygons.rings]
+    shifted = [_shifted(ring, x0, y0).ravel() for ring in polygons.rings]
     # pycocotools clips at the window; where the window edge is not the image edge nothing is outside.
     rles = mask_utils.frPyObjects(shifted, h, w)
     merged = mask_utils.merge(rles) if len(rles) > 1 else rles[0]
     return Crop(x0, y0, np.ascontiguousarray(mask_utils.decode(merged)))
+
+
+def _shifted(ring: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """`ring` moved by (-x0, -y0) so that pycocotools gives the window exactly the whole image's raster.
+
+    pycocotools rounds each coordinate to `(int)(5 v + 0.5)`; subtracting first (42.3 - 18) can land on
+    the other side of a half and move an edge by a pixel. So the whole image's rounded values are taken,
+    shifted as integers and handed over as integer / 5, which round back to exactly those integers. An axis
+    with no shift keeps its values (the window then starts at 0, where negative values truncate toward 0).
+    """
+    out = ring.copy()
+    for axis, offset in ((0, x0), (1, y0)):
+        if offset:
+            out[:, axis] = (np.trunc(ring[:, axis] * 5.0 + 0.5) - 5 * offset) / 5.0
+    return out

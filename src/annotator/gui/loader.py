@@ -23,8 +23,8 @@ CACHE_SIZE = 4
 class ImageLoader(QObject):
     """`request(id, path)` makes `loaded(id, levels)` or `failed(id, message)` follow, for that id only."""
 
-    loaded = Signal(int, object)
-    failed = Signal(int, str)
+    loaded = Signal(object, object)  # ids are 64-bit: Signal(int) is a C++ int (32)
+    failed = Signal(object, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

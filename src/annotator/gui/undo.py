@@ -59,7 +59,7 @@ class EditCommand(QUndoCommand):
 class UndoHistory(QObject):
     """One unlimited QUndoStack for the open document's whole session."""
 
-    replayed = Signal(int)  # image id an applied, undone or redone edit touched
+    replayed = Signal(object)  # image id an applied, undone or redone edit touched
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)

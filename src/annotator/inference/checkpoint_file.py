@@ -13,6 +13,7 @@ import math
 import os
 import re
 import stat
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,11 @@ MAX_FILE_BYTES = 4 << 30  # the largest Mask R-CNN with MAX_CLASSES and its opti
 def read_payload(path: Path) -> dict:
     """The dict a checkpoint file holds (torchvision reference scripts' {"model": ...} unwrapped)."""
     _check_file_kind(path)
+    _check_magic(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: never beside our one line
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
         raise DatasetError(path, f"cannot load checkpoint safely ({_load_failure(exc)})") from None
     if not isinstance(payload, dict):
@@ -104,6 +108,20 @@ def _check_file_kind(path: Path) -> None:
         raise DatasetError(path, "cannot read: permission denied")
 
 
+def _check_magic(path: Path) -> None:
+    """A checkpoint is a zip archive (torch.save) or a pickle (the legacy format): anything else, such as
+    random bytes, is named as such rather than as a pickle holding objects."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(4)
+    except OSError as exc:
+        raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise DatasetError(
+            path, "is not a PyTorch checkpoint (neither the zip archive torch.save writes nor a pickle)"
+        )
+
+
 def _kind(mode: int) -> str:
     if stat.S_ISFIFO(mode):
         return "FIFO (named pipe)"
@@ -124,6 +142,8 @@ def _load_failure(exc: Exception) -> str:
     text = str(exc)
     if _is_unpickling_error(exc) or "Weights only load failed" in text:
         found = re.search(r"GLOBAL ([\w.]+)", text)
+        if found is None and "Unsupported operand" in text:
+            return "it holds Python objects other than weights, or damaged data; they are refused, never run"
         what = f" ({found.group(1)})" if found else ""
         return f"it holds Python objects other than weights{what}; they are refused, never run"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -25,6 +25,7 @@ from pycocotools import mask as mask_utils
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons
 from annotator.core.model import (
     MANUAL,
+    Z_LIMIT,
     Category,
     Dataset,
     Image,
@@ -312,8 +313,9 @@ class _Reader:
         source = _source(own, raw.get("score"), self.model_name)
         if not own and source.is_model:
             self.scored_images.add(image.id)
-        if as_int(own.get("z")) is not None and ann_id is not None:
-            self.own_z[ann_id] = as_int(own["z"])
+        z = as_int(own.get("z"))
+        if z is not None and abs(z) <= Z_LIMIT and ann_id is not None:  # else larger regions behind
+            self.own_z[ann_id] = z
         extra = self._extra(raw, _ANNOTATION_KEYS, item)
         return {
             "id": -1 - index if ann_id is None else ann_id,  # negative: a new id is given in _unique_ids

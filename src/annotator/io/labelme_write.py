@@ -17,7 +17,7 @@ from PIL import Image as PilImage
 
 from annotator.core.geometry import Mask, Polygons, area
 from annotator.core.model import Dataset, Image, Instance
-from annotator.core.region import mask_crop
+from annotator.core.region import mask_crops
 from annotator.io.jsonfile import write_json
 from annotator.io.paths import export_target
 from annotator.io.problems import NO_PIXELS, Problems
@@ -112,13 +112,13 @@ def _shapes(inst: Instance, label: str, image: Image) -> list[dict[str, Any]]:
     if isinstance(geometry, Polygons):
         return [_shape(label, ring.tolist(), "polygon") for ring in geometry.rings]
     assert isinstance(geometry, Mask)
-    crop = mask_crop(geometry)  # the mask's box only, never an image-sized array
-    if crop.empty:
-        return []
-    (h, w), x0, y0 = crop.mask.shape, crop.x0, crop.y0
-    shape = _shape(label, [[float(x0), float(y0)], [float(x0 + w - 1), float(y0 + h - 1)]], "mask")
-    shape["mask"] = _png_base64(crop.mask.astype(bool))
-    return [shape]
+    shapes = []
+    for crop in mask_crops(geometry):  # the mask's box (or its parts' boxes), never an image-sized array
+        (h, w), x0, y0 = crop.mask.shape, crop.x0, crop.y0
+        shape = _shape(label, [[float(x0), float(y0)], [float(x0 + w - 1), float(y0 + h - 1)]], "mask")
+        shape["mask"] = _png_base64(crop.mask.astype(bool))
+        shapes.append(shape)
+    return shapes
 
 
 def _shape(label: str, points: list, shape_type: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from annotator.core.geometry import GeometryError
-from annotator.core.model import Category, Dataset, Image
+from annotator.core.model import Category, Dataset, Image, fresh_ids
 from annotator.core.prelabel import prelabel_edit
 from annotator.io.errors import DatasetError
 from annotator.io.prelabel_journal import PrelabelRecord
@@ -128,7 +128,7 @@ class ProjectOutput:
         with store.grouped():
             image_id = self._ids.get(record.file_name)
             if image_id is None:
-                image_id = max(dataset.images, default=0) + 1
+                image_id = fresh_ids(dataset.images, 1)[0]
                 dataset.put_images([Image(image_id, record.file_name, record.width, record.height)])
                 self._ids[record.file_name] = image_id
             try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotator.core.annotation_merge import merge_edit
-from annotator.core.model import Dataset, Image
+from annotator.core.model import Dataset, Image, fresh_ids
 from annotator.io.errors import DatasetError
 from annotator.io.file_kind import require_regular_file
 from annotator.io.images import image_size, list_images
@@ -323,12 +323,9 @@ def refresh_images(project: Project) -> int:
 def _add_new_images(project: Project) -> None:
     known = {image.file_name for image in project.dataset.images.values()}
     fresh, problems = dataset_from_folder(project.root)
-    next_id = max(project.dataset.images, default=0) + 1
-    added = []
-    for image in fresh.images.values():
-        if image.file_name not in known:
-            added.append(Image(next_id, image.file_name, image.width, image.height))
-            next_id += 1
+    new = [image for image in fresh.images.values() if image.file_name not in known]
+    ids = fresh_ids(project.dataset.images, len(new))
+    added = [Image(i, image.file_name, image.width, image.height) for i, image in zip(ids, new, strict=True)]
     project.dataset.put_images(added)
     listed = set(project.problems)  # a refresh finds the same unreadable files again: list them once
     project.problems.extend(p for p in problems if p not in listed)

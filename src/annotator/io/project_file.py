@@ -133,6 +133,26 @@ def check_schema(conn: sqlite3.Connection, path: Path) -> None:
         found = tuple(row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?)", (table,)))
         if found[: len(columns)] != columns:
             raise DatasetError(path, "is a SQLite database of another application, not an annotator project")
+    _check_untampered(conn, path)
+
+
+def _check_untampered(conn: sqlite3.Connection, path: Path) -> None:
+    """Our tables as we make them: real tables keyed by their first column, and no trigger (a trigger
+    shipped in a project could delete or rewrite rows on every save)."""
+    triggers = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    if triggers:
+        raise DatasetError(
+            path, f"holds a trigger ({triggers[0]!r}), which annotator projects never have; refused, as it "
+            "could change what is saved",
+        )  # fmt: skip
+    for table, columns in SCHEMA_COLUMNS.items():
+        kind = conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+        keys = [row[1] for row in conn.execute("SELECT * FROM pragma_table_info(?) WHERE pk > 0", (table,))]
+        if kind is None or kind[0] != "table" or keys != [columns[0]]:
+            raise DatasetError(
+                path, f"its table {table} has been changed (not keyed by {columns[0]}); not an annotator "
+                "project as annotator writes it",
+            )  # fmt: skip
 
 
 def connect_readonly(path: Path, *, immutable: bool = False) -> sqlite3.Connection:

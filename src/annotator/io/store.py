@@ -8,6 +8,7 @@ at once (well within the one second the spec allows) and killing the process nev
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sqlite3
 import tempfile
@@ -18,7 +19,7 @@ from typing import Any
 import orjson
 
 from annotator.core.geometry import GeometryError, Mask
-from annotator.core.model import Change, ChangeKind, Dataset, Instance
+from annotator.core.model import Category, Change, ChangeKind, Dataset, Image, Instance
 from annotator.core.model_rounds import ModelRound
 from annotator.io.atomic import link_durably
 from annotator.io.errors import DatasetError, ProjectFileChangedError
@@ -46,6 +47,7 @@ from annotator.io.store_rows import (
     to_json,
     valid_masks,
 )
+from annotator.io.values import is_valid_text
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -151,6 +153,7 @@ class ProjectStore:
 
     def _checked_connection(self, conn: sqlite3.Connection, kind: Kind | None) -> sqlite3.Connection:
         self._conn = conn
+        conn.text_factory = _decoded  # a tampered row's bad UTF-8 names that row, not the whole file
         try:
             check_schema(conn, self.path)
             self._check_version()
@@ -220,13 +223,14 @@ class ProjectStore:
             )
             dataset.put_categories(categories, notify=False)
             images = reader.rows(self._conn.execute("SELECT * FROM images"), image_from_row, "image")
-            dataset.put_images(images, notify=False)
+            dataset.put_images(reader.unique_file_names(images), notify=False)
             rows = self._conn.execute("SELECT * FROM instances ORDER BY id")
             with gc_paused():
                 instances = list(
                     reader.rows(rows, lambda row: instance_from_row(row, dataset.images), "instance")
                 )
                 dataset.put_instances(reader.checked_masks(instances), notify=False)
+            dataset.put_categories(reader.stand_ins(dataset), notify=False)
             try:
                 dataset.extra.update(from_json(self.meta("dataset_extra") or "{}", "dataset_extra"))
             except RowError as exc:
@@ -263,8 +267,16 @@ class ProjectStore:
                 conn.execute("DELETE FROM instances WHERE id = ?", (row_id,))
 
     def meta(self, key: str) -> str | None:
+        """A setting the project holds, or None; a tampered one (not text) is a clear error naming it."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else row[0]
+        if row is None:
+            return None
+        value = row[0]
+        if not isinstance(value, str) or "\x00" in value or not is_valid_text(value):
+            raise DatasetError(
+                self.path, f"the setting {key!r} in table meta is {repr(value)[:40]}, not text"
+            )
+        return value
 
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as conn:
@@ -277,7 +289,7 @@ class ProjectStore:
         if self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'models'").fetchone() is None:
             return rounds  # a file made before rounds existed
         for row in self._conn.execute("SELECT * FROM models ORDER BY round"):
-            with contextlib.suppress(ValueError, TypeError):
+            with contextlib.suppress(ValueError, TypeError, OverflowError):
                 rounds.append(_round_from_row(row))
         return rounds
 
@@ -441,6 +453,11 @@ DAMAGED_TABLES = {
 }
 
 
+def _decoded(data: bytes) -> str:
+    """SQLite text as str; bad UTF-8 becomes lone surrogates, which the row checks refuse by row."""
+    return data.decode("utf-8", "surrogateescape")
+
+
 class _RowReader:
     """Decode rows one by one; a damaged one is reported (or raised) with its table and id."""
 
@@ -473,6 +490,34 @@ class _RowReader:
                 "damaged row not loaded, kept in table damaged_instances (mask run lengths do not cover the image)",
             )
         return [inst for i, inst in enumerate(instances) if i not in dropped]
+
+    def unique_file_names(self, images: Iterable[Image]) -> Iterator[Image]:
+        """`images` less a later row naming a file an earlier one has (two rows for one file would
+        export it twice and save edits to either)."""
+        first: dict[str, int] = {}
+        for image in images:
+            owner = first.setdefault(image.file_name, image.id)
+            if owner == image.id:
+                yield image
+                continue
+            self.skipped.setdefault("image", []).append(image.id)
+            self.damaged(
+                f"image {image.id}",
+                f"damaged row not loaded, kept in table damaged_images (file_name {image.file_name!r} is "
+                f"image {owner}'s too)",
+            )
+
+    def stand_ins(self, dataset: Dataset) -> list[Category]:
+        """A class named after its id for each id instances point at that the project lacks (a tampered
+        row, or a class row set aside): the instances stay visible and editable, and exports name it."""
+        missing = sorted({i.category_id for i in dataset.instances.values()} - set(dataset.categories))
+        for category_id in missing:
+            if self.problems is not None:
+                self.problems.append(
+                    f"class {category_id}: instances point at it, but the project has no such class; "
+                    f"a class named {str(category_id)!r} stands in for it"
+                )
+        return [Category(category_id, str(category_id)) for category_id in missing]
 
     def damaged(self, item: str, reason: str) -> None:
         if self.problems is None:
@@ -510,10 +555,12 @@ class _Transaction:
             return False
         with contextlib.suppress(sqlite3.Error):
             self._conn.execute("ROLLBACK")
-        if isinstance(exc, sqlite3.OperationalError):
+        if isinstance(exc, sqlite3.Error):  # a constraint a tampered file added fails too: say so
             raise DatasetError(
                 self._path, f"could not save ({describe_sqlite_error(exc, self._path.parent)})"
             ) from None
+        if isinstance(exc, OverflowError):  # a value SQLite cannot hold: never silently unsaved
+            raise DatasetError(self._path, f"could not save ({exc})") from None
         return False
 
 
@@ -536,17 +583,32 @@ def _round_row(r: ModelRound) -> tuple:
 
 
 def _round_from_row(row: tuple) -> ModelRound:
+    """A recorded round; a tampered row (wrong types, bad text, a score that is not a finite number)
+    raises ValueError and is passed over."""
     number, path, date, images, val_ap, val_ap50, details = row
+    if not (_is_int(number) and _is_int(images) and images >= 0):
+        raise ValueError("round and images must be integers")
+    if not (isinstance(path, str) and isinstance(date, str) and is_valid_text(path + date)):
+        raise ValueError("path and date must be text")
+    if not isinstance(details, str | bytes):
+        raise ValueError("details must be JSON text")
     details = orjson.loads(details)
     if not isinstance(details, dict):
         raise ValueError("details must be an object")
-    return ModelRound(number=int(number), path=str(path), date=str(date), images=int(images),
-                      val_ap=_optional_float(val_ap), val_ap50=_optional_float(val_ap50),
-                      details=details)  # fmt: skip
+    return ModelRound(number=number, path=path, date=date, images=images, val_ap=_optional_float(val_ap),
+                      val_ap50=_optional_float(val_ap50), details=details)  # fmt: skip
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _optional_float(value: object) -> float | None:
-    return None if value is None else float(value)  # type: ignore[arg-type]
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError("a score must be a finite number")
+    return float(value)
 
 
 def _has_log(path: Path) -> bool:

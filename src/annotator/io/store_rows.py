@@ -15,7 +15,7 @@ import numpy as np
 import orjson
 
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons, Rle
-from annotator.core.model import Category, Image, ImageStatus, Instance, Review, Source, SourceKind
+from annotator.core.model import Z_LIMIT, Category, Image, ImageStatus, Instance, Review, Source, SourceKind
 from annotator.io.errors import DatasetError
 from annotator.io.geometry_codec import decode_geometry, encode_geometry
 from annotator.io.images import MAX_PIXELS
@@ -116,7 +116,7 @@ def instance_from_row(row: tuple, images: dict[int, Image]) -> Instance:
         geometry = checked_geometry(decode_geometry(blob), image)
     except (GeometryError, ValueError, IndexError, OverflowError) as exc:
         raise RowError(f"geometry is damaged ({exc})") from None
-    if model is not None and not isinstance(model, str):
+    if model is not None and not (isinstance(model, str) and is_valid_text(model)):
         raise RowError("model name is not text")
     if score is not None and not (isinstance(score, float | int) and math.isfinite(score)):
         raise RowError("score is not a finite number")
@@ -124,7 +124,7 @@ def instance_from_row(row: tuple, images: dict[int, Image]) -> Instance:
         raise RowError(f"iscrowd is {iscrowd!r}, not 0 or 1")
     source = Source(_enum(SourceKind, kind), model, None if score is None else float(score))
     return Instance(
-        _int(iid, "id"), image_id, _int(category_id, "category_id"), geometry, _int(z, "z"), source,
+        _int(iid, "id"), image_id, _int(category_id, "category_id"), geometry, _z(z), source,
         _enum(Review, review), bool(iscrowd), from_json(extra),
     )  # fmt: skip
 
@@ -194,6 +194,14 @@ def _int(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise RowError(f"{field} is {value!r}, not an integer")
     return value
+
+
+def _z(value: Any) -> int:
+    """A stacking order the tool can put a shape in front of (top + 1 must still fit a 64-bit integer)."""
+    z = _int(value, "z")
+    if abs(z) > Z_LIMIT:
+        raise RowError(f"z {z} is beyond the stacking orders this tool writes (+-2^53)")
+    return z
 
 
 def _text(value: Any, field: str) -> str:

@@ -39,7 +39,7 @@ class ImageAdjuster(QObject):
     """`request(image_id, levels, adjust)`; `adjusted(image_id, adjust, levels)` follows on the GUI
     thread, unless a newer request replaced it first."""
 
-    adjusted = Signal(int, object, object)
+    adjusted = Signal(object, object, object)  # tag[0] is an image id (64-bit)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

@@ -226,9 +226,15 @@ def _sample(start: int, size: int, g0: int, n: int, scale: float) -> tuple[int, 
 
 
 def _blend_fill(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer) -> None:
+    if layer.fill_alpha <= 0:
+        return
+    for fill in layer.region.crops:  # one, or a sparse mask's groups of parts
+        _blend_crop(roi, gx, gy, scale, layer, fill)
+
+
+def _blend_crop(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer, fill: Crop) -> None:
     alpha = layer.fill_alpha
-    fill = layer.fill
-    if alpha <= 0 or fill.mask.size == 0:
+    if fill.mask.size == 0:
         return
     h, w = fill.mask.shape
     rows = _sample(fill.y0, h, gy, roi.shape[0], scale)

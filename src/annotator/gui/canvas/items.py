@@ -112,14 +112,15 @@ class InstanceItem(QGraphicsItem):
         region = self._region
         if region is None or region.geometry is not self.instance.geometry:
             region = Region(self.instance.geometry, height, width)
-        self.fill: Crop = region.crop
+        # one crop, or a sparse mask's groups of parts: never an image-sized fill for dots far apart
+        self.fills: tuple[Crop, ...] = region.crops
         self.outline: QPainterPath = rings_path(region.outline)
         self._staircase = is_staircase(self.instance.geometry, region.outline)
         self._shape_rect = self.outline.boundingRect()
-        self._fill_image = None if self.fill.empty else mono_image(self.fill.mask, QColor(0, 0, 0, 0))
-        if self._fill_image is not None:
-            h, w = self.fill.mask.shape
-            self._shape_rect = self._shape_rect.united(QRectF(self.fill.x0, self.fill.y0, w, h))
+        self._fill_images = [mono_image(fill.mask, QColor(0, 0, 0, 0)) for fill in self.fills]
+        for fill in self.fills:
+            h, w = fill.mask.shape
+            self._shape_rect = self._shape_rect.united(QRectF(fill.x0, fill.y0, w, h))
 
     def _apply_style(self) -> None:
         self.color = self._override_color or instance_color(self._category, self.instance.category_id)
@@ -127,8 +128,8 @@ class InstanceItem(QGraphicsItem):
         fill.setAlphaF(max(0.0, min(1.0, self._style.opacity)))
         if self.instance.review is Review.REJECTED:
             fill.setAlphaF(fill.alphaF() * 0.3)
-        if self._fill_image is not None:
-            set_mono_color(self._fill_image, fill)
+        for image in self._fill_images:
+            set_mono_color(image, fill)
         self._pen = outline_pen(self.instance, self.color, self._style.outline_width)
         mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
         self.setCacheMode(mode if self._cached else QGraphicsItem.CacheMode.NoCache)
@@ -140,8 +141,8 @@ class InstanceItem(QGraphicsItem):
         return self._shape_rect.adjusted(-m, -m, m, m)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
-        if self._fill_image is not None:
-            painter.drawImage(QPointF(self.fill.x0, self.fill.y0), self._fill_image)
+        for fill, image in zip(self.fills, self._fill_images, strict=True):
+            painter.drawImage(QPointF(fill.x0, fill.y0), image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, not self._staircase)
         painter.setPen(self._pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)

@@ -120,7 +120,7 @@ class TileBuilder(QObject):
     result an Exception if building failed); the canvas drops results whose generation is not its
     latest."""
 
-    built = Signal(int, object)
+    built = Signal(object, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)

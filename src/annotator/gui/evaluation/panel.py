@@ -54,7 +54,7 @@ class EvaluationPanel(QDockWidget):
     load_requested = Signal()
     accepted_requested = Signal()
     stop_requested = Signal()
-    class_chosen = Signal(int)
+    class_chosen = Signal(object)  # a class id: 64-bit, past a Signal(int)
 
     def __init__(self, parent=None) -> None:
         super().__init__("Evaluation", parent)

@@ -37,10 +37,10 @@ class ClassListDock(QDockWidget):
     """Classes with their colours and a visibility checkbox each (the session's hidden classes)."""
 
     add_requested = Signal()
-    rename_requested = Signal(int)
-    recolour_requested = Signal(int)
-    merge_requested = Signal(int)
-    delete_requested = Signal(int)
+    rename_requested = Signal(object)  # class ids are 64-bit: Signal(int) holds 32
+    recolour_requested = Signal(object)
+    merge_requested = Signal(object)
+    delete_requested = Signal(object)
     order_changed = Signal(list)  # every class id, in the order the person dragged them into
 
     def __init__(self, session: Session, parent=None) -> None:

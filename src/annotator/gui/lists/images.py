@@ -156,7 +156,7 @@ class ImageListDock(QDockWidget):
 
     It follows the session's document and image; choosing a row emits `image_activated`."""
 
-    image_activated = Signal(int)
+    image_activated = Signal(object)  # an image id: 64-bit, past a Signal(int)
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__("Images", parent)

@@ -24,7 +24,7 @@ class BoxModel(QObject):
     """`segment(...)` returns a token; `answered(token, BoxMask | None, message)` follows on the GUI
     thread. `usable` is False once no model could be loaded (the tool uses GrabCut then)."""
 
-    answered = Signal(int, object, str)
+    answered = Signal(object, object, str)
     usable_changed = Signal(bool)
 
     def __init__(

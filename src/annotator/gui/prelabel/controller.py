@@ -92,7 +92,7 @@ class PrelabelController(QObject):
     progress_changed = Signal(object)  # Progress
     problem = Signal(str)  # one line for the problems panel
     fatal = Signal(str)  # the model could not be loaded: one dialog per run
-    image_done = Signal(int)  # an image whose predictions were just applied
+    image_done = Signal(object)  # an image whose predictions were just applied
     run_finished = Signal(object)  # Progress
     model_loaded = Signal(object)  # PredictorInfo
 

@@ -1,0 +1,51 @@
+"""A project with tampered rows in the real window: it opens with each bad row in the Problems list (no
+dialog, no traceback), every image it kept is shown, and an instance whose class row is gone is drawn
+with a stand-in class."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pytest
+from PIL import Image as PilImage
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from annotator.app import build_window
+from annotator.core.geometry import Polygons
+from annotator.core.model import Category, Instance
+from annotator.io.project import FOLDER_PROJECT_NAME, open_project
+
+TRIANGLE = Polygons((np.array([[1, 1], [8, 1], [8, 7]], dtype=np.float64),))
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_project_with_tampered_rows_opens_with_each_named(qtbot, tmp_path, monkeypatch):
+    messages: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
+    for name in ("a", "b", "c"):
+        PilImage.new("RGB", (10, 8)).save(tmp_path / f"{name}.png")
+    with open_project(tmp_path) as project:
+        project.dataset.put_categories([Category(1, "one"), Category(2, "two")])
+        project.dataset.put_instances([Instance(1, 1, 1, TRIANGLE), Instance(2, 2, 2, TRIANGLE)])
+    conn = sqlite3.connect(tmp_path / FOLDER_PROJECT_NAME)
+    conn.execute("UPDATE instances SET category_id = 99 WHERE id = 2")  # its class is gone
+    conn.execute("UPDATE images SET file_name = 'a.png' WHERE id = 3")  # a second row for a.png
+    conn.execute("UPDATE categories SET name = CAST(x'61ff80' AS TEXT) WHERE id = 1")  # not UTF-8
+    conn.commit()
+    conn.close()
+    window = build_window(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    assert window.open_path(tmp_path) and not messages
+    problems = "\n".join(window.document.problems)
+    assert "image 3: damaged row" in problems and "category 1: damaged row" in problems
+    assert "class 99: instances point at it" in problems
+    dataset = window.document.dataset
+    assert dataset.categories[99].name == "99" and dataset.instances[2].category_id == 99
+    for image_id in dataset.images:
+        window.images_dock.image_activated.emit(image_id)
+        qtbot.waitUntil(lambda i=image_id: window.session.image.id == i)
+        window.loader.wait()
+    assert not messages
+    window.close()
