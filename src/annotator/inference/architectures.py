@@ -6,14 +6,15 @@ anchor, sampler and proposal sizes. It is plain data (str, int, float, lists), c
 when read from a file, so that a hostile checkpoint is refused before any tensor is allocated.
 
 The light architecture, `maskrcnn_resnet18_fpn`, is the one measured to learn fastest on a CPU from
-scratch (docs/decisions/0010-training-recipe.md): a ResNet-18 body with a 256-channel FPN and
-torchvision's standard heads.
+scratch (docs/decisions/0010-training-recipe.md): a ResNet-18 body, an FPN and torchvision's heads, at
+the widths, levels and head norm layers its settings give.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -163,7 +164,9 @@ def _resnet18_fpn(settings: ModelSettings, norm: Any, sizes: dict[str, Any]) -> 
         if all(not name.startswith(layer) for layer in trainable):
             parameter.requires_grad_(False)
     layers = settings.returned_layers
-    head_norm = None if settings.head_norm == "none" else _norm_layer(settings.head_norm, 1e-5)
+    head_norm = (
+        None if settings.head_norm == "none" else _norm_layer(settings.head_norm, 1e-5, any_width=True)
+    )
     backbone = BackboneWithFPN(
         body,
         {f"layer{k}": str(v) for v, k in enumerate(layers)},
@@ -203,11 +206,15 @@ def _resnet50_fpn_v2(settings: ModelSettings, norm: Any, sizes: dict[str, Any]) 
     )
 
 
-def _norm_layer(norm: str, eps: float) -> Any:
+def _norm_layer(norm: str, eps: float, *, any_width: bool = False) -> Any:
+    """`any_width`: GroupNorm takes the largest group count up to 32 that divides the channels (the
+    heads' widths are settings)."""
     if norm == "frozen_bn":
         return functools.partial(FrozenBatchNorm2d, eps=eps)
     if norm == "bn":
         return functools.partial(nn.BatchNorm2d, eps=eps)
+    if any_width:
+        return lambda channels: nn.GroupNorm(math.gcd(_GN_GROUPS, channels), channels, eps=eps)
     return functools.partial(nn.GroupNorm, _GN_GROUPS, eps=eps)
 
 
