@@ -60,12 +60,19 @@ def make_sets(work: Path, train_images: int, held_out: int) -> tuple[Path, Path]
 
 
 def run_ours(
-    data: Path, out: Path, minutes: float, recipe: Recipe, model: dict, clock, input_size: int | None = None
+    data: Path,
+    out: Path,
+    minutes: float,
+    recipe: Recipe,
+    model: dict,
+    clock,
+    input_size: int | None = None,
+    resume: Path | None = None,
 ) -> dict:
-    """`annotator train DATA --out OUT --minutes M`, timing the training steps only."""
+    """`annotator train DATA --out OUT --minutes M [--resume LAST]`, timing the training steps only."""
     steps: list = []
     config = TrainConfig(
-        data=data, out=out, minutes=minutes, recipe=recipe, model=model, input_size=input_size
+        data=data, out=out, minutes=minutes, recipe=recipe, model=model, input_size=input_size, resume=resume
     )
     started, cpu = time.perf_counter(), time.process_time()
     finished = train(config, on_event=lambda e: _log_ours(e, steps), clock=clock)
@@ -166,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--reference-only", action="store_true", help="measure only the reference")
     parser.add_argument("--name", default="ours", help="our model is written to WORK/NAME.pt")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue our run from WORK/NAME.last.pt (its settings, time and budget so far)",
+    )  # fmt: skip
     parser.add_argument("--norm", choices=("bn", "gn"), help="override our norm layers")
     parser.add_argument(
         "--clock", choices=("wall", "cpu"), default="wall",
@@ -206,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         _report("reference", _reference(data, heldout, args.minutes, clock))
         return 0
     load = os.getloadavg()[0]
-    ours = run_ours(data, work / f"{args.name}.pt", args.minutes, recipe, model, clock, args.input_size)
+    out = work / f"{args.name}.pt"
+    resume = out.with_name(f"{out.stem}.last.pt") if args.resume else None
+    ours = run_ours(data, out, args.minutes, recipe, model, clock, args.input_size, resume)
     ours["load"] = (load, os.getloadavg()[0])
     ours["ap"] = held_out_ap(ours["model"], heldout)
     _report("ours", ours)
