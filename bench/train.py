@@ -21,6 +21,7 @@ Run: `PYTHONPATH=src .venv/bin/python bench/train.py --minutes 20` (about 45 min
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -58,10 +59,21 @@ def make_sets(work: Path, train_images: int, held_out: int) -> tuple[Path, Path]
     return sets[0], sets[1]
 
 
-def run_ours(data: Path, out: Path, minutes: float, recipe: Recipe, model: dict, clock) -> dict:
-    """`annotator train DATA --out OUT --minutes M`, timing the training steps only."""
+def run_ours(
+    data: Path,
+    out: Path,
+    minutes: float,
+    recipe: Recipe,
+    model: dict,
+    clock,
+    input_size: int | None = None,
+    resume: Path | None = None,
+) -> dict:
+    """`annotator train DATA --out OUT --minutes M [--resume LAST]`, timing the training steps only."""
     steps: list = []
-    config = TrainConfig(data=data, out=out, minutes=minutes, recipe=recipe, model=model)
+    config = TrainConfig(
+        data=data, out=out, minutes=minutes, recipe=recipe, model=model, input_size=input_size, resume=resume
+    )
     started, cpu = time.perf_counter(), time.process_time()
     finished = train(config, on_event=lambda e: _log_ours(e, steps), clock=clock)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -85,8 +97,9 @@ def _log_ours(event, steps: list) -> None:
             print(f"  ours step {event.step}: loss {event.loss:.3f} ({parts}), {event.images_per_s:.2f} img/s, "
                   f"{event.elapsed_s / 60:.1f} min", flush=True)  # fmt: skip
     elif event.kind == "epoch":
-        print(f"  ours epoch {event.epoch}: loss {event.mean_loss:.3f}, val AP {event.val_ap} AP50 {event.val_ap50}",
-              flush=True)  # fmt: skip
+        minutes = steps[-1].elapsed_s / 60 if steps else 0.0
+        print(f"  ours epoch {event.epoch} ({minutes:.1f} min): loss {event.mean_loss:.3f}, "
+              f"val AP {event.val_ap} AP50 {event.val_ap50}", flush=True)  # fmt: skip
     elif event.kind in ("started", "notice", "finished"):
         print(f"  ours {event.kind}: {event.to_json()}", flush=True)
 
@@ -160,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--reference-only", action="store_true", help="measure only the reference")
     parser.add_argument("--name", default="ours", help="our model is written to WORK/NAME.pt")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue our run from WORK/NAME.last.pt (its settings, time and budget so far)",
+    )  # fmt: skip
     parser.add_argument("--norm", choices=("bn", "gn"), help="override our norm layers")
     parser.add_argument(
         "--clock", choices=("wall", "cpu"), default="wall",
@@ -170,21 +187,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, help="override our recipe's learning rate")
     parser.add_argument("--input-size", type=int, help="override our input size")
     parser.add_argument(
-        "--model", action="append", default=[], metavar="KEY=INT", help="model setting override"
-    )
+        "--model", action="append", default=[], metavar="KEY=VALUE",
+        help="model setting override (an int, or ints separated by commas for a tuple)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--recipe", action="append", default=[], metavar="KEY=VALUE",
+        help="recipe override, the value as JSON (e.g. lr=0.003, scale_jitter=[0.8,1.2])",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     configure_threads()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-train-"))
     work.mkdir(parents=True, exist_ok=True)
     data, heldout = make_sets(work, args.images, args.held_out)
-    recipe = Recipe()
+    changes = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.recipe)}
     if args.batch_size:
-        recipe = Recipe(**{**recipe.__dict__, "batch_size": args.batch_size})
+        changes["batch_size"] = args.batch_size
     if args.lr:
-        recipe = Recipe(**{**recipe.__dict__, "lr": args.lr})
-    model: dict = {k: int(v) for k, v in (item.split("=", 1) for item in args.model)}
+        changes["lr"] = args.lr
+    recipe = Recipe(**{**Recipe().__dict__, **changes})
+    model: dict = {k: _setting(v) for k, v in (item.split("=", 1) for item in args.model)}
     if args.norm:
         model["norm"] = args.norm
+    print(f"recipe {recipe}, model overrides {model}, input size {args.input_size or 'auto'}")
     print(f"cores {len(os.sched_getaffinity(0))}, torch threads {torch.get_num_threads()}, work {work}")
 
     threads = torch.get_num_threads()
@@ -193,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         _report("reference", _reference(data, heldout, args.minutes, clock))
         return 0
     load = os.getloadavg()[0]
-    ours = run_ours(data, work / f"{args.name}.pt", args.minutes, recipe, model, clock)
+    out = work / f"{args.name}.pt"
+    resume = out.with_name(f"{out.stem}.last.pt") if args.resume else None
+    ours = run_ours(data, out, args.minutes, recipe, model, clock, args.input_size, resume)
     ours["load"] = (load, os.getloadavg()[0])
     ours["ap"] = held_out_ap(ours["model"], heldout)
     _report("ours", ours)
@@ -207,6 +233,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"held-out mask AP: ours {ours['ap'][0]:.3f} vs reference {reference['ap'][0]:.3f}; "
           f"AP50 ours {ours['ap'][1]:.3f} vs reference {reference['ap'][1]:.3f}")  # fmt: skip
     return 0
+
+
+def _setting(value: str) -> int | str | tuple[int, ...]:
+    if "," in value:
+        return tuple(int(v) for v in value.split(",") if v)
+    return int(value) if value.lstrip("-").isdigit() else value
 
 
 def _reference(data: Path, heldout: Path, minutes: float, clock) -> dict:

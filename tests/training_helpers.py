@@ -19,8 +19,11 @@ from annotator.io.coco import save_coco
 CATEGORIES = (Category(5, "red"), Category(9, "blue"))
 WIDTH, HEIGHT = 64, 48
 
-# ModelSettings overrides: narrow heads, few samples and proposals (the ResNet-18 body stays).
+# ModelSettings overrides: narrow heads, few samples and proposals (the ResNet-18 body stays). No norm
+# layers in the heads: at 16 channels GroupNorm normalises each channel alone, and the tiny set's loss
+# fell to 0.64-0.71 of its start in 32 steps with it, 0.51-0.54 without (test_train_setup covers it).
 TINY_MODEL = {
+    "head_norm": "none",
     "fpn_channels": 16,
     "mask_head_channels": 16,
     "box_head_size": 64,

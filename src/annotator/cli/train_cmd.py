@@ -46,9 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, help="peak learning rate (default: the recipe's)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, order and augmentation")
     parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=N",
-        help="advanced: override one model setting (annotator.inference.architectures.ModelSettings), "
-        "e.g. --set box_batch_size_per_image=64",
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="advanced: override one model setting (annotator.inference.architectures.ModelSettings): an "
+        "integer, integers separated by commas, or a word, e.g. --set box_batch_size_per_image=64, "
+        "--set anchor_sizes=16,32,64,128, --set head_norm=none",
     )  # fmt: skip
     parser.set_defaults(run=run)
 
@@ -105,16 +106,20 @@ def _config(args: argparse.Namespace):
     )  # fmt: skip
 
 
-def _model_settings(items: list[str]) -> dict[str, int]:
+def _model_settings(items: list[str]) -> dict[str, int | str | tuple[int, ...]]:
+    """--set values as ModelSettings takes them; the settings themselves check the ranges and words."""
     from annotator.inference.train_config import ConfigError
 
-    settings = {}
+    settings: dict[str, int | str | tuple[int, ...]] = {}
     for item in items:
-        key, _, value = item.partition("=")
+        key, _, value = (part.strip() for part in item.partition("="))
         try:
-            settings[key.strip()] = int(value)
+            if "," in value:
+                settings[key] = tuple(int(v) for v in value.split(","))
+            else:
+                settings[key] = value if value.isidentifier() else int(value)
         except ValueError:
-            raise ConfigError(f"--set {item}: expected KEY=INTEGER") from None
+            raise ConfigError(f"--set {item}: expected KEY=INTEGER, KEY=N,N,... or KEY=WORD") from None
     return settings
 
 

@@ -6,14 +6,15 @@ anchor, sampler and proposal sizes. It is plain data (str, int, float, lists), c
 when read from a file, so that a hostile checkpoint is refused before any tensor is allocated.
 
 The light architecture, `maskrcnn_resnet18_fpn`, is the one measured to learn fastest on a CPU from
-scratch (docs/decisions/0010-training-recipe.md): a ResNet-18 body with a 256-channel FPN and
-torchvision's standard heads.
+scratch (docs/decisions/0010-training-recipe.md): a ResNet-18 body, an FPN and torchvision's heads, at
+the widths, levels and head norm layers its settings give.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from annotator.core.predictor import MODEL_NAMES
 LIGHT_ARCHITECTURE = "maskrcnn_resnet18_fpn"
 ARCHITECTURES = (*MODEL_NAMES, LIGHT_ARCHITECTURE)
 NORMS = ("frozen_bn", "bn", "gn")
+HEAD_NORMS = ("none", "bn", "gn")
 MAX_CLASSES = 4096  # label indices a checkpoint may declare, background included
 MAX_INPUT_SIZE = 4096
 _GN_GROUPS = 32
@@ -74,6 +76,7 @@ class ModelSettings:
     fpn_channels: int = 256
     box_head_size: int = 1024
     mask_head_channels: int = 256
+    head_norm: str = "none"  # norm layers in the light model's FPN and mask head: none (torchvision), bn, gn
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "anchor_sizes", tuple(int(s) for s in self.anchor_sizes))
@@ -161,12 +164,16 @@ def _resnet18_fpn(settings: ModelSettings, norm: Any, sizes: dict[str, Any]) -> 
         if all(not name.startswith(layer) for layer in trainable):
             parameter.requires_grad_(False)
     layers = settings.returned_layers
+    head_norm = (
+        None if settings.head_norm == "none" else _norm_layer(settings.head_norm, 1e-5, any_width=True)
+    )
     backbone = BackboneWithFPN(
         body,
         {f"layer{k}": str(v) for v, k in enumerate(layers)},
         [64 * 2 ** (k - 1) for k in layers],
         settings.fpn_channels,
         extra_blocks=LastLevelMaxPool(),
+        norm_layer=head_norm,
     )
     names = [str(v) for v in range(len(layers))]
     channels, head = settings.fpn_channels, settings.mask_head_channels
@@ -177,7 +184,7 @@ def _resnet18_fpn(settings: ModelSettings, norm: Any, sizes: dict[str, Any]) -> 
         box_head=TwoMLPHead(channels * 7 * 7, settings.box_head_size),
         box_predictor=FastRCNNPredictor(settings.box_head_size, settings.num_classes),
         mask_roi_pool=MultiScaleRoIAlign(names, 14, 2),
-        mask_head=MaskRCNNHeads(channels, [head] * 4, 1),
+        mask_head=MaskRCNNHeads(channels, [head] * 4, 1, norm_layer=head_norm),
         mask_predictor=MaskRCNNPredictor(head, head, settings.num_classes),
         **sizes,
     )
@@ -199,11 +206,15 @@ def _resnet50_fpn_v2(settings: ModelSettings, norm: Any, sizes: dict[str, Any]) 
     )
 
 
-def _norm_layer(norm: str, eps: float) -> Any:
+def _norm_layer(norm: str, eps: float, *, any_width: bool = False) -> Any:
+    """`any_width`: GroupNorm takes the largest group count up to 32 that divides the channels (the
+    heads' widths are settings)."""
     if norm == "frozen_bn":
         return functools.partial(FrozenBatchNorm2d, eps=eps)
     if norm == "bn":
         return functools.partial(nn.BatchNorm2d, eps=eps)
+    if any_width:
+        return lambda channels: nn.GroupNorm(math.gcd(_GN_GROUPS, channels), channels, eps=eps)
     return functools.partial(nn.GroupNorm, _GN_GROUPS, eps=eps)
 
 
@@ -238,6 +249,8 @@ def _check(settings: ModelSettings) -> None:
         )
     if settings.norm not in NORMS:
         raise SettingsError(f"norm must be one of {', '.join(NORMS)}, got {settings.norm!r}")
+    if settings.head_norm not in HEAD_NORMS:
+        raise SettingsError(f"head_norm must be one of {', '.join(HEAD_NORMS)}, got {settings.head_norm!r}")
     for name, (low, high) in _BOUNDS.items():
         value = getattr(settings, name)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -256,8 +269,9 @@ def _check(settings: ModelSettings) -> None:
         settings.fpn_channels,
         settings.box_head_size,
         settings.mask_head_channels,
+        settings.head_norm,
     )
-    if settings.architecture != LIGHT_ARCHITECTURE and widths != ((1, 2, 3, 4), 256, 1024, 256):
+    if settings.architecture != LIGHT_ARCHITECTURE and widths != ((1, 2, 3, 4), 256, 1024, 256, "none"):
         raise SettingsError(f"{settings.architecture} has torchvision's fixed widths and levels")
 
 

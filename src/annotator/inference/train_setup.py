@@ -8,6 +8,7 @@ Everything else comes from the starting weights, which must be the same architec
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,27 +58,30 @@ class StartingPoint:
     kept_classes: int  # classes whose predictor rows came from the starting weights
 
 
-def scratch_settings(base: str, *, num_classes: int, input_size: int) -> ModelSettings:
+def scratch_settings(
+    base: str, *, num_classes: int, input_size: int, small_object: float | None = None
+) -> ModelSettings:
     """The measured from-scratch recipe for `base` (docs/decisions/0010-training-recipe.md).
 
     The R50 models keep torchvision's settings at `input_size`. The light model: a 128-channel FPN over
     ResNet-18's stages 2-4 (strides 8-64: the stride-4 level and torchvision's 256-channel 3x3
-    convolutions on it cost more than the whole body), a 128-channel mask head, a 512-wide box head,
-    anchors scaled with the input (torchvision's are for objects seen at 800 pixels), and smaller RPN
-    and RoI samples and proposal counts.
+    convolutions on it cost more than the whole body), GroupNorm in the FPN and the mask head (from
+    scratch, the unnormalised heads learned far slower), a 128-channel mask head, a 512-wide box head,
+    anchors fitted to the objects (`anchor_sizes`), and smaller RPN and RoI samples and proposal counts.
+    `small_object`: the tenth percentile of the objects' sizes at the input, in pixels, when known.
     """
     settings = default_settings(base, num_classes=num_classes).replace(
         min_size=input_size, max_size=input_size
     )
     if base != LIGHT_ARCHITECTURE:
         return settings
-    scale = input_size / 800
     return settings.replace(
         returned_layers=(2, 3, 4),
-        anchor_sizes=tuple(max(8, round(size * scale)) for size in (64, 128, 256, 512)),
+        anchor_sizes=anchor_sizes(input_size, small_object),
         fpn_channels=128,
         mask_head_channels=128,
         box_head_size=512,
+        head_norm="gn",
         rpn_batch_size_per_image=128,
         box_batch_size_per_image=64,
         rpn_pre_nms_top_n_train=600,
@@ -87,24 +91,55 @@ def scratch_settings(base: str, *, num_classes: int, input_size: int) -> ModelSe
     )
 
 
+def anchor_sizes(input_size: int, small_object: float | None) -> tuple[int, ...]:
+    """One anchor per pyramid level (strides 8-64), doubling: the smallest is the small objects' size
+    (the tenth percentile at the input) as a power of two in [8, 64], so the small objects have an
+    anchor their size; torchvision's sizes scaled by input/800 when the objects are unknown (at 256
+    their 20 px smallest anchor is larger than the 16 px objects the input rule allows)."""
+    if small_object is None or not math.isfinite(small_object):
+        return tuple(max(8, round(size * input_size / 800)) for size in (64, 128, 256, 512))
+    first = 2 ** round(math.log2(min(64.0, max(8.0, small_object))))
+    return tuple(first * 2**level for level in range(4))
+
+
 def default_input_size(base: str, items: Sequence[TrainingItem]) -> int:
     """The input's long side when none is given: torchvision's 1333 for the R50 models; for the light
     one, the images shrunk as far as the objects allow (the median object at least 28 pixels across,
     the smallest tenth at least 16: below that a stride-8 pyramid loses them), never enlarged, at most
-    640, a multiple of 32. Cost grows with the pixels; on the synthetic set 256 beat 384 at equal time."""
+    640, the nearest multiple of 32. Cost grows with the pixels: on the synthetic set 256 learned as
+    fast per CPU-minute as 288 (the rule's choice when it rounded up) and 384, at less cost per image."""
     if base != LIGHT_ARCHITECTURE:
         return 1333
     if not items:
         return DEFAULT_LIGHT_INPUT
-    long_sides = sorted(max(item.image.width, item.image.height) for item in items)
-    long_side = long_sides[len(long_sides) // 2]
-    sides = np.sqrt([_area(inst, item) for item in items[:MAX_SIZED_IMAGES] for inst in item.instances])
+    long_side = _median_long_side(items)
+    sides = _object_sides(items)
     scale = 1.0
     if sides.size:
         median, tenth = float(np.median(sides)), float(np.percentile(sides, 10))
         scale = min(1.0, max(MEDIAN_OBJECT / max(median, 1.0), SMALL_OBJECT / max(tenth, 1.0)))
     size = min(DEFAULT_LIGHT_INPUT, long_side * scale)
-    return int(max(128, -(-size // 32) * 32))
+    return int(max(128, round(size / 32) * 32))
+
+
+def small_object_size(items: Sequence[TrainingItem], input_size: int) -> float | None:
+    """The tenth percentile of the objects' sizes (square root of the area) once each image is scaled
+    to `input_size` on its long side, as the model's resize does; None without objects."""
+    sizes = [
+        math.sqrt(_area(inst, item)) * input_size / max(item.image.width, item.image.height, 1)
+        for item in items[:MAX_SIZED_IMAGES]
+        for inst in item.instances
+    ]
+    return float(np.percentile(sizes, 10)) if sizes else None
+
+
+def _median_long_side(items: Sequence[TrainingItem]) -> int:
+    long_sides = sorted(max(item.image.width, item.image.height) for item in items)
+    return long_sides[len(long_sides) // 2]
+
+
+def _object_sides(items: Sequence[TrainingItem]) -> np.ndarray:
+    return np.sqrt([_area(inst, item) for item in items[:MAX_SIZED_IMAGES] for inst in item.instances])
 
 
 def _area(instance, item: TrainingItem) -> float:
@@ -125,8 +160,9 @@ def starting_point(
     if config.weights is not None:
         return _from_checkpoint(read_checkpoint(Path(config.weights)), config, categories, input_size)
     size = input_size or default_input_size(config.base, items)
+    small = small_object_size(items, size)
     settings = _with_overrides(
-        scratch_settings(config.base, num_classes=num_classes, input_size=size), config
+        scratch_settings(config.base, num_classes=num_classes, input_size=size, small_object=small), config
     )
     if config.base != LIGHT_ARCHITECTURE and input_size is None:
         settings = settings.replace(min_size=800, max_size=1333)  # torchvision's own rule
