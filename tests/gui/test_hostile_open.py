@@ -44,17 +44,23 @@ def _open(qtbot, folder: Path, messages: list[str]) -> bool:
     return opened
 
 
+def _hostile_folder(monkeypatch, data) -> tuple[Path, list[str]]:
+    """A fresh folder with one image and `data` as data.json; the warning dialogs' texts are collected."""
+    messages: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
+    folder = Path(tempfile.mkdtemp())
+    PilImage.new("RGB", (40, 30)).save(folder / "a.png")
+    (folder / "data.json").write_text(to_text(data))
+    return folder, messages
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("error::RuntimeWarning")  # libshiboken's "Overflow" when an id outgrows a C++ int
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
 @given(data=hostile_coco())
 def test_open_shows_or_refuses_with_one_dialog_and_again_the_same_way(qtbot, monkeypatch, data):
-    messages: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
-    folder = Path(tempfile.mkdtemp())
-    PilImage.new("RGB", (40, 30)).save(folder / "a.png")
-    (folder / "data.json").write_text(to_text(data))
+    folder, messages = _hostile_folder(monkeypatch, data)
     first = _open(qtbot, folder, messages)
     if not first:
         assert not (folder / "data.annotator").exists()  # refused: nothing half-made left behind
@@ -127,11 +133,7 @@ def test_a_folder_with_file_names_that_are_not_utf8_opens_and_names_them(qtbot, 
 @given(data=hostile_labelme())
 def test_a_hostile_labelme_file_is_shown_or_refused_with_one_dialog(qtbot, monkeypatch, data):
     """The same for a LabelMe file opened by itself: never an exception out of the slot."""
-    messages: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
-    folder = Path(tempfile.mkdtemp())
-    PilImage.new("RGB", (40, 30)).save(folder / "a.png")
-    (folder / "data.json").write_text(to_text(data))
+    folder, messages = _hostile_folder(monkeypatch, data)
     window = _window(folder)
     qtbot.addWidget(window)
     if window.open_path(folder / "data.json"):

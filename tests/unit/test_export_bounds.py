@@ -50,16 +50,22 @@ def _huge_dataset() -> Dataset:
     return dataset
 
 
-def test_every_format_exports_sixty_dots_on_a_huge_image_in_little_memory(tmp_path):
-    dataset = _huge_dataset()
+def _export_measuring_peak(dataset, folder) -> tuple[dict, int]:
+    """The COCO dict, with LabelMe and YOLO written into `folder`, and the peak traced memory meanwhile."""
     tracemalloc.start()
     try:
         coco = coco_dict(dataset)
-        save_labelme(dataset, tmp_path / "labelme")
-        save_yolo(dataset, tmp_path / "yolo")
+        save_labelme(dataset, folder / "labelme")
+        save_yolo(dataset, folder / "yolo")
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
+    return coco, peak
+
+
+def test_every_format_exports_sixty_dots_on_a_huge_image_in_little_memory(tmp_path):
+    dataset = _huge_dataset()
+    coco, peak = _export_measuring_peak(dataset, tmp_path)
     assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB"  # one image-sized uint8 mask alone is 229 MiB
     assert len(coco["annotations"]) == 60 and all(a["area"] == 1 for a in coco["annotations"])
     first = coco["annotations"][0]
@@ -140,14 +146,7 @@ def test_one_mask_of_dots_at_opposite_corners_exports_in_little_memory(tmp_path)
     dataset.put_categories([Category(1, "dot")])
     dataset.put_images([Image(1, "big.jpg", WIDTH, HEIGHT)])
     dataset.put_instances([Instance(1, 1, 1, _dots(corners))])
-    tracemalloc.start()
-    try:
-        coco = coco_dict(dataset)
-        save_labelme(dataset, tmp_path / "labelme")
-        save_yolo(dataset, tmp_path / "yolo")
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    coco, peak = _export_measuring_peak(dataset, tmp_path)
     assert peak < 50 * 2**20, f"{peak / 2**20:.0f} MiB"
     (annotation,) = coco["annotations"]
     assert annotation["area"] == 5 and len(annotation["segmentation"]) == 5

@@ -370,8 +370,9 @@ def render_base(buffer: np.ndarray, rect: Rect, spec: TileSpec) -> None:
         compose(buffer, inner, origin, spec.scale, below, line_width=spec.line_width)
 
 
-def render_patch(spec: TileSpec) -> tuple[Rect, np.ndarray] | None:
-    """What lies above the selected instance, inside its box: drawn over the selected instance's item."""
+def patch_layers(spec: TileSpec) -> tuple[Rect, list[Layer]] | None:
+    """The selected instance's box and the layers above it, or None when none of them reaches into
+    the box (then no patch is needed)."""
     area = spec.selected_area()
     if area is None:
         return None
@@ -379,6 +380,15 @@ def render_patch(spec: TileSpec) -> tuple[Rect, np.ndarray] | None:
     pad = outline_pad(spec.line_width)
     if not any(intersect(layer.device_box(spec.scale, pad), area) for layer in above):
         return None
+    return area, above
+
+
+def render_patch(spec: TileSpec) -> tuple[Rect, np.ndarray] | None:
+    """What lies above the selected instance, inside its box: drawn over the selected instance's item."""
+    found = patch_layers(spec)
+    if found is None:
+        return None
+    area, above = found
     buffer = np.zeros((area[3] - area[1], area[2] - area[0], 4), np.uint8)
     compose(
         buffer,

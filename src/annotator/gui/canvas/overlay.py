@@ -31,6 +31,7 @@ from annotator.gui.canvas.compose import (
     intersect,
     make_layer,
     outline_pad,
+    patch_layers,
     rect_minus,
     render_base,
     render_base_exact,
@@ -233,13 +234,10 @@ class InstanceOverlay(QObject):
     def _grown_patch(self, spec: TileSpec, before: Rect | None) -> Tile | None:
         """The patch for the selected instance's new box: the old patch where the boxes overlap (no
         patch means nothing lay above it there), composited only where the box grew."""
-        area = spec.selected_area()
-        if area is None:
+        found = patch_layers(spec)
+        if found is None:
             return None
-        above = [layer for layer in spec.layers if spec.selected.key < layer.key]
-        pad = outline_pad(spec.line_width)
-        if not any(intersect(layer.device_box(spec.scale, pad), area) for layer in above):
-            return None
+        area, above = found
         buffer = np.zeros((area[3] - area[1], area[2] - area[0], 4), np.uint8)
         old = self.patch.tile
         known = old.area if old is not None and old.scale == spec.scale else before
