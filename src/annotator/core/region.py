@@ -171,21 +171,21 @@ def traced_polygons(mask: Mask, **options) -> PolygonConversion:
         return _traced_crop(crops[0], **options)
     rings: list[np.ndarray] = []
     holes = dropped = 0
-    intersection = union = 0.0
     for crop in crops:
         traced = _traced_crop(crop, **options)
         holes, dropped = holes + traced.hole_count, dropped + traced.dropped_parts
-        pixels = int(crop.mask.sum())
-        back = 0 if traced.polygons is None else _rasterised_area(traced.polygons, mask.rle)
-        common = traced.iou * (pixels + back) / (1 + traced.iou)  # from iou = common / (a + b - common)
-        intersection, union = intersection + common, union + pixels + back - common
         if traced.polygons is not None:
             rings.extend(traced.polygons.rings)
     if holes and not options.get("fill_holes", False):
         return PolygonConversion(None, 0.0, holes, 0)
     if not rings:
         return PolygonConversion(None, 0.0, holes, dropped)
-    return PolygonConversion(Polygons(tuple(rings)), intersection / union, holes, dropped)
+    polygons = Polygons(tuple(rings))
+    # The IoU of all rings together, on run-length encodings (memory in runs, not pixels): a part in
+    # another's filled hole is covered twice, which summing the crops' own IoUs would count twice.
+    back = polygons.to_rle(mask.rle.height, mask.rle.width).as_coco()
+    iou = float(mask_utils.iou([back], [mask.rle.as_coco()], [0])[0][0])
+    return PolygonConversion(polygons, iou, holes, dropped)
 
 
 def _traced_crop(crop: Crop, **options) -> PolygonConversion:
@@ -194,11 +194,6 @@ def _traced_crop(crop: Crop, **options) -> PolygonConversion:
         return traced
     shift = np.array([crop.x0 - 1, crop.y0 - 1], np.float64)
     return replace(traced, polygons=Polygons(tuple(ring + shift for ring in traced.polygons.rings)))
-
-
-def _rasterised_area(polygons: Polygons, rle: Rle) -> int:
-    """The pixels pycocotools gives `polygons` on the mask's image, from their crop."""
-    return int(_polygon_crop(polygons, rle.height, rle.width).mask.sum())
 
 
 def _crop_of(full: np.ndarray) -> Crop:
