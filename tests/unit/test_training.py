@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 
@@ -74,6 +75,24 @@ def test_cancel_stops_after_the_current_step_and_saves(rectangles, tmp_path):
     assert finished.reason == "cancelled" and finished.steps == 2
     assert read_checkpoint(tmp_path / "m.last.pt").training["step"] == 2
     assert load_checkpoint(tmp_path / "m.pt").label_to_category == (0, 5, 9)  # a usable model, even so
+
+
+def test_a_pause_during_validation_takes_effect_there_not_after_it(rectangles, tmp_path):
+    token = CancelToken()
+    events = []
+
+    def on_event(event) -> None:
+        events.append(event)
+        if event.kind == "step" and event.step == 3:  # the last step of epoch 1: validation comes next
+            token.pause()
+            threading.Timer(0.3, token.resume).start()
+
+    train(tiny_config(rectangles, tmp_path / "m.pt", epochs=2), on_event=on_event, cancel=token)
+    kinds = [e.kind for e in events]
+    first_epoch = kinds.index("epoch")
+    assert "paused" in kinds[:first_epoch], kinds  # paused while the validation images were scored
+    paused = [e.paused for e in events if e.kind == "paused"]
+    assert paused == [True, False] and kinds[-1] == "finished"
 
 
 @pytest.mark.slow

@@ -355,7 +355,7 @@ def _wait_if_paused(cancel: CancelToken, clock: _Clock, emit: Callable[[Event], 
 def _end_of_epoch(run: _Run, clock: _Clock, emit: Callable[[Event], None], cancel: CancelToken) -> None:
     mean_loss = round(float(np.mean(run.epoch_losses)), 4) if run.epoch_losses else None
     run.epoch_losses = []
-    scores = _validate(run, cancel, clock) if _validation_due(run, clock) else None
+    scores = _validate(run, cancel, clock, emit) if _validation_due(run, clock) else None
     better = scores is not None and _beats(scores, run)
     if better or (scores is None and not len(run.val_images)):
         _save_model(run, scores, clock, emit)
@@ -382,15 +382,22 @@ def _validation_due(run: _Run, clock: _Clock) -> bool:
     return run.validation_s <= VALIDATION_SHARE * (clock.elapsed() - run.validated_at)
 
 
-def _validate(run: _Run, cancel: CancelToken, clock: _Clock | None = None) -> tuple[float, float] | None:
+def _validate(
+    run: _Run, cancel: CancelToken, clock: _Clock | None = None, emit: Callable[[Event], None] | None = None
+) -> tuple[float, float] | None:
+    """(AP, AP50) on the validation images; a pause takes effect between two of them (with `emit`)."""
     if not len(run.val_images):
         return None
     model = run.model
     _set_input_size(run, 1.0)
     began = None if clock is None else clock.elapsed()
+    if clock is not None and emit is not None:
+        stop = lambda: _wait_if_paused(cancel, clock, emit)  # noqa: E731
+    else:
+        stop = lambda: cancel.cancelled  # noqa: E731
     try:
         scores = validation_ap(model, run.val_images, run.training_set.label_to_category, device=run.device,
-                               autocast=run.precision.autocast, cancelled=lambda: cancel.cancelled)  # fmt: skip
+                               autocast=run.precision.autocast, cancelled=stop)  # fmt: skip
     finally:
         model.train()
     if scores is not None and clock is not None and began is not None:
