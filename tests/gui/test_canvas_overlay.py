@@ -261,3 +261,33 @@ def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused
     assert close_to(viewport_pixel(view, 10, 10), blend((0, 255, 0), IMAGE_RGB, 0.5))
     assert close_to(viewport_pixel(view, 170, 120), blend((255, 0, 0), IMAGE_RGB, 0.5))
     assert close_to(viewport_pixel(view, 120, 120), IMAGE_RGB)
+
+
+def test_a_large_edits_strips_come_from_the_worker_and_end_as_a_fresh_tile(canvas, qtbot, monkeypatch):
+    """Zoomed in on a large instance, the strips where its box moved are composited in the worker:
+    the edit returns before them, and once they land (after more edits meanwhile, and a change of
+    another instance) the picture is the one a freshly built tile gives."""
+    monkeypatch.setattr(canvas_overlay, "SYNC_STRIP_PX", 0)
+    overlay = canvas.overlay
+    canvas.session.select(1)  # the large square, under the small one
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    dataset = canvas.session.dataset
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(10, 10, 140, 120))])
+    assert overlay.building  # the strips are still to come
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(5, 20, 150, 125))])
+    dataset.put_instances([dataset.instances[2].with_changes(geometry=square(45, 40, 65, 62))])
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(10, 15, 145, 118))])
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    canvas.viewport().repaint()
+    shown = canvas.viewport().grab().toImage()
+    tile, patch = overlay.tile, overlay.patch.tile
+    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
+    assert np.array_equal(tile.pixels, fresh)
+    assert fresh_patch is not None and patch.area == fresh_patch[0]
+    assert np.array_equal(patch.pixels, fresh_patch[1])
+    ring_over_large = blend((255, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
+    assert close_to(viewport_pixel(canvas, 140, 112), ring_over_large)  # where the box grew
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+    overlay.refresh(wait=True)
+    canvas.viewport().repaint()
+    assert canvas.viewport().grab().toImage() == shown

@@ -453,6 +453,47 @@ def render_bands(buffer: np.ndarray, rect: Rect, spec: TileSpec, bands: int) -> 
         future.result()
 
 
+def base_part(spec: TileSpec, rect: Rect, *, bands: int = 1) -> np.ndarray:
+    """The base tile's pixels in `rect` (global device pixels, inside the tile), to the pixel what
+    building the whole tile gives, without its buffer: drawn in one reaching BAND_OVERLAP pixels past
+    `rect` (clipped to the tile as the whole tile's scratch would be). Runs in a worker thread while the
+    GUI thread may draw into the tile (docs/decisions/0020: a large edit's strips)."""
+    x0, y0, x1, y1 = rect
+    ax0, ay0, ax1, ay1 = spec.area
+    ex0, ey0 = max(x0 - BAND_OVERLAP, ax0), max(y0 - BAND_OVERLAP, ay0)
+    ex1, ey1 = min(x1 + BAND_OVERLAP, ax1), min(y1 + BAND_OVERLAP, ay1)
+    scratch = np.zeros((ey1 - ey0, ex1 - ex0, 4), np.uint8)
+    inner = (x0 - ex0, y0 - ey0, x1 - ex0, y1 - ey0)
+    render_bands(scratch, inner, replace(spec, area=(ex0, ey0, ex1, ey1)), bands)
+    return scratch[inner[1] : inner[3], inner[0] : inner[2]]
+
+
+def patch_part(spec: TileSpec, area: Rect, rect: Rect) -> np.ndarray:
+    """The pixels in `rect` (global device pixels) of the patch over `area` (see `render_patch`), as
+    composing the whole patch draws them (see `base_part`)."""
+    x0, y0, x1, y1 = rect
+    ex0, ey0 = max(x0 - BAND_OVERLAP, area[0]), max(y0 - BAND_OVERLAP, area[1])
+    ex1, ey1 = min(x1 + BAND_OVERLAP, area[2]), min(y1 + BAND_OVERLAP, area[3])
+    scratch = np.zeros((ey1 - ey0, ex1 - ex0, 4), np.uint8)
+    above = [layer for layer in spec.layers if spec.selected.key < layer.key]
+    inner = (x0 - ex0, y0 - ey0, x1 - ex0, y1 - ey0)
+    compose_exact(scratch, inner, (ex0, ey0), spec.scale, above, line_width=spec.line_width)
+    return scratch[inner[1] : inner[3], inner[0] : inner[2]]
+
+
+def layer_area(spec: TileSpec, rects: Sequence[Rect]) -> int:
+    """Device pixels the layers' boxes cover inside `rects`: how long compositing them takes, roughly."""
+    pad = outline_pad(spec.line_width)
+    boxes = [layer.device_box(spec.scale, pad) for layer in spec.layers]
+    total = 0
+    for rect in rects:
+        for box in boxes:
+            inside = intersect(box, rect)
+            if inside is not None:
+                total += (inside[2] - inside[0]) * (inside[3] - inside[1])
+    return total
+
+
 def render_base_exact(buffer: np.ndarray, rect: Rect, spec: TileSpec) -> None:
     """`render_base` of `rect` as a whole tile draws it: cv2 starts an antialiased line differently
     where it is clipped (up to 8 px from the clip), so the rectangle is drawn in a scratch buffer

@@ -23,12 +23,14 @@ from annotator.core.model import Image, Instance
 from annotator.core.region import Region
 from annotator.core.session import Session
 from annotator.gui.canvas.compose import (
+    BAND_OVERLAP,
     Layer,
     Rect,
     TileSpec,
     build_tile,
     compose_exact,
     intersect,
+    layer_area,
     make_layer,
     outline_pad,
     patch_layers,
@@ -48,6 +50,7 @@ from annotator.gui.canvas.items import (
 )
 from annotator.gui.canvas.prefetch import MaskPrefetcher
 from annotator.gui.canvas.render import rings_path
+from annotator.gui.canvas.strips import StripComposer, Todo
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QGraphicsScene
 
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
+SYNC_STRIP_PX = 400_000  # layer area in a moved box's strips composited at once; more in the worker
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
 FIRST_PART_SHARE = 0.7  # the view's part of a tile is built first when it is less than this share
@@ -72,6 +76,7 @@ class Levers:
     visible_first: bool = True  # a tile built in the worker shows the view's part before the margin
     prefetch: bool = True  # the next image's mask crops are decoded while the canvas is idle
     paint_first: bool = True  # a worker build starts after the frame the change asked for
+    strips_in_worker: bool = True  # a large edit's strips are composited in the worker
 
     @property
     def bands(self) -> int:
@@ -121,11 +126,15 @@ class InstanceOverlay(QObject):
         self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
         self.levers = Levers()
         self.prefetcher = MaskPrefetcher(lambda: self._pending is None, self)
+        self.strips = StripComposer(
+            lambda: (self.tile, self.patch.tile), self._strips_landed, view.render_failed, self
+        )
 
     # -- layers -----------------------------------------------------------------------------------
     def clear(self) -> None:
         self._generation += 1
         self._pending = None
+        self.strips.cancel()
         self.layers.clear()
         self.order = []
         self.tile = None
@@ -203,7 +212,8 @@ class InstanceOverlay(QObject):
         where its box moved does the tile change (instances above it are drawn in the patch inside its
         box, outside it in the tile), and the patch only in what the box gained. A brush stroke on a
         large instance zoomed in recomposited both boxes and the patch whole: 500 ms on the GUI
-        thread at 2x (docs/decisions/0020). False if it cannot (no tile, or one being built)."""
+        thread at 2x; large strips are composited in the worker (`gui.canvas.strips`). False if it
+        cannot (no tile, or one being built). See docs/decisions/0020."""
         tile = self.tile
         if tile is None or self._pending is not None:
             return False
@@ -213,12 +223,39 @@ class InstanceOverlay(QObject):
         after = self._device_rect(new, tile.scale, pad)
         if before == after:
             return True
-        for rect in rect_minus(before, after) + rect_minus(after, before):
-            local = spec.local(rect)
-            if local is not None:
-                render_base_exact(tile.pixels, local, spec)
+        moved = [intersect(rect, tile.area) for rect in rect_minus(before, after) + rect_minus(after, before)]
+        strips = [rect for rect in moved if rect is not None]
+        todo = self.strips.todo
+        old_patch = self.patch.tile
+        patch, grown = self._grown_patch(spec, intersect(before, tile.area))
+        later = self.levers.strips_in_worker and (
+            todo is not None or layer_area(spec, strips + grown) > SYNC_STRIP_PX
+        )
+        if not later:
+            for rect in strips:
+                render_base_exact(tile.pixels, spec.local(rect), spec)
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
-        self.patch.set_tile(self._grown_patch(spec, intersect(before, tile.area)))
+            if patch is not None:
+                above = [layer for layer in spec.layers if spec.selected.key < layer.key]
+                px, py = patch.area[:2]
+                for x0, y0, x1, y1 in grown:
+                    local = (x0 - px, y0 - py, x1 - px, y1 - py)
+                    compose_exact(
+                        patch.pixels, local, (px, py), spec.scale, above, line_width=spec.line_width
+                    )
+            self.patch.set_tile(patch)
+            return True
+        # Until the worker's strips land the tile shows its previous pixels there, and the patch is
+        # clear where the box grew (and where an earlier edit's strips are still to come).
+        tile_rects, patch_rects = strips, list(grown)
+        if todo is not None and todo.tile is tile:
+            tile_rects = todo.tile_rects + strips
+            if patch is not None and todo.patch is not None and todo.patch is old_patch:
+                carried = (intersect(rect, patch.area) for rect in todo.patch_rects)
+                patch_rects += [rect for rect in carried if rect is not None]
+        self.patch.set_tile(patch)
+        self.strips.bands = self.levers.bands
+        self.strips.submit(spec, Todo(tile, patch, tile_rects, patch_rects))
         return True
 
     @staticmethod
@@ -231,26 +268,27 @@ class InstanceOverlay(QObject):
             math.ceil(y1 * scale) + pad,
         )
 
-    def _grown_patch(self, spec: TileSpec, before: Rect | None) -> Tile | None:
-        """The patch for the selected instance's new box: the old patch where the boxes overlap (no
-        patch means nothing lay above it there), composited only where the box grew."""
+    def _grown_patch(self, spec: TileSpec, before: Rect | None) -> tuple[Tile | None, list[Rect]]:
+        """The patch for the selected instance's new box, holding the old patch where the boxes overlap
+        (no patch means nothing lay above it there); and where the box grew (global device
+        rectangles), still to be composited."""
         found = patch_layers(spec)
         if found is None:
-            return None
+            return None, []
         area, above = found
         buffer = np.zeros((area[3] - area[1], area[2] - area[0], 4), np.uint8)
         old = self.patch.tile
         known = old.area if old is not None and old.scale == spec.scale else before
         overlap = None if known is None else intersect(known, area)
         if overlap is not None and old is not None and old.scale == spec.scale:
+            overlap = _inset(overlap, old.area, area)
+        if overlap is not None and old is not None and old.scale == spec.scale:
             ox, oy = old.area[:2]
             buffer[
                 overlap[1] - area[1] : overlap[3] - area[1], overlap[0] - area[0] : overlap[2] - area[0]
             ] = old.pixels[overlap[1] - oy : overlap[3] - oy, overlap[0] - ox : overlap[2] - ox]
-        for x0, y0, x1, y1 in [area] if overlap is None else rect_minus(area, overlap):
-            local = (x0 - area[0], y0 - area[1], x1 - area[0], y1 - area[1])
-            compose_exact(buffer, local, area[:2], spec.scale, above, line_width=spec.line_width)
-        return Tile.of(area, spec.scale, buffer)
+        grown = [area] if overlap is None else rect_minus(area, overlap)
+        return Tile.of(area, spec.scale, buffer), grown
 
     def remove(self, instance_ids: list[int]) -> None:
         boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
@@ -379,6 +417,7 @@ class InstanceOverlay(QObject):
         """Build the tile for the view at the current zoom: at once if small (or `wait`), else in the
         worker; until it arrives the previous tile is shown stretched."""
         self._generation += 1
+        self.strips.cancel()
         area = self.wanted_area() if self.layers else None
         if area is None:
             self._pending = None
@@ -427,7 +466,15 @@ class InstanceOverlay(QObject):
 
     @property
     def building(self) -> bool:
-        return self._pending is not None
+        """Whether a tile, or an edit's strips, are still being composited."""
+        return self._pending is not None or self.strips.pending
+
+    def _strips_landed(self, drawn: list[Rect], patched: bool) -> None:
+        tile = self.tile
+        for rect in drawn:
+            self.view.invalidate_background(_scene_rect(rect, tile.scale))
+        if patched:
+            self.patch.update()
 
     def _on_built(self, generation: int, payload: object) -> None:
         if generation != self._pending:
@@ -456,6 +503,7 @@ class InstanceOverlay(QObject):
         self._dirty = []
 
     def _install(self, spec: TileSpec | None, result) -> None:
+        self.strips.cancel()
         if spec is None:
             self.tile = None
             self.patch.set_tile(None)
@@ -495,6 +543,9 @@ class InstanceOverlay(QObject):
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
         patch = render_patch(spec)
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
+        todo = self.strips.todo
+        if todo is not None:  # still to come, now with these layers (the patch is whole again)
+            self.strips.submit(spec, Todo(tile, None, todo.tile_rects))
 
     def draw(self, painter: QPainter, exposed: QRectF) -> None:
         if self.tile is not None:
@@ -526,6 +577,15 @@ class InstanceOverlay(QObject):
             text += f" · {override.note}"
         color = instance_color(category, layer.category_id) if override is None else QColor(*override.color)
         return Label(QPointF(layer.box[0], layer.box[1]), text, color)
+
+
+def _inset(overlap: Rect, old: Rect, new: Rect) -> Rect | None:
+    """What of `overlap` the old patch holds as a fresh patch over `new` would draw it: an antialiased
+    line comes out differently within a few pixels of where its buffer ends, so BAND_OVERLAP is taken
+    off each side where the two patches end apart."""
+    sides = [overlap[k] + (BAND_OVERLAP if k < 2 else -BAND_OVERLAP) * (old[k] != new[k]) for k in range(4)]
+    x0, y0, x1, y1 = sides
+    return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
 def _scene_rect(rect: Rect, scale: float) -> QRectF:
