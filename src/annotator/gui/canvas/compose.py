@@ -468,19 +468,6 @@ def base_part(spec: TileSpec, rect: Rect, *, bands: int = 1) -> np.ndarray:
     return scratch[inner[1] : inner[3], inner[0] : inner[2]]
 
 
-def patch_part(spec: TileSpec, area: Rect, rect: Rect) -> np.ndarray:
-    """The pixels in `rect` (global device pixels) of the patch over `area` (see `render_patch`), as
-    composing the whole patch draws them (see `base_part`)."""
-    x0, y0, x1, y1 = rect
-    ex0, ey0 = max(x0 - BAND_OVERLAP, area[0]), max(y0 - BAND_OVERLAP, area[1])
-    ex1, ey1 = min(x1 + BAND_OVERLAP, area[2]), min(y1 + BAND_OVERLAP, area[3])
-    scratch = np.zeros((ey1 - ey0, ex1 - ex0, 4), np.uint8)
-    above = [layer for layer in spec.layers if spec.selected.key < layer.key]
-    inner = (x0 - ex0, y0 - ey0, x1 - ex0, y1 - ey0)
-    compose_exact(scratch, inner, (ex0, ey0), spec.scale, above, line_width=spec.line_width)
-    return scratch[inner[1] : inner[3], inner[0] : inner[2]]
-
-
 def layer_area(spec: TileSpec, rects: Sequence[Rect]) -> int:
     """Device pixels the layers' boxes cover inside `rects`: how long compositing them takes, roughly."""
     pad = outline_pad(spec.line_width)

@@ -23,17 +23,14 @@ from annotator.core.model import Image, Instance
 from annotator.core.region import Region
 from annotator.core.session import Session
 from annotator.gui.canvas.compose import (
-    BAND_OVERLAP,
     Layer,
     Rect,
     TileSpec,
     build_tile,
-    compose_exact,
     intersect,
     layer_area,
     make_layer,
     outline_pad,
-    patch_layers,
     rect_minus,
     render_base,
     render_base_exact,
@@ -50,7 +47,7 @@ from annotator.gui.canvas.items import (
 )
 from annotator.gui.canvas.prefetch import MaskPrefetcher
 from annotator.gui.canvas.render import rings_path
-from annotator.gui.canvas.strips import StripComposer, Todo
+from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
@@ -226,36 +223,21 @@ class InstanceOverlay(QObject):
         moved = [intersect(rect, tile.area) for rect in rect_minus(before, after) + rect_minus(after, before)]
         strips = [rect for rect in moved if rect is not None]
         todo = self.strips.todo
-        old_patch = self.patch.tile
-        patch, grown = self._grown_patch(spec, intersect(before, tile.area))
+        old_area = intersect(before, tile.area)
         later = self.levers.strips_in_worker and (
-            todo is not None or layer_area(spec, strips + grown) > SYNC_STRIP_PX
+            todo is not None or layer_area(spec, [*strips, after]) > SYNC_STRIP_PX
         )
         if not later:
             for rect in strips:
                 render_base_exact(tile.pixels, spec.local(rect), spec)
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
-            if patch is not None:
-                above = [layer for layer in spec.layers if spec.selected.key < layer.key]
-                px, py = patch.area[:2]
-                for x0, y0, x1, y1 in grown:
-                    local = (x0 - px, y0 - py, x1 - px, y1 - py)
-                    compose_exact(
-                        patch.pixels, local, (px, py), spec.scale, above, line_width=spec.line_width
-                    )
-            self.patch.set_tile(patch)
+            self._set_patch(spec, grown_patch(spec, self.patch.tile, old_area))
             return True
-        # Until the worker's strips land the tile shows its previous pixels there, and the patch is
-        # clear where the box grew (and where an earlier edit's strips are still to come).
-        tile_rects, patch_rects = strips, list(grown)
-        if todo is not None and todo.tile is tile:
-            tile_rects = todo.tile_rects + strips
-            if patch is not None and todo.patch is not None and todo.patch is old_patch:
-                carried = (intersect(rect, patch.area) for rect in todo.patch_rects)
-                patch_rects += [rect for rect in carried if rect is not None]
-        self.patch.set_tile(patch)
+        # Until the worker's strips land the tile shows its previous pixels there, and the old patch
+        # stays: right where the box shrank, instances above it missing where it grew (for a moment).
+        rects = strips if todo is None or todo.tile is not tile else todo.tile_rects + strips
         self.strips.bands = self.levers.bands
-        self.strips.submit(spec, Todo(tile, patch, tile_rects, patch_rects))
+        self.strips.submit(spec, Todo(tile, rects, True, self.patch.tile, old_area))
         return True
 
     @staticmethod
@@ -268,27 +250,8 @@ class InstanceOverlay(QObject):
             math.ceil(y1 * scale) + pad,
         )
 
-    def _grown_patch(self, spec: TileSpec, before: Rect | None) -> tuple[Tile | None, list[Rect]]:
-        """The patch for the selected instance's new box, holding the old patch where the boxes overlap
-        (no patch means nothing lay above it there); and where the box grew (global device
-        rectangles), still to be composited."""
-        found = patch_layers(spec)
-        if found is None:
-            return None, []
-        area, above = found
-        buffer = np.zeros((area[3] - area[1], area[2] - area[0], 4), np.uint8)
-        old = self.patch.tile
-        known = old.area if old is not None and old.scale == spec.scale else before
-        overlap = None if known is None else intersect(known, area)
-        if overlap is not None and old is not None and old.scale == spec.scale:
-            overlap = _inset(overlap, old.area, area)
-        if overlap is not None and old is not None and old.scale == spec.scale:
-            ox, oy = old.area[:2]
-            buffer[
-                overlap[1] - area[1] : overlap[3] - area[1], overlap[0] - area[0] : overlap[2] - area[0]
-            ] = old.pixels[overlap[1] - oy : overlap[3] - oy, overlap[0] - ox : overlap[2] - ox]
-        grown = [area] if overlap is None else rect_minus(area, overlap)
-        return Tile.of(area, spec.scale, buffer), grown
+    def _set_patch(self, spec: TileSpec, patch: tuple[Rect, np.ndarray] | None) -> None:
+        self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
 
     def remove(self, instance_ids: list[int]) -> None:
         boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
@@ -469,12 +432,12 @@ class InstanceOverlay(QObject):
         """Whether a tile, or an edit's strips, are still being composited."""
         return self._pending is not None or self.strips.pending
 
-    def _strips_landed(self, drawn: list[Rect], patched: bool) -> None:
+    def _strips_landed(self, drawn: list[Rect], patch: object) -> None:
         tile = self.tile
         for rect in drawn:
             self.view.invalidate_background(_scene_rect(rect, tile.scale))
-        if patched:
-            self.patch.update()
+        if patch is not KEEP:
+            self._set_patch(self.spec(tile.area, tile.scale), patch)
 
     def _on_built(self, generation: int, payload: object) -> None:
         if generation != self._pending:
@@ -545,7 +508,7 @@ class InstanceOverlay(QObject):
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
         todo = self.strips.todo
         if todo is not None:  # still to come, now with these layers (the patch is whole again)
-            self.strips.submit(spec, Todo(tile, None, todo.tile_rects))
+            self.strips.submit(spec, Todo(tile, todo.tile_rects))
 
     def draw(self, painter: QPainter, exposed: QRectF) -> None:
         if self.tile is not None:
@@ -577,15 +540,6 @@ class InstanceOverlay(QObject):
             text += f" · {override.note}"
         color = instance_color(category, layer.category_id) if override is None else QColor(*override.color)
         return Label(QPointF(layer.box[0], layer.box[1]), text, color)
-
-
-def _inset(overlap: Rect, old: Rect, new: Rect) -> Rect | None:
-    """What of `overlap` the old patch holds as a fresh patch over `new` would draw it: an antialiased
-    line comes out differently within a few pixels of where its buffer ends, so BAND_OVERLAP is taken
-    off each side where the two patches end apart."""
-    sides = [overlap[k] + (BAND_OVERLAP if k < 2 else -BAND_OVERLAP) * (old[k] != new[k]) for k in range(4)]
-    x0, y0, x1, y1 = sides
-    return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
 def _scene_rect(rect: Rect, scale: float) -> QRectF:
