@@ -208,6 +208,23 @@ def run(path: str) -> dict[str, list[float]]:
     drag_landed = list(LANDED)
     LANDED.clear()
     results["brush dab, largest instance at 2x"] = zoomed(brush_stroke, centre)
+    LANDED.clear()
+
+    def right_edge() -> tuple[float, float]:
+        bx, by, bw, bh = dataset.instances[largest].geometry.bbox(HEIGHT, WIDTH)
+        return bx + bw - 30, by + bh / 2
+
+    def leaving(app, canvas, editor, counter, dataset, instance_id, *, full):
+        """A stroke from inside the instance's right edge out of its box: the box grows."""
+        editor.set_tool(ToolKind.BRUSH)
+        editor.set_brush_radius(12)
+        editor.select(instance_id)
+        settle(app, canvas)
+        x, y = right_edge()
+        points = [(x + 4.0 * k, y + 3.0 * np.sin(k / 3)) for k in range(STEPS + 1)]
+        return run_gesture(app, canvas, counter, points, full=full)
+
+    results["brush stroke leaving the box, largest at 2x"] = zoomed(leaving, right_edge)
     brush_landed = list(LANDED)
     canvas.close()
     canvas.overlay.builder.wait()
@@ -253,8 +270,8 @@ def main() -> int:
         print(f"brush {name} today / now: {before[key][column] / now[key][column]:.2f}x")
     strips = results["gui strips"]
     print("largest instance at 2x, release (ms): now / strips on the GUI thread, ratio; then until exact")
-    for key, landed in (("vertex drag step", "drag landed"), ("brush dab", "brush landed")):
-        key += ", largest instance at 2x"
+    keys = ("vertex drag step, largest instance at 2x", "brush stroke leaving the box, largest at 2x")
+    for key, landed in zip(keys, ("drag landed", "brush landed"), strict=True):
         old, new = strips[key][4], now[key][4]
         print(
             f"  {key:<40}{new:>7.1f} / {old:>6.1f}  {old / new:>5.2f}x   exact after {now[landed][0]:.0f}"

@@ -253,7 +253,7 @@ def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused
     dataset.put_instances([dataset.instances[8].with_changes(geometry=square(150, 100, 190, 140))])
     view.session.show_image(2)
     layers = view.overlay.layers
-    assert "crop" in layers[7].region.__dict__  # decoded before the switch
+    assert layers[7].region.decoded  # before the switch
     assert layers[8].region.geometry is dataset.instances[8].geometry  # changed since: made afresh
     view.set_pixels(2, image_levels())
     view.zoom_1_1()
