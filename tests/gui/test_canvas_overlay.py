@@ -291,3 +291,29 @@ def test_a_large_edits_strips_come_from_the_worker_and_end_as_a_fresh_tile(canva
     overlay.refresh(wait=True)
     canvas.viewport().repaint()
     assert canvas.viewport().grab().toImage() == shown
+
+
+def test_a_large_change_during_a_build_starts_it_again_and_ends_exact(make_canvas, qtbot, monkeypatch):
+    """A large change is never recomposited on the GUI thread: with no build in flight its boxes go
+    to the worker, with one in flight (which took its layers before the change) the build starts
+    again; either way the tile ends as a fresh one."""
+    monkeypatch.setattr(canvas_overlay, "SYNC_STRIP_PX", 0)
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    overlay = view.overlay
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    dataset = view.session.dataset
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(20, 10, 120, 115))])
+    assert overlay.building and overlay.strips.pending
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    view.set_zoom(2.0)
+    assert overlay._pending is not None  # a build in flight
+    dataset.put_instances([dataset.instances[2].with_changes(geometry=square(45, 45, 80, 70))])
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    tile = overlay.tile
+    assert tile.scale == 2.0
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+    assert close_to(viewport_pixel(view, 75, 65), blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5))

@@ -235,9 +235,12 @@ class InstanceOverlay(QObject):
             return True
         # Until the worker's strips land the tile shows its previous pixels there, and the old patch
         # stays: right where the box shrank, instances above it missing where it grew (for a moment).
-        rects = strips if todo is None or todo.tile is not tile else todo.tile_rects + strips
+        carried = todo is not None and todo.tile is tile
+        rects = todo.tile_rects + strips if carried else strips
+        reuse = not carried or todo.reuse  # a redraw still to come changed what lies above, maybe
         self.strips.bands = self.levers.bands
-        self.strips.submit(spec, Todo(tile, rects, True, self.patch.tile, old_area))
+        before = old_area if reuse else None
+        self.strips.submit(spec, Todo(tile, rects, True, self.patch.tile, before, reuse=reuse))
         return True
 
     @staticmethod
@@ -493,22 +496,46 @@ class InstanceOverlay(QObject):
             return
         spec = self.spec(tile.area, tile.scale)
         pad = outline_pad(spec.line_width)
-        for x0, y0, x1, y1 in boxes:
-            rect = (
+        rects = [
+            (
                 math.floor(x0 * tile.scale) - pad,
                 math.floor(y0 * tile.scale) - pad,
                 math.ceil(x1 * tile.scale) + pad,
                 math.ceil(y1 * tile.scale) + pad,
             )
+            for x0, y0, x1, y1 in boxes
+        ]
+        if self._later(spec, rects):
+            return
+        for rect in rects:
             local = spec.local(rect)
             if local is not None:
                 render_base(tile.pixels, local, spec)
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
         patch = render_patch(spec)
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
+
+    def _later(self, spec: TileSpec, rects: list[Rect]) -> bool:
+        """Whether the boxes to redraw (and the patch) are left to the worker: when large (an edit of a
+        large instance zoomed in took 1.2 s here for its two boxes, three times when a build was in
+        flight) or when earlier strips are still to come. The tile shows its previous pixels there
+        until they land; a build in flight took its layers before this change, so it starts again."""
+        if not self.levers.strips_in_worker:
+            return False
+        tile = self.tile
+        rects = [rect for rect in (intersect(rect, tile.area) for rect in rects) if rect is not None]
         todo = self.strips.todo
-        if todo is not None:  # still to come, now with these layers (the patch is whole again)
-            self.strips.submit(spec, Todo(tile, todo.tile_rects))
+        selected = spec.selected_area()
+        work = layer_area(spec, rects + ([] if selected is None else [selected]))
+        if todo is None and work <= SYNC_STRIP_PX:
+            return False
+        if self._pending is not None:
+            self.refresh()
+            return True
+        prior = todo.tile_rects if todo is not None and todo.tile is tile else []
+        self.strips.bands = self.levers.bands
+        self.strips.submit(spec, Todo(tile, prior + rects, True, self.patch.tile, None, reuse=False))
+        return True
 
     def draw(self, painter: QPainter, exposed: QRectF) -> None:
         if self.tile is not None:

@@ -39,19 +39,22 @@ KEEP = object()  # what `landed` gets for the patch when the shown one stays
 class Todo:
     """What the tile still lacks (global device rectangles), and whether the patch is to be made
     again for the selected instance's new box from `patch_from` (the patch shown, complete for its
-    own box; None: there was none, so nothing lay above the instance in `before`)."""
+    own box; None: there was none, so nothing lay above the instance in `before`). The new patch
+    replaces the shown one only if that is still `patch_from`."""
 
     tile: Tile
     tile_rects: list[Rect] = field(default_factory=list)
     patch: bool = False
     patch_from: Tile | None = None
     before: Rect | None = None
+    reuse: bool = True  # False: the layers above changed too, the patch is made whole
 
 
 def compose_strips(spec: TileSpec, todo: Todo, bands: int) -> tuple[Parts, tuple[Rect, np.ndarray] | None]:
     """The pixels of each tile rectangle still to come, and the new patch (runs in the worker)."""
     tile = [(rect, base_part(spec, rect, bands=bands)) for rect in todo.tile_rects]
-    patch = grown_patch(spec, todo.patch_from, todo.before) if todo.patch else None
+    old = todo.patch_from if todo.reuse else None
+    patch = grown_patch(spec, old, todo.before) if todo.patch else None
     return tile, patch
 
 
