@@ -60,12 +60,14 @@ def ms(started: float) -> float:
 
 
 def settle(app: QApplication, canvas: Canvas) -> None:
+    """Until no build or strips are in flight for a few turns of the event loop (a scroll starts its
+    build a turn later)."""
     deadline = time.monotonic() + 60
-    while getattr(getattr(canvas, "overlay", None), "building", False) and time.monotonic() < deadline:
+    quiet = 0
+    while quiet < 5 and time.monotonic() < deadline:
         app.processEvents()
+        quiet = 0 if getattr(getattr(canvas, "overlay", None), "building", False) else quiet + 1
         time.sleep(0.001)
-    for _ in range(3):
-        app.processEvents()
 
 
 LANDED: list[tuple[float, float]] = []  # per release: ms until the overlay is exact, longest event turn
