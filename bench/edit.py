@@ -60,13 +60,15 @@ def ms(started: float) -> float:
 
 
 def settle(app: QApplication, canvas: Canvas) -> None:
-    """Until no build or strips are in flight for a few turns of the event loop (a scroll starts its
-    build a turn later)."""
+    """Until no build or strips are in flight, nor a pan's build about to start, for a few turns of the
+    event loop."""
     deadline = time.monotonic() + 60
     quiet = 0
+    timer = getattr(canvas, "_view_timer", None)  # a pan's build starts when it fires
     while quiet < 5 and time.monotonic() < deadline:
         app.processEvents()
-        quiet = 0 if getattr(getattr(canvas, "overlay", None), "building", False) else quiet + 1
+        busy = getattr(getattr(canvas, "overlay", None), "building", False)
+        quiet = 0 if busy or (timer is not None and timer.isActive()) else quiet + 1
         time.sleep(0.001)
 
 
