@@ -10,6 +10,7 @@ from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, squar
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Dataset, Image, Instance, Source
 from annotator.core.session import BareDocument, Session, ViewStyle
+from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
 from annotator.gui.canvas.view import Canvas
@@ -195,6 +196,18 @@ def test_a_tile_built_in_two_bands_is_the_tile_built_in_one(scale):
     banded, banded_patch = build_tile(spec, bands=2)
     assert whole.any() and np.array_equal(whole, banded)
     assert np.array_equal(patch[1], banded_patch[1])
+
+
+@pytest.mark.parametrize("scale", [0.45, 2.3])
+def test_a_tile_of_many_layers_leaves_out_none_that_shows(scale, monkeypatch):
+    layers = star_layers(120, (900, 700))  # past the count where the layers are picked in numpy
+    area = (40, 25, int(900 * scale) - 60, int(700 * scale) - 30)
+    spec = TileSpec(area, scale, tuple(layers), layers[50], 2.0)
+    picked, picked_patch = build_tile(spec)
+    monkeypatch.setattr(compose_module, "_reaching", lambda layers, *_: list(layers))
+    every, every_patch = build_tile(spec)
+    assert picked.any() and np.array_equal(picked, every)
+    assert np.array_equal(picked_patch[1], every_patch[1])
 
 
 def test_the_selected_instance_growing_under_another_stays_under_it(canvas):

@@ -174,12 +174,25 @@ def compose(
     roi[:] = 0
     gx, gy = origin[0] + x0, origin[1] + y0
     area = (gx, gy, gx + x1 - x0, gy + y1 - y0)
-    pad = outline_pad(line_width)
-    seen = [layer for layer in layers if intersect(layer.device_box(scale, pad), area) is not None]
+    seen = _reaching(layers, area, scale, outline_pad(line_width))
     dashes = _all_dashes(seen, gx, gy, scale, line_width)
     for layer in seen:
         _blend_fill(roi, gx, gy, scale, layer)
         _stroke(roi, gx, gy, scale, layer, line_width, dashes.get(id(layer)))
+
+
+def _reaching(layers: Sequence[Layer], area: Rect, scale: float, pad: int) -> list[Layer]:
+    """The layers whose padded device box meets `area`, in order. In numpy for many layers: a loop over
+    500 cost about 0.7 ms, and an edit's strips compose five or six rectangles on the GUI thread."""
+    if len(layers) < 64:
+        return [layer for layer in layers if intersect(layer.device_box(scale, pad), area) is not None]
+    scaled = np.array([layer.box for layer in layers], np.float64) * scale
+    x0, y0 = np.floor(scaled[:, 0]) - pad, np.floor(scaled[:, 1]) - pad
+    x1, y1 = np.ceil(scaled[:, 2]) + pad, np.ceil(scaled[:, 3]) + pad
+    meets = (np.maximum(x0, area[0]) < np.minimum(x1, area[2])) & (
+        np.maximum(y0, area[1]) < np.minimum(y1, area[3])
+    )
+    return [layers[i] for i in np.flatnonzero(meets)]
 
 
 def _device_rings(layer: Layer, gx: int, gy: int, scale: float) -> list[np.ndarray]:
