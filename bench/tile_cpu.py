@@ -4,8 +4,10 @@ Wall-clock figures swing threefold when other work shares the two cores; the CPU
 moves far less. Printed per build: the CPU time of all threads, and of the busiest one (what the build
 takes on two otherwise idle cores). Rows: the tile after a zoom step from fit (0.365x) with the dashes
 measured per layer (today) and batched, in one thread and in two bands; the tile after a zoom step
-at 1:1 (1.1x), whole and the view's part first; and decoding the 500 mask crops (which a switch to a
-prefetched image no longer waits for). See docs/decisions/0020-exact-picture-sooner.md.
+at 1:1 (1.1x), whole and the view's part first; decoding the 500 mask crops (which a switch to a
+prefetched image no longer waits for) with pycocotools, with its C without the GIL in one thread and in
+two; and a switch to an image nobody prefetched (its crops and the tile at fit), before and now.
+See docs/decisions/0020-exact-picture-sooner.md.
 Run: `.venv/bin/python bench/tile_cpu.py`.
 """
 
@@ -18,6 +20,7 @@ import time
 import numpy as np
 
 import annotator.gui.canvas.compose as compose
+from annotator.core import coco_native
 from annotator.core.colors import category_rgb
 from scene import HEIGHT, WIDTH, make_dataset
 
@@ -34,6 +37,14 @@ def _timed(*args, **kwargs) -> None:
 
 
 compose.render_base_exact = _timed  # the unit every build is made of, in whichever thread
+_decode = compose._decode
+
+
+def _timed_decode(layers) -> None:
+    _timed_call(_decode, layers)
+
+
+compose._decode = _timed_decode  # decode_fills' two halves, in whichever thread
 
 
 def build(spec, bands: int, first=None, *, batched: bool = True) -> tuple[float, float]:
@@ -54,6 +65,50 @@ def build(spec, bands: int, first=None, *, batched: bool = True) -> tuple[float,
     return sum(_spent.values()) * 1e3, max(_spent.values()) * 1e3
 
 
+DECODES = {
+    "500 mask crops decoded, pycocotools (today)": (False, 1),
+    "500 mask crops decoded, its C without the GIL": (True, 1),
+    "500 mask crops decoded, without the GIL, 2 threads": (True, 2),
+    "switch: crops and tile at fit, 2 bands (before)": (False, 0),
+    "switch: crops and tile at fit, 2 threads": (True, 0),
+}
+
+
+def decode(dataset, native: bool, bands: int) -> tuple[float, float]:
+    """Decoding the crops of fresh layers (as a switch to an image nobody prefetched does): in one
+    thread, in two (`decode_fills`), or (`bands` 0) with the tile at fit built after, in two bands."""
+    layers = sorted(
+        (
+            compose.make_layer(i, category_rgb(None, i.category_id), (WIDTH, HEIGHT), opacity=0.4)
+            for i in dataset.instances_of(1)
+        ),
+        key=lambda layer: layer.key,
+    )
+    spec = compose.TileSpec((0, 0, 1461, 1096), 0.365, tuple(layers), None, 2.0)
+    saved, saved_fills = coco_native._lib, compose.decode_fills
+    if not native:  # as before: pycocotools, the crops decoded lazily in the bands
+        coco_native._lib = None
+        compose.decode_fills = lambda *args: None
+    _spent.clear()
+    try:
+        if bands == 0:
+            compose.build_tile(spec, bands=2)
+        elif bands == 2:
+            compose.decode_fills(spec, (0, 0, 1461, 1096))  # its halves are timed
+        else:
+            _timed_call(lambda: [layer.region.crops for layer in layers])
+    finally:
+        coco_native._lib, compose.decode_fills = saved, saved_fills
+    return sum(_spent.values()) * 1e3, max(_spent.values()) * 1e3
+
+
+def _timed_call(function, *args) -> None:
+    started = time.thread_time()
+    function(*args)
+    ident = threading.get_ident()
+    _spent[ident] = _spent.get(ident, 0.0) + time.thread_time() - started
+
+
 def main() -> None:
     dataset = make_dataset()
     layers = sorted(
@@ -63,10 +118,12 @@ def main() -> None:
         ),
         key=lambda layer: layer.key,
     )
-    started = time.thread_time()
+    decodes = {title: [] for title in DECODES}
+    for _ in range(REPEATS):
+        for title, (native, bands) in DECODES.items():
+            decodes[title].append(decode(dataset, native, bands))
     for layer in layers:
-        layer.fill  # noqa: B018 - decoded once and kept
-    crops = (time.thread_time() - started) * 1e3
+        layer.region.crops  # noqa: B018 - decoded once and kept
     fit = compose.TileSpec((0, 0, 1461, 1096), 0.365, tuple(layers), None, 2.0)
     zoomed = compose.TileSpec((989, 909, 3369, 2389), 1.1, tuple(layers), None, 2.0)
     view = (1389, 1159, 2969, 2139)  # the 1600x1000 view inside that tile
@@ -82,8 +139,11 @@ def main() -> None:
     for _ in range(REPEATS):
         for title, (spec, bands, first, batched) in cases.items():
             rows.setdefault(title, []).append(build(spec, bands, first, batched=batched))
-    print(f"mask crops of the {len(layers)} instances decoded: {crops:.0f} ms CPU")
     print(f"{'(thread CPU ms, median of 3)':<50}{'all threads':>12}{'busiest':>9}")
+    for title, values in decodes.items():
+        total = statistics.median(v[0] for v in values)
+        busiest = statistics.median(v[1] for v in values)
+        print(f"{title:<50}{total:>12.0f}{busiest:>9.0f}")
     for title, values in rows.items():
         total = statistics.median(v[0] for v in values)
         busiest = statistics.median(v[1] for v in values)

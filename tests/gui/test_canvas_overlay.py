@@ -10,6 +10,7 @@ from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, squar
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Dataset, Image, Instance, Source
 from annotator.core.session import BareDocument, Session, ViewStyle
+from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
 from annotator.gui.canvas.view import Canvas
@@ -197,6 +198,18 @@ def test_a_tile_built_in_two_bands_is_the_tile_built_in_one(scale):
     assert np.array_equal(patch[1], banded_patch[1])
 
 
+@pytest.mark.parametrize("scale", [0.45, 2.3])
+def test_a_tile_of_many_layers_leaves_out_none_that_shows(scale, monkeypatch):
+    layers = star_layers(120, (900, 700))  # past the count where the layers are picked in numpy
+    area = (40, 25, int(900 * scale) - 60, int(700 * scale) - 30)
+    spec = TileSpec(area, scale, tuple(layers), layers[50], 2.0)
+    picked, picked_patch = build_tile(spec)
+    monkeypatch.setattr(compose_module, "_reaching", lambda layers, *_: list(layers))
+    every, every_patch = build_tile(spec)
+    assert picked.any() and np.array_equal(picked, every)
+    assert np.array_equal(picked_patch[1], every_patch[1])
+
+
 def test_the_selected_instance_growing_under_another_stays_under_it(canvas):
     """Its shape changes while selected: the tile is redrawn only where its box moved, the patch of
     what lies above it only where the box grew; the picture is the one a fresh tile gives."""
@@ -253,7 +266,7 @@ def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused
     dataset.put_instances([dataset.instances[8].with_changes(geometry=square(150, 100, 190, 140))])
     view.session.show_image(2)
     layers = view.overlay.layers
-    assert "crop" in layers[7].region.__dict__  # decoded before the switch
+    assert layers[7].region.decoded  # before the switch
     assert layers[8].region.geometry is dataset.instances[8].geometry  # changed since: made afresh
     view.set_pixels(2, image_levels())
     view.zoom_1_1()
@@ -261,3 +274,59 @@ def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused
     assert close_to(viewport_pixel(view, 10, 10), blend((0, 255, 0), IMAGE_RGB, 0.5))
     assert close_to(viewport_pixel(view, 170, 120), blend((255, 0, 0), IMAGE_RGB, 0.5))
     assert close_to(viewport_pixel(view, 120, 120), IMAGE_RGB)
+
+
+def test_a_large_edits_strips_come_from_the_worker_and_end_as_a_fresh_tile(canvas, qtbot, monkeypatch):
+    """Zoomed in on a large instance, the strips where its box moved are composited in the worker:
+    the edit returns before them, and once they land (after more edits meanwhile, and a change of
+    another instance) the picture is the one a freshly built tile gives."""
+    monkeypatch.setattr(canvas_overlay, "SYNC_STRIP_PX", 0)
+    overlay = canvas.overlay
+    canvas.session.select(1)  # the large square, under the small one
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    dataset = canvas.session.dataset
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(10, 10, 140, 120))])
+    assert overlay.building  # the strips are still to come
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(5, 20, 150, 125))])
+    dataset.put_instances([dataset.instances[2].with_changes(geometry=square(45, 40, 65, 62))])
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(10, 15, 145, 118))])
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    canvas.viewport().repaint()
+    shown = canvas.viewport().grab().toImage()
+    tile, patch = overlay.tile, overlay.patch.tile
+    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
+    assert np.array_equal(tile.pixels, fresh)
+    assert fresh_patch is not None and patch.area == fresh_patch[0]
+    assert np.array_equal(patch.pixels, fresh_patch[1])
+    ring_over_large = blend((255, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
+    assert close_to(viewport_pixel(canvas, 140, 112), ring_over_large)  # where the box grew
+    assert close_to(viewport_pixel(canvas, 50, 50), SMALL_OVER_LARGE)
+    overlay.refresh(wait=True)
+    canvas.viewport().repaint()
+    assert canvas.viewport().grab().toImage() == shown
+
+
+def test_a_large_change_during_a_build_starts_it_again_and_ends_exact(make_canvas, qtbot, monkeypatch):
+    """A large change is never recomposited on the GUI thread: with no build in flight its boxes go
+    to the worker, with one in flight (which took its layers before the change) the build starts
+    again; either way the tile ends as a fresh one."""
+    monkeypatch.setattr(canvas_overlay, "SYNC_STRIP_PX", 0)
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    overlay = view.overlay
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    dataset = view.session.dataset
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(20, 10, 120, 115))])
+    assert overlay.building and overlay.strips.pending
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    view.set_zoom(2.0)
+    assert overlay._pending is not None  # a build in flight
+    dataset.put_instances([dataset.instances[2].with_changes(geometry=square(45, 45, 80, 70))])
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    tile = overlay.tile
+    assert tile.scale == 2.0
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+    assert close_to(viewport_pixel(view, 75, 65), blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5))

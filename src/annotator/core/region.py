@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from annotator.core import coco_native
 from annotator.core.geometry import (
     Geometry,
     Mask,
@@ -58,6 +59,8 @@ class Region:
 
     def __init__(self, geometry: Geometry, height: int, width: int) -> None:
         self.geometry, self.height, self.width = geometry, height, width
+        self._crop: Crop | None = None
+        self._crops: tuple[Crop, ...] | None = None
 
     @property
     def rle(self) -> Rle:
@@ -72,22 +75,39 @@ class Region:
         """COCO `[x, y, w, h]`."""
         return self.geometry.bbox(self.height, self.width)
 
-    @cached_property
-    def crop(self) -> Crop:
-        """The pixels pycocotools gives this geometry, cropped to their box."""
-        if isinstance(self.geometry, Mask):
-            return mask_crop(Mask(self.rle))  # `rle` checks the mask's size against the image's
-        return _polygon_crop(self.geometry, self.height, self.width)
+    @property
+    def decoded(self) -> bool:
+        """Whether `crops` (what the canvas draws) are computed already."""
+        return self._crops is not None
 
-    @cached_property
+    @property
+    def crop(self) -> Crop:
+        """The pixels pycocotools gives this geometry, cropped to their box; computed once. Not a
+        `cached_property`: on Python 3.11 its lock is one for all instances, so two threads could not
+        decode two regions side by side (a race computes the same crop twice, harmlessly)."""
+        crop = self._crop
+        if crop is None:
+            if isinstance(self.geometry, Mask):
+                crop = mask_crop(Mask(self.rle))  # `rle` checks the mask's size against the image's
+            else:
+                crop = _polygon_crop(self.geometry, self.height, self.width)
+            self._crop = crop
+        return crop
+
+    @property
     def crops(self) -> tuple[Crop, ...]:
         """The pixels as crops holding each pixel once: `crop` alone, or for a mask (or polygons) whose box
         is large and mostly empty, one crop per group of its parts (`mask_crops`), so drawing it never
-        needs an image-sized array."""
-        _, _, w, h = self.bbox
-        if isinstance(self.geometry, Mask) or w * h > SPARSE_BOX:  # far-apart rings: from their RLE too
-            return tuple(mask_crops(Mask(self.rle)))  # `rle` checks the mask's size against the image's
-        return () if self.crop.empty else (self.crop,)
+        needs an image-sized array. Computed once (without a lock, as `crop`)."""
+        crops = self._crops
+        if crops is None:
+            _, _, w, h = self.bbox
+            if isinstance(self.geometry, Mask) or w * h > SPARSE_BOX:  # far-apart rings: from their RLE too
+                crops = tuple(mask_crops(Mask(self.rle)))  # `rle` checks the mask's size against the image's
+            else:
+                crops = () if self.crop.empty else (self.crop,)
+            self._crops = crops
+        return crops
 
     @cached_property
     def outline(self) -> tuple[np.ndarray, ...]:
@@ -220,9 +240,11 @@ def _polygon_crop(polygons: Polygons, height: int, width: int) -> Crop:
     w, h = x1 - x0, y1 - y0
     if w <= 0 or h <= 0:
         return EMPTY_CROP
-    shifted = [_shifted(ring, x0, y0).ravel() for ring in polygons.rings]
+    shifted = [_shifted(ring, x0, y0) for ring in polygons.rings]
     # pycocotools clips at the window; where the window edge is not the image edge nothing is outside.
-    rles = mask_utils.frPyObjects(shifted, h, w)
+    if coco_native.available():  # the same C code, without the GIL (two threads decode side by side)
+        return Crop(x0, y0, coco_native.polygon_mask(shifted, h, w))
+    rles = mask_utils.frPyObjects([ring.ravel() for ring in shifted], h, w)
     merged = mask_utils.merge(rles) if len(rles) > 1 else rles[0]
     return Crop(x0, y0, np.ascontiguousarray(mask_utils.decode(merged)))
 

@@ -22,6 +22,49 @@ def splice(rle: Rle, box: tuple[int, int, int, int], pixels: np.ndarray) -> Rle:
     if x1 <= x0 or y1 <= y0:
         return rle
     flips = np.cumsum(decode_runs([rle.counts]).counts)[:-1]  # where the value changes
+    if y1 - y0 < height and (len(flips) < 2 or bool(np.all(np.diff(flips) > 0))):
+        positions = _box_flips(flips, box, pixels, height, width)
+    else:  # a box as tall as the image, or runs of length 0 inside (pycocotools makes neither)
+        positions = _stretch_flips(flips, box, pixels, height, width)
+    counts = np.diff(np.concatenate(([0], positions, [height * width])))
+    compressed = mask_utils.frPyObjects({"size": [height, width], "counts": counts.tolist()}, height, width)
+    return Rle(height, width, compressed["counts"])
+
+
+def _box_flips(
+    flips: np.ndarray, box: tuple[int, int, int, int], pixels: np.ndarray, height: int, width: int
+):
+    """The new flips, working on the box's pixels only: in each column the box is one segment of the
+    runs, between two pixels outside it (the box is less tall than the image). The old flips inside a
+    segment or at its end go; the new ones come from the segment's values with the old value on each
+    side (the whole columns' values cost 1.8 ms of 4 for a 220 px wide box at 4000x3000)."""
+    x0, y0, x1, y1 = box
+    rows, columns = y1 - y0, x1 - x0
+    starts = np.arange(x0, x1, dtype=np.int64) * height + y0
+    ends = starts + rows  # the first pixel after each segment
+
+    def old(positions: np.ndarray) -> np.ndarray:
+        return (np.searchsorted(flips, positions, "right") & 1).astype(np.uint8)
+
+    values = np.empty((columns, rows + 2), np.uint8)
+    values[:, 0] = old(starts - 1) if starts[0] > 0 else np.r_[0, old(starts[1:] - 1)]
+    values[:, 1:-1] = pixels.T & 1
+    values[:, -1] = old(np.minimum(ends, height * width - 1))
+    if ends[-1] == height * width:  # the last segment ends the image: no flip after it
+        values[-1, -1] = values[-1, -2]
+    column, offset = np.nonzero(np.diff(values, axis=1))
+    new = starts[column] + offset
+    relative = flips - starts[0]
+    k = relative // height
+    inside = (k >= 0) & (k < columns) & (relative - k * height <= rows)
+    return np.sort(np.concatenate((flips[~inside], new)))
+
+
+def _stretch_flips(
+    flips: np.ndarray, box: tuple[int, int, int, int], pixels: np.ndarray, height: int, width: int
+) -> np.ndarray:
+    """The new flips, from the values of all the columns the box spans."""
+    x0, y0, x1, y1 = box
     start, end = x0 * height, x1 * height
     first, last = np.searchsorted(flips, start), np.searchsorted(flips, end)
     # the stretch's values: the state entering it, turned at each flip inside it
@@ -41,7 +84,4 @@ def splice(rle: Rle, box: tuple[int, int, int, int], pixels: np.ndarray) -> Rle:
         else:
             parts.append(np.array([end]))
     parts.append(after)
-    positions = np.concatenate(parts)
-    counts = np.diff(np.concatenate(([0], positions, [height * width])))
-    compressed = mask_utils.frPyObjects({"size": [height, width], "counts": counts.tolist()}, height, width)
-    return Rle(height, width, compressed["counts"])
+    return np.concatenate(parts)

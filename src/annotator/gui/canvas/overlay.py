@@ -27,11 +27,10 @@ from annotator.gui.canvas.compose import (
     Rect,
     TileSpec,
     build_tile,
-    compose_exact,
     intersect,
+    layer_area,
     make_layer,
     outline_pad,
-    patch_layers,
     rect_minus,
     render_base,
     render_base_exact,
@@ -48,6 +47,7 @@ from annotator.gui.canvas.items import (
 )
 from annotator.gui.canvas.prefetch import MaskPrefetcher
 from annotator.gui.canvas.render import rings_path
+from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from PySide6.QtWidgets import QGraphicsScene
 
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
+SYNC_STRIP_PX = 400_000  # layer area in a moved box's strips composited at once; more in the worker
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
 FIRST_PART_SHARE = 0.7  # the view's part of a tile is built first when it is less than this share
@@ -72,6 +73,7 @@ class Levers:
     visible_first: bool = True  # a tile built in the worker shows the view's part before the margin
     prefetch: bool = True  # the next image's mask crops are decoded while the canvas is idle
     paint_first: bool = True  # a worker build starts after the frame the change asked for
+    strips_in_worker: bool = True  # a large edit's strips are composited in the worker
 
     @property
     def bands(self) -> int:
@@ -121,11 +123,15 @@ class InstanceOverlay(QObject):
         self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
         self.levers = Levers()
         self.prefetcher = MaskPrefetcher(lambda: self._pending is None, self)
+        self.strips = StripComposer(
+            lambda: (self.tile, self.patch.tile), self._strips_landed, view.render_failed, self
+        )
 
     # -- layers -----------------------------------------------------------------------------------
     def clear(self) -> None:
         self._generation += 1
         self._pending = None
+        self.strips.cancel()
         self.layers.clear()
         self.order = []
         self.tile = None
@@ -203,7 +209,8 @@ class InstanceOverlay(QObject):
         where its box moved does the tile change (instances above it are drawn in the patch inside its
         box, outside it in the tile), and the patch only in what the box gained. A brush stroke on a
         large instance zoomed in recomposited both boxes and the patch whole: 500 ms on the GUI
-        thread at 2x (docs/decisions/0020). False if it cannot (no tile, or one being built)."""
+        thread at 2x; large strips are composited in the worker (`gui.canvas.strips`). False if it
+        cannot (no tile, or one being built). See docs/decisions/0020."""
         tile = self.tile
         if tile is None or self._pending is not None:
             return False
@@ -213,12 +220,27 @@ class InstanceOverlay(QObject):
         after = self._device_rect(new, tile.scale, pad)
         if before == after:
             return True
-        for rect in rect_minus(before, after) + rect_minus(after, before):
-            local = spec.local(rect)
-            if local is not None:
-                render_base_exact(tile.pixels, local, spec)
+        moved = [intersect(rect, tile.area) for rect in rect_minus(before, after) + rect_minus(after, before)]
+        strips = [rect for rect in moved if rect is not None]
+        todo = self.strips.todo
+        old_area = intersect(before, tile.area)
+        later = self.levers.strips_in_worker and (
+            todo is not None or layer_area(spec, [*strips, after]) > SYNC_STRIP_PX
+        )
+        if not later:
+            for rect in strips:
+                render_base_exact(tile.pixels, spec.local(rect), spec)
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
-        self.patch.set_tile(self._grown_patch(spec, intersect(before, tile.area)))
+            self._set_patch(spec, grown_patch(spec, self.patch.tile, old_area))
+            return True
+        # Until the worker's strips land the tile shows its previous pixels there, and the old patch
+        # stays: right where the box shrank, instances above it missing where it grew (for a moment).
+        carried = todo is not None and todo.tile is tile
+        rects = todo.tile_rects + strips if carried else strips
+        reuse = not carried or todo.reuse  # a redraw still to come changed what lies above, maybe
+        self.strips.bands = self.levers.bands
+        before = old_area if reuse else None
+        self.strips.submit(spec, Todo(tile, rects, True, self.patch.tile, before, reuse=reuse))
         return True
 
     @staticmethod
@@ -231,26 +253,8 @@ class InstanceOverlay(QObject):
             math.ceil(y1 * scale) + pad,
         )
 
-    def _grown_patch(self, spec: TileSpec, before: Rect | None) -> Tile | None:
-        """The patch for the selected instance's new box: the old patch where the boxes overlap (no
-        patch means nothing lay above it there), composited only where the box grew."""
-        found = patch_layers(spec)
-        if found is None:
-            return None
-        area, above = found
-        buffer = np.zeros((area[3] - area[1], area[2] - area[0], 4), np.uint8)
-        old = self.patch.tile
-        known = old.area if old is not None and old.scale == spec.scale else before
-        overlap = None if known is None else intersect(known, area)
-        if overlap is not None and old is not None and old.scale == spec.scale:
-            ox, oy = old.area[:2]
-            buffer[
-                overlap[1] - area[1] : overlap[3] - area[1], overlap[0] - area[0] : overlap[2] - area[0]
-            ] = old.pixels[overlap[1] - oy : overlap[3] - oy, overlap[0] - ox : overlap[2] - ox]
-        for x0, y0, x1, y1 in [area] if overlap is None else rect_minus(area, overlap):
-            local = (x0 - area[0], y0 - area[1], x1 - area[0], y1 - area[1])
-            compose_exact(buffer, local, area[:2], spec.scale, above, line_width=spec.line_width)
-        return Tile.of(area, spec.scale, buffer)
+    def _set_patch(self, spec: TileSpec, patch: tuple[Rect, np.ndarray] | None) -> None:
+        self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
 
     def remove(self, instance_ids: list[int]) -> None:
         boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
@@ -379,6 +383,7 @@ class InstanceOverlay(QObject):
         """Build the tile for the view at the current zoom: at once if small (or `wait`), else in the
         worker; until it arrives the previous tile is shown stretched."""
         self._generation += 1
+        self.strips.cancel()
         area = self.wanted_area() if self.layers else None
         if area is None:
             self._pending = None
@@ -427,7 +432,15 @@ class InstanceOverlay(QObject):
 
     @property
     def building(self) -> bool:
-        return self._pending is not None
+        """Whether a tile, or an edit's strips, are still being composited."""
+        return self._pending is not None or self.strips.pending
+
+    def _strips_landed(self, drawn: list[Rect], patch: object) -> None:
+        tile = self.tile
+        for rect in drawn:
+            self.view.invalidate_background(_scene_rect(rect, tile.scale))
+        if patch is not KEEP:
+            self._set_patch(self.spec(tile.area, tile.scale), patch)
 
     def _on_built(self, generation: int, payload: object) -> None:
         if generation != self._pending:
@@ -456,6 +469,7 @@ class InstanceOverlay(QObject):
         self._dirty = []
 
     def _install(self, spec: TileSpec | None, result) -> None:
+        self.strips.cancel()
         if spec is None:
             self.tile = None
             self.patch.set_tile(None)
@@ -482,19 +496,46 @@ class InstanceOverlay(QObject):
             return
         spec = self.spec(tile.area, tile.scale)
         pad = outline_pad(spec.line_width)
-        for x0, y0, x1, y1 in boxes:
-            rect = (
+        rects = [
+            (
                 math.floor(x0 * tile.scale) - pad,
                 math.floor(y0 * tile.scale) - pad,
                 math.ceil(x1 * tile.scale) + pad,
                 math.ceil(y1 * tile.scale) + pad,
             )
+            for x0, y0, x1, y1 in boxes
+        ]
+        if self._later(spec, rects):
+            return
+        for rect in rects:
             local = spec.local(rect)
             if local is not None:
                 render_base(tile.pixels, local, spec)
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
         patch = render_patch(spec)
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
+
+    def _later(self, spec: TileSpec, rects: list[Rect]) -> bool:
+        """Whether the boxes to redraw (and the patch) are left to the worker: when large (an edit of a
+        large instance zoomed in took 1.2 s here for its two boxes, three times when a build was in
+        flight) or when earlier strips are still to come. The tile shows its previous pixels there
+        until they land; a build in flight took its layers before this change, so it starts again."""
+        if not self.levers.strips_in_worker:
+            return False
+        tile = self.tile
+        rects = [rect for rect in (intersect(rect, tile.area) for rect in rects) if rect is not None]
+        todo = self.strips.todo
+        selected = spec.selected_area()
+        work = layer_area(spec, rects + ([] if selected is None else [selected]))
+        if todo is None and work <= SYNC_STRIP_PX:
+            return False
+        if self._pending is not None:
+            self.refresh()
+            return True
+        prior = todo.tile_rects if todo is not None and todo.tile is tile else []
+        self.strips.bands = self.levers.bands
+        self.strips.submit(spec, Todo(tile, prior + rects, True, self.patch.tile, None, reuse=False))
+        return True
 
     def draw(self, painter: QPainter, exposed: QRectF) -> None:
         if self.tile is not None:

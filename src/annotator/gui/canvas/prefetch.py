@@ -27,7 +27,7 @@ BUDGET_PX = 32_000_000
 
 def _decode(regions: Sequence[Region]) -> None:
     for region in regions:
-        region.crop  # noqa: B018 - computed once and kept on the region
+        region.crops  # noqa: B018 - computed once and kept on the region
 
 
 class MaskPrefetcher(QObject):
