@@ -73,6 +73,20 @@ def test_rank_writes_every_open_image_once(coco, tmp_path) -> None:
     assert again.returncode == 0 and order.read_text().splitlines() == names  # same input, same order
 
 
+def test_rank_names_an_unreadable_image_in_its_own_line_and_still_ranks_it(coco, tmp_path) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        files = sorted(i["file_name"] for i in COCO(str(coco)).dataset["images"])
+    (coco.parent / "images" / files[0]).write_bytes(b"not an image")
+    order = tmp_path / "order.txt"
+    result = _run("rank", coco, "--out", order, "--no-cache")
+    assert result.returncode == 0, result.stderr
+    assert sorted(order.read_text().splitlines()) == files
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("annotator rank: warning: ") and files[0] in lines[0], (
+        lines
+    )
+
+
 def test_audit_writes_flags_worst_first(coco, tmp_path) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO(str(coco))

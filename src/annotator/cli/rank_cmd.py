@@ -78,9 +78,12 @@ def _embeddings(args: argparse.Namespace, loaded) -> dict:
         sidecar = sidecar_path(loaded.path) if loaded.path.is_file() else loaded.path / "descriptors.npz"
     result = describe_images(loaded.dataset, Path(root), sidecar=sidecar, progress=_terminal_progress())
     for problem in result.problems[:20]:
-        print(f"warning: {problem} (ranked without a descriptor)", file=sys.stderr)
+        print(f"annotator rank: warning: {problem} (ranked without a descriptor)", file=sys.stderr)
     if len(result.problems) > 20:
-        print(f"warning: {len(result.problems) - 20} more images could not be read", file=sys.stderr)
+        print(
+            f"annotator rank: warning: {len(result.problems) - 20} more images could not be read",
+            file=sys.stderr,
+        )
     return result.vectors
 
 
