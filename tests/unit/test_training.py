@@ -70,6 +70,15 @@ def test_each_epoch_is_validated_and_the_best_and_last_checkpoints_are_written(r
     assert read_checkpoint(tmp_path / "m.pt").training is None  # the model to use carries no optimizer
 
 
+def test_a_run_with_every_augmentation_trains_through_the_real_loop(rectangles, tmp_path):
+    recipe = dataclasses.replace(tiny_config(rectangles, tmp_path / "m.pt").recipe, crop=(0.5, 1.0),
+                                 copy_paste=0.5, color_jitter=0.3, vflip=True, rot90=True)  # fmt: skip
+    finished, events = _collect(tiny_config(rectangles, tmp_path / "m.pt", epochs=1, recipe=recipe))
+    assert finished.reason == "done" and finished.steps == 3
+    assert all(e.loss > 0 for e in events if e.kind == "step")
+    assert load_checkpoint(tmp_path / "m.pt").label_to_category == (0, 5, 9)
+
+
 def test_cancel_stops_after_the_current_step_and_saves(rectangles, tmp_path):
     finished, events = _collect(tiny_config(rectangles, tmp_path / "m.pt", epochs=50), stop_after=2)
     assert finished.reason == "cancelled" and finished.steps == 2

@@ -34,7 +34,11 @@ class Recipe:
 
     `precision` auto: bf16 autocast on CPUs with native bf16 and on CUDA devices that support it (else
     fp16 with a gradient scaler), float32 on other CPUs. `scale_jitter`: each training image is scaled by
-    a factor drawn uniformly from this range (1, 1 for none).
+    a factor drawn uniformly from this range (1, 1 for none). `crop`: each training image is cropped to a
+    window whose sides are a fraction of its own drawn from this range (1, 1 for none); `copy_paste`: the
+    chance that instances of another training image are pasted onto it; `color_jitter`: the strength of
+    a brightness, contrast and saturation jitter (0 for none); `vflip`, `rot90`: vertical flips and
+    quarter turns, for images with no up (aerial, microscopy). See `train_augment`.
     """
 
     batch_size: int = 4
@@ -46,12 +50,18 @@ class Recipe:
     final_lr_fraction: float = 0.02
     grad_clip: float = 10.0
     hflip: bool = True
+    vflip: bool = False
+    rot90: bool = False
     scale_jitter: tuple[float, float] = (0.75, 1.25)
+    crop: tuple[float, float] = (1.0, 1.0)
+    copy_paste: float = 0.0
+    color_jitter: float = 0.0
     precision: str = "auto"
     channels_last: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scale_jitter", tuple(float(v) for v in self.scale_jitter))
+        object.__setattr__(self, "crop", tuple(float(v) for v in self.crop))
         _require(1 <= self.batch_size <= 256, "batch_size must be in [1, 256]")
         _require(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}")
         _require(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}")
@@ -61,6 +71,10 @@ class Recipe:
         _require(0 <= self.final_lr_fraction <= 1, "final_lr_fraction must be in [0, 1]")
         low, high = self.scale_jitter
         _require(0.1 <= low <= high <= 10, "scale_jitter must be (low, high) with 0.1 <= low <= high <= 10")
+        _require(len(self.crop) == 2 and 0.1 <= self.crop[0] <= self.crop[1] <= 1,
+                 "crop must be (low, high) with 0.1 <= low <= high <= 1")  # fmt: skip
+        _require(_finite(self.copy_paste) and 0 <= self.copy_paste <= 1, "copy_paste must be in [0, 1]")
+        _require(_finite(self.color_jitter) and 0 <= self.color_jitter < 1, "color_jitter must be in [0, 1)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,6 +125,7 @@ class TrainConfig:
         for name in ("data", "out", "images_root", "resume"):
             data[name] = None if data[name] is None else str(data[name])
         data["recipe"]["scale_jitter"] = list(self.recipe.scale_jitter)
+        data["recipe"]["crop"] = list(self.recipe.crop)
         return data
 
     @classmethod

@@ -3,8 +3,9 @@
 Images are decoded with `io.images.load_rgb` (EXIF orientation, any mode to RGB) and masks rasterised
 from `core.geometry` exactly as pycocotools does on export. An image larger than the network will ever
 see (`max_side`) is shrunk first, with its masks, so a 12-megapixel photo costs its decoding and no
-more. Augmentation is cheap and seeded per (epoch, image), so a resumed run repeats it exactly: a
-horizontal flip, and a scale jitter applied by the model's own resize (`scale_for`).
+more. Augmentation is cheap and seeded per (epoch, image), so a resumed run repeats it exactly: flips,
+a random crop, copy-paste from another training image and a colour jitter (`train_augment`), and a
+scale jitter applied by the model's own resize (`jitter_factor`).
 
 Loading is done in the training process: measured on 2 cores, decoding a 384x288 PNG and its masks
 takes about 3 ms against 0.3-1 s per training step (docs/decisions/0010-training-recipe.md), so a
@@ -23,6 +24,9 @@ import torch
 
 from annotator.core.geometry import to_mask_array
 from annotator.core.training_set import TrainingItem
+from annotator.inference import train_augment
+from annotator.inference.train_augment import Piece
+from annotator.inference.train_config import Recipe
 from annotator.io.images import load_rgb
 
 
@@ -33,6 +37,22 @@ class Sample:
     image: torch.Tensor
     target: dict[str, torch.Tensor]
     image_id: int
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """What `TrainingImages.sample` does to a training image (`train_augment`); the defaults do nothing.
+
+    `crop`: the sides of a random window as a fraction of the image's, drawn from (low, high);
+    `copy_paste`: the chance of pasting instances from another training image; `color`: the strength of
+    the brightness, contrast and saturation jitter; `rot90`: a random number of quarter turns."""
+
+    hflip: bool = False
+    vflip: bool = False
+    rot90: bool = False
+    crop: tuple[float, float] = (1.0, 1.0)
+    copy_paste: float = 0.0
+    color: float = 0.0
 
 
 class TrainingImages(torch.utils.data.Dataset):
@@ -46,29 +66,50 @@ class TrainingImages(torch.utils.data.Dataset):
         *,
         max_side: int,
         hflip: bool = False,
+        augment: Augmentation | None = None,
         seed: int = 0,
     ) -> None:
         self.items = tuple(items)
         self.root = Path(root)
         self.label_of = label_of
         self.max_side = max_side
-        self.hflip = hflip
+        self.augment = augment if augment is not None else Augmentation(hflip=hflip)
         self.seed = seed
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> Sample:
-        return self._load(index, flip=False)
+        piece = self._shrunk(self._piece(index))
+        return self._sample(index, piece)
 
     def sample(self, index: int, epoch: int) -> Sample:
         rng = np.random.default_rng((self.seed, epoch, index))
-        return self._load(index, flip=self.hflip and bool(rng.integers(0, 2)))
+        aug = self.augment
+        piece = self._piece(index)
+        if aug.crop != (1.0, 1.0):
+            piece = train_augment.random_crop(piece, rng, aug.crop)
+        piece = self._shrunk(piece)
+        if aug.copy_paste > 0 and len(self) > 1 and rng.random() < aug.copy_paste:
+            other = (index + 1 + int(rng.integers(len(self) - 1))) % len(self)
+            source = self._shrunk(self._piece(other))
+            piece = train_augment.copy_paste(piece, source, rng)
+        piece = train_augment.flip(
+            piece,
+            horizontal=aug.hflip and bool(rng.integers(0, 2)),
+            vertical=aug.vflip and bool(rng.integers(0, 2)),
+        )
+        if aug.rot90:
+            piece = train_augment.rotate90(piece, int(rng.integers(0, 4)))
+        if aug.color > 0:
+            piece = Piece(train_augment.photometric(piece.image, rng, aug.color), piece.masks, piece.labels)
+        return self._sample(index, piece)
 
     def path_of(self, index: int) -> Path:
         return self.root / self.items[index].image.file_name
 
-    def _load(self, index: int, *, flip: bool) -> Sample:
+    def _piece(self, index: int) -> Piece:
+        """The image at its labelled size, with its masks and labels."""
         item = self.items[index]
         image = load_rgb(self.path_of(index))
         height, width = item.image.height, item.image.width
@@ -76,15 +117,30 @@ class TrainingImages(torch.utils.data.Dataset):
             image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         masks = [to_mask_array(inst.geometry, height, width) for inst in item.instances]
         labels = [self.label_of[inst.category_id] for inst in item.instances]
+        return Piece(image, masks, labels)
+
+    def _shrunk(self, piece: Piece) -> Piece:
+        """No larger than the network will ever see (`max_side`)."""
+        height, width = piece.image.shape[:2]
         scale = min(1.0, self.max_side / max(height, width))
-        if scale < 1.0:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            masks = [cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) for m in masks]
-        if flip:
-            image = image[:, ::-1]
-            masks = [m[:, ::-1] for m in masks]
-        return Sample(_image_tensor(image), _target(masks, labels, image.shape[:2]), item.image.id)
+        if scale >= 1.0:
+            return piece
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(np.ascontiguousarray(piece.image), size, interpolation=cv2.INTER_AREA)
+        masks = [
+            cv2.resize(np.ascontiguousarray(m), size, interpolation=cv2.INTER_NEAREST) for m in piece.masks
+        ]
+        return Piece(image, masks, piece.labels)
+
+    def _sample(self, index: int, piece: Piece) -> Sample:
+        target = _target(piece.masks, piece.labels, piece.image.shape[:2])
+        return Sample(_image_tensor(piece.image), target, self.items[index].image.id)
+
+
+def augmentation(recipe: Recipe) -> Augmentation:
+    """The recipe's per-image augmentation."""
+    return Augmentation(hflip=recipe.hflip, vflip=recipe.vflip, rot90=recipe.rot90, crop=recipe.crop,
+                        copy_paste=recipe.copy_paste, color=recipe.color_jitter)  # fmt: skip
 
 
 def jitter_factor(rng: np.random.Generator, jitter: tuple[float, float]) -> float:

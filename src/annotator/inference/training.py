@@ -28,7 +28,7 @@ from annotator.core.training_set import TrainingSet, TrainingSetError, select_tr
 from annotator.inference.models import save_checkpoint
 from annotator.inference.predictor import configure_threads
 from annotator.inference.train_config import DEFAULT_EPOCHS, TrainConfig
-from annotator.inference.train_data import TrainingImages, jitter_factor
+from annotator.inference.train_data import TrainingImages, augmentation, jitter_factor
 from annotator.inference.train_device import Precision, pick_device, precision_for
 from annotator.inference.train_eval import validation_ap
 from annotator.inference.train_events import (
@@ -143,8 +143,8 @@ def _prepare(config: TrainConfig, emit: Callable[[Event], None]) -> _Run:
     optimizer = _optimizer(start.model, config)
     label_of = {c.id: label for label, c in enumerate(training_set.categories, start=1)}
     max_side = int(math.ceil(input_size * config.recipe.scale_jitter[1]))
-    images = TrainingImages(training_set.train, root, label_of, max_side=max_side, hflip=config.recipe.hflip,
-                            seed=config.seed)  # fmt: skip
+    images = TrainingImages(training_set.train, root, label_of, max_side=max_side,
+                            augment=augmentation(config.recipe), seed=config.seed)  # fmt: skip
     val_images = TrainingImages(training_set.validation, root, label_of, max_side=max_side)
     steps_per_epoch = -(-len(images) // config.recipe.batch_size)
     epochs = config.epochs if config.epochs is not None or config.minutes is not None else DEFAULT_EPOCHS
