@@ -23,6 +23,7 @@ from annotator.core.predictor import BoxMask, BoxPrompt, PredictOptions
 from annotator.inference.predictor import TorchPredictor, paste_masks_in_boxes
 
 CACHED_IMAGES = 2  # the image shown and the one before it
+MAX_UPSCALE = 1.5  # a trained model segments boxes at up to this many times the size it learnt at
 CLICK_MARGIN = 0.05  # of the box's size: how far past a positive click an enlarged box reaches
 
 
@@ -40,8 +41,26 @@ class _Features:
     pooling: OrderedDict
 
 
+def box_input_options(trained: tuple[int, int] | None, width: int, height: int) -> PredictOptions:
+    """The network input for segmenting boxes on a `width` x `height` image.
+
+    A model trained by `annotator train` at long side S (`trained`, its (min, max) sizes) sees the image
+    at its own size, but no smaller than S (the scale it learnt) and no larger than 1.5 S (at 1333 a
+    model trained at 256 sees objects five times larger than it learnt: median IoU 0.64 against 0.77 at
+    256, 0.82 at the images' own 384). Why not S itself: the mask head's 14x14 RoI reads the image more
+    finely when it is not shrunk (bench/box_to_mask.py, docs/decisions/0019). Other models (torchvision's
+    COCO weights): their own defaults."""
+    if trained is None:
+        return PredictOptions()
+    learnt = max(trained)
+    size = int(min(max(max(width, height), learnt), round(MAX_UPSCALE * learnt)))
+    return PredictOptions(min_size=size, max_size=size)
+
+
 class BoxSegmenter:
-    """Masks for boxes on images whose features it keeps; one worker owns it (not thread-safe)."""
+    """Masks for boxes on images whose features it keeps; one worker owns it (not thread-safe).
+
+    `options`: the network input for every image; None: chosen per image by `box_input_options`."""
 
     def __init__(
         self,
@@ -51,6 +70,7 @@ class BoxSegmenter:
         refinement: Refinement = Refinement.GRABCUT,
     ) -> None:
         self.predictor = predictor
+        self._fixed_input = options is not None
         self.options = options or PredictOptions()
         self.refinement = Refinement(refinement)
         self._cache: OrderedDict[object, _Features] = OrderedDict()
@@ -64,9 +84,12 @@ class BoxSegmenter:
         if key in self._cache:
             self._cache.move_to_end(key)
             return
-        with torch.no_grad():
-            images, _features, pooling = self.predictor.backbone_features(image, self.options)
         height, width = image.shape[:2]
+        options = self.options
+        if not self._fixed_input:
+            options = box_input_options(self.predictor.info.input_size, width, height)
+        with torch.no_grad():
+            images, _features, pooling = self.predictor.backbone_features(image, options)
         scale = images.image_sizes[0][0] / height
         self._cache[key] = _Features(image, (height, width), scale, images.image_sizes, pooling)
         while len(self._cache) > CACHED_IMAGES:
