@@ -34,8 +34,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument(
         "--max-size", type=int, metavar="N",
-        help="longest input side (default: a trained checkpoint's own size, up to 1.5x for larger images; "
-        "torchvision's weights: 1333)",
+        help="longest input side (default: 1.5 times a trained checkpoint's own size; torchvision's weights: "
+        "1333)",
     )  # fmt: skip
     parser.set_defaults(run=run)
 
