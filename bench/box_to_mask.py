@@ -156,26 +156,31 @@ def table(args) -> int:
         ("synthetic", args.weights),
         ("coco-tiny", None),
     ]
-    print("median IoU of the first mask from each ground-truth box; model: the box's class; any class: "
-          "the most decided channel; points: model - GrabCut")  # fmt: skip
-    print(f"{'set':12s} {'images':>6s} {'boxes':>5s} {'model':>6s} {'any class':>9s} {'GrabCut':>7s} {'points':>6s} "
-          f"{'model ms/box':>12s} {'GrabCut ms/box':>14s}  weights")  # fmt: skip
+    print("median IoU of the first mask from each ground-truth box; model: the box's class; any class:")
+    print("the most decided channel; points: model - GrabCut; ms: median per box, the model's features kept")
+    header = ("set", "images", "boxes", "model", "any class", "GrabCut", "points", "model ms", "GrabCut ms")
+    widths = (12, 6, 5, 6, 9, 7, 6, 8, 10)
+    print(" ".join(f"{h:>{w}s}" for h, w in zip(header, widths, strict=True)) + "  weights")
     for name, weights in rows:
         with contextlib.redirect_stdout(io.StringIO()):
             samples = labelled_set(name, args.images, None, args.coco_tiny)
         segmenter = load_segmenter(weights, args.max_size) if weights is not None else None
         results = measure(samples, segmenter, 0)
         grabcut = statistics.median(results["grabcut"])
-        model = statistics.median(results["model"]) if results["model"] else None
-        cells = (
-            (f"{model:6.3f}", f"{statistics.median(results['model, any class']):9.3f}",
-             f"{100 * (model - grabcut):+6.1f}", f"{statistics.median(results['latency_ms']):12.0f}")
-            if model is not None
-            else (f"{'-':>6s}", f"{'-':>9s}", f"{'-':>6s}", f"{'-':>12s}")
-        )  # fmt: skip
+        model = ["-"] * 4
+        if results["model"]:
+            median = statistics.median(results["model"])
+            model = [
+                f"{median:.3f}",
+                f"{statistics.median(results['model, any class']):.3f}",
+                f"{100 * (median - grabcut):+.1f}",
+                f"{statistics.median(results['latency_ms']):.0f}",
+            ]
         count = sum(len(t) for _, t in samples)
-        print(f"{name:12s} {len(samples):6d} {count:5d} {cells[0]} {cells[1]} {grabcut:7.3f} {cells[2]} "
-              f"{cells[3]} {statistics.median(results['grabcut_ms']):14.0f}  {weights or ''}", flush=True)  # fmt: skip
+        cells = (name, len(samples), count, *model[:2], f"{grabcut:.3f}", *model[2:])
+        cells += (f"{statistics.median(results['grabcut_ms']):.0f}",)
+        line = " ".join(f"{c!s:>{w}s}" for c, w in zip(cells, widths, strict=True))
+        print(f"{line}  {weights or ''}", flush=True)
     return 0
 
 

@@ -1,5 +1,6 @@
 """bench/textured_shapes.py's camouflage variant: colour no longer tells object from ground (what makes it
-hard for GrabCut), while the plain set is drawn as before (the same random draws, checked against main when it was added)."""
+hard for GrabCut), while the plain set is drawn as before (the same random draws; checked against main's
+images when the variant was added)."""
 
 from __future__ import annotations
 
