@@ -8,10 +8,17 @@ and an object less than half visible is left out of the labels (as a person woul
 
 `write_set(folder, count, seed)` writes PNG images and a COCO file `annotations.json` whose category ids
 are 3, 7 and 12 (not 1..3), so a benchmark also checks that ids are never renumbered.
+
+`camouflage=True` draws a harder variant in which colour does not separate object from ground: every
+object is filled with the background's own texture kind and two colours, only turned and at another
+period, so a person still sees the outline (the pattern breaks there) but a colour model
+(GrabCut's) finds the same colours inside and outside. Background and objects are stripes, checkers or
+dots (smooth blobs have no orientation to break).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -26,11 +33,17 @@ DIAMETER = (28, 110)  # object size in pixels at 384x288
 
 
 def textured_image(
-    rng: np.random.Generator, width: int = WIDTH, height: int = HEIGHT, *, count: int | None = None
+    rng: np.random.Generator,
+    width: int = WIDTH,
+    height: int = HEIGHT,
+    *,
+    count: int | None = None,
+    camouflage: bool = False,
 ) -> tuple[np.ndarray, list[tuple[int, np.ndarray]]]:
     """An (height, width, 3) uint8 RGB image and its instances [(category id, bool mask)]."""
     count = int(rng.integers(3, 11)) if count is None else count
-    image = _texture(rng, width, height)
+    ground = _Pattern.draw(rng, camouflage=camouflage)
+    image = ground.render(width, height, rng)
     for _ in range(int(rng.integers(2, 7))):  # clutter that is not an object
         start = (int(rng.integers(0, width)), int(rng.integers(0, height)))
         end = (int(rng.integers(0, width)), int(rng.integers(0, height)))
@@ -42,7 +55,8 @@ def textured_image(
         inside = _shape(category.name, rng, width, height).astype(bool)
         if not inside.any():
             continue
-        texture = _texture(rng, width, height)
+        pattern = ground.turned(rng) if camouflage else _Pattern.draw(rng)
+        texture = pattern.render(width, height, rng)
         image[inside] = texture[inside]
         owner[inside] = index + 1
         painted.append((index + 1, category.id, int(inside.sum())))
@@ -58,7 +72,7 @@ def textured_image(
     return image, instances
 
 
-def write_set(folder: str | Path, count: int, seed: int) -> Path:
+def write_set(folder: str | Path, count: int, seed: int, *, camouflage: bool = False) -> Path:
     """`count` images (PNG) and their COCO file in `folder`; returns the COCO file's path."""
     from annotator.io.coco import save_coco
 
@@ -69,7 +83,7 @@ def write_set(folder: str | Path, count: int, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     instances = []
     for image_id in range(1, count + 1):
-        image, objects = textured_image(rng)
+        image, objects = textured_image(rng, camouflage=camouflage)
         name = f"img_{image_id:04d}.png"
         cv2.imwrite(str(folder / name), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         dataset.put_images([Image(image_id, name, image.shape[1], image.shape[0])], notify=False)
@@ -88,27 +102,58 @@ def _colour(rng: np.random.Generator) -> tuple[int, int, int]:
     return tuple(int(v) for v in rng.integers(0, 256, 3))
 
 
-def _texture(rng: np.random.Generator, width: int, height: int) -> np.ndarray:
-    """A full-size texture in two or three random colours: stripes, checkers, blobs or dots."""
-    kind = int(rng.integers(0, 4))
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    angle = rng.uniform(0, np.pi)
-    u = xs * np.cos(angle) + ys * np.sin(angle)
-    v = -xs * np.sin(angle) + ys * np.cos(angle)
-    period = rng.uniform(5, 24)
-    if kind == 0:  # stripes
-        weight = 0.5 + 0.5 * np.sin(2 * np.pi * u / period)
-    elif kind == 1:  # checkers
-        weight = ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float32)
-    elif kind == 2:  # smooth blobs
-        cell = rng.uniform(8, 40)
-        small = rng.random((max(int(height / cell), 2), max(int(width / cell), 2))).astype(np.float32)
-        weight = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1)
-    else:  # dots
-        weight = ((np.sin(2 * np.pi * u / period) * np.sin(2 * np.pi * v / period)) > 0.5).astype(np.float32)
-    first, second = (np.asarray(_colour(rng), dtype=np.float32) for _ in range(2))
-    texture = first * weight[..., None] + second * (1 - weight[..., None])
-    return texture.clip(0, 255).astype(np.uint8)
+@dataclass(frozen=True)
+class _Pattern:
+    """A texture's parameters, so that an object can take the ground's kind and colours, turned."""
+
+    kind: int  # 0 stripes, 1 checkers, 2 smooth blobs, 3 dots
+    angle: float
+    period: float
+    colours: tuple[tuple[int, int, int], ...] | None = None  # None: drawn when rendered
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, *, camouflage: bool = False) -> _Pattern:
+        kind = int(rng.choice((0, 1, 3))) if camouflage else int(rng.integers(0, 4))
+        angle, period = rng.uniform(0, np.pi), rng.uniform(5, 24)
+        if not camouflage:
+            return cls(kind, angle, period)
+        while True:  # two colours a person tells apart, else the pattern (and the outline) fades
+            colours = (_colour(rng), _colour(rng))
+            if np.abs(np.subtract(*colours)).sum() >= 180:
+                return cls(kind, angle, rng.uniform(6, 16), colours)
+
+    def turned(self, rng: np.random.Generator) -> _Pattern:
+        """The same kind and colours, turned and at 0.6-0.8 or 1.25-1.6 times the period.
+
+        Stripes turn by 35-90 degrees; checkers and dots look the same a quarter turn later, so by 25-65.
+        """
+        degrees = rng.uniform(35, 90) if self.kind == 0 else rng.uniform(25, 65)
+        factor = rng.uniform(0.6, 0.8) if rng.random() < 0.5 else rng.uniform(1.25, 1.6)
+        return replace(
+            self, angle=self.angle + rng.choice((-1, 1)) * np.deg2rad(degrees), period=self.period * factor
+        )
+
+    def render(self, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
+        """A full-size texture in two random colours: stripes, checkers, blobs or dots."""
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        u = xs * np.cos(self.angle) + ys * np.sin(self.angle)
+        v = -xs * np.sin(self.angle) + ys * np.cos(self.angle)
+        period = self.period
+        if self.kind == 0:  # stripes
+            weight = 0.5 + 0.5 * np.sin(2 * np.pi * u / period)
+        elif self.kind == 1:  # checkers
+            weight = ((np.floor(u / period) + np.floor(v / period)) % 2).astype(np.float32)
+        elif self.kind == 2:  # smooth blobs
+            cell = rng.uniform(8, 40)
+            small = rng.random((max(int(height / cell), 2), max(int(width / cell), 2))).astype(np.float32)
+            weight = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+        else:  # dots
+            dots = np.sin(2 * np.pi * u / period) * np.sin(2 * np.pi * v / period)
+            weight = (dots > 0.5).astype(np.float32)
+        colours = self.colours or (_colour(rng), _colour(rng))
+        first, second = (np.asarray(c, dtype=np.float32) for c in colours)
+        texture = first * weight[..., None] + second * (1 - weight[..., None])
+        return texture.clip(0, 255).astype(np.uint8)
 
 
 def _shape(name: str, rng: np.random.Generator, width: int, height: int) -> np.ndarray:

@@ -47,14 +47,14 @@ from annotator.io.dataset_files import load_dataset_file  # noqa: E402
 from textured_shapes import write_set  # noqa: E402
 
 
-def make_sets(work: Path, train_images: int, held_out: int) -> tuple[Path, Path]:
+def make_sets(work: Path, train_images: int, held_out: int, camouflage: bool = False) -> tuple[Path, Path]:
     """The training set (seed 0) and the held-out set (seed 1), generated once per work folder."""
     sets = []
     for name, count, seed in (("train", train_images, 0), ("heldout", held_out, 1)):
-        folder = work / f"{name}_{count}"
+        folder = work / f"{name}_{count}{'_camouflage' if camouflage else ''}"
         path = folder / "annotations.json"
         if not path.is_file():
-            write_set(folder, count, seed)
+            write_set(folder, count, seed, camouflage=camouflage)
         sets.append(path)
     return sets[0], sets[1]
 
@@ -171,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", type=int, default=40, help="held-out images for the final AP")
     parser.add_argument("--work", type=Path, help="folder for the generated sets and models (default: temp)")
     parser.add_argument("--skip-reference", action="store_true")
+    parser.add_argument(
+        "--camouflage", action="store_true",
+        help="objects in the ground's own texture and colours, turned (textured_shapes.py's hard variant)",
+    )  # fmt: skip
     parser.add_argument("--reference-only", action="store_true", help="measure only the reference")
     parser.add_argument("--name", default="ours", help="our model is written to WORK/NAME.pt")
     parser.add_argument(
@@ -198,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_threads()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-train-"))
     work.mkdir(parents=True, exist_ok=True)
-    data, heldout = make_sets(work, args.images, args.held_out)
+    data, heldout = make_sets(work, args.images, args.held_out, args.camouflage)
     changes = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.recipe)}
     if args.batch_size:
         changes["batch_size"] = args.batch_size

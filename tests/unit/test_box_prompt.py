@@ -77,3 +77,33 @@ def test_features_are_kept_for_the_last_images_only(segmenter):
     for key in ("a", "b", "c"):
         segmenter.prepare(key, image)
     assert segmenter.is_prepared("c") and segmenter.is_prepared("b") and not segmenter.is_prepared("a")
+
+
+def test_boxes_are_segmented_on_the_image_half_again_larger_than_the_model_learnt():
+    pytest.importorskip("torch")
+    from annotator.inference.box_prompt import box_input_options
+
+    assert box_input_options((256, 256)).max_size == 384 == box_input_options((256, 256)).min_size
+    assert box_input_options(None) == PredictOptions()  # torchvision's weights: their defaults
+
+
+def test_a_trained_model_without_fixed_options_prepares_at_the_chosen_size():
+    torch = pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from annotator.inference.architectures import build, default_settings
+    from annotator.inference.box_prompt import BoxSegmenter
+    from annotator.inference.models import LoadedModel
+    from annotator.inference.predictor import TorchPredictor
+
+    torch.manual_seed(0)
+    settings = replace(default_settings("maskrcnn_resnet18_fpn", num_classes=2), min_size=96, max_size=96)
+    categories = (Category(5, "square"),)
+    loaded = LoadedModel(build(settings).eval(), "maskrcnn_resnet18_fpn", (0, 5), categories, "trained",
+                         settings, ({"round": 1},))  # fmt: skip
+    segmenter = BoxSegmenter(TorchPredictor(loaded))
+    image, _truth = _scene()  # 160x120, seen at 1.5 x 96 = 144 on its long side
+    segmenter.prepare("scene", image)
+    assert segmenter._cache["scene"].image_sizes[0] == (108, 144)
+    mask = segmenter.segment("scene", None, BoxPrompt((40.0, 20.0, 120.0, 100.0), category_id=5)).mask
+    assert mask.to_array().shape == (120, 160)

@@ -216,3 +216,34 @@ def test_boxes_are_segmented_in_the_child_as_in_process(remote, local, image, tm
     there, here = remote.segment_box("boxes", prompt), local.segment_box("boxes", prompt)
     assert there.category_id == here.category_id == 7
     assert there.mask == here.mask and abs(there.score - here.score) < 1e-6
+
+
+def test_a_trained_checkpoints_boxes_are_segmented_at_the_same_size_in_the_child(image, tmp_path):
+    """The model process segments a box at the input size the in-process predictor (and segment-boxes)
+    chooses for a trained checkpoint, not torchvision's 1333."""
+    from dataclasses import replace
+
+    from annotator.core.model import Category
+    from annotator.core.predictor import BoxPrompt
+    from annotator.inference.architectures import build, default_settings
+    from annotator.inference.models import save_checkpoint
+
+    torch.manual_seed(0)
+    settings = replace(default_settings("maskrcnn_resnet18_fpn", num_classes=2), min_size=96, max_size=96)
+    weights = tmp_path / "trained.pt"
+    save_checkpoint(weights, build(settings).eval(), architecture="maskrcnn_resnet18_fpn",
+                    categories=[Category(5, "square")], label_to_category=(0, 5), settings=settings,
+                    history=[{"round": 1, "input_size": 96}])  # fmt: skip
+    path = tmp_path / "trained.png"
+    cv2.imwrite(str(path), image[..., ::-1])
+    spec = ModelSpec(weights=weights, device=Device.CPU, precision=Precision.FP32)
+    local = TorchPredictor.from_spec(spec)
+    remote = SubprocessPredictor.from_spec(spec, threads=torch.get_num_threads())
+    try:
+        prompt = BoxPrompt((20.0, 15.0, 120.0, 90.0), category_id=5)
+        remote.prepare_image("trained", path)
+        local.prepare_image("trained", path)
+        there, here = remote.segment_box("trained", prompt), local.segment_box("trained", prompt)
+        assert there.mask == here.mask and abs(there.score - here.score) < 1e-6
+    finally:
+        remote.close()

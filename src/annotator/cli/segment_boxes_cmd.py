@@ -32,7 +32,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--agnostic", action="store_true", help="the most decided mask channel, whatever the box's class"
     )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    parser.add_argument("--max-size", type=int, default=1333, metavar="N", help="longest input side")
+    parser.add_argument(
+        "--max-size", type=int, metavar="N",
+        help="longest input side (default: 1.5 times a trained checkpoint's own size; torchvision's weights: "
+        "1333)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -114,9 +118,8 @@ def _model_segmenter(args):
     configure_threads()
     keep_freed_memory()
     spec = ModelSpec(name=args.model, weights=args.weights, device=Device(args.device))
-    segmenter = BoxSegmenter(
-        TorchPredictor.from_spec(spec), options=PredictOptions.with_max_size(args.max_size)
-    )
+    options = None if args.max_size is None else PredictOptions.with_max_size(args.max_size)
+    segmenter = BoxSegmenter(TorchPredictor.from_spec(spec), options=options)
     return lambda image_id, pixels, prompt: segmenter.segment(image_id, pixels, prompt).mask.to_array()
 
 

@@ -172,9 +172,7 @@ class TorchPredictor:
         if self._boxes is None:
             from annotator.inference.box_prompt import BoxSegmenter  # it builds on this class
 
-            size = self.info.input_size  # a trained model segments best at the scale it learnt
-            options = PredictOptions() if size is None else PredictOptions(min_size=size[0], max_size=size[1])
-            self._boxes = BoxSegmenter(self, options=options)
+            self._boxes = BoxSegmenter(self)  # its input size follows the model's and the image's
         return self._boxes
 
     def run_network(
