@@ -120,8 +120,11 @@ def agreement(base: list[tuple[int, float, np.ndarray]], ours: list) -> tuple[in
     return len(used), len(base), len(ours)
 
 
-VARIANTS = {  # name: (precision, winograd stages or None for the precision's choice, noisy weights)
+VARIANTS = {  # name: (precision, winograd stages or None for the precision's choice, noisy weights[, runtime])
     "default": (Precision.AUTO, None, False),
+    "bf16": (Precision.BF16, None, False),  # --precision bf16: the whole network in bf16
+    "openvino": (Precision.AUTO, None, False, "openvino"),  # body + FPN by OpenVINO (bf16 where native)
+    "openvino-f32": (Precision.AUTO, None, False, "openvino", "f32"),  # the same, OpenVINO in float32
     # the default before Winograd; NumPy's one BLAS thread (roi_align.py) is process-wide, so it has it too
     "previous": (Precision.AUTO, (), False),
     "winograd-body": (Precision.AUTO, ("body", "fpn", "rpn", "mask"), False),
@@ -131,10 +134,15 @@ VARIANTS = {  # name: (precision, winograd stages or None for the precision's ch
 
 
 def make_predictor(loaded: LoadedModel, variant: str) -> TorchPredictor:
-    precision, winograd, noisy = VARIANTS[variant]
+    precision, winograd, noisy, *runtime = VARIANTS[variant]
     model = noise_control(loaded.model) if noisy else copy.deepcopy(loaded.model)
+    runtime, ov_precision = (*runtime, None)[:2] if runtime else ("torch", None)
     return TorchPredictor(
-        dataclasses.replace(loaded, model=model), precision=precision, winograd_stages=winograd
+        dataclasses.replace(loaded, model=model),
+        precision=precision,
+        winograd_stages=winograd,
+        runtime=runtime,
+        openvino_precision=ov_precision,
     )
 
 

@@ -93,6 +93,8 @@ class TorchPredictor:
         precision: Precision = Precision.AUTO,
         bf16_stages: tuple[str, ...] | None = None,
         winograd_stages: tuple[str, ...] | None = None,
+        runtime: str = "torch",
+        openvino_precision: str | None = None,
     ):
         """`bf16_stages` and `winograd_stages` override the precision's choice of `STAGES` to run in bf16
         and of those whose 3x3 convolutions use Winograd's algorithm (for benchmarks)."""
@@ -113,6 +115,16 @@ class TorchPredictor:
         if self.tuned:  # fp32 keeps torchvision's exact arithmetic, as the reference
             fold_batchnorm(model.backbone.body)
             model = model.to(memory_format=torch.channels_last)
+        self._openvino = None
+        if runtime == "openvino":
+            from annotator.inference.openvino_backbone import OpenVinoBackbone
+
+            if openvino_precision is None:
+                openvino_precision = "bf16" if self.tuned and cpu_has_native_bf16() else "f32"
+            self._openvino = OpenVinoBackbone(
+                model.backbone, precision=openvino_precision, threads=torch.get_num_threads()
+            )
+        if self.tuned:
             heads = model.roi_heads
             if isinstance(heads.box_head, TwoMLPHead) and roi_align.supports(heads.box_roi_pool):
                 heads.box_head = MLPHeadOnPooledLayout(heads.box_head, heads.box_roi_pool.output_size)
@@ -200,6 +212,9 @@ class TorchPredictor:
         model.transform.min_size = (options.min_size,)
         model.transform.max_size = options.max_size
         images = self._input_batch(image) if self.tuned else self._exact_input_batch(image)
+        if self._openvino is not None:
+            features = self._openvino(images.tensors)
+            return images, features, self._pooling_features(features)
         levels = model.backbone.body(images.tensors.to(self._dtype("body")))
         fpn_dtype = self._dtype("fpn")
         # Winograd reads NCHW: the FPN and the RPN then run in it, and RoIAlign gets a channels_last copy
