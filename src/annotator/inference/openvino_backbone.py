@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import warnings
 from collections import OrderedDict
 
 import torch
@@ -53,7 +54,8 @@ class OpenVinoBackbone:
 
         module = _BodyAndFpn(backbone).eval()
         example = torch.zeros(1, 3, 64, 64)
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # the converter traces with torch.jit
             self.names = list(module.fpn(module.body(example)).keys())
             graph = ov.convert_model(module, example_input=example, input=[(1, 3, -1, -1)])
         config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
