@@ -76,8 +76,14 @@ def test_openvino_in_float32_gives_torchs_detections(random_model, image):
 
 
 @pytest.mark.slow
-def test_the_default_openvino_path_runs_bf16_where_native(random_model, image):
+def test_the_default_openvino_path_runs_bf16_where_native_from_the_cache(random_model, image):
+    first = make(random_model, runtime=Runtime.OPENVINO)  # converts, and keeps the graph
+    graphs = sorted(openvino_backbone.cache_folder().iterdir())
+    assert [p.suffix for p in graphs] == [".bin", ".xml"]  # nothing half-written left beside them
+    graphs[1].write_text("damaged")  # a damaged cache is converted again, never an error
     predictor = make(random_model, runtime=Runtime.OPENVINO)
+    assert graphs[1].read_text() != "damaged"
+    assert matched_fraction(first.predict(image, OPTIONS), predictor.predict(image, OPTIONS)) == 1.0
     native = cpu_has_native_bf16()
     heads = "bf16 rpn+box+mask" if native else "fp32 heads"
     assert predictor.info.precision == f"OpenVINO {'bf16' if native else 'f32'} body+fpn, {heads}"

@@ -6,16 +6,22 @@ each convolution with its bias, ReLU and residual add and keeps the blocked layo
 In fp32 it is no faster than torch (both are oneDNN). The heads, with their data-dependent proposal
 counts, stay in torch. See docs/decisions/0021-openvino.md for the measurements.
 
-The graph takes any input height and width (dynamic shape), so it is converted and compiled once per
-model, not per image size.
+The graph takes any input height and width (dynamic shape), so it is converted once per model, not per
+image size. Converting (tracing) takes 5-10 s; the converted graph is kept in the user's cache folder
+under a hash of the weights, so a model's later loads take about 0.5 s (reading and compiling).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import os
+import shutil
+import tempfile
 import warnings
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 
@@ -53,11 +59,9 @@ class OpenVinoBackbone:
         import openvino as ov
 
         module = _BodyAndFpn(backbone).eval()
-        example = torch.zeros(1, 3, 64, 64)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # the converter traces with torch.jit
-            self.names = list(module.fpn(module.body(example)).keys())
-            graph = ov.convert_model(module, example_input=example, input=[(1, 3, -1, -1)])
+        with torch.no_grad():
+            self.names = list(module.fpn(module.body(torch.zeros(1, 3, 64, 64))).keys())
+        graph = _cached_graph(module)
         config = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
@@ -73,3 +77,51 @@ class OpenVinoBackbone:
             torch.from_numpy(self._request.get_output_tensor(i).data.copy()) for i in range(len(self.names))
         ]
         return OrderedDict(zip(self.names, outputs, strict=True))
+
+
+def cache_folder() -> Path:
+    """Where converted graphs are kept: `$XDG_CACHE_HOME/annotator/openvino` (default ~/.cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "annotator" / "openvino"
+
+
+def _cached_graph(module: torch.nn.Module):
+    """The OpenVINO graph of `module`: read from the cache when converted before, else converted and
+    kept there (written into a fresh folder, then renamed into place: a reader sees all or nothing).
+    A cache that cannot be read or written is skipped, never an error."""
+    import openvino as ov
+
+    folder = cache_folder()
+    xml = folder / f"{_weights_key(module)}.xml"
+    if xml.is_file():
+        try:
+            return ov.Core().read_model(xml)
+        except RuntimeError:  # damaged: convert again and replace it
+            pass
+    example = torch.zeros(1, 3, 64, 64)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # the converter traces with torch.jit
+        graph = ov.convert_model(module, example_input=example, input=[(1, 3, -1, -1)])
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".converting-", dir=folder))
+        try:
+            ov.save_model(graph, scratch / xml.name, compress_to_fp16=False)
+            os.replace(scratch / xml.with_suffix(".bin").name, xml.with_suffix(".bin"))
+            os.replace(scratch / xml.name, xml)  # last: the .xml's presence means both are there
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    except OSError:
+        pass
+    return graph
+
+
+def _weights_key(module: torch.nn.Module) -> str:
+    """A hash of the module's weights and of the converter's and torch's versions."""
+    import openvino as ov
+
+    digest = hashlib.sha256(f"{ov.__version__} {torch.__version__} {type(module).__name__}".encode())
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:32]
