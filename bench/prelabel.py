@@ -47,7 +47,7 @@ import torch
 from torchvision.transforms.functional import to_tensor
 
 from annotator.core.geometry import mask_iou
-from annotator.core.predictor import Precision, PredictOptions
+from annotator.core.predictor import Precision, PredictOptions, Runtime
 from annotator.inference.allocator import keep_freed_memory
 from annotator.inference.models import (
     LoadedModel,
@@ -120,21 +120,32 @@ def agreement(base: list[tuple[int, float, np.ndarray]], ours: list) -> tuple[in
     return len(used), len(base), len(ours)
 
 
-VARIANTS = {  # name: (precision, winograd stages or None for the precision's choice, noisy weights)
-    "default": (Precision.AUTO, None, False),
+VARIANTS = {  # name: (precision, runtime, winograd stages or None for the precision's choice, noisy weights)
+    "default": (Precision.AUTO, Runtime.AUTO, None, False),  # as `annotator prelabel` runs by default
+    "torch": (Precision.AUTO, Runtime.TORCH, None, False),  # --runtime torch (the default before 0021)
+    "openvino": (Precision.AUTO, Runtime.OPENVINO, None, False),  # body + FPN by OpenVINO, bf16 where native
+    "openvino-f32": (Precision.AUTO, "f32", None, False),  # the same, OpenVINO in float32
+    "bf16": (Precision.BF16, Runtime.TORCH, None, False),  # --precision bf16: torch, the whole network
     # the default before Winograd; NumPy's one BLAS thread (roi_align.py) is process-wide, so it has it too
-    "previous": (Precision.AUTO, (), False),
-    "winograd-body": (Precision.AUTO, ("body", "fpn", "rpn", "mask"), False),
-    "exact": (Precision.FP32, None, False),  # --precision fp32: torchvision's arithmetic
-    "control": (Precision.FP32, None, True),  # exact, weights x (1 + 1e-4 N(0, 1))
+    "previous": (Precision.AUTO, Runtime.TORCH, (), False),
+    "winograd-body": (Precision.AUTO, Runtime.TORCH, ("body", "fpn", "rpn", "mask"), False),
+    "exact": (Precision.FP32, Runtime.TORCH, None, False),  # --precision fp32: torchvision's arithmetic
+    "control": (Precision.FP32, Runtime.TORCH, None, True),  # exact, weights x (1 + 1e-4 N(0, 1))
 }
 
 
 def make_predictor(loaded: LoadedModel, variant: str) -> TorchPredictor:
-    precision, winograd, noisy = VARIANTS[variant]
+    precision, runtime, winograd, noisy = VARIANTS[variant]
     model = noise_control(loaded.model) if noisy else copy.deepcopy(loaded.model)
+    openvino_precision = None
+    if runtime == "f32":
+        runtime, openvino_precision = Runtime.OPENVINO, "f32"
     return TorchPredictor(
-        dataclasses.replace(loaded, model=model), precision=precision, winograd_stages=winograd
+        dataclasses.replace(loaded, model=model),
+        precision=precision,
+        winograd_stages=winograd,
+        runtime=runtime,
+        openvino_precision=openvino_precision,
     )
 
 
@@ -225,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=2, help="images per size and scene")
     parser.add_argument("--runs", type=int, default=3, help="passes over the images; ratios are per pass")
     parser.add_argument("--scenes", default="objects,none-kept,empty")
-    parser.add_argument("--variants", default="default,previous", help=",".join(VARIANTS))
+    parser.add_argument("--variants", default="default,torch", help=",".join(VARIANTS))
     parser.add_argument("--threshold", type=float, default=0.5)
     parser.add_argument(
         "--files", action="store_true", help="also from JPEG files, decoding included (as the command runs)"

@@ -49,6 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--precision", default="auto", choices=("auto", "fp32", "bf16"),
         help="auto: bf16 after the ResNet body where the CPU has native bf16; bf16: whole network (faster, less exact)",
     )  # fmt: skip
+    parser.add_argument(
+        "--runtime", default="auto", choices=("auto", "torch", "openvino"),
+        help="what runs the ResNet body and FPN on a CPU; auto: OpenVINO where installed and the CPU has native bf16",
+    )  # fmt: skip
     parser.add_argument("--results", action="store_true", help="write a COCO results list instead")
     parser.add_argument(
         "--resume", action="store_true", help="go on from where a stopped run left off (skip finished images)"
@@ -169,10 +173,14 @@ def _engine(args: argparse.Namespace):
     """The engine asked for; a missing Ray or Ray options without it are usage errors (exit 2)."""
     from annotator.cli.main import UsageError
     from annotator.cli.prelabel_engines import LocalEngine, RayEngine
-    from annotator.core.predictor import Device, ModelSpec, Precision
+    from annotator.core.predictor import Device, ModelSpec, Precision, Runtime
 
     spec = ModelSpec(
-        name=args.model, weights=args.weights, device=Device(args.device), precision=Precision(args.precision)
+        name=args.model,
+        weights=args.weights,
+        device=Device(args.device),
+        precision=Precision(args.precision),
+        runtime=Runtime(args.runtime),
     )
     if args.engine == "local":
         if args.address or args.workers or args.gpus_per_worker or args.cpus_per_worker:

@@ -35,6 +35,15 @@ class Precision(StrEnum):
     BF16 = "bf16"
 
 
+class Runtime(StrEnum):
+    """What runs the ResNet body and the FPN on a CPU: torch, or OpenVINO's CPU runtime (the optional
+    `openvino` package). `auto`: see `inference.predictor.pick_runtime`. The heads always run in torch."""
+
+    AUTO = "auto"
+    TORCH = "torch"
+    OPENVINO = "openvino"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Which model to run: an architecture name, optional weights file, device and precision.
@@ -48,6 +57,7 @@ class ModelSpec:
     device: Device = Device.AUTO
     precision: Precision = Precision.AUTO
     allow_download: bool = True
+    runtime: Runtime = Runtime.AUTO
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,6 +51,7 @@ from annotator.core.predictor import (
     Precision,
     PredictOptions,
     PredictorInfo,
+    Runtime,
 )
 from annotator.inference import roi_align, winograd
 from annotator.inference.models import LoadedModel, load_model, trained_input_size
@@ -93,9 +94,14 @@ class TorchPredictor:
         precision: Precision = Precision.AUTO,
         bf16_stages: tuple[str, ...] | None = None,
         winograd_stages: tuple[str, ...] | None = None,
+        runtime: Runtime = Runtime.TORCH,
+        openvino_precision: str | None = None,
     ):
         """`bf16_stages` and `winograd_stages` override the precision's choice of `STAGES` to run in bf16
-        and of those whose 3x3 convolutions use Winograd's algorithm (for benchmarks)."""
+        and of those whose 3x3 convolutions use Winograd's algorithm (for benchmarks).
+
+        `runtime`: what runs the body and the FPN (`pick_runtime`); `openvino_precision` overrides
+        OpenVINO's inference precision ("bf16" or "f32"; default: bf16 where native, unless fp32)."""
         for stages in (bf16_stages, winograd_stages):
             if stages is not None and not set(stages) <= set(STAGES):
                 raise ValueError(f"stages must be among {STAGES}, got {stages}")
@@ -109,10 +115,21 @@ class TorchPredictor:
         self.winograd_stages = winograd_stages
         if not self.tuned and (self.bf16_stages or self.winograd_stages):
             raise ValueError("--precision fp32 runs no stage in bf16 and no convolution by Winograd")
+        self.runtime = pick_runtime(runtime, self.device, precision)
         model = loaded.model.to(self.device).eval()
         if self.tuned:  # fp32 keeps torchvision's exact arithmetic, as the reference
             fold_batchnorm(model.backbone.body)
             model = model.to(memory_format=torch.channels_last)
+        self._openvino = None
+        if self.runtime is Runtime.OPENVINO:  # converted before any stage goes bf16 in torch
+            from annotator.inference.openvino_backbone import OpenVinoBackbone
+
+            if openvino_precision is None:
+                openvino_precision = "bf16" if self.tuned and cpu_has_native_bf16() else "f32"
+            self._openvino = OpenVinoBackbone(
+                model.backbone, precision=openvino_precision, threads=torch.get_num_threads()
+            )
+        if self.tuned:
             heads = model.roi_heads
             if isinstance(heads.box_head, TwoMLPHead) and roi_align.supports(heads.box_roi_pool):
                 heads.box_head = MLPHeadOnPooledLayout(heads.box_head, heads.box_roi_pool.output_size)
@@ -135,13 +152,13 @@ class TorchPredictor:
             name=loaded.source,
             categories=loaded.categories,
             device=self.device.type,
-            precision=_describe_precision(self.bf16_stages, self.winograd_stages, self.tuned),
+            precision=_describe_precision(self.bf16_stages, self.winograd_stages, self.tuned, self._openvino),
             input_size=trained_input_size(loaded),
         )
 
     @classmethod
     def from_spec(cls, spec: ModelSpec) -> TorchPredictor:
-        return cls(load_model(spec), device=spec.device, precision=spec.precision)
+        return cls(load_model(spec), device=spec.device, precision=spec.precision, runtime=spec.runtime)
 
     @property
     def info(self) -> PredictorInfo:
@@ -198,6 +215,9 @@ class TorchPredictor:
         model.transform.min_size = (options.min_size,)
         model.transform.max_size = options.max_size
         images = self._input_batch(image) if self.tuned else self._exact_input_batch(image)
+        if self._openvino is not None:
+            features = self._openvino(images.tensors)
+            return images, features, self._pooling_features(features)
         levels = model.backbone.body(images.tensors.to(self._dtype("body")))
         fpn_dtype = self._dtype("fpn")
         # Winograd reads NCHW: the FPN and the RPN then run in it, and RoIAlign gets a channels_last copy
@@ -390,7 +410,16 @@ def paste_masks_in_boxes(
     return result
 
 
-def _describe_precision(bf16_stages: tuple[str, ...], winograd_stages: tuple[str, ...], tuned: bool) -> str:
+def _describe_precision(
+    bf16_stages: tuple[str, ...], winograd_stages: tuple[str, ...], tuned: bool, openvino=None
+) -> str:
+    if openvino is not None:
+        heads = [stage for stage in bf16_stages if stage not in ("body", "fpn")]
+        words = [
+            f"OpenVINO {openvino.precision} body+fpn",
+            f"bf16 {'+'.join(heads)}" if heads else "fp32 heads",
+        ]
+        return ", ".join(words)
     if not tuned:
         return "fp32"
     words = [f"bf16 {'+'.join(bf16_stages)}" if bf16_stages else "fp32", "folded BN"]
@@ -500,6 +529,38 @@ def _winograd_stages(
     if precision is Precision.FP32 or not winograd.speeds_up(device):
         return ()
     return tuple(stage for stage in ("fpn", "rpn", "mask") if stage not in bf16_stages)
+
+
+def pick_runtime(runtime: Runtime | str, device: torch.device, precision: Precision) -> Runtime:
+    """What runs the body and the FPN (decision 0021).
+
+    `auto`: OpenVINO where it pays and keeps the detections, that is with `--precision auto` on a CPU
+    with native bf16 and the optional `openvino` package installed; torch otherwise (`--precision fp32`
+    keeps torchvision's exact arithmetic, `bf16` is torch's whole-network option). `openvino` asks for
+    it: it needs the package and a CPU, else one clear line.
+    """
+    runtime = Runtime(runtime)
+    from annotator.inference import openvino_backbone
+
+    if runtime is Runtime.OPENVINO:
+        from annotator.io.errors import DatasetError
+
+        if device.type != "cpu":
+            raise DatasetError(None, "--runtime openvino runs on the CPU only (use --device cpu)")
+        if not openvino_backbone.available():
+            raise DatasetError(
+                None, "--runtime openvino: the openvino package is not installed (pip install openvino)"
+            )
+        return runtime
+    if (
+        runtime is Runtime.AUTO
+        and device.type == "cpu"
+        and Precision(precision) is Precision.AUTO
+        and cpu_has_native_bf16()
+        and openvino_backbone.available()
+    ):
+        return Runtime.OPENVINO
+    return Runtime.TORCH
 
 
 def _pick_device(device: Device | str) -> torch.device:
