@@ -17,7 +17,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     # match ("operator torchvision::nms does not exist"). Ignore that config so the registry's torch build,
     # the one torchvision 0.28.0 was built against, is installed.
     PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= "$venv/bin/python" -m pip install --quiet --upgrade pip
-    PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= "$venv/bin/python" -m pip install --quiet -e "$root[test,ray]"
+    PIP_CONFIG_FILE=/dev/null PIP_FIND_LINKS= "$venv/bin/python" -m pip install --quiet -e "$root[test,ray,openvino]"
     echo "$want" > "$stamp"
 fi
 

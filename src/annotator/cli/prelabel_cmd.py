@@ -231,6 +231,7 @@ def _settings(args: argparse.Namespace, root: Path) -> dict:
         "classes": args.classes or None,
         "max_size": args.max_size,
         "precision": args.precision,
+        "runtime": args.runtime,
     }
 
 

@@ -37,6 +37,9 @@ class LocalEngine:
         self._predictor = None
 
     def load(self) -> LoadedInfo:
+        from annotator.inference.openmp import prefer_sleeping_threads
+
+        prefer_sleeping_threads()  # before torch loads: spinning threads on shared cores (decision 0021)
         from annotator.inference.allocator import keep_freed_memory
         from annotator.inference.predictor import TorchPredictor, configure_threads
 

@@ -42,6 +42,7 @@ from annotator.core.predictor import (
     PredictorInfo,
 )
 from annotator.inference.errors import ModelProcessError, RemoteError
+from annotator.inference.openmp import prefer_sleeping_threads
 from annotator.io.errors import DatasetError
 
 CLOSE_TIMEOUT = 5.0  # seconds for the child to exit after "close" before it is terminated
@@ -256,6 +257,7 @@ def serve(connection: Connection, spec: ModelSpec, threads: int | None = None) -
     """The model process: load the model, report, then answer predict requests until told to close or
     until the parent's end of the pipe closes. Ends the process."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C in a terminal is the parent's to handle
+    prefer_sleeping_threads()  # before torch loads: the GUI shares the cores with this process
     code = 0
     try:
         _serve(connection, spec, threads)
