@@ -131,6 +131,7 @@ def test_a_round_trained_in_the_window_pre_labels_the_unlabelled_images_and_is_r
     assert dialog.rounds.item(0).text().startswith("Round 1 · ")
     assert "round 1" in dialog.options.start.currentText()  # the next round continues from it
     window.close()
+    assert not dialog.isVisible()  # the dialog goes with its window
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
+from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
 
 from annotator.core.model import Change, ChangeKind
 from annotator.core.rules import mark_unreadable
@@ -448,4 +448,6 @@ class MainWindow(QMainWindow):
         if not self.set_document(None):
             event.ignore()
             return
+        for dialog in self.findChildren(QDialog):  # a non-modal one (training, pre-labelling) goes too
+            dialog.close()
         super().closeEvent(event)
