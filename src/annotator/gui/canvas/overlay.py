@@ -47,7 +47,7 @@ from annotator.gui.canvas.items import (
 )
 from annotator.gui.canvas.prefetch import MaskPrefetcher
 from annotator.gui.canvas.render import rings_path
-from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch
+from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
@@ -220,7 +220,8 @@ class InstanceOverlay(QObject):
         after = self._device_rect(new, tile.scale, pad)
         if before == after:
             return True
-        moved = [intersect(rect, tile.area) for rect in rect_minus(before, after) + rect_minus(after, before)]
+        changed = rect_minus(before, after) + rect_minus(after, before) + moved_edges(before, after)
+        moved = [intersect(rect, tile.area) for rect in changed]
         strips = [rect for rect in moved if rect is not None]
         todo = self.strips.todo
         old_area = intersect(before, tile.area)
