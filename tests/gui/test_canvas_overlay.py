@@ -410,3 +410,18 @@ def test_a_brush_stroke_leaving_the_box_ends_as_a_fresh_tile(make_canvas, qtbot,
     assert view.session.dataset.instances[100].geometry.bbox(450, 600)[1] < 140  # the box grew upwards
     qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
     assert_fresh(view.overlay)
+
+
+@pytest.mark.parametrize("strip_px", [0, None], ids=["worker", "gui"])
+def test_a_selection_change_ends_as_a_fresh_tile(make_canvas, qtbot, monkeypatch, strip_px):
+    """A box redrawn when the selection changes is drawn as the whole tile draws it: lines crossing
+    its edges are not clipped there, on the GUI thread as in the worker."""
+    view, editor = crossing_canvas(make_canvas, qtbot, monkeypatch, strip_px)
+    QTest.mouseClick(view.viewport(), LEFT, NO_KEY, at(view, 160, 215))  # a small square over it
+    assert view.session.selected_id == 200
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert_fresh(view.overlay)
+    QTest.mouseClick(view.viewport(), LEFT, NO_KEY, at(view, 590, 440))  # nothing there
+    assert view.session.selected_id is None
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert_fresh(view.overlay)

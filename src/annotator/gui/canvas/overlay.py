@@ -32,7 +32,6 @@ from annotator.gui.canvas.compose import (
     make_layer,
     outline_pad,
     rect_minus,
-    render_base,
     render_base_exact,
     render_patch,
     work_estimate,
@@ -511,7 +510,7 @@ class InstanceOverlay(QObject):
         for rect in rects:
             local = spec.local(rect)
             if local is not None:
-                render_base(tile.pixels, local, spec)
+                render_base_exact(tile.pixels, local, spec)  # as the whole tile draws its edges
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
         patch = render_patch(spec)
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
