@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, square, viewport_pixel
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Dataset, Image, Instance, Source
@@ -14,7 +16,10 @@ from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
 from annotator.gui.canvas.view import Canvas
+from annotator.gui.tools.base import ToolKind
+from annotator.gui.tools.editor import Editor
 
+LEFT, NO_KEY = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
 SMALL_OVER_LARGE = blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5)
 
 
@@ -330,3 +335,93 @@ def test_a_large_change_during_a_build_starts_it_again_and_ends_exact(make_canva
     assert tile.scale == 2.0
     assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
     assert close_to(viewport_pixel(view, 75, 65), blend((0, 255, 0), blend((255, 0, 0), IMAGE_RGB, 0.5), 0.5))
+
+
+def crossing_dataset() -> Dataset:
+    """A large square over 40 star-shaped polygons whose outlines cross its edges (and three small
+    squares over it): what lies below the square is drawn in the tile clipped at its box."""
+    dataset = Dataset()
+    dataset.put_images([Image(1, "a.png", 600, 450)])
+    dataset.put_categories([Category(1, "thing"), Category(2, "other")])
+    rng = np.random.default_rng(5)
+    instances = []
+    for index in range(40):
+        angles = np.sort(rng.uniform(0, 2 * np.pi, 30))
+        radius = rng.uniform(30, 110) * (0.75 + 0.25 * rng.random(30))
+        centre = rng.uniform(100, 500), rng.uniform(80, 380)
+        ring = np.stack([centre[0] + radius * np.cos(angles), centre[1] + radius * np.sin(angles)], 1)
+        source = Source.from_model("m", 0.9) if index % 2 else Source()
+        instances.append(Instance(index + 1, 1, 1 + index % 2, Polygons((ring,)), z=index, source=source))
+    instances.append(Instance(100, 1, 2, square(150.3, 140.6, 430.2, 330.4), z=100))
+    for index, (x, y) in enumerate([(140, 200), (300, 125), (420, 280)]):
+        instances.append(Instance(200 + index, 1, 1, square(x, y, x + 40, y + 30), z=200 + index))
+    dataset.put_instances(instances)
+    return dataset
+
+
+def assert_fresh(overlay) -> None:
+    """The tile and the patch shown are, to the pixel, those a freshly built tile of the view has."""
+    tile, patch = overlay.tile, overlay.patch.tile
+    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
+    wrong = np.argwhere(np.any(tile.pixels != fresh, axis=2))
+    assert not len(wrong), f"{len(wrong)} tile pixels differ, (row, column) from {wrong[:3].tolist()}"
+    assert (patch is None) == (fresh_patch is None)
+    if patch is not None:
+        assert patch.area == fresh_patch[0]
+        assert np.array_equal(patch.pixels, fresh_patch[1])
+
+
+def crossing_canvas(make_canvas, qtbot, monkeypatch, strip_px):
+    """The crossing dataset at fit with its labels shown, the large square selected with a click;
+    strip_px 0: every edit's strips go to the worker (None: the app's threshold, here on the GUI)."""
+    if strip_px is not None:
+        monkeypatch.setattr(canvas_overlay, "SYNC_STRIP_PX", strip_px)
+    view = make_canvas(labels=True, size=(470, 360))
+    view.session.open(BareDocument(crossing_dataset()))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    editor = Editor(view.session, view)
+    editor.set_tool(ToolKind.SELECT)
+    QTest.mouseClick(view.viewport(), LEFT, NO_KEY, at(view, 250, 260))  # the large square
+    assert view.session.selected_id == 100
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert_fresh(view.overlay)
+    return view, editor
+
+
+def at(view, x: float, y: float) -> QPoint:
+    return view.mapFromScene(QPointF(x, y))
+
+
+@pytest.mark.parametrize("strip_px", [0, None], ids=["worker", "gui"])
+def test_a_brush_stroke_leaving_the_box_ends_as_a_fresh_tile(make_canvas, qtbot, monkeypatch, strip_px):
+    """Below the selected instance the tile is drawn clipped at its box, and an antialiased line
+    comes out differently near where it is clipped: when the box moves, its old edges inside the new
+    box (and its new edges inside the old) are drawn again too, not only where it moved."""
+    view, editor = crossing_canvas(make_canvas, qtbot, monkeypatch, strip_px)
+    editor.set_tool(ToolKind.BRUSH)
+    editor.set_brush_radius(8)
+    points = [(200 + 3.0 * k, 150 - 4.0 * k) for k in range(30)]  # up and out of its box
+    QTest.mousePress(view.viewport(), LEFT, NO_KEY, at(view, *points[0]))
+    for point in points[1:]:
+        QTest.mouseMove(view.viewport(), at(view, *point))
+    QTest.mouseRelease(view.viewport(), LEFT, NO_KEY, at(view, *points[-1]))
+    assert view.session.dataset.instances[100].geometry.bbox(450, 600)[1] < 140  # the box grew upwards
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert_fresh(view.overlay)
+
+
+@pytest.mark.parametrize("strip_px", [0, None], ids=["worker", "gui"])
+def test_a_selection_change_ends_as_a_fresh_tile(make_canvas, qtbot, monkeypatch, strip_px):
+    """A box redrawn when the selection changes is drawn as the whole tile draws it: lines crossing
+    its edges are not clipped there, on the GUI thread as in the worker."""
+    view, editor = crossing_canvas(make_canvas, qtbot, monkeypatch, strip_px)
+    QTest.mouseClick(view.viewport(), LEFT, NO_KEY, at(view, 160, 215))  # a small square over it
+    assert view.session.selected_id == 200
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert_fresh(view.overlay)
+    QTest.mouseClick(view.viewport(), LEFT, NO_KEY, at(view, 590, 440))  # nothing there
+    assert view.session.selected_id is None
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    assert_fresh(view.overlay)

@@ -32,7 +32,6 @@ from annotator.gui.canvas.compose import (
     make_layer,
     outline_pad,
     rect_minus,
-    render_base,
     render_base_exact,
     render_patch,
     work_estimate,
@@ -47,7 +46,7 @@ from annotator.gui.canvas.items import (
 )
 from annotator.gui.canvas.prefetch import MaskPrefetcher
 from annotator.gui.canvas.render import rings_path
-from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch
+from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
@@ -220,7 +219,8 @@ class InstanceOverlay(QObject):
         after = self._device_rect(new, tile.scale, pad)
         if before == after:
             return True
-        moved = [intersect(rect, tile.area) for rect in rect_minus(before, after) + rect_minus(after, before)]
+        changed = rect_minus(before, after) + rect_minus(after, before) + moved_edges(before, after)
+        moved = [intersect(rect, tile.area) for rect in changed]
         strips = [rect for rect in moved if rect is not None]
         todo = self.strips.todo
         old_area = intersect(before, tile.area)
@@ -510,7 +510,7 @@ class InstanceOverlay(QObject):
         for rect in rects:
             local = spec.local(rect)
             if local is not None:
-                render_base(tile.pixels, local, spec)
+                render_base_exact(tile.pixels, local, spec)  # as the whole tile draws its edges
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
         patch = render_patch(spec)
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))

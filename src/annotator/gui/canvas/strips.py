@@ -92,6 +92,18 @@ def _inset(overlap: Rect, old: Rect, new: Rect) -> Rect | None:
     return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
 
 
+def moved_edges(before: Rect, after: Rect) -> list[Rect]:
+    """What of the selected instance's old and new box (padded) lies inside both, within BAND_OVERLAP
+    of an edge only one of them has: the tile draws what lies below the instance clipped at its box,
+    and an antialiased line comes out differently within a few pixels of where it is clipped, so these
+    pixels change too when the box moves, not only where it moved (the rest of `rect_minus`)."""
+    overlap = intersect(before, after)
+    if overlap is None:
+        return []
+    inner = _inset(overlap, before, after)
+    return [overlap] if inner is None else rect_minus(overlap, inner)
+
+
 class StripComposer(QObject):
     """`submit(spec, todo)` composites `todo` in the worker, copies it into its tile on the GUI thread
     and hands over the new patch (if the tile and patch it started from are still the ones shown:
