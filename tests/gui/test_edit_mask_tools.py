@@ -19,7 +19,7 @@ from edit_helpers import (
     view_point,
     window,
 )
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
@@ -121,6 +121,18 @@ def test_brush_with_nothing_selected_draws_a_new_instance_of_the_current_class(w
     new = sample.instances[new_id]
     assert new.category_id == 3 and isinstance(new.geometry, Mask) and canvas.session.selected_id == new_id
     assert pixels(sample, new_id)[25, 185] == 1
+
+
+def test_the_brush_circle_goes_when_the_pointer_leaves_the_canvas(window, sample):
+    canvas = window.canvas
+    window.editing.actions["tool_brush"].trigger()
+    circle = window.editor.tools[ToolKind.BRUSH]._cursor_item
+    move(canvas, 171, 23)  # not where an earlier test left the pointer: a move there sends nothing
+    assert circle.isVisible()
+    QApplication.sendEvent(canvas, QEvent(QEvent.Type.Leave))
+    assert not circle.isVisible()
+    move(canvas, 150, 30)
+    assert circle.isVisible()
 
 
 def test_eraser_on_a_prediction_marks_it_edited_and_keeps_its_source(window, sample):

@@ -466,6 +466,8 @@ class Canvas(QGraphicsView):
         event.accept()
 
     def leaveEvent(self, event) -> None:
+        if self.tool is not None:
+            self.tool.mouse_left()
         self.cursor_moved.emit(None)
         self._set_hovered(None)
         super().leaveEvent(event)

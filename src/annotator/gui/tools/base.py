@@ -67,6 +67,9 @@ class Tool:
     def mouse_release(self, event, pos: QPointF) -> bool:
         return False
 
+    def mouse_left(self) -> None:
+        """The pointer left the canvas: what follows it (the brush's circle) goes."""
+
     def key_press(self, event) -> bool:
         if event.key() == Qt.Key.Key_Escape and self.busy:
             self.cancel()

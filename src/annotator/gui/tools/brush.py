@@ -221,6 +221,10 @@ class BrushTool(Tool):
         self._stroke.move((pos.x(), pos.y()))
         return True
 
+    def mouse_left(self) -> None:
+        self._mouse = None
+        self._cursor_item.setVisible(False)
+
     def mouse_release(self, event, pos: QPointF) -> bool:
         if self._stroke is None or not left_button(event):
             return self._stroke is not None
