@@ -11,6 +11,10 @@ from canvas_helpers import (
     square,
     viewport_pixel,
 )
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from annotator.core import operations
 from annotator.core.model import Instance
@@ -92,6 +96,23 @@ def test_dataset_changes_reach_the_canvas(canvas):
     assert close_to(viewport_pixel(canvas, 25, 25), IMAGE_RGB)
     dataset.put_instances([Instance(9, 1, 1, square(0, 120, 20, 140), z=5)])
     assert close_to(viewport_pixel(canvas, 10, 130), blend((255, 0, 0), IMAGE_RGB, 0.5))
+
+
+def test_after_a_wheel_zoom_the_hover_is_what_lies_under_the_pointer(canvas):
+    """While the image is smaller than the view it stays centred, so a zoom moves it under a still
+    pointer: the hover follows without the mouse moving."""
+    pointer = canvas.mapFromScene(50.5, 50.5)
+    QTest.mouseMove(canvas.viewport(), pointer)
+    assert canvas.hovered_id == 2
+    seen = set()
+    for _ in range(3):
+        QApplication.sendEvent(canvas.viewport(), QWheelEvent(
+            QPointF(pointer), QPointF(canvas.viewport().mapToGlobal(pointer)), QPoint(), QPoint(0, 120),
+            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+        ))  # fmt: skip
+        assert canvas.hovered_id == canvas.instance_at(canvas.mapToScene(pointer))
+        seen.add(canvas.hovered_id)
+    assert 1 in seen  # the large square came under the pointer
 
 
 def test_hover_and_selection_find_the_front_instance(canvas, qtbot):

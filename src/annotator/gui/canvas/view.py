@@ -372,6 +372,10 @@ class Canvas(QGraphicsView):
             return
         self._begin_gesture()
         self.zoom_by(1.0015**delta, event.position())
+        scene_pos = self.mapToScene(event.position().toPoint())  # the pointer may now be over another
+        self.cursor_moved.emit(scene_pos if self._image_rect.contains(scene_pos) else None)
+        if self.tool is None or not self.tool.busy:
+            self._set_hovered(self.instance_at(scene_pos))
         event.accept()
 
     def _begin_gesture(self) -> None:
