@@ -124,6 +124,9 @@ class PrelabelActor:
     def __init__(
         self, spec: ModelSpec, options: PredictOptions, threads: int, factory: PredictorFactory | None = None
     ) -> None:
+        from annotator.inference.openmp import prefer_sleeping_threads
+
+        prefer_sleeping_threads()  # before torch loads in this worker: actors share a node's cores
         import torch
 
         from annotator.inference.allocator import keep_freed_memory
