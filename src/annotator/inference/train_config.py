@@ -44,7 +44,7 @@ class Recipe:
     batch_size: int = 4
     optimizer: str = "adamw"
     lr: float = 1e-3
-    weight_decay: float = 1e-4
+    weight_decay: float = 0.05  # with scale_jitter: held-out AP 0.200-0.205 against 0.172 (decision 0010)
     momentum: float = 0.9  # SGD only
     warmup_steps: int = 50
     final_lr_fraction: float = 0.02
@@ -52,7 +52,7 @@ class Recipe:
     hflip: bool = True
     vflip: bool = False
     rot90: bool = False
-    scale_jitter: tuple[float, float] = (0.75, 1.25)
+    scale_jitter: tuple[float, float] = (0.5, 1.5)
     crop: tuple[float, float] = (1.0, 1.0)
     copy_paste: float = 0.0
     color_jitter: float = 0.0
