@@ -18,30 +18,13 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("openvino")
 
-from test_inference import matched_fraction  # noqa: E402
+from test_inference import HEIGHT, OPTIONS, WIDTH, image, matched_fraction, random_model  # noqa: E402
 
 from annotator.core.predictor import Precision, PredictOptions, Runtime  # noqa: E402
 from annotator.inference import openvino_backbone  # noqa: E402
-from annotator.inference.models import LoadedModel, build_model, coco_categories  # noqa: E402
+from annotator.inference.models import LoadedModel, coco_categories  # noqa: E402
 from annotator.inference.predictor import TorchPredictor, cpu_has_native_bf16, pick_runtime  # noqa: E402
 from annotator.io.errors import DatasetError  # noqa: E402
-
-HEIGHT, WIDTH = 160, 224
-OPTIONS = PredictOptions(score_threshold=0.5, min_size=HEIGHT, max_size=WIDTH, min_mask_area=0)
-
-
-@pytest.fixture(scope="module")
-def random_model():
-    torch.set_num_threads(2)
-    torch.manual_seed(0)
-    return build_model("maskrcnn_resnet50_fpn")
-
-
-@pytest.fixture(scope="module")
-def image() -> np.ndarray:
-    rng = np.random.default_rng(3)
-    small = rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8)
-    return cv2.resize(small, (WIDTH, HEIGHT), interpolation=cv2.INTER_CUBIC)
 
 
 def make(model, **kwargs) -> TorchPredictor:
