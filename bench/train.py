@@ -39,7 +39,7 @@ from annotator.core.training_set import select_training_set  # noqa: E402
 from annotator.inference.models import load_checkpoint  # noqa: E402
 from annotator.inference.predictor import configure_threads  # noqa: E402
 from annotator.inference.train_config import Recipe, TrainConfig  # noqa: E402
-from annotator.inference.train_data import TrainingImages  # noqa: E402
+from annotator.inference.train_data import Augmentation, TrainingImages  # noqa: E402
 from annotator.inference.train_device import Precision  # noqa: E402
 from annotator.inference.train_eval import validation_ap  # noqa: E402
 from annotator.inference.training import train  # noqa: E402
@@ -249,7 +249,9 @@ def _reference(data: Path, heldout: Path, minutes: float, clock) -> dict:
     loaded = load_dataset_file(data)
     split = select_training_set(loaded.dataset, val_split=0.2)  # the images ours trains on
     label_of = {c.id: i for i, c in enumerate(split.categories, start=1)}
-    images = TrainingImages(split.train, data.parent, label_of, max_side=10_000, hflip=True)
+    images = TrainingImages(
+        split.train, data.parent, label_of, max_side=10_000, augment=Augmentation(hflip=True)
+    )
     load = os.getloadavg()[0]
     result = run_reference(images, minutes, clock)
     result["load"] = (load, os.getloadavg()[0])

@@ -65,15 +65,14 @@ class TrainingImages(torch.utils.data.Dataset):
         label_of: dict[int, int],
         *,
         max_side: int,
-        hflip: bool = False,
-        augment: Augmentation | None = None,
+        augment: Augmentation = Augmentation(),
         seed: int = 0,
     ) -> None:
         self.items = tuple(items)
         self.root = Path(root)
         self.label_of = label_of
         self.max_side = max_side
-        self.augment = augment if augment is not None else Augmentation(hflip=hflip)
+        self.augment = augment
         self.seed = seed
 
     def __len__(self) -> int:
