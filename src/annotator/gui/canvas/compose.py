@@ -186,13 +186,17 @@ def _reaching(layers: Sequence[Layer], area: Rect, scale: float, pad: int) -> li
     500 cost about 0.7 ms, and an edit's strips compose five or six rectangles on the GUI thread."""
     if len(layers) < 64:
         return [layer for layer in layers if intersect(layer.device_box(scale, pad), area) is not None]
-    scaled = np.array([layer.box for layer in layers], np.float64) * scale
-    x0, y0 = np.floor(scaled[:, 0]) - pad, np.floor(scaled[:, 1]) - pad
-    x1, y1 = np.ceil(scaled[:, 2]) + pad, np.ceil(scaled[:, 3]) + pad
+    x0, y0, x1, y1 = _device_boxes(layers, scale, pad).T
     meets = (np.maximum(x0, area[0]) < np.minimum(x1, area[2])) & (
         np.maximum(y0, area[1]) < np.minimum(y1, area[3])
     )
     return [layers[i] for i in np.flatnonzero(meets)]
+
+
+def _device_boxes(layers: Sequence[Layer], scale: float, pad: int) -> np.ndarray:
+    """Each layer's `device_box(scale, pad)` as a row of an (n, 4) float array."""
+    scaled = np.array([layer.box for layer in layers], np.float64) * scale
+    return np.concatenate([np.floor(scaled[:, :2]) - pad, np.ceil(scaled[:, 2:]) + pad], 1)
 
 
 def _device_rings(layer: Layer, gx: int, gy: int, scale: float) -> list[np.ndarray]:
@@ -484,9 +488,7 @@ def layer_area(spec: TileSpec, rects: Sequence[Rect]) -> int:
     (in numpy: a loop over 500 layers cost 1.4 ms on the GUI thread, at every large edit)."""
     if not spec.layers or not rects:
         return 0
-    pad = outline_pad(spec.line_width)
-    scaled = np.array([layer.box for layer in spec.layers], np.float64) * spec.scale
-    boxes = np.concatenate([np.floor(scaled[:, :2]) - pad, np.ceil(scaled[:, 2:]) + pad], 1)
+    boxes = _device_boxes(spec.layers, spec.scale, outline_pad(spec.line_width))
     total = 0
     for x0, y0, x1, y1 in rects:
         w = np.clip(np.minimum(boxes[:, 2], x1) - np.maximum(boxes[:, 0], x0), 0, None)
@@ -509,12 +511,8 @@ def decode_fills(spec: TileSpec, rect: Rect) -> None:
     the bands start, so no crop is decoded twice by two bands."""
     ox, oy = spec.area[:2]
     area = (rect[0] + ox, rect[1] + oy, rect[2] + ox, rect[3] + oy)
-    pad = outline_pad(spec.line_width)
-    todo = [
-        layer
-        for layer in spec.layers
-        if not layer.region.decoded and intersect(layer.device_box(spec.scale, pad), area) is not None
-    ]
+    reaching = _reaching(spec.layers, area, spec.scale, outline_pad(spec.line_width))
+    todo = [layer for layer in reaching if not layer.region.decoded]
     if len(todo) < 2:
         return
     halves: tuple[list[Layer], list[Layer]] = ([], [])
