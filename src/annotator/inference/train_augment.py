@@ -42,15 +42,8 @@ def random_crop(piece: Piece, rng: np.random.Generator, side: tuple[float, float
     top = int(rng.integers(0, height - crop_h + 1))
     left = int(rng.integers(0, width - crop_w + 1))
     window = (slice(top, top + crop_h), slice(left, left + crop_w))
-    image = piece.image[window]
-    masks, labels = [], []
-    for mask, label in zip(piece.masks, piece.labels, strict=True):
-        kept = mask[window]
-        area = int(np.count_nonzero(mask))
-        if area and np.count_nonzero(kept) >= MIN_VISIBLE * area:
-            masks.append(kept)
-            labels.append(label)
-    return Piece(image, masks, labels)
+    masks, labels = _still_visible(piece, [mask[window] for mask in piece.masks])
+    return Piece(piece.image[window], masks, labels)
 
 
 def copy_paste(piece: Piece, source: Piece, rng: np.random.Generator) -> Piece:
@@ -80,17 +73,23 @@ def copy_paste(piece: Piece, source: Piece, rng: np.random.Generator) -> Piece:
         cover |= mask.astype(bool)
     image = np.array(piece.image)
     image[cover] = src_image[cover]
-    masks, labels = [], []
-    for mask, label in zip(piece.masks, piece.labels, strict=True):
-        area = int(np.count_nonzero(mask))
-        kept = np.where(cover, 0, mask).astype(np.uint8)
-        if area and np.count_nonzero(kept) >= MIN_VISIBLE * area:
-            masks.append(kept)
-            labels.append(label)
+    masks, labels = _still_visible(piece, [np.where(cover, 0, mask).astype(np.uint8) for mask in piece.masks])
     for mask, label in pasted:
         masks.append(mask.astype(np.uint8))
         labels.append(label)
     return Piece(image, masks, labels)
+
+
+def _still_visible(piece: Piece, kept: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+    """The masks `kept` of `piece`'s instances (what an operation left of each) and their labels, less
+    those left with under MIN_VISIBLE of their pixels."""
+    masks, labels = [], []
+    for mask, left, label in zip(piece.masks, kept, piece.labels, strict=True):
+        area = int(np.count_nonzero(mask))
+        if area and np.count_nonzero(left) >= MIN_VISIBLE * area:
+            masks.append(left)
+            labels.append(label)
+    return masks, labels
 
 
 def photometric(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
