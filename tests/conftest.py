@@ -4,6 +4,7 @@ test (settings, XDG folders), a random Mask R-CNN checkpoint. (One conftest only
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -32,42 +33,59 @@ def testdata() -> Path:
 REAL_HOME = Path.home()  # before any test moves HOME: what "the person's real home" means in tests
 
 
-@pytest.fixture(autouse=True)
-def _private_home(tmp_path_factory, monkeypatch):
-    """Every test gets a home of its own: settings, recent files, projects kept in the data folder
-    (samples, read-only folders) and caches never touch the person's real ones.
+# Torch's model cache stays where it is (a cache of downloads, not settings): no test downloads again.
+TORCH_HOME = os.environ.get("TORCH_HOME") or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or REAL_HOME / ".cache") / "torch"
+)
 
-    The XDG folders and HOME point into a temporary folder (child processes inherit them), and Qt's
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_session_home(tmp_path_factory):
+    """A home for what session- and module-scoped fixtures make before any test's own home exists (a
+    local Ray instance and its workers, a predictor whose converted OpenVINO graph is cached): set up
+    before them, so they too never write under the person's real home."""
+    with _home_in(tmp_path_factory.mktemp("session-home")):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory):
+    """Every test gets a home of its own: settings, recent files, projects kept in the data folder
+    (samples, read-only folders) and caches never touch the person's real ones."""
+    with _home_in(tmp_path_factory.mktemp("home")):
+        yield
+
+
+@contextlib.contextmanager
+def _home_in(home: Path):
+    """HOME and the XDG folders inside `home` (child processes inherit them), undone after. Qt's
     QSettings paths are set there too: Qt reads XDG_CONFIG_HOME only once per process, so the variable
-    alone would not move a QSettings made after the first one. Torch's model cache stays where it was
-    (a cache of downloads, not settings), so no test downloads weights again.
-    """
-    home = tmp_path_factory.mktemp("home")
+    alone would not move a QSettings made after the first one."""
     folders = {name: home / name for name in ("config", "data", "cache")}
     for folder in folders.values():
         folder.mkdir()
-    torch_home = os.environ.get("TORCH_HOME") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or REAL_HOME / ".cache") / "torch"
-    )
-    monkeypatch.setenv("TORCH_HOME", torch_home)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(folders["config"]))
-    monkeypatch.setenv("XDG_DATA_HOME", str(folders["data"]))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(folders["cache"]))
-    try:
-        from PySide6.QtCore import QCoreApplication, QSettings
-    except ImportError:  # a run without Qt: nothing of Qt's to move
-        yield
-        return
-    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
-        for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
-            QSettings.setPath(settings_format, scope, str(folders["config"]))
-    names = (QCoreApplication.organizationName(), QCoreApplication.applicationName())
-    QCoreApplication.setOrganizationName("annotator-tests")
-    QCoreApplication.setApplicationName("annotator-tests")
-    yield
-    QCoreApplication.setOrganizationName(names[0])
-    QCoreApplication.setApplicationName(names[1])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCH_HOME", TORCH_HOME)
+        patch.setenv("HOME", str(home))
+        patch.setenv("XDG_CONFIG_HOME", str(folders["config"]))
+        patch.setenv("XDG_DATA_HOME", str(folders["data"]))
+        patch.setenv("XDG_CACHE_HOME", str(folders["cache"]))
+        try:
+            from PySide6.QtCore import QCoreApplication, QSettings
+        except ImportError:  # a run without Qt: nothing of Qt's to move
+            yield
+            return
+        for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+            for scope in (QSettings.Scope.UserScope, QSettings.Scope.SystemScope):
+                QSettings.setPath(settings_format, scope, str(folders["config"]))
+        names = (QCoreApplication.organizationName(), QCoreApplication.applicationName())
+        QCoreApplication.setOrganizationName("annotator-tests")
+        QCoreApplication.setApplicationName("annotator-tests")
+        try:
+            yield
+        finally:
+            QCoreApplication.setOrganizationName(names[0])
+            QCoreApplication.setApplicationName(names[1])
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from PIL import Image as PilImage
 from PySide6.QtCore import QSettings
 
@@ -42,3 +43,16 @@ def test_a_window_with_default_settings_writes_nowhere_under_the_real_home(qtbot
     if samples.document is not None:
         assert not samples.document.path.is_relative_to(REAL_HOME)
     samples.close()
+
+
+@pytest.fixture(scope="module")
+def module_home() -> tuple[Path, Path]:
+    """HOME and the cache folder as a module-scoped fixture sees them (a Ray instance, a converted
+    OpenVINO graph are made in such fixtures)."""
+    home = Path(os.environ["HOME"])
+    return home, Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache")
+
+
+def test_module_scoped_fixtures_get_a_private_home_too(module_home):
+    home, cache = module_home
+    assert not home.is_relative_to(REAL_HOME) and not cache.is_relative_to(REAL_HOME)
