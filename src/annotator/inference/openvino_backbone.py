@@ -18,6 +18,7 @@ import functools
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 import warnings
 from collections import OrderedDict
@@ -30,10 +31,21 @@ import torch
 def available() -> bool:
     """True when the `openvino` package imports (it is optional)."""
     try:
-        import openvino  # noqa: F401
+        _openvino()
     except ImportError:
         return False
     return True
+
+
+def _openvino():
+    """The `openvino` module, without its usage telemetry. Importing it, and converting a model, would
+    otherwise write `~/intel` and send usage events to Intel unless the person opted out (openvino-
+    telemetry's default): not something a labelling tool does on a person's behalf. With the telemetry
+    package unimportable, openvino uses its own stub."""
+    sys.modules.setdefault("openvino_telemetry", None)  # None: `import openvino_telemetry` fails
+    import openvino
+
+    return openvino
 
 
 class _BodyAndFpn(torch.nn.Module):
@@ -56,8 +68,7 @@ class OpenVinoBackbone:
     """
 
     def __init__(self, backbone: torch.nn.Module, *, precision: str = "bf16", threads: int | None = None):
-        import openvino as ov
-
+        ov = _openvino()
         module = _BodyAndFpn(backbone).eval()
         with torch.no_grad():
             self.names = list(module.fpn(module.body(torch.zeros(1, 3, 64, 64))).keys())
@@ -88,7 +99,7 @@ def _cached_graph(module: torch.nn.Module):
     """The OpenVINO graph of `module`: read from the cache when converted before, else converted and
     kept there (written into a fresh folder, then renamed into place: a reader sees all or nothing).
     A cache that cannot be read or written is skipped, never an error."""
-    import openvino as ov
+    ov = _openvino()
 
     folder = cache_folder()
     xml = folder / f"{_weights_key(module)}.xml"
@@ -117,7 +128,7 @@ def _cached_graph(module: torch.nn.Module):
 
 def _weights_key(module: torch.nn.Module) -> str:
     """A hash of the module's weights and of the converter's and torch's versions."""
-    import openvino as ov
+    ov = _openvino()
 
     digest = hashlib.sha256(f"{ov.__version__} {torch.__version__} {type(module).__name__}".encode())
     for name, tensor in module.state_dict().items():
