@@ -9,8 +9,9 @@ from PySide6.QtCore import QPointF, Qt
 
 from annotator.core import shape_edit
 from annotator.core.geometry import Polygons
+from annotator.gui.canvas.render import rings_path
 from annotator.gui.tools.base import Tool, ToolKind, has_modifier, left_button
-from annotator.gui.tools.previews import HandlesItem, outline_item, polygon_path
+from annotator.gui.tools.previews import HandlesItem, outline_item
 
 
 class _Drawing:
@@ -19,7 +20,7 @@ class _Drawing:
     def __init__(self, tool: PolygonTool, first: tuple[float, float], part_of: int | None) -> None:
         self.tool, self.points, self.part_of = tool, [first], part_of
         self.image_id = tool.editor.session.image_id
-        self.band = tool.add_preview(outline_item(polygon_path([self.points], closed=False)))
+        self.band = tool.add_preview(outline_item(rings_path([self.points], closed=False)))
         self.handles = tool.add_preview(HandlesItem())
         self.mouse = first
         self._show()
@@ -38,10 +39,10 @@ class _Drawing:
 
     def hover(self, point: tuple[float, float]) -> None:
         self.mouse = point
-        self.band.setPath(polygon_path([[*self.points, point]], closed=False))
+        self.band.setPath(rings_path([[*self.points, point]], closed=False))
 
     def _show(self) -> None:
-        self.band.setPath(polygon_path([[*self.points, self.mouse]], closed=False))
+        self.band.setPath(rings_path([[*self.points, self.mouse]], closed=False))
         self.handles.set_rings([np.asarray(self.points)], self.tool.canvas.scale_factor, (0, 0))
 
     def near_first(self, point: tuple[float, float], distance: float) -> bool:

@@ -10,27 +10,17 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
 
 from annotator.core.geometry import Geometry, Polygons, to_mask_array
-from annotator.gui.canvas.render import polygon_of
+from annotator.gui.canvas.render import rings_path
 
 PREVIEW_Z = 3e7  # above instances, labels and the hover/selection marks
 HANDLE_PX = 7  # handle side on screen, in pixels
 EDIT_COLOR = QColor(255, 230, 0)
 
 
-def polygon_path(rings, *, closed: bool = True) -> QPainterPath:
-    path = QPainterPath()
-    path.setFillRule(Qt.FillRule.WindingFill)
-    for ring in rings:
-        path.addPolygon(polygon_of(ring))
-        if closed:
-            path.closeSubpath()
-    return path
-
-
 def geometry_path(geometry: Geometry, height: int, width: int) -> QPainterPath:
     """An outline to preview a geometry with: its rings, or a mask's traced boundary (holes too)."""
     if isinstance(geometry, Polygons):
-        return polygon_path(geometry.rings)
+        return rings_path(geometry.rings)
     mask = to_mask_array(geometry, height, width)
     ys, xs = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
     if not len(ys):
@@ -39,7 +29,7 @@ def geometry_path(geometry: Geometry, height: int, width: int) -> QPainterPath:
     crop = np.ascontiguousarray(mask[y0 : ys[-1] + 1, x0 : xs[-1] + 1])
     contours, _ = cv2.findContours(crop, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     rings = [c.reshape(-1, 2) + (x0 + 0.5, y0 + 0.5) for c in contours if len(c) >= 2]
-    return polygon_path(rings)
+    return rings_path(rings)
 
 
 def outline_item(

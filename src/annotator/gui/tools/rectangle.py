@@ -5,8 +5,9 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF
 
 from annotator.core import shape_edit
+from annotator.gui.canvas.render import rings_path
 from annotator.gui.tools.base import Tool, ToolKind, left_button
-from annotator.gui.tools.previews import outline_item, polygon_path
+from annotator.gui.tools.previews import outline_item
 
 MIN_SIDE_PX = 3.0  # a smaller drag is a slip, not a rectangle
 
@@ -15,12 +16,12 @@ class _Dragging:
     def __init__(self, tool: RectangleTool, corner: tuple[float, float]) -> None:
         self.tool, self.corner, self.other = tool, corner, corner
         self.image_id = tool.editor.session.image_id
-        self.outline = tool.add_preview(outline_item(polygon_path([]), dashed=True))
+        self.outline = tool.add_preview(outline_item(rings_path([]), dashed=True))
 
     def move(self, point: tuple[float, float]) -> None:
         self.other = point
         (x0, y0), (x1, y1) = self.corner, point
-        self.outline.setPath(polygon_path([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]]))
+        self.outline.setPath(rings_path([[(x0, y0), (x1, y0), (x1, y1), (x0, y1)]]))
 
     def drawn(self) -> bool:
         """A real box on the image still shown, not a slip of the hand."""

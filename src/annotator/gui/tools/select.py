@@ -14,8 +14,9 @@ from PySide6.QtCore import QPointF, Qt
 from annotator.core import shape_edit
 from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Instance
+from annotator.gui.canvas.render import rings_path
 from annotator.gui.tools.base import Tool, ToolKind, has_modifier, left_button
-from annotator.gui.tools.previews import HandlesItem, geometry_path, outline_item, polygon_path
+from annotator.gui.tools.previews import HandlesItem, geometry_path, outline_item
 
 DRAG_START_PX = 3.0
 
@@ -28,7 +29,7 @@ class _VertexDrag:
         self.rings = [r.copy() for r in instance.geometry.rings]
         self.index = index + 1 if inserting else index
         self.moved = False
-        self.outline = tool.add_preview(outline_item(polygon_path(self.rings)))
+        self.outline = tool.add_preview(outline_item(rings_path(self.rings)))
 
     def start(self, point: tuple[float, float]) -> None:
         if self.inserting:
@@ -41,7 +42,7 @@ class _VertexDrag:
         self._show()
 
     def _show(self) -> None:
-        self.outline.setPath(polygon_path(self.rings))
+        self.outline.setPath(rings_path(self.rings))
         self.tool.show_handles(self.rings, (self.ring, self.index))
 
     def finish(self):
