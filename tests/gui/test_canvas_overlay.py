@@ -281,6 +281,27 @@ def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused
     assert close_to(viewport_pixel(view, 120, 120), IMAGE_RGB)
 
 
+def test_a_small_edits_thin_strips_are_composited_once_as_a_fresh_tile_draws_them(canvas, qtbot, monkeypatch):
+    """A small change of the selected instance's box gives thin strips on every side (where it moved,
+    and the edges only one box has): on the GUI thread they are composited as one rectangle bounding
+    them (each rectangle costs every layer reaching it), and the tile is the one a fresh build gives."""
+    overlay = canvas.overlay
+    canvas.session.select(1)
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    rendered = []
+    real = canvas_overlay.render_base_exact
+    monkeypatch.setattr(
+        canvas_overlay, "render_base_exact", lambda *a, **k: rendered.append(a[1]) or real(*a, **k)
+    )
+    dataset = canvas.session.dataset
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(12, 11, 122, 99))])
+    assert len(rendered) == 1 and not overlay.building
+    tile = overlay.tile
+    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
+    assert np.array_equal(tile.pixels, fresh)
+    assert fresh_patch is not None and np.array_equal(overlay.patch.tile.pixels, fresh_patch[1])
+
+
 def test_a_large_edits_strips_come_from_the_worker_and_end_as_a_fresh_tile(canvas, qtbot, monkeypatch):
     """Zoomed in on a large instance, the strips where its box moved are composited in the worker:
     the edit returns before them, and once they land (after more edits meanwhile, and a change of
