@@ -180,3 +180,19 @@ def test_a_mask_cut_along_its_parts_is_traced_as_the_whole_image_is(array, fill_
         assert np.array_equal(
             to_mask_array(cut.polygons, *array.shape), to_mask_array(whole.polygons, *array.shape)
         )
+
+
+@settings(max_examples=60, deadline=None)
+@given(masks())
+def test_a_dense_mask_is_one_crop_of_its_box_as_its_runs_give_it(array):
+    """Property, the usual case (a box mostly filled): one crop, the mask's box as `mask_crop` reads it
+    from the runs, built from the pieces `mask_crops` decoded already (no second decode)."""
+    mask = _mask(array)
+    crops = region.mask_crops(mask)
+    if not array.any():
+        assert crops == []
+        return
+    (crop,) = crops
+    alone = mask_crop(mask)
+    assert (crop.x0, crop.y0) == (alone.x0, alone.y0) and crop.mask.dtype == alone.mask.dtype == np.uint8
+    assert np.array_equal(crop.mask, alone.mask) and crop.mask.flags.c_contiguous

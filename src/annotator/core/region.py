@@ -151,7 +151,7 @@ def mask_crops(mask: Mask) -> list[Crop]:
         return []
     box = (int(column.max()) - int(column.min()) + 1) * (int(row_end.max()) - int(row_start.min()))
     if box <= SPARSE_BOX or box <= SPARSE_RATIO * int((row_end - row_start).sum()):
-        return [mask_crop(mask)]
+        return [_pieces_crop(column, row_start, row_end)]  # the pieces at hand: no second decode
     label = run_components(owner, column, row_start, row_end)
     parts, part_of = np.unique(label, return_inverse=True)
     left = np.full(parts.size, np.iinfo(np.int64).max)
