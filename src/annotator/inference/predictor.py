@@ -100,7 +100,7 @@ class TorchPredictor:
         """`bf16_stages` and `winograd_stages` override the precision's choice of `STAGES` to run in bf16
         and of those whose 3x3 convolutions use Winograd's algorithm (for benchmarks).
 
-        `runtime`: what runs the body and the FPN (`pick_runtime`); `openvino_precision` overrides
+        `runtime`: what runs the body, the FPN, the RPN head and the mask head (`pick_runtime`); `openvino_precision` overrides
         OpenVINO's inference precision ("bf16" or "f32"; default: bf16 where native, unless fp32)."""
         for stages in (bf16_stages, winograd_stages):
             if stages is not None and not set(stages) <= set(STAGES):
@@ -542,7 +542,7 @@ def _winograd_stages(
 
 
 def pick_runtime(runtime: Runtime | str, device: torch.device, precision: Precision) -> Runtime:
-    """What runs the body and the FPN (decision 0021).
+    """What runs the body, the FPN, the RPN head and the mask head (decision 0021).
 
     `auto`: OpenVINO where it pays and keeps the detections, that is with `--precision auto` on a CPU
     with native bf16 and the optional `openvino` package installed; torch otherwise (`--precision fp32`
