@@ -51,7 +51,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--runtime", default="auto", choices=("auto", "torch", "openvino"),
-        help="what runs the ResNet body and FPN on a CPU; auto: OpenVINO where installed and the CPU has native bf16",
+        help="what runs the ResNet body, FPN, RPN head and mask head on a CPU; auto: OpenVINO where installed and the CPU has native bf16",
     )  # fmt: skip
     parser.add_argument("--results", action="store_true", help="write a COCO results list instead")
     parser.add_argument(

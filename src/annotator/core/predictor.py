@@ -36,8 +36,9 @@ class Precision(StrEnum):
 
 
 class Runtime(StrEnum):
-    """What runs the ResNet body and the FPN on a CPU: torch, or OpenVINO's CPU runtime (the optional
-    `openvino` package). `auto`: see `inference.predictor.pick_runtime`. The heads always run in torch."""
+    """What runs the ResNet body, the FPN, the RPN head and the mask head on a CPU: torch, or OpenVINO's CPU
+    runtime (the optional `openvino` package). `auto`: see `inference.predictor.pick_runtime`. The box head,
+    proposals, NMS and RoIAlign always run in torch."""
 
     AUTO = "auto"
     TORCH = "torch"

@@ -100,7 +100,7 @@ class TorchPredictor:
         """`bf16_stages` and `winograd_stages` override the precision's choice of `STAGES` to run in bf16
         and of those whose 3x3 convolutions use Winograd's algorithm (for benchmarks).
 
-        `runtime`: what runs the body and the FPN (`pick_runtime`); `openvino_precision` overrides
+        `runtime`: what runs the body, the FPN, the RPN head and the mask head (`pick_runtime`); `openvino_precision` overrides
         OpenVINO's inference precision ("bf16" or "f32"; default: bf16 where native, unless fp32)."""
         for stages in (bf16_stages, winograd_stages):
             if stages is not None and not set(stages) <= set(STAGES):
@@ -120,15 +120,11 @@ class TorchPredictor:
         if self.tuned:  # fp32 keeps torchvision's exact arithmetic, as the reference
             fold_batchnorm(model.backbone.body)
             model = model.to(memory_format=torch.channels_last)
-        self._openvino = None
+        self._openvino = self._openvino_mask_head = None
         if self.runtime is Runtime.OPENVINO:  # converted before any stage goes bf16 in torch
-            from annotator.inference.openvino_backbone import OpenVinoBackbone
-
             if openvino_precision is None:
                 openvino_precision = "bf16" if self.tuned and cpu_has_native_bf16() else "f32"
-            self._openvino = OpenVinoBackbone(
-                model.backbone, precision=openvino_precision, threads=torch.get_num_threads()
-            )
+            self._openvino, self._openvino_mask_head = _openvino_parts(model, openvino_precision)
         if self.tuned:
             heads = model.roi_heads
             if isinstance(heads.box_head, TwoMLPHead) and roi_align.supports(heads.box_roi_pool):
@@ -196,8 +192,8 @@ class TorchPredictor:
         self, image: np.ndarray, options: PredictOptions
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boxes (in image pixels), scores, label indices and 28x28 mask probabilities of kept detections."""
-        images, features, pooling = self.backbone_features(image, options)
-        proposals = self._proposals(images, features, pooling, options)
+        images, features, pooling, rpn_head = self._features(image, options)
+        proposals = self._proposals(images, features, pooling, options, rpn_head)
         boxes, scores, labels = self._box_head(pooling, proposals, images.image_sizes, options)
         mask_logits = self._mask_head(pooling, boxes, images.image_sizes)
         mask_probs = maskrcnn_inference(mask_logits.float(), [labels])[0]
@@ -209,6 +205,12 @@ class TorchPredictor:
     ) -> tuple[ImageList, OrderedDict, OrderedDict]:
         """The network's input batch, the FPN pyramid in its stage's dtype, and the pyramid RoIAlign reads
         (float32): what every head needs, computed once per image (box-to-mask reuses it per box)."""
+        images, features, pooling, _ = self._features(image, options)
+        return images, features, pooling
+
+    def _features(self, image: np.ndarray, options: PredictOptions):
+        """`backbone_features`, and the RPN head's objectness and deltas per level where OpenVINO ran it
+        with the backbone (else None: `_proposals` runs it)."""
         if not image.flags.writeable or any(stride < 0 for stride in image.strides):
             image = image.copy()  # torch takes neither a read-only array nor a flipped view (img[..., ::-1])
         model = self.model
@@ -216,8 +218,8 @@ class TorchPredictor:
         model.transform.max_size = options.max_size
         images = self._input_batch(image) if self.tuned else self._exact_input_batch(image)
         if self._openvino is not None:
-            features = self._openvino(images.tensors)
-            return images, features, self._pooling_features(features)
+            features, objectness, deltas = self._openvino(images.tensors)
+            return images, features, self._pooling_features(features), (objectness, deltas)
         levels = model.backbone.body(images.tensors.to(self._dtype("body")))
         fpn_dtype = self._dtype("fpn")
         # Winograd reads NCHW: the FPN and the RPN then run in it, and RoIAlign gets a channels_last copy
@@ -225,7 +227,7 @@ class TorchPredictor:
         features = model.backbone.fpn(
             OrderedDict((k, v.to(fpn_dtype, memory_format=layout)) for k, v in levels.items())
         )
-        return images, features, self._pooling_features(features)
+        return images, features, self._pooling_features(features), None
 
     def box_head(self, pooling: OrderedDict, boxes: torch.Tensor, image_sizes) -> torch.Tensor:
         """Class logits of `boxes` (network input pixels), as the box head scores a proposal."""
@@ -270,8 +272,11 @@ class TorchPredictor:
             )
         return OrderedDict((k, v.float().contiguous()) for k, v in features.items())
 
-    def _proposals(self, images, features, pooling, options: PredictOptions) -> list[torch.Tensor]:
+    def _proposals(
+        self, images, features, pooling, options: PredictOptions, rpn_head=None
+    ) -> list[torch.Tensor]:
         """The RPN's forward pass, the head in its stage's dtype but anchors and box decoding in float32.
+        `rpn_head`: the head's objectness and deltas per level where OpenVINO ran it.
 
         (torchvision makes anchors in the features' dtype and its decoder casts them to the deltas'
         dtype: in bf16 a coordinate near 1000 is rounded to 4 pixels.)
@@ -279,11 +284,14 @@ class TorchPredictor:
         rpn = self.model.rpn
         pre, post = self._rpn_defaults if options.proposals is None else (options.proposals,) * 2
         rpn._pre_nms_top_n["testing"], rpn._post_nms_top_n["testing"] = pre, post
-        dtype = self._dtype("rpn")
-        fpn_dtype = next(iter(features.values())).dtype
-        source = pooling if fpn_dtype != dtype == torch.float32 else features  # float32 already, once
-        objectness, deltas = rpn.head([level.to(dtype) for level in source.values()])
-        objectness, deltas = [o.float() for o in objectness], [d.float() for d in deltas]
+        if rpn_head is None:
+            dtype = self._dtype("rpn")
+            fpn_dtype = next(iter(features.values())).dtype
+            source = pooling if fpn_dtype != dtype == torch.float32 else features  # float32 already, once
+            objectness, deltas = rpn.head([level.to(dtype) for level in source.values()])
+            objectness, deltas = [o.float() for o in objectness], [d.float() for d in deltas]
+        else:
+            objectness, deltas = rpn_head
         levels = list(pooling.values())
         anchors = rpn.anchor_generator(images, levels)
         per_level = [o[0].numel() for o in objectness]
@@ -342,6 +350,8 @@ class TorchPredictor:
                 (0, heads.mask_predictor.mask_fcn_logits.out_channels, 28, 28), device=boxes.device
             )
         pooled = self._roi_align(heads.mask_roi_pool, features, boxes, image_sizes)
+        if self._openvino_mask_head is not None:
+            return self._openvino_mask_head(pooled)
         return heads.mask_predictor(heads.mask_head(pooled.to(self._dtype("mask")))).float()
 
     def _roi_align(self, pooler, features, boxes: torch.Tensor, image_sizes) -> torch.Tensor:
@@ -414,10 +424,10 @@ def _describe_precision(
     bf16_stages: tuple[str, ...], winograd_stages: tuple[str, ...], tuned: bool, openvino=None
 ) -> str:
     if openvino is not None:
-        heads = [stage for stage in bf16_stages if stage not in ("body", "fpn")]
+        heads = [stage for stage in bf16_stages if stage not in ("body", "fpn", "rpn", "mask")]
         words = [
-            f"OpenVINO {openvino.precision} body+fpn",
-            f"bf16 {'+'.join(heads)}" if heads else "fp32 heads",
+            f"OpenVINO {openvino.precision} body+fpn+rpn+mask",
+            f"bf16 {'+'.join(heads)}" if heads else "fp32 box head",
         ]
         return ", ".join(words)
     if not tuned:
@@ -532,7 +542,7 @@ def _winograd_stages(
 
 
 def pick_runtime(runtime: Runtime | str, device: torch.device, precision: Precision) -> Runtime:
-    """What runs the body and the FPN (decision 0021).
+    """What runs the body, the FPN, the RPN head and the mask head (decision 0021).
 
     `auto`: OpenVINO where it pays and keeps the detections, that is with `--precision auto` on a CPU
     with native bf16 and the optional `openvino` package installed; torch otherwise (`--precision fp32`
@@ -561,6 +571,26 @@ def pick_runtime(runtime: Runtime | str, device: torch.device, precision: Precis
     ):
         return Runtime.OPENVINO
     return Runtime.TORCH
+
+
+def _openvino_parts(model: torch.nn.Module, precision: str):
+    """The OpenVINO graphs of `model` (decision 0021): body, FPN and RPN head in one; the mask head and
+    predictor in another, for any number of boxes."""
+    from annotator.inference.openvino_backbone import OpenVinoBackbone, OpenVinoMaskHead
+
+    threads = torch.get_num_threads()
+    backbone = OpenVinoBackbone(model.backbone, model.rpn.head, precision=precision, threads=threads)
+    heads = model.roi_heads
+    pooler = heads.mask_roi_pool
+    mask_head = OpenVinoMaskHead(
+        heads.mask_head,
+        heads.mask_predictor,
+        tuple(int(s) for s in pooler.output_size),
+        model.backbone.out_channels,
+        precision=precision,
+        threads=threads,
+    )
+    return backbone, mask_head
 
 
 def _pick_device(device: Device | str) -> torch.device:
