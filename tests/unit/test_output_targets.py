@@ -189,3 +189,21 @@ def test_principal_axes_of_wide_vectors_span_what_the_covariance_gives(rows, wid
     for k in range(dims):
         if values[k] > 1e-6 and (k + 1 >= len(values) or values[k] - values[k + 1] > 1e-3):
             assert abs(abs(float(axes[:, k] @ expected[:, k])) - 1) < 1e-6
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        lambda d: ["train", d / "coco.json", "--out", d / "coco.json", "--epochs", "1"],
+        lambda d: ["prelabel", d, "--out", d / "a.png", "--weights", d / "none.pt"],
+        lambda d: ["prelabel", d / "a.png", "--out", d / "a.png", "--weights", d / "none.pt"],
+    ],
+    ids=["train over its data", "prelabel over an image of the folder", "prelabel over its image"],
+)
+def test_train_and_prelabel_refuse_to_write_over_their_input(tmp_path, argv):
+    """`train DATA --out DATA` trained and then wrote the model over the dataset."""
+    folder = _dataset(tmp_path)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    code, lines = _run(*argv(folder))
+    assert code == 2 and len(lines) == 1 and "is an input file" in lines[0], lines
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
