@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--min-score must be between 0 and 1")
     loaded = load_dataset_file(args.data)
     dataset = loaded.dataset
+    _check_target(args, loaded)
     if args.pred is None:
         predictions = own_predictions(dataset)
     else:
@@ -64,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"audited {report.images} images ({report.labels} labels, {report.predictions} predictions): "
           f"{summary}; wrote {args.out}")  # fmt: skip
     return 0
+
+
+def _check_target(args: argparse.Namespace, loaded) -> None:
+    from annotator.io.output_target import check_output, dataset_inputs
+
+    inputs = dataset_inputs(loaded.path, loaded.dataset, [loaded.root, loaded.path.parent], args.out)
+    check_output(args.out, inputs=[*inputs, *([args.pred] if args.pred else [])])
 
 
 def _payload(args, loaded, report, dismissed: int) -> dict[str, Any]:

@@ -36,8 +36,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--rle applies to --to coco only")
     loaded = load_dataset_file(args.input, images_root=args.images)
     out = Path(args.out)
-    _refuse_overwriting_input(loaded.path, loaded.dataset, args.to, out)
     images_root = Path(args.images) if args.images else loaded.root
+    try:
+        _refuse_overwriting_input(loaded.path, loaded.dataset, args.to, out, images_root)
+        _make_folder(out if args.to != "coco" else None if out.is_dir() else out.parent)
+    except OSError as exc:  # a name too long, a loop of links: said as the path's problem
+        from annotator.io.errors import DatasetError
+
+        raise DatasetError(out, f"cannot write here: {exc.strerror or exc}") from None
     notes = _write(loaded.dataset, args.to, out, rle=args.rle, images_root=images_root)
     _warn(loaded.path, loaded.problems)
     _warn(out, notes)
@@ -60,14 +66,9 @@ def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path
                 for i in dataset.instances.values()
             )
         target = out / "annotations.json" if out.is_dir() else out
-        target.parent.mkdir(parents=True, exist_ok=True)
         problems = Problems()
         save_coco(dataset, target, rle=rle, problems=problems)
         return problems.lines()
-    if out.exists() and not out.is_dir():
-        from annotator.cli.main import UsageError
-
-        raise UsageError(f"--out {out} must be a folder for --to {to}")
     if to == "labelme":
         from annotator.io.labelme import save_labelme
 
@@ -81,10 +82,26 @@ def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path
     return save_yolo(dataset, out)
 
 
-def _refuse_overwriting_input(source: Path, dataset: Dataset, to: str, out: Path) -> None:
-    """`convert labelme_dir --to labelme --out labelme_dir` would replace the files it reads: refuse
-    (exit 2) before writing anything."""
+def _make_folder(folder: Path | None) -> None:
+    """The output folder, made if missing; a file, a pipe or a link to nothing there is refused."""
     from annotator.io.errors import DatasetError
+
+    if folder is None:
+        return
+    if folder.is_symlink() and not folder.exists():
+        raise DatasetError(folder, "is a link to nothing; --out names a folder to write in")
+    if folder.exists() and not folder.is_dir():
+        raise DatasetError(folder, "--out must be a folder for this format, and this is a file")
+    folder.mkdir(parents=True, exist_ok=True)
+
+
+def _refuse_overwriting_input(
+    source: Path, dataset: Dataset, to: str, out: Path, images_root: Path | None
+) -> None:
+    """`convert labelme_dir --to labelme --out labelme_dir` would replace the files it reads, and
+    `--to coco --out an_image.png` an image: refuse (exit 2) before writing anything."""
+    from annotator.io.errors import DatasetError
+    from annotator.io.output_target import check_output, dataset_inputs
 
     inputs = {p.resolve() for p in source.rglob("*.json")} if source.is_dir() else {source.resolve()}
     if to == "coco":
@@ -102,6 +119,9 @@ def _refuse_overwriting_input(source: Path, dataset: Dataset, to: str, out: Path
     for target in targets:
         if target.resolve() in inputs:
             raise DatasetError(target, "is an input file: --out would write over it; choose another --out")
+    if to == "coco":
+        roots = [images_root, source if source.is_dir() else source.parent]
+        check_output(targets[0], inputs=dataset_inputs(source, dataset, roots, targets[0]))
 
 
 def _warn(path: Path, problems: list[str]) -> None:

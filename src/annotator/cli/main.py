@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 import warnings
+from typing import NoReturn
 
 from annotator.io.errors import DatasetError
 
@@ -33,10 +34,16 @@ class UsageError(Exception):
     """Bad arguments that argparse could not catch; exit 2."""
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse's refusals as one stderr line like every other refusal (it prints the usage block first);
+    `--help` still shows the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="annotator", description="Build and check instance-segmentation datasets."
-    )
+    parser = _OneLineParser(prog="annotator", description="Build and check instance-segmentation datasets.")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in COMMANDS.values():
         try:

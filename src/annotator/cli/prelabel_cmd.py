@@ -89,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.images}: no images found (looked for jpg, png, bmp, tif, webp)")
     out = Path(args.out)
     check_output_path(out)
+    if not is_project_target(out):  # `--out photo.jpg` would replace an image being labelled
+        from annotator.io.output_target import check_output
+
+        check_output(out, inputs=paths)
     options = _options(args)
     if is_project_target(out) and args.results:
         raise UsageError("--results writes a COCO file: give --out a .json name")

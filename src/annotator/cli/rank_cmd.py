@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--score-thr must be between 0 and 1")
     loaded = load_dataset_file(args.data, images_root=args.images)
     dataset = loaded.dataset
+    _check_target(args, loaded)
     options = RankOptions(score_threshold=args.score_thr)
     uncertainty = dataset_uncertainty(dataset, options)
     vectors = _embeddings(args, loaded)
@@ -61,6 +62,15 @@ def run(args: argparse.Namespace) -> int:
         f"{len(labelled)} done images as the labelled set); wrote {args.out}"
     )
     return 0
+
+
+def _check_target(args: argparse.Namespace, loaded) -> None:
+    from annotator.io.output_target import check_output, dataset_inputs
+
+    inputs = dataset_inputs(
+        loaded.path, loaded.dataset, [args.images, loaded.root, loaded.path.parent], args.out
+    )
+    check_output(args.out, inputs=[*inputs, *([args.embeddings] if args.embeddings else [])])
 
 
 def _embeddings(args: argparse.Namespace, loaded) -> dict:

@@ -63,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     _check_output(config.out)
+    from annotator.io.output_target import check_output
+
+    data = config.data
+    check_output(config.out, inputs=list(data.rglob("*.json")) if data.is_dir() else [data])
     from annotator.inference.openmp import prefer_sleeping_threads
 
     prefer_sleeping_threads()  # before torch loads

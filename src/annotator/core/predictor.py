@@ -45,6 +45,10 @@ class Runtime(StrEnum):
     OPENVINO = "openvino"
 
 
+MAX_SIDE = 100_000  # pixels on the model input's long side: past the 250 Mpx limit of any image
+MAX_COUNT = 10_000_000
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """Which model to run: an architecture name, optional weights file, device and precision.
@@ -87,6 +91,10 @@ class PredictOptions:
             raise ValueError(f"mask threshold must be in (0, 1), got {self.mask_threshold}")
         if min(self.max_detections, self.min_size, self.max_size, self.proposals or 1) < 1:
             raise ValueError("max_detections, min_size, max_size and proposals must be positive")
+        if max(self.max_detections, self.proposals or 1) > MAX_COUNT or self.max_size > MAX_SIDE:
+            raise ValueError(  # a side past the pixel limit, or a count no journal or tensor can hold
+                f"max_detections and proposals must be at most {MAX_COUNT}, max_size at most {MAX_SIDE}"
+            )
         if self.min_mask_area < 0:
             raise ValueError(f"min_mask_area must be 0 or more, got {self.min_mask_area}")
         if self.classes is not None:

@@ -173,10 +173,23 @@ def _projected(vectors: np.ndarray, anchors: np.ndarray, dims: int) -> tuple[np.
         return vectors, anchors
     mean = vectors.mean(axis=0)
     sample = vectors[:: max(1, len(vectors) // 20_000)] - mean
-    # the principal axes are the eigenvectors of the small covariance matrix, largest first
-    _, axes = np.linalg.eigh(np.einsum("ij,ik->jk", sample, sample, dtype=np.float64))
-    basis = np.ascontiguousarray(axes[:, ::-1][:, :dims], dtype=np.float32)
+    basis = np.ascontiguousarray(_principal_axes(sample, dims), dtype=np.float32)
     return np.ascontiguousarray((vectors - mean) @ basis), np.ascontiguousarray((anchors - mean) @ basis)
+
+
+def _principal_axes(sample: np.ndarray, dims: int) -> np.ndarray:
+    """The first `dims` principal axes (columns) of the centred rows `sample`, from the smaller of its two
+    Gram matrices: vectors wider than there are rows (2 rows of 10^6 values) would otherwise ask for a
+    10^6 x 10^6 covariance matrix (7 TiB)."""
+    rows, width = sample.shape
+    if width <= rows:  # the eigenvectors of the covariance matrix, largest first
+        _, axes = np.linalg.eigh(np.einsum("ij,ik->jk", sample, sample, dtype=np.float64))
+        return axes[:, ::-1][:, :dims]
+    values, left = np.linalg.eigh(np.einsum("ij,kj->ik", sample, sample, dtype=np.float64))
+    values, left = values[::-1][:dims], left[:, ::-1][:, :dims]
+    axes = sample.T.astype(np.float64) @ left  # the same axes, each scaled by its singular value
+    norms = np.linalg.norm(axes, axis=0)
+    return axes / np.where(norms > 0, norms, 1.0)
 
 
 def _farthest_first(points: np.ndarray, count: int) -> np.ndarray:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from annotator.io.errors import DatasetError
+from annotator.io.output_target import refuse_special_target
 
 
 @contextlib.contextmanager
@@ -22,6 +23,7 @@ def atomic_writer(path: str | Path) -> Iterator[BinaryIO]:
     removed and the previous `path` is left exactly as it was.
     """
     path = Path(path)
+    refuse_special_target(path)  # the rename would replace a pipe or a device node (as root: /dev/null)
     try:
         fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +27,7 @@ from annotator.io.images import load_thumbnail
 from annotator.io.paths import resolve_inside
 
 SIDECAR_SUFFIX = ".descriptors.npz"
+MAX_NPZ_BYTES = 4 << 30  # 100,000 images of 4096 float64 values is 3.1 GiB
 
 
 @dataclass
@@ -84,16 +88,54 @@ def describe_images(
 
 def _read_sidecar(path: Path) -> dict[str, tuple[int, int, np.ndarray]]:
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if int(data["version"]) != VERSION or data["vectors"].shape[1:] != (LENGTH,):
-                return {}
-            names, sizes, times, vectors = (data[k] for k in ("file_names", "sizes", "mtimes", "vectors"))
-    except (OSError, ValueError, KeyError, IndexError):
-        return {}  # absent or damaged: described again
-    return {
-        str(name): (int(size), int(mtime), vector.astype(np.float32))
-        for name, size, mtime, vector in zip(names, sizes, times, vectors, strict=True)
-    }
+        version, names, sizes, times, vectors = read_npz(
+            path, ("version", "file_names", "sizes", "mtimes", "vectors")
+        )
+        if version.shape != () or int(version) != VERSION or vectors.shape[1:] != (LENGTH,):
+            return {}
+        return {
+            str(name): (int(size), int(mtime), vector.astype(np.float32))
+            for name, size, mtime, vector in zip(names, sizes, times, vectors, strict=True)
+        }
+    except (DatasetError, TypeError, ValueError, OverflowError):
+        return {}  # absent or damaged (even one a dataset ships): described again
+
+
+def read_npz(path: Path, keys: tuple[str, ...]) -> list[np.ndarray]:
+    """The arrays `keys` of an .npz file, or one DatasetError: only a regular file is opened (a pipe would
+    block), no pickles, and no array is read whose declared size exceeds what the archive holds
+    uncompressed or MAX_NPZ_BYTES (a 1 KB file can declare an array of terabytes)."""
+    import zipfile
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise DatasetError(path, "is not a file (a folder, a pipe or a device)")
+        with zipfile.ZipFile(path) as archive:
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
+            if sum(sizes.values()) > MAX_NPZ_BYTES:
+                raise DatasetError(path, f"holds more than {MAX_NPZ_BYTES >> 20} MiB of arrays")
+            out = []
+            for key in keys:
+                if f"{key}.npy" not in sizes:
+                    raise DatasetError(path, f"needs arrays {', '.join(map(repr, keys))} (missing {key!r})")
+                with archive.open(f"{key}.npy") as member:
+                    fmt = np.lib.format
+                    version = fmt.read_magic(member)
+                    read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                    shape, _, dtype = read(member)
+                    if dtype.hasobject:
+                        raise DatasetError(path, f"array {key!r} holds Python objects")
+                    if math.prod(shape) * dtype.itemsize > sizes[f"{key}.npy"]:
+                        raise DatasetError(path, f"array {key!r} declares more data than the file holds")
+                with archive.open(f"{key}.npy") as member:
+                    out.append(np.lib.format.read_array(member, allow_pickle=False))
+            return out
+    except DatasetError:
+        raise
+    except FileNotFoundError:
+        raise DatasetError(path, "no such file") from None
+    except Exception as exc:  # zipfile, numpy's header parser and zlib raise many kinds for bad bytes
+        raise DatasetError(path, f"not a readable .npz file ({type(exc).__name__}: {exc})") from None
 
 
 def _write_sidecar(path: Path, rows: dict[str, tuple[int, int, np.ndarray]]) -> None:
@@ -115,16 +157,8 @@ def load_embeddings(path: str | Path, dataset: Dataset) -> dict[int, np.ndarray]
     """Vectors from an .npz with `file_names` (str) and `vectors` (one float row each), such as pooled
     model features, by the dataset's image ids (matched by file name)."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            names, vectors = data["file_names"], data["vectors"]
-    except FileNotFoundError:
-        raise DatasetError(path, "no such file") from None
-    except KeyError as exc:
-        raise DatasetError(path, f"needs arrays 'file_names' and 'vectors' (missing {exc})") from None
-    except (OSError, ValueError) as exc:
-        raise DatasetError(path, f"not a readable .npz file ({exc})") from None
-    if vectors.ndim != 2 or len(vectors) != len(names) or vectors.dtype.kind not in "fiu":
+    names, vectors = read_npz(path, ("file_names", "vectors"))
+    if names.ndim != 1 or vectors.ndim != 2 or len(vectors) != len(names) or vectors.dtype.kind not in "fiu":
         raise DatasetError(
             path, f"'vectors' must be one numeric row per file name, got shape {vectors.shape}"
         )
