@@ -21,10 +21,10 @@ from annotator.inference.architectures import (  # noqa: E402
     build,
 )
 from annotator.inference.box_prompt import BoxSegmenter  # noqa: E402
-from annotator.inference.models import load_checkpoint  # noqa: E402
+from annotator.inference.models import LoadedModel, load_checkpoint  # noqa: E402
 from annotator.inference.predictor import TorchPredictor  # noqa: E402
 from annotator.inference.training import train  # noqa: E402
-from training_helpers import TINY_MODEL, tiny_config, write_rectangles  # noqa: E402
+from training_helpers import CATEGORIES, TINY_MODEL, tiny_config, write_rectangles  # noqa: E402
 
 pytestmark = pytest.mark.training
 
@@ -44,10 +44,15 @@ def test_the_setting_picks_the_head_round_trips_and_old_checkpoints_keep_two_fcs
     assert sum(isinstance(m, torch.nn.GroupNorm) for m in head.modules()) == 3
     assert head(torch.zeros(5, 16, 7, 7)).shape == (5, 32)
     assert ModelSettings.from_dict(settings.to_dict()) == settings
-    old = ModelSettings.from_dict({k: v for k, v in settings.to_dict().items() if k != "box_head_convs"})
-    assert old.box_head_convs == 0 and isinstance(build(old).roi_heads.box_head, TwoMLPHead)
+    new_keys = ("box_head_convs", "box_roi_size")
+    old = ModelSettings.from_dict({k: v for k, v in settings.to_dict().items() if k not in new_keys})
+    assert (old.box_head_convs, old.box_roi_size) == (0, 7)
+    assert isinstance(build(old).roi_heads.box_head, TwoMLPHead)
+    assert build(old).roi_heads.box_roi_pool.output_size == (7, 7)
     with pytest.raises(SettingsError, match="box_head_convs"):
         _settings(box_head_convs=9)
+    with pytest.raises(SettingsError, match="box_roi_size"):
+        _settings(box_roi_size=0)
     with pytest.raises(SettingsError, match="fixed widths"):
         ModelSettings(architecture="maskrcnn_resnet50_fpn", num_classes=3, box_head_convs=4)
 
@@ -102,3 +107,20 @@ def test_the_box_prompt_scores_a_box_with_it(trained):
     result = segmenter.segment("im1", _image(folder), BoxPrompt((8.0, 8.0, 40.0, 30.0), category_id=None))
     assert result.category_id in (5, 9) and 0.0 <= result.score <= 1.0
     assert result.mask.to_array().shape == (48, 64)
+
+
+@pytest.mark.parametrize("convs", [0, 1])
+def test_a_finer_box_roi_runs_in_the_predictor_as_in_torchvision(trained, convs):
+    _loaded, folder = trained
+    settings = _settings(**(TINY_MODEL | {"box_roi_size": 14, "box_head_convs": convs}))
+    torch.manual_seed(0)
+    model = build(settings).eval()
+    assert model.roi_heads.box_roi_pool.output_size == (14, 14)
+    loaded = LoadedModel(model, LIGHT_ARCHITECTURE, (0, 5, 9), CATEGORIES, "random", settings)
+    options = PredictOptions(score_threshold=0.0, min_size=48, max_size=64, min_mask_area=0)
+    image = _image(folder)
+    exact = TorchPredictor(copy.deepcopy(loaded), precision=Precision.FP32).predict(image, options)
+    tuned = TorchPredictor(copy.deepcopy(loaded), precision=Precision.AUTO, bf16_stages=())
+    ours = tuned.predict(image, options)  # the two-FC head reads the 14x14 RoIs in their memory order
+    assert exact and len(ours) == len(exact)
+    np.testing.assert_allclose([d.score for d in ours], [d.score for d in exact], atol=1e-3)
