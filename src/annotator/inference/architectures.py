@@ -75,8 +75,10 @@ class ModelSettings:
     returned_layers: tuple[int, ...] = (1, 2, 3, 4)  # ResNet stages feeding the FPN (1: stride 4)
     fpn_channels: int = 256
     box_head_size: int = 1024
+    box_head_convs: int = 0  # 0: torchvision's two-FC box head; N: N 3x3 convolutions then one FC
+    box_roi_size: int = 7  # the box head's RoIAlign output, cells a side (the mask head's is 14)
     mask_head_channels: int = 256
-    head_norm: str = "none"  # norm layers in the light model's FPN and mask head: none (torchvision), bn, gn
+    head_norm: str = "none"  # norm layers in the light model's FPN, mask head and conv box head: none, bn, gn
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "anchor_sizes", tuple(int(s) for s in self.anchor_sizes))
@@ -180,13 +182,28 @@ def _resnet18_fpn(settings: ModelSettings, norm: Any, sizes: dict[str, Any]) -> 
     return MaskRCNN(
         backbone,
         num_classes=None,
-        box_roi_pool=MultiScaleRoIAlign(names, 7, 2),
-        box_head=TwoMLPHead(channels * 7 * 7, settings.box_head_size),
+        box_roi_pool=MultiScaleRoIAlign(names, settings.box_roi_size, 2),
+        box_head=_box_head(settings, head_norm),
         box_predictor=FastRCNNPredictor(settings.box_head_size, settings.num_classes),
         mask_roi_pool=MultiScaleRoIAlign(names, 14, 2),
         mask_head=MaskRCNNHeads(channels, [head] * 4, 1, norm_layer=head_norm),
         mask_predictor=MaskRCNNPredictor(head, head, settings.num_classes),
         **sizes,
+    )
+
+
+def _box_head(settings: ModelSettings, head_norm: Any) -> nn.Module:
+    """torchvision's `TwoMLPHead` (two FCs of `box_head_size` on the flattened RoIs) or, with
+    `box_head_convs`, its `FastRCNNConvFCHead`: that many 3x3 convolutions of `fpn_channels` with the
+    head norm layers, then one FC (as the R50 v2 model, at the light model's widths)."""
+    channels, size = settings.fpn_channels, settings.box_roi_size
+    if settings.box_head_convs == 0:
+        return TwoMLPHead(channels * size * size, settings.box_head_size)
+    return FastRCNNConvFCHead(
+        (channels, size, size),
+        [channels] * settings.box_head_convs,
+        [settings.box_head_size],
+        norm_layer=head_norm,
     )
 
 
@@ -238,6 +255,8 @@ _BOUNDS = {  # setting -> (lowest, highest)
     "rpn_post_nms_top_n_test": (1, 100_000),
     "fpn_channels": (8, 1024),
     "box_head_size": (8, 4096),
+    "box_head_convs": (0, 8),
+    "box_roi_size": (1, 28),
     "mask_head_channels": (8, 1024),
 }
 
@@ -268,10 +287,12 @@ def _check(settings: ModelSettings) -> None:
         settings.returned_layers,
         settings.fpn_channels,
         settings.box_head_size,
+        settings.box_head_convs,
+        settings.box_roi_size,
         settings.mask_head_channels,
         settings.head_norm,
     )
-    if settings.architecture != LIGHT_ARCHITECTURE and widths != ((1, 2, 3, 4), 256, 1024, 256, "none"):
+    if settings.architecture != LIGHT_ARCHITECTURE and widths != ((1, 2, 3, 4), 256, 1024, 0, 7, 256, "none"):
         raise SettingsError(f"{settings.architecture} has torchvision's fixed widths and levels")
 
 
