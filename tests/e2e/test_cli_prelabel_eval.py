@@ -196,8 +196,10 @@ def test_prelabel_ctrl_c_keeps_the_images_already_done(tmp_path, checkpoint):
     out = tmp_path / "partial.json"
     command = [sys.executable, "-m", "annotator.cli.main", "prelabel", str(folder), "--out", str(out),
                "--weights", str(checkpoint), "--max-size", str(WIDTH)]  # fmt: skip
+    # A shell's background job ignores SIGINT, and Python then installs no Ctrl-C handler: restore it.
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                               env=dict(os.environ, ANNOTATOR_OFFLINE="1"))  # fmt: skip
+                               env=dict(os.environ, ANNOTATOR_OFFLINE="1"),
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     first = ""  # the first progress report (a terminal line ends in \r, not \n): one image is done
     while "/30 images" not in first:
         char = process.stderr.read(1)
