@@ -87,6 +87,24 @@ def test_weight_breaks_ties_and_unknown_images_still_rank() -> None:
     assert missing.image_ids == (1, 3, 2)
 
 
+def test_a_few_wide_embeddings_keep_their_full_distances_to_the_labelled() -> None:
+    """Four images to rank with 64-long embeddings: projecting them on their own span would lose the
+    labelled image's distance off it, so the distance placed is the full one."""
+    rng = np.random.default_rng(3)
+    vectors = {i: rng.normal(size=64) for i in range(1, 5)}
+    labelled = rng.normal(size=64)
+    uncertainty = Uncertainty(np.arange(1, 5), np.full(4, 0.5), np.zeros(4, np.int64))
+    ranking = rank_images(uncertainty, vectors, labelled={9: labelled}, options=RankOptions(dims=32))
+    first = ranking.images[0]
+
+    def unit(v):
+        return v / np.linalg.norm(v)
+
+    full = [np.linalg.norm(unit(v) - unit(labelled)) for v in vectors.values()]
+    assert first.image_id == 1 + int(np.argmax(full))
+    assert first.distance == pytest.approx(max(full), rel=1e-5)
+
+
 def test_descriptors_of_real_images_and_their_sidecar(testdata, tmp_path) -> None:
     folder = tmp_path / "coco"
     shutil.copytree(testdata / "isat_coco_tiny", folder)

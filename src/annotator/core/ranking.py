@@ -168,8 +168,10 @@ def _unit_rows(rows: list[np.ndarray], *, width: int | None = None) -> np.ndarra
 
 
 def _projected(vectors: np.ndarray, anchors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
-    """Both sets on the first `dims` principal components of `vectors` (unchanged when already short)."""
-    if vectors.shape[1] <= dims or len(vectors) < 2:
+    """Both sets on the first `dims` principal components of `vectors`; unchanged when already short, or
+    when there are no more vectors than `dims` (their few components would drop the anchors' distances
+    off the vectors' span, and so few distances cost little in full)."""
+    if vectors.shape[1] <= dims or len(vectors) <= dims:
         return vectors, anchors
     mean = vectors.mean(axis=0)
     sample = vectors[:: max(1, len(vectors) // 20_000)] - mean
