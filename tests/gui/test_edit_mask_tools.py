@@ -19,8 +19,8 @@ from edit_helpers import (
     view_point,
     window,
 )
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
+from PySide6.QtGui import QRegion, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from annotator.core.geometry import Mask
@@ -197,3 +197,43 @@ def test_a_stroke_that_leaves_its_working_window_paints_exactly(window, sample, 
     assert np.array_equal(pixels(sample, 3), expected)
     assert pixels(sample, 3)[140, 100] == 1 and window.editor.history.stack.count() == 1
     undo_redo_round_trip(window, sample, before)
+
+
+class _PaintedRegion(QObject):
+    """The union of what the viewport repaints while installed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.region = QRegion()
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.region = self.region.united(event.region())
+        return False
+
+
+def test_a_brush_press_repaints_its_dab_not_the_view(window, sample):
+    """The working mask's preview stays in the scene between strokes: adding an image-sized item at
+    each press (and removing it at release) repainted the whole view."""
+    canvas = window.canvas
+    click(canvas, 135, 100)
+    window.editing.actions["tool_brush"].trigger()
+    QApplication.processEvents()
+    painted = _PaintedRegion()
+    canvas.viewport().installEventFilter(painted)
+    press(canvas, 160, 100)
+    QApplication.processEvents()
+    canvas.viewport().removeEventFilter(painted)
+    dab = 2 * window.editor.brush_radius * canvas.scale_factor
+    box = painted.region.boundingRect()
+    assert not box.isEmpty() and box.width() <= dab + 12 and box.height() <= dab + 12
+    assert box.contains(view_point(canvas, 160, 100))
+    release(canvas, 160, 100)
+    preview = window.editor.tool.preview
+    assert not preview.display.any()  # nothing of the stroke is left to show
+    window.step_image(1)  # another size: the next stroke's preview is that image's
+    click(canvas, 10, 10)
+    press(canvas, 30, 30)
+    assert preview.display.shape == (90, 120) and preview.display.any()
+    release(canvas, 30, 30)
+    assert not preview.display.any()

@@ -47,9 +47,8 @@ class _Stroke:
         h, w = self.crop.mask.shape
         self._cover((self.crop.x0, self.crop.y0, self.crop.x0 + w, self.crop.y0 + h))
         category_id = target.category_id if target is not None else editor.current_category
-        self.preview = tool.add_preview(
-            MaskPreviewItem(image.height, image.width, _color(editor, category_id))
-        )
+        self.preview = tool.preview
+        self.preview.begin(image.height, image.width, _color(editor, category_id))
         self.box = (0, 0, 0, 0)
         self.last = start
         self._stamp(start, start)
@@ -170,6 +169,7 @@ class BrushTool(Tool):
     def __init__(self, editor) -> None:
         super().__init__(editor)
         self._stroke: _Stroke | None = None
+        self.preview = MaskPreviewItem()  # in the scene while the tool is active; empty between strokes
         self._cursor_item = BrushCursorItem()
         self._mouse: QPointF | None = None
 
@@ -179,16 +179,19 @@ class BrushTool(Tool):
 
     def activate(self) -> None:
         super().activate()
-        if self._cursor_item.scene() is None:
-            self.canvas.scene().addItem(self._cursor_item)
+        for item in (self.preview, self._cursor_item):
+            if item.scene() is None:
+                self.canvas.scene().addItem(item)
 
     def deactivate(self) -> None:
         super().deactivate()
-        if self._cursor_item.scene() is not None:
-            self._cursor_item.scene().removeItem(self._cursor_item)
+        for item in (self.preview, self._cursor_item):
+            if item.scene() is not None:
+                item.scene().removeItem(item)
 
     def cancel(self) -> None:
         self._stroke = None
+        self.preview.clear()
         super().cancel()
 
     def radius_changed(self) -> None:
@@ -230,7 +233,7 @@ class BrushTool(Tool):
             return self._stroke is not None
         stroke, self._stroke = self._stroke, None
         edit = stroke.finish()
-        self.clear_previews()
+        self.preview.clear()
         self.editor.push(edit)
         if edit is not None and stroke.target is None:
             self.editor.select(shape_edit.added_instances(edit)[0].id)

@@ -88,27 +88,50 @@ class HandlesItem(QGraphicsItem):
         painter.restore()
 
 
+# The preview's bounds, pixels across: wider than any image side the canvas shows, and at the 64x zoom
+# limit still within Qt's int device coordinates (2^30).
+ANY_IMAGE = float(1 << 24)
+
+
 class MaskPreviewItem(QGraphicsItem):
     """The brush's working mask over the image: painted pixels in the class colour, erased pixels dark.
 
     `display` is an image-sized uint8 array shared with an Indexed8 QImage (no copies): a dab writes the
-    few pixels it changed and repaints only its box.
+    few pixels it changed and repaints only its box. One item per tool, kept in the scene between
+    strokes and drawing only what the stroke touched: an image-sized item added at each press and
+    removed at each release repainted the whole view twice (docs/decisions/0020).
     """
 
-    def __init__(self, height: int, width: int, color: QColor) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        stride = (width + 3) // 4 * 4
-        self._buffer = np.zeros((height, stride), np.uint8)
-        self.display = self._buffer[:, :width]
-        self._image = QImage(self._buffer.data, width, height, stride, QImage.Format.Format_Indexed8)
-        fill = QColor(color)
-        fill.setAlpha(150)
-        self._image.setColorTable([0, fill.rgba(), QColor(0, 0, 0, 110).rgba()])
-        self._rect = QRectF(0, 0, width, height)
+        self._buffer = np.zeros((0, 0), np.uint8)
+        self.display = self._buffer
+        self._image = QImage()
         self._touched = QRectF()  # what the stroke has changed so far: the only part ever drawn
         self.setZValue(PREVIEW_Z - 1)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+
+    def begin(self, height: int, width: int, color: QColor) -> None:
+        """A new stroke on an image of this size, in this colour; nothing shown yet."""
+        self.clear()
+        if self.display.shape != (height, width):
+            stride = (width + 3) // 4 * 4
+            self._buffer = np.zeros((height, stride), np.uint8)
+            self.display = self._buffer[:, :width]
+            self._image = QImage(self._buffer.data, width, height, stride, QImage.Format.Format_Indexed8)
+        fill = QColor(color)
+        fill.setAlpha(150)
+        self._image.setColorTable([0, fill.rgba(), QColor(0, 0, 0, 110).rgba()])
+
+    def clear(self) -> None:
+        """The stroke is over: what it showed goes, repainting only that."""
+        if self._touched.isEmpty():
+            return
+        touched = self._touched.toAlignedRect()
+        self.display[touched.top() : touched.bottom() + 1, touched.left() : touched.right() + 1] = 0
+        self.update(self._touched)
+        self._touched = QRectF()
 
     def show_region(
         self,
@@ -133,7 +156,8 @@ class MaskPreviewItem(QGraphicsItem):
         self.update(box)
 
     def boundingRect(self) -> QRectF:
-        return QRectF(self._rect)
+        # Any image's: a changing rect (prepareGeometryChange) repaints the whole scene in Qt 6.11.
+        return QRectF(0, 0, ANY_IMAGE, ANY_IMAGE)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         exposed = option.exposedRect.intersected(self._touched).toAlignedRect()
