@@ -107,3 +107,19 @@ def test_a_trained_model_without_fixed_options_prepares_at_the_chosen_size():
     assert segmenter._cache["scene"].image_sizes[0] == (108, 144)
     mask = segmenter.segment("scene", None, BoxPrompt((40.0, 20.0, 120.0, 100.0), category_id=5)).mask
     assert mask.to_array().shape == (120, 160)
+
+
+def test_a_click_never_throws_away_a_mask_whose_colours_match_the_ground():
+    """An object in the ground's own colours: GrabCut cannot tell them apart, so a click may only move
+    the outline near where it was and near the click (decided by colour alone, whole masks vanished)."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    truth = np.zeros((120, 160), bool)
+    truth[30:90, 50:110] = True
+    seed = np.zeros_like(truth)
+    seed[33:93, 53:110] = True  # a little off, as a model's mask is
+    before = mask_iou(seed, truth)
+    for clicks in ({"positive": ((80.0, 60.0),)}, {"negative": ((108.0, 92.0),)}):
+        refined = refine_mask(image, (48, 28, 112, 94), seed.astype(np.uint8), **clicks) > 0
+        assert mask_iou(refined, truth) > before - 0.1
+        assert refined[40:80, 60:100].all()  # the middle, far from any outline, stays object
