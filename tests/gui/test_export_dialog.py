@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from window_helpers import shown_main_window
 
 from annotator.gui.document import MemoryDocument
@@ -54,3 +55,66 @@ def test_a_failed_export_keeps_the_dialog_and_its_options(qtbot, tmp_path):
     dialog.path.setText(str(tmp_path / "yolo"))  # fix the path, export again from the same dialog
     _path, count, error, _notes = export_and_wait(qtbot, window, dialog)
     assert error == "" and (tmp_path / "yolo" / "labels" / "a.txt").is_file()
+
+
+# -- targets that are the dataset's own files, or links out of it ---------------------------------
+def _project_from_coco(qtbot, tmp_path):
+    """A real project made from `data/data.json` (images `a.png` and `panoptic/a.png`, the name a
+    panoptic export gives `a.png`'s PNG), with a LabelMe file beside `a.png`; a canary outside."""
+    from PIL import Image as PilImage
+
+    from hostile_files import BASE, to_text
+
+    folder = tmp_path / "data"
+    (folder / "panoptic").mkdir(parents=True)
+    PilImage.new("RGB", (40, 30)).save(folder / "a.png")
+    PilImage.new("RGB", (20, 20)).save(folder / "panoptic" / "a.png")
+    data = json.loads(to_text(BASE))
+    data["images"][1]["file_name"] = "panoptic/a.png"
+    (folder / "data.json").write_text(json.dumps(data))
+    (folder / "a.json").write_text('{"version": "5.5.0", "shapes": [], "imagePath": "a.png"}')
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "canary.json").write_text("canary")
+    window = shown_main_window(qtbot, tmp_path)
+    assert window.open_path(folder / "data.json")
+    return window, folder
+
+
+def _files(root) -> dict:
+    return {p: p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file() and "-wal" not in p.name}
+
+
+@pytest.mark.parametrize(
+    ("export_format", "target"),
+    [
+        (ExportFormat.COCO, "data.annotator"),  # the project itself: every saved edit was replaced
+        (ExportFormat.COCO, "a.png"),  # an image
+        (ExportFormat.COCO, "panoptic/a.png"),
+        (ExportFormat.LABELME, "."),  # the images folder: a.json is the dataset's own LabelMe file
+        (ExportFormat.PANOPTIC, "."),  # panoptic/a.png, a.png's PNG, is an image of the dataset
+        (ExportFormat.LABELME, "linked"),  # a folder linked to outside the dataset
+        (ExportFormat.YOLO, "linked"),
+        (ExportFormat.PANOPTIC, "linked"),
+    ],
+)
+def test_an_export_over_the_datasets_own_files_or_through_a_link_is_refused(
+    qtbot, tmp_path, export_format, target
+):
+    window, folder = _project_from_coco(qtbot, tmp_path)
+    (folder / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
+    project, count = window.document.path, len(window.document.dataset.instances)
+    before, outside = _files(folder), _files(tmp_path / "outside")
+    dialog = window.export()
+    dialog.format.setCurrentIndex(dialog.format.findData(export_format))
+    dialog.accepted_only.setChecked(False)
+    dialog.path.setText(str(folder / target))
+    _path, _count, error, _notes = export_and_wait(qtbot, window, dialog)
+    named = {"labelme": "a.json", "panoptic": "panoptic/a.png"}[export_format] if target == "." else target
+    assert str(folder / named) in error and "export" in error
+    assert dialog.isVisible() and str(folder / named) in dialog.message.text()
+    assert _files(folder) == before and _files(tmp_path / "outside") == outside
+    window.close()
+    from annotator.io.project import open_project
+
+    with open_project(project) as reopened:
+        assert len(reopened.dataset.instances) == count

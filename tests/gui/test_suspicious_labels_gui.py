@@ -195,3 +195,26 @@ def test_a_long_queue_lists_the_worst_rows_only(window, project, qtbot, monkeypa
     flags = audit(dataset, own_predictions(dataset)).flags
     assert _keys(dock) == [f.key for f in flags[:3]]
     assert f"the worst 3 of {len(flags)} listed" in dock.state_label.text()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"images": [{"id": {"x": 1}, "file_name": "a.jpg"}], "annotations": []},  # TypeError: unhashable
+        [{"image_id": 0, "category_id": float("inf"), "score": 0.9, "bbox": [0, 0, 5, 5]}],  # OverflowError
+    ],
+)
+def test_a_predictions_file_of_the_wrong_types_names_the_file(window, tmp_path, testdata, qtbot, bad):
+    """These ended in Python's bare words ("unhashable type: 'dict'") with no file named."""
+    path = open_tiny(window, tmp_path, testdata)
+    first = orjson.loads(path.read_bytes())["images"][0]
+    if isinstance(bad, list):
+        bad[0]["image_id"] = first["id"]
+    else:
+        bad["images"][0]["file_name"] = first["file_name"]
+    file = tmp_path / "bad.json"
+    file.write_text(orjson.dumps(bad, option=orjson.OPT_SERIALIZE_NUMPY).decode().replace("null", "Infinity"))
+    dock = window.assisted.suspicious
+    with qtbot.waitSignal(dock.job.failed, timeout=20000):
+        dock.use_file(file)
+    assert "bad.json" in dock.state_label.text()

@@ -105,7 +105,7 @@ def predictions_from(data: Any, gt: COCO | None = None) -> list[dict[str, Any]]:
         keep = ("image_id", "category_id", "segmentation", "bbox", "score")
         entry = {k: ann[k] for k in keep if k in ann}
         entry.setdefault("score", 1.0)
-        if id_map is not None:
+        if id_map is not None and _is_id(entry["image_id"]):  # a list or dict as id is no dict key
             entry["image_id"] = id_map.get(entry["image_id"], entry["image_id"])
         result.append(entry)
     return result
@@ -121,6 +121,8 @@ def _image_id_map(images: list[Any], gt: COCO) -> dict[Any, Any]:
     for index, image in enumerate(images):
         if not isinstance(image, dict) or "id" not in image:
             raise EvaluationError(f"predictions: image {index} has no id")
+        if not _is_id(image["id"]):
+            raise EvaluationError(f"predictions: image {index}: id must be an integer, got {image['id']!r}")
         name = str(image.get("file_name", ""))
         candidates = base_names.get(name.rsplit("/", 1)[-1], [])
         if name in by_name:
@@ -130,6 +132,10 @@ def _image_id_map(images: list[Any], gt: COCO) -> dict[Any, Any]:
         else:
             raise EvaluationError(f"predictions: image {name!r} is not in the ground truth")
     return mapping
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def ground_truth(data: Any) -> COCO:

@@ -163,14 +163,29 @@ class ExportResult:
 
 
 def write_export(dataset: Dataset, path: Path, options: dict) -> ExportResult:
-    """Write `dataset` in the chosen format, making the folder it goes in if it is missing."""
+    """Write `dataset` in the chosen format, making the folder it goes in if it is missing. Refused
+    before anything is written: a folder that is a link, and a target that is one of the dataset's own
+    files (`images_root`, and the `protect`ed project and source files)."""
     from annotator.core.rules import is_accepted
     from annotator.io.coco_write import save_coco
+    from annotator.io.export_files import (
+        dataset_files,
+        export_files,
+        refuse_linked_folder,
+        refuse_writing_over,
+    )
     from annotator.io.problems import Problems
 
     export_format = ExportFormat(options.pop("format", ExportFormat.COCO))
     images_root = options.pop("images_root", None)
+    project, source = options.pop("protect", (None, None))
     folder = path.parent if export_format is ExportFormat.COCO else path
+    if export_format is not ExportFormat.COCO:
+        refuse_linked_folder(folder)
+    refuse_writing_over(
+        export_files(dataset, path, export_format.value),
+        dataset_files(dataset, root=images_root, project=project, source=source),
+    )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except FileExistsError:

@@ -394,7 +394,13 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.export_requested.connect(
             lambda path, options: self.exporter.export(
-                document.dataset, path, {**options, "images_root": document.root}
+                document.dataset,
+                path,
+                {
+                    **options,
+                    "images_root": document.root,
+                    "protect": (document.path, getattr(document, "source", None)),
+                },
             )
         )
         self.exporter.finished.connect(dialog.show_result_for)

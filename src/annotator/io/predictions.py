@@ -69,7 +69,7 @@ def predictions_on(
             geometry = _geometry(entry, image.height, image.width)
             score = float(entry["score"])
             category_id = int(entry["category_id"])
-        except (GeometryError, TypeError, ValueError) as exc:
+        except (GeometryError, TypeError, ValueError, OverflowError) as exc:  # int(inf): OverflowError
             raise DatasetError(path, str(exc), item=f"prediction {index}") from None
         out.setdefault(image.id, []).append(
             Instance(
