@@ -88,6 +88,7 @@ def _files(root) -> dict:
     ("export_format", "target"),
     [
         (ExportFormat.COCO, "data.annotator"),  # the project itself: every saved edit was replaced
+        (ExportFormat.COCO, "data.json"),  # the COCO file the project was first made from
         (ExportFormat.COCO, "a.png"),  # an image
         (ExportFormat.COCO, "panoptic/a.png"),
         (ExportFormat.LABELME, "."),  # the images folder: a.json is the dataset's own LabelMe file

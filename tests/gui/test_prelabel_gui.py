@@ -3,6 +3,7 @@ streamed into the project, cancel, pause, close during a run, broken images, man
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from dataclasses import replace
@@ -361,8 +362,14 @@ def test_settings_are_remembered(qtbot, tmp_path):
     again = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     assert PrelabelSettings.load(again) == chosen
     assert chosen.options().max_size == 640 and chosen.class_names() == ("person", "car")
+    ok = dialog.buttons.button(dialog.buttons.StandardButton.Ok)
     dialog.weights.setText(str(tmp_path / "missing.pth"))
-    assert not dialog.buttons.button(dialog.buttons.StandardButton.Ok).isEnabled()
+    assert not ok.isEnabled() and "no such file" in dialog.problem.text()
+    dialog.weights.setText(str(tmp_path))  # a folder, and a named pipe: each said for what it is
+    assert not ok.isEnabled() and "is a folder" in dialog.problem.text()
+    os.mkfifo(tmp_path / "pipe.pt")
+    dialog.weights.setText(str(tmp_path / "pipe.pt"))
+    assert not ok.isEnabled() and "named pipe" in dialog.problem.text()
 
 
 def test_predictions_on_the_image_shown_are_painted_at_once(qtbot, tmp_path, predictor):

@@ -244,3 +244,16 @@ def test_isat_labelme_files_find_their_images_by_base_name() -> None:
     merge = merge_edit(project, found.dataset)
     assert merge.report.images == 5 and not merge.report.unmatched
     assert merge.report.instances == len(found.dataset.instances) > 0
+
+
+@pytest.mark.parametrize("name", ["x.json", "data.yaml", "labels.txt"])
+def test_importing_a_named_pipe_says_it_is_one(tmp_path, name):
+    import os
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    with pytest.raises(DatasetError, match="named pipe") as caught:
+        read_annotations(fifo, Dataset())
+    assert caught.value.path == fifo
+    with pytest.raises(DatasetError, match="no such file or folder"):
+        read_annotations(tmp_path / "missing.json", Dataset())

@@ -8,6 +8,7 @@ every other format carries its images' sizes, and `core.annotation_merge` matche
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from annotator.core.model import Dataset
 from annotator.io.coco import coco_from_dict
 from annotator.io.errors import DatasetError
+from annotator.io.file_kind import require_regular_file
 from annotator.io.gc_pause import gc_paused
 from annotator.io.jsonfile import read_json
 from annotator.io.labelme import is_labelme, load_labelme
@@ -47,8 +49,9 @@ def read_annotations(path: str | Path, project: Dataset, *, reference: Path | No
     path = Path(path)
     if path.is_dir():
         return _read_folder(path, project)
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise DatasetError(path, "no such file or folder")
+    require_regular_file(path)  # a pipe or a device is named as one
     if path.suffix.lower() == ".txt" or path.name in NAME_FILES:
         return _yolo(path, project)
     if path.suffix.lower() != ".json":

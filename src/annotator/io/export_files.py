@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from annotator.core.model import Dataset
 from annotator.io.errors import DatasetError
+from annotator.io.output_target import first_written_over
 
 _PROJECT_SIDE_FILES = ("-wal", "-shm", "-journal", ".lock")
 
@@ -52,24 +53,14 @@ def dataset_files(
 
 
 def refuse_writing_over(targets: Iterable[Path], protected: Iterable[Path]) -> None:
-    """A DatasetError naming the first of `targets` that is one of the `protected` files (the same
-    file, through a link or a hard link too). One stat per file: 100,000 images take a fraction of a
-    second."""
-    kept = set()
-    for path in protected:
-        info = _stat(path)
-        if info is not None and stat.S_ISREG(info.st_mode):
-            kept.add((info.st_dev, info.st_ino))
-    if not kept:
-        return
-    for target in targets:
-        info = _stat(target)
-        if info is not None and (info.st_dev, info.st_ino) in kept:
-            raise DatasetError(
-                target,
-                "is one of the dataset's own files (its project, an image, a label file or the file it "
-                "was read from): the export would write over it; choose another place",
-            )
+    """A DatasetError naming the first of `targets` that is one of the `protected` files."""
+    target = first_written_over(targets, protected)
+    if target is not None:
+        raise DatasetError(
+            target,
+            "is one of the dataset's own files (its project, an image, a label file or the file it "
+            "was read from): the export would write over it; choose another place",
+        )
 
 
 def refuse_linked_folder(folder: Path) -> None:
@@ -81,10 +72,3 @@ def refuse_linked_folder(folder: Path) -> None:
         return
     if linked:
         raise DatasetError(folder, "is a symbolic link; an export never writes through links")
-
-
-def _stat(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except (OSError, ValueError):
-        return None

@@ -250,10 +250,9 @@ def _open_json(
         return _Made(found.dataset, found.problems, found.root, {"source": fingerprint}, found.summary)
 
     def reopened(project: Project) -> None:
-        project.source = json_path
         project.source_changed = source_changed(project.store, json_path)
 
-    return _open_or_create(project_path, read, reopened, reimport=reimport)
+    return _open_or_create(project_path, read, reopened, reimport=reimport, source=json_path)
 
 
 @dataclass
@@ -271,8 +270,10 @@ def _open_or_create(
     reopened: Callable[[Project], None],
     *,
     reimport: bool = False,
+    source: Path | None = None,
 ) -> Project:
-    """Open the project at `project_path`, or make one there. The slow part of making (a folder scan, a
+    """Open the project at `project_path`, or make one there (from `source`, a file it was read from:
+    recorded on the project both times, so that no export writes over it). The slow part of making (a folder scan, a
     COCO import) runs before taking the lock, so a bad input leaves nothing behind; the lock is then
     taken and the path looked at again, and the file is linked into place only if nothing is there: of
     two processes opening a new folder at once, neither replaces the other's project."""
@@ -283,11 +284,12 @@ def _open_or_create(
             set_aside(project_path)
         if os.path.lexists(project_path):
             project = _open_existing(project_path, lock_fd)
+            project.source = source
             reopened(project)
             return project
         done = made or make()
         project = _create(project_path, done.dataset, done.root, done.problems, lock_fd, **done.meta)
-        project.summary = done.summary
+        project.source, project.summary = source, done.summary
         return project
 
     return _locked(project_path, open_locked)

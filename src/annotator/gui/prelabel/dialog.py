@@ -216,8 +216,15 @@ class PrelabelDialog(QDialog):
             self.weights.setText(path)
 
     def _check(self) -> None:
-        text = self.weights.text().strip()
-        problem = "" if not text or Path(text).expanduser().is_file() else f"No such file: {text}"
+        from annotator.io.errors import DatasetError
+        from annotator.io.file_kind import require_regular_file
+
+        text, problem = self.weights.text().strip(), ""
+        if text:
+            try:
+                require_regular_file(Path(text).expanduser())  # a folder or a pipe is named as one
+            except DatasetError as exc:
+                problem = str(exc)
         self.problem.setText(problem)
         self.problem.setVisible(bool(problem))
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problem)
