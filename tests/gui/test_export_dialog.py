@@ -119,3 +119,15 @@ def test_an_export_over_the_datasets_own_files_or_through_a_link_is_refused(
 
     with open_project(project) as reopened:
         assert len(reopened.dataset.instances) == count
+
+
+def test_a_relative_export_path_lands_in_the_datasets_folder(qtbot, tmp_path, monkeypatch):
+    window, folder = _project_from_coco(qtbot, tmp_path)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    dialog = window.export()
+    dialog.path.setText("relative.json")
+    path, _count, error, _notes = export_and_wait(qtbot, window, dialog)
+    assert not error and (folder / "relative.json").is_file() and not list(elsewhere.iterdir())
+    window.close()

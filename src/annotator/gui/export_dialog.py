@@ -100,7 +100,10 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(False)
         self.export_button.setText("Exporting…")
         self.message.hide()
-        self.export_requested.emit(Path(self.path.text().strip()).expanduser(), self.options())
+        path = Path(self.path.text().strip()).expanduser()
+        if not path.is_absolute():  # beside the default, in the dataset's folder, not the process's
+            path = self._default.parent / path
+        self.export_requested.emit(path, self.options())
 
     def show_result_for(self, path: str, count: int, error: str, notes: list[str]) -> None:
         """`Exporter.finished`, connected: the result of this dialog's export, if it is still open."""
