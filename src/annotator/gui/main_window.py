@@ -27,6 +27,7 @@ from annotator.gui.lists.classes import ClassListDock
 from annotator.gui.lists.images import ImageListDock
 from annotator.gui.lists.instances import InstanceListDock
 from annotator.gui.loader import ImageLoader
+from annotator.gui.recent import recent_entry_problem
 from annotator.gui.resume import ResumePoint
 from annotator.gui.review.actions import install_review
 from annotator.gui.review.assisted import install_assisted_review
@@ -427,8 +428,21 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for path in self.recent_files():
-            self.recent_menu.addAction(path, lambda p=path: self.open_path(p))
+            self.recent_menu.addAction(path, lambda p=path: self.open_recent(p))
         self.recent_menu.setEnabled(bool(self.recent_files()))
+
+    def open_recent(self, entry: str) -> bool:
+        """Open an entry of File ▸ Open recent, unless what is on disk there changed in a way that would
+        open something else (one dialog says why; an entry that is gone is taken off the menu)."""
+        problem = recent_entry_problem(entry)
+        if problem is None:
+            return self.open_path(entry)
+        reason, forget = problem
+        if forget:
+            self.settings.setValue("recent", [p for p in self.recent_files() if p != entry])
+            self._fill_recent_menu()
+        QMessageBox.warning(self, "Cannot open", f"{entry}: {reason}")
+        return False
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasUrls():
