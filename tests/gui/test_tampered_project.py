@@ -49,3 +49,62 @@ def test_a_project_with_tampered_rows_opens_with_each_named(qtbot, tmp_path, mon
         window.loader.wait()
     assert not messages
     window.close()
+
+
+TAMPERED_ROWS = {  # the UPDATE, and what the Problems list must say
+    "garbage geometry bytes": (
+        "UPDATE instances SET geometry = x'00ff13370000' WHERE id = 2",
+        "instance 2: damaged row not loaded, kept in table damaged_instances (geometry is damaged",
+    ),
+    "negative image size": (
+        "UPDATE images SET width = -5 WHERE id = 2",
+        "image 2: damaged row not loaded, kept in table damaged_images (size -5x8 is not one of an image",
+    ),
+    "huge class id": (
+        "UPDATE categories SET id = 9223372036854775807 WHERE id = 2",
+        "class 2: instances point at it",
+    ),
+    "unknown image status": (
+        "UPDATE images SET status = 'bogus' WHERE id = 2",
+        "(status 'bogus' is not one of: new, prelabeled, in_review, done)",
+    ),
+    "unknown review": (
+        "UPDATE instances SET review = x'ff' WHERE id = 2",
+        "(review \"b'\\\\xff'\" is not one of: unreviewed, accepted, rejected, edited)",
+    ),
+    "unknown source": (
+        "UPDATE instances SET source = 'sorcery' WHERE id = 2",
+        "(source 'sorcery' is not one of: manual, model)",
+    ),
+}
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("tampering", TAMPERED_ROWS)
+def test_one_tampered_row_is_named_in_our_words_and_the_rest_is_shown(
+    qtbot, tmp_path, monkeypatch, tampering
+):
+    update, said = TAMPERED_ROWS[tampering]
+    messages: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
+    for name in ("a", "b", "c"):
+        PilImage.new("RGB", (10, 8)).save(tmp_path / f"{name}.png")
+    with open_project(tmp_path) as project:
+        project.dataset.put_categories([Category(1, "one"), Category(2, "two")])
+        project.dataset.put_instances([Instance(1, 1, 1, TRIANGLE), Instance(2, 2, 2, TRIANGLE)])
+    with sqlite3.connect(tmp_path / FOLDER_PROJECT_NAME) as conn:
+        conn.execute(update)
+    conn.close()
+    window = build_window(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    assert window.open_path(tmp_path) and not messages
+    problems = "\n".join(window.document.problems)
+    assert said in problems, problems
+    dataset = window.document.dataset
+    assert 1 in dataset.images and 3 in dataset.images and dataset.instances[1].category_id == 1
+    for image_id in dataset.images:
+        window.images_dock.image_activated.emit(image_id)
+        qtbot.waitUntil(lambda i=image_id: window.session.image.id == i)
+        window.loader.wait()
+    assert not messages
+    window.close()

@@ -102,7 +102,9 @@ def image_from_row(row: tuple) -> Image:
     width, height = _int(width, "width"), _int(height, "height")
     if width <= 0 or height <= 0 or width * height > MAX_PIXELS:
         raise RowError(f"size {width}x{height} is not one of an image this tool opens")
-    return Image(_int(iid, "id"), file_name, width, height, _enum(ImageStatus, status), from_json(extra))
+    return Image(
+        _int(iid, "id"), file_name, width, height, _enum(ImageStatus, status, "status"), from_json(extra)
+    )
 
 
 def instance_from_row(row: tuple, images: dict[int, Image]) -> Instance:
@@ -122,10 +124,10 @@ def instance_from_row(row: tuple, images: dict[int, Image]) -> Instance:
         raise RowError("score is not a finite number")
     if iscrowd not in (0, 1):
         raise RowError(f"iscrowd is {iscrowd!r}, not 0 or 1")
-    source = Source(_enum(SourceKind, kind), model, None if score is None else float(score))
+    source = Source(_enum(SourceKind, kind, "source"), model, None if score is None else float(score))
     return Instance(
         _int(iid, "id"), image_id, _int(category_id, "category_id"), geometry, _z(z), source,
-        _enum(Review, review), bool(iscrowd), from_json(extra),
+        _enum(Review, review, "review"), bool(iscrowd), from_json(extra),
     )  # fmt: skip
 
 
@@ -210,11 +212,12 @@ def _text(value: Any, field: str) -> str:
     return value
 
 
-def _enum(kind: type, value: Any) -> Any:
+def _enum(kind: type, value: Any, field: str) -> Any:
     try:
         return kind(value)
     except ValueError:
-        raise RowError(f"{value!r} is not a {kind.__name__}") from None
+        allowed = ", ".join(member.value for member in kind)
+        raise RowError(f"{field} {str(value)[:40]!r} is not one of: {allowed}") from None
 
 
 def _color(value: Any) -> tuple[int, int, int] | None:
