@@ -118,6 +118,10 @@ def test_prelabel_bad_input_exits_2(tmp_path, checkpoint):
     (tmp_path / "one.png").write_bytes(cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
     _assert_one_line_error(_run("prelabel", tmp_path / "one.png", "--out", tmp_path / "x.json", "--weights", bad),
                            "bad.pt", "checkpoint")  # fmt: skip
+    cut = tmp_path / "cut.pt"  # a checkpoint cut in half: torch's reader said "[Errno 22] Invalid argument"
+    cut.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    _assert_one_line_error(_run("prelabel", tmp_path / "one.png", "--out", tmp_path / "x.json", "--weights", cut),
+                           "cut.pt: is not a complete checkpoint (truncated")  # fmt: skip
 
 
 def _perturbed(gt: COCO) -> list[dict]:

@@ -326,6 +326,27 @@ def test_missing_weights_give_one_clear_dialog(qtbot, tmp_path, monkeypatch):
     assert not any(i.source.is_model for i in window.document.dataset.instances.values())
 
 
+def test_a_truncated_checkpoint_in_model_settings_is_one_clear_dialog(qtbot, tmp_path, checkpoint):
+    """Weights cut in half, chosen in Model ▸ Model settings: one dialog naming the file and why (torch's
+    reader said "cannot load checkpoint safely ([Errno 22] Invalid argument)"), and nothing is labelled."""
+    from annotator.app import load_predictor  # the real factory: torch is imported in the worker only
+
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    window, prelabelling = make_window(qtbot, tmp_path, load_predictor, images=1)
+    controller = prelabelling.controller
+    chosen = replace(SETTINGS, weights=str(cut))
+    run_and_wait(
+        qtbot, prelabelling, lambda: controller.start(sorted(window.document.dataset.images), chosen)
+    )
+    assert controller.progress.state is RunState.FAILED
+    box = prelabelling.fatal_box
+    assert box is not None and box.isVisible()
+    assert f"{cut}: is not a complete checkpoint (truncated" in box.text(), box.text()
+    assert "Errno" not in box.text() + box.informativeText()
+    assert not any(i.source.is_model for i in window.document.dataset.instances.values())
+
+
 def test_classes_to_keep_by_name_and_an_unknown_name_is_one_clear_message(qtbot, tmp_path, predictor):
     window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=1)
     controller, dataset = prelabelling.controller, window.document.dataset

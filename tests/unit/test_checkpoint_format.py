@@ -189,3 +189,27 @@ def test_random_bytes_as_weights_get_one_clear_line(tmp_path_factory, data):
     assert "weights_only" not in text and "Re-running" not in text and "trusted" not in text
     if not (data.startswith(b"PK\x03\x04") or data.startswith(b"\x80")):
         assert "is not a PyTorch checkpoint" in text
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_a_truncated_checkpoint_is_named_as_not_complete(tmp_path, light_checkpoint):
+    """A checkpoint cut short (a copy interrupted, a download stopped): one line naming the file and why,
+    not torch's reader's words ("[Errno 22] Invalid argument", an internal miniz error)."""
+    path, _ = light_checkpoint
+    whole = path.read_bytes()
+    torch.save(
+        {"model": {"w": torch.zeros(1000)}}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False
+    )
+    legacy = (tmp_path / "legacy.pt").read_bytes()
+    torch.save({"model": {"w": torch.zeros(10000)}}, tmp_path / "small.pt")  # cut: "[Errno 22]" from torch
+    small = (tmp_path / "small.pt").read_bytes()
+    cuts = [("zip", whole, fraction) for fraction in (0.5, 0.9, 0.01, 0.9999)]
+    cuts += [("small zip", small, 0.5), ("pickle", legacy, 0.5)]
+    for index, (kind, data, fraction) in enumerate(cuts):
+        cut = tmp_path / f"cut{index}.pt"
+        cut.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(DatasetError) as caught:
+            load_checkpoint(cut)
+        assert str(caught.value) == (
+            f"{cut}: is not a complete checkpoint (truncated, or not a file torch.save wrote)"
+        ), (kind, fraction)

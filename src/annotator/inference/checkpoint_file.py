@@ -13,7 +13,9 @@ import math
 import os
 import re
 import stat
+import struct
 import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from annotator.inference.architectures import ModelSettings, SettingsError, para
 from annotator.io.errors import DatasetError
 
 MAX_FILE_BYTES = 4 << 30  # the largest Mask R-CNN with MAX_CLASSES and its optimizer state is far smaller
+INCOMPLETE = "is not a complete checkpoint (truncated, or not a file torch.save wrote)"
 
 
 def read_payload(path: Path) -> dict:
@@ -34,7 +37,11 @@ def read_payload(path: Path) -> dict:
         with warnings.catch_warnings():  # torch's notes on pickle protocols: never beside our one line
             warnings.simplefilter("ignore")
             payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, IndexError, struct.error):  # a legacy (pickle) checkpoint cut short mid-record
+        raise DatasetError(path, INCOMPLETE) from None
     except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError... for bad files
+        if "unexpected EOF" in str(exc):  # torch's words for a legacy checkpoint whose tensors are cut off
+            raise DatasetError(path, INCOMPLETE) from None
         raise DatasetError(path, f"cannot load checkpoint safely ({_load_failure(exc)})") from None
     if not isinstance(payload, dict):
         raise DatasetError(path, f"checkpoint holds a {type(payload).__name__}, not a dict")
@@ -120,6 +127,18 @@ def _check_magic(path: Path) -> None:
         raise DatasetError(
             path, "is not a PyTorch checkpoint (neither the zip archive torch.save writes nor a pickle)"
         )
+    if head.startswith(b"PK\x03\x04"):
+        _check_zip_directory(path)
+
+
+def _check_zip_directory(path: Path) -> None:
+    """A zip archive's directory is at its end, so a file cut short has none: say so, instead of torch's
+    reader failing in words of its own (an internal miniz error, or "[Errno 22] Invalid argument")."""
+    try:
+        with zipfile.ZipFile(path):  # reads only the directory at the end, whatever the archive's size
+            pass
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+        raise DatasetError(path, INCOMPLETE) from None
 
 
 def _kind(mode: int) -> str:
