@@ -4,6 +4,8 @@ that the project keeps; a dismissed flag stays dismissed after reopening; a pred
 
 from __future__ import annotations
 
+import html
+
 import orjson
 import pytest
 from review_helpers import (
@@ -218,3 +220,30 @@ def test_a_predictions_file_of_the_wrong_types_names_the_file(window, tmp_path, 
     with qtbot.waitSignal(dock.job.failed, timeout=20000):
         dock.use_file(file)
     assert "bad.json" in dock.state_label.text()
+
+
+def test_a_category_id_that_is_not_a_number_is_named_in_our_words(
+    window, tmp_path, testdata, qtbot, monkeypatch
+):
+    """`"category_id": "xxx"` said "invalid literal for int() with base 10" (Python's words), in the
+    Suspicious labels dock and when the results list is opened with its dataset: now the file, the
+    prediction and what is wrong, and no project is left beside the results list."""
+    from PySide6.QtWidgets import QMessageBox
+
+    path = open_tiny(window, tmp_path, testdata)
+    first = orjson.loads(path.read_bytes())["images"][0]
+    file = tmp_path / "bad.json"
+    file.write_bytes(
+        orjson.dumps([{"image_id": first["id"], "category_id": "xxx", "score": 0.9, "bbox": [0, 0, 5, 5]}])
+    )
+    said = f"{file}: prediction 0: category_id must be an integer id, got 'xxx'"
+    dock = window.assisted.suspicious
+    with qtbot.waitSignal(dock.job.failed, timeout=20000):
+        dock.use_file(file)
+    assert html.escape(said) in dock.state_label.text() and "int()" not in dock.state_label.text()
+    messages: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert not window.open_path(file, dataset=path)
+    assert messages == [said]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -3,6 +3,7 @@ reversible edit, dismissed flags remembered in a real project file, predictions 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import cv2
@@ -217,3 +218,26 @@ def test_coco_matches_are_cocoevals_own(testdata) -> None:
     assert sum(len(m.true_positives) for m in pooled.values()) > sum(
         len(m.true_positives) for m in full.values()
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"category_id": "xxx"}, "category_id must be an integer id, got 'xxx'"),
+        ({"category_id": 1.5}, "category_id must be an integer id, got 1.5"),  # was cut to 1
+        ({"category_id": True}, "category_id must be an integer id, got True"),
+        ({"category_id": 2**64}, "category_id must be an integer id, got 1.84"),  # read as a float
+        ({"score": "high"}, "score must be a finite number, got 'high'"),
+        ({"bbox": ["a", 1, 2, 3]}, "bbox must be [x, y, w, h], four finite numbers, got ['a', 1, 2, 3]"),
+        ({"segmentation": [["a", 1, 2, 3, 4, 5]]}, "segmentation polygons must be lists of finite numbers"),
+    ],
+)
+def test_a_bad_value_in_a_predictions_file_is_named_in_our_words(tmp_path, change, said) -> None:
+    """Python's own words ("invalid literal for int() with base 10") never reach the person: the file,
+    the prediction and what is wrong with it."""
+    good = {"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "score": 0.7}
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps([good, {**good, **change}]))  # json: orjson stops at 64 bits
+    with pytest.raises(DatasetError) as caught:
+        load_predictions(path, _labels())
+    assert str(caught.value).startswith(f"{path}: prediction 1: {said}"), str(caught.value)

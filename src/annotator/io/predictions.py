@@ -16,7 +16,8 @@ import numpy as np
 
 from annotator.core.evaluation import EvaluationError, ground_truth, predictions_from
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons
-from annotator.core.model import Dataset, Instance, Review, Source
+from annotator.core.model import ID_MAX, Dataset, Instance, Review, Source
+from annotator.io.coco import finite_float
 from annotator.io.coco_write import OWN_KEY
 from annotator.io.errors import DatasetError
 from annotator.io.jsonfile import read_json
@@ -67,8 +68,7 @@ def predictions_on(
             continue
         try:
             geometry = _geometry(entry, image.height, image.width)
-            score = float(entry["score"])
-            category_id = int(entry["category_id"])
+            score, category_id = _score(entry["score"]), _category_id(entry["category_id"])
         except (GeometryError, TypeError, ValueError, OverflowError) as exc:  # int(inf): OverflowError
             raise DatasetError(path, str(exc), item=f"prediction {index}") from None
         out.setdefault(image.id, []).append(
@@ -97,10 +97,26 @@ def _with_own_scores(data: Any) -> Any:
     return {**data, "annotations": annotations}
 
 
+def _score(value: Any) -> float:
+    score = finite_float(value)
+    if score is None:
+        raise ValueError(f"score must be a finite number, got {value!r:.40}")
+    return score
+
+
+def _category_id(value: Any) -> int:
+    """An id as `annotator eval` takes it: a JSON integer the project can store (not 1.5 cut to 1)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -ID_MAX - 1 <= value <= ID_MAX:
+        raise ValueError(f"category_id must be an integer id, got {value!r:.40}")
+    return value
+
+
 def _geometry(entry: dict[str, Any], height: int, width: int) -> Geometry:
     segmentation = entry.get("segmentation")
     if isinstance(segmentation, list) and segmentation:
         flat = segmentation if isinstance(segmentation[0], list) else [segmentation]
+        if not all(isinstance(ring, list) and None not in map(finite_float, ring) for ring in flat):
+            raise GeometryError(f"segmentation polygons must be lists of finite numbers, got {str(flat)[:60]}")
         return Polygons.from_flat(flat)
     if isinstance(segmentation, dict):
         mask = Mask.from_coco_rle(segmentation)
@@ -108,7 +124,10 @@ def _geometry(entry: dict[str, Any], height: int, width: int) -> Geometry:
         return mask
     bbox = entry.get("bbox")
     if isinstance(bbox, list) and len(bbox) == 4:
-        x, y, w, h = (float(v) for v in bbox)
-        if w > 0 and h > 0 and np.isfinite([x, y, w, h]).all():
+        box = [finite_float(v) for v in bbox]
+        if None in box:
+            raise GeometryError(f"bbox must be [x, y, w, h], four finite numbers, got {str(bbox)[:60]}")
+        x, y, w, h = box
+        if w > 0 and h > 0:
             return Polygons((np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]]),))
     raise GeometryError("neither a usable segmentation nor a box")
