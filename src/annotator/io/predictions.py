@@ -116,7 +116,9 @@ def _geometry(entry: dict[str, Any], height: int, width: int) -> Geometry:
     if isinstance(segmentation, list) and segmentation:
         flat = segmentation if isinstance(segmentation[0], list) else [segmentation]
         if not all(isinstance(ring, list) and None not in map(finite_float, ring) for ring in flat):
-            raise GeometryError(f"segmentation polygons must be lists of finite numbers, got {str(flat)[:60]}")
+            raise GeometryError(
+                f"segmentation polygons must be lists of finite numbers, got {str(flat)[:60]}"
+            )
         return Polygons.from_flat(flat)
     if isinstance(segmentation, dict):
         mask = Mask.from_coco_rle(segmentation)
