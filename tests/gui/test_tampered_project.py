@@ -20,8 +20,9 @@ from annotator.io.project import FOLDER_PROJECT_NAME, open_project
 TRIANGLE = Polygons((np.array([[1, 1], [8, 1], [8, 7]], dtype=np.float64),))
 
 
-@pytest.mark.filterwarnings("error::RuntimeWarning")
-def test_a_project_with_tampered_rows_opens_with_each_named(qtbot, tmp_path, monkeypatch):
+def _tampered_window(qtbot, tmp_path, monkeypatch, *updates: str):
+    """A folder of three images with a project of two classes and two instances, `updates` run on its
+    SQLite file, opened in a window; the warnings it showed (none expected)."""
     messages: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
     for name in ("a", "b", "c"):
@@ -30,23 +31,39 @@ def test_a_project_with_tampered_rows_opens_with_each_named(qtbot, tmp_path, mon
         project.dataset.put_categories([Category(1, "one"), Category(2, "two")])
         project.dataset.put_instances([Instance(1, 1, 1, TRIANGLE), Instance(2, 2, 2, TRIANGLE)])
     conn = sqlite3.connect(tmp_path / FOLDER_PROJECT_NAME)
-    conn.execute("UPDATE instances SET category_id = 99 WHERE id = 2")  # its class is gone
-    conn.execute("UPDATE images SET file_name = 'a.png' WHERE id = 3")  # a second row for a.png
-    conn.execute("UPDATE categories SET name = CAST(x'61ff80' AS TEXT) WHERE id = 1")  # not UTF-8
+    for update in updates:
+        conn.execute(update)
     conn.commit()
     conn.close()
     window = build_window(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(window)
     assert window.open_path(tmp_path) and not messages
+    return window, messages
+
+
+def _show_every_image(qtbot, window) -> None:
+    for image_id in window.document.dataset.images:
+        window.images_dock.image_activated.emit(image_id)
+        qtbot.waitUntil(lambda i=image_id: window.session.image.id == i)
+        window.loader.wait()
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+def test_a_project_with_tampered_rows_opens_with_each_named(qtbot, tmp_path, monkeypatch):
+    window, messages = _tampered_window(
+        qtbot,
+        tmp_path,
+        monkeypatch,
+        "UPDATE instances SET category_id = 99 WHERE id = 2",  # its class is gone
+        "UPDATE images SET file_name = 'a.png' WHERE id = 3",  # a second row for a.png
+        "UPDATE categories SET name = CAST(x'61ff80' AS TEXT) WHERE id = 1",  # not UTF-8
+    )
     problems = "\n".join(window.document.problems)
     assert "image 3: damaged row" in problems and "category 1: damaged row" in problems
     assert "class 99: instances point at it" in problems
     dataset = window.document.dataset
     assert dataset.categories[99].name == "99" and dataset.instances[2].category_id == 99
-    for image_id in dataset.images:
-        window.images_dock.image_activated.emit(image_id)
-        qtbot.waitUntil(lambda i=image_id: window.session.image.id == i)
-        window.loader.wait()
+    _show_every_image(qtbot, window)
     assert not messages
     window.close()
 
@@ -85,26 +102,11 @@ def test_one_tampered_row_is_named_in_our_words_and_the_rest_is_shown(
     qtbot, tmp_path, monkeypatch, tampering
 ):
     update, said = TAMPERED_ROWS[tampering]
-    messages: list[str] = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *args: messages.append(args[2]))
-    for name in ("a", "b", "c"):
-        PilImage.new("RGB", (10, 8)).save(tmp_path / f"{name}.png")
-    with open_project(tmp_path) as project:
-        project.dataset.put_categories([Category(1, "one"), Category(2, "two")])
-        project.dataset.put_instances([Instance(1, 1, 1, TRIANGLE), Instance(2, 2, 2, TRIANGLE)])
-    with sqlite3.connect(tmp_path / FOLDER_PROJECT_NAME) as conn:
-        conn.execute(update)
-    conn.close()
-    window = build_window(None, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(window)
-    assert window.open_path(tmp_path) and not messages
+    window, messages = _tampered_window(qtbot, tmp_path, monkeypatch, update)
     problems = "\n".join(window.document.problems)
     assert said in problems, problems
     dataset = window.document.dataset
     assert 1 in dataset.images and 3 in dataset.images and dataset.instances[1].category_id == 1
-    for image_id in dataset.images:
-        window.images_dock.image_activated.emit(image_id)
-        qtbot.waitUntil(lambda i=image_id: window.session.image.id == i)
-        window.loader.wait()
+    _show_every_image(qtbot, window)
     assert not messages
     window.close()
