@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from annotator.core.audit import AuditOptions, audit, own_predictions
     from annotator.io.dataset_files import InputFormat, load_dataset_file
     from annotator.io.jsonfile import write_json
+    from annotator.io.output_target import check_dataset_output
 
     if not 0 <= args.match_iou < args.outline_iou <= 1:
         raise UsageError("need 0 <= --match-iou < --outline-iou <= 1")
@@ -42,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--min-score must be between 0 and 1")
     loaded = load_dataset_file(args.data)
     dataset = loaded.dataset
-    _check_target(args, loaded)
+    check_dataset_output(args.out, loaded, [loaded.root, loaded.path.parent], also=[args.pred])
     if args.pred is None:
         predictions = own_predictions(dataset)
     else:
@@ -65,13 +66,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"audited {report.images} images ({report.labels} labels, {report.predictions} predictions): "
           f"{summary}; wrote {args.out}")  # fmt: skip
     return 0
-
-
-def _check_target(args: argparse.Namespace, loaded) -> None:
-    from annotator.io.output_target import check_output, dataset_inputs
-
-    inputs = dataset_inputs(loaded.path, loaded.dataset, [loaded.root, loaded.path.parent], args.out)
-    check_output(args.out, inputs=[*inputs, *([args.pred] if args.pred else [])])
 
 
 def _payload(args, loaded, report, dismissed: int) -> dict[str, Any]:

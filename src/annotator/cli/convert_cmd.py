@@ -101,27 +101,18 @@ def _refuse_overwriting_input(
     """`convert labelme_dir --to labelme --out labelme_dir` would replace the files it reads, and
     `--to coco --out an_image.png` an image: refuse (exit 2) before writing anything."""
     from annotator.io.errors import DatasetError
-    from annotator.io.output_target import check_output, dataset_inputs
+    from annotator.io.export_files import export_files
+    from annotator.io.output_target import check_output, dataset_inputs, first_written_over
 
-    inputs = {p.resolve() for p in source.rglob("*.json")} if source.is_dir() else {source.resolve()}
     if to == "coco":
-        targets = [out / "annotations.json" if out.is_dir() else out]
-    elif to == "labelme":
-        from annotator.io.labelme_write import labelme_names
-
-        targets = [out / name for name in labelme_names(dataset).values()]
-    elif to == "panoptic":
-        from annotator.io.panoptic import JSON_NAME
-
-        targets = [out / JSON_NAME]
-    else:
-        targets = []
-    for target in targets:
-        if target.resolve() in inputs:
-            raise DatasetError(target, "is an input file: --out would write over it; choose another --out")
-    if to == "coco":
+        target = out / "annotations.json" if out.is_dir() else out
         roots = [images_root, source if source.is_dir() else source.parent]
-        check_output(targets[0], inputs=dataset_inputs(source, dataset, roots, targets[0]))
+        check_output(target, inputs=dataset_inputs(source, dataset, roots, target))
+        return
+    inputs = list(source.rglob("*.json")) if source.is_dir() else [source]
+    written_over = first_written_over(export_files(dataset, out, to), inputs)
+    if written_over is not None:
+        raise DatasetError(written_over, "is an input file: --out would write over it; choose another --out")
 
 
 def _warn(path: Path, problems: list[str]) -> None:

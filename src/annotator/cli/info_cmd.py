@@ -63,10 +63,11 @@ def summarise(dataset: Dataset) -> Summary:
 
 def run(args: argparse.Namespace) -> int:
     from annotator.io.dataset_files import load_dataset_file
+    from annotator.io.output_target import check_dataset_output
 
     loaded = load_dataset_file(args.file, images_root=args.images)
     if args.csv:
-        _check_target(args.csv, loaded, args.images)
+        check_dataset_output(args.csv, loaded, [args.images, loaded.root, loaded.path.parent])
     summary = summarise(loaded.dataset)
     print(f"{loaded.path}: {loaded.format.value}")
     for line in _report(loaded.dataset, summary):
@@ -95,13 +96,6 @@ def run(args: argparse.Namespace) -> int:
             write_csv(args.csv, to_csv_rows(stats))
             print(f"wrote {args.csv}")
     return 0
-
-
-def _check_target(out: Path, loaded, images: Path | None) -> None:
-    from annotator.io.output_target import check_output, dataset_inputs
-
-    roots = [images, loaded.root, loaded.path.parent]
-    check_output(out, inputs=dataset_inputs(loaded.path, loaded.dataset, roots, out))
 
 
 def _report(dataset: Dataset, summary: Summary) -> list[str]:

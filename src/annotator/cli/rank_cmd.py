@@ -37,12 +37,14 @@ def run(args: argparse.Namespace) -> int:
     from annotator.core.ranking import RankOptions, dataset_uncertainty, rank_images
     from annotator.io.atomic import write_bytes_atomic
     from annotator.io.dataset_files import load_dataset_file
+    from annotator.io.output_target import check_dataset_output
 
     if not 0 <= args.score_thr <= 1:
         raise UsageError("--score-thr must be between 0 and 1")
     loaded = load_dataset_file(args.data, images_root=args.images)
     dataset = loaded.dataset
-    _check_target(args, loaded)
+    roots = [args.images, loaded.root, loaded.path.parent]
+    check_dataset_output(args.out, loaded, roots, also=[args.embeddings])
     options = RankOptions(score_threshold=args.score_thr)
     uncertainty = dataset_uncertainty(dataset, options)
     vectors = _embeddings(args, loaded)
@@ -62,15 +64,6 @@ def run(args: argparse.Namespace) -> int:
         f"{len(labelled)} done images as the labelled set); wrote {args.out}"
     )
     return 0
-
-
-def _check_target(args: argparse.Namespace, loaded) -> None:
-    from annotator.io.output_target import check_output, dataset_inputs
-
-    inputs = dataset_inputs(
-        loaded.path, loaded.dataset, [args.images, loaded.root, loaded.path.parent], args.out
-    )
-    check_output(args.out, inputs=[*inputs, *([args.embeddings] if args.embeddings else [])])
 
 
 def _embeddings(args: argparse.Namespace, loaded) -> dict:

@@ -45,15 +45,14 @@ def run(args: argparse.Namespace) -> int:
     from annotator.io.box_only import box_only_instances
     from annotator.io.dataset_files import load_dataset_file
     from annotator.io.jsonfile import read_json
-    from annotator.io.output_target import check_output, dataset_inputs
+    from annotator.io.output_target import check_dataset_output
 
     source, out = Path(args.data), Path(args.out)
     if not out.parent.is_dir():
         raise UsageError(f"{out}: the folder {out.parent} does not exist")
     loaded = load_dataset_file(source, images_root=args.images)
     root = Path(args.images) if args.images else loaded.root or source.parent
-    inputs = dataset_inputs(loaded.path, loaded.dataset, [root, loaded.path.parent], out)
-    check_output(out, inputs=[*inputs, *([Path(args.weights)] if args.weights else [])])
+    check_dataset_output(out, loaded, [root, loaded.path.parent], also=[args.weights])
     data = read_json(source) if source.is_file() and source.suffix.lower() == ".json" else None
     dataset = loaded.dataset
     boxes = sorted(box_only_instances(source, data, dataset))

@@ -89,3 +89,12 @@ def check_output(
     """Both checks, for a command about to write `out`."""
     refuse_special_target(out)
     refuse_writing_over_inputs(out, inputs)
+
+
+def check_dataset_output(
+    out: str | Path, loaded, roots: Iterable[Path | None], *, also: Iterable[str | Path | None] = ()
+) -> None:
+    """Both checks for a command writing `out` from a loaded dataset file (`io.dataset_files`): its
+    files, its images under any of `roots`, and the other inputs `also` (predictions, embeddings)."""
+    inputs = dataset_inputs(loaded.path, loaded.dataset, roots, Path(out))
+    check_output(out, inputs=[*inputs, *(path for path in also if path)])
