@@ -107,8 +107,10 @@ def test_a_pause_during_validation_takes_effect_there_not_after_it(rectangles, t
 @pytest.mark.slow
 def test_resume_continues_exactly_where_the_run_stopped(rectangles, tmp_path):
     config = tiny_config(rectangles, tmp_path / "straight.pt", epochs=3)
+    config = dataclasses.replace(config, recipe=dataclasses.replace(config.recipe, ema=0.9))
     _collect(config)
     straight = load_checkpoint(tmp_path / "straight.last.pt").model.state_dict()
+    straight_average = read_checkpoint(tmp_path / "straight.last.pt").training["weight_average"]
 
     stopped = dataclasses.replace(config, out=tmp_path / "resumed.pt")
     first, _ = _collect(stopped, stop_after=4)  # stops inside epoch 2
@@ -120,6 +122,22 @@ def test_resume_continues_exactly_where_the_run_stopped(rectangles, tmp_path):
     resumed = load_checkpoint(tmp_path / "resumed.last.pt").model.state_dict()
     for name, value in straight.items():
         assert torch.allclose(resumed[name].float(), value.float(), atol=1e-5), name
+    resumed_average = read_checkpoint(tmp_path / "resumed.last.pt").training["weight_average"]
+    for name, value in straight_average.items():
+        assert torch.allclose(resumed_average[name], value, atol=1e-5), name
+
+
+def test_with_a_weight_average_the_kept_model_is_the_average(rectangles, tmp_path):
+    config = tiny_config(rectangles, tmp_path / "m.pt", epochs=2, val_split=0.0)
+    config = dataclasses.replace(config, recipe=dataclasses.replace(config.recipe, ema=0.9))
+    _collect(config)
+    kept = load_checkpoint(tmp_path / "m.pt").model.state_dict()
+    last = read_checkpoint(tmp_path / "m.last.pt")
+    average, trained = last.training["weight_average"], last.state_dict
+    differs = [name for name in average if not torch.allclose(average[name], trained[name])]
+    assert differs  # the average is not the weights as trained
+    for name, value in average.items():
+        assert torch.allclose(kept[name].float(), value.float(), atol=1e-6), name
 
 
 def test_a_model_checkpoint_cannot_be_resumed_and_says_what_to_use(rectangles, tmp_path):

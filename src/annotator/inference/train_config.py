@@ -56,6 +56,7 @@ class Recipe:
     crop: tuple[float, float] = (1.0, 1.0)
     copy_paste: float = 0.0
     color_jitter: float = 0.0
+    ema: float = 0.0  # the decay of the weight average that is validated and kept (0: the weights as trained)
     precision: str = "auto"
     channels_last: bool = False
 
@@ -75,6 +76,7 @@ class Recipe:
                  "crop must be (low, high) with 0.1 <= low <= high <= 1")  # fmt: skip
         _require(_finite(self.copy_paste) and 0 <= self.copy_paste <= 1, "copy_paste must be in [0, 1]")
         _require(_finite(self.color_jitter) and 0 <= self.color_jitter < 1, "color_jitter must be in [0, 1)")
+        _require(_finite(self.ema) and 0 <= self.ema < 1, "ema must be in [0, 1)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -39,6 +39,7 @@ def resume_payload(run: _Run, elapsed: float) -> dict[str, Any]:
         "optimizer": run.optimizer.state_dict(),
         "scaler": None if run.precision.scaler is None else run.precision.scaler.state_dict(),
         "torch_rng": torch.get_rng_state(),
+        "weight_average": None if run.average is None else run.average.state(),
         "previous_history": [dict(entry) for entry in run.start.history],
     }
 
@@ -94,6 +95,9 @@ class ResumeState:
             if run_state.precision.scaler is not None and training.get("scaler"):
                 run_state.precision.scaler.load_state_dict(training["scaler"])
             torch.set_rng_state(training["torch_rng"])
+            average = training.get("weight_average")
+            if run_state.average is not None and average is not None:
+                run_state.average.load(average)
         except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as exc:
             raise DatasetError(
                 self.checkpoint.path, f"the saved training state is unusable ({exc})"

@@ -30,6 +30,7 @@ from annotator.inference.predictor import configure_threads
 from annotator.inference.train_config import DEFAULT_EPOCHS, TrainConfig
 from annotator.inference.train_data import TrainingImages, augmentation, jitter_factor
 from annotator.inference.train_device import Precision, pick_device, precision_for
+from annotator.inference.train_ema import WeightAverage
 from annotator.inference.train_eval import validation_ap
 from annotator.inference.train_events import (
     CheckpointSaved,
@@ -88,6 +89,7 @@ class _Run:
     validated_step: int = -1  # the step the last validation scored
     validated_at: float = 0.0  # training time at the end of the last validation
     validation_s: float | None = None  # what the last validation cost
+    average: WeightAverage | None = None  # the weights validated and kept (Recipe.ema), None: the model's
 
     @property
     def model(self) -> torch.nn.Module:
@@ -96,6 +98,10 @@ class _Run:
     @property
     def categories(self) -> tuple[Category, ...]:
         return self.training_set.categories
+
+    def averaged(self) -> contextlib.AbstractContextManager:
+        """The model holds the weights to validate and keep inside this block."""
+        return contextlib.nullcontext() if self.average is None else self.average.swapped_in(self.model)
 
 
 def train(
@@ -153,6 +159,8 @@ def _prepare(config: TrainConfig, emit: Callable[[Event], None]) -> _Run:
         steps_per_epoch, None if epochs is None else epochs * steps_per_epoch,
         None if config.minutes is None else config.minutes * 60.0,
     )  # fmt: skip
+    if config.recipe.ema:
+        run.average = WeightAverage(start.model, config.recipe.ema)
     if resume is not None:
         resume.restore(run_state=run, optimizer=optimizer)
     emit(_started(run))
@@ -276,6 +284,8 @@ def _train_step(run: _Run, batch: np.ndarray, clock: _Clock, emit: Callable[[Eve
     run.bad_steps = 0
     run.precision.backward_and_step(loss, run.optimizer, recipe.grad_clip)
     run.step += 1
+    if run.average is not None:
+        run.average.update(model, run.step)
     run.epoch_losses.append(loss.item())
     seconds = time.perf_counter() - started
     parts = {k.removeprefix("loss_"): round(v.detach().item(), 4) for k, v in losses.items()}
@@ -396,8 +406,9 @@ def _validate(
     else:
         stop = lambda: cancel.cancelled  # noqa: E731
     try:
-        scores = validation_ap(model, run.val_images, run.training_set.label_to_category, device=run.device,
-                               autocast=run.precision.autocast, cancelled=stop)  # fmt: skip
+        with run.averaged():
+            scores = validation_ap(model, run.val_images, run.training_set.label_to_category,
+                                   device=run.device, autocast=run.precision.autocast, cancelled=stop)  # fmt: skip
     finally:
         model.train()
     if scores is not None and clock is not None and began is not None:
@@ -460,19 +471,14 @@ def _save(run: _Run, path: Path, clock: _Clock, *, training: bool, emit: Callabl
     history = [*run.start.history, _history_record(run, clock)]
     state = resume_payload(run, clock.elapsed()) if training else None
     try:
-        with _cpu_copy_if_needed(model, run.device) as saved:
-            save_checkpoint(path, saved, architecture=run.start.settings.architecture,
+        with contextlib.nullcontext() if training else run.averaged():  # resuming needs the raw weights
+            save_checkpoint(path, model, architecture=run.start.settings.architecture,
                             categories=run.categories, label_to_category=run.training_set.label_to_category,
                             settings=run.start.settings, history=history, training=state)  # fmt: skip
     except DatasetError as exc:
         emit(Notice(f"could not save {path}: {exc.reason}; the previous file is unchanged"))
         return False
     return True
-
-
-@contextlib.contextmanager
-def _cpu_copy_if_needed(model: torch.nn.Module, device: torch.device):
-    yield model  # save_checkpoint moves each tensor to the CPU itself
 
 
 def _history_record(run: _Run, clock: _Clock) -> dict:
