@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from edit_helpers import (
@@ -21,6 +23,7 @@ from edit_helpers import (
 )
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QRegion, QWheelEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from annotator.core.geometry import Mask
@@ -237,3 +240,42 @@ def test_a_brush_press_repaints_its_dab_not_the_view(window, sample):
     assert preview.display.shape == (90, 120) and preview.display.any()
     release(canvas, 30, 30)
     assert not preview.display.any()
+
+
+def _settle(canvas) -> None:
+    """Until no tile is being built or about to be (a pan's build starts when its timer fires)."""
+    deadline, quiet = time.monotonic() + 30, 0
+    while quiet < 5 and time.monotonic() < deadline:
+        QTest.qWait(20)
+        busy = canvas.overlay.building or canvas._view_timer.isActive()
+        quiet = 0 if busy else quiet + 1
+
+
+def _area(region: QRegion) -> int:
+    return sum(rect.width() * rect.height() for rect in region)
+
+
+def test_a_brush_release_repaints_near_its_dab_not_the_view(window, sample):
+    """The selected instance, its selection outline and the patch above it keep their bounding rects
+    and repaint only where the new mask differs: a changed rect repainted the whole view at release."""
+    canvas = window.canvas
+    click(canvas, 135, 100)
+    window.editing.actions["tool_brush"].trigger()
+    row = pixels(sample, 3)[100]
+    x = float(np.flatnonzero(row)[-1] + 3)  # just right of the instance: the dab grows it
+    canvas.set_zoom(8.0)  # the instance fills most of the view
+    canvas.centerOn(x - 20, 100)
+    _settle(canvas)  # the new view's tile is built
+    before = pixels(sample, 3)
+    press(canvas, x, 100)
+    QApplication.processEvents()
+    painted = _PaintedRegion()
+    canvas.viewport().installEventFilter(painted)
+    release(canvas, x, 100)
+    QTest.qWait(200)
+    canvas.viewport().removeEventFilter(painted)
+    assert not np.array_equal(pixels(sample, 3), before)  # the mask changed
+    view = canvas.viewport().rect()
+    assert painted.region.contains(view_point(canvas, x, 100))
+    # the dab and the strips where the instance's box grew (65% of the view when the items' rects changed)
+    assert _area(painted.region) <= 0.3 * view.width() * view.height(), painted.region.boundingRect()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
 from annotator.core.geometry import GeometryError, Mask, Polygons, Rle, area, mask_to_polygons, to_mask_array
-from annotator.core.region import Region
+from annotator.core.region import Region, changed_box
 
 
 def _blob(rng, centre, radius) -> np.ndarray:
@@ -142,3 +142,32 @@ def test_tiny_rings_at_opposite_corners_are_drawn_from_small_crops():
     assert peak < 20 * 2**20, f"{peak / 2**20:.0f} MiB"
     assert len(crops) == 2 and hit and not region.covers(8000.5, 7500.5)
     assert sum(int(c.mask.sum()) for c in crops) == region.area
+
+
+def test_changed_box_is_the_box_of_the_pixels_that_differ():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        before = np.zeros((60, 80), np.uint8)
+        before[10:50, 5:70] = 1
+        after = before.copy()
+        x0, y0 = int(rng.integers(0, 75)), int(rng.integers(0, 55))
+        x1, y1 = x0 + int(rng.integers(1, 6)), y0 + int(rng.integers(1, 6))
+        after[y0:y1, x0:x1] ^= 1
+        old = Region(Mask.from_array(before), 60, 80)
+        new = Region(Mask.from_array(after), 60, 80)
+        ys, xs = np.nonzero(after != before)
+        assert changed_box(old, new) == (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+        assert changed_box(new, new) is None
+
+
+def test_changed_box_of_polygons_covers_a_vertex_moved_by_less_than_a_pixel():
+    square = np.array([[10.0, 10.0], [30.0, 10.0], [30.0, 30.0], [10.0, 30.0]])
+    moved = square.copy()
+    moved[1] = (30.2, 10.1)  # the pixels stay the same, the outline moves
+    box = changed_box(Region(Polygons((square,)), 50, 50), Region(Polygons((moved,)), 50, 50))
+    assert box is not None
+    x0, y0, x1, y1 = box
+    assert x0 <= 10 and x1 >= 31 and y0 <= 10 and y1 >= 31  # the vertex and both its edges
+    assert (
+        changed_box(Region(Polygons((square,)), 50, 50), Region(Polygons((square.copy(),)), 50, 50)) is None
+    )

@@ -262,3 +262,66 @@ def _shifted(ring: np.ndarray, x0: int, y0: int) -> np.ndarray:
         if offset:
             out[:, axis] = (np.trunc(ring[:, axis] * 5.0 + 0.5) - 5 * offset) / 5.0
     return out
+
+
+Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), image pixels
+
+
+def changed_box(old: Region, new: Region) -> Box | None:
+    """The box of what differs between two regions of one image: the pixels one covers and the other
+    does not, and for polygons the vertices that moved (an outline can move by less than a pixel);
+    None when they are the same. A view repaints only this after an edit (a brush dab on a large
+    instance changes a few hundred pixels of a million); conservative (both regions' boxes) when the
+    crops lie too far apart to compare cheaply."""
+    boxes = [_pixel_change(old.crops, new.crops), _vertex_change(old.geometry, new.geometry)]
+    found = [box for box in boxes if box is not None]
+    if not found:
+        return None
+    return (min(b[0] for b in found), min(b[1] for b in found), max(b[2] for b in found),
+            max(b[3] for b in found))  # fmt: skip
+
+
+def _pixel_change(old: tuple[Crop, ...], new: tuple[Crop, ...]) -> Box | None:
+    crops = [crop for crop in (*old, *new) if crop.mask.size]
+    if not crops:
+        return None
+    x0, y0 = min(c.x0 for c in crops), min(c.y0 for c in crops)
+    x1 = max(c.x0 + c.mask.shape[1] for c in crops)
+    y1 = max(c.y0 + c.mask.shape[0] for c in crops)
+    if (x1 - x0) * (y1 - y0) > 4 * sum(c.mask.size for c in crops) + 4096:
+        return (x0, y0, x1, y1)  # far-apart parts: a frame around them all would be mostly empty
+    frames = []
+    for side in (old, new):
+        frame = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+        for crop in side:
+            h, w = crop.mask.shape
+            frame[crop.y0 - y0 : crop.y0 - y0 + h, crop.x0 - x0 : crop.x0 - x0 + w] |= crop.mask.astype(bool)
+        frames.append(frame)
+    differ = frames[0] != frames[1]
+    rows, cols = np.flatnonzero(differ.any(axis=1)), np.flatnonzero(differ.any(axis=0))
+    if not len(rows):
+        return None
+    return (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+
+
+def _vertex_change(old: Geometry, new: Geometry) -> Box | None:
+    """For two polygon geometries, the box of the moved vertices and their neighbours (all of both when
+    the rings differ in count); None if none moved or they are not polygons (a mask's outline follows
+    its pixels)."""
+    if not (isinstance(old, Polygons) and isinstance(new, Polygons)):
+        return None
+    if [len(r) for r in old.rings] != [len(r) for r in new.rings]:
+        return _points_box([*old.rings, *new.rings])
+    moved = []
+    for a, b in zip(old.rings, new.rings, strict=True):
+        index = np.flatnonzero((a != b).any(axis=1))
+        if len(index):
+            near = np.unique(np.concatenate([index - 1, index, index + 1]) % len(a))
+            moved += [a[near], b[near]]
+    return _points_box(moved) if moved else None
+
+
+def _points_box(points: list[np.ndarray]) -> Box:
+    every = np.concatenate(points)
+    low, high = np.floor(every.min(axis=0)), np.ceil(every.max(axis=0))
+    return (int(low[0]), int(low[1]), int(high[0]) + 1, int(high[1]) + 1)

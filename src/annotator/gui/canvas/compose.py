@@ -61,7 +61,7 @@ class Layer:
     fill_alpha: float
     dash: Dash
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 of the shape, image coordinates
-    gui_path: object = field(default=None, repr=False)  # the GUI's QPainterPath, made on hover
+    gui_outline: object = field(default=None, repr=False)  # the GUI's `Outline`, made on hover
     pending_score: float | None = None  # an unreviewed prediction's score (the score filter hides it)
 
     @property
@@ -124,7 +124,7 @@ def make_layer(
         alpha,
         dash_of(instance),
         box,
-        previous.gui_path if same else None,
+        previous.gui_outline if same else None,
         pending_score(instance),
     )
 

@@ -8,10 +8,11 @@ colour and its outline a cosmetic path, so a tool can preview a new geometry on 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QTransform
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QImage, QPainter, QPen, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
 from annotator.core.colors import category_rgb
@@ -20,7 +21,8 @@ from annotator.core.model import Category, Instance, Review
 from annotator.core.region import Crop, Region
 from annotator.core.rules import is_unreviewed_prediction
 from annotator.core.session import ViewStyle
-from annotator.gui.canvas.render import mono_image, rings_path, set_mono_color
+from annotator.gui.canvas.outline import Outline, changed_area
+from annotator.gui.canvas.render import ANY_SCENE, mono_image, set_mono_color
 
 # A mask's outline with more vertices than this is drawn without antialiasing: it is all horizontal and
 # vertical steps along pixel edges, and antialiasing cost 6x the stroke (11 ms for the 4800 vertices of
@@ -30,6 +32,7 @@ SELECTED_Z = 1.0  # the selected instance, over the overlay (drawn as the view's
 LABEL_Z = 1e7
 HOVER_Z = 2e7
 SELECTION_Z = 2e7 + 1
+DASH_PX = 8  # the selection outline's dashes, screen pixels
 
 
 def is_staircase(geometry, rings) -> bool:
@@ -54,7 +57,13 @@ def outline_pen(instance: Instance, color: QColor, width: float) -> QPen:
 
 
 class InstanceItem(QGraphicsItem):
-    """One instance: its pycocotools-exact fill (alpha-blended) and its outline in the class colour."""
+    """One instance: its pycocotools-exact fill (alpha-blended) and its outline in the class colour.
+
+    Its bounding rect is the whole image and never changes: in Qt 6.11 a changed rect
+    (prepareGeometryChange) repaints the whole scene, 16 ms at 2x for a brush dab on the largest instance.
+    A new geometry repaints only where it differs from the old one, and a repaint draws only the exposed
+    part of the fill and of the outline (`outline.Outline`); docs/decisions/0020.
+    """
 
     def __init__(
         self,
@@ -69,15 +78,18 @@ class InstanceItem(QGraphicsItem):
         """`cached`: a device pixmap cache (off while a tool drags it, and for the benchmark's baseline).
         `region`: the instance's region if one is at hand (the canvas layer's: crop and outline made once)."""
         super().__init__()
-        self._region = region
         self._image_size = image_size  # (width, height)
         self._style = style
-        self._cached = cached
         self._margin = 1.0
         self.instance = instance
         self._category = category
         self._override_color: QColor | None = None
-        self._build_geometry()
+        self._fill_color = QColor(0, 0, 0, 0)
+        self._look: tuple | None = None  # what the last style gave: a change repaints
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
+        self.setCacheMode(mode if cached else QGraphicsItem.CacheMode.NoCache)
+        self._build_geometry(region)
         self._apply_style()
 
     # -- mirroring the model ----------------------------------------------------------------------
@@ -85,10 +97,11 @@ class InstanceItem(QGraphicsItem):
         self, instance: Instance, category: Category | None, region: Region | None = None
     ) -> None:
         geometry_changed = instance.geometry is not self.instance.geometry
-        self.instance, self._category, self._region = instance, category, region
+        self.instance, self._category = instance, category
         if geometry_changed:
-            self.prepareGeometryChange()
-            self._build_geometry()
+            before = self.outline
+            self._build_geometry(region)
+            self.update(changed_area(before, self.outline, self._margin))
         self._apply_style()
 
     def set_style(self, style: ViewStyle) -> None:
@@ -107,20 +120,15 @@ class InstanceItem(QGraphicsItem):
             self.prepareGeometryChange()
             self._margin = margin
 
-    def _build_geometry(self) -> None:
+    def _build_geometry(self, region: Region | None) -> None:
         width, height = self._image_size
-        region = self._region
         if region is None or region.geometry is not self.instance.geometry:
             region = Region(self.instance.geometry, height, width)
         # one crop, or a sparse mask's groups of parts: never an image-sized fill for dots far apart
         self.fills: tuple[Crop, ...] = region.crops
-        self.outline: QPainterPath = rings_path(region.outline)
+        self.outline = Outline(region)
         self._staircase = is_staircase(self.instance.geometry, region.outline)
-        self._shape_rect = self.outline.boundingRect()
-        self._fill_images = [mono_image(fill.mask, QColor(0, 0, 0, 0)) for fill in self.fills]
-        for fill in self.fills:
-            h, w = fill.mask.shape
-            self._shape_rect = self._shape_rect.united(QRectF(fill.x0, fill.y0, w, h))
+        self._fill_images = [mono_image(fill.mask, self._fill_color) for fill in self.fills]
 
     def _apply_style(self) -> None:
         self.color = self._override_color or instance_color(self._category, self.instance.category_id)
@@ -128,25 +136,39 @@ class InstanceItem(QGraphicsItem):
         fill.setAlphaF(max(0.0, min(1.0, self._style.opacity)))
         if self.instance.review is Review.REJECTED:
             fill.setAlphaF(fill.alphaF() * 0.3)
-        for image in self._fill_images:
-            set_mono_color(image, fill)
         self._pen = outline_pen(self.instance, self.color, self._style.outline_width)
-        mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
-        self.setCacheMode(mode if self._cached else QGraphicsItem.CacheMode.NoCache)
-        self.update()
+        look = (fill.rgba(), self._pen.style(), self._pen.widthF(), self.color.rgba())
+        if look != self._look:
+            for image in self._fill_images:
+                set_mono_color(image, fill)
+            self._fill_color, self._look = fill, look
+            m = self._margin
+            self.update(self.outline.rect.adjusted(-m, -m, m, m))
 
     # -- QGraphicsItem ----------------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
+        width, height = self._image_size
         m = self._margin
-        return self._shape_rect.adjusted(-m, -m, m, m)
+        return QRectF(-m, -m, width + 2 * m, height + 2 * m)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        exposed = option.exposedRect
         for fill, image in zip(self.fills, self._fill_images, strict=True):
-            painter.drawImage(QPointF(fill.x0, fill.y0), image)
+            height, width = fill.mask.shape
+            part = exposed.intersected(QRectF(fill.x0, fill.y0, width, height)).toAlignedRect()
+            part = part.intersected(QRect(fill.x0, fill.y0, width, height))
+            if part.isEmpty():
+                continue
+            if part.width() * part.height() < width * height:
+                # a copy of the part: Qt converts a 1-bit image whole before drawing any of it
+                image = image.copy(part.translated(-fill.x0, -fill.y0))
+                painter.drawImage(part.topLeft(), image)
+            else:
+                painter.drawImage(QPointF(fill.x0, fill.y0), image)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, not self._staircase)
         painter.setPen(self._pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.outline)
+        self.outline.draw(painter, exposed, self._margin)
 
 
 @dataclass(frozen=True)
@@ -269,44 +291,81 @@ def _label_key(label: Label, rect: QRectF) -> tuple:
 
 
 class MarkItem(QGraphicsItem):
-    """The outline of the hovered or the selected instance, drawn over everything.
+    """The outline of the hovered or the selected instance, drawn over everything: white on black when
+    hovered, yellow on black when selected.
 
     A separate item, so hovering repaints only this outline's rectangle and never invalidates an
-    instance's cache. Editing handles for the selected instance will live here.
+    instance's cache. Like `InstanceItem` its bounding rect is the whole scene and never changes, and a
+    new outline repaints only where it differs from the old one (a brush dab on the largest instance at
+    2x repainted the whole view, twice). Solid pens, so that a repaint of a part of the outline matches
+    the rest of it: the selection's dashes are a pattern fixed on the screen, not a dash pattern (that
+    runs along the whole path and shifts everywhere past a change).
     """
 
     def __init__(self, *, selected: bool) -> None:
         super().__init__()
         self._selected = selected
-        self._path = QPainterPath()
-        self._rect = QRectF()
+        self._outline: Outline | None = None
+        self._margin = 0.0
         self._staircase = False
         self.setZValue(SELECTION_Z if selected else HOVER_Z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self.setVisible(False)
 
-    def set_target(self, path: QPainterPath | None, margin: float, *, staircase: bool = False) -> None:
-        """`staircase`: the path runs along pixel edges (a mask's outline), drawn without antialiasing."""
-        self._staircase = staircase
-        self.prepareGeometryChange()
-        self._path = QPainterPath() if path is None else path
-        self._rect = self._path.boundingRect().adjusted(-margin, -margin, margin, margin)
-        self.setVisible(path is not None)
-        self.update()
+    def set_target(self, outline: Outline | None, margin: float, *, staircase: bool = False) -> None:
+        """`staircase`: the outline runs along pixel edges (a mask's), drawn without antialiasing."""
+        if outline is self._outline and margin == self._margin and staircase == self._staircase:
+            return
+        if margin != self._margin or staircase != self._staircase:
+            changed = changed_area(None, self._outline, self._margin).united(
+                changed_area(None, outline, margin)
+            )
+        else:
+            changed = changed_area(self._outline, outline, margin)
+        self._outline, self._margin, self._staircase = outline, margin, staircase
+        self.setVisible(outline is not None)
+        if not changed.isEmpty():
+            self.update(changed)
 
     def boundingRect(self) -> QRectF:
-        return QRectF(self._rect)
+        return QRectF(-ANY_SCENE, -ANY_SCENE, 2 * ANY_SCENE, 2 * ANY_SCENE)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
+        outline = self._outline
+        if outline is None:
+            return
+        exposed = option.exposedRect
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, not self._staircase)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         wide = QPen(QColor(0, 0, 0, 160), 5 if self._selected else 4)
         wide.setCosmetic(True)
+        wide.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(wide)
-        painter.drawPath(self._path)
-        thin = QPen(QColor(255, 230, 0) if self._selected else QColor(255, 255, 255), 2)
+        outline.draw(painter, exposed, self._margin)
+        if self._selected:  # yellow dashes, as a pattern fixed on the screen (see the class's docstring)
+            brush = QBrush(_dashes())
+            scale = painter.worldTransform().m11() or 1.0
+            brush.setTransform(QTransform.fromScale(1 / scale, 1 / scale))
+            thin = QPen(brush, 2)
+        else:
+            thin = QPen(QColor(255, 255, 255), 2)
         thin.setCosmetic(True)
-        if self._selected:
-            thin.setStyle(Qt.PenStyle.DashLine)
+        thin.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(thin)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self._path)
+        outline.draw(painter, exposed, self._margin)
+
+
+@functools.cache
+def _dashes() -> QImage:
+    """Diagonal yellow stripes, DASH_PX wide with gaps of half that, repeating: a horizontal or vertical
+    line through them shows dashes as Qt's DashLine draws them."""
+    period = DASH_PX + DASH_PX // 2
+    image = QImage(period, period, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    yellow = QColor(255, 230, 0).rgba()
+    for y in range(period):
+        for x in range(period):
+            if (x + y) % period < DASH_PX:
+                image.setPixel(x, y, yellow)
+    return image

@@ -44,13 +44,13 @@ from annotator.gui.canvas.items import (
     instance_color,
     is_staircase,
 )
+from annotator.gui.canvas.outline import Outline
 from annotator.gui.canvas.prefetch import MaskPrefetcher
-from annotator.gui.canvas.render import rings_path
-from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges
+from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges, reused_area
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
 if TYPE_CHECKING:
-    from PySide6.QtGui import QPainter, QPainterPath
+    from PySide6.QtGui import QPainter
     from PySide6.QtWidgets import QGraphicsScene
 
 SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at once, on the GUI thread
@@ -232,7 +232,9 @@ class InstanceOverlay(QObject):
             for rect in _fewer_rects(spec, strips):
                 render_base_exact(tile.pixels, spec.local(rect), spec)
                 self.view.invalidate_background(_scene_rect(rect, tile.scale))
-            self._set_patch(spec, grown_patch(spec, self.patch.tile, old_area))
+            patch = grown_patch(spec, self.patch.tile, old_area)
+            alike = None if patch is None else reused_area(self.patch.tile, patch[0], spec.scale)
+            self._set_patch(spec, patch, alike)
             return True
         # Until the worker's strips land the tile shows its previous pixels there, and the old patch
         # stays: right where the box shrank, instances above it missing where it grew (for a moment).
@@ -254,8 +256,11 @@ class InstanceOverlay(QObject):
             math.ceil(y1 * scale) + pad,
         )
 
-    def _set_patch(self, spec: TileSpec, patch: tuple[Rect, np.ndarray] | None) -> None:
-        self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
+    def _set_patch(
+        self, spec: TileSpec, patch: tuple[Rect, np.ndarray] | None, alike: Rect | None = None
+    ) -> None:
+        """`alike`: where the new patch holds the shown one's pixels (only the rest is repainted)."""
+        self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]), alike=alike)
 
     def remove(self, instance_ids: list[int]) -> None:
         boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
@@ -287,13 +292,13 @@ class InstanceOverlay(QObject):
         layer = self.layers.get(instance_id)
         return layer is not None and is_staircase(layer.geometry, layer.rings)
 
-    def path_of(self, instance_id: int | None) -> QPainterPath | None:
+    def outline_of(self, instance_id: int | None) -> Outline | None:
         layer = self.layers.get(instance_id)
         if layer is None:
             return None
-        if layer.gui_path is None:
-            layer.gui_path = rings_path(layer.rings)
-        return layer.gui_path
+        if layer.gui_outline is None:
+            layer.gui_outline = Outline(layer.region)
+        return layer.gui_outline
 
     # -- the selected instance --------------------------------------------------------------------
     def sync_selected_item(self) -> None:
@@ -436,12 +441,12 @@ class InstanceOverlay(QObject):
         """Whether a tile, or an edit's strips, are still being composited."""
         return self._pending is not None or self.strips.pending
 
-    def _strips_landed(self, drawn: list[Rect], patch: object) -> None:
+    def _strips_landed(self, drawn: list[Rect], patch: object, alike: Rect | None) -> None:
         tile = self.tile
         for rect in drawn:
             self.view.invalidate_background(_scene_rect(rect, tile.scale))
         if patch is not KEEP:
-            self._set_patch(self.spec(tile.area, tile.scale), patch)
+            self._set_patch(self.spec(tile.area, tile.scale), patch, alike)
 
     def _on_built(self, generation: int, payload: object) -> None:
         if generation != self._pending:

@@ -67,19 +67,27 @@ def grown_patch(spec: TileSpec, old: Tile | None, before: Rect | None) -> tuple[
     area, above = found
     buffer = np.zeros((area[3] - area[1], area[2] - area[0], 4), np.uint8)
     same = old is not None and old.scale == spec.scale
-    known = old.area if same else before
-    overlap = None if known is None else intersect(known, area)
-    if overlap is not None and same:
-        overlap = _inset(overlap, old.area, area)
+    if same:
+        overlap = reused_area(old, area, spec.scale)
         if overlap is not None:
             ox, oy = old.area[:2]
             buffer[
                 overlap[1] - area[1] : overlap[3] - area[1], overlap[0] - area[0] : overlap[2] - area[0]
             ] = old.pixels[overlap[1] - oy : overlap[3] - oy, overlap[0] - ox : overlap[2] - ox]
+    else:
+        overlap = None if before is None else intersect(before, area)
     for x0, y0, x1, y1 in [area] if overlap is None else rect_minus(area, overlap):
         local = (x0 - area[0], y0 - area[1], x1 - area[0], y1 - area[1])
         compose_exact(buffer, local, area[:2], spec.scale, above, line_width=spec.line_width)
     return area, buffer
+
+
+def reused_area(old: Tile | None, area: Rect, scale: float) -> Rect | None:
+    """Where a patch for `area` at `scale` holds `old`'s pixels, as `grown_patch` copies them."""
+    if old is None or old.scale != scale:
+        return None
+    overlap = intersect(old.area, area)
+    return None if overlap is None else _inset(overlap, old.area, area)
 
 
 def _inset(overlap: Rect, old: Rect, new: Rect) -> Rect | None:
@@ -118,7 +126,8 @@ class StripComposer(QObject):
     ) -> None:
         super().__init__(parent)
         self._shown = shown
-        self._landed = landed  # (tile rectangles now drawn, the new patch's area and pixels, None or KEEP)
+        # (tile rectangles now drawn, the new patch (area and pixels, None or KEEP), where it holds the old one's)
+        self._landed = landed
         self._report = failed
         self._worker = BackgroundWorker(self)
         self._worker.done.connect(self._done)
@@ -159,7 +168,10 @@ class StripComposer(QObject):
                 drawn.append(rect)
         # the patch shown is still the one it grew from (a redraw makes a whole new one)
         patched = todo.patch and patch is todo.patch_from
-        self._landed(drawn, new_patch if patched else KEEP)
+        alike = None
+        if patched and new_patch is not None and todo.reuse:
+            alike = reused_area(todo.patch_from, new_patch[0], todo.tile.scale)
+        self._landed(drawn, new_patch if patched else KEEP, alike)
 
     def _failed(self, tag: tuple[int, Todo], error: Exception) -> None:
         if tag[0] == self._token:

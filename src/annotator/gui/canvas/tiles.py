@@ -11,7 +11,8 @@ from PySide6.QtCore import QObject, QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
-from annotator.gui.canvas.compose import Rect, TileSpec, build_first, build_rest, build_tile
+from annotator.gui.canvas.compose import Rect, TileSpec, build_first, build_rest, build_tile, rect_minus
+from annotator.gui.canvas.render import ANY_SCENE
 from annotator.gui.workers import BackgroundWorker
 
 PATCH_Z = 2.0  # over the selected instance's item (z 1), under labels and marks
@@ -80,7 +81,10 @@ class Tile:
 
 class PatchItem(QGraphicsItem):
     """What lies above the selected instance, inside its box, so painter's order holds while the
-    selected instance is drawn with vectors (see docs/decisions/0003-canvas-rendering.md)."""
+    selected instance is drawn with vectors (see docs/decisions/0003-canvas-rendering.md).
+
+    Its bounding rect holds any image and never changes (in Qt 6.11 a changed one repaints the whole
+    scene); a new patch repaints its own and the old one's area, less what both show alike."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -89,14 +93,22 @@ class PatchItem(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
 
-    def set_tile(self, tile: Tile | None) -> None:
-        self.prepareGeometryChange()
-        self.tile = tile
+    def set_tile(self, tile: Tile | None, *, alike: Rect | None = None) -> None:
+        """`alike`: device pixels (at both tiles' scale) where the new tile holds the old one's pixels."""
+        old, self.tile = self.tile, tile
         self.setVisible(tile is not None)
-        self.update()
+        if old is None or tile is None or alike is None or old.scale != tile.scale:
+            for shown in (old, tile):
+                if shown is not None:
+                    self.update(shown.scene_rect())
+            return
+        s = tile.scale
+        for area in (old.area, tile.area):
+            for x0, y0, x1, y1 in rect_minus(area, alike):
+                self.update(QRectF(x0 / s, y0 / s, (x1 - x0) / s, (y1 - y0) / s))
 
     def boundingRect(self) -> QRectF:
-        return QRectF() if self.tile is None else self.tile.scene_rect()
+        return QRectF(-ANY_SCENE, -ANY_SCENE, 2 * ANY_SCENE, 2 * ANY_SCENE)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if self.tile is not None:

@@ -263,10 +263,10 @@ class Canvas(QGraphicsView):
         margin, selected = self.outline_margin, self._selected_id
         hovered = None if self.hovered_id == selected else self.hovered_id
         overlay = self.overlay
-        self._hover_mark.set_target(overlay.path_of(hovered), margin, staircase=overlay.staircase(hovered))
+        self._hover_mark.set_target(overlay.outline_of(hovered), margin, staircase=overlay.staircase(hovered))
         shown = selected is not None and self.is_shown(selected)
         self._selection_mark.set_target(
-            overlay.path_of(selected) if shown else None, margin, staircase=overlay.staircase(selected)
+            overlay.outline_of(selected) if shown else None, margin, staircase=overlay.staircase(selected)
         )
 
     # -- zoom and pan -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
 
 from annotator.core.geometry import Geometry, Polygons, to_mask_array
-from annotator.gui.canvas.render import rings_path
+from annotator.gui.canvas.render import ANY_SCENE, rings_path
 
 PREVIEW_Z = 3e7  # above instances, labels and the hover/selection marks
 HANDLE_PX = 7  # handle side on screen, in pixels
@@ -88,11 +88,6 @@ class HandlesItem(QGraphicsItem):
         painter.restore()
 
 
-# The preview's bounds, pixels across: wider than any image side the canvas shows, and at the 64x zoom
-# limit still within Qt's int device coordinates (2^30).
-ANY_IMAGE = float(1 << 24)
-
-
 class MaskPreviewItem(QGraphicsItem):
     """The brush's working mask over the image: painted pixels in the class colour, erased pixels dark.
 
@@ -157,7 +152,7 @@ class MaskPreviewItem(QGraphicsItem):
 
     def boundingRect(self) -> QRectF:
         # Any image's: a changing rect (prepareGeometryChange) repaints the whole scene in Qt 6.11.
-        return QRectF(0, 0, ANY_IMAGE, ANY_IMAGE)
+        return QRectF(0, 0, ANY_SCENE, ANY_SCENE)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         exposed = option.exposedRect.intersected(self._touched).toAlignedRect()
