@@ -15,6 +15,7 @@ import pytest
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Instance, Source
+from annotator.inference.models import read_checkpoint
 from annotator.io.coco import load_coco, save_coco
 from training_helpers import TINY_MODEL, tiny_config, write_rectangles
 
@@ -45,7 +46,8 @@ def rectangles(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def trained(rectangles, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
     out = tmp_path_factory.mktemp("model") / "model.pt"
-    result = _train(rectangles, "--out", out, "--epochs", "3", "--input-size", "64", "--batch-size", "2")
+    result = _train(rectangles, "--out", out, "--epochs", "3", "--input-size", "64", "--batch-size", "2",
+                    "--recipe", "rot90=true", "--recipe", "vflip=true", "--recipe", "ema=0.9")  # fmt: skip
     return result, out
 
 
@@ -57,6 +59,10 @@ def test_train_writes_a_model_that_prelabel_uses_with_the_original_ids(trained, 
     assert "training maskrcnn_resnet18_fpn on 6 images (2 for validation), 2 classes" in result.stderr
     assert "epoch 3: loss" in result.stderr and "val mask AP" in result.stderr
     assert "Traceback" not in result.stderr
+    saved = read_checkpoint(model.with_name("model.last.pt")).training
+    recipe = saved["config"]["recipe"]  # --recipe reached the run, and a resume repeats it
+    assert recipe["rot90"] is True and recipe["vflip"] is True and recipe["ema"] == 0.9
+    assert saved["weight_average"]  # the kept model is the weight average
     out = tmp_path / "pre.json"
     labelled = subprocess.run(
         _command("prelabel", rectangles.parent, "--out", out, "--weights", model, "--score-thr", "0.0"),
@@ -122,6 +128,12 @@ def test_bad_input_is_refused_with_one_line(tmp_path, rectangles):
     _one_line_error(epochs, "--epochs must be in")
     images_gone = _train(rectangles, "--out", tmp_path / "m.pt", "--images", tmp_path / "nowhere")
     _one_line_error(images_gone, "none of the 8 images with trainable instances can be read")
+    unknown = _train(rectangles, "--out", tmp_path / "m.pt", "--recipe", "rotate=true")
+    _one_line_error(unknown, "--recipe rotate=true: no such setting; known: batch_size")
+    not_bool = _train(rectangles, "--out", tmp_path / "m.pt", "--recipe", "rot90=maybe")
+    _one_line_error(not_bool, "--recipe rot90=maybe: expected true or false")
+    out_of_range = _train(rectangles, "--out", tmp_path / "m.pt", "--recipe", "ema=1.5")
+    _one_line_error(out_of_range, "ema must be in [0, 1)")
     light_coco = _train(rectangles, "--out", tmp_path / "m.pt", "--weights", "coco")
     _one_line_error(light_coco, "torchvision has no COCO weights for maskrcnn_resnet18_fpn")
 

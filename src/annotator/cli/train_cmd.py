@@ -51,6 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "integer, integers separated by commas, or a word, e.g. --set box_batch_size_per_image=64, "
         "--set anchor_sizes=16,32,64,128, --set head_norm=none",
     )  # fmt: skip
+    parser.add_argument(
+        "--recipe", action="append", default=[], metavar="KEY=VALUE",
+        help="advanced: override one training setting (annotator.inference.train_config.Recipe): a number, "
+        "true or false, or LOW,HIGH, e.g. --recipe rot90=true --recipe vflip=true for images with no up "
+        "(aerial, microscopy), --recipe copy_paste=0.5, --recipe crop=0.5,1, --recipe ema=0.998",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -96,7 +102,7 @@ def _config(args: argparse.Namespace):
 
     from annotator.inference.train_config import DEFAULT_BASE, Recipe, TrainConfig
 
-    recipe = Recipe()
+    recipe = recipe_with(Recipe(), args.recipe)
     if args.batch_size is not None:
         recipe = replace(recipe, batch_size=args.batch_size)
     if args.lr is not None:
@@ -125,6 +131,48 @@ def _model_settings(items: list[str]) -> dict[str, int | str | tuple[int, ...]]:
         except ValueError:
             raise ConfigError(f"--set {item}: expected KEY=INTEGER, KEY=N,N,... or KEY=WORD") from None
     return settings
+
+
+def recipe_with(recipe, items: list[str]):
+    """`recipe` with --recipe KEY=VALUE overrides, each value read as its field's type; the recipe checks
+    the ranges. ConfigError names an unknown key or a value of the wrong kind."""
+    import dataclasses
+
+    from annotator.inference.train_config import ConfigError
+
+    kinds = {field.name: field.type for field in dataclasses.fields(recipe)}
+    changes: dict[str, object] = {}
+    for item in items:
+        key, _, text = (part.strip() for part in item.partition("="))
+        kind = kinds.get(key)
+        if kind is None:
+            raise ConfigError(f"--recipe {item}: no such setting; known: {', '.join(kinds)}")
+        try:
+            changes[key] = _recipe_value(str(kind), text)
+        except ValueError:
+            raise ConfigError(f"--recipe {item}: expected {_recipe_hint(str(kind))}") from None
+    return dataclasses.replace(recipe, **changes)
+
+
+def _recipe_value(kind: str, text: str) -> object:
+    if kind == "bool":
+        if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(text)
+        return text.lower() in ("true", "1", "yes")
+    if kind.startswith("tuple"):
+        low, high = (float(v) for v in text.split(","))
+        return (low, high)
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    return text
+
+
+def _recipe_hint(kind: str) -> str:
+    return {"bool": "true or false", "int": "an integer", "float": "a number"}.get(
+        kind, "LOW,HIGH" if kind.startswith("tuple") else "a word"
+    )
 
 
 def _checkpoint_base(weights: str) -> str | None:

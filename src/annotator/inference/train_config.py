@@ -77,6 +77,8 @@ class Recipe:
         _require(_finite(self.copy_paste) and 0 <= self.copy_paste <= 1, "copy_paste must be in [0, 1]")
         _require(_finite(self.color_jitter) and 0 <= self.color_jitter < 1, "color_jitter must be in [0, 1)")
         _require(_finite(self.ema) and 0 <= self.ema < 1, "ema must be in [0, 1)")
+        _require(_positive(self.grad_clip), "grad_clip must be positive")
+        _require(_finite(self.momentum) and 0 <= self.momentum < 1, "momentum must be in [0, 1)")
 
 
 @dataclass(frozen=True, kw_only=True)
