@@ -101,7 +101,11 @@ class InstanceItem(QGraphicsItem):
         if geometry_changed:
             before = self.outline
             self._build_geometry(region)
-            self.update(changed_area(before, self.outline, self._margin))
+            pad = self._margin
+            if self._pen.style() == Qt.PenStyle.SolidLine:
+                self.update(changed_area(before, self.outline, pad))
+            else:  # a dash pattern runs along the whole outline: it moves everywhere past the change
+                self.update(before.rect.united(self.outline.rect).adjusted(-pad, -pad, pad, pad))
         self._apply_style()
 
     def set_style(self, style: ViewStyle) -> None:

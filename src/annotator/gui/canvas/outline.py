@@ -106,8 +106,18 @@ def changed_area(old: Outline | None, new: Outline | None, pad: float) -> QRectF
     if old is None or new is None:
         shown = new if old is None else old
         return shown.rect.adjusted(-pad, -pad, pad, pad)
+    if not _alike(old.rect, new.rect):  # another instance (hover moving on): both, without comparing pixels
+        return old.rect.united(new.rect).adjusted(-pad, -pad, pad, pad)
     box = changed_box(old.region, new.region)
     if box is None:
         return QRectF()
     x0, y0, x1, y1 = box
     return QRectF(x0, y0, x1 - x0, y1 - y0).adjusted(-pad - 1, -pad - 1, pad + 1, pad + 1)
+
+
+def _alike(a: QRectF, b: QRectF) -> bool:
+    """Boxes that overlap by at least half their union: an edit, worth comparing pixel by pixel."""
+    both = a.intersected(b)
+    inter = both.width() * both.height()
+    union = a.width() * a.height() + b.width() * b.height() - inter
+    return union > 0 and inter >= 0.5 * union
