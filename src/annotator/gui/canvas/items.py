@@ -21,8 +21,8 @@ from annotator.core.model import Category, Instance, Review
 from annotator.core.region import Crop, Region
 from annotator.core.rules import is_unreviewed_prediction
 from annotator.core.session import ViewStyle
-from annotator.gui.canvas.outline import Outline, changed_area
-from annotator.gui.canvas.render import ANY_SCENE, mono_image, set_mono_color
+from annotator.gui.canvas.outline import Outline, bounds_with_room, edited_area
+from annotator.gui.canvas.render import mono_image, set_mono_color
 
 # A mask's outline with more vertices than this is drawn without antialiasing: it is all horizontal and
 # vertical steps along pixel edges, and antialiasing cost 6x the stroke (11 ms for the 4800 vertices of
@@ -59,10 +59,11 @@ def outline_pen(instance: Instance, color: QColor, width: float) -> QPen:
 class InstanceItem(QGraphicsItem):
     """One instance: its pycocotools-exact fill (alpha-blended) and its outline in the class colour.
 
-    Its bounding rect is the whole image and never changes: in Qt 6.11 a changed rect
-    (prepareGeometryChange) repaints the whole scene, 16 ms at 2x for a brush dab on the largest instance.
-    A new geometry repaints only where it differs from the old one, and a repaint draws only the exposed
-    part of the fill and of the outline (`outline.Outline`); docs/decisions/0020.
+    An edit repaints only where the new shape differs from the old one, while the shape stays inside the
+    item's bounding rect: a changed rect (prepareGeometryChange) repaints both rects whole, 16 ms at 2x
+    for a brush dab on the largest instance. An edit that outgrows it takes room to grow
+    (`outline.EDIT_ROOM`). A repaint draws only the exposed part of the fill and of the outline
+    (`outline.Outline`); docs/decisions/0020.
     """
 
     def __init__(
@@ -86,10 +87,12 @@ class InstanceItem(QGraphicsItem):
         self._override_color: QColor | None = None
         self._fill_color = QColor(0, 0, 0, 0)
         self._look: tuple | None = None  # what the last style gave: a change repaints
+        self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
         mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
         self.setCacheMode(mode if cached else QGraphicsItem.CacheMode.NoCache)
         self._build_geometry(region)
+        self._bounds = bounds_with_room(self._shape_rect())  # it is the selected instance: edits grow it
         self._apply_style()
 
     # -- mirroring the model ----------------------------------------------------------------------
@@ -101,11 +104,10 @@ class InstanceItem(QGraphicsItem):
         if geometry_changed:
             before = self.outline
             self._build_geometry(region)
-            pad = self._margin
-            if self._pen.style() == Qt.PenStyle.SolidLine:
-                self.update(changed_area(before, self.outline, pad))
-            else:  # a dash pattern runs along the whole outline: it moves everywhere past the change
-                self.update(before.rect.united(self.outline.rect).adjusted(-pad, -pad, pad, pad))
+            # a dash pattern runs along the whole outline: it moves everywhere past a change
+            solid = self._pen.style() == Qt.PenStyle.SolidLine
+            edited = edited_area(before, self.outline, self._margin) if solid else None
+            self._bounds = _show_change(self, self._bounds, self._shape_rect(), edited, room=True)
         self._apply_style()
 
     def set_style(self, style: ViewStyle) -> None:
@@ -123,6 +125,11 @@ class InstanceItem(QGraphicsItem):
         if margin != self._margin:
             self.prepareGeometryChange()
             self._margin = margin
+            self._bounds = bounds_with_room(self._shape_rect())
+
+    def _shape_rect(self) -> QRectF:
+        m = self._margin
+        return self.outline.rect.adjusted(-m, -m, m, m)
 
     def _build_geometry(self, region: Region | None) -> None:
         width, height = self._image_size
@@ -146,14 +153,11 @@ class InstanceItem(QGraphicsItem):
             for image in self._fill_images:
                 set_mono_color(image, fill)
             self._fill_color, self._look = fill, look
-            m = self._margin
-            self.update(self.outline.rect.adjusted(-m, -m, m, m))
+            self.update()
 
     # -- QGraphicsItem ----------------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        width, height = self._image_size
-        m = self._margin
-        return QRectF(-m, -m, width + 2 * m, height + 2 * m)
+        return QRectF(self._bounds)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         exposed = option.exposedRect
@@ -299,11 +303,11 @@ class MarkItem(QGraphicsItem):
     hovered, yellow on black when selected.
 
     A separate item, so hovering repaints only this outline's rectangle and never invalidates an
-    instance's cache. Like `InstanceItem` its bounding rect is the whole scene and never changes, and a
-    new outline repaints only where it differs from the old one (a brush dab on the largest instance at
-    2x repainted the whole view, twice). Solid pens, so that a repaint of a part of the outline matches
-    the rest of it: the selection's dashes are a pattern fixed on the screen, not a dash pattern (that
-    runs along the whole path and shifts everywhere past a change).
+    instance's cache. Like `InstanceItem`, an edit of its instance repaints only where the outline
+    changed (a brush dab on the largest instance at 2x repainted the whole view, twice). Solid pens, so
+    that a repaint of a part of the outline matches the rest of it: the selection's dashes are a pattern
+    fixed on the screen, not a dash pattern (that runs along the whole path and shifts everywhere past a
+    change).
     """
 
     def __init__(self, *, selected: bool) -> None:
@@ -312,6 +316,7 @@ class MarkItem(QGraphicsItem):
         self._outline: Outline | None = None
         self._margin = 0.0
         self._staircase = False
+        self._bounds = QRectF()
         self.setZValue(SELECTION_Z if selected else HOVER_Z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
@@ -321,19 +326,16 @@ class MarkItem(QGraphicsItem):
         """`staircase`: the outline runs along pixel edges (a mask's), drawn without antialiasing."""
         if outline is self._outline and margin == self._margin and staircase == self._staircase:
             return
-        if margin != self._margin or staircase != self._staircase:
-            changed = changed_area(None, self._outline, self._margin).united(
-                changed_area(None, outline, margin)
-            )
-        else:
-            changed = changed_area(self._outline, outline, margin)
+        edited = None
+        if margin == self._margin and staircase == self._staircase:
+            edited = edited_area(self._outline, outline, margin)
         self._outline, self._margin, self._staircase = outline, margin, staircase
         self.setVisible(outline is not None)
-        if not changed.isEmpty():
-            self.update(changed)
+        shape = QRectF() if outline is None else outline.rect.adjusted(-margin, -margin, margin, margin)
+        self._bounds = _show_change(self, self._bounds, shape, edited, room=self._selected)
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-ANY_SCENE, -ANY_SCENE, 2 * ANY_SCENE, 2 * ANY_SCENE)
+        return QRectF(self._bounds)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         outline = self._outline
@@ -344,7 +346,6 @@ class MarkItem(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         wide = QPen(QColor(0, 0, 0, 160), 5 if self._selected else 4)
         wide.setCosmetic(True)
-        wide.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(wide)
         outline.draw(painter, exposed, self._margin)
         if self._selected:  # yellow dashes, as a pattern fixed on the screen (see the class's docstring)
@@ -355,9 +356,26 @@ class MarkItem(QGraphicsItem):
         else:
             thin = QPen(QColor(255, 255, 255), 2)
         thin.setCosmetic(True)
-        thin.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(thin)
         outline.draw(painter, exposed, self._margin)
+
+
+def _show_change(
+    item: QGraphicsItem, bounds: QRectF, shape: QRectF, edited: QRectF | None, *, room: bool
+) -> QRectF:
+    """Repaint what changed for an item whose shape is now `shape` (scene units, pen included) and
+    return its new bounding rect. `edited`: where an edit changed it (None: another shape, repainted
+    whole). Inside the bounds only the edited area repaints; a shape that outgrew them gets new bounds,
+    and both rects repaint. `room`: new bounds leave room for edits to grow (the selected instance's
+    items; the hover mark's are exact), as do bounds that an edit outgrew."""
+    if edited is not None and bounds.contains(shape):
+        if not edited.isEmpty():
+            item.update(edited)
+        return bounds
+    item.prepareGeometryChange()  # Qt repaints the old bounds and, with update(), the new
+    roomy = (room or edited is not None) and not shape.isEmpty()
+    item.update()
+    return bounds_with_room(shape) if roomy else shape
 
 
 @functools.cache

@@ -21,6 +21,12 @@ from annotator.core.region import Region, changed_box
 from annotator.gui.canvas.render import polygon_of, rings_path
 
 CHUNK = 64  # vertices per run
+# Outlines with fewer vertices are always stroked whole, with the pen as given: cheap enough, and round
+# joins (which drawing in parts needs) cost up to 6x a bevel's on an antialiased polygon of 100 vertices
+PARTS_FROM = 1000
+# An item whose shape an edit outgrew takes this much room around it (of its larger side), so that the
+# next strokes that grow it stay inside its bounding rect (a changed one repaints both rects whole)
+EDIT_ROOM = 0.25
 
 
 class Outline:
@@ -43,17 +49,18 @@ class Outline:
         """Stroke with the painter's pen what reaches `exposed` (item coordinates); `pad`: half the pen's
         width in those units, or more."""
         pen = painter.pen()
-        whole = exposed.adjusted(pad, pad, -pad, -pad).contains(self.rect)
-        if whole or pen.style() != Qt.PenStyle.SolidLine or len(self) <= CHUNK:
+        if len(self) < PARTS_FROM or pen.style() != Qt.PenStyle.SolidLine:
+            painter.drawPath(self.path)
+            return
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)  # drawn whole or in parts, the same pixels
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+        painter.setPen(pen)
+        if exposed.adjusted(pad, pad, -pad, -pad).contains(self.rect):
             painter.drawPath(self.path)
             return
         path = self.part(exposed, pad)
-        if path.isEmpty():
-            return
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-        painter.setPen(pen)
-        painter.drawPath(path)
+        if not path.isEmpty():
+            painter.drawPath(path)
 
     def part(self, area: QRectF, pad: float) -> QPainterPath:
         """The runs whose box comes within `pad` of `area`, as one path of open polylines."""
@@ -98,21 +105,26 @@ class Outline:
         self._boxes = np.concatenate(boxes) if boxes else np.zeros((0, 4))
 
 
-def changed_area(old: Outline | None, new: Outline | None, pad: float) -> QRectF:
-    """What to repaint when `old` is replaced by `new`: where their regions differ, or both whole; `pad`
-    (scene units) around it for the pen. Empty when nothing changed."""
+def edited_area(old: Outline | None, new: Outline | None, pad: float) -> QRectF | None:
+    """Where `new` differs from `old` when it is `old` edited (boxes overlapping by half), `pad` (scene
+    units) around it for the pen; empty when nothing changed. None when it is another shape (hover moving
+    on, another selection): the caller repaints both whole, as two rects (Qt merges an item's repaints
+    into one rect, which between two small instances far apart is most of the view)."""
     if old is new:
         return QRectF()
-    if old is None or new is None:
-        shown = new if old is None else old
-        return shown.rect.adjusted(-pad, -pad, pad, pad)
-    if not _alike(old.rect, new.rect):  # another instance (hover moving on): both, without comparing pixels
-        return old.rect.united(new.rect).adjusted(-pad, -pad, pad, pad)
+    if old is None or new is None or not _alike(old.rect, new.rect):
+        return None
     box = changed_box(old.region, new.region)
     if box is None:
         return QRectF()
     x0, y0, x1, y1 = box
     return QRectF(x0, y0, x1 - x0, y1 - y0).adjusted(-pad - 1, -pad - 1, pad + 1, pad + 1)
+
+
+def bounds_with_room(rect: QRectF) -> QRectF:
+    """`rect` grown by EDIT_ROOM of its larger side on each side (at least 8 units)."""
+    grow = max(8.0, EDIT_ROOM * max(rect.width(), rect.height()))
+    return rect.adjusted(-grow, -grow, grow, grow)
 
 
 def _alike(a: QRectF, b: QRectF) -> bool:

@@ -14,9 +14,9 @@ import shiboken6
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor, QImage, QPainterPath, QPolygonF
 
-# The bounding rect of items that draw anywhere on any image and never change it: in Qt 6.11 a changed
-# bounding rect (prepareGeometryChange) repaints the whole scene (docs/decisions/0020). Wider than any
-# image side the canvas shows, and at the 64x zoom limit still within Qt's int device coordinates.
+# The bounding rect of an item that may draw anywhere on any image and so never changes it (adding,
+# removing or resizing an item repaints its whole rect). Wider than any image side the canvas shows,
+# and at the 64x zoom limit still within Qt's int device coordinates.
 ANY_SCENE = float(1 << 24)
 
 

@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
 from annotator.gui.canvas.compose import Rect, TileSpec, build_first, build_rest, build_tile, rect_minus
-from annotator.gui.canvas.render import ANY_SCENE
+from annotator.gui.canvas.outline import bounds_with_room
 from annotator.gui.workers import BackgroundWorker
 
 PATCH_Z = 2.0  # over the selected instance's item (z 1), under labels and marks
@@ -83,12 +83,14 @@ class PatchItem(QGraphicsItem):
     """What lies above the selected instance, inside its box, so painter's order holds while the
     selected instance is drawn with vectors (see docs/decisions/0003-canvas-rendering.md).
 
-    Its bounding rect holds any image and never changes (in Qt 6.11 a changed one repaints the whole
-    scene); a new patch repaints its own and the old one's area, less what both show alike."""
+    An edit's new patch repaints only where it does not hold the old one's pixels, while it stays inside
+    the item's bounding rect (a changed rect repaints both rects whole); one that outgrew it takes room
+    to grow (`outline.EDIT_ROOM`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tile: Tile | None = None
+        self._bounds = QRectF()
         self.setZValue(PATCH_Z)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
@@ -97,18 +99,20 @@ class PatchItem(QGraphicsItem):
         """`alike`: device pixels (at both tiles' scale) where the new tile holds the old one's pixels."""
         old, self.tile = self.tile, tile
         self.setVisible(tile is not None)
-        if old is None or tile is None or alike is None or old.scale != tile.scale:
-            for shown in (old, tile):
-                if shown is not None:
-                    self.update(shown.scene_rect())
+        rect = QRectF() if tile is None else tile.scene_rect()
+        edit = old is not None and tile is not None and alike is not None and old.scale == tile.scale
+        if edit and self._bounds.contains(rect):
+            s = tile.scale
+            for area in (old.area, tile.area):
+                for x0, y0, x1, y1 in rect_minus(area, alike):
+                    self.update(QRectF(x0 / s, y0 / s, (x1 - x0) / s, (y1 - y0) / s))
             return
-        s = tile.scale
-        for area in (old.area, tile.area):
-            for x0, y0, x1, y1 in rect_minus(area, alike):
-                self.update(QRectF(x0 / s, y0 / s, (x1 - x0) / s, (y1 - y0) / s))
+        self.prepareGeometryChange()  # Qt repaints the old bounds and, with update(), the new
+        self._bounds = bounds_with_room(rect) if edit else rect
+        self.update()
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-ANY_SCENE, -ANY_SCENE, 2 * ANY_SCENE, 2 * ANY_SCENE)
+        return QRectF(self._bounds)
 
     def paint(self, painter: QPainter, option, widget=None) -> None:
         if self.tile is not None:
