@@ -29,6 +29,8 @@ from PySide6.QtWidgets import QApplication
 from annotator.core.geometry import Mask
 from annotator.core.mask_edit import stamp_disc, stamp_segment
 from annotator.core.model import Review
+from annotator.core.region import Region
+from annotator.gui.canvas.outline import PARTS_FROM, Outline
 from annotator.gui.tools import brush
 from annotator.gui.tools.base import ToolKind
 
@@ -257,7 +259,15 @@ def _area(region: QRegion) -> int:
 
 def test_a_brush_release_repaints_near_its_dab_not_the_view(window, sample):
     """The selected instance, its selection outline and the patch above it keep their bounding rects
-    and repaint only where the new mask differs: a changed rect repainted the whole view at release."""
+    and repaint only where the new mask differs: a changed rect repainted the whole view at release.
+    The instance is a large outline (drawn in parts, PARTS_FROM vertices or more): a disc with a
+    band of pin holes."""
+    yy, xx = np.mgrid[0:150, 0:200]
+    distance = np.hypot(xx - 160, yy - 100)
+    holes = (distance > 24) & (distance < 33) & (xx % 2 == 0) & (yy % 2 == 0)
+    jagged = Mask.from_array(((distance <= 35) & ~holes).astype(np.uint8))
+    sample.put_instances([sample.instances[3].with_changes(geometry=jagged)])
+    assert len(Outline(Region(jagged, 150, 200))) >= PARTS_FROM
     canvas = window.canvas
     click(canvas, 135, 100)
     window.editing.actions["tool_brush"].trigger()

@@ -268,17 +268,14 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), image pixels
 
 
 def changed_box(old: Region, new: Region) -> Box | None:
-    """The box of what differs between two regions of one image: the pixels one covers and the other
-    does not, and for polygons the vertices that moved (an outline can move by less than a pixel);
-    None when they are the same. A view repaints only this after an edit (a brush dab on a large
+    """The box of what differs between two regions of one image: for polygons, of the vertices that
+    moved and their neighbours (an outline can move by less than a pixel, and the pixels change only
+    there); else of the pixels one covers and the other does not. None when they are the same. A view repaints only this after an edit (a brush dab on a large
     instance changes a few hundred pixels of a million); conservative (both regions' boxes) when the
     crops lie too far apart to compare cheaply."""
-    boxes = [_pixel_change(old.crops, new.crops), _vertex_change(old.geometry, new.geometry)]
-    found = [box for box in boxes if box is not None]
-    if not found:
-        return None
-    return (min(b[0] for b in found), min(b[1] for b in found), max(b[2] for b in found),
-            max(b[3] for b in found))  # fmt: skip
+    if isinstance(old.geometry, Polygons) and isinstance(new.geometry, Polygons):
+        return _vertex_change(old.geometry, new.geometry)  # the pixels change only between moved edges
+    return _pixel_change(old.crops, new.crops)
 
 
 def _pixel_change(old: tuple[Crop, ...], new: tuple[Crop, ...]) -> Box | None:
@@ -290,6 +287,12 @@ def _pixel_change(old: tuple[Crop, ...], new: tuple[Crop, ...]) -> Box | None:
     y1 = max(c.y0 + c.mask.shape[0] for c in crops)
     if (x1 - x0) * (y1 - y0) > 4 * sum(c.mask.size for c in crops) + 4096:
         return (x0, y0, x1, y1)  # far-apart parts: a frame around them all would be mostly empty
+    if (
+        len(old) == len(new) == 1
+        and (old[0].x0, old[0].y0) == (new[0].x0, new[0].y0)
+        and (old[0].mask.shape == new[0].mask.shape)
+    ):
+        return _box_of(old[0].mask != new[0].mask, x0, y0)
     frames = []
     for side in (old, new):
         frame = np.zeros((y1 - y0, x1 - x0), dtype=bool)
@@ -297,19 +300,19 @@ def _pixel_change(old: tuple[Crop, ...], new: tuple[Crop, ...]) -> Box | None:
             h, w = crop.mask.shape
             frame[crop.y0 - y0 : crop.y0 - y0 + h, crop.x0 - x0 : crop.x0 - x0 + w] |= crop.mask.astype(bool)
         frames.append(frame)
-    differ = frames[0] != frames[1]
+    return _box_of(frames[0] != frames[1], x0, y0)
+
+
+def _box_of(differ: np.ndarray, x0: int, y0: int) -> Box | None:
     rows, cols = np.flatnonzero(differ.any(axis=1)), np.flatnonzero(differ.any(axis=0))
     if not len(rows):
         return None
     return (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
 
 
-def _vertex_change(old: Geometry, new: Geometry) -> Box | None:
-    """For two polygon geometries, the box of the moved vertices and their neighbours (all of both when
-    the rings differ in count); None if none moved or they are not polygons (a mask's outline follows
-    its pixels)."""
-    if not (isinstance(old, Polygons) and isinstance(new, Polygons)):
-        return None
+def _vertex_change(old: Polygons, new: Polygons) -> Box | None:
+    """The box of the moved vertices and their neighbours (all of both when the rings differ in count);
+    None if none moved."""
     if [len(r) for r in old.rings] != [len(r) for r in new.rings]:
         return _points_box([*old.rings, *new.rings])
     moved = []
