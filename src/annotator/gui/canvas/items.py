@@ -92,7 +92,7 @@ class InstanceItem(QGraphicsItem):
         mode = QGraphicsItem.CacheMode.DeviceCoordinateCache
         self.setCacheMode(mode if cached else QGraphicsItem.CacheMode.NoCache)
         self._build_geometry(region)
-        self._bounds = bounds_with_room(self._shape_rect())  # it is the selected instance: edits grow it
+        self._bounds = self._roomy_bounds()
         self._apply_style()
 
     # -- mirroring the model ----------------------------------------------------------------------
@@ -107,7 +107,8 @@ class InstanceItem(QGraphicsItem):
             # a dash pattern runs along the whole outline: it moves everywhere past a change
             solid = self._pen.style() == Qt.PenStyle.SolidLine
             edited = edited_area(before, self.outline, self._margin) if solid else None
-            self._bounds = _show_change(self, self._bounds, self._shape_rect(), edited, room=True)
+            room = len(self.outline) >= PARTS_FROM
+            self._bounds = _show_change(self, self._bounds, self._shape_rect(), edited, room=room)
         self._apply_style()
 
     def set_style(self, style: ViewStyle) -> None:
@@ -125,7 +126,13 @@ class InstanceItem(QGraphicsItem):
         if margin != self._margin:
             self.prepareGeometryChange()
             self._margin = margin
-            self._bounds = bounds_with_room(self._shape_rect())
+            self._bounds = self._roomy_bounds()
+
+    def _roomy_bounds(self) -> QRectF:
+        """Room for a large outline (a mask a brush edits) to grow without a new rect; a small one's
+        exact (a larger rect is repainted whole at each selection)."""
+        shape = self._shape_rect()
+        return bounds_with_room(shape) if len(self.outline) >= PARTS_FROM else shape
 
     def _shape_rect(self) -> QRectF:
         m = self._margin
@@ -332,7 +339,8 @@ class MarkItem(QGraphicsItem):
         self._outline, self._margin, self._staircase = outline, margin, staircase
         self.setVisible(outline is not None)
         shape = QRectF() if outline is None else outline.rect.adjusted(-margin, -margin, margin, margin)
-        self._bounds = _show_change(self, self._bounds, shape, edited, room=self._selected)
+        room = self._selected and outline is not None and len(outline) >= PARTS_FROM
+        self._bounds = _show_change(self, self._bounds, shape, edited, room=room)
 
     def _dash_line(self, outline: Outline | None) -> bool:
         """The selection of a small outline is dashed with Qt's dash pattern (the screen-fixed stripes cost
@@ -376,7 +384,7 @@ def _show_change(
     return its new bounding rect. `edited`: where an edit changed it (None: another shape, repainted
     whole). Inside the bounds only the edited area repaints; a shape that outgrew them gets new bounds,
     and both rects repaint. `room`: new bounds leave room for edits to grow (the selected instance's
-    items; the hover mark's are exact), as do bounds that an edit outgrew."""
+    items when its outline is large; others are exact), as do bounds that an edit outgrew."""
     if edited is not None and bounds.contains(shape):
         if not edited.isEmpty():
             item.update(edited)
