@@ -47,7 +47,7 @@ class Recipe:
     weight_decay: float = 0.05  # with scale_jitter: held-out AP 0.200-0.205 against 0.172 (decision 0010)
     momentum: float = 0.9  # SGD only
     warmup_steps: int = 50
-    final_lr_fraction: float = 0.02
+    final_lr_fraction: float = 0.5  # 0.02 overfitted 80 images: held-out AP50 0.301 -> 0.391 (decision 0010)
     grad_clip: float = 10.0
     hflip: bool = True
     vflip: bool = False
