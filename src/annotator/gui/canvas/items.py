@@ -135,8 +135,14 @@ class InstanceItem(QGraphicsItem):
         return bounds_with_room(shape) if len(self.outline) >= PARTS_FROM else shape
 
     def _shape_rect(self) -> QRectF:
+        """The outline's rect and the fill's pixels (a polygon's can reach past its vertices), with the
+        pen's margin."""
         m = self._margin
-        return self.outline.rect.adjusted(-m, -m, m, m)
+        rect = self.outline.rect
+        for fill in self.fills:
+            height, width = fill.mask.shape
+            rect = rect.united(QRectF(fill.x0, fill.y0, width, height))
+        return rect.adjusted(-m, -m, m, m)
 
     def _build_geometry(self, region: Region | None) -> None:
         width, height = self._image_size
