@@ -68,12 +68,14 @@ def run_ours(
     clock,
     input_size: int | None = None,
     resume: Path | None = None,
+    seed: int = 0,
 ) -> dict:
-    """`annotator train DATA --out OUT --minutes M [--resume LAST]`, timing the training steps only."""
+    """`annotator train DATA --out OUT --minutes M [--resume LAST] [--seed S]`, timing the training steps only."""
     steps: list = []
     config = TrainConfig(
-        data=data, out=out, minutes=minutes, recipe=recipe, model=model, input_size=input_size, resume=resume
-    )
+        data=data, out=out, minutes=minutes, recipe=recipe, model=model, input_size=input_size, resume=resume,
+        seed=seed,
+    )  # fmt: skip
     started, cpu = time.perf_counter(), time.process_time()
     finished = train(config, on_event=lambda e: _log_ours(e, steps), clock=clock)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -191,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, help="override our recipe's learning rate")
     parser.add_argument("--input-size", type=int, help="override our input size")
     parser.add_argument(
+        "--seed", type=int, default=0,
+        help="our run's seed (validation split, image order, augmentation, initial weights): repeat a run with "
+        "other seeds to see how much runs differ with nothing changed",
+    )  # fmt: skip
+    parser.add_argument(
         "--model", action="append", default=[], metavar="KEY=VALUE",
         help="model setting override (an int, or ints separated by commas for a tuple)",
     )  # fmt: skip
@@ -223,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     out = work / f"{args.name}.pt"
     resume = out.with_name(f"{out.stem}.last.pt") if args.resume else None
-    ours = run_ours(data, out, args.minutes, recipe, model, clock, args.input_size, resume)
+    ours = run_ours(data, out, args.minutes, recipe, model, clock, args.input_size, resume, args.seed)
     ours["load"] = (load, os.getloadavg()[0])
     ours["ap"] = held_out_ap(ours["model"], heldout)
     _report("ours", ours)
