@@ -8,7 +8,9 @@ instance. Printed: recall of the planted errors within the top (2 x planted) fla
 top 100. Goal (issue 16): recall >= 0.8 and precision >= 0.5 with predictions from a model trained on
 the other half of the set.
 
-    .venv/bin/python bench/label_errors.py CLEAN.json [PRED.json] [--seed 0] [--fraction 0.05]
+    .venv/bin/python bench/label_errors.py CLEAN.json [PRED.json] [--seed 0] [--fraction 0.05] [--no-edges]
+
+The images are read from beside CLEAN.json, for the audit's edge fit (`--no-edges`: the model alone).
 
 Without PRED the predictions are the clean labels themselves (score 1): a self-check of the audit and
 of this scoring, in which every dropped and swapped instance must be found.
@@ -169,6 +171,9 @@ def main() -> None:
     parser.add_argument("pred", type=Path, nargs="?", help="predictions (default: the clean labels)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fraction", type=float, default=0.05)
+    parser.add_argument(
+        "--no-edges", action="store_true", help="the model alone: do not fit the labels to the image's edges"
+    )
     args = parser.parse_args()
 
     from annotator.core.audit import audit
@@ -178,7 +183,10 @@ def main() -> None:
     clean = load_coco(args.clean).dataset
     planted = plant_errors(clean, seed=args.seed, fraction=args.fraction)
     predictions = clean_as_predictions(clean) if args.pred is None else load_predictions(args.pred, clean)
-    report = audit(planted.dataset, predictions)
+    from annotator.io.image_pixels import ImagePixels
+
+    pixels = None if args.no_edges else ImagePixels(args.clean.parent)
+    report = audit(planted.dataset, predictions, pixels=pixels)
     score = score_flags(report.flags, planted, clean.images)
     print(f"planted {score.planted} errors in {len(clean.instances)} instances; {score.flags} flags")
     for kind, (hit, total) in score.found_by_kind.items():

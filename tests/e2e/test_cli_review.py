@@ -110,6 +110,15 @@ def test_audit_writes_flags_worst_first(coco, tmp_path) -> None:
         if flag["kind"] == "class swap":
             assert flag["prediction"]["category_id"] != anns[flag["instance_id"]]["category_id"]
     assert len({f["key"] for f in flags}) == len(flags)
+    assert any(f["evidence"][0] == "edges" for f in flags)  # the photos were read: loose COCO outlines
+
+    blind = tmp_path / "blind.json"
+    result = _run("audit", coco, predictions, "--out", blind, "--no-images")
+    assert result.returncode == 0, result.stderr
+    assert {e for f in orjson.loads(blind.read_bytes())["flags"] for e in f["evidence"]} <= {
+        "model",
+        "similar labels",
+    }
 
 
 @pytest.mark.parametrize(

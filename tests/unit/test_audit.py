@@ -11,8 +11,17 @@ import numpy as np
 import orjson
 import pytest
 
-from annotator.core.audit import AuditOptions, FlagKind, audit, fix_edit, own_predictions
-from annotator.core.geometry import Mask, Polygons, to_mask_array
+from annotator.core.audit import (
+    AuditOptions,
+    Evidence,
+    FlagKind,
+    LabelFlag,
+    _weighed,
+    audit,
+    fix_edit,
+    own_predictions,
+)
+from annotator.core.geometry import Mask, Polygons, mask_iou, to_mask_array
 from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance, Review, Source
 from annotator.io.coco import save_coco
 from annotator.io.dismissed import dismiss, dismissed_in_file, dismissed_keys, undismiss
@@ -114,6 +123,49 @@ def test_own_predictions_are_accepted_in_place() -> None:
     flag = next(f for f in audit(dataset, predictions).flags if f.kind is FlagKind.MISSING)
     fix_edit(dataset, flag).apply(dataset)
     assert dataset.instances[9].review is Review.ACCEPTED and len(dataset.instances) == 5
+
+
+def _picture(dataset: Dataset) -> np.ndarray:
+    """Image 1 as it was photographed: each object a dark rectangle where `_labels` puts it, truly."""
+    pixels = np.full((H, W, 3), 210, np.uint8)
+    for x, y, w, h in ((10, 10, 30, 30), (60, 10, 30, 30), (110, 10, 20, 20), (150, 60, 20, 20)):
+        pixels[y : y + h, x : x + w] = (40, 60, 80)
+    return pixels
+
+
+def test_a_loose_label_is_found_from_the_picture_and_moved_onto_the_edge() -> None:
+    dataset = _labels()
+    loose = Instance(3, 1, 1, _rect(107, 7, 26, 26), z=2)  # drawn 3 px outside the object all round
+    dataset.put_instances([loose], notify=False)
+    agreeing = {
+        1: tuple(
+            i.with_changes(id=-i.id, source=Source.from_model("m", 0.9)) for i in dataset.instances.values()
+        )
+    }
+    assert audit(dataset, agreeing).flags == ()  # the model takes the person's word: nothing to say
+    flags = audit(dataset, agreeing, pixels=lambda image: _picture(dataset) if image.id == 1 else None).flags
+    assert [(f.kind, f.instance_id, f.evidence) for f in flags] == [(FlagKind.OUTLINE, 3, (Evidence.EDGES,))]
+    assert "3 px outside" in flags[0].message
+    edit = fix_edit(dataset, flags[0])
+    assert edit.text == "Move the outline onto the edge"
+    edit.apply(dataset)
+    truth = np.zeros((H, W), np.uint8)
+    truth[10:30, 110:130] = 1
+    assert mask_iou(to_mask_array(dataset.instances[3].geometry, H, W), truth) > 0.95
+    edit.revert(dataset)
+    assert dataset.instances[3] == loose
+
+
+def test_a_kind_of_flag_raised_on_many_labels_counts_for_less() -> None:
+    swaps = [_flag(FlagKind.CLASS_SWAP, i) for i in range(10)]
+    outline = _flag(FlagKind.OUTLINE, 99)
+    weighed = _weighed([*swaps, outline], labels=40, options=AuditOptions(expected_error_rate=0.05))
+    assert weighed[-1].suspicion == 0.8  # one in 40 labels: as rare as errors are, kept as it was
+    assert [f.suspicion for f in weighed[:-1]] == pytest.approx([0.8 * 2 / 10] * 10)  # 10 in 40: mostly noise
+
+
+def _flag(kind: FlagKind, label: int) -> LabelFlag:
+    return LabelFlag(f"a.png|{kind.value}|{label}", kind, 1, 0.8, label, None, None, "", (Evidence.MODEL,))
 
 
 def test_a_crowd_label_absorbs_predictions_and_is_never_spurious() -> None:

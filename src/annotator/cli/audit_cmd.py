@@ -3,13 +3,17 @@ outline), worst first.
 
 DATA is a COCO JSON, LabelMe JSON or folder, or a `.annotator` project; its accepted instances are the
 labels. PRED is a COCO results list (DATA's image ids) or a COCO dataset with scores (images matched by
-file name); without PRED, the project's own unreviewed predictions are used. Flags dismissed in the
-window (kept in the project) are left out unless `--all`. ISSUES.json is written atomically.
+file name); without PRED, the project's own unreviewed predictions are used. The images are read too
+(from `--images`, or where DATA keeps them), to check each label's outline against the picture's edges
+and to compare its class with similar labels' by shape and colour; `--no-images` skips that. Flags
+dismissed in the window (kept in the project) are left out unless `--all`. ISSUES.json is written
+atomically.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--min-score", type=float, default=0.5, help="ignore predictions scoring less (0.5)")
     parser.add_argument("--all", action="store_true", help="include flags dismissed in the window")
+    parser.add_argument("--images", metavar="DIR", help="the images' folder (default: where DATA keeps them)")
+    parser.add_argument(
+        "--no-images", action="store_true",
+        help="do not read the images: no outline-to-edge check, classes compared by shape alone (faster)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -34,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from annotator.cli.main import UsageError
     from annotator.core.audit import AuditOptions, audit, own_predictions
     from annotator.io.dataset_files import InputFormat, load_dataset_file
+    from annotator.io.image_pixels import ImagePixels
     from annotator.io.jsonfile import write_json
     from annotator.io.output_target import check_dataset_output
 
@@ -41,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("need 0 <= --match-iou < --outline-iou <= 1")
     if not 0 <= args.min_score <= 1:
         raise UsageError("--min-score must be between 0 and 1")
-    loaded = load_dataset_file(args.data)
+    loaded = load_dataset_file(args.data, images_root=args.images)
     dataset = loaded.dataset
-    check_dataset_output(args.out, loaded, [loaded.root, loaded.path.parent], also=[args.pred])
+    check_dataset_output(args.out, loaded, [args.images, loaded.root, loaded.path.parent], also=[args.pred])
     if args.pred is None:
         predictions = own_predictions(dataset)
     else:
@@ -51,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
         predictions = load_predictions(args.pred, dataset)
     options = AuditOptions(match_iou=args.match_iou, outline_iou=args.outline_iou, min_score=args.min_score)
-    report = audit(dataset, predictions, options)
+    pixels = None if args.no_images else ImagePixels(_images_root(args, loaded))
+    report = audit(dataset, predictions, options, pixels=pixels)
+    if pixels is not None:
+        _warn(pixels.problems)
     dismissed: frozenset[str] = frozenset()
     if loaded.format is InputFormat.PROJECT and not args.all:
         from annotator.io.dismissed import dismissed_in_file
@@ -66,6 +79,27 @@ def run(args: argparse.Namespace) -> int:
     print(f"audited {report.images} images ({report.labels} labels, {report.predictions} predictions): "
           f"{summary}; wrote {args.out}")  # fmt: skip
     return 0
+
+
+def _images_root(args: argparse.Namespace, loaded) -> Path:
+    root = args.images or loaded.root
+    if root is None:  # a COCO file: its images beside it or in a usual folder near it
+        from annotator.io.images_root import guess_images_root
+
+        root = guess_images_root(loaded.path)
+    return Path(root)
+
+
+def _warn(problems: list[str]) -> None:
+    for problem in problems[:20]:
+        print(
+            f"annotator audit: warning: {problem} (its labels not checked against the picture)",
+            file=sys.stderr,
+        )
+    if len(problems) > 20:
+        print(
+            f"annotator audit: warning: {len(problems) - 20} more images could not be read", file=sys.stderr
+        )
 
 
 def _payload(args, loaded, report, dismissed: int) -> dict[str, Any]:
@@ -91,6 +125,7 @@ def _flag_dict(flag, image, dataset) -> dict[str, Any]:
         "instance_id": flag.instance_id,
         "iou": None if flag.iou is None else round(flag.iou, 4),
         "message": flag.message,
+        "evidence": [e.value for e in flag.evidence],
     }
     if flag.instance_id is not None:
         out["label_category_id"] = dataset.instances[flag.instance_id].category_id

@@ -11,6 +11,18 @@ best score first, each takes the unmatched label of highest IoU; crowd labels ab
 - bad outline: a match of the same class below `outline_iou`; suspicion = score x how far below.
 Predictions and labels left unmatched are matched once more among themselves at `near_iou`, so an
 object drawn much too large or small is one bad outline rather than a missing and a spurious flag.
+
+Two witnesses besides the model, since a light model trained on few images is a poor one:
+- the picture (with `pixels`): each label fitted to the image's edges (`core.edge_fit`); one whose
+  outline runs 2 or more pixels off a clearly stronger edge is a bad outline, suspicion = the edge
+  strength it lacks, fixed by moving it onto that edge. A light model's masks are too coarse to see a
+  label a few pixels loose (IoU 0.75 or more); the edges see it;
+- the person's other labels (`core.class_consistency`): a label whose most similar labels, by shape
+  (and colour, with `pixels`), mostly carry another class is a class swap, unless the model matched it
+  with its own class (the model saw the pixels).
+Each witness's flags of each kind are weighed by how rare they are (`_weighed`): with a weak model,
+class swaps are raised on a quarter of the labels and would bury every other kind. A label two
+witnesses doubt alike is one flag, suspicion 1 - (1 - a)(1 - b).
 Only images a person has labelled (status done, or holding a label) and the model has seen (holding a
 prediction) are audited: elsewhere every prediction would look like a missing label, or every label
 like a spurious one. Empty predicted masks are ignored.
@@ -22,7 +34,8 @@ flag stays dismissed, and `fix_edit` gives "take the model's version" as one und
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -30,12 +43,24 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 from annotator.core import edits, operations, review
+from annotator.core.class_consistency import NEIGHBOURS, colour_features, odd_ones_out, shape_features
+from annotator.core.edge_fit import edge_fit
 from annotator.core.evaluation import coco_matches, ground_truth
 from annotator.core.model import Dataset, Image, ImageStatus, Instance, Review
+from annotator.core.region import Region
 from annotator.core.rules import is_accepted, is_unreviewed_prediction
 
 SPURIOUS_WEIGHT = 0.5
 DISMISSED_META_KEY = "audit.dismissed"  # project meta key holding the dismissed flag keys (a JSON list)
+
+
+class Evidence(StrEnum):
+    MODEL = "model"  # the predictions
+    EDGES = "edges"  # the image's edges (`core.edge_fit`)
+    LABELS = "similar labels"  # the person's labels most like it (`core.class_consistency`)
+
+
+FIX_PREFERENCE = (Evidence.EDGES, Evidence.MODEL, Evidence.LABELS)
 
 
 class FlagKind(StrEnum):
@@ -51,6 +76,11 @@ class AuditOptions:
     near_iou: float = 0.25  # and, among those left unmatched, this much: one object, badly drawn
     outline_iou: float = 0.85  # a match of the same class below this is a bad outline
     min_score: float = 0.5  # predictions below this are not used at all
+    edge_gain: float = 0.2  # a label whose outline lacks this share of a nearby edge's strength is flagged
+    expected_error_rate: float = 0.05  # share of labels one kind of flag may rightly find (`_weighed`)
+
+
+Pixels = Callable[[Image], "np.ndarray | None"]  # an image's pixels (H x W x 3), None when unreadable
 
 
 @dataclass(frozen=True)
@@ -66,6 +96,7 @@ class LabelFlag:
     prediction: Instance | None
     iou: float | None
     message: str
+    evidence: tuple[Evidence, ...] = (Evidence.MODEL,)  # what raised it; the first one's fix is offered
 
 
 @dataclass(frozen=True)
@@ -94,8 +125,11 @@ def audit(
     dataset: Dataset,
     predictions: Mapping[int, Sequence[Instance]],
     options: AuditOptions | None = None,
+    *,
+    pixels: Pixels | None = None,
 ) -> AuditReport:
-    """Flags for every labelled image, worst first. Predictions need scores (None counts as 1.0)."""
+    """Flags for every labelled image, worst first. Predictions need scores (None counts as 1.0). With
+    `pixels`, labels are also checked against the images' edges."""
     options = options or AuditOptions()
     items = []
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
@@ -105,15 +139,24 @@ def audit(
             continue
         preds = [p for p in given if _score(p) >= options.min_score and _area(p, image) > 0]
         items.append((image, own, preds))
-    flags = audit_images(items, options)
     labels, used = sum(len(i[1]) for i in items), sum(len(i[2]) for i in items)
+    confirmed: set[int] = set()
+    model = audit_images(items, options, confirmed)
+    edges, classes = _label_flags(items, pixels, options)
+    # the model saw the pixels: where it names a label's class, shapes and colours alike do not outvote it
+    classes = [flag for flag in classes if flag.instance_id not in confirmed]
+    flags = _merged(*(_weighed(found, labels, options) for found in (model, edges, classes)))
+    flags.sort(key=lambda f: (-f.suspicion, f.image_id, f.key))
     return AuditReport(tuple(flags), len(items), labels, used)
 
 
 def audit_images(
-    items: Sequence[tuple[Image, Sequence[Instance], Sequence[Instance]]], options: AuditOptions
+    items: Sequence[tuple[Image, Sequence[Instance], Sequence[Instance]]],
+    options: AuditOptions,
+    confirmed: set[int] | None = None,
 ) -> list[LabelFlag]:
     """The flags of these images, worst first; each item is (image, its labels, its scored predictions).
+    `confirmed`, when given, receives the ids of the labels a prediction of their own class matched.
 
     COCOeval matches them all at once, classes pooled (the same object under another class is a swap,
     not a miss and a spurious label): first at `match_iou`; then what is left on both sides again at
@@ -123,6 +166,8 @@ def audit_images(
     leftovers = []
     for image, _, _, pairs, unmatched, unsupported in _matched(items, options.match_iou):
         flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
+        if confirmed is not None:
+            confirmed.update(g.id for p, g, _ in pairs if p.category_id == g.category_id)
         # an unmatched prediction that fits some label as well as a good outline would is a second
         # detection of it; one overlapping less may be a neighbour nobody labelled
         kept = [p for p, best in unmatched if best < options.outline_iou]
@@ -196,6 +241,89 @@ def _as_coco(items) -> tuple[dict, list[dict], dict[int, Instance], dict[int, In
     return gt, results, label_of, prediction_of
 
 
+def _weighed(flags: list[LabelFlag], labels: int, options: AuditOptions) -> list[LabelFlag]:
+    """Each kind of evidence weighed by how rare it is. People get most labels right, so a kind raised on
+    many more than `expected_error_rate` of the labels is mostly the model's own error (a weak classifier
+    disagrees on the class of one object in four): its suspicions count for that much less against the
+    other kinds'. The order within a kind is kept."""
+    counts = Counter(_evidence(flag) for flag in flags)
+    weight = {e: min(1.0, options.expected_error_rate * max(labels, 1) / n) for e, n in counts.items()}
+    return [replace(flag, suspicion=flag.suspicion * weight[_evidence(flag)]) for flag in flags]
+
+
+def _evidence(flag: LabelFlag) -> tuple[FlagKind, Evidence]:
+    return flag.kind, flag.evidence[0]
+
+
+def _label_flags(items, pixels: Pixels | None, options: AuditOptions) -> tuple[list, list]:
+    """What the labels themselves and the pictures say, each image read once: labels whose outlines lie
+    off the image's edges (with `pixels`), and labels whose most similar labels mostly carry another
+    class (`core.class_consistency`, by shape, and by colour with `pixels`)."""
+    edges, rows, shapes, colours = [], [], [], []
+    for image, labels, _ in items:
+        loaded = pixels(image) if pixels is not None and any(not g.iscrowd for g in labels) else None
+        for label in labels:
+            if label.iscrowd:
+                continue
+            crop = Region(label.geometry, image.height, image.width).crop
+            shape = shape_features(crop)
+            if shape is not None:
+                rows.append((image, label))
+                shapes.append(shape)
+                colours.append(None if loaded is None else colour_features(crop, loaded))
+            if loaded is not None and (flag := _edge_flag(image, label, loaded, options)) is not None:
+                edges.append(flag)
+    if not rows:
+        return edges, []
+    features = np.asarray(shapes)
+    if all(c is not None for c in colours):
+        features = np.hstack([features, np.asarray(colours)])
+    classes = []
+    for vote in odd_ones_out(features, [label.category_id for _, label in rows]):
+        image, label = rows[vote.index]
+        message = (
+            f"{vote.proposed_share:.0%} of the {NEIGHBOURS} labels most like it are class {vote.proposed}, "
+            f"{vote.own_share:.0%} class {label.category_id}"
+        )
+        renamed = label.with_changes(category_id=vote.proposed)
+        suspicion = vote.proposed_share - vote.own_share
+        classes.append(
+            _flag(image, FlagKind.CLASS_SWAP, suspicion, label, renamed, None, message, Evidence.LABELS)
+        )
+    return edges, classes
+
+
+def _merged(*sources: list[LabelFlag]) -> list[LabelFlag]:
+    """One flag per key. A label two witnesses doubt alike gets suspicion 1 - (1 - a)(1 - b) and the fix
+    of the one that looked closest: the edges for an outline (it keeps the person's shape), the model
+    for a class (it saw the pixels)."""
+    by_key: dict[str, LabelFlag] = {}
+    for flag in (flag for source in sources for flag in source):
+        other = by_key.get(flag.key)
+        if other is not None:
+            first, second = sorted((flag, other), key=lambda f: FIX_PREFERENCE.index(f.evidence[0]))
+            flag = replace(
+                first,
+                suspicion=1 - (1 - first.suspicion) * (1 - second.suspicion),
+                message=f"{first.message}; {second.message}",
+                evidence=first.evidence + second.evidence,
+            )
+        by_key[flag.key] = flag
+    return list(by_key.values())
+
+
+def _edge_flag(image: Image, label: Instance, loaded: np.ndarray, options) -> LabelFlag | None:
+    fit = edge_fit(loaded, label.geometry)
+    if fit is None or fit.offset == 0 or fit.gain < options.edge_gain:
+        return None
+    geometry = fit.geometry(label.geometry, image.height, image.width)
+    fixed = label.with_changes(geometry=geometry)
+    iou = float(_iou_matrix([fixed], [label], image.height, image.width)[0, 0])
+    side = "outside" if fit.offset < 0 else "inside"
+    message = f"its outline lies {abs(fit.offset)} px {side} the object's edge in the image"
+    return _flag(image, FlagKind.OUTLINE, fit.gain, label, fixed, iou, message, Evidence.EDGES)
+
+
 def _matched_flag(image, prediction, label, iou, options) -> LabelFlag | None:
     score = _score(prediction)
     if prediction.category_id != label.category_id:
@@ -217,7 +345,7 @@ def _missing_flag(image: Image, prediction: Instance, best: float) -> LabelFlag:
     return _flag(image, FlagKind.MISSING, score * (1 - best), None, prediction, best, message)
 
 
-def _flag(image, kind, suspicion, label, prediction, iou, message) -> LabelFlag:
+def _flag(image, kind, suspicion, label, prediction, iou, message, evidence=Evidence.MODEL) -> LabelFlag:
     if label is not None:
         key = f"{image.file_name}|{kind.value}|{label.id}"
     else:
@@ -231,6 +359,7 @@ def _flag(image, kind, suspicion, label, prediction, iou, message) -> LabelFlag:
         prediction=prediction,
         iou=None if iou is None else float(iou),
         message=message,
+        evidence=(evidence,),
     )
 
 
@@ -284,4 +413,9 @@ def fix_edit(dataset: Dataset, flag: LabelFlag, *, model_name: str = "audit") ->
     if flag.kind is FlagKind.CLASS_SWAP:
         return operations.change_class([label], prediction.category_id)
     new = operations.edited(label, geometry=prediction.geometry)
-    return edits.ReplaceInstances((label,), (new,), text="Take the model's outline")
+    text = (
+        "Move the outline onto the edge"
+        if flag.evidence[:1] == (Evidence.EDGES,)
+        else "Take the model's outline"
+    )
+    return edits.ReplaceInstances((label,), (new,), text=text)

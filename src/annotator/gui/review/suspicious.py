@@ -29,13 +29,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.audit import AuditReport, FlagKind, LabelFlag, audit, fix_edit, own_predictions
+from annotator.core.audit import AuditReport, Evidence, FlagKind, LabelFlag, audit, fix_edit, own_predictions
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.review.navigate import ModelOutline, go_to
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 from annotator.io.dismissed import dismiss, dismissed_keys
 from annotator.io.errors import DatasetError
+from annotator.io.image_pixels import ImagePixels
 from annotator.io.predictions import load_predictions
 
 COLUMNS = ("Suspicion", "Kind", "What", "Image")
@@ -44,12 +45,13 @@ OWN = "the project's unreviewed predictions"
 MAX_ROWS = 5000  # the worst ones; 50,000 rows took about a second to build on the GUI thread
 
 
-def audit_work(path: Path | None) -> Callable[[Dataset], AuditReport]:
-    """The audit of a snapshot against its own predictions (`path` None) or a predictions file."""
+def audit_work(path: Path | None, root: Path | None = None) -> Callable[[Dataset], AuditReport]:
+    """The audit of a snapshot against its own predictions (`path` None) or a predictions file; with the
+    images' folder `root`, labels are also checked against the pictures (edges, colours)."""
 
     def work(snapshot: Dataset) -> AuditReport:
         predictions = own_predictions(snapshot) if path is None else load_predictions(path, snapshot)
-        return audit(snapshot, predictions)
+        return audit(snapshot, predictions, pixels=None if root is None else ImagePixels(root))
 
     return work
 
@@ -71,7 +73,34 @@ def describe(flag: LabelFlag, dataset: Dataset) -> str:
         return f"{label_name}, no prediction"
     if flag.kind is FlagKind.CLASS_SWAP:
         return f"{label_name} → {name(prediction.category_id)}"
+    if flag.evidence[:1] == (Evidence.EDGES,):
+        return f"{label_name}, off the image's edge"
     return f"{label_name}, IoU {flag.iou:.2f}"
+
+
+def kind_text(flag: LabelFlag) -> str:
+    """The kind, and who raised it: "bad outline (edges, model)"."""
+    return (
+        f"{flag.kind.value} ({', '.join(e.value for e in flag.evidence)})"
+        if flag.evidence
+        else flag.kind.value
+    )
+
+
+def fix_text(flag: LabelFlag | None, dataset: Dataset | None) -> str:
+    """What the fix button does for this flag."""
+    if flag is None:
+        return "Take the suggested fix"
+    if flag.kind is FlagKind.MISSING:
+        return "Add the model's instance"
+    if flag.kind is FlagKind.SPURIOUS:
+        return "Delete the label"
+    if flag.kind is FlagKind.CLASS_SWAP:
+        category = dataset.categories.get(flag.prediction.category_id) if dataset is not None else None
+        return f"Make it {category.name if category else f'class {flag.prediction.category_id}'}"
+    if flag.evidence[:1] == (Evidence.EDGES,):
+        return "Move the outline onto the edge"
+    return "Take the model's outline"
 
 
 class SuspiciousLabelsDock(QDockWidget):
@@ -86,7 +115,7 @@ class SuspiciousLabelsDock(QDockWidget):
         self.flags: dict[str, LabelFlag] = {}  # shown, by key
         self._filling = False
         self.outline = ModelOutline(window)
-        self.job = SnapshotJob(self.session, lambda: audit_work(self.predictions_path), self)
+        self.job = SnapshotJob(self.session, lambda: audit_work(self.predictions_path, self._root()), self)
         self._build()
         self.job.finished.connect(self._on_result)
         self.job.failed.connect(self._on_failed)
@@ -119,7 +148,7 @@ class SuspiciousLabelsDock(QDockWidget):
             header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(self._on_current)
         self.tree.itemClicked.connect(lambda item, _column: self._go(item))
-        self.take_button = QPushButton("Take the model's version", toolTip="One undoable edit")
+        self.take_button = QPushButton(fix_text(None, None), toolTip="One undoable edit")
         self.dismiss_button = QPushButton("Dismiss", toolTip="Not an error: hide it, also after reopening")
         self.take_button.clicked.connect(self.take_model_version)
         self.dismiss_button.clicked.connect(self.dismiss_current)
@@ -188,7 +217,7 @@ class SuspiciousLabelsDock(QDockWidget):
                 break
             image = live.images.get(flag.image_id)
             what, name = describe(flag, self.snapshot), image.file_name if image else "?"
-            item = QTreeWidgetItem([f"{flag.suspicion:.2f}", flag.kind.value, what, name])
+            item = QTreeWidgetItem([f"{flag.suspicion:.2f}", kind_text(flag), what, name])
             item.setData(0, KEY_ROLE, flag.key)
             item.setTextAlignment(0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             for column in range(len(COLUMNS)):
@@ -247,7 +276,9 @@ class SuspiciousLabelsDock(QDockWidget):
         self.outline.show(flag.image_id, None if shown_already else prediction.geometry)
 
     def _update_buttons(self) -> None:
-        chosen = self.current_flag() is not None
+        flag = self.current_flag()
+        chosen = flag is not None
+        self.take_button.setText(fix_text(flag, self.snapshot))
         self.take_button.setEnabled(chosen)
         self.dismiss_button.setEnabled(chosen)
 
@@ -304,6 +335,11 @@ class SuspiciousLabelsDock(QDockWidget):
     def _on_session(self, change: SessionChange) -> None:
         if change.kind is SessionEvent.DOCUMENT:
             self._follow_document()
+
+    def _root(self) -> Path | None:
+        document = self.session.document
+        root = getattr(document, "root", None)
+        return None if root is None else Path(root)
 
     def _follow_document(self) -> None:
         store = getattr(self.session.document, "store", None)
