@@ -9,10 +9,10 @@ as anchors), or at random. After each round the model is scored on held-out imag
 COCOeval). Printed per seed: both AP curves; then how many images the ranked order needed to reach the
 random order's final AP, as a fraction of random's count. Target (issue 16): at most 60%.
 
-    PYTHONPATH=src:bench .venv/bin/python bench/active_learning.py [--seeds 3] [--rounds 4]
+    PYTHONPATH=src:bench .venv/bin/python bench/active_learning.py [--seeds 3] [--first-seed 0] [--rounds 4]
         [--start 12] [--step 12] [--minutes 3] [--work DIR]
 
-`--minutes` is each round's training budget in CPU seconds per core (`--clock cpu` of bench/train.py),
+`--minutes` is each round's training budget in CPU minutes per core (`--clock cpu` of bench/train.py),
 so other work on shared cores does not change what a round learns.
 """
 
@@ -169,6 +169,9 @@ def images_to_reach(curve: list[tuple[int, float]], target: float) -> float | No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--first-seed", type=int, default=0, help="run seeds FIRST.. (split the seeds over processes)"
+    )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--start", type=int, default=12)
     parser.add_argument("--step", type=int, default=12)
@@ -184,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         write_set(heldout.parent, 40, seed=11)
     print(f"pool {len(items)} images from {args.scenes} scenes; load {os.getloadavg()[0]:.1f}; work {work}")
     fractions = []
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         curves = {
             name: run_strategy(name, args, work, items, descriptors, heldout, seed)
             for name in ("random", "ranked")
