@@ -3,7 +3,9 @@ back to the same pixels, area computed once."""
 
 from __future__ import annotations
 
+import gc
 import tracemalloc
+import weakref
 
 import numpy as np
 from hypothesis import given, settings
@@ -171,3 +173,21 @@ def test_changed_box_of_polygons_covers_a_vertex_moved_by_less_than_a_pixel():
     assert (
         changed_box(Region(Polygons((square,)), 50, 50), Region(Polygons((square.copy(),)), 50, 50)) is None
     )
+
+
+def test_changed_box_answers_each_old_region_for_itself_and_lets_it_go():
+    """The answer is kept on the new region for the item and the mark that both ask; another old region
+    gets its own answer, and the kept one does not keep the old region's pixels alive."""
+    before = np.zeros((40, 40), np.uint8)
+    before[5:30, 5:30] = 1
+    after = before.copy()
+    after[28:35, 28:35] = 1
+    other = before.copy()
+    other[0:3, 0:3] = 1
+    old, new = Region(Mask.from_array(before), 40, 40), Region(Mask.from_array(after), 40, 40)
+    assert changed_box(old, new) == changed_box(old, new) == (28, 28, 35, 35)
+    assert changed_box(Region(Mask.from_array(other), 40, 40), new) == (0, 0, 35, 35)
+    gone = weakref.ref(old)
+    del old
+    gc.collect()
+    assert gone() is None

@@ -11,6 +11,7 @@ keeps every mask in memory.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -61,6 +62,7 @@ class Region:
         self.geometry, self.height, self.width = geometry, height, width
         self._crop: Crop | None = None
         self._crops: tuple[Crop, ...] | None = None
+        self._changed_from: tuple[weakref.ref, Box | None] | None = None  # `changed_box`'s last answer
 
     @property
     def rle(self) -> Rle:
@@ -270,12 +272,19 @@ Box = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive), image pixels
 def changed_box(old: Region, new: Region) -> Box | None:
     """The box of what differs between two regions of one image: for polygons, of the vertices that
     moved and their neighbours (an outline can move by less than a pixel, and the pixels change only
-    there); else of the pixels one covers and the other does not. None when they are the same. A view repaints only this after an edit (a brush dab on a large
-    instance changes a few hundred pixels of a million); conservative (both regions' boxes) when the
-    crops lie too far apart to compare cheaply."""
+    there); else of the pixels one covers and the other does not. None when they are the same. A view
+    repaints only this after an edit (a brush dab on a large instance changes a few hundred pixels of a
+    million); conservative (both regions' boxes) when the crops lie too far apart to compare cheaply.
+    Kept on `new` for `old` (weakly): the instance's item and its selection mark ask about the same edit."""
+    memo = new._changed_from
+    if memo is not None and memo[0]() is old:
+        return memo[1]
     if isinstance(old.geometry, Polygons) and isinstance(new.geometry, Polygons):
-        return _vertex_change(old.geometry, new.geometry)  # the pixels change only between moved edges
-    return _pixel_change(old.crops, new.crops)
+        box = _vertex_change(old.geometry, new.geometry)  # the pixels change only between moved edges
+    else:
+        box = _pixel_change(old.crops, new.crops)
+    new._changed_from = (weakref.ref(old), box)
+    return box
 
 
 def _pixel_change(old: tuple[Crop, ...], new: tuple[Crop, ...]) -> Box | None:
