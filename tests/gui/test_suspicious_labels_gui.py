@@ -133,6 +133,7 @@ def test_a_loose_outline_is_moved_onto_the_photos_edge_in_one_undo_step(window, 
     assert row.text(1).startswith("bad outline (edges") and "off the image's edge" in row.text(2)
     before = dataset.instances[flag.instance_id]
     dock.tree.setCurrentItem(row)
+    assert dock.outline.item is not None  # the outline on the edge, drawn beside the label
     assert dock.take_button.text() == "Move the outline onto the edge"
     dock.take_button.click()
     assert dataset.instances[flag.instance_id].geometry == flag.prediction.geometry != before.geometry

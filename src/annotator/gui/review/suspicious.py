@@ -272,7 +272,11 @@ class SuspiciousLabelsDock(QDockWidget):
             box = prediction.geometry.bbox(image.height, image.width)
         if not go_to(self.window, flag.image_id, target, box=box):
             return
-        shown_already = prediction is None or target == prediction.id  # the project's own, selected
+        # the selected instance shows it already: the project's own prediction, or the label renamed
+        selected = live.instances.get(target) if target is not None else None
+        shown_already = prediction is None or (
+            selected is not None and selected.geometry is prediction.geometry
+        )
         self.outline.show(flag.image_id, None if shown_already else prediction.geometry)
 
     def _update_buttons(self) -> None:
