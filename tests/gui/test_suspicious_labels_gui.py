@@ -272,3 +272,12 @@ def test_a_category_id_that_is_not_a_number_is_named_in_our_words(
     assert not window.open_path(file, dataset=path)
     assert messages == [said]
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_an_image_that_cannot_be_read_is_said_and_its_labels_still_audited(window, project, qtbot):
+    dock, dataset = window.assisted.suspicious, window.document.dataset
+    image = next(i for i in dataset.images.values() if dataset.instances_of(i.id))
+    (window.document.root / image.file_name).unlink()  # gone from the disk since the project was made
+    run_and_wait(qtbot, dock.job, dock.run)
+    assert "1 image could not be read" in dock.state_label.text()
+    assert any(dock.flags[k].image_id == image.id for k in _keys(dock))  # the model's flags still there

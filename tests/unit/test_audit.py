@@ -143,6 +143,8 @@ def test_a_loose_label_is_found_from_the_picture_and_moved_onto_the_edge() -> No
         )
     }
     assert audit(dataset, agreeing).flags == ()  # the model takes the person's word: nothing to say
+    unread = audit(dataset, agreeing, pixels=lambda image: None)
+    assert unread.flags == () and unread.unread == (1,)  # a picture that cannot be read: said, not flagged
     flags = audit(dataset, agreeing, pixels=lambda image: _picture(dataset) if image.id == 1 else None).flags
     assert [(f.kind, f.instance_id, f.evidence) for f in flags] == [(FlagKind.OUTLINE, 3, (Evidence.EDGES,))]
     assert "3 px outside" in flags[0].message

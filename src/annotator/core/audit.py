@@ -105,6 +105,7 @@ class AuditReport:
     images: int  # audited
     labels: int
     predictions: int
+    unread: tuple[int, ...] = ()  # image ids whose pixels could not be read: not checked against them
 
     def without(self, dismissed: Iterable[str]) -> AuditReport:
         """The report less the flags whose keys were dismissed."""
@@ -142,12 +143,13 @@ def audit(
     labels, used = sum(len(i[1]) for i in items), sum(len(i[2]) for i in items)
     confirmed: set[int] = set()
     model = audit_images(items, options, confirmed)
-    edges, classes = _label_flags(items, pixels, options)
+    unread: list[int] = []
+    edges, classes = _label_flags(items, pixels, options, unread)
     # the model saw the pixels: where it names a label's class, shapes and colours alike do not outvote it
     classes = [flag for flag in classes if flag.instance_id not in confirmed]
     flags = _merged(*(_weighed(found, labels, options) for found in (model, edges, classes)))
     flags.sort(key=lambda f: (-f.suspicion, f.image_id, f.key))
-    return AuditReport(tuple(flags), len(items), labels, used)
+    return AuditReport(tuple(flags), len(items), labels, used, tuple(unread))
 
 
 def audit_images(
@@ -255,13 +257,16 @@ def _evidence(flag: LabelFlag) -> tuple[FlagKind, Evidence]:
     return flag.kind, flag.evidence[0]
 
 
-def _label_flags(items, pixels: Pixels | None, options: AuditOptions) -> tuple[list, list]:
+def _label_flags(items, pixels: Pixels | None, options: AuditOptions, unread: list[int]) -> tuple[list, list]:
     """What the labels themselves and the pictures say, each image read once: labels whose outlines lie
     off the image's edges (with `pixels`), and labels whose most similar labels mostly carry another
-    class (`core.class_consistency`, by shape, and by colour with `pixels`)."""
+    class (`core.class_consistency`, by shape, and by colour with `pixels`). Images that could not be
+    read go to `unread`; their labels are compared by shape alone."""
     edges, rows, shapes, colours = [], [], [], []
     for image, labels, _ in items:
         loaded = pixels(image) if pixels is not None and any(not g.iscrowd for g in labels) else None
+        if pixels is not None and loaded is None and any(not g.iscrowd for g in labels):
+            unread.append(image.id)
         for label in labels:
             if label.iscrowd:
                 continue

@@ -4,9 +4,10 @@ The predictions audited are the project's own unreviewed ones, or a file the per
 results, or COCO with scores: `io.predictions`). The audit runs in the background on a snapshot; an edit
 made meanwhile drops its result, and the queue shown then says it is out of date until it is run again.
 A row is one click from its label (or, for a possibly missing one, from the model's instance); the
-model's version is drawn beside it as a dashed outline. "Take the model's version" is one undoable edit
-(`audit.fix_edit`), refused when the label changed since the audit; "Dismiss" is remembered in the
-project file (`io.dismissed`), so the flag stays away after reopening and from `annotator audit`.
+suggested version is drawn beside it as a dashed outline. Taking it (the model's version, or the label
+moved onto the picture's edge) is one undoable edit (`audit.fix_edit`), refused when the label changed
+since the audit; "Dismiss" is remembered in the project file (`io.dismissed`), so the flag stays away
+after reopening and from `annotator audit`.
 """
 
 from __future__ import annotations
@@ -242,6 +243,11 @@ class SuspiciousLabelsDock(QDockWidget):
             )
             if len(report.flags) - hidden > MAX_ROWS:
                 text += f" (the worst {MAX_ROWS} of {len(report.flags) - hidden} listed)"
+            if report.unread:
+                count = len(report.unread)
+                text += (
+                    f"; {count} image{'s' if count > 1 else ''} could not be read, outlines not checked there"
+                )
             if report.images == 0:
                 text = "Nothing to audit: an image needs labels (accepted, edited or drawn) and predictions."
             if self.job.stale:
