@@ -54,7 +54,7 @@ class Recipe:
     rot90: bool = False
     scale_jitter: tuple[float, float] = (0.5, 1.5)
     crop: tuple[float, float] = (1.0, 1.0)
-    copy_paste: float = 0.0
+    copy_paste: float = 0.5  # held-out AP50 0.391-0.404 -> 0.452-0.494 in 20 minutes (decision 0010)
     color_jitter: float = 0.0
     ema: float = 0.0  # the decay of the weight average that is validated and kept (0: the weights as trained)
     precision: str = "auto"
@@ -139,7 +139,8 @@ class TrainConfig:
             raise ConfigError("a training config must be a JSON object")
         values = dict(data)
         try:
-            recipe = Recipe(**dict(values.pop("recipe", {}) or {}))
+            # a config from before copy-paste existed trained without it: a resume goes on the same way
+            recipe = Recipe(**{"copy_paste": 0.0, **dict(values.pop("recipe", {}) or {})})
             return cls(recipe=recipe, **values)
         except TypeError as exc:
             raise ConfigError(f"bad training config: {exc}") from None
