@@ -110,7 +110,8 @@ def _assert_resumed_only_the_rest(result: subprocess.CompletedProcess, finished:
     assert result.returncode == 0, result.stderr
     rest = COUNT - finished
     assert f"{finished} of {COUNT} images done earlier, {rest} to do" in result.stderr
-    assert f"{rest}/{rest} images" in result.stderr  # the progress counts only the rest
+    if rest:  # Ray can hand back the last images in one burst, journalled before the kill lands
+        assert f"{rest}/{rest} images" in result.stderr  # the progress counts only the rest
 
 
 @pytest.mark.slow
