@@ -9,6 +9,7 @@ import pytest
 
 from annotator.core.edge_fit import edge_fit
 from annotator.core.geometry import Mask, mask_iou, to_mask_array
+from annotator.core.region import Region
 
 H, W = 120, 160
 
@@ -35,7 +36,7 @@ def _grown(mask: np.ndarray, pixels: int) -> np.ndarray:
 def test_a_loose_or_tight_label_is_moved_back_onto_the_edge(drawn: int) -> None:
     pixels, truth = _scene()
     label = Mask.from_array(_grown(truth, drawn))
-    fit = edge_fit(pixels, label)
+    fit = edge_fit(pixels, Region(label, H, W).crop)
     assert fit.offset == -drawn and fit.gain > 0.4
     fixed = to_mask_array(fit.geometry(label, H, W), H, W)
     assert mask_iou(fixed, truth) > 0.97 > mask_iou(to_mask_array(label, H, W), truth)
@@ -44,18 +45,18 @@ def test_a_loose_or_tight_label_is_moved_back_onto_the_edge(drawn: int) -> None:
 @pytest.mark.parametrize("drawn", [-1, 0, 1])
 def test_a_label_on_the_edge_or_a_pixel_off_is_left_alone(drawn: int) -> None:
     pixels, truth = _scene()
-    fit = edge_fit(pixels, Mask.from_array(_grown(truth, drawn)))
+    fit = edge_fit(pixels, Region(Mask.from_array(_grown(truth, drawn)), H, W).crop)
     assert fit.offset == 0 and fit.gain == 0
 
 
 def test_an_empty_label_has_no_fit_and_a_label_at_the_image_border_still_fits() -> None:
     pixels, truth = _scene()
-    assert edge_fit(pixels, Mask.from_array(np.zeros((H, W), np.uint8))) is None
+    assert edge_fit(pixels, Region(Mask.from_array(np.zeros((H, W), np.uint8)), H, W).crop) is None
     shifted = np.roll(truth, -45, axis=1)  # the disc cut by the left border
     pixels[:] = 120
     pixels[shifted > 0] = 20
     label = Mask.from_array(_grown(shifted, 3))
-    fit = edge_fit(pixels, label)
+    fit = edge_fit(pixels, Region(label, H, W).crop)
     assert fit.offset == -3
     assert mask_iou(to_mask_array(fit.geometry(label, H, W), H, W), shifted) > 0.97
 
@@ -65,5 +66,5 @@ def test_an_erosion_that_would_leave_less_than_half_the_label_is_not_suggested()
     line = np.zeros((H, W), np.uint8)
     cv2.line(line, (10, 60), (150, 60), 1, 2)  # a thin dark line
     pixels[line > 0] = 0
-    fit = edge_fit(pixels, Mask.from_array(_grown(line, 2)))
+    fit = edge_fit(pixels, Region(Mask.from_array(_grown(line, 2)), H, W).crop)
     assert fit.offset >= -1

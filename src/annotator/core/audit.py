@@ -264,8 +264,9 @@ def _label_flags(items, pixels: Pixels | None, options: AuditOptions, unread: li
     read go to `unread`; their labels are compared by shape alone."""
     edges, rows, shapes, colours = [], [], [], []
     for image, labels, _ in items:
-        loaded = pixels(image) if pixels is not None and any(not g.iscrowd for g in labels) else None
-        if pixels is not None and loaded is None and any(not g.iscrowd for g in labels):
+        wanted = pixels is not None and any(not g.iscrowd for g in labels)
+        loaded = pixels(image) if wanted else None
+        if wanted and loaded is None:
             unread.append(image.id)
         for label in labels:
             if label.iscrowd:
@@ -276,7 +277,7 @@ def _label_flags(items, pixels: Pixels | None, options: AuditOptions, unread: li
                 rows.append((image, label))
                 shapes.append(shape)
                 colours.append(None if loaded is None else colour_features(crop, loaded))
-            if loaded is not None and (flag := _edge_flag(image, label, loaded, options)) is not None:
+            if loaded is not None and (flag := _edge_flag(image, label, crop, loaded, options)) is not None:
                 edges.append(flag)
     if not rows:
         return edges, []
@@ -317,8 +318,8 @@ def _merged(*sources: list[LabelFlag]) -> list[LabelFlag]:
     return list(by_key.values())
 
 
-def _edge_flag(image: Image, label: Instance, loaded: np.ndarray, options) -> LabelFlag | None:
-    fit = edge_fit(loaded, label.geometry)
+def _edge_flag(image: Image, label: Instance, crop, loaded: np.ndarray, options) -> LabelFlag | None:
+    fit = edge_fit(loaded, crop)
     if fit is None or fit.offset == 0 or fit.gain < options.edge_gain:
         return None
     geometry = fit.geometry(label.geometry, image.height, image.width)

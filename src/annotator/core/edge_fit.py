@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from annotator.core.geometry import Geometry, Mask
-from annotator.core.region import Region
+from annotator.core.region import Crop
 from annotator.core.rle_splice import splice
 
 REACH = 5  # pixels the outline is moved in and out
@@ -52,11 +52,10 @@ def edge_strength(pixels: np.ndarray) -> np.ndarray:
     return strength
 
 
-def edge_fit(pixels: np.ndarray, geometry: Geometry, *, reach: int = REACH) -> EdgeFit | None:
-    """How far the outline of `geometry` lies from the image's strongest nearby edge; None for an empty
-    label. `pixels` is the whole image (H x W, or H x W x C), as the label's coordinates are."""
+def edge_fit(pixels: np.ndarray, crop: Crop, *, reach: int = REACH) -> EdgeFit | None:
+    """How far the outline of a label (its pixels, `Region.crop`) lies from the image's strongest nearby
+    edge; None for an empty label. `pixels` is the whole image (H x W, or H x W x C)."""
     height, width = pixels.shape[:2]
-    crop = Region(geometry, height, width).crop
     if crop.empty:
         return None
     margin = reach + 2  # the moved outline's outer side, and a pixel for the Sobel kernel
