@@ -38,6 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import NamedTuple
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -141,35 +142,40 @@ def audit(
         preds = [p for p in given if _score(p) >= options.min_score and _area(p, image) > 0]
         items.append((image, own, preds))
     labels, used = sum(len(i[1]) for i in items), sum(len(i[2]) for i in items)
-    confirmed: set[int] = set()
-    model = audit_images(items, options, confirmed)
+    model = audit_images(items, options)
     unread: list[int] = []
     edges, classes = _label_flags(items, pixels, options, unread)
     # the model saw the pixels: where it names a label's class, shapes and colours alike do not outvote it
-    classes = [flag for flag in classes if flag.instance_id not in confirmed]
-    flags = _merged(*(_weighed(found, labels, options) for found in (model, edges, classes)))
+    classes = [flag for flag in classes if flag.instance_id not in model.confirmed]
+    flags = _merged(*(_weighed(found, labels, options) for found in (model.flags, edges, classes)))
     flags.sort(key=lambda f: (-f.suspicion, f.image_id, f.key))
     return AuditReport(tuple(flags), len(items), labels, used, tuple(unread))
+
+
+class ModelFindings(NamedTuple):
+    """What the model's predictions say of the labels: `flags` worst first, and `confirmed`, the labels
+    a prediction of their own class matched (the other witnesses do not outvote the model on those)."""
+
+    flags: list[LabelFlag]
+    confirmed: frozenset[int]
 
 
 def audit_images(
     items: Sequence[tuple[Image, Sequence[Instance], Sequence[Instance]]],
     options: AuditOptions,
-    confirmed: set[int] | None = None,
-) -> list[LabelFlag]:
-    """The flags of these images, worst first; each item is (image, its labels, its scored predictions).
-    `confirmed`, when given, receives the ids of the labels a prediction of their own class matched.
+) -> ModelFindings:
+    """The model's findings on these images; each item is (image, its labels, its scored predictions).
 
     COCOeval matches them all at once, classes pooled (the same object under another class is a swap,
     not a miss and a spurious label): first at `match_iou`; then what is left on both sides again at
     `near_iou`, so a badly drawn object is one bad-outline flag rather than a missing and a spurious one.
     """
     flags: list[LabelFlag] = []
+    confirmed: set[int] = set()
     leftovers = []
     for image, _, _, pairs, unmatched, unsupported in _matched(items, options.match_iou):
         flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
-        if confirmed is not None:
-            confirmed.update(g.id for p, g, _ in pairs if p.category_id == g.category_id)
+        confirmed.update(g.id for p, g, _ in pairs if p.category_id == g.category_id)
         # an unmatched prediction that fits some label as well as a good outline would is a second
         # detection of it; one overlapping less may be a neighbour nobody labelled
         kept = [p for p, best in unmatched if best < options.outline_iou]
@@ -183,7 +189,7 @@ def audit_images(
             suspicion = SPURIOUS_WEIGHT * (1 - best)
             flags.append(_flag(image, FlagKind.SPURIOUS, suspicion, label, None, best, message))
     flags.sort(key=lambda f: (-f.suspicion, f.image_id, f.key))
-    return flags
+    return ModelFindings(flags, frozenset(confirmed))
 
 
 def _matched(items, threshold: float):
