@@ -5,6 +5,8 @@ that the project keeps; a dismissed flag stays dismissed after reopening; a pred
 from __future__ import annotations
 
 import html
+import re
+import threading
 
 import orjson
 import pytest
@@ -281,3 +283,28 @@ def test_an_image_that_cannot_be_read_is_said_and_its_labels_still_audited(windo
     run_and_wait(qtbot, dock.job, dock.run)
     assert "1 image could not be read" in dock.state_label.text()
     assert any(dock.flags[k].image_id == image.id for k in _keys(dock))  # the model's flags still there
+
+
+def test_a_running_audit_counts_the_images_it_has_read(window, project, qtbot, monkeypatch):
+    """Reading thousands of photos takes minutes: the dock says how far it is, not just "Auditing…"."""
+    dock = window.assisted.suspicious
+    first_read, go_on = threading.Event(), threading.Event()
+    read = ImagePixels.__call__
+
+    def slow_after_the_first(self, image):
+        if first_read.is_set():
+            go_on.wait(10)
+        first_read.set()
+        return read(self, image)
+
+    monkeypatch.setattr(ImagePixels, "__call__", slow_after_the_first)
+    with qtbot.waitSignal(dock.job.finished, timeout=30000):
+        dock.run()
+        qtbot.waitUntil(
+            lambda: bool(re.search(r"Auditing… 1 of \d+ images", dock.state_label.text())), timeout=10000
+        )
+        total = int(re.search(r"of (\d+) images", dock.state_label.text())[1])
+        assert total == dock.images_read[1] >= 2
+        go_on.set()
+    assert f"{total} images audited" in dock.state_label.text()
+    assert not dock.progress_timer.isActive()

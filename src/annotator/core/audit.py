@@ -129,9 +129,11 @@ def audit(
     options: AuditOptions | None = None,
     *,
     pixels: Pixels | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AuditReport:
     """Flags for every labelled image, worst first. Predictions need scores (None counts as 1.0). With
-    `pixels`, labels are also checked against the images' edges."""
+    `pixels`, labels are also checked against the images' edges; `progress(done, total)` is told after
+    each image is read (reading thousands of photos takes minutes)."""
     options = options or AuditOptions()
     items = []
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
@@ -144,7 +146,7 @@ def audit(
     labels, used = sum(len(i[1]) for i in items), sum(len(i[2]) for i in items)
     model = audit_images(items, options)
     unread: list[int] = []
-    edges, classes = _label_flags(items, pixels, options, unread)
+    edges, classes = _label_flags(items, pixels, options, unread, progress)
     # the model saw the pixels: where it names a label's class, shapes and colours alike do not outvote it
     classes = [flag for flag in classes if flag.instance_id not in model.confirmed]
     flags = _merged(*(_weighed(found, labels, options) for found in (model.flags, edges, classes)))
@@ -263,17 +265,21 @@ def _evidence(flag: LabelFlag) -> tuple[FlagKind, Evidence]:
     return flag.kind, flag.evidence[0]
 
 
-def _label_flags(items, pixels: Pixels | None, options: AuditOptions, unread: list[int]) -> tuple[list, list]:
+def _label_flags(
+    items, pixels: Pixels | None, options: AuditOptions, unread: list[int], progress=None
+) -> tuple[list, list]:
     """What the labels themselves and the pictures say, each image read once: labels whose outlines lie
     off the image's edges (with `pixels`), and labels whose most similar labels mostly carry another
     class (`core.class_consistency`, by shape, and by colour with `pixels`). Images that could not be
     read go to `unread`; their labels are compared by shape alone."""
     edges, rows, shapes, colours = [], [], [], []
-    for image, labels, _ in items:
+    for done, (image, labels, _) in enumerate(items, 1):
         wanted = pixels is not None and any(not g.iscrowd for g in labels)
         loaded = pixels(image) if wanted else None
         if wanted and loaded is None:
             unread.append(image.id)
+        if progress is not None:
+            progress(done, len(items))
         for label in labels:
             if label.iscrowd:
                 continue

@@ -44,15 +44,20 @@ COLUMNS = ("Suspicion", "Kind", "What", "Image")
 KEY_ROLE = Qt.ItemDataRole.UserRole
 OWN = "the project's unreviewed predictions"
 MAX_ROWS = 5000  # the worst ones; 50,000 rows took about a second to build on the GUI thread
+PROGRESS_MS = 250  # how often a running audit's count of images read is shown
 
 
-def audit_work(path: Path | None, root: Path | None = None) -> Callable[[Dataset], AuditReport]:
+def audit_work(
+    path: Path | None, root: Path | None = None, progress: Callable[[int, int], None] | None = None
+) -> Callable[[Dataset], AuditReport]:
     """The audit of a snapshot against its own predictions (`path` None) or a predictions file; with the
-    images' folder `root`, labels are also checked against the pictures (edges, colours)."""
+    images' folder `root`, labels are also checked against the pictures (edges, colours), and
+    `progress(done, total)` hears of each image read (from the worker thread)."""
 
     def work(snapshot: Dataset) -> AuditReport:
         predictions = own_predictions(snapshot) if path is None else load_predictions(path, snapshot)
-        return audit(snapshot, predictions, pixels=None if root is None else ImagePixels(root))
+        pixels = None if root is None else ImagePixels(root)
+        return audit(snapshot, predictions, pixels=pixels, progress=progress)
 
     return work
 
@@ -116,7 +121,10 @@ class SuspiciousLabelsDock(QDockWidget):
         self.flags: dict[str, LabelFlag] = {}  # shown, by key
         self._filling = False
         self.outline = ModelOutline(window)
-        self.job = SnapshotJob(self.session, lambda: audit_work(self.predictions_path, self._root()), self)
+        self.images_read = (0, 0)  # (done, total) of the running audit, written by its worker thread
+        self._run: object | None = None
+        self.job = SnapshotJob(self.session, self._work, self)
+        self.progress_timer = QTimer(self, interval=PROGRESS_MS, timeout=self._show_state)
         self._build()
         self.job.finished.connect(self._on_result)
         self.job.failed.connect(self._on_failed)
@@ -186,6 +194,17 @@ class SuspiciousLabelsDock(QDockWidget):
         self.source_label.setToolTip(str(self.predictions_path))
         self.run()
 
+    def _work(self) -> Callable[[Dataset], AuditReport]:
+        """A new run's work; only its own progress is shown (an older run may still be finishing)."""
+        run = self._run = object()
+        self.images_read = (0, 0)
+
+        def on_image_read(done: int, total: int) -> None:  # on the worker thread: kept, no Qt call here
+            if self._run is run:
+                self.images_read = (done, total)
+
+        return audit_work(self.predictions_path, self._root(), on_image_read)
+
     def run(self) -> None:
         self.job.run()
         self.show()  # after the run started: being shown runs the audit only when nothing runs
@@ -230,8 +249,11 @@ class SuspiciousLabelsDock(QDockWidget):
         self._update_buttons()
 
     def _show_state(self, *_args) -> None:
+        if self.job.busy != self.progress_timer.isActive():
+            (self.progress_timer.start if self.job.busy else self.progress_timer.stop)()
         if self.job.busy:
-            text = "Auditing…"
+            done, total = self.images_read
+            text = f"Auditing… {done} of {total} images" if total else "Auditing…"
         elif self.report is None:
             text = "" if not self.job.stale else "The labels changed during the audit: Run audit again."
         else:
