@@ -10,7 +10,8 @@ COCOeval). Printed per seed: both AP curves; then how many images the ranked ord
 random order's final AP, as a fraction of random's count. Target (issue 16): at most 60%.
 
     PYTHONPATH=src:bench .venv/bin/python bench/active_learning.py [--seeds 3] [--first-seed 0] [--rounds 4]
-        [--start 12] [--step 12] [--minutes 3] [--work DIR]
+        [--start 12] [--step 12] [--minutes 3] [--work DIR] [--strategies random,ranked]
+        [--embedding descriptor|fpn] [--aggregate any|sum]
 
 `--minutes` is each round's training budget in CPU minutes per core (`--clock cpu` of bench/train.py),
 so other work on shared cores does not change what a round learns.
@@ -37,7 +38,7 @@ from annotator.core.geometry import Mask  # noqa: E402
 from annotator.core.image_descriptor import image_descriptor  # noqa: E402
 from annotator.core.model import Dataset, Image, Instance, Review  # noqa: E402
 from annotator.core.predictor import Device, ModelSpec, PredictOptions  # noqa: E402
-from annotator.core.ranking import RankOptions, Uncertainty, rank_images, uncertainty_from_scores  # noqa: E402
+from annotator.core.ranking import AGGREGATES, RankOptions, Uncertainty, rank_images, uncertainty_from_scores  # noqa: E402
 from annotator.inference.models import load_checkpoint  # noqa: E402
 from annotator.inference.predictor import TorchPredictor, configure_threads  # noqa: E402
 from annotator.inference.train_config import TrainConfig  # noqa: E402
@@ -101,31 +102,35 @@ def train_round(data: Path, images: Path, out: Path, start: Path | None, minutes
     return out
 
 
-def ranked_picks(
-    model: Path, folder: Path, items: list, labelled: list[int], descriptors, count: int
-) -> list[int]:
-    """The next `count` images by `core.ranking`, from the model's predictions on the rest of the pool."""
+def ranked_picks(model: Path, folder: Path, items: list, labelled: list[int], descriptors, args) -> list[int]:
+    """The next `args.step` images by `core.ranking`, from the model's predictions on the rest of the pool
+    and on the labelled images (`--embedding fpn`: their pooled features), or the images' descriptors."""
     predictor = TorchPredictor.from_spec(ModelSpec(weights=model, device=Device.CPU))
     options = PredictOptions(score_threshold=0.05, min_size=288, max_size=384)
     rest = [i for i in range(len(items)) if i not in set(labelled)]
-    index, scores = [], []
-    for k, image_id in enumerate(rest):
+    index, scores, vectors = [], [], {}
+    for image_id in rest + (labelled if args.embedding == "fpn" else []):
         rgb = cv2.cvtColor(cv2.imread(str(folder / items[image_id][0])), cv2.COLOR_BGR2RGB)
-        for detection in predictor.predict(rgb, options):
-            index.append(k)
+        detections, vectors[image_id] = predictor.predict_and_embed(rgb, options)
+        if image_id in labelled:
+            continue
+        for detection in detections:
+            index.append(rest.index(image_id))
             scores.append(detection.score)
-    rank_options = RankOptions()
+    if args.embedding == "descriptor":
+        vectors = descriptors
+    rank_options = RankOptions(aggregate=args.aggregate)
     values, near = uncertainty_from_scores(
         np.array(index, np.int64), np.array(scores), np.full(len(scores), np.nan), len(rest), rank_options
     )
     uncertainty = Uncertainty(np.array(rest, np.int64), values, near)
     ranking = rank_images(
         uncertainty,
-        {i: descriptors[i] for i in rest},
-        labelled={i: descriptors[i] for i in labelled},
+        {i: vectors[i] for i in rest},
+        labelled={i: vectors[i] for i in labelled},
         options=rank_options,
     )
-    return list(ranking.image_ids[:count])
+    return list(ranking.image_ids[: args.step])
 
 
 def run_strategy(name, args, work, items, descriptors, heldout, seed) -> list[tuple[int, float]]:
@@ -149,7 +154,7 @@ def run_strategy(name, args, work, items, descriptors, heldout, seed) -> list[tu
         if name == "random":
             labelled = labelled + [i for i in order if i not in set(labelled)][: args.step]
         else:
-            labelled = labelled + ranked_picks(model, work / "pool", items, labelled, descriptors, args.step)
+            labelled = labelled + ranked_picks(model, work / "pool", items, labelled, descriptors, args)
     return curve
 
 
@@ -178,6 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=60)
     parser.add_argument("--minutes", type=float, default=3.0, help="training budget per round (CPU minutes)")
     parser.add_argument("--work", type=Path)
+    parser.add_argument(
+        "--strategies", default="random,ranked", help="which orders to run (random's curve is the yardstick)"
+    )
+    parser.add_argument(
+        "--embedding", choices=("descriptor", "fpn"), default="descriptor",
+        help="ranked order's diversity: the colour/texture descriptor, or the round's model's pooled FPN features",
+    )  # fmt: skip
+    parser.add_argument(
+        "--aggregate", choices=AGGREGATES, default=RankOptions().aggregate,
+        help="an image's uncertainty from its predictions' doubts (core.ranking)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     configure_threads()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-al-"))
@@ -190,8 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         curves = {
             name: run_strategy(name, args, work, items, descriptors, heldout, seed)
-            for name in ("random", "ranked")
+            for name in args.strategies.split(",")
         }
+        if set(curves) != {"random", "ranked"}:
+            continue
         final = curves["random"][-1]
         needed = images_to_reach(curves["ranked"], final[1])
         fraction = None if needed is None else needed / final[0]

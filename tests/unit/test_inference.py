@@ -325,3 +325,27 @@ def test_roi_align_split_across_cores_gives_the_same_values(predictor):
     whole = pooler(features, [boxes], [(160, 224)])
     assert split.shape == (300, 256, 7, 7)
     assert torch.equal(split, whole)
+
+
+def test_the_embedding_comes_with_the_same_detections_and_tells_scenes_apart(predictor, image):
+    """ "Label next" keeps pooled FPN features from pre-labelling: the detections are those of `predict`;
+    a shifted copy of the image lies nearer than another scene; the padding is not averaged in."""
+    detections, vector = predictor.predict_and_embed(image, OPTIONS)
+    assert [(d.category_id, d.score) for d in detections] == [
+        (d.category_id, d.score) for d in predictor.predict(image, OPTIONS)
+    ]
+    assert vector.dtype == np.float32 and vector.ndim == 1 and np.isfinite(vector).all()
+    assert len(vector) == 5 * predictor.model.backbone.out_channels  # four levels and the pool level
+    shifted = np.roll(image, 3, axis=1)
+    rng = np.random.default_rng(4)
+    other = cv2.resize(rng.integers(0, 256, (HEIGHT // 8, WIDTH // 8, 3), dtype=np.uint8), (WIDTH, HEIGHT))
+    _, near = predictor.predict_and_embed(shifted, OPTIONS)
+    _, far = predictor.predict_and_embed(other, OPTIONS)
+    assert np.linalg.norm(near - vector) < 0.5 * np.linalg.norm(far - vector)  # 23 against 219 here
+    # a narrower image is padded to the same batch; its vector is its own part's average, so a copy
+    # of it with a black band added (part of the image now) differs
+    narrow = np.ascontiguousarray(image[:, : WIDTH - 40])
+    banded = np.concatenate([narrow, np.zeros((HEIGHT, 40, 3), np.uint8)], axis=1)
+    _, narrow_vector = predictor.predict_and_embed(narrow, OPTIONS)
+    _, banded_vector = predictor.predict_and_embed(banded, OPTIONS)
+    assert not np.allclose(narrow_vector, banded_vector, atol=1e-3)

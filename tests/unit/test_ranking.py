@@ -53,6 +53,18 @@ def test_uncertainty_from_stored_predictions() -> None:
     assert dict(zip(found.image_ids.tolist(), found.near_threshold.tolist(), strict=True))[3] == 3
 
 
+def test_summed_doubts_count_the_corrections_an_image_is_expected_to_need() -> None:
+    """ "sum": an image with three doubtful predictions outweighs one with a single doubtful prediction,
+    where "any" saturates near 1 for both."""
+    dataset = _dataset({1: [0.5], 2: [0.5, 0.45, 0.55], 3: [0.95]}, images=3)
+    found = dataset_uncertainty(dataset, RankOptions(score_threshold=0.5, band=0.2, aggregate="sum"))
+    values = dict(zip(found.image_ids.tolist(), found.values.tolist(), strict=True))
+    assert values[1] == pytest.approx(1.0) and values[2] == pytest.approx(1.0 + 0.75 + 0.75)
+    assert values[3] == 0.0
+    with pytest.raises(ValueError, match="aggregate"):
+        RankOptions(aggregate="mean")
+
+
 def test_a_stored_mask_confidence_counts_as_doubt() -> None:
     dataset = _dataset({1: [0.95], 2: [0.95]}, images=2)
     shaky = dataset.instances[2].with_changes(extra={MASK_SCORE_KEY: 0.3})

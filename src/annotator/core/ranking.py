@@ -33,6 +33,7 @@ import numpy as np
 from annotator.core.model import Dataset, ImageStatus
 from annotator.core.rules import is_unreviewed_prediction
 
+AGGREGATES = ("any", "sum")
 MASK_SCORE_KEY = "mask_score"  # Instance.extra key the model may fill: mean mask probability in [0, 1]
 
 
@@ -44,6 +45,11 @@ class RankOptions:
     greedy_picks: int = 256
     dims: int = 32  # embeddings are projected on their first principal components, at most this many
     anchors: int = 128  # labelled images stood for by at most this many, spread out (k-center again)
+    aggregate: str = "any"  # an image's doubts: "any" 1 - prod(1 - u), "sum" their sum (corrections expected)
+
+    def __post_init__(self) -> None:
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, not {self.aggregate!r}")
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,12 @@ def uncertainty_from_scores(
     has no prediction. `mask_scores` is NaN where the model stored none."""
     closeness = np.clip(1.0 - np.abs(scores - options.score_threshold) / options.band, 0.0, 1.0)
     doubt = np.fmax(closeness, 1.0 - mask_scores)
-    # 1 - prod(1 - u), as a sum of logs; u = 1 contributes a very large negative number
-    log_sure = np.bincount(image_index, weights=np.log1p(-np.minimum(doubt, 1 - 1e-9)), minlength=images)
     count = np.bincount(image_index, minlength=images)
-    values = np.where(count > 0, -np.expm1(log_sure), np.nan)
+    if options.aggregate == "sum":
+        values = np.where(count > 0, np.bincount(image_index, weights=doubt, minlength=images), np.nan)
+    else:  # 1 - prod(1 - u), as a sum of logs; u = 1 contributes a very large negative number
+        log_sure = np.bincount(image_index, weights=np.log1p(-np.minimum(doubt, 1 - 1e-9)), minlength=images)
+        values = np.where(count > 0, -np.expm1(log_sure), np.nan)
     near = np.bincount(image_index, weights=closeness > 0, minlength=images).astype(np.int64)
     return values, near
 

@@ -24,7 +24,7 @@ import copy
 import functools
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -162,11 +162,23 @@ class TorchPredictor:
 
     def predict(self, image: np.ndarray, options: PredictOptions) -> list[Detection]:
         """Detections on an (H, W, 3) uint8 RGB image, highest score first."""
+        return self._predict(image, options, embed=False)[0]
+
+    def predict_and_embed(
+        self, image: np.ndarray, options: PredictOptions
+    ) -> tuple[list[Detection], np.ndarray]:
+        """`predict`'s detections, and the image's embedding for "label next" (`pooled_pyramid`), from the
+        features the detections needed anyway."""
+        return self._predict(image, options, embed=True)
+
+    def _predict(self, image: np.ndarray, options: PredictOptions, *, embed: bool):
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
         with torch.no_grad():
-            boxes, scores, labels, mask_probs = self.run_network(image, options)
-            return self._detections(boxes, scores, labels, mask_probs, image.shape[:2], options)
+            images, features, pooling, rpn_head = self._features(image, options)
+            network = self._heads(image, images, features, pooling, rpn_head, options)
+            detections = self._detections(*network, image.shape[:2], options)
+            return detections, pooled_pyramid(pooling, images) if embed else None
 
     def prepare_image(self, key: object, path: Path) -> None:
         """Decode the image at `path` and keep its FPN features under `key`, for boxes (box-to-mask)."""
@@ -192,7 +204,10 @@ class TorchPredictor:
         self, image: np.ndarray, options: PredictOptions
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Boxes (in image pixels), scores, label indices and 28x28 mask probabilities of kept detections."""
-        images, features, pooling, rpn_head = self._features(image, options)
+        return self._heads(image, *self._features(image, options), options)
+
+    def _heads(self, image, images, features, pooling, rpn_head, options: PredictOptions):
+        """`run_network` after the backbone and the FPN."""
         proposals = self._proposals(images, features, pooling, options, rpn_head)
         boxes, scores, labels = self._box_head(pooling, proposals, images.image_sizes, options)
         mask_logits = self._mask_head(pooling, boxes, images.image_sizes)
@@ -388,6 +403,20 @@ class TorchPredictor:
 
     def _dtype(self, stage: str) -> torch.dtype:
         return torch.bfloat16 if stage in self.bf16_stages else torch.float32
+
+
+def pooled_pyramid(pyramid: Mapping[str, torch.Tensor], images: ImageList) -> np.ndarray:
+    """Each level of the FPN pyramid averaged over the image's own part (not the batch's padding), the
+    levels side by side (float32): near-identical frames give near-identical vectors, other scenes others."""
+    height, width = images.image_sizes[0]
+    batch_height, batch_width = images.tensors.shape[-2:]
+    parts = []
+    for level in pyramid.values():
+        level_height, level_width = level.shape[-2:]
+        rows = max(1, -(-height * level_height // batch_height))
+        columns = max(1, -(-width * level_width // batch_width))
+        parts.append(level[0, :, :rows, :columns].float().mean(dim=(1, 2)))
+    return torch.cat(parts).cpu().numpy()
 
 
 def paste_masks_in_boxes(
