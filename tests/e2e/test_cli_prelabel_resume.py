@@ -219,3 +219,35 @@ def test_prelabel_into_a_project_writes_each_image_as_it_comes(tmp_path, images,
         assert by_name["img_1.png"].status.value == "new" and not dataset.instances_of(
             by_name["img_1.png"].id
         )
+
+
+@pytest.mark.slow
+def test_embeddings_are_kept_through_a_kill_and_rank_reads_them(tmp_path, images, checkpoint, uninterrupted):
+    """`--embeddings`: each image's pooled features, journalled with its detections, so a killed run
+    resumed writes the same file as a whole run; the detections do not change; `rank` reads it."""
+    whole_out, whole_vectors = tmp_path / "whole.json", tmp_path / "whole.npz"
+    whole = _run(
+        "prelabel", images, "--out", whole_out, "--weights", checkpoint, *FAST, "--embeddings", whole_vectors
+    )
+    assert whole.returncode == 0, whole.stderr
+    assert orjson.loads(whole_out.read_bytes()) == uninterrupted
+    expected = np.load(whole_vectors)
+    assert sorted(expected["file_names"].tolist()) == [f"img_{i}.png" for i in range(COUNT) if i != 1]
+    assert expected["vectors"].shape[0] == COUNT - 1 and np.isfinite(expected["vectors"]).all()
+
+    out, vectors = tmp_path / "pred.json", tmp_path / "vectors.npz"
+    args = ("prelabel", images, "--out", out, "--weights", checkpoint, *FAST)
+    finished = _kill_after_half(_command(*args, "--embeddings", vectors), Path(f"{out}.journal"))
+    assert 1 <= finished < COUNT and not vectors.exists()
+    without = _run(*args, "--resume")  # its images would have no vectors: refused, as other settings are
+    assert without.returncode == 2 and "embeddings" in without.stderr and "Traceback" not in without.stderr
+    resumed = _run(*args, "--embeddings", vectors, "--resume")
+    _assert_resumed_only_the_rest(resumed, finished)
+    got = np.load(vectors)
+    assert got["file_names"].tolist() == expected["file_names"].tolist()
+    np.testing.assert_array_equal(got["vectors"], expected["vectors"])
+
+    order = tmp_path / "order.txt"
+    ranked = _run("rank", out, "--images", images, "--embeddings", vectors, "--out", order)
+    assert ranked.returncode == 0, ranked.stderr
+    assert sorted(order.read_text().split()) == sorted(expected["file_names"].tolist())

@@ -4,11 +4,14 @@ whatever order the results came in."""
 
 from __future__ import annotations
 
+import base64
 import os
 import resource
 import signal
+from dataclasses import replace
 
 import numpy as np
+import orjson
 import pytest
 
 from annotator.core.geometry import Mask
@@ -47,6 +50,32 @@ def test_a_record_round_trips_exactly():
     ]
     failed = decode_record(encode_record(record("c.png", error="c.png: broken")))
     assert not failed.ok and failed.error == "c.png: broken"
+
+
+def test_an_images_embedding_round_trips_exactly_and_a_damaged_one_is_done_again(tmp_path):
+    vector = np.random.default_rng(0).normal(size=1280).astype(np.float32)
+    vector[0] = np.float32(1e-40)  # a subnormal survives too
+    original = replace(record("a.png"), embedding=vector)
+    back = decode_record(encode_record(original))
+    np.testing.assert_array_equal(back.embedding, vector)
+    assert (
+        back.embedding.dtype == np.float32 and decode_record(encode_record(record("b.png"))).embedding is None
+    )
+    kept = decode_record(encode_record(original, detections=False))  # a project target: only the count
+    np.testing.assert_array_equal(kept.embedding, vector)
+
+    path = tmp_path / "j"
+    journal = PrelabelJournal.open(path, settings=SETTINGS, resume=False)
+    journal.append(original)
+    journal.close()
+    row = orjson.loads(encode_record(replace(record("c.png"), embedding=vector)))
+    nan = base64.b64encode(np.float32([np.nan]).tobytes()).decode()
+    with open(path, "ab") as handle:
+        for bad in ("AAAA", "AAA", [1, 2], "////", nan):  # 3 bytes, bad base64, a list, 3 bytes, NaN
+            handle.write(orjson.dumps({**row, "embedding": bad}) + b"\n")
+    again = PrelabelJournal.open(path, settings=SETTINGS, resume=True)
+    assert again.done() == {"a.png"} and again.skipped_lines == 5
+    np.testing.assert_array_equal(again.records["a.png"].embedding, vector)
 
 
 def test_resume_reads_what_finished_and_ignores_a_line_cut_by_a_kill(tmp_path):

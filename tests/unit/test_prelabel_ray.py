@@ -148,3 +148,20 @@ def test_a_worker_that_dies_is_restarted_and_its_images_done_again(
     assert {r.path.name: _comparable(r.detections) for r in results if r.ok} == in_process
     assert any(in_process.values())  # the model did find something to compare
     assert results[-1].progress.done == len(images) == results[-1].progress.total
+
+
+def test_the_workers_send_back_each_images_pooled_features(ray_instance, spec, images):
+    """`prelabel --embeddings` on Ray: the vectors are those of the in-process predictor, bit for bit."""
+    from dataclasses import replace
+
+    from annotator.inference.predictor import TorchPredictor
+
+    options = replace(OPTIONS, embed=True)
+    results = _run_with_time_limit(paths=images, options=options, spec=spec, ray_options=RayOptions())
+    predictor = TorchPredictor.from_spec(spec)
+    good = [r for r in results if r.ok]
+    assert len(good) == len(images) - 1 and all(r.embedding is None for r in results if not r.ok)
+    for result in good:
+        rgb = cv2.cvtColor(cv2.imread(str(result.path)), cv2.COLOR_BGR2RGB)
+        _, expected = predictor.predict_and_embed(rgb, options)
+        np.testing.assert_array_equal(result.embedding, expected)

@@ -55,6 +55,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument("--results", action="store_true", help="write a COCO results list instead")
     parser.add_argument(
+        "--embeddings", metavar="FILE.npz", type=Path,
+        help="also write each image's pooled model features, for `annotator rank --embeddings`",
+    )  # fmt: skip
+    parser.add_argument(
         "--resume", action="store_true", help="go on from where a stopped run left off (skip finished images)"
     )
     parser.add_argument(
@@ -93,6 +97,12 @@ def run(args: argparse.Namespace) -> int:
         from annotator.io.output_target import check_output
 
         check_output(out, inputs=paths)
+    if args.embeddings is not None:
+        from annotator.io.output_target import check_output
+
+        if args.embeddings.resolve() == out.resolve():
+            raise UsageError("--embeddings and --out name the same file")
+        check_output(args.embeddings, inputs=paths)
     options = _options(args)
     if is_project_target(out) and args.results:
         raise UsageError("--results writes a COCO file: give --out a .json name")
@@ -138,6 +148,8 @@ def _run_with_journal(args, engine, paths, root, out, options, project, journal:
         order = [name_of(p) for p in paths]
         summary = target.finish(journal.records, order, model_name=info.name, categories=info.categories)
         failed = sum(1 for name in order if name in journal.records and not journal.records[name].ok)
+        if args.embeddings is not None:
+            _write_embeddings(args.embeddings, journal, order)
     except DatasetError as exc:
         raise DatasetError(exc.path, f"{exc.reason}; {_kept(journal)}", item=exc.item) from None
     if interrupted:  # what was done is saved; main reports the interruption (exit 130)
@@ -152,8 +164,19 @@ def _run_with_journal(args, engine, paths, root, out, options, project, journal:
         f"wrote {out}: {summary.images} images, {summary.predictions} predictions"
         + (f", {failed} images skipped" if failed else "")
         + f" ({info.description})"
+        + (f"; and {args.embeddings}" if args.embeddings is not None else "")
     )
     return 0
+
+
+def _write_embeddings(path: Path, journal: PrelabelJournal, order: list[str]) -> None:
+    """The pooled features of every image done, by file name (`rank --embeddings` reads them)."""
+    from annotator.io.image_descriptors import save_embeddings
+
+    records = (journal.records.get(name) for name in order)
+    save_embeddings(
+        path, {r.file_name: r.embedding for r in records if r is not None and r.embedding is not None}
+    )
 
 
 def _namer(project, root: Path):
@@ -218,6 +241,7 @@ def _options(args: argparse.Namespace):
             score_threshold=args.score_thr,
             mask_threshold=args.mask_thr,
             max_detections=args.max_dets,
+            embed=args.embeddings is not None,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -236,7 +260,7 @@ def _settings(args: argparse.Namespace, root: Path) -> dict:
         "max_size": args.max_size,
         "precision": args.precision,
         "runtime": args.runtime,
-    }
+    } | ({"embeddings": True} if args.embeddings is not None else {})  # a journal's images all have them
 
 
 def _image_paths(images: Path) -> tuple[list[Path], Path]:
@@ -312,7 +336,7 @@ def _record(result: ImageResult, name_of) -> PrelabelRecord:
     name = name_of(result.path)
     if not result.ok:
         return PrelabelRecord(name, result.width, result.height, (), result.error)
-    return PrelabelRecord(name, result.width, result.height, result.detections, None)
+    return PrelabelRecord(name, result.width, result.height, result.detections, None, result.embedding)
 
 
 def _keep(record: PrelabelRecord, target, journal: PrelabelJournal, bar: _ProgressBar) -> None:

@@ -83,6 +83,7 @@ class PredictOptions:
     max_size: int = 1333
     proposals: int | None = None  # RPN proposals kept (pre- and post-NMS); None: the model's own (1000)
     min_mask_area: int = 4  # pixels; see above
+    embed: bool = False  # also the image's pooled features, for "label next" (predictors that have them)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.score_threshold <= 1.0:

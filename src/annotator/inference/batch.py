@@ -56,6 +56,7 @@ class ImageResult:
     error: str | None
     progress: Progress
     unreadable: bool = False  # the error is the image file's: it cannot be decoded (retrying will not help)
+    embedding: np.ndarray | None = None  # pooled features, with `options.embed` (`predict_and_embed`)
 
     @property
     def ok(self) -> bool:
@@ -110,11 +111,18 @@ def _result(
     if unusable is not None:  # the image's fault, not the model's
         progress = Progress(index + 1, total, time.perf_counter() - started)
         return ImageResult(index, path, image.shape[1], image.shape[0], (), f"{path}: {unusable}", progress)
+    embedding = None
     try:
-        detections = tuple(predictor.predict(image, options))
+        if options.embed and hasattr(predictor, "predict_and_embed"):
+            found, embedding = predictor.predict_and_embed(image, options)
+        else:
+            found = predictor.predict(image, options)
+        detections = tuple(found)
     except Exception as exc:  # a model failure on one image (out of memory, a CUDA error) is reported
         progress = Progress(index + 1, total, time.perf_counter() - started)
         error = f"{path}: the model failed on this image ({type(exc).__name__}: {exc})"
         return ImageResult(index, path, image.shape[1], image.shape[0], (), error, progress)
     progress = Progress(index + 1, total, time.perf_counter() - started)
-    return ImageResult(index, path, image.shape[1], image.shape[0], detections, None, progress)
+    return ImageResult(
+        index, path, image.shape[1], image.shape[0], detections, None, progress, embedding=embedding
+    )

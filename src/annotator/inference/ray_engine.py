@@ -25,7 +25,12 @@ import orjson
 
 from annotator.core.predictor import ModelSpec, PredictOptions, Predictor
 from annotator.inference.batch import ImageResult, Progress, prelabel_images
-from annotator.io.prelabel_journal import detection_rows, detections_from_rows
+from annotator.io.prelabel_journal import (
+    detection_rows,
+    detections_from_rows,
+    embedding_from_text,
+    embedding_text,
+)
 
 DATA_RESERVE_CPUS = 1.0  # per node (half of a 1-CPU node), never declared by the pool: Ray Data's tasks
 MAX_BLOCKS = 10_000  # paths go in at most this many blocks (Ray makes them at about 1-2 ms each)
@@ -157,10 +162,11 @@ class PrelabelActor:
             "height": result.height,
             "error": result.error or "",
             "detections": orjson.dumps(detection_rows(result.detections)),
+            "embedding": "" if result.embedding is None else embedding_text(result.embedding),
         }
 
 
-_ROW_KEYS = ("path", "width", "height", "error", "detections")
+_ROW_KEYS = ("path", "width", "height", "error", "detections", "embedding")
 _NO_PROGRESS = Progress(0, 0, 0.0)
 
 
@@ -259,12 +265,13 @@ def _run(ray, paths, options, spec, plan: PoolPlan, batch_size: int, factory) ->
     done = 0
     try:
         for batch in results.iter_batches(batch_size=None, batch_format="numpy", prefetch_batches=0):
-            for path, width, height, error, detections in zip(
+            for path, width, height, error, detections, embedding in zip(
                 *(batch[key] for key in _ROW_KEYS), strict=True
             ):
                 done += 1
                 progress = Progress(done, len(paths), time.perf_counter() - started)
-                yield _result(done - 1, str(path), int(width), int(height), str(error), detections, progress)
+                found = (str(error), detections, embedding or None)
+                yield _result(done - 1, str(path), int(width), int(height), *found, progress)
     except ray.exceptions.RayError as exc:
         raise RayRunFailed(f"the Ray run stopped: {_last_line(exc)}") from None
 
@@ -289,16 +296,17 @@ def _pool_map(ray, dataset, spec, options, plan: PoolPlan, factory):
     )
 
 
-def _result(index, path, width, height, error, detections, progress) -> ImageResult:
+def _result(index, path, width, height, error, detections, embedding, progress) -> ImageResult:
     if error:
         return ImageResult(index, Path(path), width, height, (), error, progress)
     try:
         found = detections_from_rows(orjson.loads(detections), height, width)
+        vector = embedding_from_text(embedding)
     except ValueError as exc:  # never expected: our own worker wrote it
         return ImageResult(
             index, Path(path), width, height, (), f"{path}: bad result from a worker ({exc})", progress
         )
-    return ImageResult(index, Path(path), width, height, found, None, progress)
+    return ImageResult(index, Path(path), width, height, found, None, progress, embedding=vector)
 
 
 def _quiet_ray_data(ray) -> None:

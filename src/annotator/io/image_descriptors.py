@@ -153,6 +153,19 @@ def _write_sidecar(path: Path, rows: dict[str, tuple[int, int, np.ndarray]]) -> 
         write_bytes_atomic(path, buffer.getvalue())
 
 
+def save_embeddings(path: str | Path, vectors: dict[str, np.ndarray]) -> None:
+    """Vectors by file name as `load_embeddings` reads them, written atomically."""
+    names = sorted(vectors)
+    width = len(vectors[names[0]]) if names else 0
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        file_names=np.array(names, dtype=str),
+        vectors=np.stack([vectors[n] for n in names]).astype(np.float32) if names else np.zeros((0, width)),
+    )
+    write_bytes_atomic(Path(path), buffer.getvalue())
+
+
 def load_embeddings(path: str | Path, dataset: Dataset) -> dict[int, np.ndarray]:
     """Vectors from an .npz with `file_names` (str) and `vectors` (one float row each), such as pooled
     model features, by the dataset's image ids (matched by file name)."""

@@ -13,6 +13,7 @@ The journal is opened with O_NOFOLLOW: a symlink planted at its name is refused,
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import os
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from annotator.core.geometry import Mask, Rle
@@ -45,6 +47,7 @@ class PrelabelRecord:
     height: int
     detections: tuple[Detection, ...] = ()
     error: str | None = None
+    embedding: np.ndarray | None = None  # the image's pooled features (float32), with `prelabel --embeddings`
 
     @property
     def ok(self) -> bool:
@@ -65,7 +68,29 @@ def encode_record(record: PrelabelRecord, *, detections: bool = True) -> bytes:
         row["detections"] = detection_rows(record.detections)
     else:
         row["count"] = len(record.detections)
+    if record.embedding is not None:
+        row["embedding"] = embedding_text(record.embedding)
     return orjson.dumps(row) + b"\n"
+
+
+def embedding_text(vector: np.ndarray) -> str:
+    """A vector as base64 of its little-endian float32 bytes: exact, and a third the size of decimals."""
+    return base64.b64encode(np.asarray(vector, "<f4").tobytes()).decode("ascii")
+
+
+def embedding_from_text(text: object) -> np.ndarray | None:
+    """The inverse of `embedding_text` (None for None); ValueError for anything else than finite floats."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
+        raise ValueError("bad embedding")
+    raw = base64.b64decode(text, validate=True)
+    if not raw or len(raw) % 4:
+        raise ValueError("bad embedding")
+    vector = np.frombuffer(raw, "<f4").astype(np.float32)
+    if not np.isfinite(vector).all():
+        raise ValueError("embedding not finite")
+    return vector
 
 
 def decode_record(line: bytes) -> PrelabelRecord:
@@ -79,7 +104,8 @@ def decode_record(line: bytes) -> PrelabelRecord:
     if error is not None:
         return PrelabelRecord(file_name, width, height, (), str(error))
     detections = detections_from_rows(row.get("detections", []), height, width)
-    return PrelabelRecord(file_name, width, height, detections, None)
+    embedding = embedding_from_text(row.get("embedding"))
+    return PrelabelRecord(file_name, width, height, detections, None, embedding)
 
 
 def detection_rows(detections: Iterable[Detection]) -> list[dict[str, Any]]:
@@ -227,7 +253,7 @@ class PrelabelJournal:
 
 
 def _without_detections(record: PrelabelRecord) -> PrelabelRecord:
-    return PrelabelRecord(record.file_name, record.width, record.height, (), record.error)
+    return PrelabelRecord(record.file_name, record.width, record.height, (), record.error, record.embedding)
 
 
 def _create(path: Path) -> int:
@@ -290,7 +316,7 @@ def _read(path: Path) -> tuple[dict, dict[str, PrelabelRecord], int, int, Any] |
                 model = _decode_model(line)
                 continue
             record = decode_record(line)
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):  # binascii.Error is a ValueError
             skipped += 1  # damaged: the image is simply done again
             continue
         records[record.file_name] = record
