@@ -4,7 +4,8 @@ IMAGES is a folder (searched recursively) or one image file. OUT is a COCO file 
 masks with scores; a COCO results list with `--results`), or a `.annotator` project that gets them as
 they arrive. Each finished image goes into a journal beside OUT at once (`OUT.journal`), so a killed run
 loses nothing finished and `--resume` does only the rest; the COCO file is written from it, atomically,
-at the end. `--engine ray` runs on a Ray cluster (docs/scaling.md). Broken images are reported on stderr
+at the end. `--embeddings FILE.npz` also keeps each image's pooled FPN features (journalled alike) for
+`annotator rank`. `--engine ray` runs on a Ray cluster (docs/scaling.md). Broken images are reported on stderr
 and skipped; missing weights or bad input exit 2 with one line on stderr.
 """
 
@@ -93,13 +94,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.images}: no images found (looked for jpg, png, bmp, tif, webp)")
     out = Path(args.out)
     check_output_path(out)
-    if not is_project_target(out):  # `--out photo.jpg` would replace an image being labelled
-        from annotator.io.output_target import check_output
+    from annotator.io.output_target import check_output
 
+    if not is_project_target(out):  # `--out photo.jpg` would replace an image being labelled
         check_output(out, inputs=paths)
     if args.embeddings is not None:
-        from annotator.io.output_target import check_output
-
         if args.embeddings.resolve() == out.resolve():
             raise UsageError("--embeddings and --out name the same file")
         check_output(args.embeddings, inputs=paths)
