@@ -155,15 +155,15 @@ def held_out_ap(model: torch.nn.Module, heldout: Path) -> tuple[float, float]:
     held = select_training_set(loaded.dataset, val_split=0.0)
     label_of = {c.id: i for i, c in enumerate(held.categories, start=1)}
     images = TrainingImages(held.train, heldout.parent, label_of, max_side=10_000)
-    scores = validation_ap(
+    validation = validation_ap(
         model,
         images,
         held.label_to_category,
         device=torch.device("cpu"),
         autocast=Precision("cpu", None).autocast,
     )
-    assert scores is not None
-    return scores
+    assert validation is not None
+    return validation.scores
 
 
 def main(argv: list[str] | None = None) -> int:

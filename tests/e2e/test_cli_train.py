@@ -75,6 +75,32 @@ def test_train_writes_a_model_that_prelabel_uses_with_the_original_ids(trained, 
 
 
 @pytest.mark.slow
+def test_the_kept_models_validation_detections_are_out_of_fold_predictions_for_the_audit(
+    trained, rectangles, tmp_path
+):
+    """Beside MODEL.pt: the kept model's detections on the validation images, which it did not train on,
+    as a COCO results list with the dataset's own image and class ids; `annotator audit` takes it."""
+    result, model = trained
+    assert result.returncode == 0, result.stderr
+    predictions_path = model.with_name("model.val-predictions.json")
+    assert f"validation images in {predictions_path}" in result.stdout
+    predictions = json.loads(predictions_path.read_text())
+    dataset = load_coco(rectangles).dataset
+    assert predictions and {p["category_id"] for p in predictions} <= {5, 9}
+    validation = {p["image_id"] for p in predictions}
+    assert validation <= set(dataset.images) and len(validation) <= 2  # 2 of the 8 images validate
+    assert all(isinstance(p["segmentation"]["counts"], str) and 0 <= p["score"] <= 1 for p in predictions)
+    issues = tmp_path / "issues.json"
+    audited = subprocess.run(
+        _command("audit", rectangles, predictions_path, "--out", issues, "--min-score", "0"),
+        capture_output=True, text=True, timeout=300, env=_env(),
+    )  # fmt: skip
+    assert audited.returncode == 0, audited.stderr
+    report = json.loads(issues.read_text())
+    assert report["images"] == len(validation), report
+
+
+@pytest.mark.slow
 def test_ctrl_c_saves_both_checkpoints_and_exits_cleanly(rectangles, tmp_path):
     out = tmp_path / "m.pt"
     process = subprocess.Popen(

@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
     from annotator.io.output_target import check_output
 
     data = config.data
-    check_output(config.out, inputs=list(data.rglob("*.json")) if data.is_dir() else [data])
+    inputs = list(data.rglob("*.json")) if data.is_dir() else [data]
+    for written in (config.out, config.val_predictions_path):
+        check_output(written, inputs=inputs)
     from annotator.inference.openmp import prefer_sleeping_threads
 
     prefer_sleeping_threads()  # before torch loads
@@ -207,6 +209,8 @@ def _summary(finished, config) -> str:
     if finished.best_val_ap is not None:
         ap = f", best validation mask AP {finished.best_val_ap:.3f} (AP50 {finished.best_val_ap50:.3f})"
     where = f"wrote {finished.model_path}" if finished.model_path else f"no model written to {config.out}"
+    if finished.best_val_ap is not None and config.val_predictions_path.is_file():
+        ap += f"; its detections on the validation images in {config.val_predictions_path} (for `audit`)"
     return (
         f"{where}: {finished.epochs} epochs, {finished.steps} steps in {finished.elapsed_s / 60:.1f} min{ap}; "
         f"resumable state in {finished.last_path}"

@@ -124,6 +124,11 @@ class TrainConfig:
         """The resumable checkpoint beside `out`: `MODEL.last.pt` for `MODEL.pt`."""
         return self.out.with_name(f"{self.out.stem}.last{self.out.suffix or '.pt'}")
 
+    @property
+    def val_predictions_path(self) -> Path:
+        """The kept model's detections on the validation images, beside `out`: `MODEL.val-predictions.json`."""
+        return self.out.with_name(f"{self.out.stem}.val-predictions.json")
+
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         for name in ("data", "out", "images_root", "resume"):

@@ -9,6 +9,7 @@ AP at IoU 0.5 (`core.evaluation`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -19,6 +20,20 @@ from annotator.core.training_set import TrainingItem
 from annotator.inference.train_data import TrainingImages
 
 
+@dataclass(frozen=True)
+class Validation:
+    """A model's scores on the validation images, and its detections there as COCO results (RLE counts
+    as text): predictions on images it did not train on, which the label audit can use."""
+
+    ap: float
+    ap50: float
+    predictions: list[dict]
+
+    @property
+    def scores(self) -> tuple[float, float]:
+        return self.ap, self.ap50
+
+
 def validation_ap(
     model: torch.nn.Module,
     images: TrainingImages,
@@ -27,8 +42,8 @@ def validation_ap(
     device: torch.device,
     autocast: Callable[[], object],
     cancelled: Callable[[], bool] = lambda: False,
-) -> tuple[float, float] | None:
-    """(AP, AP50) of `model` on `images` (None when cancelled); leaves the model in eval mode."""
+) -> Validation | None:
+    """`model` scored on `images` (None when cancelled); leaves the model in eval mode."""
     model.eval()
     predictions: list[dict] = []
     with torch.no_grad():
@@ -42,8 +57,10 @@ def validation_ap(
             predictions += _results(output, item, label_to_category, sample.image.shape[1:])
     gt = ground_truth(_ground_truth(images.items))
     stats = evaluate(gt, predictions, iou_type="segm").stats
-    ap, ap50 = stats[0], stats[1]
-    return (max(ap, 0.0), max(ap50, 0.0))  # COCOeval's -1 (nothing to measure) counts as 0
+    for prediction in predictions:
+        prediction["segmentation"]["counts"] = prediction["segmentation"]["counts"].decode("ascii")
+    # COCOeval's -1 (nothing to measure) counts as 0
+    return Validation(max(stats[0], 0.0), max(stats[1], 0.0), predictions)
 
 
 def _results(output: dict, item: TrainingItem, label_to_category: Sequence[int], shape) -> list[dict]:

@@ -3,7 +3,8 @@
 `train(config, on_event=..., cancel=...)` is the one entry point; the CLI (`annotator train`, a progress
 bar) and the GUI's training process (`train_worker`, JSON lines) both drive it. It reports through small
 plain events (`train_events`), checks `cancel` between steps (pause blocks there, cancel saves and
-stops), validates after each epoch (COCOeval segm AP), keeps the best model at `config.out` and a
+stops), validates after each epoch (COCOeval segm AP), keeps the best model at `config.out` (with its
+detections on the validation images at `config.val_predictions_path`, for the label audit) and a
 resumable one at `config.last_path`, written atomically at each epoch end and at least every
 `config.save_every_s` seconds, so killing the process loses at most that much work.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import orjson
 import torch
 
 from annotator.core.model import Category
@@ -31,7 +33,7 @@ from annotator.inference.train_config import DEFAULT_EPOCHS, TrainConfig
 from annotator.inference.train_data import TrainingImages, augmentation, jitter_factor
 from annotator.inference.train_device import Precision, pick_device, precision_for
 from annotator.inference.train_ema import WeightAverage
-from annotator.inference.train_eval import validation_ap
+from annotator.inference.train_eval import Validation, validation_ap
 from annotator.inference.train_events import (
     CheckpointSaved,
     EpochEnd,
@@ -44,6 +46,7 @@ from annotator.inference.train_events import (
 )
 from annotator.inference.train_resume import read_resume_state, resume_payload
 from annotator.inference.train_setup import StartingPoint, starting_point
+from annotator.io.atomic import write_bytes_atomic
 from annotator.io.dataset_files import load_dataset_file
 from annotator.io.errors import DatasetError
 from annotator.io.paths import resolve_inside
@@ -172,12 +175,12 @@ def _keep_the_start(run: _Run, clock: _Clock, emit: Callable[[Event], None]) -> 
     round's validation images: a new round (its warm-up at the full learning rate, other images) can
     start worse than it began, and the model it leaves must never be worse than the one it started
     from."""
-    scores = _validate(run, CancelToken())
-    if scores is None:
+    validation = _validate(run, CancelToken())
+    if validation is None:
         return
-    _save_model(run, scores, clock, emit)
+    _save_model(run, validation, clock, emit)
     run.best_is_start = True
-    emit(Notice(f"the starting model scores AP50 {scores[1]:.3f} on this round's validation images; "
+    emit(Notice(f"the starting model scores AP50 {validation.ap50:.3f} on this round's validation images; "
                 f"it is kept unless training does better"))  # fmt: skip
 
 
@@ -365,10 +368,11 @@ def _wait_if_paused(cancel: CancelToken, clock: _Clock, emit: Callable[[Event], 
 def _end_of_epoch(run: _Run, clock: _Clock, emit: Callable[[Event], None], cancel: CancelToken) -> None:
     mean_loss = round(float(np.mean(run.epoch_losses)), 4) if run.epoch_losses else None
     run.epoch_losses = []
-    scores = _validate(run, cancel, clock, emit) if _validation_due(run, clock) else None
+    validation = _validate(run, cancel, clock, emit) if _validation_due(run, clock) else None
+    scores = None if validation is None else validation.scores
     better = scores is not None and _beats(scores, run)
     if better or (scores is None and not len(run.val_images)):
-        _save_model(run, scores, clock, emit)
+        _save_model(run, validation, clock, emit)
     emit(EpochEnd(epoch=run.epoch, step=run.step, mean_loss=mean_loss,
                   val_ap=None if scores is None else round(scores[0], 4),
                   val_ap50=None if scores is None else round(scores[1], 4), best=better))  # fmt: skip
@@ -394,8 +398,8 @@ def _validation_due(run: _Run, clock: _Clock) -> bool:
 
 def _validate(
     run: _Run, cancel: CancelToken, clock: _Clock | None = None, emit: Callable[[Event], None] | None = None
-) -> tuple[float, float] | None:
-    """(AP, AP50) on the validation images; a pause takes effect between two of them (with `emit`)."""
+) -> Validation | None:
+    """The model scored on the validation images; a pause takes effect between two of them (with `emit`)."""
     if not len(run.val_images):
         return None
     model = run.model
@@ -407,26 +411,26 @@ def _validate(
         stop = lambda: cancel.cancelled  # noqa: E731
     try:
         with run.averaged():
-            scores = validation_ap(model, run.val_images, run.training_set.label_to_category,
-                                   device=run.device, autocast=run.precision.autocast, cancelled=stop)  # fmt: skip
+            validation = validation_ap(model, run.val_images, run.training_set.label_to_category,
+                                       device=run.device, autocast=run.precision.autocast, cancelled=stop)  # fmt: skip
     finally:
         model.train()
-    if scores is not None and clock is not None and began is not None:
+    if validation is not None and clock is not None and began is not None:
         run.validated_at = clock.elapsed()
         run.validation_s = run.validated_at - began
         run.validated_step = run.step
-    return scores
+    return validation
 
 
 def _finish(run: _Run, reason: str, clock: _Clock, emit: Callable[[Event], None]) -> Finished:
     """Validate a partly done epoch, keep the better model, save the resumable state, report."""
     if run.step > 0:  # stopped before any training: nothing worth a file
         if reason == "time" and run.validated_step != run.step:
-            scores = _validate(run, CancelToken(), clock)
-            if scores is not None and _beats(scores, run):
-                _save_model(run, scores, clock, emit)
+            validation = _validate(run, CancelToken(), clock)
+            if validation is not None and _beats(validation.scores, run):
+                _save_model(run, validation, clock, emit)
         if not run.model_saved or (not len(run.val_images) and run.position > 0):
-            _save_model(run, run.best, clock, emit)  # without validation, the latest model is the one
+            _save_model(run, None, clock, emit)  # without validation, the latest model is the one
         if run.last_saved != (run.step, run.epoch, run.position):
             _save_last(run, clock, emit)
     finished = _finished(run, reason, clock)
@@ -450,14 +454,28 @@ def _finished(run: _Run, reason: str, clock: _Clock) -> Finished:
 
 # -- saving -------------------------------------------------------------------------------------------
 def _save_model(
-    run: _Run, scores: tuple[float, float] | None, clock: _Clock, emit: Callable[[Event], None]
+    run: _Run, validation: Validation | None, clock: _Clock, emit: Callable[[Event], None]
 ) -> None:
-    """The model to use, at `config.out`; atomic, so a failed write keeps the previous best."""
-    if scores is not None:
-        run.best, run.best_is_start = scores, False
+    """The model to use, at `config.out`, and with a `validation` its detections on the validation
+    images beside it (`config.val_predictions_path`); both atomic, so a failed write keeps the
+    previous ones."""
+    if validation is not None:
+        run.best, run.best_is_start = validation.scores, False
     if _save(run, run.config.out, clock, training=False, emit=emit):
         run.model_saved = True
         emit(CheckpointSaved(path=str(run.config.out), role="best", step=run.step))
+        if validation is not None:
+            _save_val_predictions(run, validation, emit)
+
+
+def _save_val_predictions(run: _Run, validation: Validation, emit: Callable[[Event], None]) -> None:
+    """The kept model's detections on the validation images: out-of-fold predictions for `annotator
+    audit DATA MODEL.val-predictions.json` (a COCO results list, ids those of DATA)."""
+    path = run.config.val_predictions_path
+    try:
+        write_bytes_atomic(path, orjson.dumps(validation.predictions))
+    except DatasetError as exc:
+        emit(Notice(f"could not save {path}: {exc.reason}; the previous file is unchanged"))
 
 
 def _save_last(run: _Run, clock: _Clock, emit: Callable[[Event], None]) -> None:

@@ -1,7 +1,8 @@
 """Where a project keeps the models it trains: `<project stem>-models/` beside the project file.
 
 `project.annotator` gets `project-models/round-1.pt`, `round-2.pt`, ...; the training set each round
-learned from sits beside its model (`round-1.data.json`, COCO). The folder is made here and must be a
+learned from sits beside its model (`round-1.data.json`, COCO), and so do its detections on its
+validation images (`round-1.val-predictions.json`, for the label audit). The folder is made here and must be a
 real folder: a symbolic link at its name is refused, never written through. Files in it are written
 atomically (`io.atomic`), and a round's name is one nothing occupies yet, so no existing file (or link)
 is ever replaced.
@@ -17,7 +18,7 @@ from pathlib import Path, PurePosixPath
 
 from annotator.io.errors import DatasetError
 
-_ROUND_FILE = re.compile(r"^round-(\d+)(?:\.last)?\.(?:pt|data\.json)$")
+_ROUND_FILE = re.compile(r"^round-(\d+)(?:\.last)?\.(?:pt|data\.json|val-predictions\.json)$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class RoundFiles:
     def last(self) -> Path:
         """The resumable state the training process writes beside the model (`TrainConfig.last_path`)."""
         return self.model.with_name(f"{self.model.stem}.last{self.model.suffix}")
+
+    @property
+    def val_predictions(self) -> Path:
+        """The model's detections on its validation images (`TrainConfig.val_predictions_path`)."""
+        return self.model.with_name(f"{self.model.stem}.val-predictions.json")
 
 
 def models_folder(project_path: Path) -> Path:
@@ -85,13 +91,13 @@ def resolve_recorded(project_path: Path, recorded: str) -> Path:
 
 
 def delete_round_files(project_path: Path, number: int) -> list[str]:
-    """Delete round `number`'s files (model, resumable state, training set) from the project's models
+    """Delete round `number`'s files (model, resumable state, training set, validation detections) from the project's models
     folder; the names of those that could not be deleted. Only those names in that folder are touched,
     and a link there is removed, never followed."""
     folder = models_folder(project_path)
     files = round_files(folder, number)
     kept = []
-    for path in (files.model, files.last, files.data):
+    for path in (files.model, files.last, files.data, files.val_predictions):
         try:
             os.unlink(path)
         except FileNotFoundError:
