@@ -291,6 +291,29 @@ def test_a_bad_file_gets_one_message_and_changes_nothing(window, tmp_path, qtbot
     assert _state(dataset) == before and window.editor.history.stack.count() == steps
 
 
+def test_a_file_the_reader_fails_on_is_one_dialog_never_a_traceback(window, tmp_path, monkeypatch):
+    """Only DatasetError was caught: a data.yaml 100,000 lists deep (RecursionError) or a YOLO
+    coordinate of 1e308 (GeometryError) raised out of File ▸ Import. Whatever a reader raises, the slot
+    says it in one dialog naming the file, and the project is unchanged."""
+    from annotator.gui.importing import actions
+
+    folder = _isat(tmp_path)
+    assert window.open_path(folder / "images")
+    dataset = window.document.dataset
+    before, steps = _state(dataset), window.editor.history.stack.count()
+
+    def fails(*_args, **_kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(actions, "read_annotations", fails)
+    monkeypatch.setattr(actions, "labelme_beside_images", fails)
+    assert window.importing.import_path(folder / "yolo") is None
+    assert window.importing.import_folder_labelme() is None
+    assert len(window.warnings) == 2
+    assert str(folder / "yolo") in window.warnings[0] and "RecursionError" in window.warnings[0]
+    assert _state(dataset) == before and window.editor.history.stack.count() == steps
+
+
 # -- comparison with a ground truth whose classes the project lacks --------------------------------
 def test_comparison_shows_the_ground_truths_class_names(window, tmp_path, qtbot):
     folder = _isat(tmp_path)

@@ -116,6 +116,52 @@ def test_nan_or_infinite_weights_are_refused(tmp_path, light_checkpoint, value):
         load_checkpoint(tmp_path / "nan.pt")
 
 
+def _quantized(shape):
+    with warnings.catch_warnings():  # torch's note that quantized tensors are deprecated
+        warnings.simplefilter("ignore")
+        return torch.quantize_per_tensor(torch.zeros(shape), 0.1, 0, torch.qint8)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda t: t.to_sparse(), "is a sparse_coo tensor"),
+        (lambda t: torch.empty(t.shape, device="meta"), "is on the meta device"),
+        (lambda t: t.to(torch.float8_e4m3fn), "holds float8_e4m3fn values"),
+        (lambda t: torch.full(t.shape, complex(float("nan"), 0)), "holds complex64 values"),
+        (lambda t: _quantized(t.shape), "is a quantized tensor"),
+    ],
+)
+def test_a_tensor_that_is_not_a_plain_array_of_real_numbers_is_refused(
+    tmp_path, light_checkpoint, make, message
+):
+    """torch.load returns each of these: sparse, meta and float8 weights ended in internal errors (exit 1),
+    and complex ones passed the finite check (NaN in the real part) and were cast to real."""
+    raw = _payload(light_checkpoint[0])
+    raw["state_dict"]["roi_heads.box_head.fc6.bias"] = make(raw["state_dict"]["roi_heads.box_head.fc6.bias"])
+    torch.save(raw, tmp_path / "odd.pt")
+    with pytest.raises(DatasetError, match=f"roi_heads.box_head.fc6.bias {message}"):
+        load_checkpoint(tmp_path / "odd.pt")
+
+
+@pytest.mark.parametrize("counter", [5, "x", None, [1.5]])
+def test_a_batchnorm_counter_the_model_lacks_may_hold_anything(tmp_path, light_checkpoint, counter):
+    """It is dropped when loading; the NaN check called `.is_floating_point()` on it (AttributeError)."""
+    raw = _payload(light_checkpoint[0])
+    raw["state_dict"]["extra.bn.num_batches_tracked"] = counter
+    torch.save(raw, tmp_path / "counter.pt")
+    assert load_checkpoint(tmp_path / "counter.pt").label_to_category == LABELS
+
+
+def test_a_class_name_with_a_lone_surrogate_is_replaced(tmp_path, light_checkpoint):
+    """A pickle carries `"\ud800"`: `prelabel` failed writing its journal (exit 1), a project its row."""
+    raw = _payload(light_checkpoint[0])
+    raw["classes"][0]["name"] = "bo\ud800lt"
+    torch.save(raw, tmp_path / "name.pt")
+    loaded = read_checkpoint(tmp_path / "name.pt")
+    assert [c.name for c in loaded.categories] == ["bo\ufffdlt", "nut"]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

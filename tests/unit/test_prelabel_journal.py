@@ -114,6 +114,54 @@ def test_a_damaged_line_is_counted_and_its_image_done_again(tmp_path):
     assert again.done() == {"a.png", "b.png"} and again.skipped_lines == 1
 
 
+def _hostile_line(change: dict) -> bytes:
+    row = orjson.loads(encode_record(record("x.png", boxes=1)))
+    row.update({k: v for k, v in change.items() if k != "detection"})
+    row["detections"][0].update(change.get("detection", {}))
+    return orjson.dumps(row) + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "what"),
+    [
+        (_hostile_line({"detection": {"counts": "\u00ff0"}}), "non-ASCII counts (an internal error)"),
+        (_hostile_line({"detection": {"counts": "0"}}), "runs covering nothing"),
+        (_hostile_line({"width": 10**9, "height": 10**9}), "an image of 10^18 pixels"),
+        (_hostile_line({"detection": {"category_id": 2**64 - 1}}), "a class id past 64 bits"),
+        (_hostile_line({"detection": {"score": True}}), "a score that is a boolean"),
+        (b'{"model": {"name": "m", "categories": [{"id": 1.5, "name": {"a": 1}}]}}\n', "a class of 1.5"),
+        (b'{"model": {"name": "m", "categories": [{"id": 18446744073709551615, "name": "x"}]}}\n', "64 bits"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_a_hostile_line_is_damaged_and_its_image_done_again(tmp_path, line, what):
+    """A journal is read back as data: one can be left beside an output name by anyone."""
+    path = tmp_path / "j"
+    journal = PrelabelJournal.open(path, settings=SETTINGS, resume=False)
+    journal.set_model("m", CATEGORIES)
+    journal.append(record("a.png"))
+    journal.close()
+    with open(path, "ab") as handle:
+        handle.write(line)
+    again = PrelabelJournal.open(path, settings=SETTINGS, resume=True)
+    assert again.done() == {"a.png"} and again.skipped_lines == 1, what
+    assert again.model == ("m", CATEGORIES)
+    again.close()
+
+
+def test_a_mask_whose_runs_overrun_its_image_is_damaged(tmp_path):
+    """A 500x500 mask's runs on a 40x30 image went into the output as they were (decoding them writes
+    past pycocotools' buffer)."""
+    big = Mask.from_array(np.ones((500, 500), np.uint8)).rle.counts.decode()
+    path = tmp_path / "j"
+    PrelabelJournal.open(path, settings=SETTINGS, resume=False).close()
+    with open(path, "ab") as handle:
+        handle.write(encode_record(record("a.png")) + _hostile_line({"detection": {"counts": big}}))
+    again = PrelabelJournal.open(path, settings=SETTINGS, resume=True)
+    assert again.done() == {"a.png"} and again.skipped_lines == 1
+    again.close()
+
+
 def test_finished_work_is_never_overwritten_without_resume(tmp_path):
     path = tmp_path / "out.json.journal"
     PrelabelJournal.open(path, settings=SETTINGS, resume=False).append(record("a.png"))

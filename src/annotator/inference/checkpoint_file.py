@@ -3,8 +3,11 @@
 A checkpoint is data from anywhere. It is loaded with `torch.load(weights_only=True)` (no code runs),
 and before any model is built its declared class count and every tensor's shape are checked against
 the shapes the architecture has (computed on the meta device, allocating nothing): a 1 KB file that
-claims 10^8 classes is refused at once. NaN or infinite weights are refused too. A folder, a FIFO or a
-device given as the file says what it is rather than blocking or failing obscurely.
+claims 10^8 classes is refused at once. NaN or infinite weights are refused too, and so is every tensor
+that is not a plain array of real numbers in memory (sparse, quantized, on the meta device, complex or
+float8): `torch.load` returns them all, and each failed later as an internal error, or (complex) let
+NaN weights through the finite check. A folder, a FIFO or a device given as the file says what it is
+rather than blocking or failing obscurely.
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ from annotator.io.errors import DatasetError
 
 MAX_FILE_BYTES = 4 << 30  # the largest Mask R-CNN with MAX_CLASSES and its optimizer state is far smaller
 INCOMPLETE = "is not a complete checkpoint (truncated, or not a file torch.save wrote)"
+# the element types a weight may have: real numbers a model's float32 parameters and int64 counters take
+_WEIGHT_DTYPES = frozenset({
+    torch.float16, torch.bfloat16, torch.float32, torch.float64,
+    torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool,
+})  # fmt: skip
 
 
 def read_payload(path: Path) -> dict:
@@ -74,6 +82,9 @@ def check_state(state: Mapping[str, Any], settings: ModelSettings, path: Path) -
             )
         if not isinstance(value, torch.Tensor):
             raise DatasetError(path, f"weights do not fit: {name!r} is a {type(value).__name__}")
+        problem = _tensor_problem(value)
+        if problem is not None:
+            raise DatasetError(path, f"weights do not fit: {name} {problem}")
         if tuple(value.shape) != expected[name]:
             raise DatasetError(
                 path,
@@ -83,9 +94,23 @@ def check_state(state: Mapping[str, Any], settings: ModelSettings, path: Path) -
     missing = [n for n in expected if n not in state and not n.endswith("num_batches_tracked")]
     if missing:
         raise DatasetError(path, f"weights do not fit {settings.architecture}: {missing[0]} is missing")
-    for name, value in state.items():
+    for name in expected.keys() & state.keys():  # a BatchNorm counter the model lacks may be anything
+        value = state[name]
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise DatasetError(path, f"weights hold NaN or infinite values ({name})")
+
+
+def _tensor_problem(value: torch.Tensor) -> str | None:
+    """Why `value` is not a plain CPU array of real numbers, or None."""
+    if value.layout is not torch.strided:
+        return f"is a {str(value.layout).removeprefix('torch.')} tensor, not a plain array of weights"
+    if value.is_quantized:
+        return "is a quantized tensor, not a plain array of weights"
+    if value.device.type != "cpu":
+        return f"is on the {value.device.type} device, with no values in the file"
+    if value.dtype not in _WEIGHT_DTYPES:
+        return f"holds {str(value.dtype).removeprefix('torch.')} values, not real numbers a model takes"
+    return None
 
 
 def checked_int(value: Any, path: Path, what: str, low: int, high: int) -> int:

@@ -43,6 +43,7 @@ from annotator.inference.architectures import (
 from annotator.inference.checkpoint_file import check_state, checked_int, checked_settings, read_payload
 from annotator.inference.errors import WeightsUnavailable  # torch-free, so the GUI process can rebuild it
 from annotator.io.errors import DatasetError
+from annotator.io.values import clean_text
 
 CHECKPOINT_FORMAT = "annotator.maskrcnn"
 CHECKPOINT_VERSION = 2
@@ -269,7 +270,8 @@ def _class_table(classes: Any, num_classes: int, path: Path) -> tuple[tuple[int,
         if labels[label] or cid in labels[1:]:
             raise DatasetError(path, f"checkpoint class label {label} or id {cid} appears twice")
         labels[label] = cid
-        categories.append(Category(id=cid, name=entry["name"][:500]))
+        # a pickle carries lone surrogates (`"\ud800"`): the journal, the JSON and the store refused them
+        categories.append(Category(id=cid, name=clean_text(entry["name"][:500])))
     return tuple(labels), tuple(categories)
 
 

@@ -9,6 +9,7 @@ the same batches it would have seen.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,8 @@ class ResumeState:
         model = build(self.checkpoint.settings)
         model.load_state_dict(self.checkpoint.state_dict, strict=False)
         history = tuple(self.training.get("previous_history") or ())
+        if not all(isinstance(entry, Mapping) for entry in history):
+            raise DatasetError(self.checkpoint.path, "the saved training history is not a list of records")
         source = str(history[-1].get("started_from", "resumed")) if history else "resumed"
         return StartingPoint(model.train(), self.checkpoint.settings, history, source, 0)
 
@@ -87,11 +90,13 @@ class ResumeState:
             run_state.epoch = _count(training["epoch"])
             run_state.position = _count(training["position"])
             run_state.step = _count(training["step"])
-            run_state.elapsed_before = float(training["elapsed_s"])
-            best = training.get("best")
-            run_state.best = None if best is None else (float(best[0]), float(best[1]))
+            run_state.elapsed_before = _finite(training["elapsed_s"], low=0.0)  # NaN: --minutes never ends
+            best = training.get("best")  # NaN: no later model would ever count as better
+            run_state.best = None if best is None else (_finite(best[0]), _finite(best[1]))
             run_state.model_saved = bool(training.get("model_saved"))
+            built = [dict(group) for group in optimizer.param_groups]
             optimizer.load_state_dict(training["optimizer"])
+            _check_optimizer(optimizer, built)
             if run_state.precision.scaler is not None and training.get("scaler"):
                 run_state.precision.scaler.load_state_dict(training["scaler"])
             torch.set_rng_state(training["torch_rng"])
@@ -113,6 +118,49 @@ def read_resume_state(path: Path) -> ResumeState:
             "or start a new round with --weights",
         )
     return ResumeState(checkpoint, checkpoint.training)
+
+
+def _check_optimizer(optimizer: torch.optim.Optimizer, built: list[dict[str, Any]]) -> None:
+    """Raise ValueError unless the loaded optimizer state fits the model: every per-weight tensor of its
+    weight's shape and finite, every setting of the kind the optimizer was built with and finite.
+    `load_state_dict` checks neither: a wrong shape failed at the first step (an internal error) and
+    NaN moments made every step NaN (reported as a learning rate too high)."""
+    for group, before in zip(optimizer.param_groups, built, strict=True):
+        for key, value in group.items():
+            if key != "params" and not _same_kind(value, before.get(key)):
+                raise ValueError(f"optimizer setting {key!r} is {value!r:.40}")
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if not isinstance(value, torch.Tensor):
+                    continue
+                if value.dim() > 0 and value.shape != param.shape:
+                    raise ValueError(
+                        f"optimizer {key!r} has shape {list(value.shape)}, its weight {list(param.shape)}"
+                    )
+                if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                    raise ValueError(f"optimizer {key!r} holds NaN or infinite values")
+
+
+def _same_kind(value: Any, built: Any) -> bool:
+    """Whether a loaded optimizer setting is usable where the built one was `built`."""
+    if isinstance(built, bool) or built is None:
+        return isinstance(value, bool) or value is None or built is None
+    if isinstance(built, int | float):
+        return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(built, tuple | list):
+        return (
+            isinstance(value, tuple | list)
+            and len(value) == len(built)
+            and all(_same_kind(v, b) for v, b in zip(value, built, strict=True))
+        )
+    return type(value) is type(built)
+
+
+def _finite(value: Any, *, low: float = -math.inf) -> float:
+    number = float(value)
+    if not math.isfinite(number) or number < low:
+        raise ValueError(f"expected a finite number, got {value!r:.40}")
+    return number
 
 
 def _count(value: Any) -> int:

@@ -9,6 +9,9 @@ short by a kill is ignored and cut off; the output itself is written from the jo
 Lines are written with one `os.write` each on a file opened with O_APPEND (a killed process leaves whole
 lines in the page cache) and fsync'd at most once a second (a power cut loses at most that second).
 The journal is opened with O_NOFOLLOW: a symlink planted at its name is refused, never written through.
+A journal is read back as data from anywhere (it can be shipped beside a dataset's output name): a line
+whose mask run lengths do not cover exactly its image, whose counts are not ASCII, whose image is larger
+than any the tool opens or whose ids do not fit 64 bits is damaged, and its image is done again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import fcntl
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping
@@ -27,9 +31,11 @@ import numpy as np
 import orjson
 
 from annotator.core.geometry import Mask, Rle
-from annotator.core.model import Category
+from annotator.core.model import ID_MAX, Category
 from annotator.core.predictor import Detection
 from annotator.io.errors import DatasetError
+from annotator.io.images import MAX_PIXELS
+from annotator.io.store_rows import valid_masks
 
 FORMAT = "annotator.prelabel-journal"
 VERSION = 1
@@ -101,6 +107,8 @@ def decode_record(line: bytes) -> PrelabelRecord:
     file_name, width, height, error = row["file"], row["width"], row["height"], row.get("error")
     if not isinstance(file_name, str) or not _size(width, error) or not _size(height, error):
         raise ValueError("bad file, width or height")
+    if width * height > MAX_PIXELS:
+        raise ValueError("an image larger than any the tool opens")
     if error is not None:
         return PrelabelRecord(file_name, width, height, (), str(error))
     detections = detections_from_rows(row.get("detections", []), height, width)
@@ -133,13 +141,27 @@ def _detection_from_row(row: Mapping[str, Any], height: int, width: int) -> Dete
     if not isinstance(row, dict):
         raise ValueError("a detection is not an object")
     category_id, score, box, counts = row["category_id"], row["score"], row["box"], row["counts"]
-    if not isinstance(category_id, int) or not isinstance(score, int | float) or not isinstance(counts, str):
+    if (
+        not _is_id(category_id)
+        or not _is_number(score)
+        or not isinstance(counts, str)
+        or not counts.isascii()
+    ):
         raise ValueError("bad detection")
-    if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, int | float) for v in box):
+    if not isinstance(box, list) or len(box) != 4 or not all(_is_number(v) for v in box):
         raise ValueError("bad box")
-    return Detection(
-        category_id, float(score), tuple(float(v) for v in box), Mask(Rle(height, width, counts.encode()))
-    )
+    rle = Rle(height, width, counts.encode("ascii"))
+    if not valid_masks([rle])[0]:  # runs past the image: pycocotools' decoder writes past its buffer
+        raise ValueError("mask run lengths do not cover the image")
+    return Detection(category_id, float(score), tuple(float(v) for v in box), Mask(rle))
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -ID_MAX - 1 <= value <= ID_MAX
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _size(value: object, error: object) -> bool:
@@ -325,10 +347,16 @@ def _read(path: Path) -> tuple[dict, dict[str, PrelabelRecord], int, int, Any] |
 
 def _decode_model(line: bytes) -> tuple[str, tuple[Category, ...]]:
     model = orjson.loads(line)["model"]
-    categories = tuple(
-        Category(int(c["id"]), str(c["name"]), str(c.get("supercategory", ""))) for c in model["categories"]
-    )
+    categories = tuple(_category(c) for c in model["categories"])
     return str(model["name"]), categories
+
+
+def _category(row: Any) -> Category:
+    """A class of the model line; ValueError unless its id fits 64 bits and its names are text."""
+    cid, name, supercategory = row["id"], row["name"], row.get("supercategory", "")
+    if not _is_id(cid) or not isinstance(name, str) or not isinstance(supercategory, str):
+        raise ValueError("bad class")
+    return Category(cid, name, supercategory)
 
 
 def _settings_mismatch(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

@@ -5,8 +5,9 @@ known: the project's. A label file finds its image by its path without suffix (`
 `train/a.jpg`, or `images/train/a.jpg` in ultralytics' images/labels layout and our own export), else by
 a stem only one image has. Class names come from `data.yaml` (`names`, a list or a mapping) or
 `classes.txt`, beside the labels or up to two folders above them; without either a class is named by its
-index. A line with an odd number of coordinates carries a confidence at its end (ultralytics'
-`save_conf`) and is a model's prediction with that score; `class cx cy w h` is a box (YOLO detection)
+index. A name must be one value (text, a number), never a list or a mapping: YAML aliases let a 1 KB
+file describe a list of billions of items, which `str()` would spell out ("billion laughs"). A line with
+an odd number of coordinates carries a confidence at its end (ultralytics' `save_conf`) and is a model's prediction with that score; `class cx cy w h` is a box (YOLO detection)
 and becomes its rectangle. Every line that cannot be read is reported, never dropped silently.
 """
 
@@ -23,9 +24,12 @@ from annotator.core.model import Category, Dataset, Image, Instance, Source
 from annotator.io.coco import with_default_z_order
 from annotator.io.errors import DatasetError
 from annotator.io.problems import Problems
+from annotator.io.values import clean_name
 
 NAME_FILES = ("data.yaml", "dataset.yaml", "classes.txt")
 MAX_LABEL_BYTES = 64 * 1024 * 1024  # a label file larger than this is not a label file
+MAX_NAMES_BYTES = 16 * 1024 * 1024  # nor a data.yaml or classes.txt larger than this
+_CONTAINERS = (list, dict, set, tuple)  # a class name in a data.yaml is one value (text, a number, a date)
 
 
 @dataclass
@@ -44,8 +48,9 @@ def load_yolo(path: str | Path, images: Iterable[Image], *, model_name: str | No
     labels_dir, files, names_file = _layout(path)
     names = _read_names(names_file) if names_file is not None else None
     reader = _Reader(list(images), names, model_name or labels_dir.name)
+    scanned = path.is_dir() or path.name in NAME_FILES
     for file in files:
-        reader.read_file(file, file.relative_to(labels_dir).with_suffix("").as_posix())
+        reader.read_file(file, file.relative_to(labels_dir).with_suffix("").as_posix(), scanned=scanned)
     if names_file is None and reader.instances:
         reader.problems.add(None, "no data.yaml or classes.txt found: classes are named by their index")
     return YoloImport(reader.build(), reader.problems.lines(), reader.unmatched, labels_dir)
@@ -94,7 +99,9 @@ def _find_names(folder: Path) -> Path | None:
 def _read_names(path: Path) -> dict[int, str]:
     """Class index -> name from `classes.txt` (one per line) or a YOLO `data.yaml` (`names`)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > MAX_NAMES_BYTES:
+            raise DatasetError(path, f"larger than {MAX_NAMES_BYTES >> 20} MiB: not a list of class names")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark, as Windows tools write
     except (OSError, UnicodeDecodeError) as exc:
         raise DatasetError(path, f"cannot read the class names: {exc}") from None
     if path.suffix == ".txt":
@@ -105,11 +112,20 @@ def _read_names(path: Path) -> dict[int, str]:
         names = (yaml.safe_load(text) or {}).get("names")
     except (yaml.YAMLError, AttributeError) as exc:
         raise DatasetError(path, f"not a YOLO data.yaml: {exc}") from None
+    except RecursionError:  # PyYAML composes nested lists recursively: `[[[[...` 100,000 deep
+        raise DatasetError(path, "not a YOLO data.yaml: nested too deeply") from None
     if isinstance(names, list):
-        return {i: str(name) for i, name in enumerate(names)}
-    if isinstance(names, dict) and all(isinstance(k, int) for k in names):
-        return {int(k): str(v) for k, v in names.items()}
-    raise DatasetError(path, "not a YOLO data.yaml: no 'names' list or mapping of class index to name")
+        pairs = list(enumerate(names))
+    elif isinstance(names, dict) and all(isinstance(k, int) for k in names):
+        pairs = list(names.items())
+    else:
+        raise DatasetError(path, "not a YOLO data.yaml: no 'names' list or mapping of class index to name")
+    for index, name in pairs:
+        if isinstance(name, _CONTAINERS):
+            raise DatasetError(
+                path, f"the name is {type(name).__name__}, not text", item=f"class {int(index)}"
+            )
+    return {int(index): str(name) for index, name in pairs}
 
 
 class _Reader:
@@ -128,8 +144,12 @@ class _Reader:
         self.unmatched: list[str] = []
         self.problems = Problems()
 
-    def read_file(self, file: Path, stem: str) -> None:
+    def read_file(self, file: Path, stem: str, *, scanned: bool = False) -> None:
+        """`scanned`: found in a folder scan, where a link is not followed (it could lead anywhere)."""
         item = f"{stem}.txt"
+        if scanned and file.is_symlink():
+            self.problems.add(item, "is a symbolic link; not read")
+            return
         image = self._image_for(stem)
         if image is None:
             self.unmatched.append(item)
@@ -140,7 +160,7 @@ class _Reader:
         try:
             if file.stat().st_size > MAX_LABEL_BYTES:
                 raise DatasetError(file, "too large for a label file")
-            lines = file.read_text(encoding="utf-8").splitlines()
+            lines = file.read_text(encoding="utf-8-sig").splitlines()  # a byte order mark is skipped
         except (OSError, UnicodeDecodeError, DatasetError) as exc:
             self.problems.add(item, f"cannot read: {exc}; skipped")
             return
@@ -176,15 +196,20 @@ class _Reader:
             score, numbers = float(numbers[-1]), numbers[:-1]
         if len(numbers) == 4:
             cx, cy, w, h = numbers
-            numbers = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2,
-                                cx + w / 2, cy + h / 2, cx - w / 2, cy + h / 2])  # fmt: skip
+            with np.errstate(over="ignore"):  # 1e308 and more: infinite, refused below
+                numbers = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2,
+                                    cx + w / 2, cy + h / 2, cx - w / 2, cy + h / 2])  # fmt: skip
             self.problems.add(item, "a box (YOLO detection), not a polygon: kept as its rectangle")
         elif len(numbers) < 6 or len(numbers) % 2:
             self.problems.add(
                 item, f"{len(numbers)} coordinates: a polygon needs an even count >= 6; skipped"
             )
             return
-        ring = numbers.reshape(-1, 2) * np.array([image.width, image.height], dtype=np.float64)
+        with np.errstate(over="ignore"):  # 1e308 of the width: infinite, refused below
+            ring = numbers.reshape(-1, 2) * np.array([image.width, image.height], dtype=np.float64)
+        if not np.isfinite(ring).all():
+            self.problems.add(item, "a coordinate too large for the image's size; skipped")
+            return
         self.used.add(index)
         source = Source() if score is None else Source.from_model(self.model_name, score)
         self.instances.append(
@@ -194,7 +219,10 @@ class _Reader:
     def build(self) -> Dataset:
         dataset = Dataset()
         dataset.put_images(self.images.values(), notify=False)
-        names = self.names or {}
+        names = {  # a `"\ud800"` escape in a data.yaml: never stored as it is (SQLite would refuse it)
+            i: clean_name(name, item=f"class {i}", what="name", problems=self.problems)
+            for i, name in (self.names or {}).items()
+        }
         unnamed = sorted(i for i in self.used if i not in names)
         if self.names is not None and unnamed:
             self.problems.add(None, f"class index(es) {unnamed} have no name: named by their index")

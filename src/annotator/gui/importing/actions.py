@@ -94,8 +94,8 @@ class Importing(QObject):
         except NeedsDatasetError:
             chosen = ask_results_dataset(self.window, path)
             return None if chosen is None else self.import_path(path, dataset=chosen)
-        except DatasetError as error:
-            QMessageBox.warning(self.window, "Cannot import", str(error))
+        except Exception as error:  # noqa: BLE001 - a slot: the person gets a dialog, never a traceback
+            QMessageBox.warning(self.window, "Cannot import", _describe(path, error))
             return None
         merge = merge_edit(document.dataset, found.dataset, text=f"Import {path.name}")
         self._push(merge)
@@ -167,8 +167,8 @@ class Importing(QObject):
         names = [image.file_name for image in document.dataset.images.values()]
         try:
             found = labelme_beside_images(document.root, names)
-        except DatasetError as error:
-            QMessageBox.warning(self.window, "Cannot import", str(error))
+        except Exception as error:  # noqa: BLE001 - a slot: the person gets a dialog, never a traceback
+            QMessageBox.warning(self.window, "Cannot import", _describe(document.root, error))
             return None
         if found is None:
             return None
@@ -177,6 +177,13 @@ class Importing(QObject):
         summary = ImportSummary(document.root, "LabelMe", merge.report, tuple(found.problems), ())
         self._report(summary)
         return summary
+
+
+def _describe(path: Path, error: Exception) -> str:
+    """The dialog's text: our one line for bad input, else what went wrong with the file, still named."""
+    if isinstance(error, DatasetError):
+        return str(error)
+    return f"{path}: cannot be imported ({type(error).__name__}: {error})"
 
 
 def ask_results_dataset(parent, path: Path) -> Path | None:
