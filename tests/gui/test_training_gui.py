@@ -111,6 +111,15 @@ def test_a_round_trained_in_the_window_pre_labels_the_unlabelled_images_and_is_r
         dialog.rounds.item(0).text().startswith("Round 1 · ") and "8 images" in dialog.rounds.item(0).text()
     )
     assert dialog.prelabel_button.isVisible() and "pre-label 3 images" in dialog.prelabel_button.text()
+    # the model's detections on the 2 validation images it did not learn from, for the label audit
+    assert dialog.audit_button.isVisible()
+    suspicious = window.assisted.suspicious
+    with qtbot.waitSignal(suspicious.job.finished, timeout=30_000):
+        dialog.audit_button.click()
+    assert suspicious.predictions_path == model.with_name("round-1.val-predictions.json")
+    assert suspicious.isVisible() and not dialog.isVisible()
+    assert suspicious.state_label.text().startswith("2 images audited")  # the 2 validation images
+    dialog.show()
 
     prelabelling = training.prelabelling
     with qtbot.waitSignal(prelabelling.controller.run_finished, timeout=ROUND_TIMEOUT) as finished:

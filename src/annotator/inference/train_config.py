@@ -127,7 +127,9 @@ class TrainConfig:
     @property
     def val_predictions_path(self) -> Path:
         """The kept model's detections on the validation images, beside `out`: `MODEL.val-predictions.json`."""
-        return self.out.with_name(f"{self.out.stem}.val-predictions.json")
+        from annotator.io.model_folder import validation_predictions_path
+
+        return validation_predictions_path(self.out)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

@@ -36,8 +36,12 @@ class RoundFiles:
 
     @property
     def val_predictions(self) -> Path:
-        """The model's detections on its validation images (`TrainConfig.val_predictions_path`)."""
-        return self.model.with_name(f"{self.model.stem}.val-predictions.json")
+        return validation_predictions_path(self.model)
+
+
+def validation_predictions_path(model: Path) -> Path:
+    """A model's detections on its validation images, beside it (`TrainConfig.val_predictions_path`)."""
+    return model.with_name(f"{model.stem}.val-predictions.json")
 
 
 def models_folder(project_path: Path) -> Path:

@@ -1,5 +1,6 @@
 """Training in the main window: Model ▸ Train on this project…, the dialog, and the loop's next step
-(use the new model; pre-label the images nobody has labelled with it).
+(use the new model; pre-label the images nobody has labelled with it; audit the validation images'
+labels with its detections there).
 
 A round in progress is stopped, its model kept and recorded, before its document closes (another
 project opened, or the window closed).
@@ -25,6 +26,7 @@ from annotator.gui.training.dialog import TrainDialog
 from annotator.gui.training.history import ModelHistory
 from annotator.gui.training.options import TrainOptions
 from annotator.io.errors import DatasetError
+from annotator.io.model_folder import validation_predictions_path
 
 
 class Training(QObject):
@@ -70,6 +72,7 @@ class Training(QObject):
         dialog.cancel_requested.connect(controller.cancel)
         dialog.use_model_requested.connect(self.use_model)
         dialog.prelabel_requested.connect(self.prelabel_unlabelled)
+        dialog.audit_requested.connect(self.audit_with)
         dialog.delete_requested.connect(self.delete_round)
         return dialog
 
@@ -104,7 +107,8 @@ class Training(QObject):
             dialog.options.value(), None if last is None else last[0]
         )  # the next round's start
         dialog.set_rounds([(r, self.history.model_path(document, r)) for r in self.history.rounds(document)])
-        dialog.show_end(end, unlabelled=len(self.unlabelled_images()))
+        can_audit = end.model_round is not None and self.validation_predictions(end.model_round) is not None
+        dialog.show_end(end, unlabelled=len(self.unlabelled_images()), can_audit=can_audit)
         if end.model_round is not None and document is not None:
             dialog.show()  # the offer is the loop's next step: bring it back if it was closed
             dialog.raise_()
@@ -155,6 +159,28 @@ class Training(QObject):
         self.window.statusBar().showMessage(
             f"Pre-labelling now uses round {model_round.number} ({path.name}{shown})", 10000
         )
+        return path
+
+    def validation_predictions(self, model_round: ModelRound) -> Path | None:
+        """The round's model's detections on its validation images, if training kept them."""
+        document = self.document
+        if document is None:
+            return None
+        path = validation_predictions_path(self.history.model_path(document, model_round))
+        return path if path.is_file() else None
+
+    def audit_with(self, model_round: ModelRound) -> Path | None:
+        """Suspicious labels: the validation images' labels against the round's detections there, from
+        a model that did not learn from them (the file audited; None: there is none)."""
+        path = self.validation_predictions(model_round)
+        if path is None:
+            self.window.statusBar().showMessage(
+                f"Round {model_round.number} kept no validation detections", 8000
+            )
+            return None
+        self.window.assisted.suspicious.use_file(path)
+        if self.dialog is not None:
+            self.dialog.hide()  # the queue is in the window
         return path
 
     def prelabel_unlabelled(self, model_round: ModelRound) -> int | None:

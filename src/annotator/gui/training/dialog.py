@@ -44,6 +44,7 @@ class TrainDialog(QDialog):
     cancel_requested = Signal()
     use_model_requested = Signal(object)  # the ModelRound whose model pre-labelling should use
     prelabel_requested = Signal(object)  # the ModelRound to pre-label with
+    audit_requested = Signal(object)  # the ModelRound whose detections on its validation images to audit with
     delete_requested = Signal(object)  # the ModelRound to forget, its files deleted (already confirmed)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -67,6 +68,11 @@ class TrainDialog(QDialog):
         self.offer.setStyleSheet("font-weight: bold")
         self.use_button = QPushButton("Use this model")
         self.prelabel_button = QPushButton("Use it and pre-label")
+        self.audit_button = QPushButton("Audit labels with it")
+        self.audit_button.setToolTip(
+            "Suspicious labels: the validation images' labels against this model's detections there "
+            "(images it did not learn from)"
+        )
         self.train_button = QPushButton("Train")
         self.train_button.setDefault(True)
         self.pause_button = QPushButton("Pause")
@@ -107,6 +113,7 @@ class TrainDialog(QDialog):
         offer_row = QHBoxLayout()
         offer_row.addWidget(self.offer, 1)
         offer_row.addWidget(self.use_button)
+        offer_row.addWidget(self.audit_button)
         offer_row.addWidget(self.prelabel_button)
         run_layout.addLayout(offer_row)
         buttons = QHBoxLayout()
@@ -130,6 +137,7 @@ class TrainDialog(QDialog):
         self.rounds.currentRowChanged.connect(lambda _row: self._enable_round_button())
         self.use_button.clicked.connect(lambda: self.use_model_requested.emit(self.finished_round))
         self.prelabel_button.clicked.connect(lambda: self.prelabel_requested.emit(self.finished_round))
+        self.audit_button.clicked.connect(lambda: self.audit_requested.emit(self.finished_round))
 
     # -- what the dialog is told ------------------------------------------------------------------
     def set_options(self, options: TrainOptions, last: ModelRound | None) -> None:
@@ -191,8 +199,9 @@ class TrainDialog(QDialog):
         self.problem.hide()
         self._hide_offer()
 
-    def show_end(self, end: RunEnd, *, unlabelled: int) -> None:
-        """The round's outcome; with a model, the offer to use it and pre-label `unlabelled` images."""
+    def show_end(self, end: RunEnd, *, unlabelled: int, can_audit: bool = False) -> None:
+        """The round's outcome; with a model, the offer to use it and pre-label `unlabelled` images, and
+        with `can_audit` (its detections on the validation images were kept) to audit labels with it."""
         self.run_panel.state_label.setText(end.message)
         self.finished_round = end.model_round
         if end.state is TrainState.FAILED:
@@ -206,10 +215,11 @@ class TrainDialog(QDialog):
         self.prelabel_button.setEnabled(unlabelled > 0)
         for widget in (self.offer, self.use_button, self.prelabel_button):
             widget.show()
+        self.audit_button.setVisible(can_audit)
         QTimer.singleShot(0, self.run_panel.log.scrollToBottom)  # once the offer's row is laid out
 
     def _hide_offer(self) -> None:
-        for widget in (self.offer, self.use_button, self.prelabel_button):
+        for widget in (self.offer, self.use_button, self.prelabel_button, self.audit_button):
             widget.hide()
 
     def _toggle_pause(self) -> None:
