@@ -99,6 +99,14 @@ def test_the_kept_models_validation_detections_are_out_of_fold_predictions_for_t
     report = json.loads(issues.read_text())
     assert report["images"] == len(validation), report
 
+    # a model trained without validation where an earlier one's detections lie: they are not its own
+    other = tmp_path / "model.pt"
+    stale = other.with_name("model.val-predictions.json")
+    stale.write_bytes(predictions_path.read_bytes())
+    again = _train(rectangles, "--out", other, "--epochs", "1", "--val-split", "0", "--input-size", "64")
+    assert again.returncode == 0, again.stderr
+    assert other.is_file() and not stale.exists() and "validation images in" not in again.stdout
+
 
 @pytest.mark.slow
 def test_ctrl_c_saves_both_checkpoints_and_exits_cleanly(rectangles, tmp_path):

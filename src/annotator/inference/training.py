@@ -15,6 +15,7 @@ import collections
 import contextlib
 import datetime
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -466,6 +467,9 @@ def _save_model(
         emit(CheckpointSaved(path=str(run.config.out), role="best", step=run.step))
         if validation is not None:
             _save_val_predictions(run, validation, emit)
+        else:  # a model not validated: detections left there by an earlier model are not its own
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(run.config.val_predictions_path)  # a link there is removed, never followed
 
 
 def _save_val_predictions(run: _Run, validation: Validation, emit: Callable[[Event], None]) -> None:
