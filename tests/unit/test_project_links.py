@@ -135,3 +135,18 @@ def test_the_application_id_is_in_the_header_of_every_new_project(tmp_path):
     conn = sqlite3.connect(folder / FOLDER_PROJECT_NAME)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     conn.close()
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_prelabel_into_a_linked_project_name_is_refused_never_followed(tmp_path, canary, dangling):
+    """`prelabel --out p.annotator` with `p.annotator` a link to nothing outside: `exists()` said no, so
+    the project was created at the link's resolved target, outside the dataset, with its lock."""
+    from annotator.io.prelabel_output import ProjectOutput
+
+    folder = _folder(tmp_path)
+    out = folder / "p.annotator"
+    out.symlink_to(canary.parent / "missing.annotator" if dangling else canary)
+    with pytest.raises(DatasetError, match="symbolic link"):
+        ProjectOutput.open(out, folder, [folder / "a.png"])
+    assert sorted(os.listdir(canary.parent)) == ["canary"]
+    assert canary.read_bytes() == b"precious \x00\xff bytes" * 300
