@@ -284,6 +284,7 @@ def _create(path: Path) -> int:
         fd = os.open(path, flags, 0o644)
     except OSError as exc:
         raise DatasetError(path, f"cannot write here: {exc.strerror or exc}") from None
+    _refuse_shared(fd, path)
     _lock(fd, path)
     os.ftruncate(fd, 0)  # what was there holds no finished image (a header, perhaps cut by a kill)
     return fd
@@ -294,8 +295,18 @@ def _open_for_append(path: Path) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise DatasetError(path, f"cannot write: {exc.strerror or exc}") from None
+    _refuse_shared(fd, path)
     _lock(fd, path)
     return fd
+
+
+def _refuse_shared(fd: int, path: Path) -> None:
+    """A journal with other hard links is another file's data too (a dataset can ship `OUT.journal`
+    hard-linked to any file the person can write, and an empty one got our header and every image's
+    predictions): closed and refused, never truncated or appended to."""
+    if os.fstat(fd).st_nlink > 1:
+        os.close(fd)
+        raise DatasetError(path, "has other hard links; annotator will not write into it: remove it")
 
 
 def _lock(fd: int, path: Path) -> None:
