@@ -106,6 +106,30 @@ def test_a_hard_linked_lock_file_is_not_written(tmp_path, canary):
     assert canary.read_bytes() == before
 
 
+@pytest.mark.parametrize("entry", ["folder", "project file"])
+def test_a_project_hard_linked_to_one_outside_is_read_but_never_written(tmp_path, entry):
+    """SQLite writes in place: `project.annotator` hard-linked to a project outside the dataset had
+    every edit (and the WAL's checkpoints) written into that project."""
+    from annotator.core.model import Category
+    from annotator.io.project import read_project
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    PilImage.new("RGB", (8, 6)).save(outside / "a.png")
+    open_project(outside).close()
+    victim = outside / FOLDER_PROJECT_NAME
+    before = victim.read_bytes()
+    folder = _folder(tmp_path)
+    os.link(victim, folder / FOLDER_PROJECT_NAME)
+    opened = folder if entry == "folder" else folder / FOLDER_PROJECT_NAME
+    with pytest.raises(DatasetError, match="hard links"), open_project(opened) as project:
+        project.dataset.put_categories([Category(5, "planted")])
+    with read_project(folder / FOLDER_PROJECT_NAME) as project:  # info and convert still read it
+        assert len(project.dataset.images) == 1
+    assert victim.read_bytes() == before
+    assert sorted(os.listdir(outside)) == ["a.png", FOLDER_PROJECT_NAME, FOLDER_PROJECT_NAME + ".lock"]
+
+
 def test_a_fifo_as_lock_or_project_is_refused_without_hanging(tmp_path):
     folder = _folder(tmp_path)
     os.mkfifo(folder / (FOLDER_PROJECT_NAME + ".lock"))
