@@ -223,6 +223,14 @@ def test_a_hard_link_at_the_journal_name_is_refused_not_written_into(tmp_path, v
     assert victim.read_bytes() == before
 
 
+def test_a_named_pipe_at_the_journal_name_is_refused_without_blocking(tmp_path):
+    """Reading the journal opened a FIFO planted at `OUT.journal` and waited forever for a writer."""
+    os.mkfifo(tmp_path / "out.json.journal")
+    for resume in (False, True):
+        with pytest.raises(DatasetError, match="named pipe"):
+            PrelabelJournal.open(tmp_path / "out.json.journal", settings=SETTINGS, resume=resume)
+
+
 def test_a_full_disk_is_found_before_the_run(tmp_path):
     old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
     old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
