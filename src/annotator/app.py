@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from annotator.gui.resume import resume
 from annotator.gui.training.actions import install_training
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
+from annotator.io.output_target import refuse_special_target
 
 
 def application() -> QApplication:
@@ -98,29 +100,39 @@ def screenshot(
     size: tuple[int, int] = (1600, 1000),
     dataset: str | Path | None = None,
 ) -> None:
-    """Open PATH, wait for the first image to decode, render the window and save it as a PNG."""
+    """Open PATH, wait for the first image to decode, render the window and save it as a PNG.
+
+    The window's settings live in a private temporary folder, never beside `out`: QSettings saves
+    through a symbolic link (a dataset shipping `shot.ini` linked anywhere had that file replaced by
+    ours), and a file there would be read as settings. `out` is checked before the window exists, and
+    the window is closed whatever happens (a window dropped with its model thread running aborts).
+    """
+    refuse_special_target(out)
     app = application()
-    settings = QSettings(str(out.with_suffix(".ini")), QSettings.Format.IniFormat)  # no user settings
-    try:
+    with tempfile.TemporaryDirectory(prefix="annotator-screenshot-") as private:
+        settings = QSettings(str(Path(private) / "settings.ini"), QSettings.Format.IniFormat)
         window = build_window(path, settings=settings, dataset=dataset)
-        window.resize(*size)
-        window.show()
-        deadline = time.monotonic() + 30
-        while (
-            window.session.image_id is not None
-            and not window.canvas.has_pixels
-            and time.monotonic() < deadline
-        ):
-            app.processEvents()
-            time.sleep(0.01)
+        try:
+            _render(app, window, out, size)
+        finally:
+            window.close()
+            settings.sync()  # written now, while its folder is still there
+
+
+def _render(app: QApplication, window: MainWindow, out: Path, size: tuple[int, int]) -> None:
+    window.resize(*size)
+    window.show()
+    deadline = time.monotonic() + 30
+    while (
+        window.session.image_id is not None and not window.canvas.has_pixels and time.monotonic() < deadline
+    ):
         app.processEvents()
-        window.canvas.fit()
-        image = window.grab().toImage()
-        buffer = QBuffer()
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        if not image.save(buffer, "PNG"):
-            raise DatasetError(out, "could not encode the screenshot")
-        write_bytes_atomic(out, bytes(buffer.data()))
-        window.close()
-    finally:
-        Path(settings.fileName()).unlink(missing_ok=True)
+        time.sleep(0.01)
+    app.processEvents()
+    window.canvas.fit()
+    image = window.grab().toImage()
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not image.save(buffer, "PNG"):
+        raise DatasetError(out, "could not encode the screenshot")
+    write_bytes_atomic(out, bytes(buffer.data()))

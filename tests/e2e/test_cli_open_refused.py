@@ -144,3 +144,31 @@ def test_a_project_open_in_another_process_is_refused_with_exit_2(tmp_path):
         _assert_one_line(
             _open(folder / FOLDER_PROJECT_NAME, "--screenshot", tmp_path / "s.png"), "already open"
         )
+
+
+@pytest.mark.slow
+def test_a_screenshot_never_writes_its_settings_through_a_link_beside_it(tmp_path):
+    """The screenshot's window settings went to `shot.ini` beside `shot.png`, saved by QSettings, which
+    writes through a symbolic link: a dataset shipping `shot.ini` linked anywhere had that file replaced."""
+    folder = _folder(tmp_path)
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"kept\n")
+    (folder / "shot.ini").symlink_to(victim)
+    result = _open(folder, "--screenshot", folder / "shot.png")
+    assert result.returncode == 0, result.stderr
+    assert victim.read_bytes() == b"kept\n"
+    assert (folder / "shot.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["named pipe", "missing folder"])
+def test_a_screenshot_that_cannot_be_written_is_one_line_never_sigabrt(tmp_path, target):
+    """A refused screenshot target printed its line and then aborted (exit 134): the window was
+    dropped with its model thread running."""
+    folder = _folder(tmp_path)
+    out = folder / "shot.png"
+    if target == "named pipe":
+        os.mkfifo(out)
+    else:
+        out = folder / "missing" / "shot.png"
+    _assert_one_line(_open(folder, "--screenshot", out), str(out))

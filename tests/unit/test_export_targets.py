@@ -3,12 +3,16 @@ export folder (a dataset can ship `labels/` or `a.json` as a symlink to anywhere
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from PIL import Image as PilImage
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Dataset, Image, Instance
@@ -113,3 +117,39 @@ def test_no_export_loses_an_image_or_writes_through_a_link(tmp_path_factory, can
     assert len(label_files) + len(left_out) == len(names)
     assert all(len(f.read_text().splitlines()) == 1 for f in label_files)
     assert canary.read_bytes() == before
+
+
+@pytest.mark.parametrize("to", ["coco", "labelme", "yolo", "panoptic"])
+def test_convert_out_that_is_a_link_to_a_folder_is_refused(tmp_path, canary, to):
+    """`convert --out lm`, with `lm` a link a dataset shipped to a folder anywhere, wrote every file of
+    the export into that folder (`--to coco`: `annotations.json` there)."""
+    from annotator.cli.main import main
+
+    folder = tmp_path / "data"
+    folder.mkdir()
+    PilImage.new("RGB", (40, 30)).save(folder / "a.png")
+    polygon = [[2, 2, 30, 2, 30, 20]]
+    coco = {
+        "images": [{"id": 1, "file_name": "a.png", "width": 40, "height": 30}],
+        "categories": [{"id": 1, "name": "thing"}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": polygon, "iscrowd": 0}],
+    }
+    (folder / "coco.json").write_text(json.dumps(coco))
+    out = folder / "out"
+    out.symlink_to(canary.parent, target_is_directory=True)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["convert", str(folder / "coco.json"), "--to", to, "--out", str(out)])
+    lines = err.getvalue().splitlines()
+    assert code == 2 and len(lines) == 1 and "symbolic link" in lines[0] and str(out) in lines[0], lines
+    assert sorted(os.listdir(canary.parent)) == ["canary"]
+
+
+@pytest.mark.parametrize("writer", ["labelme", "yolo", "panoptic"])
+def test_an_export_folder_that_is_a_link_is_refused_by_the_writer(tmp_path, canary, writer):
+    out = tmp_path / "out"
+    out.symlink_to(canary.parent, target_is_directory=True)
+    save = {"labelme": save_labelme, "yolo": save_yolo, "panoptic": save_panoptic}[writer]
+    with pytest.raises(DatasetError, match="symbolic link"):
+        save(_dataset(["a.jpg"]), out)
+    assert sorted(os.listdir(canary.parent)) == ["canary"]

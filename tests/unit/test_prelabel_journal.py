@@ -201,6 +201,36 @@ def test_a_symlink_at_the_journal_name_is_refused_not_written_through(tmp_path):
     assert victim.read_text() == "precious"
 
 
+@pytest.mark.parametrize("victim_holds", ["nothing", "a journal with a finished image"])
+def test_a_hard_link_at_the_journal_name_is_refused_not_written_into(tmp_path, victim_holds):
+    """A hard link cannot be told from the file by its name: an empty file outside, hard-linked at
+    `OUT.journal`, got our header and every image's predictions written into it."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim"
+    if victim_holds == "nothing":
+        victim.write_bytes(b"")
+    else:
+        journal = PrelabelJournal.open(victim, settings=SETTINGS, resume=False)
+        journal.append(record("a.png"))
+        journal.close()
+    before = victim.read_bytes()
+    os.link(victim, tmp_path / "out.json.journal")
+    for resume in (False, True):
+        with pytest.raises(DatasetError) as refused:  # (a finished image, no --resume: refused as such)
+            PrelabelJournal.open(tmp_path / "out.json.journal", settings=SETTINGS, resume=resume)
+        assert "hard links" in str(refused.value) or "finished images" in str(refused.value)
+    assert victim.read_bytes() == before
+
+
+def test_a_named_pipe_at_the_journal_name_is_refused_without_blocking(tmp_path):
+    """Reading the journal opened a FIFO planted at `OUT.journal` and waited forever for a writer."""
+    os.mkfifo(tmp_path / "out.json.journal")
+    for resume in (False, True):
+        with pytest.raises(DatasetError, match="named pipe"):
+            PrelabelJournal.open(tmp_path / "out.json.journal", settings=SETTINGS, resume=resume)
+
+
 def test_a_full_disk_is_found_before_the_run(tmp_path):
     old_limit = resource.getrlimit(resource.RLIMIT_FSIZE)
     old_handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

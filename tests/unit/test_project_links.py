@@ -106,6 +106,30 @@ def test_a_hard_linked_lock_file_is_not_written(tmp_path, canary):
     assert canary.read_bytes() == before
 
 
+@pytest.mark.parametrize("entry", ["folder", "project file"])
+def test_a_project_hard_linked_to_one_outside_is_read_but_never_written(tmp_path, entry):
+    """SQLite writes in place: `project.annotator` hard-linked to a project outside the dataset had
+    every edit (and the WAL's checkpoints) written into that project."""
+    from annotator.core.model import Category
+    from annotator.io.project import read_project
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    PilImage.new("RGB", (8, 6)).save(outside / "a.png")
+    open_project(outside).close()
+    victim = outside / FOLDER_PROJECT_NAME
+    before = victim.read_bytes()
+    folder = _folder(tmp_path)
+    os.link(victim, folder / FOLDER_PROJECT_NAME)
+    opened = folder if entry == "folder" else folder / FOLDER_PROJECT_NAME
+    with pytest.raises(DatasetError, match="hard links"), open_project(opened) as project:
+        project.dataset.put_categories([Category(5, "planted")])
+    with read_project(folder / FOLDER_PROJECT_NAME) as project:  # info and convert still read it
+        assert len(project.dataset.images) == 1
+    assert victim.read_bytes() == before
+    assert sorted(os.listdir(outside)) == ["a.png", FOLDER_PROJECT_NAME, FOLDER_PROJECT_NAME + ".lock"]
+
+
 def test_a_fifo_as_lock_or_project_is_refused_without_hanging(tmp_path):
     folder = _folder(tmp_path)
     os.mkfifo(folder / (FOLDER_PROJECT_NAME + ".lock"))
@@ -135,3 +159,18 @@ def test_the_application_id_is_in_the_header_of_every_new_project(tmp_path):
     conn = sqlite3.connect(folder / FOLDER_PROJECT_NAME)
     assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     conn.close()
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_prelabel_into_a_linked_project_name_is_refused_never_followed(tmp_path, canary, dangling):
+    """`prelabel --out p.annotator` with `p.annotator` a link to nothing outside: `exists()` said no, so
+    the project was created at the link's resolved target, outside the dataset, with its lock."""
+    from annotator.io.prelabel_output import ProjectOutput
+
+    folder = _folder(tmp_path)
+    out = folder / "p.annotator"
+    out.symlink_to(canary.parent / "missing.annotator" if dangling else canary)
+    with pytest.raises(DatasetError, match="symbolic link"):
+        ProjectOutput.open(out, folder, [folder / "a.png"])
+    assert sorted(os.listdir(canary.parent)) == ["canary"]
+    assert canary.read_bytes() == b"precious \x00\xff bytes" * 300

@@ -31,6 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from annotator.cli.main import UsageError
     from annotator.io.dataset_files import load_dataset_file
+    from annotator.io.export_files import refuse_linked_folder
 
     if args.rle and args.to != "coco":
         raise UsageError("--rle applies to --to coco only")
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     images_root = Path(args.images) if args.images else loaded.root
     try:
+        if args.to != "coco" or out.is_dir():  # a link to a file is replaced by the atomic rename
+            refuse_linked_folder(out)  # a dataset can ship `lm` linked anywhere: never written into it
         _refuse_overwriting_input(loaded.path, loaded.dataset, args.to, out, images_root)
         _make_folder(out if args.to != "coco" else None if out.is_dir() else out.parent)
     except OSError as exc:  # a name too long, a loop of links: said as the path's problem

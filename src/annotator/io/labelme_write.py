@@ -19,7 +19,7 @@ from annotator.core.geometry import Mask, Polygons, area
 from annotator.core.model import Dataset, Image, Instance
 from annotator.core.region import mask_crops
 from annotator.io.jsonfile import write_json
-from annotator.io.paths import export_target
+from annotator.io.paths import export_target, make_export_folder
 from annotator.io.problems import NO_PIXELS, Problems
 
 LABELME_VERSION = "5.5.0"
@@ -36,7 +36,7 @@ def save_labelme(
     names their own image, so they import back the same).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_export_folder(out_dir)
     problems = Problems()
     names = labelme_names(dataset, problems)
     for image in sorted(dataset.images.values(), key=lambda i: i.id):

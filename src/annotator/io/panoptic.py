@@ -24,7 +24,7 @@ from annotator.core.region import mask_crop
 from annotator.core.rules import is_accepted
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.jsonfile import write_json
-from annotator.io.paths import export_target
+from annotator.io.paths import export_target, make_export_folder
 from annotator.io.problems import NO_PIXELS, Problems
 
 MAX_SEGMENT_ID = 256**3 - 1
@@ -36,7 +36,7 @@ _MAX_NAME_BYTES = 200  # below the usual 255-byte file name limit, with room for
 def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool = False) -> list[str]:
     """Write `panoptic.json` and `panoptic/*.png` under `out_dir`; returns what was dropped or renamed."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_export_folder(out_dir)
     problems = Problems()
     images = sorted(dataset.images.values(), key=lambda image: image.id)
     png_names = png_file_names(images, problems)

@@ -51,6 +51,25 @@ def resolve_inside(root: Path, file_name: str) -> Path:
     return candidate
 
 
+def make_export_folder(out_dir: Path) -> None:
+    """The folder an export writes in, made if missing. A symbolic link at its name is refused, never
+    followed: a dataset can ship the folder an export goes to (`lm`, `<name>_yolo`) linked anywhere."""
+    try:
+        linked = stat.S_ISLNK(os.lstat(out_dir).st_mode)
+    except FileNotFoundError:
+        linked = False
+    except OSError as exc:
+        raise DatasetError(out_dir, f"cannot use the folder: {exc.strerror or exc}") from None
+    if linked:
+        raise DatasetError(out_dir, "is a symbolic link; an export never writes through links")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DatasetError(out_dir, "is not a folder") from None
+    except OSError as exc:
+        raise DatasetError(out_dir, f"cannot make the folder: {exc.strerror or exc}") from None
+
+
 def export_target(out_dir: Path, relative: str) -> Path:
     """Where an export writes `relative` under `out_dir`, its folders made as needed. A folder on the way
     that is a symlink is refused rather than followed (a dataset can ship `labels` linked anywhere); the

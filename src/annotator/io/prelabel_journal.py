@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import fcntl
 import math
 import os
+import stat
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from annotator.core.geometry import Mask, Rle
 from annotator.core.model import ID_MAX, Category
 from annotator.core.predictor import Detection
 from annotator.io.errors import DatasetError
+from annotator.io.file_kind import kind_of
 from annotator.io.images import MAX_PIXELS
 from annotator.io.store_rows import valid_masks
 
@@ -284,6 +287,7 @@ def _create(path: Path) -> int:
         fd = os.open(path, flags, 0o644)
     except OSError as exc:
         raise DatasetError(path, f"cannot write here: {exc.strerror or exc}") from None
+    _refuse_shared(fd, path)
     _lock(fd, path)
     os.ftruncate(fd, 0)  # what was there holds no finished image (a header, perhaps cut by a kill)
     return fd
@@ -294,8 +298,18 @@ def _open_for_append(path: Path) -> int:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise DatasetError(path, f"cannot write: {exc.strerror or exc}") from None
+    _refuse_shared(fd, path)
     _lock(fd, path)
     return fd
+
+
+def _refuse_shared(fd: int, path: Path) -> None:
+    """A journal with other hard links is another file's data too (a dataset can ship `OUT.journal`
+    hard-linked to any file the person can write, and an empty one got our header and every image's
+    predictions): closed and refused, never truncated or appended to."""
+    if os.fstat(fd).st_nlink > 1:
+        os.close(fd)
+        raise DatasetError(path, "has other hard links; annotator will not write into it: remove it")
 
 
 def _lock(fd: int, path: Path) -> None:
@@ -310,12 +324,20 @@ def _lock(fd: int, path: Path) -> None:
 def _read(path: Path) -> tuple[dict, dict[str, PrelabelRecord], int, int, Any] | None:
     """(settings, records, unreadable lines, size of the whole lines, model) of the journal at `path`;
     None if there is none, or a kill cut even its header."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:  # never blocking: a named pipe at the name waited forever for a writer
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DatasetError(
+                path, "is a symbolic link; annotator never writes through links: remove it"
+            ) from None
         raise DatasetError(path, f"cannot read: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise DatasetError(path, f"is {kind_of(mode)}, not a file: remove it, or give another --out")
     with os.fdopen(fd, "rb") as handle:
         data = handle.read()
     good_size = data.rfind(b"\n") + 1  # whatever follows the last newline was cut by a kill

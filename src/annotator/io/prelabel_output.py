@@ -8,6 +8,7 @@ written as results arrive, one transaction per image (its predictions and its st
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,11 +109,11 @@ class ProjectOutput:
     @classmethod
     def open(cls, out: Path, images_root: Path, paths: Sequence[Path]) -> Project:
         """The project at `out` (made from `images_root` if new); the images must lie in its folder."""
-        if out.exists():
+        if os.path.lexists(out):  # a link there (to nothing too) is refused, never followed
             project = open_project(out)
         else:
             dataset, problems = dataset_from_folder(images_root)
-            project = create_project(out.resolve(), dataset, images_root.resolve(), problems)
+            project = create_project(out.absolute(), dataset, images_root.resolve(), problems)
         root = project.root.resolve()
         outside = next((p for p in paths if not p.resolve().is_relative_to(root)), None)
         if outside is not None:

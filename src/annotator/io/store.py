@@ -133,6 +133,7 @@ class ProjectStore:
             kind = None
         else:
             self._fd = open_nofollow(path)
+            _refuse_other_links(path, self._fd)
             kind = identify(path, self._fd)
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
         try:
@@ -609,6 +610,18 @@ def _optional_float(value: object) -> float | None:
     if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError("a score must be a finite number")
     return float(value)
+
+
+def _refuse_other_links(path: Path, fd: int) -> None:
+    """SQLite writes a project in place: a file with other hard links is another name's data too (a
+    dataset can ship `project.annotator` hard-linked to a project outside it, which every edit then
+    changed). Reading it (`info`, `convert`) is fine; writing is refused, as for the lock and the log."""
+    if os.fstat(fd).st_nlink > 1:
+        raise DatasetError(
+            path,
+            "has other hard links (the same file under another name, perhaps outside this folder); "
+            "annotator will not write into it: replace it by a copy of its own (cp, then mv over it)",
+        )
 
 
 def _has_log(path: Path) -> bool:

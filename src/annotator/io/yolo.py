@@ -17,7 +17,7 @@ from annotator.core.geometry import Mask, area
 from annotator.core.model import Category, Dataset, Image
 from annotator.core.region import traced_polygons
 from annotator.io.atomic import write_bytes_atomic
-from annotator.io.paths import export_target
+from annotator.io.paths import export_target, make_export_folder
 from annotator.io.problems import NO_PIXELS, Problems
 
 
@@ -29,7 +29,7 @@ def yolo_classes(dataset: Dataset) -> list[Category]:
 def save_yolo(dataset: Dataset, out_dir: str | Path) -> list[str]:
     """Write `labels/`, `classes.txt` and `data.yaml` under `out_dir`; returns what was changed or left out."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_export_folder(out_dir)
     export_target(out_dir, "labels/-")  # makes the folder (never through a link), even with no images
     classes = yolo_classes(dataset)
     index_of = {category.id: index for index, category in enumerate(classes)}
