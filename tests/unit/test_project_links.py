@@ -78,6 +78,9 @@ def test_a_linked_project_file_never_writes_outside(tmp_path, canary, suffix, en
     assert canary.read_bytes() == before
     assert not canary.with_name("missing").exists()
     assert sorted(p.name for p in canary.parent.iterdir()) == ["canary"]
+    if suffix in ("-wal", "-shm", "-journal") and entry != "project file":  # a new project, refused:
+        assert not (folder / project_name).exists()  # nothing of it is left half-made
+        assert not (folder / (project_name + ".lock")).exists()
 
 
 @pytest.mark.parametrize("suffix", ["", "-wal", "-shm", "-journal"])

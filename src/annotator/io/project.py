@@ -24,7 +24,7 @@ from annotator.io.images import image_size, list_images
 from annotator.io.images_root import guess_images_root
 from annotator.io.labelme import has_labelme_files, labelme_beside_images
 from annotator.io.paths import resolve_inside
-from annotator.io.project_file import check_project_file
+from annotator.io.project_file import check_project_file, check_sidecars
 from annotator.io.project_lock import lock_project
 from annotator.io.project_source import set_aside, source_changed, source_fingerprint
 from annotator.io.store import ProjectStore
@@ -166,6 +166,8 @@ def _locked(project_path: Path, open_with_lock: Callable[[int], Project]) -> Pro
     database, a symlink) is refused before the lock file is made beside it."""
     if os.path.lexists(project_path):
         check_project_file(project_path)
+    else:  # a new project: its sidecars are checked before anything is made, so nothing is left half-made
+        check_sidecars(project_path)
     lock_fd = lock_project(project_path)
     try:
         return open_with_lock(lock_fd)
