@@ -14,7 +14,8 @@ from annotator.core.image_descriptor import LENGTH, image_descriptor
 from annotator.core.model import Dataset, Image, ImageStatus, Instance, Review, Source
 from annotator.core.ranking import MASK_SCORE_KEY, RankOptions, Uncertainty, dataset_uncertainty, rank_images
 from annotator.io.coco import load_coco
-from annotator.io.image_descriptors import describe_images, sidecar_path
+from annotator.io.errors import DatasetError
+from annotator.io.image_descriptors import describe_images, load_embeddings, save_embeddings, sidecar_path
 
 SQUARE = Polygons((np.array([[0, 0], [5, 0], [5, 5], [0, 5.0]]),))
 
@@ -181,3 +182,14 @@ def test_thumbnails_of_every_image_kind_keep_their_orientation(tmp_path) -> None
     small = load_thumbnail(tmp_path / "turned.jpg", 64)
     full = load_rgb(tmp_path / "turned.jpg")
     assert small.shape[0] > small.shape[1] and full.shape[0] > full.shape[1]
+
+
+def test_pooled_features_are_saved_for_rank_and_vectors_of_two_models_are_refused(tmp_path):
+    dataset = _dataset({}, images=3)
+    vectors = {"2.png": np.arange(4, dtype=np.float32), "1.png": np.ones(4, np.float32)}
+    save_embeddings(tmp_path / "v.npz", vectors)
+    loaded = load_embeddings(tmp_path / "v.npz", dataset)
+    assert sorted(loaded) == [1, 2] and loaded[2].tolist() == [0, 1, 2, 3]
+    with pytest.raises(DatasetError, match="differ in length"):
+        save_embeddings(tmp_path / "w.npz", {**vectors, "3.png": np.ones(5, np.float32)})
+    assert not (tmp_path / "w.npz").exists()

@@ -154,9 +154,12 @@ def _write_sidecar(path: Path, rows: dict[str, tuple[int, int, np.ndarray]]) -> 
 
 
 def save_embeddings(path: str | Path, vectors: dict[str, np.ndarray]) -> None:
-    """Vectors by file name as `load_embeddings` reads them, written atomically."""
+    """Vectors by file name as `load_embeddings` reads them, written atomically; DatasetError when they
+    differ in length (vectors of two models, as a tampered journal can hold)."""
     names = sorted(vectors)
     width = len(vectors[names[0]]) if names else 0
+    if any(len(vectors[name]) != width for name in names):
+        raise DatasetError(path, "the images' vectors differ in length (made by more than one model)")
     buffer = io.BytesIO()
     np.savez(
         buffer,
