@@ -72,6 +72,9 @@ def _set_groups(key, value):
         (lambda t: t.__setitem__("elapsed_s", float("nan")), "expected a finite number, got nan"),
         (lambda t: t.__setitem__("elapsed_s", -5.0), "expected a finite number, got -5.0"),
         (lambda t: t.__setitem__("best", [float("nan"), 0.5]), "expected a finite number, got nan"),
+        # a step or epoch past any real run ended at once "done", keeping nothing
+        (lambda t: t.__setitem__("step", 10**30), "expected a count from 0 to"),
+        (lambda t: t.__setitem__("epoch", 10**12), "expected a count from 0 to"),
     ],
 )
 def test_a_tampered_training_state_is_refused_before_any_step(stopped_run, tmp_path, change, words) -> None:

@@ -173,6 +173,24 @@ def test_a_label_file_linked_outside_the_folder_is_not_read(tmp_path) -> None:
         assert not project.dataset.instances
 
 
+def test_a_data_yaml_linked_outside_is_not_read_when_found_by_search(tmp_path) -> None:
+    """The names file is looked for up to two folders above the labels: a link met there is named and
+    not followed (it could lead to any file the person can read); one named on purpose is read."""
+    folder = _project_folder(tmp_path)
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "data.yaml").write_text("names: [secret]\n")
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    (labels / "a.txt").write_text(LINE + "\n")
+    os.symlink(outside / "data.yaml", tmp_path / "data.yaml")
+    problems = _import(folder, labels)
+    assert any("data.yaml: " in p and "is a symbolic link; not read" in p for p in problems), problems
+    with open_project(folder) as project:
+        assert [c.name for c in project.dataset.categories.values()] != ["secret"]
+        assert len(project.dataset.instances) == 1
+
+
 def test_a_byte_order_mark_is_accepted(tmp_path) -> None:
     folder = _project_folder(tmp_path)
     labels = tmp_path / "labels"

@@ -163,7 +163,10 @@ def _finite(value: Any, *, low: float = -math.inf) -> float:
     return number
 
 
+_MAX_COUNT = 10**9  # no run on one machine takes a billion steps: more is a tampered state
+
+
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"expected a count, got {value!r:.40}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_COUNT:
+        raise ValueError(f"expected a count from 0 to {_MAX_COUNT}, got {value!r:.40}")
     return value

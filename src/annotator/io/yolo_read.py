@@ -46,8 +46,12 @@ def load_yolo(path: str | Path, images: Iterable[Image], *, model_name: str | No
     """Read a labels folder, one label file, or a `data.yaml`/`classes.txt` (the labels beside it)."""
     path = Path(path)
     labels_dir, files, names_file = _layout(path)
-    names = _read_names(names_file) if names_file is not None else None
-    reader = _Reader(list(images), names, model_name or labels_dir.name)
+    reader = _Reader(list(images), None, model_name or labels_dir.name)
+    if names_file is not None and names_file != path and names_file.is_symlink():
+        # found by searching up to two folders above the labels, where a link could lead anywhere
+        reader.problems.add(names_file.name, f"{names_file} is a symbolic link; not read")
+        names_file = None
+    reader.names = _read_names(names_file) if names_file is not None else None
     scanned = path.is_dir() or path.name in NAME_FILES
     for file in files:
         reader.read_file(file, file.relative_to(labels_dir).with_suffix("").as_posix(), scanned=scanned)
