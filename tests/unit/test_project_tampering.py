@@ -5,6 +5,7 @@ one clear line. Never another exception, and an edit after opening is saved."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -203,26 +204,39 @@ def _cli(*args) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow  # two processes per case
 @pytest.mark.parametrize(
-    ("sql", "code", "said"),
+    ("sql", "outcome", "said"),
     [
-        (f"UPDATE categories SET name = {BAD_UTF8} WHERE id = 2", 0, "category 2: damaged row not loaded"),
-        ("UPDATE images SET file_name = 'a.png' WHERE id = 2", 0, "image 2: damaged row not loaded"),
-        ("CREATE TRIGGER t AFTER INSERT ON instances BEGIN SELECT 1; END", 2, "holds a trigger"),
-        ("UPDATE meta SET value = x'00ff' WHERE key = 'root'", 2, "setting 'root'"),
+        (
+            f"UPDATE categories SET name = {BAD_UTF8} WHERE id = 2",
+            "rows",
+            "category 2: damaged row not loaded",
+        ),
+        ("UPDATE images SET file_name = 'a.png' WHERE id = 2", "rows", "image 2: damaged row not loaded"),
+        ("UPDATE instances SET category_id = 99 WHERE id = 3", "whole", "class 99: instances point at it"),
+        ("CREATE TRIGGER t AFTER INSERT ON instances BEGIN SELECT 1; END", "refused", "holds a trigger"),
+        ("UPDATE meta SET value = x'00ff' WHERE key = 'root'", "refused", "setting 'root'"),
     ],
 )
 def test_info_and_convert_on_a_tampered_project_name_the_row_or_exit_2_with_one_line(
-    made, tmp_path, sql, code, said
+    made, tmp_path, sql, outcome, said
 ):
+    """Damaged rows: the rest is summarised or written, each row named, then exit 2 with a last line
+    saying how many were left out, so a script never takes the export for whole. A stand-in class
+    loses nothing: exit 0. A file refused whole: one line, exit 2, nothing written."""
     path = _tampered(made, tmp_path, (sql, ()))
-    for args in (("info", path), ("convert", path, "--to", "coco", "--out", tmp_path / "out.json")):
+    out = tmp_path / "out.json"
+    for args in (("info", path), ("convert", path, "--to", "coco", "--out", out)):
         result = _cli(*args)
-        assert result.returncode == code, result.stderr
+        assert result.returncode == (0 if outcome == "whole" else 2), result.stderr
         assert "Traceback" not in result.stderr and "internal error" not in result.stderr
-        if code == 2:
+        if outcome == "refused":
             assert len(result.stderr.strip().splitlines()) == 1 and said in result.stderr
-        else:
-            assert said in result.stdout + result.stderr
+            continue
+        assert said in result.stdout + result.stderr
+        if outcome == "rows":  # the image's instances are left out with it
+            last = result.stderr.strip().splitlines()[-1]
+            assert re.search(r"\d+ damaged rows? not read \(named above\); the rest was used$", last), last
+    assert out.exists() == (outcome != "refused")
 
 
 def test_a_save_a_tampered_constraint_refuses_is_reported_and_kept_in_memory(made, tmp_path):

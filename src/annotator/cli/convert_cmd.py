@@ -1,7 +1,8 @@
 """`annotator convert IN --to coco|labelme|yolo|panoptic --out OUT [--images DIR] [--rle]`.
 
 IN is a COCO JSON, a LabelMe JSON or a folder of them (or a `.annotator` project). Exit 0 on success
-(what the conversion skipped or changed is listed on stderr as warnings), 2 on bad input.
+(what the conversion skipped or changed is listed on stderr as warnings), 2 on bad input, and 2 after
+writing the rest when IN is a project with damaged rows.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def run(args: argparse.Namespace) -> int:
     _warn(out, notes)
     dataset = loaded.dataset
     print(f"wrote {out} ({args.to}): {len(dataset.images)} images, {len(dataset.instances)} instances")
-    return 0
+    from annotator.cli.report_text import damaged_rows_status
+
+    return damaged_rows_status("convert", loaded)
 
 
 def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path | None) -> list[str]:

@@ -1,7 +1,8 @@
 """`annotator info FILE [--checks] [--stats [--csv OUT]]`: validate and summarise a dataset file (COCO JSON,
 LabelMe JSON or folder, `.annotator` project). `--checks` lists the consistency checks' findings
 (`core.checks`), `--stats` the dataset statistics (`core.statistics`), `--csv` writes them per class.
-Exit 0 when it loads (problems and findings are listed), 2 when it is unusable."""
+Exit 0 when it loads (problems and findings are listed), 2 when it is unusable or is a project with
+damaged rows (the rest is still summarised)."""
 
 from __future__ import annotations
 
@@ -95,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
         if args.csv:
             write_csv(args.csv, to_csv_rows(stats))
             print(f"wrote {args.csv}")
-    return 0
+    from annotator.cli.report_text import damaged_rows_status
+
+    return damaged_rows_status("info", loaded)
 
 
 def _report(dataset: Dataset, summary: Summary) -> list[str]:

@@ -1,12 +1,18 @@
-"""Plain-text renderings of the consistency checks and the statistics, for `annotator info`."""
+"""Plain-text renderings of the consistency checks and the statistics, for `annotator info`, and the
+exit status of a read that left damaged rows out."""
 
 from __future__ import annotations
 
 import statistics as pystats
+import sys
+from typing import TYPE_CHECKING
 
 from annotator.core.checks import CheckKind, CheckReport
 from annotator.core.model import Dataset
 from annotator.core.statistics import DatasetStats
+
+if TYPE_CHECKING:
+    from annotator.io.dataset_files import LoadedDataset
 
 
 def checks_text(dataset: Dataset, report: CheckReport) -> list[str]:
@@ -47,3 +53,17 @@ def stats_text(stats: DatasetStats) -> list[str]:
     if len(used) < len(stats.classes):
         lines.append(f"  ({len(stats.classes) - len(used)} classes without instances)")
     return lines
+
+
+def damaged_rows_status(command: str, loaded: LoadedDataset) -> int:
+    """The exit status once `info` or `convert` has used what it could read: 2 when a project had rows
+    it could not read (named among the problems), so that a script does not take the result for whole."""
+    if not loaded.damaged_rows:
+        return 0
+    rows = "row" if loaded.damaged_rows == 1 else "rows"
+    print(
+        f"annotator {command}: {loaded.path}: {loaded.damaged_rows} damaged {rows} not read (named above); "
+        "the rest was used",
+        file=sys.stderr,
+    )
+    return 2

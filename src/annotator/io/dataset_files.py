@@ -34,6 +34,7 @@ class LoadedDataset:
     path: Path
     root: Path | None = None
     problems: list[str] = field(default_factory=list)
+    damaged_rows: int = 0  # a project's rows that could not be read (tampered or corrupt), among `problems`
 
 
 def load_dataset_file(path: str | Path, *, images_root: str | Path | None = None) -> LoadedDataset:
@@ -67,4 +68,11 @@ def _load_project(path: Path) -> LoadedDataset:
     from annotator.io.project import read_project  # the SQLite store is only needed for projects
 
     with read_project(path) as project:
-        return LoadedDataset(project.dataset, InputFormat.PROJECT, path, project.root, list(project.problems))
+        return LoadedDataset(
+            project.dataset,
+            InputFormat.PROJECT,
+            path,
+            project.root,
+            list(project.problems),
+            project.store.damaged_rows,
+        )

@@ -90,6 +90,7 @@ class ProjectStore:
         """
         self.path = Path(path)
         self.readonly = readonly
+        self.damaged_rows = 0  # rows the last `read_all` could not read (named in its problems)
         self._guard: FileGuard | None = None
         self._fd: int | None = None
         self._lost: ProjectFileChangedError | None = None
@@ -240,6 +241,7 @@ class ProjectStore:
             raise DatasetError(
                 self.path, f"project content is damaged ({describe_sqlite_error(exc)})"
             ) from None
+        self.damaged_rows = reader.damaged_count
         if reader.skipped and not self.readonly:
             self._set_aside(reader.skipped)
         return dataset
@@ -465,6 +467,7 @@ class _RowReader:
     def __init__(self, path: Path, problems: list[str] | None) -> None:
         self.path, self.problems = path, problems
         self.skipped: dict[str, list[int]] = {}  # "image" -> ids of the rows not loaded
+        self.damaged_count = 0
 
     def rows(self, cursor: Iterable[tuple], decode: Callable[[tuple], Any], what: str) -> Iterator[Any]:
         for row in cursor:
@@ -521,6 +524,7 @@ class _RowReader:
         return [Category(category_id, str(category_id)) for category_id in missing]
 
     def damaged(self, item: str, reason: str) -> None:
+        self.damaged_count += 1
         if self.problems is None:
             raise DatasetError(self.path, reason, item=item)
         self.problems.append(f"{item}: {reason}")
