@@ -73,6 +73,36 @@ def test_rank_writes_every_open_image_once(coco, tmp_path) -> None:
     assert again.returncode == 0 and order.read_text().splitlines() == names  # same input, same order
 
 
+def test_rank_aggregate_sum_puts_the_image_needing_most_corrections_first(tmp_path) -> None:
+    """One image with a single prediction at the threshold against one with four near it: "any" (the
+    chance that something is wrong) ranks the first higher, "sum" (corrections expected) the second."""
+    from PIL import Image
+
+    (tmp_path / "images").mkdir()
+    for name, colour in (("single.png", (200, 40, 40)), ("crowded.png", (40, 40, 200))):
+        Image.new("RGB", (40, 30), colour).save(tmp_path / "images" / name)  # two apart from their middle
+    box = [[2, 2, 12, 2, 12, 12, 2, 12]]
+    annotations = [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": box, "score": 0.5}]
+    annotations += [
+        {"id": 2 + k, "image_id": 2, "category_id": 1, "segmentation": box, "score": 0.42} for k in range(4)
+    ]
+    coco = tmp_path / "pred.json"
+    coco.write_bytes(orjson.dumps({
+        "images": [{"id": 1, "file_name": "single.png", "width": 40, "height": 30},
+                   {"id": 2, "file_name": "crowded.png", "width": 40, "height": 30}],
+        "categories": [{"id": 1, "name": "thing"}],
+        "annotations": annotations,
+    }))  # fmt: skip
+    firsts = {}
+    for aggregate in ("any", "sum"):
+        order = tmp_path / f"{aggregate}.txt"
+        result = _run("rank", coco, "--images", tmp_path / "images", "--out", order, "--no-cache",
+                      "--aggregate", aggregate)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        firsts[aggregate] = order.read_text().splitlines()[0]
+    assert firsts == {"any": "single.png", "sum": "crowded.png"}
+
+
 def test_rank_names_an_unreadable_image_in_its_own_line_and_still_ranks_it(coco, tmp_path) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         files = sorted(i["file_name"] for i in COCO(str(coco)).dataset["images"])

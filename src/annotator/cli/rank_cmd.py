@@ -25,6 +25,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--images", metavar="DIR", type=Path, help="the images folder (default: beside DATA)")
     parser.add_argument("--embeddings", metavar="FILE.npz", type=Path, help="vectors to use per file name")
     parser.add_argument("--score-thr", type=float, default=0.5, help="the review threshold (default 0.5)")
+    parser.add_argument(
+        "--aggregate",
+        choices=("any", "sum"),
+        default="any",
+        help="an image's doubts: 'any', the chance that at least one prediction is wrong (default), or "
+        "'sum', the corrections it is expected to need (favours crowded images)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="do not read or write the descriptor sidecar")
     parser.set_defaults(run=run)
 
@@ -45,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     dataset = loaded.dataset
     roots = [args.images, loaded.root, loaded.path.parent]
     check_dataset_output(args.out, loaded, roots, also=[args.embeddings])
-    options = RankOptions(score_threshold=args.score_thr)
+    options = RankOptions(score_threshold=args.score_thr, aggregate=args.aggregate)
     uncertainty = dataset_uncertainty(dataset, options)
     vectors = _embeddings(args, loaded)
     done = [i.id for i in dataset.images.values() if i.status is ImageStatus.DONE]
