@@ -21,6 +21,8 @@ from PIL import Image as PilImage
 
 from annotator.cli.main import main
 from annotator.core.geometry import Polygons
+from annotator.core.model import Dataset, Image
+from annotator.io.image_descriptors import describe_images, sidecar_path
 from hostile_files import _INF, _NAN, BASE, HOSTILE_VALUES, _value
 
 
@@ -29,6 +31,85 @@ def _run(*args) -> tuple[int, list[str]]:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = main([str(a) for a in args])
     return code, err.getvalue().splitlines()
+
+
+def _images(folder, count: int) -> list[dict]:
+    rng = np.random.default_rng(0)
+    images = []
+    for k in range(count):
+        PilImage.fromarray(rng.integers(0, 255, (20, 24, 3), dtype=np.uint8)).save(folder / f"i{k}.png")
+        images.append({"id": k + 1, "file_name": f"i{k}.png", "width": 24, "height": 20})
+    return images
+
+
+@pytest.fixture
+def many(tmp_path):
+    """40 images, none done: wide vectors are projected on principal axes, as on real sets."""
+    images = _images(tmp_path, 40)
+    (tmp_path / "coco.json").write_text(json.dumps({"images": images, "annotations": [], "categories": []}))
+    return tmp_path
+
+
+NAMES = [f"i{k}.png" for k in range(40)]
+_NORMAL = np.random.default_rng(1).normal(size=(40, 64))
+
+
+def _with_row(value) -> np.ndarray:
+    vectors = _NORMAL.copy()
+    vectors[7, 3] = value
+    return vectors
+
+
+HOSTILE_VECTORS = {
+    "one NaN": (NAMES, _with_row(np.nan), "row 7"),
+    "one infinity": (NAMES, _with_row(-np.inf), "row 7"),
+    "past float32 (1e300)": (NAMES, _with_row(1e300), "row 7"),
+    "a file name twice": (NAMES[:39] + ["i3.png"], _NORMAL, "row 39"),
+    "file names as bytes": (np.array(NAMES, dtype=bytes), _NORMAL, "file_names"),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE_VECTORS, ids=list(HOSTILE_VECTORS))
+def test_hostile_vectors_are_one_line_naming_the_row(many, case):
+    """One NaN row made every distance NaN and the "ranking" the file's order, exit 0."""
+    names, vectors, item = HOSTILE_VECTORS[case]
+    np.savez(many / "v.npz", file_names=np.asarray(names), vectors=vectors)
+    code, lines = _run("rank", many / "coco.json", "--out", many / "o.txt", "--embeddings", many / "v.npz")
+    assert code == 2 and len(lines) == 1, lines
+    assert "v.npz" in lines[0] and item in lines[0], lines
+    assert not (many / "o.txt").exists()
+
+
+def _order(folder, vectors) -> list[str]:
+    np.savez(folder / "v.npz", file_names=np.array(NAMES), vectors=vectors)
+    code, lines = _run(
+        "rank", folder / "coco.json", "--out", folder / "o.txt", "--embeddings", folder / "v.npz"
+    )
+    assert code == 0, lines
+    return (folder / "o.txt").read_text().split()
+
+
+def test_large_finite_vectors_rank_as_their_directions(many):
+    """Rows of float32 values near 1e30 overflowed float32's squared norm: every row became zero."""
+    order = _order(many, _NORMAL.astype(np.float32))
+    assert _order(many, (_NORMAL * 1e30).astype(np.float32)) == order
+    assert order != NAMES  # a real ranking, not the file's order
+
+
+def test_a_sidecar_with_nan_vectors_is_described_again(tmp_path):
+    """The sidecar is a cache a dataset can ship; NaN rows there are as damaged as any."""
+    images = _images(tmp_path, 3)
+    dataset = Dataset(images={i["id"]: Image(i["id"], i["file_name"], 24, 20) for i in images})
+    sidecar = sidecar_path(tmp_path / "coco.json")
+    first = describe_images(dataset, tmp_path, sidecar=sidecar)
+    with np.load(sidecar) as stored:
+        arrays = dict(stored)
+    arrays["vectors"] = np.full_like(arrays["vectors"], np.nan)
+    np.savez(sidecar, **arrays)
+    again = describe_images(dataset, tmp_path, sidecar=sidecar)
+    assert again.computed == 3
+    for image_id, vector in first.vectors.items():
+        np.testing.assert_array_equal(again.vectors[image_id], vector)
 
 
 FAR = [[1e308, 1e308, -1e308, 0, 0, 5]]
