@@ -200,3 +200,22 @@ def test_hostile_predictions_are_one_line_or_used(two_images, command, text):
         assert not out.exists()
     else:
         assert lines == [], lines
+
+
+@pytest.mark.parametrize("bbox", [[_NAN, 1, 2, 3], [5, 5, 0, 10], [5, 5, -3, -3], "x"], ids=str)
+def test_segment_boxes_names_a_box_it_could_not_read(two_images, bbox):
+    """A box-only annotation whose box is NaN, empty or not a list was left out of OUT without a word."""
+    data = copy.deepcopy(BASE)
+    data["annotations"][1] = {"id": 3, "image_id": 2, "category_id": 2, "bbox": [2, 2, 10, 10]}
+    data["annotations"].append({"id": 4, "image_id": 1, "category_id": 1, "bbox": bbox})
+    source = two_images / "boxes.json"
+    source.write_text(json.dumps(data).replace(f'"{_NAN}"', "NaN"))
+    out = two_images / "segmented.json"
+    code, lines = _run("segment-boxes", source, "--grabcut", "--out", out)
+    assert code == 0, lines
+    assert [line for line in lines if "annotation 4" in line and "skipped" in line], lines
+    assert all(line.startswith("annotator segment-boxes: ") for line in lines), lines
+    noted = " ".join(line for line in lines if "annotation 3" in line)
+    assert "bbox" not in noted  # the box-only note is what the command is for: not repeated
+    written = {a["id"] for a in json.loads(out.read_text())["annotations"]}
+    assert written == {1, 3}
