@@ -219,3 +219,11 @@ def test_segment_boxes_names_a_box_it_could_not_read(two_images, bbox):
     assert "bbox" not in noted  # the box-only note is what the command is for: not repeated
     written = {a["id"] for a in json.loads(out.read_text())["annotations"]}
     assert written == {1, 3}
+
+
+def test_vectors_for_names_the_dataset_lacks_are_said(many):
+    """Vectors of another dataset matched no image; the order was uncertainty alone, without a word."""
+    np.savez(many / "v.npz", file_names=np.array([f"other/{n}" for n in NAMES]), vectors=_NORMAL)
+    code, lines = _run("rank", many / "coco.json", "--out", many / "o.txt", "--embeddings", many / "v.npz")
+    assert code == 0 and len(lines) == 1, lines
+    assert "v.npz" in lines[0] and "40 of the 40 images have no vector" in lines[0], lines
