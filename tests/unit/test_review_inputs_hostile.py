@@ -227,3 +227,19 @@ def test_vectors_for_names_the_dataset_lacks_are_said(many):
     code, lines = _run("rank", many / "coco.json", "--out", many / "o.txt", "--embeddings", many / "v.npz")
     assert code == 0 and len(lines) == 1, lines
     assert "v.npz" in lines[0] and "40 of the 40 images have no vector" in lines[0], lines
+
+
+@pytest.mark.parametrize("command", ["audit", "eval"])
+def test_one_image_id_for_two_images_in_a_predictions_dataset_is_one_line(two_images, command):
+    """The last image silently took the id's predictions (eval scored them on b.png)."""
+    pred = two_images / "twice.json"
+    images = [{"id": 5, "file_name": "a.png"}, {"id": 5, "file_name": "b.png"}]
+    annotation = {"image_id": 5, "category_id": 1, "segmentation": [[1, 1, 6, 1, 6, 6]], "score": 0.5}
+    pred.write_text(json.dumps({"images": images, "annotations": [annotation]}))
+    extra = ["--out", two_images / "twice-issues.json"] if command == "audit" else []
+    code, lines = _run(command, two_images / "coco.json", pred, *extra)
+    assert code == 2 and len(lines) == 1, lines
+    assert "twice.json" in lines[0] and "image 1" in lines[0] and "id 5" in lines[0], lines
+    same = two_images / "same.json"  # the same image listed twice is still one image
+    same.write_text(json.dumps({"images": [images[0], images[0]], "annotations": [annotation]}))
+    assert _run(command, two_images / "coco.json", same, *extra)[0] == 0
