@@ -77,7 +77,15 @@ def _embeddings(args: argparse.Namespace, loaded) -> dict:
     from annotator.io.image_descriptors import describe_images, load_embeddings, sidecar_path
 
     if args.embeddings is not None:
-        return load_embeddings(args.embeddings, loaded.dataset)
+        vectors = load_embeddings(args.embeddings, loaded.dataset)
+        missing = len(loaded.dataset.images) - len(vectors)
+        if missing:  # names of another dataset matched nothing, and the order said nothing of it
+            print(
+                f"annotator rank: warning: {args.embeddings}: {missing} of the {len(loaded.dataset.images)} "
+                "images have no vector there (ranked after the others, by uncertainty alone)",
+                file=sys.stderr,
+            )
+        return vectors
     root = args.images or loaded.root
     if root is None:  # a COCO file: its images beside it or in a usual folder near it
         from annotator.io.project import guess_images_root

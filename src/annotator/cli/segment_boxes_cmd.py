@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         done += len(ids)
         _progress(done, len(boxes), started)
     _write(dataset, out)
+    _warn_skipped(loaded)
     for line in failed[:_SHOWN]:
         print(f"annotator segment-boxes: {line}", file=sys.stderr)
     if len(failed) > _SHOWN:
@@ -103,6 +104,19 @@ def _segment_image(dataset, root: Path, image_id: int, ids: list[int], segment, 
         changed.append(instance.with_changes(geometry=Mask.from_array(mask)))
     dataset.put_instances(changed, notify=False)
     return failed
+
+
+def _warn_skipped(loaded) -> None:
+    """What the importer skipped or changed, as `convert` says it: an annotation whose box is NaN or of
+    size 0 was left out of OUT without a word. The note on box-only annotations is what this command is
+    for, and is not repeated."""
+    from annotator.io.coco import BBOX_NOTE
+
+    lines = [line for line in loaded.problems if BBOX_NOTE not in line]
+    for line in lines[:_SHOWN]:
+        print(f"annotator segment-boxes: warning: {loaded.path}: {line}", file=sys.stderr)
+    if len(lines) > _SHOWN:
+        print(f"annotator segment-boxes: warning: {loaded.path}: {len(lines) - _SHOWN} more", file=sys.stderr)
 
 
 def _grabcut(_image_id, pixels, prompt):

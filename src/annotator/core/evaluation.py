@@ -126,11 +126,13 @@ def _image_id_map(images: list[Any], gt: COCO) -> dict[Any, Any]:
         name = str(image.get("file_name", ""))
         candidates = base_names.get(name.rsplit("/", 1)[-1], [])
         if name in by_name:
-            mapping[image["id"]] = by_name[name]
+            target = by_name[name]
         elif len(candidates) == 1:
-            mapping[image["id"]] = candidates[0]
+            target = candidates[0]
         else:
             raise EvaluationError(f"predictions: image {name!r} is not in the ground truth")
+        if mapping.setdefault(image["id"], target) != target:  # the last one silently took its predictions
+            raise EvaluationError(f"predictions: image {index}: id {image['id']} is also another image's")
     return mapping
 
 

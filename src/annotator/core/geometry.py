@@ -307,9 +307,10 @@ def _clip_ring(ring: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> 
         previous_inside = np.roll(inside, 1)
         out = []
         for point, before, now_in, was_in in zip(points, previous, inside, previous_inside, strict=True):
-            if now_in != was_in:
-                t = (bound - before[axis]) / (point[axis] - before[axis])
-                out.append(before + t * (point - before))
+            if now_in != was_in:  # in halves, exactly: 1e308 - -1e308 overflows to inf, then NaN
+                half_before, half_point = before / 2, point / 2
+                t = (bound / 2 - half_before[axis]) / (half_point[axis] - half_before[axis])
+                out.append(2 * (half_before + t * (half_point - half_before)))
             if now_in:
                 out.append(point)
         points = np.array(out, dtype=np.float64).reshape(-1, 2)

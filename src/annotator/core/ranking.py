@@ -170,9 +170,9 @@ def _weights(values: np.ndarray, options: RankOptions) -> np.ndarray:
 def _unit_rows(rows: list[np.ndarray], *, width: int | None = None) -> np.ndarray:
     if not rows:
         return np.zeros((0, width or 0), np.float32)
-    matrix = np.asarray(np.stack(rows), np.float32)
+    matrix = np.asarray(np.stack(rows), np.float64)  # float32's squares overflow from 1e19 up
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return matrix / np.where(norms == 0, 1, norms)
+    return (matrix / np.where(norms == 0, 1, norms)).astype(np.float32)
 
 
 def _projected(vectors: np.ndarray, anchors: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:

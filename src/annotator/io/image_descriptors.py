@@ -93,6 +93,8 @@ def _read_sidecar(path: Path) -> dict[str, tuple[int, int, np.ndarray]]:
         )
         if version.shape != () or int(version) != VERSION or vectors.shape[1:] != (LENGTH,):
             return {}
+        if vectors.dtype.kind not in "fiu" or not np.isfinite(vectors.astype(np.float32)).all():
+            return {}  # a NaN row would make every distance NaN
         return {
             str(name): (int(size), int(mtime), vector.astype(np.float32))
             for name, size, mtime, vector in zip(names, sizes, times, vectors, strict=True)
@@ -178,9 +180,19 @@ def load_embeddings(path: str | Path, dataset: Dataset) -> dict[int, np.ndarray]
         raise DatasetError(
             path, f"'vectors' must be one numeric row per file name, got shape {vectors.shape}"
         )
+    if names.dtype.kind != "U":
+        raise DatasetError(path, f"'file_names' must be text, got {names.dtype}")
+    rows = vectors.astype(np.float32)  # past float32's range is infinite, and refused as such
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if bad.size:  # one NaN row made every distance NaN: the "ranking" was the file's order
+        index = int(bad[0])
+        raise DatasetError(
+            path, f"row {index} ({str(names[index])!r:.80}): a value is NaN, infinite or past float32"
+        )
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names.tolist()):
+        if name in seen:  # two vectors for one image: which one is meant cannot be told
+            raise DatasetError(path, f"row {index}: file name {name!r:.80} is also row {seen[name]}")
+        seen[name] = index
     by_name = {image.file_name: image.id for image in dataset.images.values()}
-    return {
-        by_name[str(name)]: np.asarray(row, np.float32)
-        for name, row in zip(names, vectors, strict=True)
-        if str(name) in by_name
-    }
+    return {by_name[name]: rows[index] for name, index in seen.items() if name in by_name}
