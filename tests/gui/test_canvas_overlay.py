@@ -3,6 +3,8 @@ changes during a build, zoom, labels that never overlap, no scroll bars at fit."
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, square, viewport_pixel
@@ -14,6 +16,7 @@ from annotator.core.model import Category, Dataset, Image, Instance, Source
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas import overlay as canvas_overlay
+from annotator.gui.canvas import prefetch as prefetch_module
 from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
 from annotator.gui.canvas.view import Canvas
 from annotator.gui.tools.base import ToolKind
@@ -279,6 +282,80 @@ def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused
     assert close_to(viewport_pixel(view, 10, 10), blend((0, 255, 0), IMAGE_RGB, 0.5))
     assert close_to(viewport_pixel(view, 170, 120), blend((255, 0, 0), IMAGE_RGB, 0.5))
     assert close_to(viewport_pixel(view, 120, 120), IMAGE_RGB)
+
+
+def _next_image_ahead(make_canvas, qtbot, monkeypatch):
+    """A canvas showing image 1 that has made image 2's overlay ahead (in strips of a few rows)."""
+    monkeypatch.setattr(prefetch_module, "STRIP_WORK_PX", 3000)
+    dataset = sample_dataset()
+    dataset.put_images([Image(2, "b.png", 200, 150)])
+    dataset.put_instances(
+        [
+            Instance(7, 2, 2, square(0, 0, 90, 70), z=0),
+            Instance(8, 2, 1, square(60, 40, 140, 140), z=1),
+            Instance(9, 2, 2, square(120, 10, 190, 60), z=2),
+        ]
+    )
+    view = make_canvas()
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    view.prefetch(2)
+    qtbot.waitUntil(lambda: not view.overlay.prefetcher.pending, timeout=10000)
+    builds = []
+    real = canvas_overlay.build_tile
+    monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a[0]) or real(*a, **k))
+    return view, dataset, builds
+
+
+def test_the_next_images_tile_at_fit_is_made_ahead_and_shown_at_once_as_a_fresh_build_draws_it(
+    make_canvas, qtbot, monkeypatch
+):
+    view, _, builds = _next_image_ahead(make_canvas, qtbot, monkeypatch)
+    view.session.show_image(2)
+    assert view.overlay.shows_view() and not view.overlay.building and builds == []
+    tile = view.overlay.tile
+    fresh, patch = build_tile(view.overlay.spec(tile.area, tile.scale), bands=2)
+    assert np.array_equal(tile.pixels, fresh) and patch is None
+    view.set_pixels(2, image_levels())
+    assert close_to(viewport_pixel(view, 100, 120), blend((255, 0, 0), IMAGE_RGB, 0.5))  # instance 8 alone
+
+
+@pytest.mark.parametrize("change", ["geometry", "opacity", "hidden", "zoom"])
+def test_a_tile_made_ahead_is_not_used_once_what_it_shows_has_changed(
+    make_canvas, qtbot, monkeypatch, change
+):
+    view, dataset, builds = _next_image_ahead(make_canvas, qtbot, monkeypatch)
+    if change == "geometry":
+        dataset.put_instances([dataset.instances[8].with_changes(geometry=square(10, 100, 60, 140))])
+    elif change == "opacity":
+        view.session.set_style(replace(view.session.style, opacity=0.8))
+    elif change == "hidden":
+        view.session.set_instance_hidden(9, True)
+    else:
+        view.resize(300, 300)  # another fit
+    view.session.show_image(2)
+    qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
+    tile = view.overlay.tile
+    assert builds and builds[-1].scale == tile.scale == view.scale_factor
+    assert np.array_equal(tile.pixels, build_tile(view.overlay.spec(tile.area, tile.scale))[0])
+
+
+def test_closing_the_document_while_the_next_images_overlay_is_made_ahead_drops_it(make_canvas, qtbot):
+    """The prefetcher was still decoding the next image's crops when the document closed: the tile it
+    would plan next belongs to a document that is gone (it raised out of the event loop)."""
+    dataset = sample_dataset()
+    dataset.put_images([Image(2, "b.png", 200, 150)])
+    dataset.put_instances([Instance(7 + i, 2, 1, square(i, i, 100 + i, 100 + i), z=i) for i in range(40)])
+    view = make_canvas()
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    view.prefetch(2)
+    assert view.overlay.prefetcher.pending
+    view.session.open(None)
+    qtbot.waitUntil(lambda: not view.overlay.prefetcher.pending, timeout=10000)
+    qtbot.wait(50)
+    assert view.overlay.tile is None
 
 
 def test_a_small_edits_thin_strips_are_composited_once_as_a_fresh_tile_draws_them(canvas, qtbot, monkeypatch):

@@ -7,11 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from canvas_helpers import sample_dataset
+from canvas_helpers import sample_dataset, square
 from PIL import Image as PilImage
 from PySide6.QtCore import QPointF, QSettings, Qt
 from PySide6.QtGui import QImage
 
+from annotator.core.model import Image, Instance
+from annotator.gui.canvas import overlay as canvas_overlay
+from annotator.gui.canvas.compose import build_tile
 from annotator.gui.document import MemoryDocument
 from annotator.gui.main_window import MainWindow
 from annotator.gui.theme import Theme
@@ -116,3 +119,30 @@ def test_screenshot_writes_a_png(qapp, tmp_path):
     image = QImage(str(out))
     assert (image.width(), image.height()) == (800, 500)
     shutil.rmtree(tmp_path / "pics")
+
+
+def test_the_next_images_overlay_is_ready_when_the_person_steps_to_it(window, qtbot, tmp_path, monkeypatch):
+    """While a person looks at one image the window makes the next one's overlay (its tile at fit), so
+    pressing D shows the exact picture at once, without compositing it then."""
+    dataset = sample_dataset()
+    dataset.put_images([Image(2, "b.png", 200, 150)])
+    dataset.put_instances(
+        [Instance(10 + i, 2, 1 + i % 2, square(5 * i, 4 * i, 60 + 5 * i, 50 + 4 * i), z=i) for i in range(12)]
+    )
+    for name in ("a.png", "b.png"):
+        PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / name)
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    overlay = window.canvas.overlay
+    qtbot.waitUntil(
+        lambda: window.canvas.has_pixels and not overlay.building and not overlay.prefetcher.pending
+    )
+    builds = []
+    monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a) or build_tile(*a, **k))
+    monkeypatch.setattr(overlay.builder, "build", lambda *a, **k: builds.append(a))
+    qtbot.keyClick(window.canvas, Qt.Key.Key_D)
+    assert window.canvas.session.image_id == 2
+    assert overlay.shows_view() and builds == []
+    tile = overlay.tile
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+    window.close()
+    window.loader.wait()

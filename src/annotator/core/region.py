@@ -96,6 +96,11 @@ class Region:
             self._crop = crop
         return crop
 
+    def forget_pixels(self) -> None:
+        """Drop the decoded crops; they are made again when next used. A region drawn once ahead (the
+        next image's tile) then keeps no memory."""
+        self._crop = self._crops = None
+
     @property
     def crops(self) -> tuple[Crop, ...]:
         """The pixels as crops holding each pixel once: `crop` alone, or for a mask (or polygons) whose box

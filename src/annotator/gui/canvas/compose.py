@@ -372,6 +372,21 @@ class TileSpec:
         return intersect(self.selected.device_box(self.scale, outline_pad(self.line_width)), self.area)
 
 
+def same_picture(a: TileSpec, b: TileSpec) -> bool:
+    """Whether two specs with nothing selected draw the same tile: the same rectangle, scale and pen,
+    and layer by layer the same region (by identity: its geometry), place in z and look. A tile built
+    ahead for one is the other's (`gui.canvas.prefetch`)."""
+    if a.selected is not None or b.selected is not None:
+        return False
+    if (a.area, a.scale, a.line_width) != (b.area, b.scale, b.line_width) or len(a.layers) != len(b.layers):
+        return False
+    return all(
+        x.region is y.region
+        and (x.key, x.color, x.fill_alpha, x.dash) == (y.key, y.color, y.fill_alpha, y.dash)
+        for x, y in zip(a.layers, b.layers, strict=True)
+    )
+
+
 def render_base(buffer: np.ndarray, rect: Rect, spec: TileSpec) -> None:
     """Redraw `rect` (buffer pixels) of the base tile: every layer but the selected one, and inside the
     selected one's box only what lies below it (what lies above goes to the patch, over the selected)."""
@@ -460,7 +475,7 @@ def render_bands(buffer: np.ndarray, rect: Rect, spec: TileSpec, bands: int) -> 
         render_base_exact(buffer, rect, spec)
         return
     decode_fills(spec, rect)
-    cuts = _band_cuts(rect, spec, bands)
+    cuts = band_cuts(rect, spec, bands)
     rects = [(x0, a, x1, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
     futures = [_helper_pool().submit(render_base_exact, buffer, band, spec) for band in rects[1:]]
     render_base_exact(buffer, rects[0], spec)
@@ -571,7 +586,7 @@ def compose_exact(
     buffer[y0:y1, x0:x1] = scratch[y0 - sy0 : y1 - sy0, x0 - sx0 : x1 - sx0]
 
 
-def _band_cuts(rect: Rect, spec: TileSpec, bands: int) -> list[int]:
+def band_cuts(rect: Rect, spec: TileSpec, bands: int) -> list[int]:
     """Row cuts (buffer pixels) that split the layers' device area in `rect` into equal shares."""
     x0, y0, x1, y1 = rect
     ox, oy = spec.area[:2]

@@ -34,6 +34,7 @@ from annotator.gui.canvas.compose import (
     rect_minus,
     render_base_exact,
     render_patch,
+    same_picture,
     work_estimate,
 )
 from annotator.gui.canvas.items import (
@@ -74,6 +75,7 @@ class Levers:
     prefetch: bool = True  # the next image's mask crops are decoded while the canvas is idle
     paint_first: bool = True  # a worker build starts after the frame the change asked for
     strips_in_worker: bool = True  # a large edit's strips are composited in the worker
+    prebuild: bool = True  # the next image's tile at fit is composited while idle (with `prefetch`)
 
     @property
     def bands(self) -> int:
@@ -89,6 +91,8 @@ class OverlayHost(Protocol):
     def scale_factor(self) -> float: ...
 
     def scene(self) -> QGraphicsScene: ...
+
+    def fit_scale(self, width: int, height: int) -> float | None: ...
 
     def visible_scene_rect(self) -> QRectF: ...
 
@@ -122,7 +126,8 @@ class InstanceOverlay(QObject):
         self._dirty: list[Box] = []  # boxes changed since the build in flight took its layers
         self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
         self.levers = Levers()
-        self.prefetcher = MaskPrefetcher(lambda: self._pending is None, self)
+        self.prefetcher = MaskPrefetcher(lambda: self._pending is None and not self.strips.pending, self)
+        self._ahead: tuple[TileSpec, np.ndarray] | None = None  # the tile made ahead for this image
         self.strips = StripComposer(
             lambda: (self.tile, self.patch.tile), self._strips_landed, view.render_failed, self
         )
@@ -131,6 +136,7 @@ class InstanceOverlay(QObject):
     def clear(self) -> None:
         self._generation += 1
         self._pending = None
+        self._ahead = None
         self.strips.cancel()
         self.layers.clear()
         self.order = []
@@ -143,18 +149,40 @@ class InstanceOverlay(QObject):
         """Layers only (boxes, colours): no mask is decoded here, so switching images is quick."""
         self.clear()
         self._image_size = (image.width, image.height)
-        ready = self.prefetcher.take(image.id)
+        ahead = self.prefetcher.take(image.id)
         for instance in instances:
-            self.layers[instance.id] = self._make(instance, ready.get(instance.id))
+            self.layers[instance.id] = self._make(instance, ahead.regions.get(instance.id))
         self._sort()
+        self._ahead = ahead.tile  # used by the first `refresh` if the view wants that very picture
         self.refresh_labels()
 
     def prefetch(self, image: Image, instances: list[Instance]) -> None:
-        """Decode the masks of the image likely shown next, while idle (see `gui.canvas.prefetch`)."""
+        """Decode the masks of the image likely shown next, and composite its tile at fit, while idle
+        (see `gui.canvas.prefetch`)."""
         if self.levers.prefetch:
-            self.prefetcher.start(image, instances)
+            self.prefetcher.start(image, instances, self._plan_ahead if self.levers.prebuild else None)
 
-    def _make(self, instance: Instance, region: Region | None = None) -> Layer:
+    def _plan_ahead(
+        self, image: Image, instances: list[Instance], regions: dict[int, Region]
+    ) -> tuple[TileSpec, dict[int, Region]] | None:
+        """The tile the view will want right after switching to `image`: the whole image at fit, nothing
+        selected (`Canvas._show_image`), with the layers `set_image` will make from these regions."""
+        dataset = self.session.dataset
+        scale = self.view.fit_scale(image.width, image.height)
+        if dataset is None or dataset.images.get(image.id) is not image or scale is None:
+            return None  # another document, or the image changed
+        size = (image.width, image.height)
+        layers = [self._make(instance, regions.get(instance.id), image_size=size) for instance in instances]
+        shown = sorted((layer for layer in layers if self.shown(layer)), key=lambda layer: layer.key)
+        area = (0, 0, math.ceil(image.width * scale), math.ceil(image.height * scale))
+        spec = TileSpec(area, scale, tuple(shown), None, self.session.style.outline_width)
+        return spec, {layer.instance_id: layer.region for layer in layers}
+
+    def _make(
+        self, instance: Instance, region: Region | None = None, *, image_size: tuple[int, int] | None = None
+    ) -> Layer:
+        """The layer of `instance` on the shown image (or another image of `image_size`), keeping the
+        region its previous layer had made."""
         session = self.session
         override = session.overrides.get(instance.id)
         if override is None:
@@ -164,7 +192,7 @@ class InstanceOverlay(QObject):
         return make_layer(
             instance,
             rgb,
-            self._image_size,
+            image_size or self._image_size,
             opacity=session.style.opacity,
             previous=self.layers.get(instance.id),
             region=region,
@@ -396,6 +424,11 @@ class InstanceOverlay(QObject):
             self._install(None, None)
             return
         spec = self.spec(area, self.view.scale_factor)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and same_picture(spec, ahead[0]):
+            self._pending = None
+            self._install(spec, (ahead[1], None))
+            return
         if wait or work_estimate(spec) <= SYNC_WORK_PX:
             self._pending = None
             self._install(spec, build_tile(spec, bands=self.levers.bands))

@@ -1,28 +1,58 @@
-"""The next image's mask crops, decoded while the canvas is idle, so switching to it composites at once.
+"""The next image's overlay made while the canvas is idle: its mask crops decoded, then its tile at fit
+composited, so switching to it shows the exact picture at once.
 
 Switching to a 4000x3000 image with 500 instances spent about half of its wait decoding the mask crops
-(pycocotools, holding the GIL, so not in parallel with anything). The image loader already prefetches
-the next image's pixels; this does the same for its masks, in small chunks and only while no tile is
-being built, so a switch elsewhere never waits behind it for more than one chunk. The regions are
-handed to the canvas when it shows that image; a geometry changed meanwhile is simply not reused (the
-layer compares the geometry by identity). See docs/decisions/0020-exact-picture-sooner.md.
+(pycocotools, holding the GIL, so not in parallel with anything), and the rest compositing the tile. The
+image loader already prefetches the next image's pixels; this does the same for its overlay, in small
+chunks and only while no tile is being built, so a zoom or switch elsewhere never waits behind it for
+more than one chunk. First the crops (front instances first, within a budget), then, when the overlay
+says what the view will want right after the switch (`plan`: the tile at fit, nothing selected), that
+tile in strips of rows. Both are handed to the canvas when it shows that image; the tile is used only if
+the view then wants exactly that picture (`compose.same_picture`: a geometry, style or zoom changed
+meanwhile is simply not reused). See docs/decisions/0020-exact-picture-sooner.md.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 
+import numpy as np
 from PySide6.QtCore import QObject
 
 from annotator.core.model import Image, Instance
 from annotator.core.region import Region
+from annotator.gui.canvas.compose import (
+    BAND_OVERLAP,
+    Rect,
+    TileSpec,
+    band_cuts,
+    base_part,
+    outline_pad,
+    work_estimate,
+)
 from annotator.gui.workers import BackgroundWorker
 
 CHUNK_PX = 2_000_000  # mask pixels decoded in one job: about 10-20 ms on this machine
 # At most this many mask pixels (bytes) decoded ahead, front instances first: with 64 Mpx (all 500 masks)
 # bench/canvas.py's peak RSS rose 26 MB above today's (two images' masks at once); at 32 it does not.
 BUDGET_PX = 32_000_000
+STRIP_WORK_PX = 1_500_000  # layer area composited in one job of the tile made ahead (`work_estimate`)
+
+# The tile the view will want once it shows this image, with the regions of all its instances (those
+# made ahead among them), or None when it cannot tell.
+Plan = Callable[[Image, Sequence[Instance], dict[int, Region]], tuple[TileSpec, dict[int, Region]] | None]
+
+
+@dataclass
+class Ahead:
+    """What was made ahead for one image: regions (their crops decoded, or some of them) and, when it
+    was finished, the tile at fit with the spec it shows."""
+
+    regions: dict[int, Region] = field(default_factory=dict)
+    tile: tuple[TileSpec, np.ndarray] | None = None
 
 
 def _decode(regions: Sequence[Region]) -> None:
@@ -30,33 +60,48 @@ def _decode(regions: Sequence[Region]) -> None:
         region.crops  # noqa: B018 - computed once and kept on the region
 
 
+def _draw_strip(buffer: np.ndarray, spec: TileSpec, rect: Rect, done: Sequence[Region]) -> None:
+    """Rows `rect` (global device pixels) of the tile, to the pixel what building it whole gives; then
+    the crops of `done` (past the decoding budget, and not reaching the strips below) are let go."""
+    x0, y0, x1, y1 = spec.local(rect)
+    buffer[y0:y1, x0:x1] = base_part(spec, rect)
+    for region in done:
+        region.forget_pixels()
+
+
 class MaskPrefetcher(QObject):
     """`start(image, instances)` decodes their mask crops in the background, a chunk at a time while
-    `idle()` says so; `take(image_id)` hands over what is ready (and forgets it)."""
+    `idle()` says so, then composites the tile `plan` asks for; `take(image_id)` hands over what is
+    ready (and forgets it)."""
 
     def __init__(self, idle: Callable[[], bool], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._idle = idle
         self._worker = BackgroundWorker(self)
         self._worker.done.connect(self._chunk_done)
-        self._worker.failed.connect(self._chunk_done)
-        self._image_id: int | None = None
+        self._worker.failed.connect(self._chunk_failed)
+        self._image: Image | None = None
+        self._instances: Sequence[Instance] = ()
         self._regions: dict[int, Region] = {}
         self._queue: list[Region] = []
+        self._plan: Plan | None = None
+        self._spec: TileSpec | None = None
+        self._buffer: np.ndarray | None = None
+        self._strips: list[tuple[Rect, list[Region]]] = []  # rows, and the regions to let go after them
+        self._tile_ready = False
         self._running = False
         self._token = 0
 
     @property
     def pending(self) -> bool:
-        """Whether crops are still to be decoded (or being decoded)."""
-        return bool(self._queue) or self._running
+        """Whether crops or the tile are still to be made (or being made)."""
+        return bool(self._queue) or self._running or bool(self._strips) or self._plan is not None
 
-    def start(self, image: Image, instances: Sequence[Instance]) -> None:
-        if image.id == self._image_id:
+    def start(self, image: Image, instances: Sequence[Instance], plan: Plan | None = None) -> None:
+        if self._image is not None and image.id == self._image.id:
             return
-        self._token += 1
-        self._image_id = image.id
-        self._regions = {}
+        self.forget()
+        self._image, self._instances, self._plan = image, instances, plan
         spent = 0
         for instance in sorted(instances, key=lambda i: -i.z):  # front first: what is seen most
             region = Region(instance.geometry, image.height, image.width)
@@ -68,33 +113,81 @@ class MaskPrefetcher(QObject):
         self._queue = list(self._regions.values())
         self.resume()
 
-    def take(self, image_id: int) -> dict[int, Region]:
-        """The regions made for `image_id` (their crops decoded, or some of them); none for another."""
-        regions = self._regions if image_id == self._image_id else {}
+    def take(self, image_id: int) -> Ahead:
+        """What was made for `image_id` (the tile only if finished); nothing for another image."""
+        ahead = Ahead()
+        if self._image is not None and image_id == self._image.id:
+            tile = (self._spec, self._buffer) if self._tile_ready else None
+            ahead = Ahead(self._regions, tile)
         self.forget()
-        return regions
+        return ahead
 
     def forget(self) -> None:
         self._token += 1
-        self._image_id, self._regions, self._queue = None, {}, []
+        self._image, self._instances, self._regions, self._queue = None, (), {}, []
+        self._plan, self._spec, self._buffer, self._strips, self._tile_ready = None, None, None, [], False
 
     def resume(self) -> None:
-        """Decode the next chunk if the canvas is idle and none is running."""
-        if self._running or not self._queue or not self._idle():
+        """Do the next chunk if the canvas is idle and none is running."""
+        if self._running or not self._idle():
             return
-        chunk, spent = [], 0
-        while self._queue and spent < CHUNK_PX:
-            region = self._queue.pop(0)
-            _, _, w, h = region.bbox
-            spent += int(w * h)
-            chunk.append(region)
-        self._running = True
-        self._worker.submit(partial(_decode, chunk), self._token)
+        if self._queue:
+            chunk, spent = [], 0
+            while self._queue and spent < CHUNK_PX:
+                region = self._queue.pop(0)
+                _, _, w, h = region.bbox
+                spent += int(w * h)
+                chunk.append(region)
+            self._submit(partial(_decode, chunk))
+            return
+        if self._plan is not None:
+            self._start_tile()
+        if self._strips:
+            self._submit(partial(_draw_strip, self._buffer, self._spec, *self._strips.pop(0)))
 
-    def _chunk_done(self, _token: int, _result: object) -> None:
+    def _start_tile(self) -> None:
+        plan, self._plan = self._plan, None
+        planned = plan(self._image, self._instances, self._regions)
+        if planned is None:
+            return
+        spec, regions = planned
+        budget, self._regions = set(self._regions.values()), regions
+        x0, y0, x1, y1 = spec.area
+        if not spec.layers or x1 <= x0 or y1 <= y0:
+            return
+        self._spec, self._buffer = spec, np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
+        strips = max(1, math.ceil(work_estimate(spec) / STRIP_WORK_PX))
+        cuts = band_cuts((0, 0, x1 - x0, y1 - y0), spec, strips)
+        rows = [(x0, y0 + a, x1, y0 + b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
+        # A crop past the budget is decoded for the strips it reaches, then let go (the peak RSS of two
+        # images' masks at once): after the last strip whose drawing (BAND_OVERLAP beyond it) it reaches.
+        pad = outline_pad(spec.line_width)
+        last: dict[int, list[Region]] = {}
+        for layer in spec.layers:
+            if layer.region not in budget:
+                bottom = layer.device_box(spec.scale, pad)[3]
+                strip = next((i for i, r in enumerate(rows) if bottom <= r[3] - BAND_OVERLAP), len(rows) - 1)
+                last.setdefault(strip, []).append(layer.region)
+        self._strips = [(rect, last.get(i, [])) for i, rect in enumerate(rows)]
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        self._running = True
+        self._worker.submit(job, self._token)
+
+    def _chunk_done(self, token: int, _result: object) -> None:
         self._running = False
+        if token == self._token and self._spec is not None and not self._strips:
+            self._tile_ready = True
         self.resume()  # the queue is the latest image's, whichever this chunk was for
 
+    def _chunk_failed(self, token: int, _error: object) -> None:
+        """A crop that cannot be decoded fails again, and is reported, when the image is shown; the tile
+        is not made ahead then."""
+        self._running = False
+        if token == self._token and self._spec is not None:
+            self._spec, self._buffer, self._strips = None, None, []
+        self.resume()
+
     def wait(self) -> None:
-        self._queue = []
+        self._queue, self._strips, self._plan = [], [], None
         self._worker.wait()

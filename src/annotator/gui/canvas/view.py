@@ -111,6 +111,7 @@ class Canvas(QGraphicsView):
         if self._dataset is not None:
             self._dataset.unsubscribe(self._on_change)
         self._dataset = self.session.dataset
+        self.overlay.prefetcher.forget()  # made for the other document's next image
         if self._dataset is not None:
             self._dataset.subscribe(self._on_change)
         self._show_image(self.session.image_id)
@@ -274,11 +275,23 @@ class Canvas(QGraphicsView):
     def scale_factor(self) -> float:
         return self.transform().m11()
 
+    def fit_scale(self, width: float, height: float) -> float | None:
+        """The zoom at which an image of this size fits the viewport, as `QGraphicsView.fitInView` picks it
+        (a 2 px margin), but computed alone: the overlay makes the next image's tile at it ahead."""
+        view = self.viewport().rect().adjusted(2, 2, -2, -2)
+        if view.isEmpty() or width <= 0 or height <= 0:
+            return None
+        return min(view.width() / width, view.height() / height)
+
     def fit(self) -> None:
         if self._image_rect.isEmpty():
             return
         self._update_scene_rect(fitting=True)
-        self.fitInView(self._image_rect, Qt.AspectRatioMode.KeepAspectRatio)
+        scale = self.fit_scale(self._image_rect.width(), self._image_rect.height())
+        if scale is None:
+            return
+        self.setTransform(QTransform.fromScale(scale, scale))  # exactly that scale (fitInView multiplies)
+        self.centerOn(self._image_rect.center())
         self._update_scene_rect()
         self._after_zoom()
         self._fit_mode = True
