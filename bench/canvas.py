@@ -11,7 +11,8 @@ then to a second image of 500 instances, whose masks the canvas decodes while id
 asks it to for the following image),
 a full repaint (view cache warm, and with the image and overlay drawn again), a hover repaint, the first
 frame after a zoom step and the time until the exact overlay for the new zoom is shown, and one
-instance changing (partial redraw and repaint); the same zoom step at 1:1 (zoomed in); the peak RSS.
+instance changing (partial redraw and repaint); the same zoom step at 1:1 (zoomed in); one mouse wheel
+notch at fit (whose tile the canvas makes ahead while idle); the peak RSS.
 Targets: full repaint <= 16 ms, hover <= 3 ms; exact overlay after a zoom step <= 100 ms, switch until
 the overlay is shown <= 150 ms. Run: `.venv/bin/python bench/canvas.py`.
 """
@@ -29,7 +30,7 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QApplication, QGraphicsScene, QGraphicsView
 
@@ -40,7 +41,7 @@ from annotator.core.model import Dataset
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas.items import InstanceItem, MarkItem
 from annotator.gui.canvas.overlay import Levers
-from annotator.gui.canvas.view import Canvas
+from annotator.gui.canvas.view import WHEEL_NOTCH, WHEEL_STEP, Canvas
 from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels, with_next_image
 
 REPEATS = 15
@@ -129,6 +130,7 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
         "zoom_exact": after_zoom,
         "zoom_in_exact": float("nan"),
         "shown_next": float("nan"),
+        "notch_exact": float("nan"),
         "edit": float("nan"),
     }
 
@@ -192,6 +194,15 @@ def measure_canvas(
     zoom_in_exact = ms(started)
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.fit()
+    wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.zoom_ahead.pending)
+    started = time.perf_counter()
+    canvas.zoom_by(WHEEL_STEP**WHEEL_NOTCH, QPointF(VIEW[0] * 0.3, VIEW[1] * 0.6))  # one mouse wheel notch
+    canvas.viewport().repaint()
+    wait_for(app, canvas.overlay.shows_view)
+    canvas.viewport().repaint()
+    notch_exact = ms(started)
+    wait_for(app, lambda: not canvas.overlay.building)
+    canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building)
     edits = []
     for instance_id in ids[:REPEATS]:
@@ -222,6 +233,7 @@ def measure_canvas(
         "after_zoom": after_zoom,
         "zoom_exact": zoom_exact,
         "zoom_in_exact": zoom_in_exact,
+        "notch_exact": notch_exact,
         "edit": statistics.median(edits),
     }
 
@@ -263,6 +275,7 @@ def main() -> int:
         ("after_zoom", "1st frame after zoom step"),
         ("zoom_exact", "exact overlay after zoom step"),
         ("zoom_in_exact", "exact overlay after zoom step at 1:1"),
+        ("notch_exact", "exact overlay after a wheel notch at fit"),
         ("edit", "one instance changed + repaint"),
         ("rss", "peak RSS (MB)"),
     ]

@@ -18,7 +18,7 @@ from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas import prefetch as prefetch_module
 from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
-from annotator.gui.canvas.view import Canvas
+from annotator.gui.canvas.view import WHEEL_NOTCH, WHEEL_STEP, Canvas
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.editor import Editor
 
@@ -266,6 +266,7 @@ def test_the_next_images_masks_are_decoded_ahead_and_a_changed_one_is_not_reused
         [Instance(7, 2, 2, square(0, 0, 30, 30), z=0), Instance(8, 2, 1, square(100, 100, 140, 140), z=1)]
     )
     view = make_canvas()
+    view.overlay.levers.prebuild = False  # the crops alone (lever 7)
     view.session.open(BareDocument(dataset))
     view.session.show_image(1)
     view.set_pixels(1, image_levels())
@@ -356,6 +357,53 @@ def test_closing_the_document_while_the_next_images_overlay_is_made_ahead_drops_
     qtbot.waitUntil(lambda: not view.overlay.prefetcher.pending, timeout=10000)
     qtbot.wait(50)
     assert view.overlay.tile is None
+
+
+@pytest.mark.parametrize("notches", [1, 2])
+def test_the_tile_one_wheel_notch_in_is_made_ahead_and_shown_at_once(
+    make_canvas, qtbot, monkeypatch, notches
+):
+    """At fit the canvas composites, while idle, the whole image at the zoom one wheel notch gives: the
+    notch shows the exact picture at once (anchored anywhere), as a fresh build draws it; a second
+    notch right after finds the next one not made yet and builds."""
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    overlay = view.overlay
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.zoom_ahead.pending, timeout=10000)
+    builds = []
+    real = canvas_overlay.build_tile
+    monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a[0]) or real(*a, **k))
+    for _ in range(notches):
+        view.zoom_by(WHEEL_STEP**WHEEL_NOTCH, QPointF(300, 40))
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    assert overlay.shows_view() and len(builds) == notches - 1
+    tile = overlay.tile
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+
+
+def test_a_zoom_other_than_a_notch_or_a_changed_instance_builds_its_tile(
+    canvas, make_canvas, qtbot, monkeypatch
+):
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    overlay = view.overlay
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.zoom_ahead.pending, timeout=10000)
+    builds = []
+    real = canvas_overlay.build_tile
+    monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a[0]) or real(*a, **k))
+    view.zoom_by(1.25)
+    assert len(builds) == 1
+    view.fit()
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.zoom_ahead.pending, timeout=10000)
+    dataset = view.session.dataset
+    dataset.put_instances([dataset.instances[2].with_changes(geometry=square(150, 10, 170, 30))])
+    builds.clear()
+    view.zoom_by(WHEEL_STEP**WHEEL_NOTCH)
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    tile = overlay.tile
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
 
 
 def test_a_small_edits_thin_strips_are_composited_once_as_a_fresh_tile_draws_them(canvas, qtbot, monkeypatch):

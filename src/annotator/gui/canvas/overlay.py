@@ -10,7 +10,7 @@ dropping stale results), and in part, on the GUI thread, inside the box of an in
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
@@ -46,7 +46,7 @@ from annotator.gui.canvas.items import (
     is_staircase,
 )
 from annotator.gui.canvas.outline import Outline
-from annotator.gui.canvas.prefetch import MaskPrefetcher
+from annotator.gui.canvas.prefetch import MaskPrefetcher, TileAhead
 from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges, reused_area
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
@@ -58,6 +58,7 @@ SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at on
 BOUND_AREA_RATIO = 4.0  # see `_fewer_rects`
 SYNC_STRIP_PX = 400_000  # layer area in a moved box's strips composited at once; more in the worker
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
+ZOOM_AHEAD_PX = 2_500_000  # the largest whole-image tile made ahead for the next wheel notch (10 MB)
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
 FIRST_PART_SHARE = 0.7  # the view's part of a tile is built first when it is less than this share
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
@@ -76,6 +77,7 @@ class Levers:
     paint_first: bool = True  # a worker build starts after the frame the change asked for
     strips_in_worker: bool = True  # a large edit's strips are composited in the worker
     prebuild: bool = True  # the next image's tile at fit is composited while idle (with `prefetch`)
+    zoom_ahead: bool = True  # the tile one wheel notch in is composited while idle (small enough)
 
     @property
     def bands(self) -> int:
@@ -93,6 +95,8 @@ class OverlayHost(Protocol):
     def scene(self) -> QGraphicsScene: ...
 
     def fit_scale(self, width: int, height: int) -> float | None: ...
+
+    def notch_scale(self) -> float: ...
 
     def visible_scene_rect(self) -> QRectF: ...
 
@@ -126,7 +130,11 @@ class InstanceOverlay(QObject):
         self._dirty: list[Box] = []  # boxes changed since the build in flight took its layers
         self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
         self.levers = Levers()
-        self.prefetcher = MaskPrefetcher(lambda: self._pending is None and not self.strips.pending, self)
+        self.zoom_ahead = TileAhead(lambda: self._pending is None and not self.strips.pending, self)
+        self.prefetcher = MaskPrefetcher(
+            lambda: self._pending is None and not self.strips.pending and not self.zoom_ahead.pending, self
+        )
+        self.zoom_ahead.finished.connect(self.prefetcher.resume)  # this image's next zoom first
         self._ahead: tuple[TileSpec, np.ndarray] | None = None  # the tile made ahead for this image
         self.strips = StripComposer(
             lambda: (self.tile, self.patch.tile), self._strips_landed, view.render_failed, self
@@ -137,6 +145,7 @@ class InstanceOverlay(QObject):
         self._generation += 1
         self._pending = None
         self._ahead = None
+        self.zoom_ahead.forget()
         self.strips.cancel()
         self.layers.clear()
         self.order = []
@@ -425,9 +434,11 @@ class InstanceOverlay(QObject):
             return
         spec = self.spec(area, self.view.scale_factor)
         ahead, self._ahead = self._ahead, None
-        if ahead is not None and same_picture(spec, ahead[0]):
+        if ahead is None or not same_picture(spec, ahead[0]):
+            ahead = self.zoom_ahead.take(partial(_shows_within, spec))
+        if ahead is not None:
             self._pending = None
-            self._install(spec, (ahead[1], None))
+            self._install(ahead[0], (ahead[1], None))
             return
         if wait or work_estimate(spec) <= SYNC_WORK_PX:
             self._pending = None
@@ -502,6 +513,7 @@ class InstanceOverlay(QObject):
         if result[1] is KEEP_PATCH:
             self.tile = Tile.of(spec.area, spec.scale, result[0])
             self.view.invalidate_background()
+            self._start_zoom_ahead()
         else:
             self._install(spec, result)
         self.redraw(self._dirty)
@@ -517,6 +529,24 @@ class InstanceOverlay(QObject):
             self.tile = Tile.of(spec.area, spec.scale, pixels)
             self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
         self.view.invalidate_background()
+        if self._pending is None:
+            self._start_zoom_ahead()
+
+    def _start_zoom_ahead(self) -> None:
+        """Composite, while idle, the whole image at the zoom one wheel notch in gives, when that tile is
+        small (near fit): the wheel's first step then shows the exact picture at once."""
+        if not self.levers.zoom_ahead or self.tile is None or not self.layers:
+            return
+        scale = self.view.notch_scale()
+        width, height = self._image_size
+        area = (0, 0, math.ceil(width * scale), math.ceil(height * scale))
+        if scale == self.tile.scale or area[2] * area[3] > ZOOM_AHEAD_PX:
+            self.zoom_ahead.forget()
+            return
+        spec = self.spec(area, scale)
+        made = self.zoom_ahead.spec
+        if spec.selected is None and (made is None or not same_picture(made, spec)):
+            self.zoom_ahead.start(spec)
 
     def redraw(self, boxes: list[Box], *, remember: bool = True) -> None:
         """Draw the tile again inside these boxes (instances changed there), and the patch; with a
@@ -622,6 +652,12 @@ def _fewer_rects(spec: TileSpec, rects: list[Rect]) -> list[Rect]:
         max(r[3] for r in rects),
     )
     return [bound] if layer_area(spec, [bound]) <= BOUND_AREA_RATIO * layer_area(spec, rects) else rects
+
+
+def _shows_within(wanted: TileSpec, made: TileSpec) -> bool:
+    """Whether the tile of `made` holds the one `wanted` asks for: the same picture over a larger area."""
+    inside = intersect(wanted.area, made.area) == wanted.area
+    return inside and same_picture(replace(wanted, area=made.area), made)
 
 
 def _scene_rect(rect: Rect, scale: float) -> QRectF:

@@ -1,26 +1,27 @@
-"""The next image's overlay made while the canvas is idle: its mask crops decoded, then its tile at fit
-composited, so switching to it shows the exact picture at once.
+"""The next image's overlay made while the canvas is idle, so switching to it shows the exact picture at
+once; and `TileAhead`, which the overlay also uses for the zoom one wheel notch gives.
 
 Switching to a 4000x3000 image with 500 instances spent about half of its wait decoding the mask crops
-(pycocotools, holding the GIL, so not in parallel with anything), and the rest compositing the tile. The
-image loader already prefetches the next image's pixels; this does the same for its overlay, in small
-chunks and only while no tile is being built, so a zoom or switch elsewhere never waits behind it for
-more than one chunk. First the crops (front instances first, within a budget), then, when the overlay
-says what the view will want right after the switch (`plan`: the tile at fit, nothing selected), that
-tile in strips of rows. Both are handed to the canvas when it shows that image; the tile is used only if
-the view then wants exactly that picture (`compose.same_picture`: a geometry, style or zoom changed
-meanwhile is simply not reused). See docs/decisions/0020-exact-picture-sooner.md.
+and the rest compositing the tile. The image loader already prefetches the next image's pixels; this
+does the same for its overlay, in small jobs and only while no tile is being built, so a zoom or switch
+elsewhere never waits behind it for more than one job. When the overlay says what the view will want
+right after the switch (`plan`: the tile at fit, nothing selected), that tile is composited in strips of
+rows, each decoding the crops it reaches and letting go of those no strip below needs (two images'
+crops at once raised the peak RSS); it is used only if the view then wants exactly that picture
+(`compose.same_picture`: a geometry, style or zoom changed meanwhile is simply not reused). Without a
+plan, the crops themselves are decoded ahead, front instances first, within a budget. See
+docs/decisions/0020-exact-picture-sooner.md (levers 7 and 15).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, Signal
 
 from annotator.core.model import Image, Instance
 from annotator.core.region import Region
@@ -69,6 +70,92 @@ def _draw_strip(buffer: np.ndarray, spec: TileSpec, rect: Rect, done: Sequence[R
         region.forget_pixels()
 
 
+class TileAhead(QObject):
+    """A tile composited ahead of its use, in strips of rows while `idle()` says so; `take(wanted)` hands
+    it over (and forgets it) if `wanted(spec)` accepts what it shows. `finished` when it is made."""
+
+    finished = Signal()
+
+    def __init__(self, idle: Callable[[], bool], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._idle = idle
+        self._worker = BackgroundWorker(self)
+        self._worker.done.connect(self._strip_done)
+        self._worker.failed.connect(self._strip_failed)
+        self._spec: TileSpec | None = None
+        self._buffer: np.ndarray | None = None
+        self._strips: list[tuple[Rect, list[Region]]] = []  # rows, and the regions to let go after them
+        self._ready = False
+        self._running = False
+        self._token = 0
+
+    @property
+    def pending(self) -> bool:
+        return self._running or bool(self._strips)
+
+    @property
+    def spec(self) -> TileSpec | None:
+        """What the tile being made, or made, shows."""
+        return self._spec
+
+    def start(self, spec: TileSpec, keep: Collection[Region] | None = None) -> None:
+        """Composite `spec`'s tile; the crops of regions not in `keep` (None: keep all) are decoded for
+        the strips they reach and let go after the last one (the peak RSS of two images' masks)."""
+        self.forget()
+        x0, y0, x1, y1 = spec.area
+        if not spec.layers or x1 <= x0 or y1 <= y0:
+            return
+        self._spec, self._buffer = spec, np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
+        strips = max(1, math.ceil(work_estimate(spec) / STRIP_WORK_PX))
+        cuts = band_cuts((0, 0, x1 - x0, y1 - y0), spec, strips)
+        rows = [(x0, y0 + a, x1, y0 + b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
+        # after the last strip whose drawing (BAND_OVERLAP beyond it) reaches the region
+        pad = outline_pad(spec.line_width)
+        last: dict[int, list[Region]] = {}
+        for layer in spec.layers if keep is not None else ():
+            if layer.region not in keep:
+                bottom = layer.device_box(spec.scale, pad)[3]
+                strip = next((i for i, r in enumerate(rows) if bottom <= r[3] - BAND_OVERLAP), len(rows) - 1)
+                last.setdefault(strip, []).append(layer.region)
+        self._strips = [(rect, last.get(i, [])) for i, rect in enumerate(rows)]
+        self.resume()
+
+    def take(self, wanted: Callable[[TileSpec], bool]) -> tuple[TileSpec, np.ndarray] | None:
+        if not self._ready or not wanted(self._spec):
+            return None
+        tile = (self._spec, self._buffer)
+        self.forget()
+        return tile
+
+    def forget(self) -> None:
+        self._token += 1
+        self._spec, self._buffer, self._strips, self._ready = None, None, [], False
+
+    def resume(self) -> None:
+        if self._running or not self._strips or not self._idle():
+            return
+        self._running = True
+        self._worker.submit(partial(_draw_strip, self._buffer, self._spec, *self._strips.pop(0)), self._token)
+
+    def _strip_done(self, token: int, _result: object) -> None:
+        self._running = False
+        if token == self._token and self._spec is not None and not self._strips:
+            self._ready = True
+            self.finished.emit()
+        self.resume()
+
+    def _strip_failed(self, token: int, _error: object) -> None:
+        """A crop that cannot be decoded fails again, and is reported, when it is shown."""
+        self._running = False
+        if token == self._token:
+            self.forget()
+            self.finished.emit()
+
+    def wait(self) -> None:
+        self._strips = []
+        self._worker.wait()
+
+
 class MaskPrefetcher(QObject):
     """`start(image, instances)` decodes their mask crops in the background, a chunk at a time while
     `idle()` says so, then composites the tile `plan` asks for; `take(image_id)` hands over what is
@@ -79,29 +166,29 @@ class MaskPrefetcher(QObject):
         self._idle = idle
         self._worker = BackgroundWorker(self)
         self._worker.done.connect(self._chunk_done)
-        self._worker.failed.connect(self._chunk_failed)
+        self._worker.failed.connect(self._chunk_done)
+        self._tile = TileAhead(idle, self)
         self._image: Image | None = None
         self._instances: Sequence[Instance] = ()
         self._regions: dict[int, Region] = {}
         self._queue: list[Region] = []
         self._plan: Plan | None = None
-        self._spec: TileSpec | None = None
-        self._buffer: np.ndarray | None = None
-        self._strips: list[tuple[Rect, list[Region]]] = []  # rows, and the regions to let go after them
-        self._tile_ready = False
         self._running = False
         self._token = 0
 
     @property
     def pending(self) -> bool:
         """Whether crops or the tile are still to be made (or being made)."""
-        return bool(self._queue) or self._running or bool(self._strips) or self._plan is not None
+        return bool(self._queue) or self._running or self._plan is not None or self._tile.pending
 
     def start(self, image: Image, instances: Sequence[Instance], plan: Plan | None = None) -> None:
         if self._image is not None and image.id == self._image.id:
             return
         self.forget()
         self._image, self._instances, self._plan = image, instances, plan
+        if plan is not None:  # the tile decodes the crops it needs, and lets them go
+            self.resume()
+            return
         spent = 0
         for instance in sorted(instances, key=lambda i: -i.z):  # front first: what is seen most
             region = Region(instance.geometry, image.height, image.width)
@@ -117,15 +204,14 @@ class MaskPrefetcher(QObject):
         """What was made for `image_id` (the tile only if finished); nothing for another image."""
         ahead = Ahead()
         if self._image is not None and image_id == self._image.id:
-            tile = (self._spec, self._buffer) if self._tile_ready else None
-            ahead = Ahead(self._regions, tile)
+            ahead = Ahead(self._regions, self._tile.take(lambda _spec: True))
         self.forget()
         return ahead
 
     def forget(self) -> None:
         self._token += 1
-        self._image, self._instances, self._regions, self._queue = None, (), {}, []
-        self._plan, self._spec, self._buffer, self._strips, self._tile_ready = None, None, None, [], False
+        self._image, self._instances, self._regions, self._queue, self._plan = None, (), {}, [], None
+        self._tile.forget()
 
     def resume(self) -> None:
         """Do the next chunk if the canvas is idle and none is running."""
@@ -138,56 +224,23 @@ class MaskPrefetcher(QObject):
                 _, _, w, h = region.bbox
                 spent += int(w * h)
                 chunk.append(region)
-            self._submit(partial(_decode, chunk))
+            self._running = True
+            self._worker.submit(partial(_decode, chunk), self._token)
             return
         if self._plan is not None:
-            self._start_tile()
-        if self._strips:
-            self._submit(partial(_draw_strip, self._buffer, self._spec, *self._strips.pop(0)))
+            plan, self._plan = self._plan, None
+            planned = plan(self._image, self._instances, self._regions)
+            if planned is not None:
+                spec, self._regions = planned
+                self._tile.start(spec, keep=())
+        self._tile.resume()
 
-    def _start_tile(self) -> None:
-        plan, self._plan = self._plan, None
-        planned = plan(self._image, self._instances, self._regions)
-        if planned is None:
-            return
-        spec, regions = planned
-        budget, self._regions = set(self._regions.values()), regions
-        x0, y0, x1, y1 = spec.area
-        if not spec.layers or x1 <= x0 or y1 <= y0:
-            return
-        self._spec, self._buffer = spec, np.zeros((y1 - y0, x1 - x0, 4), np.uint8)
-        strips = max(1, math.ceil(work_estimate(spec) / STRIP_WORK_PX))
-        cuts = band_cuts((0, 0, x1 - x0, y1 - y0), spec, strips)
-        rows = [(x0, y0 + a, x1, y0 + b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if a < b]
-        # A crop past the budget is decoded for the strips it reaches, then let go (the peak RSS of two
-        # images' masks at once): after the last strip whose drawing (BAND_OVERLAP beyond it) it reaches.
-        pad = outline_pad(spec.line_width)
-        last: dict[int, list[Region]] = {}
-        for layer in spec.layers:
-            if layer.region not in budget:
-                bottom = layer.device_box(spec.scale, pad)[3]
-                strip = next((i for i, r in enumerate(rows) if bottom <= r[3] - BAND_OVERLAP), len(rows) - 1)
-                last.setdefault(strip, []).append(layer.region)
-        self._strips = [(rect, last.get(i, [])) for i, rect in enumerate(rows)]
-
-    def _submit(self, job: Callable[[], None]) -> None:
-        self._running = True
-        self._worker.submit(job, self._token)
-
-    def _chunk_done(self, token: int, _result: object) -> None:
+    def _chunk_done(self, _token: int, _result: object) -> None:
+        """A crop that cannot be decoded fails again, and is reported, when the image is shown."""
         self._running = False
-        if token == self._token and self._spec is not None and not self._strips:
-            self._tile_ready = True
         self.resume()  # the queue is the latest image's, whichever this chunk was for
 
-    def _chunk_failed(self, token: int, _error: object) -> None:
-        """A crop that cannot be decoded fails again, and is reported, when the image is shown; the tile
-        is not made ahead then."""
-        self._running = False
-        if token == self._token and self._spec is not None:
-            self._spec, self._buffer, self._strips = None, None, []
-        self.resume()
-
     def wait(self) -> None:
-        self._queue, self._strips, self._plan = [], [], None
+        self._queue, self._plan = [], None
+        self._tile.wait()
         self._worker.wait()

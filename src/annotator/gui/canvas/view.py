@@ -23,6 +23,8 @@ from annotator.gui.canvas.items import InstanceItem, MarkItem
 from annotator.gui.canvas.overlay import InstanceOverlay
 
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
+WHEEL_STEP = 1.0015  # zoom factor per unit of wheel angle (1/8 degree)
+WHEEL_NOTCH = 120  # the angle one notch of a mouse wheel turns
 MANY_CHANGED = 12  # more instances than this changing visibility at once: rebuild the tile
 GESTURE_SETTLE_MS = 180
 PAN_SETTLE_MS = 40
@@ -283,6 +285,13 @@ class Canvas(QGraphicsView):
             return None
         return min(view.width() / width, view.height() / height)
 
+    def notch_scale(self) -> float:
+        """The zoom one notch of a mouse wheel gives from here, to the last bit as `zoom_by` makes it (the
+        overlay composites that tile ahead)."""
+        current = self.scale_factor
+        target = max(MIN_SCALE, min(MAX_SCALE, current * WHEEL_STEP**WHEEL_NOTCH))
+        return current * (target / current)  # what QTransform.scale makes of a scale
+
     def fit(self) -> None:
         if self._image_rect.isEmpty():
             return
@@ -384,7 +393,7 @@ class Canvas(QGraphicsView):
         if not delta:
             return
         self._begin_gesture()
-        self.zoom_by(1.0015**delta, event.position())
+        self.zoom_by(WHEEL_STEP**delta, event.position())
         scene_pos = self.mapToScene(event.position().toPoint())  # the pointer may now be over another
         self.cursor_moved.emit(scene_pos if self._image_rect.contains(scene_pos) else None)
         if self.tool is None or not self.tool.busy:
