@@ -7,8 +7,8 @@ Each design runs in its own process (so each peak RSS is its own); the canvas th
 (every lever of docs/decisions/0020 off: the path before them), "held GIL" (all but lever 14: the crops
 decoded by pycocotools, lazily in the bands) and "now", and the ratios today / now and held GIL / now.
 Prints, in ms: switching to the image (time the GUI thread is blocked, and until the overlay is shown;
-then to a second image of 500 instances, whose masks the canvas decodes while idle, as the main window
-asks it to for the following image),
+then to a second image of 500 instances, whose overlay the canvas makes while idle, as the main window
+asks it to for the following image, and back to the first),
 a full repaint (view cache warm, and with the image and overlay drawn again), a hover repaint, the first
 frame after a zoom step and the time until the exact overlay for the new zoom is shown, and one
 instance changing (partial redraw and repaint); the same zoom step at 1:1 (zoomed in); one mouse wheel
@@ -131,6 +131,7 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
         "zoom_in_exact": float("nan"),
         "shown_next": float("nan"),
         "notch_exact": float("nan"),
+        "shown_back": float("nan"),
         "edit": float("nan"),
     }
 
@@ -194,7 +195,7 @@ def measure_canvas(
     zoom_in_exact = ms(started)
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.fit()
-    wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.zoom_ahead.pending)
+    wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.working_ahead)
     started = time.perf_counter()
     canvas.zoom_by(WHEEL_STEP**WHEEL_NOTCH, QPointF(VIEW[0] * 0.3, VIEW[1] * 0.6))  # one mouse wheel notch
     canvas.viewport().repaint()
@@ -213,18 +214,26 @@ def measure_canvas(
         canvas.viewport().repaint()
         edits.append(ms(started))
     canvas.prefetch(2)  # as the main window does for the following image
-    wait_for(app, lambda: not canvas.overlay.prefetcher.pending)
+    wait_for(app, lambda: not canvas.overlay.working_ahead)
     started = time.perf_counter()
     canvas.session.show_image(2)
     canvas.set_pixels(2, levels)
     wait_for(app, canvas.overlay.shows_view)
     canvas.viewport().repaint()
     shown_next = ms(started)
+    wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.working_ahead)
+    started = time.perf_counter()
+    canvas.session.show_image(1)  # and back (A after D)
+    canvas.set_pixels(1, levels)
+    wait_for(app, canvas.overlay.shows_view)
+    canvas.viewport().repaint()
+    shown_back = ms(started)
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.close()
     canvas.overlay.builder.wait()
     return {
         "shown_next": shown_next,
+        "shown_back": shown_back,
         "switch": switch,
         "shown": shown,
         "full": full,
@@ -269,6 +278,7 @@ def main() -> int:
         ("switch", "switch (GUI blocked)"),
         ("shown", "switch (overlay shown)"),
         ("shown_next", "switch to the next image (overlay shown)"),
+        ("shown_back", "and back to the image left (overlay shown)"),
         ("full", "full repaint"),
         ("full_redraw", "full repaint, image+overlay redrawn"),
         ("hover", "hover repaint"),

@@ -370,7 +370,7 @@ def test_the_tile_one_wheel_notch_in_is_made_ahead_and_shown_at_once(
     view.session.open(BareDocument(sample_dataset()))
     view.session.show_image(1)
     overlay = view.overlay
-    qtbot.waitUntil(lambda: not overlay.building and not overlay.zoom_ahead.pending, timeout=10000)
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
     builds = []
     real = canvas_overlay.build_tile
     monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a[0]) or real(*a, **k))
@@ -389,14 +389,14 @@ def test_a_zoom_other_than_a_notch_or_a_changed_instance_builds_its_tile(
     view.session.open(BareDocument(sample_dataset()))
     view.session.show_image(1)
     overlay = view.overlay
-    qtbot.waitUntil(lambda: not overlay.building and not overlay.zoom_ahead.pending, timeout=10000)
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
     builds = []
     real = canvas_overlay.build_tile
     monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a[0]) or real(*a, **k))
     view.zoom_by(1.25)
     assert len(builds) == 1
     view.fit()
-    qtbot.waitUntil(lambda: not overlay.building and not overlay.zoom_ahead.pending, timeout=10000)
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
     dataset = view.session.dataset
     dataset.put_instances([dataset.instances[2].with_changes(geometry=square(150, 10, 170, 30))])
     builds.clear()
@@ -404,6 +404,69 @@ def test_a_zoom_other_than_a_notch_or_a_changed_instance_builds_its_tile(
     qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
     tile = overlay.tile
     assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+
+
+def test_a_step_back_to_the_image_just_left_shows_its_tile_at_once(make_canvas, qtbot, monkeypatch):
+    """D then A: the tile of the image left (the whole image at fit, exact) was kept, so going back
+    composites nothing; once an instance of it changed, going back builds."""
+    view, dataset, builds = _next_image_ahead(make_canvas, qtbot, monkeypatch)
+    overlay = view.overlay
+    view.session.show_image(2)
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
+    builds.clear()
+    view.session.show_image(1)
+    assert overlay.shows_view() and builds == []
+    tile = overlay.tile
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
+    view.session.show_image(2)
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(100, 80, 160, 140))])
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    builds.clear()
+    view.session.show_image(1)
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    tile = overlay.tile
+    assert len(builds) == 1 and np.array_equal(
+        tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0]
+    )
+
+
+def test_work_made_ahead_goes_on_after_a_build_interrupts_it(make_canvas, qtbot, monkeypatch):
+    """The notch's tile is made in many strips; a build (in the worker) starting halfway pauses them, and
+    they go on once it lands: the next image's tile, which waits for them, is made too."""
+    monkeypatch.setattr(prefetch_module, "STRIP_WORK_PX", 300)
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # every build in the worker
+    dataset = sample_dataset()
+    dataset.put_images([Image(2, "b.png", 200, 150)])
+    dataset.put_instances([Instance(7, 2, 1, square(10, 10, 150, 120), z=0)])
+    view = make_canvas()
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    overlay = view.overlay
+    qtbot.waitUntil(lambda: overlay.zoom_ahead.pending, timeout=10000)
+    view.prefetch(2)
+    overlay.refresh()  # a build while the strips are under way
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    qtbot.waitUntil(lambda: not overlay.working_ahead, timeout=10000)
+    view.zoom_by(WHEEL_STEP**WHEEL_NOTCH)
+    assert overlay.shows_view() and not overlay.building
+
+
+def test_work_made_ahead_waits_while_the_person_drags(make_canvas, qtbot):
+    """A drag (a stroke, a pan) started right after the image showed: the next notch's tile is not
+    composited beside it, and is once the person has let go for a moment."""
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    overlay, viewport = view.overlay, view.viewport()
+    QTest.mousePress(viewport, LEFT, NO_KEY, QPoint(20, 20))
+    for step in range(12):
+        QTest.mouseMove(viewport, QPoint(20 + step, 20))
+        qtbot.wait(50)
+        assert overlay.zoom_ahead.spec is None
+    QTest.mouseRelease(viewport, LEFT, NO_KEY, QPoint(31, 20))
+    qtbot.waitUntil(lambda: not overlay.working_ahead, timeout=10000)
+    assert overlay.zoom_ahead.spec is not None and overlay.zoom_ahead.spec.scale == view.notch_scale()
 
 
 def test_a_small_edits_thin_strips_are_composited_once_as_a_fresh_tile_draws_them(canvas, qtbot, monkeypatch):

@@ -123,7 +123,7 @@ def test_screenshot_writes_a_png(qapp, tmp_path):
 
 def test_the_next_images_overlay_is_ready_when_the_person_steps_to_it(window, qtbot, tmp_path, monkeypatch):
     """While a person looks at one image the window makes the next one's overlay (its tile at fit), so
-    pressing D shows the exact picture at once, without compositing it then."""
+    pressing D shows the exact picture at once, without compositing it then; and A, back, too."""
     dataset = sample_dataset()
     dataset.put_images([Image(2, "b.png", 200, 150)])
     dataset.put_instances(
@@ -133,14 +133,18 @@ def test_the_next_images_overlay_is_ready_when_the_person_steps_to_it(window, qt
         PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / name)
     window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
     overlay = window.canvas.overlay
-    qtbot.waitUntil(
-        lambda: window.canvas.has_pixels and not overlay.building and not overlay.prefetcher.pending
-    )
+    qtbot.waitUntil(lambda: window.canvas.has_pixels and not overlay.building and not overlay.working_ahead)
     builds = []
     monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a) or build_tile(*a, **k))
     monkeypatch.setattr(overlay.builder, "build", lambda *a, **k: builds.append(a))
     qtbot.keyClick(window.canvas, Qt.Key.Key_D)
     assert window.canvas.session.image_id == 2
+    assert overlay.shows_view() and builds == []
+    tile = overlay.tile
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A)  # and back: the tile of the image left was kept
+    assert window.canvas.session.image_id == 1
     assert overlay.shows_view() and builds == []
     tile = overlay.tile
     assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])

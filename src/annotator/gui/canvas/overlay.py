@@ -46,7 +46,7 @@ from annotator.gui.canvas.items import (
     is_staircase,
 )
 from annotator.gui.canvas.outline import Outline
-from annotator.gui.canvas.prefetch import MaskPrefetcher, TileAhead
+from annotator.gui.canvas.prefetch import Ahead, MaskPrefetcher, TileAhead
 from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges, reused_area
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
@@ -58,6 +58,7 @@ SYNC_WORK_PX = 1_500_000  # tiles with less layer area than this are built at on
 BOUND_AREA_RATIO = 4.0  # see `_fewer_rects`
 SYNC_STRIP_PX = 400_000  # layer area in a moved box's strips composited at once; more in the worker
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
+AHEAD_QUIET_MS = 250  # work made ahead (tiles) waits until the person has done nothing for this long
 ZOOM_AHEAD_PX = 2_500_000  # the largest whole-image tile made ahead for the next wheel notch (10 MB)
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
 FIRST_PART_SHARE = 0.7  # the view's part of a tile is built first when it is less than this share
@@ -78,6 +79,7 @@ class Levers:
     strips_in_worker: bool = True  # a large edit's strips are composited in the worker
     prebuild: bool = True  # the next image's tile at fit is composited while idle (with `prefetch`)
     zoom_ahead: bool = True  # the tile one wheel notch in is composited while idle (small enough)
+    step_back: bool = True  # the tile at fit of the image just left is kept for a step back to it
 
     @property
     def bands(self) -> int:
@@ -130,12 +132,16 @@ class InstanceOverlay(QObject):
         self._dirty: list[Box] = []  # boxes changed since the build in flight took its layers
         self._label_cache: dict[int, tuple[Layer, Label]] = {}  # kept while the layer is
         self.levers = Levers()
-        self.zoom_ahead = TileAhead(lambda: self._pending is None and not self.strips.pending, self)
-        self.prefetcher = MaskPrefetcher(
-            lambda: self._pending is None and not self.strips.pending and not self.zoom_ahead.pending, self
-        )
+        # Work made ahead runs only while the canvas and the person are idle: a drag or stroke that
+        # shared the cores with it (and the GIL, in numpy) took a third longer per step.
+        self._quiet = QTimer(self, singleShot=True, interval=AHEAD_QUIET_MS)
+        self._quiet.timeout.connect(self._start_zoom_ahead)
+        self.zoom_ahead = TileAhead(self._idle, self)
+        self.prefetcher = MaskPrefetcher(lambda: self._idle() and not self.zoom_ahead.pending, self)
         self.zoom_ahead.finished.connect(self.prefetcher.resume)  # this image's next zoom first
         self._ahead: tuple[TileSpec, np.ndarray] | None = None  # the tile made ahead for this image
+        self._image_id: int | None = None
+        self._left: tuple[int, Ahead] | None = None  # the image left last: its regions and tile at fit
         self.strips = StripComposer(
             lambda: (self.tile, self.patch.tile), self._strips_landed, view.render_failed, self
         )
@@ -156,18 +162,66 @@ class InstanceOverlay(QObject):
 
     def set_image(self, image: Image, instances: list[Instance]) -> None:
         """Layers only (boxes, colours): no mask is decoded here, so switching images is quick."""
+        switching = image.id != self._image_id
+        left = self._leaving() if switching else None
         self.clear()
-        self._image_size = (image.width, image.height)
+        self._image_size, self._image_id = (image.width, image.height), image.id
         ahead = self.prefetcher.take(image.id)
+        if ahead.tile is None and self._left is not None and self._left[0] == image.id:
+            ahead = self._left[1]  # a step back to the image left last
+        if switching:
+            self._left = left
         for instance in instances:
             self.layers[instance.id] = self._make(instance, ahead.regions.get(instance.id))
         self._sort()
         self._ahead = ahead.tile  # used by the first `refresh` if the view wants that very picture
         self.refresh_labels()
 
+    def _idle(self) -> bool:
+        return self._pending is None and not self.strips.pending and not self._quiet.isActive()
+
+    def hold_ahead(self) -> None:
+        """The person is doing something (a press, a drag, the wheel, an edit): work made ahead waits
+        until they have stopped for AHEAD_QUIET_MS, then goes on."""
+        self._quiet.start()
+
+    @property
+    def working_ahead(self) -> bool:
+        """Whether tiles are still to be made ahead (the next wheel notch, the next image)."""
+        return self._quiet.isActive() or self.zoom_ahead.pending or self.prefetcher.pending
+
+    def forget_ahead(self) -> None:
+        """Another document: what was made ahead for this one's images (the next, the one left) goes."""
+        self.prefetcher.forget()
+        self._left = self._image_id = None
+
+    def _leaving(self) -> tuple[int, Ahead] | None:
+        """The shown image's tile, kept for a step back to it (A after D), when it is the exact whole image
+        at fit with nothing selected; its regions' crops are let go (the tile is what is kept)."""
+        tile = self.tile
+        if not self.levers.step_back or tile is None or self._image_id is None or self.building:
+            return None
+        width, height = self._image_size
+        scale = self.view.fit_scale(width, height)
+        if (
+            scale is None
+            or tile.scale != scale
+            or tile.area != (0, 0, math.ceil(width * scale), math.ceil(height * scale))
+        ):
+            return None
+        spec = self.spec(tile.area, tile.scale)
+        if spec.selected is not None:
+            return None
+        regions = {instance_id: layer.region for instance_id, layer in self.layers.items()}
+        for region in regions.values():
+            region.forget_pixels()
+        return self._image_id, Ahead(regions, (spec, tile.pixels))
+
     def prefetch(self, image: Image, instances: list[Instance]) -> None:
         """Decode the masks of the image likely shown next, and composite its tile at fit, while idle
         (see `gui.canvas.prefetch`)."""
+        if self._left is not None and self._left[0] == image.id:
+            return  # the image just left: its tile is kept already
         if self.levers.prefetch:
             self.prefetcher.start(image, instances, self._plan_ahead if self.levers.prebuild else None)
 
@@ -485,7 +539,14 @@ class InstanceOverlay(QObject):
         """Whether a tile, or an edit's strips, are still being composited."""
         return self._pending is not None or self.strips.pending
 
+    def _resume_ahead(self) -> None:
+        """The work made ahead waits while a tile or strips are built: go on with it (this image's next
+        zoom first, then the next image)."""
+        self.zoom_ahead.resume()
+        self.prefetcher.resume()
+
     def _strips_landed(self, drawn: list[Rect], patch: object, alike: Rect | None) -> None:
+        self._resume_ahead()
         tile = self.tile
         for rect in drawn:
             self.view.invalidate_background(_scene_rect(rect, tile.scale))
@@ -506,14 +567,14 @@ class InstanceOverlay(QObject):
                 self.redraw(self._dirty, remember=False)
             return
         self._pending = None
-        self.prefetcher.resume()
+        self._resume_ahead()
         if isinstance(result, Exception):
             self.view.render_failed(result)
             return
         if result[1] is KEEP_PATCH:
             self.tile = Tile.of(spec.area, spec.scale, result[0])
             self.view.invalidate_background()
-            self._start_zoom_ahead()
+            self.hold_ahead()  # then the next notch's tile
         else:
             self._install(spec, result)
         self.redraw(self._dirty)
@@ -530,7 +591,7 @@ class InstanceOverlay(QObject):
             self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]))
         self.view.invalidate_background()
         if self._pending is None:
-            self._start_zoom_ahead()
+            self.hold_ahead()  # then the next notch's tile
 
     def _start_zoom_ahead(self) -> None:
         """Composite, while idle, the whole image at the zoom one wheel notch in gives, when that tile is
@@ -547,6 +608,7 @@ class InstanceOverlay(QObject):
         made = self.zoom_ahead.spec
         if spec.selected is None and (made is None or not same_picture(made, spec)):
             self.zoom_ahead.start(spec)
+        self._resume_ahead()
 
     def redraw(self, boxes: list[Box], *, remember: bool = True) -> None:
         """Draw the tile again inside these boxes (instances changed there), and the patch; with a
@@ -556,6 +618,7 @@ class InstanceOverlay(QObject):
             # GUI-thread time than recompositing each box (measured 340 ms for 100 boxes).
             self.refresh()
             return
+        self.hold_ahead()
         if self._pending is not None and remember:
             self._dirty.extend(boxes)
         tile = self.tile

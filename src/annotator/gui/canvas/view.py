@@ -113,7 +113,7 @@ class Canvas(QGraphicsView):
         if self._dataset is not None:
             self._dataset.unsubscribe(self._on_change)
         self._dataset = self.session.dataset
-        self.overlay.prefetcher.forget()  # made for the other document's next image
+        self.overlay.forget_ahead()  # made for the other document's images
         if self._dataset is not None:
             self._dataset.subscribe(self._on_change)
         self._show_image(self.session.image_id)
@@ -386,6 +386,7 @@ class Canvas(QGraphicsView):
         self.render_error.emit(f"drawing the instances failed: {type(error).__name__}: {error}")
 
     def wheelEvent(self, event) -> None:
+        self.overlay.hold_ahead()
         if self.tool is not None and self.tool.wheel(event):
             event.accept()
             return
@@ -447,6 +448,7 @@ class Canvas(QGraphicsView):
         super().keyReleaseEvent(event)
 
     def mousePressEvent(self, event) -> None:
+        self.overlay.hold_ahead()
         button = event.button()
         if button == Qt.MouseButton.MiddleButton or (
             button == Qt.MouseButton.LeftButton and self._space_held
@@ -467,6 +469,8 @@ class Canvas(QGraphicsView):
         return self.viewportTransform().inverted()[0].map(event.position())
 
     def mouseMoveEvent(self, event) -> None:
+        if event.buttons():
+            self.overlay.hold_ahead()  # a drag or a stroke
         position = event.position()
         if self._pan_from is not None:
             delta = position - self._pan_from
