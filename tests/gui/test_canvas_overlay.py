@@ -359,6 +359,18 @@ def test_closing_the_document_while_the_next_images_overlay_is_made_ahead_drops_
     assert view.overlay.tile is None
 
 
+def _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch):
+    """The sample image at fit, its tile and the next notch's made; then every tile build is recorded."""
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    qtbot.waitUntil(lambda: not view.overlay.building and not view.overlay.working_ahead, timeout=10000)
+    builds = []
+    real = canvas_overlay.build_tile
+    monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a[0]) or real(*a, **k))
+    return view, builds
+
+
 @pytest.mark.parametrize("notches", [1, 2])
 def test_the_tile_one_wheel_notch_in_is_made_ahead_and_shown_at_once(
     make_canvas, qtbot, monkeypatch, notches
@@ -366,14 +378,8 @@ def test_the_tile_one_wheel_notch_in_is_made_ahead_and_shown_at_once(
     """At fit the canvas composites, while idle, the whole image at the zoom one wheel notch gives: the
     notch shows the exact picture at once (anchored anywhere), as a fresh build draws it; a second
     notch right after finds the next one not made yet and builds."""
-    view = make_canvas()
-    view.session.open(BareDocument(sample_dataset()))
-    view.session.show_image(1)
+    view, builds = _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch)
     overlay = view.overlay
-    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
-    builds = []
-    real = canvas_overlay.build_tile
-    monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a[0]) or real(*a, **k))
     for _ in range(notches):
         view.zoom_by(WHEEL_STEP**WHEEL_NOTCH, QPointF(300, 40))
     qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
@@ -382,17 +388,9 @@ def test_the_tile_one_wheel_notch_in_is_made_ahead_and_shown_at_once(
     assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
 
 
-def test_a_zoom_other_than_a_notch_or_a_changed_instance_builds_its_tile(
-    canvas, make_canvas, qtbot, monkeypatch
-):
-    view = make_canvas()
-    view.session.open(BareDocument(sample_dataset()))
-    view.session.show_image(1)
+def test_a_zoom_other_than_a_notch_or_a_changed_instance_builds_its_tile(make_canvas, qtbot, monkeypatch):
+    view, builds = _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch)
     overlay = view.overlay
-    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
-    builds = []
-    real = canvas_overlay.build_tile
-    monkeypatch.setattr(canvas_overlay, "build_tile", lambda *a, **k: builds.append(a[0]) or real(*a, **k))
     view.zoom_by(1.25)
     assert len(builds) == 1
     view.fit()

@@ -203,11 +203,7 @@ class InstanceOverlay(QObject):
             return None
         width, height = self._image_size
         scale = self.view.fit_scale(width, height)
-        if (
-            scale is None
-            or tile.scale != scale
-            or tile.area != (0, 0, math.ceil(width * scale), math.ceil(height * scale))
-        ):
+        if scale is None or tile.scale != scale or tile.area != _whole_image(width, height, scale):
             return None
         spec = self.spec(tile.area, tile.scale)
         if spec.selected is not None:
@@ -237,7 +233,7 @@ class InstanceOverlay(QObject):
         size = (image.width, image.height)
         layers = [self._make(instance, regions.get(instance.id), image_size=size) for instance in instances]
         shown = sorted((layer for layer in layers if self.shown(layer)), key=lambda layer: layer.key)
-        area = (0, 0, math.ceil(image.width * scale), math.ceil(image.height * scale))
+        area = _whole_image(image.width, image.height, scale)
         spec = TileSpec(area, scale, tuple(shown), None, self.session.style.outline_width)
         return spec, {layer.instance_id: layer.region for layer in layers}
 
@@ -452,7 +448,7 @@ class InstanceOverlay(QObject):
             math.ceil(seen.right() * scale),
             math.ceil(seen.bottom() * scale),
         )
-        return intersect(area, (0, 0, math.ceil(width * scale), math.ceil(height * scale)))
+        return intersect(area, _whole_image(width, height, scale))
 
     def covers_view(self) -> bool:
         """Whether the tile shown, or the one being built, covers the view at the current zoom: the
@@ -600,7 +596,7 @@ class InstanceOverlay(QObject):
             return
         scale = self.view.notch_scale()
         width, height = self._image_size
-        area = (0, 0, math.ceil(width * scale), math.ceil(height * scale))
+        area = _whole_image(width, height, scale)
         if scale == self.tile.scale or area[2] * area[3] > ZOOM_AHEAD_PX:
             self.zoom_ahead.forget()
             return
@@ -715,6 +711,11 @@ def _fewer_rects(spec: TileSpec, rects: list[Rect]) -> list[Rect]:
         max(r[3] for r in rects),
     )
     return [bound] if layer_area(spec, [bound]) <= BOUND_AREA_RATIO * layer_area(spec, rects) else rects
+
+
+def _whole_image(width: int, height: int, scale: float) -> Rect:
+    """The whole image in device pixels at `scale`: the tile at fit, and what a view's tile is cut from."""
+    return (0, 0, math.ceil(width * scale), math.ceil(height * scale))
 
 
 def _shows_within(wanted: TileSpec, made: TileSpec) -> bool:
