@@ -10,7 +10,6 @@ thread, and redrawn in part (a changed instance's box) on the GUI thread.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -265,21 +264,16 @@ def _blend_crop(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer, f
     else:
         mask = fill.mask.take(row_index, axis=0).take(col_index, axis=1)
     region = roi[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]]
-    cv2.copyTo(cv2.LUT(region, _blend_table(layer.color, alpha)), mask, region)
+    below = cv2.convertScaleAbs(region, alpha=1.0 - alpha)
+    cv2.add(below, _premultiplied(layer.color, alpha), dst=region, mask=mask)
 
 
-@functools.lru_cache(maxsize=256)
-def _blend_table(color: tuple[int, int, int], alpha: float) -> np.ndarray:
-    """Each byte value's result of blending `color` over it with `alpha` (premultiplied BGRA), as a
-    4-channel lookup table: the same bytes as scaling the pixels below and adding the colour with
-    OpenCV (the table is made that way), in one pass instead of three. A zoom step's tile spent 40% of
-    its time there (docs/decisions/0020)."""
+def _premultiplied(color: tuple[int, int, int], alpha: float) -> tuple[float, float, float, float]:
+    """`color` at `alpha`, premultiplied BGRA, rounded to whole levels: OpenCV adds a scalar with a
+    fraction to 8-bit pixels through a wider type, 30 times slower than whole levels (a zoom step's tile
+    spent 40% of its time there; docs/decisions/0020)."""
     red, green, blue = color
-    ramp = np.repeat(np.arange(256, dtype=np.uint8).reshape(1, 256, 1), 4, axis=2)
-    premultiplied = (blue * alpha, green * alpha, red * alpha, 255.0 * alpha)
-    table = cv2.add(cv2.convertScaleAbs(ramp, alpha=1.0 - alpha), premultiplied)
-    table.flags.writeable = False
-    return table
+    return (round(blue * alpha), round(green * alpha), round(red * alpha), round(255.0 * alpha))
 
 
 def _stroke(
