@@ -3,6 +3,7 @@ changes during a build, zoom, labels that never overlap, no scroll bars at fit."
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -13,6 +14,7 @@ from PySide6.QtTest import QTest
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Dataset, Image, Instance, Source
+from annotator.core.region import Crop
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas import overlay as canvas_overlay
@@ -632,3 +634,36 @@ def test_a_selection_change_ends_as_a_fresh_tile(make_canvas, qtbot, monkeypatch
     assert view.session.selected_id is None
     qtbot.waitUntil(lambda: not view.overlay.building, timeout=10000)
     assert_fresh(view.overlay)
+
+
+@pytest.mark.parametrize("scale", [0.332, 0.45, 1.0, 1.7, 3.0])
+def test_each_device_pixel_shows_the_mask_cell_under_its_centre(scale):
+    """The module's rule: pixel i of a tile at origin g shows cell floor((g + i + 0.5) / scale)."""
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        gx, gy = (int(v) for v in rng.integers(0, 400, 2))
+        width, height = (int(v) for v in rng.integers(1, 300, 2))
+        grid = compose_module._Grid(gx, gy, width, height, scale)
+        shape = tuple(int(v) for v in rng.integers(1, 200, 2))
+        crop = Crop(int(rng.integers(0, 500)), int(rng.integers(0, 500)), np.ones(shape, np.uint8))
+        expected = np.zeros((height, width), bool)
+        for i in range(width):
+            for j in range(height):
+                column, row = math.floor((gx + i + 0.5) / scale), math.floor((gy + j + 0.5) / scale)
+                expected[j, i] = 0 <= column - crop.x0 < shape[1] and 0 <= row - crop.y0 < shape[0]
+        found = grid.sample(crop)
+        if found is None:
+            assert not expected.any()
+            continue
+        r0, c0, rows, columns = found
+        rows = np.arange(shape[0])[rows]
+        columns = np.arange(shape[1])[columns]
+        drawn = np.zeros((height, width), bool)
+        drawn[r0 : r0 + len(rows), c0 : c0 + len(columns)] = True
+        assert np.array_equal(drawn, expected)
+        assert np.array_equal(
+            rows, [math.floor((gy + r0 + k + 0.5) / scale) - crop.y0 for k in range(len(rows))]
+        )
+        assert np.array_equal(
+            columns, [math.floor((gx + c0 + k + 0.5) / scale) - crop.x0 for k in range(len(columns))]
+        )

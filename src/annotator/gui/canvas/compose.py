@@ -166,7 +166,11 @@ def compose(
     *,
     line_width: float,
 ) -> None:
-    """Clear `buffer[rect]` (buffer pixels) and draw `layers` into it, back to front."""
+    """Clear `buffer[rect]` (buffer pixels) and draw `layers` into it, back to front.
+
+    What can be prepared for all layers at once is (which mask cell each device pixel shows, every
+    outline in fixed point): per layer only OpenCV's calls remain, which release the GIL, so the two bands
+    of a tile composite side by side (docs/decisions/0020)."""
     x0, y0, x1, y1 = rect
     if x0 >= x1 or y0 >= y1:
         return
@@ -175,10 +179,15 @@ def compose(
     gx, gy = origin[0] + x0, origin[1] + y0
     area = (gx, gy, gx + x1 - x0, gy + y1 - y0)
     seen = _reaching(layers, area, scale, outline_pad(line_width))
-    dashes = _all_dashes(seen, gx, gy, scale, line_width)
+    if not seen:
+        return
+    grid = _Grid(gx, gy, x1 - x0, y1 - y0, scale)
+    lines = _all_lines(seen, gx, gy, scale, line_width)
     for layer in seen:
-        _blend_fill(roi, gx, gy, scale, layer)
-        _stroke(roi, gx, gy, scale, layer, line_width, dashes.get(id(layer)))
+        if layer.fill_alpha > 0:
+            for fill in layer.region.crops:  # one, or a sparse mask's groups of parts
+                _blend_crop(roi, grid, layer, fill)
+        _stroke(roi, layer, lines.get(id(layer)), line_width)
 
 
 def _reaching(layers: Sequence[Layer], area: Rect, scale: float, pad: int) -> list[Layer]:
@@ -197,6 +206,105 @@ def _device_boxes(layers: Sequence[Layer], scale: float, pad: int) -> np.ndarray
     """Each layer's `device_box(scale, pad)` as a row of an (n, 4) float array."""
     scaled = np.array([layer.box for layer in layers], np.float64) * scale
     return np.concatenate([np.floor(scaled[:, :2]) - pad, np.ceil(scaled[:, 2:]) + pad], 1)
+
+
+class _Grid:
+    """The image cell each device pixel of a rectangle shows: column `floor((gx + i + 0.5) / scale)`
+    for pixel i, likewise for rows. Made once per rectangle; a crop then needs two binary searches and
+    a subtraction per axis, where computing its indices anew cost 12 us per axis in numpy's overhead."""
+
+    def __init__(self, gx: int, gy: int, width: int, height: int, scale: float) -> None:
+        self.gx, self.gy, self.unit = gx, gy, scale == 1.0
+        self.columns = np.floor((np.arange(gx, gx + width) + 0.5) / scale).astype(np.intp)
+        self.rows = np.floor((np.arange(gy, gy + height) + 0.5) / scale).astype(np.intp)
+
+    def sample(self, crop: Crop) -> tuple[int, int, np.ndarray | slice, np.ndarray | slice] | None:
+        """The device pixels showing cells of `crop`: the first one's row and column in the rectangle,
+        and the crop's row and column of each (slices at 1:1)."""
+        h, w = crop.mask.shape
+        rows = _along(self.rows, self.gy, crop.y0, h, self.unit)
+        columns = _along(self.columns, self.gx, crop.x0, w, self.unit)
+        if rows is None or columns is None:
+            return None
+        return rows[0], columns[0], rows[1], columns[1]
+
+
+def _along(cells: np.ndarray, g0: int, start: int, size: int, unit: bool):
+    """Pixels along one axis whose cell lies in [start, start + size): the first pixel's index and each
+    one's cell less `start` (a slice at 1:1, where a pixel is its cell)."""
+    if unit:
+        lo, hi = max(start - g0, 0), min(start + size - g0, len(cells))
+        return None if lo >= hi else (lo, slice(lo + g0 - start, hi + g0 - start))
+    lo = int(cells.searchsorted(start))
+    hi = int(cells.searchsorted(start + size))
+    return None if lo >= hi else (lo, cells[lo:hi] - start)
+
+
+def _blend_crop(roi: np.ndarray, grid: _Grid, layer: Layer, fill: Crop) -> None:
+    if fill.mask.size == 0:
+        return
+    found = grid.sample(fill)
+    if found is None:
+        return
+    r0, c0, row_index, col_index = found
+    if isinstance(row_index, slice):
+        mask = fill.mask[row_index, col_index]
+    else:
+        mask = fill.mask.take(row_index, axis=0).take(col_index, axis=1)
+    region = roi[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]]
+    alpha = layer.fill_alpha
+    below = cv2.convertScaleAbs(region, alpha=1.0 - alpha)
+    cv2.add(below, _premultiplied(layer.color, alpha), dst=region, mask=mask)
+
+
+def _premultiplied(color: tuple[int, int, int], alpha: float) -> tuple[float, float, float, float]:
+    """`color` at `alpha`, premultiplied BGRA, rounded to whole levels: OpenCV adds a scalar with a
+    fraction to 8-bit pixels through a wider type, 30 times slower than whole levels (a zoom step's tile
+    spent 40% of its time there; docs/decisions/0020)."""
+    red, green, blue = color
+    return (round(blue * alpha), round(green * alpha), round(red * alpha), round(255.0 * alpha))
+
+
+# cv2's antialiased lines thicker than 1 come out about 3 px wide and cost 8x more: two 1 px passes a
+# quarter pixel either side of the line look like Qt's 2 px cosmetic pen.
+def _pen_offsets(line_width: float) -> tuple[float, ...]:
+    return (-0.25, 0.25) if line_width >= 1.5 else (0.0,)
+
+
+# Per pen pass, a layer's lines in cv2's fixed point (rings, or an array of 2-point dashes); closed?
+Lines = tuple[list[np.ndarray] | np.ndarray, bool]
+
+
+def _all_lines(
+    layers: Sequence[Layer], gx: int, gy: int, scale: float, line_width: float
+) -> dict[int, list[Lines]]:
+    """Every layer's outline as cv2 draws it, by id(layer): for each pen pass, its closed rings (solid)
+    or dash segments, in fixed point relative to (gx, gy). Converted in one numpy pass over all layers:
+    per layer, numpy's call overhead was half of a tile's time spent holding the GIL."""
+    offsets = _pen_offsets(line_width)
+    out: dict[int, list[Lines]] = {}
+    solid = [layer for layer in layers if layer.dash is Dash.SOLID]
+    rings, owners = [], []
+    for layer in solid:
+        mine = [ring for ring in layer.rings if len(ring) >= 2]
+        rings += mine
+        owners += [id(layer)] * len(mine)
+    if rings:
+        points = np.concatenate(rings)
+        cuts = np.cumsum([len(ring) for ring in rings])[:-1]
+        passes = [np.split(_fixed(points * scale - (gx + 0.5, gy + 0.5), offset), cuts) for offset in offsets]
+        for index, owner in enumerate(owners):
+            out.setdefault(owner, [([], True) for _ in offsets])
+            for made, fixed in zip(out[owner], passes, strict=True):
+                made[0].append(fixed[index])
+    for owner, segments in _all_dashes(layers, gx, gy, scale, line_width).items():
+        out[owner] = [(_fixed(segments, offset), False) for offset in offsets]  # (K, 2, 2): K lines
+    return out
+
+
+def _fixed(points: np.ndarray, offset: float) -> np.ndarray:
+    """Device points moved by `offset` in cv2's fixed point (1/8 pixel)."""
+    return np.round((points + offset) * (1 << _SHIFT)).astype(np.int32)
 
 
 def _device_rings(layer: Layer, gx: int, gy: int, scale: float) -> list[np.ndarray]:
@@ -228,85 +336,15 @@ def _all_dashes(
     return out
 
 
-def _sample(start: int, size: int, g0: int, n: int, scale: float) -> tuple[int, np.ndarray | slice] | None:
-    """Device pixels in [g0, g0 + n) whose centre falls in mask cells [start, start + size): the first
-    one's offset from g0 and the mask index of each (a slice at 1:1)."""
-    lo = max(math.ceil(start * scale - 0.5), g0)
-    hi = min(math.ceil((start + size) * scale - 0.5), g0 + n)
-    if lo >= hi:
-        return None
-    if scale == 1.0:
-        return lo - g0, slice(lo - start, hi - start)
-    source = np.floor((np.arange(lo, hi) + 0.5) / scale).astype(np.intp) - start
-    np.clip(source, 0, size - 1, out=source)
-    return lo - g0, source
-
-
-def _blend_fill(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer) -> None:
-    if layer.fill_alpha <= 0:
-        return
-    for fill in layer.region.crops:  # one, or a sparse mask's groups of parts
-        _blend_crop(roi, gx, gy, scale, layer, fill)
-
-
-def _blend_crop(roi: np.ndarray, gx: int, gy: int, scale: float, layer: Layer, fill: Crop) -> None:
-    alpha = layer.fill_alpha
-    if fill.mask.size == 0:
-        return
-    h, w = fill.mask.shape
-    rows = _sample(fill.y0, h, gy, roi.shape[0], scale)
-    cols = _sample(fill.x0, w, gx, roi.shape[1], scale)
-    if rows is None or cols is None:
-        return
-    (r0, row_index), (c0, col_index) = rows, cols
-    if isinstance(row_index, slice):
-        mask = fill.mask[row_index, col_index]
-    else:
-        mask = fill.mask.take(row_index, axis=0).take(col_index, axis=1)
-    region = roi[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]]
-    below = cv2.convertScaleAbs(region, alpha=1.0 - alpha)
-    cv2.add(below, _premultiplied(layer.color, alpha), dst=region, mask=mask)
-
-
-def _premultiplied(color: tuple[int, int, int], alpha: float) -> tuple[float, float, float, float]:
-    """`color` at `alpha`, premultiplied BGRA, rounded to whole levels: OpenCV adds a scalar with a
-    fraction to 8-bit pixels through a wider type, 30 times slower than whole levels (a zoom step's tile
-    spent 40% of its time there; docs/decisions/0020)."""
-    red, green, blue = color
-    return (round(blue * alpha), round(green * alpha), round(red * alpha), round(255.0 * alpha))
-
-
-def _stroke(
-    roi: np.ndarray,
-    gx: int,
-    gy: int,
-    scale: float,
-    layer: Layer,
-    line_width: float,
-    dashes: np.ndarray | None = None,
-) -> None:
-    """`dashes`: the layer's dash segments if measured already (see `_all_dashes`)."""
-    if layer.dash is Dash.SOLID:
-        lines, closed = _device_rings(layer, gx, gy, scale), True
-    else:
-        if dashes is None:
-            rings = _device_rings(layer, gx, gy, scale)
-            on, off = _PATTERNS[layer.dash]
-            dashes = dash_segments(rings, on * line_width, off * line_width)
-        lines, closed = dashes, False
-    if not len(lines):
+def _stroke(roi: np.ndarray, layer: Layer, lines: list[Lines] | None, line_width: float) -> None:
+    """Draw a layer's outline, prepared by `_all_lines` (None: nothing to draw)."""
+    if not lines:
         return
     red, green, blue = layer.color
-    # cv2's antialiased lines thicker than 1 come out about 3 px wide and cost 8x more: two 1 px passes
-    # a quarter pixel either side of the line look like Qt's 2 px cosmetic pen.
-    offsets = (-0.25, 0.25) if line_width >= 1.5 else (0.0,)
     thickness = max(1, round(line_width) - 1)
-    for offset in offsets:
-        if isinstance(lines, list):
-            fixed = [np.round((line + offset) * (1 << _SHIFT)).astype(np.int32) for line in lines]
-        else:
-            fixed = np.round((lines + offset) * (1 << _SHIFT)).astype(np.int32)
-        cv2.polylines(roi, fixed, closed, (blue, green, red, 255), thickness, cv2.LINE_AA, shift=_SHIFT)
+    for fixed, closed in lines:
+        if len(fixed) and len(fixed[0]):
+            cv2.polylines(roi, fixed, closed, (blue, green, red, 255), thickness, cv2.LINE_AA, shift=_SHIFT)
 
 
 def dash_segments(rings: list[np.ndarray], on: float, off: float) -> np.ndarray:
