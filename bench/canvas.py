@@ -10,8 +10,8 @@ Prints, in ms: switching to the image (time the GUI thread is blocked, and until
 then to a second image of 500 instances, whose overlay the canvas makes while idle, as the main window
 asks it to for the following image, and back to the first),
 a full repaint (view cache warm, and with the image and overlay drawn again), a hover repaint, the first
-frame after a zoom step and the time until the exact overlay for the new zoom is shown, and one
-instance changing (partial redraw and repaint); the same zoom step at 1:1 (zoomed in); one mouse wheel
+frame after a zoom step and the time until the exact overlay for the new zoom is shown, and after the
+step back out to fit (whose tile the zoom step kept), and one instance changing (partial redraw and repaint); the same zoom step at 1:1 (zoomed in); one mouse wheel
 notch at fit (whose tile the canvas makes ahead while idle); the peak RSS.
 Targets: full repaint <= 16 ms, hover <= 3 ms; exact overlay after a zoom step <= 100 ms, switch until
 the overlay is shown <= 150 ms. Run: `.venv/bin/python bench/canvas.py`.
@@ -41,7 +41,7 @@ from annotator.core.model import Dataset
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas.items import InstanceItem, MarkItem
 from annotator.gui.canvas.overlay import Levers
-from annotator.gui.canvas.view import WHEEL_NOTCH, WHEEL_STEP, Canvas
+from annotator.gui.canvas.view import NOTCH, Canvas
 from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels, with_next_image
 
 REPEATS = 15
@@ -128,6 +128,7 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
         "hover": statistics.median(hover),
         "after_zoom": after_zoom,
         "zoom_exact": after_zoom,
+        "zoom_back": float("nan"),
         "zoom_in_exact": float("nan"),
         "shown_next": float("nan"),
         "notch_exact": float("nan"),
@@ -184,6 +185,13 @@ def measure_canvas(
     canvas.viewport().repaint()
     zoom_exact = ms(started)
     wait_for(app, lambda: not canvas.overlay.building)
+    started = time.perf_counter()
+    canvas.zoom_by(1 / 1.1)  # and back to fit
+    canvas.viewport().repaint()
+    wait_for(app, canvas.overlay.shows_view)
+    canvas.viewport().repaint()
+    zoom_back = ms(started)
+    wait_for(app, lambda: not canvas.overlay.building)
     canvas.set_zoom(1.0)
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.viewport().repaint()
@@ -197,7 +205,7 @@ def measure_canvas(
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.working_ahead)
     started = time.perf_counter()
-    canvas.zoom_by(WHEEL_STEP**WHEEL_NOTCH, QPointF(VIEW[0] * 0.3, VIEW[1] * 0.6))  # one mouse wheel notch
+    canvas.zoom_by(NOTCH, QPointF(VIEW[0] * 0.3, VIEW[1] * 0.6))  # one mouse wheel notch, or the + key
     canvas.viewport().repaint()
     wait_for(app, canvas.overlay.shows_view)
     canvas.viewport().repaint()
@@ -241,6 +249,7 @@ def measure_canvas(
         "hover": statistics.median(hover),
         "after_zoom": after_zoom,
         "zoom_exact": zoom_exact,
+        "zoom_back": zoom_back,
         "zoom_in_exact": zoom_in_exact,
         "notch_exact": notch_exact,
         "edit": statistics.median(edits),
@@ -284,6 +293,7 @@ def main() -> int:
         ("hover", "hover repaint"),
         ("after_zoom", "1st frame after zoom step"),
         ("zoom_exact", "exact overlay after zoom step"),
+        ("zoom_back", "and after the step back out"),
         ("zoom_in_exact", "exact overlay after zoom step at 1:1"),
         ("notch_exact", "exact overlay after a wheel notch at fit"),
         ("edit", "one instance changed + repaint"),

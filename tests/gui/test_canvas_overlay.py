@@ -20,7 +20,7 @@ from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas import prefetch as prefetch_module
 from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
-from annotator.gui.canvas.view import WHEEL_NOTCH, WHEEL_STEP, Canvas
+from annotator.gui.canvas.view import NOTCH, WHEEL_NOTCH, WHEEL_STEP, Canvas
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.editor import Editor
 
@@ -404,6 +404,47 @@ def test_a_zoom_other_than_a_notch_or_a_changed_instance_builds_its_tile(make_ca
     qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
     tile = overlay.tile
     assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+
+
+@pytest.mark.parametrize("in_worker", [False, True])
+@pytest.mark.parametrize("change", [None, "geometry", "selection"])
+def test_zooming_back_shows_the_tile_the_zoom_step_replaced_at_once(
+    make_canvas, qtbot, monkeypatch, change, in_worker
+):
+    """In by any step and out by its inverse lands exactly on the zoom left, whose tile was kept: shown
+    at once, as a fresh build draws it. A change in between (an instance, the selection) builds."""
+    view, builds = _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch)
+    if in_worker:
+        monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
+    overlay = view.overlay
+    fit = view.scale_factor
+    view.zoom_by(1.1, QPointF(300, 40))  # not a notch: built
+    assert overlay.building is in_worker
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    if change == "geometry":
+        dataset = view.session.dataset
+        dataset.put_instances([dataset.instances[2].with_changes(geometry=square(150, 10, 170, 30))])
+    elif change == "selection":
+        view.session.select(2)
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    builds.clear()
+    view.zoom_by(1 / 1.1, QPointF(300, 40))
+    assert view.scale_factor == fit
+    assert (builds == [] and not overlay.building and overlay.shows_view()) is (change is None)
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    tile = overlay.tile
+    assert tile.scale == fit
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+
+
+def test_the_zoom_keys_step_one_wheel_notch_and_back_exactly(make_canvas, qtbot, monkeypatch):
+    """+ shows the tile made ahead for the next notch at once, and - the tile at fit it replaced."""
+    view, builds = _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch)
+    fit = view.scale_factor
+    view.zoom_by(NOTCH)  # what the + key does
+    assert builds == [] and view.overlay.shows_view()
+    view.zoom_by(1 / NOTCH)  # and -
+    assert view.scale_factor == fit and builds == [] and view.overlay.shows_view()
 
 
 def test_a_step_back_to_the_image_just_left_shows_its_tile_at_once(make_canvas, qtbot, monkeypatch):

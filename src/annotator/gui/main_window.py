@@ -18,7 +18,7 @@ from annotator.core.rules import mark_unreadable
 from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
 from annotator.gui import project_dialogs
 from annotator.gui.adjust_dialog import install_image_adjust
-from annotator.gui.canvas.view import Canvas
+from annotator.gui.canvas.view import NOTCH, Canvas
 from annotator.gui.document import is_open_folder, open_document, refresh_document
 from annotator.gui.evaluation.actions import install_evaluation
 from annotator.gui.export_dialog import ExportDialog, Exporter
@@ -131,8 +131,8 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         self._action(view, "&Fit to window", self.canvas.fit, "F")
         self._action(view, "Actual size (&1:1)", self.canvas.zoom_1_1, "Ctrl+0")  # 1-9 pick classes
-        self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(1.25), ["+", "="])
-        self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(0.8), "-")
+        self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(NOTCH), ["+", "="])
+        self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(1 / NOTCH), "-")
         view.addSeparator()
         style = self.session.style
         self.labels_action = self._action(

@@ -60,6 +60,7 @@ SYNC_STRIP_PX = 400_000  # layer area in a moved box's strips composited at once
 MANY_BOXES = 12  # more changed boxes than this in one event: rebuild the tile instead
 AHEAD_QUIET_MS = 250  # work made ahead (tiles) waits until the person has done nothing for this long
 ZOOM_AHEAD_PX = 2_500_000  # the largest whole-image tile made ahead for the next wheel notch (10 MB)
+KEPT_PX = 4_000_000  # the largest tile kept when a zoom step replaces it, for the step back (16 MB)
 VIEW_MARGIN = 0.25  # a tile reaches this share of the view beyond each side, so a short pan needs none
 FIRST_PART_SHARE = 0.7  # the view's part of a tile is built first when it is less than this share
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1, image coordinates
@@ -80,6 +81,7 @@ class Levers:
     prebuild: bool = True  # the next image's tile at fit is composited while idle (with `prefetch`)
     zoom_ahead: bool = True  # the tile one wheel notch in is composited while idle (small enough)
     step_back: bool = True  # the tile at fit of the image just left is kept for a step back to it
+    zoom_back: bool = True  # the tile a zoom step replaced is kept for the step back to its zoom
 
     @property
     def bands(self) -> int:
@@ -140,6 +142,7 @@ class InstanceOverlay(QObject):
         self.prefetcher = MaskPrefetcher(lambda: self._idle() and not self.zoom_ahead.pending, self)
         self.zoom_ahead.finished.connect(self.prefetcher.resume)  # this image's next zoom first
         self._ahead: tuple[TileSpec, np.ndarray] | None = None  # the tile made ahead for this image
+        self._replaced: tuple[TileSpec, np.ndarray] | None = None  # the tile a zoom step replaced
         self._image_id: int | None = None
         self._left: tuple[int, Ahead] | None = None  # the image left last: its regions and tile at fit
         self.strips = StripComposer(
@@ -150,7 +153,7 @@ class InstanceOverlay(QObject):
     def clear(self) -> None:
         self._generation += 1
         self._pending = None
-        self._ahead = None
+        self._ahead = self._replaced = None
         self.zoom_ahead.forget()
         self.strips.cancel()
         self.layers.clear()
@@ -265,6 +268,7 @@ class InstanceOverlay(QObject):
 
     def put(self, instances: list[Instance]) -> None:
         """Instances added or changed: new layers, redrawn in the old and the new box."""
+        self._replaced = None
         boxes, moved = [], None
         selected = self.session.selected_id
         for instance in instances:
@@ -350,12 +354,14 @@ class InstanceOverlay(QObject):
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]), alike=alike)
 
     def remove(self, instance_ids: list[int]) -> None:
+        self._replaced = None
         boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
         self._sort()
         self.redraw(boxes)
         self.refresh_labels()
 
     def restyle(self) -> None:
+        self._replaced = None
         for layer in self.order:
             self.layers[layer.instance_id] = self._make(self.session.dataset.instances[layer.instance_id])
         self._sort()
@@ -483,9 +489,14 @@ class InstanceOverlay(QObject):
             self._install(None, None)
             return
         spec = self.spec(area, self.view.scale_factor)
+        kept = self._kept_for_return(spec.scale)
         ahead, self._ahead = self._ahead, None
         if ahead is None or not same_picture(spec, ahead[0]):
             ahead = self.zoom_ahead.take(partial(_shows_within, spec))
+        if ahead is None and self._replaced is not None and _shows_within(spec, self._replaced[0]):
+            ahead = self._replaced  # the step back to the zoom a step left
+        if kept is not None:
+            self._replaced = kept
         if ahead is not None:
             self._pending = None
             self._install(ahead[0], (ahead[1], None))
@@ -506,6 +517,18 @@ class InstanceOverlay(QObject):
         # the GIL) with that frame.
         generation = self._generation
         QTimer.singleShot(0, self, lambda: generation == self._pending and build())
+
+    def _kept_for_return(self, scale: float) -> tuple[TileSpec, np.ndarray] | None:
+        """The tile shown, when a zoom step to `scale` replaces it and it is the exact picture of its
+        zoom with nothing selected (no build or strips in flight): zooming back shows it at once."""
+        tile = self.tile
+        if not self.levers.zoom_back or tile is None or tile.scale == scale or self.building:
+            return None
+        x0, y0, x1, y1 = tile.area
+        if (x1 - x0) * (y1 - y0) > KEPT_PX:
+            return None
+        spec = self.spec(tile.area, tile.scale)
+        return None if spec.selected is not None else (spec, tile.pixels)
 
     def _first_part(self, spec: TileSpec) -> Rect | None:
         """The view's part of a tile, if building it first saves a good share (zoomed in, a tile is
@@ -609,6 +632,8 @@ class InstanceOverlay(QObject):
     def redraw(self, boxes: list[Box], *, remember: bool = True) -> None:
         """Draw the tile again inside these boxes (instances changed there), and the patch; with a
         build in flight, `remember` them to draw again in what it brings."""
+        if boxes:
+            self._replaced = None  # the picture changes: a tile kept from another zoom shows the old one
         if len(boxes) > MANY_BOXES and self.tile is not None:
             # A batch of predictions arriving: one rebuild (in the worker when large) costs far less
             # GUI-thread time than recompositing each box (measured 340 ms for 100 boxes).

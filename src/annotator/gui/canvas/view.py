@@ -25,6 +25,9 @@ from annotator.gui.canvas.overlay import InstanceOverlay
 MIN_SCALE, MAX_SCALE = 0.01, 64.0
 WHEEL_STEP = 1.0015  # zoom factor per unit of wheel angle (1/8 degree)
 WHEEL_NOTCH = 120  # the angle one notch of a mouse wheel turns
+NOTCH = WHEEL_STEP**WHEEL_NOTCH  # one notch's zoom factor: the wheel's, and the + and - keys'
+RECENT_SCALES = 8  # zooms just left that a zoom step lands on exactly when it comes within SNAP of one
+SNAP = 1e-9  # relative: zooming in a notch and out again ends a rounding error off the zoom it left
 MANY_CHANGED = 12  # more instances than this changing visibility at once: rebuild the tile
 GESTURE_SETTLE_MS = 180
 PAN_SETTLE_MS = 40
@@ -47,6 +50,7 @@ class Canvas(QGraphicsView):
         super().__init__(parent)
         self.session = session if session is not None else Session()
         self._fit_mode = False  # True after fit(): resizing the window fits again, until the user zooms
+        self._recent_scales: list[float] = []  # zooms left by a zoom step, newest last
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         # No background cache: image and overlay are two unscaled-or-pyramid blits (about 3 ms for the
@@ -288,9 +292,14 @@ class Canvas(QGraphicsView):
     def notch_scale(self) -> float:
         """The zoom one notch of a mouse wheel gives from here, to the last bit as `zoom_by` makes it (the
         overlay composites that tile ahead)."""
+        return self._target_scale(NOTCH)
+
+    def _target_scale(self, factor: float) -> float:
+        """The zoom a step by `factor` lands on: within the limits, and exactly a zoom just left when it
+        comes within SNAP of one (so the overlay's tile of that zoom is shown again at once)."""
         current = self.scale_factor
-        target = max(MIN_SCALE, min(MAX_SCALE, current * WHEEL_STEP**WHEEL_NOTCH))
-        return current * (target / current)  # what QTransform.scale makes of a scale
+        target = max(MIN_SCALE, min(MAX_SCALE, current * factor))
+        return next((s for s in reversed(self._recent_scales) if abs(target - s) <= SNAP * s), target)
 
     def fit(self) -> None:
         if self._image_rect.isEmpty():
@@ -309,18 +318,22 @@ class Canvas(QGraphicsView):
         self.set_zoom(1.0)
 
     def set_zoom(self, scale: float, anchor: QPointF | None = None) -> None:
-        self.zoom_by(scale / self.scale_factor, anchor)
+        self._zoom_to(max(MIN_SCALE, min(MAX_SCALE, scale)), anchor)
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Zoom keeping the scene point under `anchor` (viewport coordinates; default the centre) still."""
-        target = max(MIN_SCALE, min(MAX_SCALE, self.scale_factor * factor))
-        factor = target / self.scale_factor
-        if abs(factor - 1.0) < 1e-9:
+        self._zoom_to(self._target_scale(factor), anchor)
+
+    def _zoom_to(self, target: float, anchor: QPointF | None) -> None:
+        current = self.scale_factor
+        if abs(target / current - 1.0) < SNAP:
             return
         self._fit_mode = False
+        self._recent_scales = [s for s in self._recent_scales if s != current][-(RECENT_SCALES - 1) :]
+        self._recent_scales.append(current)
         anchor = QPointF(self.viewport().rect().center()) if anchor is None else QPointF(anchor)
         before = self.mapToScene(anchor.toPoint())
-        self.scale(factor, factor)
+        self.setTransform(QTransform.fromScale(target, target))  # exactly the target (`scale` multiplies)
         self._update_scene_rect()
         after = self.mapFromScene(before)
         shift = after - anchor.toPoint()
