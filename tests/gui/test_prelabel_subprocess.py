@@ -99,3 +99,50 @@ def test_an_idle_model_process_ends_and_the_next_run_starts_another(qtbot, tmp_p
     assert controller.progress.state is RunState.FINISHED
     window.close()
     assert not factory.made[1].process.is_alive()
+
+
+def test_pre_labelling_keeps_each_images_model_features_for_label_next(qtbot, tmp_path, checkpoint):
+    """Issue 16: "label next" tells similar images apart by the pooled features pre-labelling kept, once
+    they cover every image (the colour/texture descriptor until then); the kept vector is the one the
+    model gives for that image, and they are kept beside the project for the next session."""
+    import numpy as np
+    from review_helpers import run_and_wait as rank_and_wait
+
+    from annotator.core.model import ImageStatus
+    from annotator.core.ranking import dataset_uncertainty, rank_images
+    from annotator.inference.predictor import TorchPredictor
+    from annotator.io.images import load_rgb
+    from annotator.io.model_features import features_path, model_key, read_features
+
+    window, prelabelling = make_window(qtbot, tmp_path, KeepingFactory(), images=2)
+    controller, dataset, document = prelabelling.controller, window.document.dataset, window.document
+    settings = replace(SETTINGS, weights=str(checkpoint), score_threshold=0.3, device=Device.CPU)
+    image_ids = sorted(dataset.images)
+    label_next = window.assisted.label_next
+
+    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[:1], settings))
+    kept = read_features(features_path(document.path))
+    assert kept.model == model_key(settings.spec())
+    assert set(kept.vectors) == {dataset.images[image_ids[0]].file_name}
+    rank_and_wait(qtbot, label_next.job, label_next.start)
+    assert "told apart by colour and texture" in window.statusBar().currentMessage()  # one image has none
+
+    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[1:], settings))
+    kept = read_features(features_path(document.path))
+    assert len(kept.vectors) == 2  # the first run's vector kept, this one's added
+    image = dataset.images[image_ids[1]]
+    model = TorchPredictor.from_spec(settings.spec())
+    _, expected = model.predict_and_embed(load_rgb(document.image_path(image)), settings.options())
+    assert np.allclose(kept.vectors[image.file_name], expected, rtol=1e-4, atol=1e-6)
+
+    rank_and_wait(qtbot, label_next.job, label_next.refresh)
+    assert "told apart by the model's features" in window.statusBar().currentMessage()
+    vectors = kept.for_images({i: dataset.images[i].file_name for i in image_ids})
+    done = {i for i in image_ids if dataset.images[i].status is ImageStatus.DONE}
+    ranking = rank_images(
+        dataset_uncertainty(dataset),
+        {i: v for i, v in vectors.items() if i not in done},
+        labelled={i: v for i, v in vectors.items() if i in done},
+    )
+    assert label_next.ranks == {image_id: place for place, image_id in enumerate(ranking.image_ids, 1)}
+    window.close()

@@ -101,6 +101,16 @@ class SubprocessPredictor:
 
     def predict(self, image: np.ndarray, options: PredictOptions) -> list[Detection]:
         """Detections on an (H, W, 3) uint8 RGB image, highest score first, computed in the child."""
+        return self._send_image("predict", image, options)
+
+    def predict_and_embed(
+        self, image: np.ndarray, options: PredictOptions
+    ) -> tuple[list[Detection], np.ndarray | None]:
+        """`predict`'s detections and the image's pooled features for "label next", from the same pass
+        (None when the child's predictor keeps none)."""
+        return self._send_image("embed", image, options)
+
+    def _send_image(self, kind: str, image: np.ndarray, options: PredictOptions) -> Any:
         image = np.ascontiguousarray(image)
         if image.dtype.hasobject:  # no bytes to send; the child would refuse it with this message
             raise ValueError(f"expected an (H, W, 3) uint8 image, got {image.shape} {image.dtype}")
@@ -108,7 +118,7 @@ class SubprocessPredictor:
             if self._closed:
                 raise ModelProcessError("the model process has been closed")
             try:
-                self._connection.send(("predict", image.shape, image.dtype.str, options))
+                self._connection.send((kind, image.shape, image.dtype.str, options))
                 self._connection.send_bytes(image.reshape(-1))  # 1-D: send_bytes counts len(), not nbytes
                 kind, payload = _receive(self._connection, self._process)
             except BaseException:
@@ -283,15 +293,15 @@ def _serve(connection: Connection, spec: ModelSpec, threads: int | None) -> None
     while True:
         try:
             kind, first, second, third = connection.recv()
-            if kind not in ("predict", "prepare", "segment"):
+            if kind not in ("predict", "embed", "prepare", "segment"):
                 return
-            data = connection.recv_bytes() if kind == "predict" else None
+            data = connection.recv_bytes() if kind in ("predict", "embed") else None
         except (EOFError, OSError):
             return  # the parent closed its end, exited or was killed
         try:
-            if kind == "predict":
+            if kind in ("predict", "embed"):
                 image = np.frombuffer(data, dtype=np.dtype(second)).reshape(first)
-                reply = ("ok", predictor.predict(image, third))
+                reply = ("ok", _predicted(predictor, image, third, embed=kind == "embed"))
             elif kind == "prepare":
                 reply = ("ok", boxes.prepare(first, second))
             else:
@@ -300,6 +310,15 @@ def _serve(connection: Connection, spec: ModelSpec, threads: int | None) -> None
             reply = ("failed", ErrorReport.of(exc))
         if not _reply(connection, reply):
             return
+
+
+def _predicted(predictor: Any, image: np.ndarray, options: PredictOptions, *, embed: bool) -> Any:
+    """`predict`'s answer, or with `embed` the detections and pooled features (None if it has none)."""
+    if not embed:
+        return predictor.predict(image, options)
+    if hasattr(predictor, "predict_and_embed"):
+        return predictor.predict_and_embed(image, options)
+    return predictor.predict(image, options), None
 
 
 class _Boxes:

@@ -35,6 +35,7 @@ from annotator.gui.prelabel.worker import (
     RunControl,
     Skipped,
 )
+from annotator.io.model_features import ModelFeatures, features_path, read_features, write_features
 
 IN_FLIGHT = 2
 
@@ -84,6 +85,7 @@ class _Run:
     loading_at: float | None = None
     busy: float = 0.0  # the worker's own seconds on the images done
     current: str = ""
+    features: ModelFeatures | None = None  # the project's pooled features, with this run's added
 
 
 class PrelabelController(QObject):
@@ -299,6 +301,10 @@ class PrelabelController(QObject):
         if run is not None:
             run.detections += count
             run.current = image.file_name
+            if outcome.embedding is not None:
+                if run.features is None:  # the file's vectors, to which this run's are added
+                    run.features = read_features(features_path(document.path))
+                run.features.add(outcome.model_key, image.file_name, outcome.embedding)
         self.image_done.emit(request.image_id)
 
     def _failed(self, outcome: Failed, run: _Run) -> None:
@@ -317,6 +323,10 @@ class PrelabelController(QObject):
         if self.run is not run or run.in_flight or run.queue:
             return
         self.run = None
+        if run.features is not None:  # for "label next" (`io.model_features`), once per run
+            problem = write_features(features_path(run.document.path), run.features)
+            if problem is not None:
+                self.problem.emit(f"the images' model features were not kept: {problem}")
         state = RunState.CANCELLED if run.control.cancelled else RunState.FINISHED
         if run.fatal:
             run.failed = min(run.failed, run.done)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, QTimer, Signal, Slot
 
 from annotator.core.model import Category
@@ -38,6 +39,7 @@ from annotator.core.predictor import (
 )
 from annotator.inference.batch import prelabel_images  # torch-free: it drives any Predictor
 from annotator.io.errors import DatasetError
+from annotator.io.model_features import model_key
 
 PredictorFactory = Callable[[ModelSpec], Predictor]
 
@@ -86,6 +88,8 @@ class Predicted:
     model: str  # the predictor's display name, for `Source.model`
     categories: tuple[Category, ...]  # the model's categories (new ones are added to the dataset)
     seconds: float
+    embedding: np.ndarray | None = None  # the image's pooled features, for "label next"
+    model_key: str = ""  # which model made them (`io.model_features.model_key`)
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,7 @@ class _ModelWorker(QObject):
         self._pending = pending
         self._predictor: Predictor | None = None
         self._spec: ModelSpec | None = None
+        self._model_key = ""
         # A child: it moves to the worker thread with this object, so it fires there, between requests.
         self._idle = QTimer(self, singleShot=True)
         self._idle.timeout.connect(self._release)
@@ -248,7 +253,7 @@ class _ModelWorker(QObject):
             self.close_predictor()  # free the old model (end its process) before loading the new one
             self.loading.emit(spec)
             predictor = self._factory(spec)
-            self._predictor, self._spec = predictor, spec
+            self._predictor, self._spec, self._model_key = predictor, spec, model_key(spec)
             # A predictor loaded in this process (torch) brings hundreds of thousands of long-lived
             # objects; a full garbage collection triggered by any later allocation (often on the GUI
             # thread) walked them all: 160 ms stalls. Freezing moves what exists now out of the
@@ -275,6 +280,7 @@ class _ModelWorker(QObject):
         except ValueError as exc:
             request.control.cancel()
             return Failed(request, str(exc), fatal=True)
+        options = replace(options, embed=True)  # the pooled features come from the same pass
         try:  # the CLI's batch generator, one image at a time: requests are built on the GUI thread
             result = next(prelabel_images(predictor, [request.path], options, cancel=request.control), None)
         except Exception as exc:  # a model or decoder crash on one image must not end the run
@@ -286,7 +292,15 @@ class _ModelWorker(QObject):
         if not result.ok:
             message = result.error or f"{request.path}: could not pre-label"
             return Failed(request, message, unreadable=result.unreadable)
-        return Predicted(request, result.detections, info.name, info.categories, result.progress.elapsed)
+        return Predicted(
+            request,
+            result.detections,
+            info.name,
+            info.categories,
+            result.progress.elapsed,
+            result.embedding,
+            self._model_key,
+        )
 
 
 def keep_classes(options: PredictOptions, names: tuple[str, ...], info: PredictorInfo) -> PredictOptions:

@@ -1,8 +1,9 @@
 """ "Label next" in the window: the image list's Next column and sort, from `core.ranking`.
 
 The ranking runs in the background on a snapshot (`SnapshotJob`): uncertainty from the stored
-predictions, diversity from each image's colour/texture descriptor (`io.image_descriptors`, kept in a
-sidecar beside the project and in memory for the session, so only new images are described again).
+predictions; diversity from the pooled model features pre-labelling kept (`io.model_features`) when
+they cover every image, else from each image's colour/texture descriptor (`io.image_descriptors`, kept
+in a sidecar beside the project and in memory for the session, so only new images are described again).
 Once shown, the order follows new predictions by itself (a pre-labelling run adds them image by image;
 it is computed again after a pause), and Review ▸ Refresh computes it on demand. Accepting, rejecting or
 finishing images does not re-sort the list under the person: the next image stays where it was.
@@ -21,10 +22,11 @@ from PySide6.QtCore import QObject, Signal
 
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
 from annotator.core.ranking import Ranking, RankOptions, dataset_uncertainty, rank_images
-from annotator.core.rules import is_unreviewed_prediction
+from annotator.core.rules import is_unreviewed_prediction, unreadable_reason
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 from annotator.io.image_descriptors import describe_images, sidecar_path
+from annotator.io.model_features import features_path, read_features
 
 RERUN_AFTER_PREDICTIONS_MS = 2000  # quiet time after new predictions before the order is computed again
 PROGRESS_EVERY_S = 0.25
@@ -37,11 +39,16 @@ class RankingCancelled(Exception):
         super().__init__(self.MESSAGE)
 
 
+MODEL_FEATURES = "the model's features"
+COLOUR_TEXTURE = "colour and texture"
+
+
 @dataclass(frozen=True)
 class RankResult:
     ranking: Ranking
     described: dict[int, np.ndarray] = field(default_factory=dict)  # computed or read now, to keep
     problems: tuple[str, ...] = ()
+    likeness: str = COLOUR_TEXTURE  # what told similar images apart
 
 
 def rank_snapshot(
@@ -52,13 +59,20 @@ def rank_snapshot(
     known: dict[int, np.ndarray],
     progress: Callable[[int, int], None] | None = None,
     options: RankOptions | None = None,
+    features: Path | None = None,
 ) -> RankResult:
-    """The images not done, in the order to label them (as `annotator rank` orders them); images
-    without a vector in `known` are described first (read from the sidecar where unchanged)."""
+    """The images not done, in the order to label them (as `annotator rank` orders them). Similar
+    images are told apart by the pooled model features kept from pre-labelling (`features`) when they
+    cover every readable image, else by the colour/texture descriptor: images without one in `known`
+    are described first (read from the sidecar where unchanged)."""
     options = options or RankOptions()
-    missing = [i for i in sorted(snapshot.images) if i not in known]
-    described = describe_images(snapshot, root, sidecar=sidecar, image_ids=missing, progress=progress)
-    vectors = {**{i: v for i, v in known.items() if i in snapshot.images}, **described.vectors}
+    vectors = _model_vectors(snapshot, features)
+    likeness, described, problems = MODEL_FEATURES, {}, ()
+    if vectors is None:
+        missing = [i for i in sorted(snapshot.images) if i not in known]
+        found = describe_images(snapshot, root, sidecar=sidecar, image_ids=missing, progress=progress)
+        vectors = {**{i: v for i, v in known.items() if i in snapshot.images}, **found.vectors}
+        likeness, described, problems = COLOUR_TEXTURE, found.vectors, tuple(found.problems)
     done = {i.id for i in snapshot.images.values() if i.status is ImageStatus.DONE}
     labelled = {i: v for i, v in vectors.items() if i in done}
     ranking = rank_images(
@@ -67,7 +81,17 @@ def rank_snapshot(
         labelled=labelled,
         options=options,
     )
-    return RankResult(ranking, described.vectors, tuple(described.problems))
+    return RankResult(ranking, described, problems, likeness)
+
+
+def _model_vectors(snapshot: Dataset, path: Path | None) -> dict[int, np.ndarray] | None:
+    """The pooled features pre-labelling kept (`io.model_features`), by image id, when they cover every
+    image that can be read: one model's vectors for all, or none (two kinds of vector do not compare)."""
+    if path is None:
+        return None
+    names = {i: image.file_name for i, image in snapshot.images.items() if unreadable_reason(image) is None}
+    vectors = read_features(path).for_images(names)
+    return vectors if names and len(vectors) == len(names) else None
 
 
 def changes_ranking(change: Change) -> bool:
@@ -137,8 +161,9 @@ class LabelNext(QObject):
         self._cancel.set()  # a run still describing images is replaced by this one
         self._cancel = threading.Event()
         known, report = dict(self.vectors), self._throttled_progress(self._cancel)
+        features = features_path(document.path)
         return lambda snapshot: rank_snapshot(
-            snapshot, root=root, sidecar=sidecar, known=known, progress=report
+            snapshot, root=root, sidecar=sidecar, known=known, progress=report, features=features
         )
 
     def _throttled_progress(self, cancel: threading.Event) -> Callable[[int, int], None]:
@@ -163,7 +188,8 @@ class LabelNext(QObject):
         never = sum(1 for r in result.ranking.images if r.uncertainty is None)
         unread = f"; {len(result.problems)} could not be read" if result.problems else ""
         self._say(
-            f"Label next: {len(self.ranks)} images not done ranked ({never} never pre-labelled){unread}"
+            f"Label next: {len(self.ranks)} images not done ranked ({never} never pre-labelled; similar "
+            f"images told apart by {result.likeness}){unread}"
         )
         if self._show_first:
             self._show_first = False
