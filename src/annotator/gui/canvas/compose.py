@@ -19,8 +19,8 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from annotator.core.geometry import Geometry
-from annotator.core.model import Instance, Review
+from annotator.core.geometry import Geometry, Polygons
+from annotator.core.model import Instance, Review, Source
 from annotator.core.region import Crop, Region
 from annotator.core.rules import is_unreviewed_prediction
 
@@ -646,6 +646,19 @@ def band_cuts(rect: Rect, spec: TileSpec, bands: int) -> list[int]:
     shares = cumulative[-1] * np.arange(1, bands) / bands
     inner = [y0 + int(np.searchsorted(cumulative, share)) for share in shares]
     return [y0, *inner, y1]
+
+
+def warm_up() -> None:
+    """Composite a small made-up tile once, in two bands, as the canvas's worker starts: the first tile
+    of a session took about 25 ms longer than the next ones (first calls into OpenCV, numpy and the
+    mask decoder in these threads; docs/decisions/0020, lever 20)."""
+    ring = np.array([[4.0, 4.0], [150.0, 12.0], [120.0, 110.0], [10.0, 90.0]])
+    instances = (
+        Instance(1, 1, 1, Polygons((ring,))),
+        Instance(2, 1, 1, Polygons((ring[::-1] + 8.0,)), source=Source.from_model("warm-up", 0.9)),
+    )
+    layers = tuple(make_layer(i, (200, 40, 90), (160, 120), opacity=0.5) for i in instances)
+    build_tile(TileSpec((0, 0, 208, 156), 1.3, layers, None, 2.0), bands=2)
 
 
 DASHED_OUTLINE_PX = 100_000  # a new prediction's dashed outline and first decode cost about this much fill

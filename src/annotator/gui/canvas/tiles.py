@@ -11,7 +11,15 @@ from PySide6.QtCore import QObject, QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QImage, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsItem
 
-from annotator.gui.canvas.compose import Rect, TileSpec, build_first, build_rest, build_tile, rect_minus
+from annotator.gui.canvas.compose import (
+    Rect,
+    TileSpec,
+    build_first,
+    build_rest,
+    build_tile,
+    rect_minus,
+    warm_up,
+)
 from annotator.gui.canvas.outline import bounds_with_room
 from annotator.gui.workers import BackgroundWorker
 
@@ -119,6 +127,7 @@ class PatchItem(QGraphicsItem):
             self.tile.draw(painter, option.exposedRect)
 
 
+WARM_UP = -1  # the generation of the warm-up build (`compose.warm_up`)
 KEEP_PATCH = object()  # the whole tile after its first part: the patch came with the first part
 
 
@@ -143,6 +152,7 @@ class TileBuilder(QObject):
         self.worker = BackgroundWorker(self)
         self.worker.done.connect(lambda tag, result: self.built.emit(tag[0], (tag[1], result)))
         self.worker.failed.connect(lambda tag, error: self.built.emit(tag[0], (tag[1], error)))
+        self.worker.submit(warm_up, (WARM_UP, None))  # no canvas generation is WARM_UP: dropped
 
     def build(self, generation: int, spec: TileSpec, *, bands: int = 1, first: Rect | None = None) -> None:
         """With `first` (the part the view shows), two results follow: `FirstPart` for it, then the
