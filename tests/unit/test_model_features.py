@@ -75,3 +75,9 @@ def test_a_checkpoint_trained_again_in_place_is_another_model(tmp_path):
     os.utime(weights, ns=(1, 2))
     assert model_key(ModelSpec(weights=weights)) != first
     assert model_key(ModelSpec()) == model_key(ModelSpec()) != first
+
+
+def test_a_fifo_where_the_features_file_would_be_is_not_read(tmp_path):
+    path = tmp_path / "p.features.npz"
+    os.mkfifo(path)
+    assert read_features(path) == ModelFeatures()  # no blocking open of a pipe
