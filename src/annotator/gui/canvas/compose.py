@@ -169,8 +169,8 @@ def compose(
     """Clear `buffer[rect]` (buffer pixels) and draw `layers` into it, back to front.
 
     What can be prepared for all layers at once is (which mask cell each device pixel shows, every
-    outline in fixed point): per layer only OpenCV's calls remain, which release the GIL, so the two bands
-    of a tile composite side by side (docs/decisions/0020)."""
+    outline in fixed point): per layer only OpenCV's calls remain, which release the GIL
+    (docs/decisions/0020, lever 19)."""
     x0, y0, x1, y1 = rect
     if x0 >= x1 or y0 >= y1:
         return
@@ -257,7 +257,7 @@ def _blend_crop(roi: np.ndarray, grid: _Grid, layer: Layer, fill: Crop) -> None:
     cv2.add(below, _premultiplied(layer.color, alpha), dst=region, mask=mask)
 
 
-def _premultiplied(color: tuple[int, int, int], alpha: float) -> tuple[float, float, float, float]:
+def _premultiplied(color: tuple[int, int, int], alpha: float) -> tuple[int, int, int, int]:
     """`color` at `alpha`, premultiplied BGRA, rounded to whole levels: OpenCV adds a scalar with a
     fraction to 8-bit pixels through a wider type, 30 times slower than whole levels (a zoom step's tile
     spent 40% of its time there; docs/decisions/0020)."""
@@ -265,9 +265,10 @@ def _premultiplied(color: tuple[int, int, int], alpha: float) -> tuple[float, fl
     return (round(blue * alpha), round(green * alpha), round(red * alpha), round(255.0 * alpha))
 
 
-# cv2's antialiased lines thicker than 1 come out about 3 px wide and cost 8x more: two 1 px passes a
-# quarter pixel either side of the line look like Qt's 2 px cosmetic pen.
 def _pen_offsets(line_width: float) -> tuple[float, ...]:
+    """Where each pen pass runs, across the line: cv2's antialiased lines thicker than 1 come out about
+    3 px wide and cost 8x more, so two 1 px passes a quarter pixel either side of the line look like Qt's
+    2 px cosmetic pen."""
     return (-0.25, 0.25) if line_width >= 1.5 else (0.0,)
 
 
