@@ -108,16 +108,19 @@ def test_pre_labelling_keeps_each_images_model_features_for_label_next(qtbot, tm
     import numpy as np
     from review_helpers import run_and_wait as rank_and_wait
 
+    from annotator.core.edits import ReplaceImages
     from annotator.core.model import ImageStatus
     from annotator.core.ranking import dataset_uncertainty, rank_images
     from annotator.inference.predictor import TorchPredictor
     from annotator.io.images import load_rgb
     from annotator.io.model_features import features_path, model_key, read_features
 
-    window, prelabelling = make_window(qtbot, tmp_path, KeepingFactory(), images=2)
+    window, prelabelling = make_window(qtbot, tmp_path, KeepingFactory(), images=3)
     controller, dataset, document = prelabelling.controller, window.document.dataset, window.document
     settings = replace(SETTINGS, weights=str(checkpoint), score_threshold=0.3, device=Device.CPU)
-    image_ids = sorted(dataset.images)
+    labelled, *image_ids = sorted(dataset.images)  # one image done by hand, never pre-labelled
+    done = dataset.images[labelled]
+    ReplaceImages((done,), (replace(done, status=ImageStatus.DONE),)).apply(dataset)
     label_next = window.assisted.label_next
 
     run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[:1], settings))
@@ -135,14 +138,10 @@ def test_pre_labelling_keeps_each_images_model_features_for_label_next(qtbot, tm
     _, expected = model.predict_and_embed(load_rgb(document.image_path(image)), settings.options())
     assert np.allclose(kept.vectors[image.file_name], expected, rtol=1e-4, atol=1e-6)
 
-    rank_and_wait(qtbot, label_next.job, label_next.refresh)
+    rank_and_wait(qtbot, label_next.job, label_next.refresh)  # every image not done has features now
     assert "told apart by the model's features" in window.statusBar().currentMessage()
     vectors = kept.for_images({i: dataset.images[i].file_name for i in image_ids})
-    done = {i for i in image_ids if dataset.images[i].status is ImageStatus.DONE}
-    ranking = rank_images(
-        dataset_uncertainty(dataset),
-        {i: v for i, v in vectors.items() if i not in done},
-        labelled={i: v for i, v in vectors.items() if i in done},
-    )
+    ranking = rank_images(dataset_uncertainty(dataset), vectors, labelled={})  # the done one has none
     assert label_next.ranks == {image_id: place for place, image_id in enumerate(ranking.image_ids, 1)}
+    assert set(label_next.ranks) == set(image_ids)
     window.close()

@@ -2,7 +2,7 @@
 
 The ranking runs in the background on a snapshot (`SnapshotJob`): uncertainty from the stored
 predictions; diversity from the pooled model features pre-labelling kept (`io.model_features`) when
-they cover every image, else from each image's colour/texture descriptor (`io.image_descriptors`, kept
+they cover every image not done, else from each image's colour/texture descriptor (`io.image_descriptors`, kept
 in a sidecar beside the project and in memory for the session, so only new images are described again).
 Once shown, the order follows new predictions by itself (a pre-labelling run adds them image by image;
 it is computed again after a pause), and Review ▸ Refresh computes it on demand. Accepting, rejecting or
@@ -63,8 +63,8 @@ def rank_snapshot(
 ) -> RankResult:
     """The images not done, in the order to label them (as `annotator rank` orders them). Similar
     images are told apart by the pooled model features kept from pre-labelling (`features`) when they
-    cover every readable image, else by the colour/texture descriptor: images without one in `known`
-    are described first (read from the sidecar where unchanged)."""
+    cover every readable image not done, else by the colour/texture descriptor: images without one in
+    `known` are described first (read from the sidecar where unchanged)."""
     options = options or RankOptions()
     vectors = _model_vectors(snapshot, features)
     likeness, described, problems = MODEL_FEATURES, {}, ()
@@ -86,12 +86,20 @@ def rank_snapshot(
 
 def _model_vectors(snapshot: Dataset, path: Path | None) -> dict[int, np.ndarray] | None:
     """The pooled features pre-labelling kept (`io.model_features`), by image id, when they cover every
-    image that can be read: one model's vectors for all, or none (two kinds of vector do not compare)."""
+    image to rank (not done, readable): one kind of vector for all, or none (the two do not compare).
+    Done images with features are the labelled anchors; those without are left out, as `annotator rank
+    --embeddings` leaves them (a later round's model pre-labels only the images not done)."""
     if path is None:
         return None
-    names = {i: image.file_name for i, image in snapshot.images.items() if unreadable_reason(image) is None}
-    vectors = read_features(path).for_images(names)
-    return vectors if names and len(vectors) == len(names) else None
+    features = read_features(path)
+    to_rank = [
+        image.file_name
+        for image in snapshot.images.values()
+        if image.status is not ImageStatus.DONE and unreadable_reason(image) is None
+    ]
+    if not to_rank or any(name not in features.vectors for name in to_rank):
+        return None
+    return features.for_images({i: image.file_name for i, image in snapshot.images.items()})
 
 
 def changes_ranking(change: Change) -> bool:
