@@ -128,7 +128,7 @@ def test_pre_labelling_keeps_each_images_model_features_for_label_next(qtbot, tm
     assert kept.model == model_key(settings.spec())
     assert set(kept.vectors) == {dataset.images[image_ids[0]].file_name}
     rank_and_wait(qtbot, label_next.job, label_next.start)
-    assert "told apart by colour and texture" in window.statusBar().currentMessage()  # one image has none
+    assert "look-alikes by colour and texture" in window.statusBar().currentMessage()  # one image has none
 
     run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[1:], settings))
     kept = read_features(features_path(document.path))
@@ -139,7 +139,7 @@ def test_pre_labelling_keeps_each_images_model_features_for_label_next(qtbot, tm
     assert np.allclose(kept.vectors[image.file_name], expected, rtol=1e-4, atol=1e-6)
 
     rank_and_wait(qtbot, label_next.job, label_next.refresh)  # every image not done has features now
-    assert "told apart by the model's features" in window.statusBar().currentMessage()
+    assert "look-alikes by model features" in window.statusBar().currentMessage()
     vectors = kept.for_images({i: dataset.images[i].file_name for i in image_ids})
     ranking = rank_images(dataset_uncertainty(dataset), vectors, labelled={})  # the done one has none
     assert label_next.ranks == {image_id: place for place, image_id in enumerate(ranking.image_ids, 1)}

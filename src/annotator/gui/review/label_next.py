@@ -39,7 +39,7 @@ class RankingCancelled(Exception):
         super().__init__(self.MESSAGE)
 
 
-MODEL_FEATURES = "the model's features"
+MODEL_FEATURES = "model features"
 COLOUR_TEXTURE = "colour and texture"
 
 
@@ -195,9 +195,9 @@ class LabelNext(QObject):
         dock.set_ranks(self.ranks)
         never = sum(1 for r in result.ranking.images if r.uncertainty is None)
         unread = f"; {len(result.problems)} could not be read" if result.problems else ""
-        self._say(
-            f"Label next: {len(self.ranks)} images not done ranked ({never} never pre-labelled; similar "
-            f"images told apart by {result.likeness}){unread}"
+        self._say(  # short: the status bar's permanent widgets cut a long message
+            f"Label next, look-alikes by {result.likeness}: {len(self.ranks)} ranked, "
+            f"{never} never pre-labelled{unread}"
         )
         if self._show_first:
             self._show_first = False
