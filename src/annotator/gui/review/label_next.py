@@ -2,8 +2,9 @@
 
 The ranking runs in the background on a snapshot (`SnapshotJob`): uncertainty from the stored
 predictions; diversity from the pooled model features pre-labelling kept (`io.model_features`) when
-they cover every image not done, else from each image's colour/texture descriptor (`io.image_descriptors`, kept
-in a sidecar beside the project and in memory for the session, so only new images are described again).
+they cover every image not done, else from each image's colour/texture descriptor
+(`io.image_descriptors`, kept in a sidecar beside the project and in memory for the session, so only
+new images are described again).
 Once shown, the order follows new predictions by itself (a pre-labelling run adds them image by image;
 it is computed again after a pause), and Review ▸ Refresh computes it on demand. Accepting, rejecting or
 finishing images does not re-sort the list under the person: the next image stays where it was.
