@@ -105,9 +105,9 @@ class SubprocessPredictor:
 
     def predict_and_embed(
         self, image: np.ndarray, options: PredictOptions
-    ) -> tuple[list[Detection], np.ndarray | None]:
+    ) -> tuple[list[Detection], np.ndarray]:
         """`predict`'s detections and the image's pooled features for "label next", from the same pass
-        (None when the child's predictor keeps none)."""
+        in the child (`TorchPredictor.predict_and_embed`)."""
         return self._send_image("embed", image, options)
 
     def _send_image(self, kind: str, image: np.ndarray, options: PredictOptions) -> Any:
@@ -301,7 +301,8 @@ def _serve(connection: Connection, spec: ModelSpec, threads: int | None) -> None
         try:
             if kind in ("predict", "embed"):
                 image = np.frombuffer(data, dtype=np.dtype(second)).reshape(first)
-                reply = ("ok", _predicted(predictor, image, third, embed=kind == "embed"))
+                found = predictor.predict_and_embed if kind == "embed" else predictor.predict
+                reply = ("ok", found(image, third))
             elif kind == "prepare":
                 reply = ("ok", boxes.prepare(first, second))
             else:
@@ -310,15 +311,6 @@ def _serve(connection: Connection, spec: ModelSpec, threads: int | None) -> None
             reply = ("failed", ErrorReport.of(exc))
         if not _reply(connection, reply):
             return
-
-
-def _predicted(predictor: Any, image: np.ndarray, options: PredictOptions, *, embed: bool) -> Any:
-    """`predict`'s answer, or with `embed` the detections and pooled features (None if it has none)."""
-    if not embed:
-        return predictor.predict(image, options)
-    if hasattr(predictor, "predict_and_embed"):
-        return predictor.predict_and_embed(image, options)
-    return predictor.predict(image, options), None
 
 
 class _Boxes:
