@@ -201,20 +201,26 @@ class InstanceOverlay(QObject):
     def _leaving(self) -> tuple[int, Ahead] | None:
         """The shown image's tile, kept for a step back to it (A after D), when it is the exact whole image
         at fit with nothing selected; its regions' crops are let go (the tile is what is kept)."""
-        tile = self.tile
-        if not self.levers.step_back or tile is None or self._image_id is None or self.building:
+        shown = self._exact_picture() if self.levers.step_back and self._image_id is not None else None
+        if shown is None:
             return None
         width, height = self._image_size
         scale = self.view.fit_scale(width, height)
-        if scale is None or tile.scale != scale or tile.area != _whole_image(width, height, scale):
-            return None
-        spec = self.spec(tile.area, tile.scale)
-        if spec.selected is not None:
+        if scale is None or shown[0].scale != scale or shown[0].area != _whole_image(width, height, scale):
             return None
         regions = {instance_id: layer.region for instance_id, layer in self.layers.items()}
         for region in regions.values():
             region.forget_pixels()
-        return self._image_id, Ahead(regions, (spec, tile.pixels))
+        return self._image_id, Ahead(regions, shown)
+
+    def _exact_picture(self) -> tuple[TileSpec, np.ndarray] | None:
+        """The tile shown and the spec it draws exactly (no build or strips in flight), when nothing is
+        selected: what a tile kept for later (a step back, a zoom back) must be."""
+        tile = self.tile
+        if tile is None or self.building:
+            return None
+        spec = self.spec(tile.area, tile.scale)
+        return None if spec.selected is not None else (spec, tile.pixels)
 
     def prefetch(self, image: Image, instances: list[Instance]) -> None:
         """Decode the masks of the image likely shown next, and composite its tile at fit, while idle
@@ -354,7 +360,6 @@ class InstanceOverlay(QObject):
         self.patch.set_tile(None if patch is None else Tile.of(patch[0], spec.scale, patch[1]), alike=alike)
 
     def remove(self, instance_ids: list[int]) -> None:
-        self._replaced = None
         boxes = [self.layers.pop(i).box for i in instance_ids if i in self.layers]
         self._sort()
         self.redraw(boxes)
@@ -522,13 +527,10 @@ class InstanceOverlay(QObject):
         """The tile shown, when a zoom step to `scale` replaces it and it is the exact picture of its
         zoom with nothing selected (no build or strips in flight): zooming back shows it at once."""
         tile = self.tile
-        if not self.levers.zoom_back or tile is None or tile.scale == scale or self.building:
+        if not self.levers.zoom_back or tile is None or tile.scale == scale:
             return None
         x0, y0, x1, y1 = tile.area
-        if (x1 - x0) * (y1 - y0) > KEPT_PX:
-            return None
-        spec = self.spec(tile.area, tile.scale)
-        return None if spec.selected is not None else (spec, tile.pixels)
+        return self._exact_picture() if (x1 - x0) * (y1 - y0) <= KEPT_PX else None
 
     def _first_part(self, spec: TileSpec) -> Rect | None:
         """The view's part of a tile, if building it first saves a good share (zoomed in, a tile is
