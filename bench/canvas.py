@@ -143,6 +143,16 @@ def today() -> Levers:
     return Levers(**{lever.name: False for lever in dataclasses.fields(Levers)})
 
 
+def exact_after(app: QApplication, canvas: Canvas, zoom) -> float:
+    """Ms from a zoom until the exact overlay for it is on screen (a frame right after the zoom too)."""
+    started = time.perf_counter()
+    zoom()
+    canvas.viewport().repaint()
+    wait_for(app, canvas.overlay.shows_view)
+    canvas.viewport().repaint()
+    return ms(started)
+
+
 def measure_canvas(
     app: QApplication, dataset: Dataset, levels: list[QImage], levers: Levers
 ) -> dict[str, float]:
@@ -185,31 +195,17 @@ def measure_canvas(
     canvas.viewport().repaint()
     zoom_exact = ms(started)
     wait_for(app, lambda: not canvas.overlay.building)
-    started = time.perf_counter()
-    canvas.zoom_by(1 / 1.1)  # and back to fit
-    canvas.viewport().repaint()
-    wait_for(app, canvas.overlay.shows_view)
-    canvas.viewport().repaint()
-    zoom_back = ms(started)
+    zoom_back = exact_after(app, canvas, lambda: canvas.zoom_by(1 / 1.1))  # and back to fit
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.set_zoom(1.0)
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.viewport().repaint()
-    started = time.perf_counter()
-    canvas.zoom_by(1.1)
-    canvas.viewport().repaint()
-    wait_for(app, canvas.overlay.shows_view)
-    canvas.viewport().repaint()
-    zoom_in_exact = ms(started)
+    zoom_in_exact = exact_after(app, canvas, lambda: canvas.zoom_by(1.1))
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.working_ahead)
-    started = time.perf_counter()
-    canvas.zoom_by(NOTCH, QPointF(VIEW[0] * 0.3, VIEW[1] * 0.6))  # one mouse wheel notch, or the + key
-    canvas.viewport().repaint()
-    wait_for(app, canvas.overlay.shows_view)
-    canvas.viewport().repaint()
-    notch_exact = ms(started)
+    wheel = QPointF(VIEW[0] * 0.3, VIEW[1] * 0.6)
+    notch_exact = exact_after(app, canvas, lambda: canvas.zoom_by(NOTCH, wheel))  # a wheel notch, or +
     wait_for(app, lambda: not canvas.overlay.building)
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building)
