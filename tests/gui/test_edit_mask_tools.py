@@ -26,6 +26,7 @@ from PySide6.QtGui import QRegion, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from annotator.core import region as region_module
 from annotator.core.geometry import Mask
 from annotator.core.mask_edit import stamp_disc, stamp_segment
 from annotator.core.model import Review
@@ -202,6 +203,29 @@ def test_a_stroke_that_leaves_its_working_window_paints_exactly(window, sample, 
     assert np.array_equal(pixels(sample, 3), expected)
     assert pixels(sample, 3)[140, 100] == 1 and window.editor.history.stack.count() == 1
     undo_redo_round_trip(window, sample, before)
+
+
+def test_the_canvas_draws_a_stroke_from_the_brushs_pixels_without_decoding_them(window, sample, monkeypatch):
+    """The brush holds the new mask when it puts it: the canvas's crops of it are cut from those pixels
+    (the same as decoding its runs would give), and the geometry keeps no array afterwards."""
+    canvas = window.canvas
+    click(canvas, 135, 100)
+    key(window, Qt.Key.Key_B)
+    decoded = []
+    real = region_module.mask_crops
+    monkeypatch.setattr(region_module, "mask_crops", lambda mask: decoded.append(mask) or real(mask))
+    drag(canvas, [(150, 95), (120, 60), (60, 20)])
+    geometry = sample.instances[3].geometry
+    assert not any(mask.rle is geometry.rle for mask in decoded)
+    image = sample.image_of(sample.instances[3])
+    shown = canvas.overlay.layers[3].region
+    assert shown.geometry is geometry and shown.decoded
+    fresh = real(Mask(geometry.rle))
+    assert [(c.x0, c.y0, c.mask.tobytes()) for c in shown.crops] == [
+        (c.x0, c.y0, c.mask.tobytes()) for c in fresh
+    ]
+    assert np.array_equal(region_module.Region(geometry, image.height, image.width).crop.mask, fresh[0].mask)
+    assert not [key for key in geometry.derived if region_module.PIXELS_AT_HAND in key]
 
 
 class _PaintedRegion(QObject):

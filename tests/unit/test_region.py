@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pycocotools import mask as mask_utils
 
+from annotator.core import region as region_module
 from annotator.core.geometry import GeometryError, Mask, Polygons, Rle, area, mask_to_polygons, to_mask_array
 from annotator.core.region import Region, changed_box
 
@@ -191,3 +192,37 @@ def test_changed_box_answers_each_old_region_for_itself_and_lets_it_go():
     del old
     gc.collect()
     assert gone() is None
+
+
+def test_pixels_at_hand_give_the_crops_decoding_gives_and_stay_only_while_the_block_runs():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        full = np.zeros((120, 160), np.uint8)
+        x, y = (int(v) for v in rng.integers(0, 100, 2))
+        full[y : y + int(rng.integers(1, 30)), x : x + int(rng.integers(1, 50))] = 1
+        full &= rng.random(full.shape) < 0.9  # holes, maybe parts
+        mask = Mask.from_array(full)
+        ox, oy = max(x - 7, 0), max(y - 3, 0)
+        window = full[oy:, ox:].copy()
+        with region_module.pixels_at_hand(mask, 120, 160, window, (ox, oy)):
+            held = Region(mask, 120, 160)
+            crops = held.crops
+        assert [(c.x0, c.y0, c.mask.tobytes()) for c in crops] == [
+            (c.x0, c.y0, c.mask.tobytes()) for c in region_module.mask_crops(mask)
+        ]
+        assert not crops or held.crop is crops[0]
+        assert not mask.derived.get((region_module.PIXELS_AT_HAND, 120, 160))
+
+
+def test_pixels_at_hand_that_miss_part_of_the_mask_or_would_be_cut_apart_are_not_used():
+    full = np.zeros((3000, 4000), np.uint8)
+    full[0, 0] = full[2999, 3999] = 1  # far apart: `mask_crops` cuts it into two crops
+    sparse = Mask.from_array(full)
+    with region_module.pixels_at_hand(sparse, 3000, 4000, full, (0, 0)):
+        assert len(Region(sparse, 3000, 4000).crops) == 2
+    small = np.zeros((50, 60), np.uint8)
+    small[10:20, 10:40] = 1
+    mask = Mask.from_array(small)
+    with region_module.pixels_at_hand(mask, 50, 60, small[:, 20:].copy(), (20, 0)):  # misses columns 10-19
+        crop = Region(mask, 50, 60).crops[0]
+    assert (crop.x0, crop.y0, crop.mask.shape, int(crop.mask.sum())) == (10, 10, (10, 30), 300)

@@ -8,13 +8,14 @@ plus the old geometry when the stroke turned a polygon instance into a mask, so 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from annotator.core.geometry import Geometry, Mask, Polygons
 from annotator.core.model import Dataset, Instance, Review
+from annotator.core.region import pixels_at_hand
 from annotator.core.rle_splice import splice
 
 
@@ -68,6 +69,9 @@ class MaskStroke:
     old_review: Review
     new_review: Review
     text: str = "Brush"
+    # the whole new mask as the brush holds it (a window, its origin), for the canvas to draw without
+    # decoding it; used by the first apply and dropped, so the undo stack keeps only the packed bits
+    pixels: tuple[np.ndarray, tuple[int, int]] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_masks(
@@ -81,7 +85,8 @@ class MaskStroke:
         origin: tuple[int, int] = (0, 0),
     ) -> MaskStroke:
         """`box` in image pixels; `before` and `after` a window of the image whose pixel (0, 0) is
-        image pixel `origin` (the whole image by default)."""
+        image pixel `origin` (the whole image by default), holding every pixel of the mask before and
+        after (the instance's pixels outside them are none)."""
         x0, y0, x1, y1 = box
         ox, oy = origin
         changed = (slice(y0 - oy, y1 - oy), slice(x0 - ox, x1 - ox))
@@ -91,24 +96,38 @@ class MaskStroke:
             np.packbits(before[changed].astype(bool)).tobytes(),
             np.packbits(after[changed].astype(bool)).tobytes(),
             instance.geometry if isinstance(instance.geometry, Polygons) else None,
-            instance.review, review, text,
+            instance.review, review, text, (after, origin),
         )  # fmt: skip
 
     def apply(self, dataset: Dataset) -> None:
-        self._write(dataset, self.new_bits, self.new_review, None)
+        pixels = self.pixels
+        object.__setattr__(self, "pixels", None)
+        self._write(dataset, self.new_bits, self.new_review, None, pixels)
 
     def revert(self, dataset: Dataset) -> None:
         self._write(dataset, self.old_bits, self.old_review, self.old_geometry)
 
-    def _write(self, dataset: Dataset, bits: bytes, review: Review, geometry: Geometry | None) -> None:
+    def _write(
+        self,
+        dataset: Dataset,
+        bits: bytes,
+        review: Review,
+        geometry: Geometry | None,
+        pixels: tuple[np.ndarray, tuple[int, int]] | None = None,
+    ) -> None:
         instance = dataset.instances[self.instance_id]
+        image = dataset.image_of(instance)
         if geometry is None:
-            image = dataset.image_of(instance)
             x0, y0, x1, y1 = self.box
             count = (y1 - y0) * (x1 - x0)
             region = np.unpackbits(np.frombuffer(bits, np.uint8), count=count).reshape(y1 - y0, x1 - x0)
             geometry = Mask(splice(instance.geometry.to_rle(image.height, image.width), self.box, region))
-        dataset.put_instances([instance.with_changes(geometry=geometry, review=review)])
+        changed = [instance.with_changes(geometry=geometry, review=review)]
+        if pixels is None:
+            dataset.put_instances(changed)
+            return
+        with pixels_at_hand(geometry, image.height, image.width, *pixels):
+            dataset.put_instances(changed)
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:

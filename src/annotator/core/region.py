@@ -12,6 +12,8 @@ keeps every mask in memory.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 
@@ -109,12 +111,32 @@ class Region:
         crops = self._crops
         if crops is None:
             _, _, w, h = self.bbox
-            if isinstance(self.geometry, Mask) or w * h > SPARSE_BOX:  # far-apart rings: from their RLE too
+            if (at_hand := self._crops_at_hand()) is not None:
+                crops = at_hand
+            elif isinstance(self.geometry, Mask) or w * h > SPARSE_BOX:  # far-apart rings: from their RLE too
                 crops = tuple(mask_crops(Mask(self.rle)))  # `rle` checks the mask's size against the image's
             else:
                 crops = () if self.crop.empty else (self.crop,)
             self._crops = crops
         return crops
+
+    def _crops_at_hand(self) -> tuple[Crop, ...] | None:
+        """`crops` cut from pixels an editor left with the geometry (`pixels_at_hand`), when they make one
+        crop as `mask_crops` would; else None (decoded from the runs)."""
+        held = self.geometry.derived.get((PIXELS_AT_HAND, self.height, self.width))
+        if held is None:
+            return None
+        window, (ox, oy) = held
+        x, y, w, h = (int(v) for v in self.bbox)
+        if w * h == 0:
+            return ()
+        if w * h > SPARSE_BOX and w * h > SPARSE_RATIO * self.area:
+            return None  # cut along its parts by `mask_crops`
+        if x < ox or y < oy or x + w > ox + window.shape[1] or y + h > oy + window.shape[0]:
+            return None
+        crop = Crop(x, y, np.ascontiguousarray(window[y - oy : y - oy + h, x - ox : x - ox + w]))
+        self._crop = crop
+        return (crop,)
 
     @cached_property
     def outline(self) -> tuple[np.ndarray, ...]:
@@ -130,6 +152,26 @@ class Region:
 
     def covers(self, x: float, y: float) -> bool:
         return any(crop.covers(x, y) for crop in self.crops)
+
+
+PIXELS_AT_HAND = "pixels at hand"  # `Geometry.derived` key, only while `pixels_at_hand` runs
+
+
+@contextmanager
+def pixels_at_hand(
+    geometry: Geometry, height: int, width: int, window: np.ndarray, origin: tuple[int, int]
+) -> Iterator[None]:
+    """While the block runs, a `Region` of `geometry` cuts its crops from `window` (0/1 uint8, image pixel
+    `origin` at its (0, 0), every pixel of the geometry inside it) instead of decoding its runs: the brush
+    holds the new mask when it puts it, and the canvas drawing it then would decode it again (2.7 ms for
+    the largest instance of bench/edit.py, a 930x2685 crop). Dropped after the block: the geometry never
+    keeps an array (see the module's docstring)."""
+    key = (PIXELS_AT_HAND, height, width)
+    geometry.derived[key] = (window, origin)
+    try:
+        yield
+    finally:
+        geometry.derived.pop(key, None)
 
 
 def mask_crop(mask: Mask) -> Crop:
