@@ -123,14 +123,16 @@ def test_pre_labelling_keeps_each_images_model_features_for_label_next(qtbot, tm
     ReplaceImages((done,), (replace(done, status=ImageStatus.DONE),)).apply(dataset)
     label_next = window.assisted.label_next
 
-    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[:1], settings))
+    with qtbot.waitSignal(controller.features_kept, timeout=30000):  # written off the GUI thread
+        run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[:1], settings))
     kept = read_features(features_path(document.path))
     assert kept.model == model_key(settings.spec())
     assert set(kept.vectors) == {dataset.images[image_ids[0]].file_name}
     rank_and_wait(qtbot, label_next.job, label_next.start)
     assert "look-alikes by colour and texture" in window.statusBar().currentMessage()  # one image has none
 
-    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[1:], settings))
+    with qtbot.waitSignal(controller.features_kept, timeout=30000):
+        run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[1:], settings))
     kept = read_features(features_path(document.path))
     assert len(kept.vectors) == 2  # the first run's vector kept, this one's added
     image = dataset.images[image_ids[1]]
@@ -144,4 +146,35 @@ def test_pre_labelling_keeps_each_images_model_features_for_label_next(qtbot, tm
     ranking = rank_images(dataset_uncertainty(dataset), vectors, labelled={})  # the done one has none
     assert label_next.ranks == {image_id: place for place, image_id in enumerate(ranking.image_ids, 1)}
     assert set(label_next.ranks) == set(image_ids)
+    label_next.features_changed()  # a batch of features landed after the predictions' re-ranking
+    assert label_next.job.rerun_timer.isActive()  # ranked again after the quiet time
+    label_next.stop()
+    label_next.features_changed()
+    assert not label_next.job.rerun_timer.isActive()  # the column is hidden: nothing to rank
     window.close()
+
+
+def test_model_features_are_kept_batch_by_batch_during_a_run_and_all_of_them_when_the_window_closes(
+    qtbot, tmp_path, checkpoint, monkeypatch
+):
+    """They are written off the GUI thread, a batch at a time, so a crash loses at most a batch; closing
+    the window waits for the batches still to write."""
+    from annotator.gui.prelabel import controller as controller_module
+    from annotator.io.model_features import features_path, read_features
+
+    monkeypatch.setattr(controller_module, "KEEP_FEATURES_EVERY", 1)
+    window, prelabelling = make_window(qtbot, tmp_path, KeepingFactory(), images=3)
+    controller, dataset, document = prelabelling.controller, window.document.dataset, window.document
+    settings = replace(SETTINGS, weights=str(checkpoint), score_threshold=0.3, device=Device.CPU)
+    image_ids = sorted(dataset.images)
+    path = features_path(document.path)
+    kept = []
+    controller.features_kept.connect(lambda: kept.append(len(read_features(path).vectors)))
+
+    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[:2], settings))
+    qtbot.waitUntil(lambda: len(kept) == 2, timeout=30000)
+    assert kept == [1, 2]  # one image's vector more in the file after each batch
+
+    run_and_wait(qtbot, prelabelling, lambda: controller.start(image_ids[2:], settings))
+    window.close()  # no wait for the last batch's signal: closing waits for the write
+    assert set(read_features(path).vectors) == {dataset.images[i].file_name for i in image_ids}

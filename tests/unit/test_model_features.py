@@ -81,3 +81,17 @@ def test_a_fifo_where_the_features_file_would_be_is_not_read(tmp_path):
     path = tmp_path / "p.features.npz"
     os.mkfifo(path)
     assert read_features(path) == ModelFeatures()  # no blocking open of a pipe
+
+
+def test_batches_added_to_the_file_merge_with_what_it_holds_and_another_model_starts_it_afresh(tmp_path):
+    from annotator.io.model_features import add_features
+
+    path = features_path(tmp_path / "project.annotator")
+    assert add_features(path, [("m1", "a.png", np.arange(4.0))]) is None
+    assert add_features(path, [("m1", "b.png", np.ones(4)), ("m1", "a.png", np.zeros(4))]) is None
+    kept = read_features(path)
+    assert kept.model == "m1" and set(kept.vectors) == {"a.png", "b.png"}
+    assert not kept.vectors["a.png"].any()  # the later vector of an image replaces the earlier one
+    assert add_features(path, [("m2", "c.png", np.ones(3))]) is None
+    kept = read_features(path)
+    assert kept.model == "m2" and set(kept.vectors) == {"c.png"}

@@ -60,6 +60,10 @@ class BackgroundWorker(QObject):
         self.pool.clear()
         self.pool.waitForDone()
 
+    def drain(self) -> None:
+        """Block until every job submitted has run, queued ones too (writes that must not be lost)."""
+        self.pool.waitForDone()
+
     def _deliver(self, tag: object, result: object, error: object) -> None:
         if error is None:
             self.done.emit(tag, result)

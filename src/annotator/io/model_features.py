@@ -81,6 +81,16 @@ def read_features(path: Path) -> ModelFeatures:
     return ModelFeatures(str(model), {str(name): row for name, row in zip(names.tolist(), rows, strict=True)})
 
 
+def add_features(path: Path, vectors: list[tuple[str, str, np.ndarray]]) -> str | None:
+    """Merge `vectors` ((model key, file name, vector) each) into the file: read, added, written
+    atomically. None, or why it could not be written. Runs off the GUI thread: at 10,000 images the file
+    is about 50 MB."""
+    features = read_features(path)
+    for model, file_name, vector in vectors:
+        features.add(model, file_name, vector)
+    return write_features(path, features)
+
+
 def write_features(path: Path, features: ModelFeatures) -> str | None:
     """Atomically; None, or why it could not be written (the old file stays; the vectors are made again
     by the next pre-labelling run)."""

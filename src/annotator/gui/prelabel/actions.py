@@ -47,6 +47,9 @@ class Prelabelling(QObject):
         self.controller.fatal.connect(self._show_fatal)
         self.controller.progress_changed.connect(self._on_progress)
         self.controller.run_finished.connect(self._on_finished)
+        assisted = getattr(window, "assisted", None)
+        if assisted is not None:  # new model features can change the "label next" order
+            self.controller.features_kept.connect(assisted.label_next.features_changed)
         window.session.subscribe(self._on_session)
         window.installEventFilter(self)
         self.controller.set_document(window.session.document)

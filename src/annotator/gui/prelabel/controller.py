@@ -16,7 +16,9 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from annotator.core.geometry import GeometryError
@@ -35,9 +37,11 @@ from annotator.gui.prelabel.worker import (
     RunControl,
     Skipped,
 )
-from annotator.io.model_features import ModelFeatures, features_path, read_features, write_features
+from annotator.gui.workers import BackgroundWorker
+from annotator.io.model_features import add_features, features_path
 
 IN_FLIGHT = 2
+KEEP_FEATURES_EVERY = 32  # images: the model features are added to their file in batches of this many
 
 
 class RunState(StrEnum):
@@ -85,7 +89,7 @@ class _Run:
     loading_at: float | None = None
     busy: float = 0.0  # the worker's own seconds on the images done
     current: str = ""
-    features: ModelFeatures | None = None  # the project's pooled features, with this run's added
+    features: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # not yet in their file
 
 
 class PrelabelController(QObject):
@@ -97,6 +101,7 @@ class PrelabelController(QObject):
     image_done = Signal(object)  # an image whose predictions were just applied
     run_finished = Signal(object)  # Progress
     model_loaded = Signal(object)  # PredictorInfo
+    features_kept = Signal()  # model features of images were added to the project's features file
 
     def __init__(self, factory: PredictorFactory, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -104,6 +109,9 @@ class PrelabelController(QObject):
         self.worker.finished.connect(self._on_outcome)
         self.worker.loading.connect(self._on_loading)
         self.worker.loaded.connect(self._on_loaded)
+        self.features_writer = BackgroundWorker(self)  # one thread: the batches land in order
+        self.features_writer.done.connect(self._on_features_kept)
+        self.features_writer.failed.connect(lambda _tag, error: self._on_features_kept(None, str(error)))
         self.document: Document | None = None
         self.revisions: dict[int, int] = {}
         self.run: _Run | None = None
@@ -201,12 +209,14 @@ class PrelabelController(QObject):
         if self.run is not None:
             self.cancel()
         self.worker.drain()
+        self.features_writer.drain()
 
     def shutdown(self) -> None:
         """Stop and end the worker thread (the window is closing)."""
         if self.run is not None:
             self.cancel()
         self.worker.shutdown()
+        self.features_writer.drain()
 
     def _fill(self) -> None:
         run = self.run
@@ -302,9 +312,9 @@ class PrelabelController(QObject):
             run.detections += count
             run.current = image.file_name
             if outcome.embedding is not None:
-                if run.features is None:  # the file's vectors, to which this run's are added
-                    run.features = read_features(features_path(document.path))
-                run.features.add(outcome.model_key, image.file_name, outcome.embedding)
+                run.features.append((outcome.model_key, image.file_name, outcome.embedding))
+                if len(run.features) >= KEEP_FEATURES_EVERY:
+                    self._keep_features(run)
         self.image_done.emit(request.image_id)
 
     def _failed(self, outcome: Failed, run: _Run) -> None:
@@ -323,10 +333,7 @@ class PrelabelController(QObject):
         if self.run is not run or run.in_flight or run.queue:
             return
         self.run = None
-        if run.features is not None:  # for "label next" (`io.model_features`), once per run
-            problem = write_features(features_path(run.document.path), run.features)
-            if problem is not None:
-                self.problem.emit(f"the images' model features were not kept: {problem}")
+        self._keep_features(run)
         state = RunState.CANCELLED if run.control.cancelled else RunState.FINISHED
         if run.fatal:
             run.failed = min(run.failed, run.done)
@@ -334,6 +341,21 @@ class PrelabelController(QObject):
             state = RunState.FAILED
         self._publish(state, run)
         self.run_finished.emit(self.progress)
+
+    def _keep_features(self, run: _Run) -> None:
+        """Add the run's model features not yet kept to the project's file, for "label next"
+        (`io.model_features`), in the writer thread: reading and writing the whole file (50 MB at
+        10,000 images) on the GUI thread blocked it, and kept only at a run's end, a crash lost them."""
+        if not run.features:
+            return
+        batch, run.features = run.features, []
+        self.features_writer.submit(partial(add_features, features_path(run.document.path), batch))
+
+    def _on_features_kept(self, _tag, problem: str | None) -> None:
+        if problem is not None:
+            self.problem.emit(f"the images' model features were not kept: {problem}")
+        else:
+            self.features_kept.emit()
 
     def _publish(self, state: RunState, run: _Run | None = None) -> None:
         run = run or self.run

@@ -149,6 +149,13 @@ class LabelNext(QObject):
             self.job.auto_rerun = True
             self._say("Label next: ranking the images…")
 
+    def features_changed(self) -> None:
+        """Pre-labelling added model features to the project's file (in a batch, off the GUI thread, so
+        perhaps after the new predictions re-ranked): ranked again after the same quiet time, if the
+        column is shown, since the features may now cover every image."""
+        if self.job.auto_rerun:
+            self.job.rerun_timer.start()
+
     def stop(self) -> None:
         """Hide the column; the list goes back to the dataset's order (a ranking under way is dropped)."""
         self.job.auto_rerun = False
