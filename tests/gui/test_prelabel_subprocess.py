@@ -163,6 +163,7 @@ def test_model_features_are_kept_batch_by_batch_during_a_run_and_all_of_them_whe
     from annotator.io.model_features import features_path, read_features
 
     monkeypatch.setattr(controller_module, "KEEP_FEATURES_EVERY", 1)
+    monkeypatch.setattr(controller_module, "KEEP_FEATURES_S", 0.0)
     window, prelabelling = make_window(qtbot, tmp_path, KeepingFactory(), images=3)
     controller, dataset, document = prelabelling.controller, window.document.dataset, window.document
     settings = replace(SETTINGS, weights=str(checkpoint), score_threshold=0.3, device=Device.CPU)

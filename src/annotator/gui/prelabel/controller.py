@@ -41,7 +41,10 @@ from annotator.gui.workers import BackgroundWorker
 from annotator.io.model_features import add_features, features_path
 
 IN_FLIGHT = 2
-KEEP_FEATURES_EVERY = 32  # images: the model features are added to their file in batches of this many
+# the model features are added to their file in batches of at least this many images and this many
+# seconds apart (each batch rewrites the whole file: 50 MB at 10,000 images), and at the run's end
+KEEP_FEATURES_EVERY = 32
+KEEP_FEATURES_S = 60.0
 
 
 class RunState(StrEnum):
@@ -90,6 +93,7 @@ class _Run:
     busy: float = 0.0  # the worker's own seconds on the images done
     current: str = ""
     features: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # not yet in their file
+    features_kept_at: float = field(default_factory=time.monotonic)
 
 
 class PrelabelController(QObject):
@@ -313,7 +317,8 @@ class PrelabelController(QObject):
             run.current = image.file_name
             if outcome.embedding is not None:
                 run.features.append((outcome.model_key, image.file_name, outcome.embedding))
-                if len(run.features) >= KEEP_FEATURES_EVERY:
+                waited = time.monotonic() - run.features_kept_at
+                if len(run.features) >= KEEP_FEATURES_EVERY and waited >= KEEP_FEATURES_S:
                     self._keep_features(run)
         self.image_done.emit(request.image_id)
 
@@ -348,7 +353,7 @@ class PrelabelController(QObject):
         10,000 images) on the GUI thread blocked it, and kept only at a run's end, a crash lost them."""
         if not run.features:
             return
-        batch, run.features = run.features, []
+        batch, run.features, run.features_kept_at = run.features, [], time.monotonic()
         self.features_writer.submit(partial(add_features, features_path(run.document.path), batch))
 
     def _on_features_kept(self, _tag, problem: str | None) -> None:
