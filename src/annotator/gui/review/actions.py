@@ -83,7 +83,7 @@ class ReviewActions(QObject):
         self.progress_label.setToolTip("Predictions accepted, rejected or edited, out of all predictions")
         toolbar.addWidget(self.slider)
         toolbar.addWidget(self.score_label)
-        self.window.statusBar().insertPermanentWidget(0, self.progress_label)  # always in sight
+        self.window.statusBar().addPermanentWidget(self.progress_label)  # always in sight
         self.slider.valueChanged.connect(self._on_slider)
         self._on_slider(self.slider.value())
 
