@@ -155,16 +155,19 @@ def _write_sidecar(path: Path, rows: dict[str, tuple[int, int, np.ndarray]]) -> 
         write_bytes_atomic(path, buffer.getvalue())
 
 
-def save_embeddings(path: str | Path, vectors: dict[str, np.ndarray]) -> None:
+def save_embeddings(path: str | Path, vectors: dict[str, np.ndarray], *, model: str | None = None) -> None:
     """Vectors by file name as `load_embeddings` reads them, written atomically; DatasetError when they
-    differ in length (vectors of two models, as a tampered journal can hold)."""
+    differ in length (vectors of two models, as a tampered journal can hold). `model`: the key of the
+    model that made them, kept beside them (`io.model_features`)."""
     names = sorted(vectors)
     width = len(vectors[names[0]]) if names else 0
     if any(len(vectors[name]) != width for name in names):
         raise DatasetError(path, "the images' vectors differ in length (made by more than one model)")
+    arrays = {} if model is None else {"model": np.array(model, dtype=str)}
     buffer = io.BytesIO()
     np.savez(
         buffer,
+        **arrays,
         file_names=np.array(names, dtype=str),
         vectors=np.stack([vectors[n] for n in names]).astype(np.float32) if names else np.zeros((0, width)),
     )

@@ -10,7 +10,6 @@ is ignored (and the colour/texture descriptor used), never an error.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from annotator.core.predictor import ModelSpec
-from annotator.io.atomic import write_bytes_atomic
 from annotator.io.errors import DatasetError
-from annotator.io.image_descriptors import read_npz
+from annotator.io.image_descriptors import read_npz, save_embeddings
 
 SUFFIX = ".features.npz"
 
@@ -94,17 +92,8 @@ def add_features(path: Path, vectors: list[tuple[str, str, np.ndarray]]) -> str 
 def write_features(path: Path, features: ModelFeatures) -> str | None:
     """Atomically; None, or why it could not be written (the old file stays; the vectors are made again
     by the next pre-labelling run)."""
-    names = sorted(features.vectors)
-    width = len(features.vectors[names[0]]) if names else 0
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        model=np.array(features.model, dtype=str),
-        file_names=np.array(names, dtype=str),
-        vectors=np.stack([features.vectors[n] for n in names]) if names else np.zeros((0, width), np.float32),
-    )
     try:
-        write_bytes_atomic(path, buffer.getvalue())
+        save_embeddings(path, features.vectors, model=features.model)
     except DatasetError as exc:
         return str(exc)
     except OSError as exc:
