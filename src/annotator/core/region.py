@@ -130,8 +130,8 @@ class Region:
         x, y, w, h = (int(v) for v in self.bbox)
         if w * h == 0:
             return ()
-        if w * h > SPARSE_BOX and w * h > SPARSE_RATIO * self.area:
-            return None  # cut along its parts by `mask_crops`
+        if _cut_along_parts(w * h, self.area):
+            return None  # as `mask_crops` cuts it
         if x < ox or y < oy or x + w > ox + window.shape[1] or y + h > oy + window.shape[0]:
             return None
         crop = Crop(x, y, np.ascontiguousarray(window[y - oy : y - oy + h, x - ox : x - ox + w]))
@@ -199,7 +199,7 @@ def mask_crops(mask: Mask) -> list[Crop]:
     if owner.size == 0:
         return []
     box = (int(column.max()) - int(column.min()) + 1) * (int(row_end.max()) - int(row_start.min()))
-    if box <= SPARSE_BOX or box <= SPARSE_RATIO * int((row_end - row_start).sum()):
+    if not _cut_along_parts(box, int((row_end - row_start).sum())):
         return [_pieces_crop(column, row_start, row_end)]  # the pieces at hand: no second decode
     label = run_components(owner, column, row_start, row_end)
     parts, part_of = np.unique(label, return_inverse=True)
@@ -212,6 +212,12 @@ def mask_crops(mask: Mask) -> list[Crop]:
     order = np.argsort(group, kind="stable")  # keeps each group's pieces by column, then row
     bounds = np.flatnonzero(np.diff(group[order])) + 1
     return [_pieces_crop(column[i], row_start[i], row_end[i]) for i in np.split(order, bounds)]
+
+
+def _cut_along_parts(box: int, pixels: int) -> bool:
+    """Whether a mask of `pixels` pixels in a box of `box` pixels is held as one crop per group of parts:
+    its box is large and mostly empty."""
+    return box > SPARSE_BOX and box > SPARSE_RATIO * pixels
 
 
 def _pieces_crop(column: np.ndarray, row_start: np.ndarray, row_end: np.ndarray) -> Crop:
