@@ -11,7 +11,7 @@ random order's final AP, as a fraction of random's count. Target (issue 16): at 
 
     PYTHONPATH=src:bench .venv/bin/python bench/active_learning.py [--seeds 3] [--first-seed 0] [--rounds 4]
         [--start 12] [--step 12] [--minutes 3] [--work DIR] [--strategies random,ranked]
-        [--embedding descriptor|fpn] [--aggregate any|sum]
+        [--embedding descriptor|fpn] [--aggregate any|sum] [--training cumulative|equal]
 
 `--minutes` is each round's training budget in CPU minutes per core (`--clock cpu` of bench/train.py),
 so other work on shared cores does not change what a round learns.
@@ -133,16 +133,41 @@ def ranked_picks(model: Path, folder: Path, items: list, labelled: list[int], de
     return list(ranking.image_ids[: args.step])
 
 
+def start_model(args, work: Path, items: list, labelled: list[int], seed: int) -> Path:
+    """Round 0's model for `--training equal`: trained once per seed on the first images, shared by both
+    orders (a file another process of the same seed made is reused)."""
+    path = work / f"start_s{seed}.pt"
+    if not path.is_file():
+        data = write_subset(work / "pool", items, labelled, work / f"start_s{seed}.json")
+        partial = train_round(
+            data, work / "pool", work / f"start_s{seed}.{os.getpid()}.pt", None, args.minutes, seed
+        )
+        partial.replace(path)
+    return path
+
+
 def run_strategy(name, args, work, items, descriptors, heldout, seed) -> list[tuple[int, float]]:
+    """One order's AP curve. `--training cumulative`: each round trains on from the previous round's model,
+    so a point further along has also had more training. `equal`: each round trains from round 0's model for
+    the same `--minutes`, so every point of both curves has had the same training and differs only by the
+    images it learnt from."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(items)).tolist()
     labelled = order[: args.start]
     model, curve = None, []
+    first = start_model(args, work, items, labelled, seed) if args.training == "equal" else None
     for round_ in range(args.rounds + 1):
         data = write_subset(work / "pool", items, labelled, work / f"{name}_s{seed}_r{round_}.json")
-        model = train_round(
-            data, work / "pool", work / f"{name}_s{seed}_r{round_}.pt", model, args.minutes, seed
-        )
+        if first is None:
+            model = train_round(
+                data, work / "pool", work / f"{name}_s{seed}_r{round_}.pt", model, args.minutes, seed
+            )
+        elif round_ == 0:
+            model = first
+        else:
+            model = train_round(
+                data, work / "pool", work / f"{name}_s{seed}_r{round_}.pt", first, args.minutes, seed
+            )
         ap50 = held_out_ap(load_checkpoint(model).model, heldout)[1]
         curve.append((len(labelled), ap50))
         print(
@@ -183,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenes", type=int, default=60)
     parser.add_argument("--minutes", type=float, default=3.0, help="training budget per round (CPU minutes)")
     parser.add_argument("--work", type=Path)
+    parser.add_argument(
+        "--training", choices=("cumulative", "equal"), default="cumulative",
+        help="each round trains on from the last round's model (cumulative), or from round 0's for the same minutes (equal)",
+    )  # fmt: skip
     parser.add_argument(
         "--strategies", default="random,ranked", help="which orders to run (random's curve is the yardstick)"
     )
