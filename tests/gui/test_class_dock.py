@@ -61,3 +61,39 @@ def test_the_picker_takes_the_named_class_then_a_prefix_and_otherwise_creates(qt
     ):
         picker.search.setText(typed)
         assert (picker.chosen(), picker.new_name()) == (chosen, new), typed
+
+
+def test_the_picker_offers_a_models_classes_the_project_lacks(qtbot):
+    dataset = sample_dataset()  # road 1, car 2, donut 3
+    model = [Category(3, "Car"), Category(7, "train"), Category(44, "bottle")]
+    picker = ClassPicker(dataset, classes.ordered_ids(dataset), None, offered=model)
+    qtbot.addWidget(picker)
+    shown = [picker.list.item(i).text().strip() for i in range(picker.list.count() - 1)]
+    assert shown == ["1  road", "2  car", "3  donut", "train", "bottle"]  # the project's car is the model's
+    for typed, chosen, offered, new in (
+        ("tra", None, 7, None),  # the beginning of a model's class: that class, with its id
+        ("BOTTLE", None, 44, None),
+        ("44", None, 44, None),  # its id
+        ("car", 2, None, None),  # the project's own class first
+        ("tram", None, None, "tram"),  # neither: Enter creates it
+    ):
+        picker.search.setText(typed)
+        taken = picker.chosen_offered()
+        assert (picker.chosen(), taken and taken.id, picker.new_name()) == (chosen, offered, new), typed
+
+
+def test_a_project_without_classes_opens_the_picker_on_the_models_first_class(qtbot):
+    dataset = sample_dataset()
+    dataset.categories.clear()
+    picker = ClassPicker(dataset, [], None, offered=[Category(7, "train"), Category(44, "bottle")])
+    qtbot.addWidget(picker)
+    assert picker.chosen_offered() == Category(7, "train") and picker.new_name() is None
+    late = ClassPicker(dataset, [], None)  # the model still loading: its classes join the open picker
+    qtbot.addWidget(late)
+    assert late.search.placeholderText() == "Type a class name…"
+    late.search.setText("bott")
+    assert late.new_name() == "bott"
+    late.offer([Category(7, "train"), Category(44, "bottle")])
+    assert late.chosen_offered() == Category(44, "bottle") and late.new_name() is None
+    late.offer([Category(44, "bottle")])  # offered again (another answer of the same model): once
+    assert late.list.count() == 3

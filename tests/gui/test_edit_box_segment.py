@@ -169,3 +169,59 @@ def test_without_a_model_the_tool_says_so_and_uses_grabcut(qtbot, tmp_path):
     instance = next(iter(dataset.instances.values()))
     assert mask_iou(to_mask_array(instance.geometry, 150, 200), truth) > 0.85
     window.close()
+
+
+def test_a_project_without_classes_takes_its_first_boxs_class_from_the_models(qtbot, tmp_path):
+    import threading
+
+    torch = __import__("pytest").importorskip("torch")
+    from dialog_helpers import answer_next_dialog, type_and_enter
+
+    from annotator.inference.models import LoadedModel, build_model
+    from annotator.inference.predictor import TorchPredictor
+
+    torch.manual_seed(0)
+    model = build_model("maskrcnn_resnet50_fpn", num_classes=3)
+    with torch.no_grad():  # the box head calls every box a car, whose mask is empty; the train's fills it
+        heads = (model.roi_heads.box_predictor.cls_score, model.roi_heads.mask_predictor.mask_fcn_logits)
+        for layer, bias in zip(heads, ([0.0, 10.0, 0.0], [0.0, -10.0, 10.0]), strict=True):
+            layer.weight.zero_()
+            layer.bias.copy_(torch.tensor(bias))
+    categories = (Category(3, "car"), Category(7, "train"))
+    predictor = TorchPredictor(
+        LoadedModel(model, "maskrcnn_resnet50_fpn", (0, 3, 7), categories, "tiny-random")
+    )
+    loading = threading.Event()  # the model loads only once the picker is open: its classes join it late
+    window = _model_window(qtbot, tmp_path, lambda spec: (loading.wait(120), predictor)[1])
+    pixels, _truth = _scene()
+    cv2.imwrite(str(tmp_path / "scene.png"), pixels[..., ::-1])
+    dataset = Dataset()
+    dataset.put_images([Image(1, "scene.png", 200, 150)])
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    window.canvas.set_pixels(1, pyramid(rgb_image(pixels).convertToFormat(QImage.Format.Format_RGB32)))
+    window.canvas.set_zoom(3.0)
+    window.canvas.centerOn(100, 75)
+    box_model = window.prelabelling.box_model
+    window.editing.actions["tool_box_segment"].trigger()  # choosing the tool starts loading the model
+    shown = []
+
+    def answer(picker) -> None:
+        rows = lambda: [picker.list.item(i).text().strip() for i in range(picker.list.count() - 1)]  # noqa: E731
+        shown.append(rows())
+        loading.set()
+        qtbot.waitUntil(lambda: len(rows()) == 2, timeout=120_000)
+        shown.append(rows())
+        type_and_enter("tra")(picker)
+
+    answer_next_dialog(answer)
+    with qtbot.waitSignal(box_model.answered, timeout=120_000):
+        drag(window.canvas, [(50, 40), (100, 75), (150, 110)])
+    assert shown == [[], ["car", "train"]] and box_model.categories == categories
+    (instance,) = dataset.instances.values()
+    assert instance.category_id == 7 and {c.id: c.name for c in dataset.categories.values()} == {7: "train"}
+    ys, xs = np.nonzero(to_mask_array(instance.geometry, 150, 200))  # the train's channel made it
+    assert len(xs) > 1000 and xs.min() >= 49 and xs.max() <= 150 and ys.min() >= 39 and ys.max() <= 110
+    assert window.editor.history.stack.text(0) == "Box to mask (model) as new class train"
+    window.editing.actions["undo"].trigger()  # the mask and its class were one step
+    assert not dataset.instances and not dataset.categories
+    window.close()

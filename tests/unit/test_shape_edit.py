@@ -161,3 +161,28 @@ def test_a_shape_drawn_under_a_typed_class_name_makes_that_class_in_the_same_ste
     assert isinstance(again, edits.AddInstances) and again.instances[0].category_id == 1
     edit.revert(ds)
     assert not ds.categories and not ds.instances
+
+
+def test_a_shape_drawn_under_a_models_class_keeps_the_models_id_where_it_is_free():
+    ds = Dataset()
+    ds.put_images([Image(1, "x.png", W, H)], notify=False)
+    mask = np.zeros((H, W), np.uint8)
+    mask[2:6, 3:8] = 1
+    train = Category(7, "train", supercategory="vehicle")
+    edit = shape_edit.add_mask(ds, 1, train, mask, text="Box to mask (model)")
+    edit.apply(ds)
+    (added,) = shape_edit.added_instances(edit)
+    assert (
+        added.category_id == 7
+        and ds.categories[7].name == "train"
+        and ds.categories[7].supercategory == "vehicle"
+    )
+    assert edit.text == "Box to mask (model) as new class train"
+    again = shape_edit.add_mask(ds, 1, Category(99, "TRAIN"), mask)  # the name is there: that class
+    assert isinstance(again, edits.AddInstances) and again.instances[0].category_id == 7
+    taken = shape_edit.add_mask(ds, 1, Category(7, "bus"), mask)  # id 7 is the train's: a new id
+    taken.apply(ds)
+    assert ds.categories[8].name == "bus" and shape_edit.added_instances(taken)[0].category_id == 8
+    taken.revert(ds)
+    edit.revert(ds)
+    assert not ds.categories and not ds.instances

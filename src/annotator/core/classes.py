@@ -81,6 +81,17 @@ def add(dataset: Dataset, name: str, *, color: tuple[int, int, int] | None = Non
     return edits.PutCategories((None,), (category,), text=f"Add class {category.name}")
 
 
+def add_model_class(dataset: Dataset, category: Category) -> edits.PutCategories:
+    """A class a model knows, under its own id where that id is free (the model, and pre-labelling with it,
+    then read the class back as theirs); a taken id gets a new one, as `add` gives."""
+    name = checked_name(dataset, category.name)
+    free = category.id not in dataset.categories and category.id not in {
+        i.category_id for i in dataset.instances.values()
+    }
+    added = Category(category.id if free else next_id(dataset), name, category.supercategory, category.color)
+    return edits.PutCategories((None,), (added,), text=f"Add class {added.name}")
+
+
 def add_and_assign(dataset: Dataset, name: str, instances: Sequence[Instance]) -> edits.Edit:
     """A new class and the class change of `instances` to it, one undo step (the class picker)."""
     added = add(dataset, name)

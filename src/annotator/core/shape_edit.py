@@ -14,10 +14,11 @@ import numpy as np
 
 from annotator.core import classes, edits
 from annotator.core.geometry import Geometry, GeometryError, Mask, Polygons, to_mask_array
-from annotator.core.model import Dataset, Instance, Review
+from annotator.core.model import Category, Dataset, Instance, Review
 from annotator.core.operations import edited
 
-ClassChoice = int | str  # an existing class's id, or the name of a class (made in the same step if new)
+# an existing class's id, the name of a class, or a class a model knows (made in the same step if new)
+ClassChoice = int | str | Category
 
 
 @dataclass(frozen=True)
@@ -167,16 +168,22 @@ def add_mask(
 
 
 def _add(dataset: Dataset, image_id: int, category: ClassChoice, geometry: Geometry, text: str):
-    """Add one instance. Given a class name, the class is looked up, or made in the same undo step (the
-    first shape of a project without classes is drawn under a name the person typed, never a default)."""
+    """Add one instance. Given a class name, or a model's class, the class is looked up by name, or made
+    in the same undo step (the first shape of a project without classes is drawn under a name the person
+    typed or a model's class the person chose, never a default)."""
     add_class = None
-    if isinstance(category, str):
-        existing = classes.find_by_name(dataset, category)
-        if existing is None:
-            add_class = classes.add(dataset, category)
-            category = add_class.new[0].id
-        else:
+    if isinstance(category, str | Category):
+        name = category if isinstance(category, str) else category.name
+        existing = classes.find_by_name(dataset, name)
+        if existing is not None:
             category = existing.id
+        else:
+            add_class = (
+                classes.add(dataset, name)
+                if isinstance(category, str)
+                else classes.add_model_class(dataset, category)
+            )
+            category = add_class.new[0].id
     instance = Instance(
         dataset.new_instance_id(), image_id, category, geometry, z=dataset.top_z(image_id) + 1
     )

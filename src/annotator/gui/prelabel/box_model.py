@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from annotator.core.model import Category
 from annotator.core.predictor import BoxPrompt
 from annotator.core.session import Session, SessionChange, SessionEvent
 from annotator.gui.prelabel.dialog import PrelabelSettings
@@ -22,10 +23,12 @@ from annotator.gui.prelabel.worker import BoxOutcome, BoxRequest, PrelabelWorker
 
 class BoxModel(QObject):
     """`segment(...)` returns a token; `answered(token, BoxMask | None, message)` follows on the GUI
-    thread. `usable` is False once no model could be loaded (the tool uses GrabCut then)."""
+    thread. `usable` is False once no model could be loaded (the tool uses GrabCut then). `categories`:
+    the loaded model's classes, known once it has answered (`warm` loads it)."""
 
     answered = Signal(object, object, str)
     usable_changed = Signal(bool)
+    categories_changed = Signal(tuple)  # the loaded model's classes, when first known or another model's
 
     def __init__(
         self, worker: PrelabelWorker, session: Session, settings: Callable[[], PrelabelSettings], parent=None
@@ -36,6 +39,8 @@ class BoxModel(QObject):
         self.agnostic = False  # the most decided mask channel, whatever the class
         self._tokens = itertools.count(1)
         self.last_seconds: float | None = None  # how long the last box took in the worker
+        self.categories: tuple[Category, ...] = ()  # the loaded model's classes, once it has answered
+        self.error = ""  # why no model could be loaded
         worker.box_finished.connect(self._on_outcome)
         session.subscribe(self._on_session)
 
@@ -43,6 +48,13 @@ class BoxModel(QObject):
         token = next(self._tokens)
         self._submit(image_id, prompt, token)
         return token
+
+    def warm(self) -> None:
+        """Load the model now, and compute the features of the image on screen: the tool was chosen, so
+        the first box need not wait for the load, and a project without classes can offer the model's."""
+        image_id = self.session.image_id
+        if self.usable and image_id is not None:
+            self._submit(image_id, None, 0)
 
     def set_usable(self, usable: bool) -> None:
         if usable != self.usable:
@@ -74,7 +86,11 @@ class BoxModel(QObject):
     def _on_outcome(self, outcome: BoxOutcome) -> None:
         request = outcome.request
         if outcome.fatal:
+            self.error = outcome.message
             self.set_usable(False)
+        if outcome.categories and outcome.categories != self.categories:
+            self.categories = outcome.categories
+            self.categories_changed.emit(self.categories)
         if request.prompt is None:
             return  # features computed ahead: nothing to show
         self.last_seconds = outcome.seconds

@@ -128,13 +128,15 @@ class BoxRequest:
 
 @dataclass(frozen=True)
 class BoxOutcome:
-    """A box's mask (None for a prepare, or on failure with `message`); `fatal`: no model could be loaded."""
+    """A box's mask (None for a prepare, or on failure with `message`); `fatal`: no model could be loaded.
+    `categories`: the loaded model's classes (what a project without classes can take from it)."""
 
     request: BoxRequest
     result: BoxMask | None = None
     message: str = ""
     fatal: bool = False
     seconds: float = 0.0
+    categories: tuple[Category, ...] = ()
 
 
 class _Pending:
@@ -211,10 +213,11 @@ class _ModelWorker(QObject):
         if not isinstance(predictor, BoxPredictor):
             return BoxOutcome(request, message=f"{predictor.info.name} cannot segment boxes", fatal=True)
         key = (request.image_id, str(request.path))
+        categories = tuple(predictor.info.categories)
         try:
             if request.prompt is None:
                 predictor.prepare_image(key, request.path)
-                return BoxOutcome(request, seconds=time.monotonic() - started)
+                return BoxOutcome(request, seconds=time.monotonic() - started, categories=categories)
             try:
                 result = predictor.segment_box(key, request.prompt)
             except ImageNotPrepared:  # not prepared (or forgotten): decode and compute the features now
@@ -223,8 +226,8 @@ class _ModelWorker(QObject):
         except Exception as exc:  # one box failing is the person's to read, not the end of the model
             if not getattr(predictor, "usable", True):
                 self.close_predictor()
-            return BoxOutcome(request, message=_describe(exc))
-        return BoxOutcome(request, result, seconds=time.monotonic() - started)
+            return BoxOutcome(request, message=_describe(exc), categories=categories)
+        return BoxOutcome(request, result, seconds=time.monotonic() - started, categories=categories)
 
     @property
     def has_model(self) -> bool:

@@ -3,10 +3,13 @@ dock and the shortcuts panel. `install_editing(window)` adds them all and return
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from collections.abc import Sequence
+
+from PySide6.QtCore import Qt, QTimer, SignalInstance
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox, QToolButton, QUndoView
 
+from annotator.core.model import Category
 from annotator.gui.help_panel import HelpPanel
 from annotator.gui.lists.class_manager import ClassManager
 from annotator.gui.tools.base import ToolKind
@@ -211,16 +214,29 @@ class EditingActions:
         elif new_name:
             editor.create_class(new_name)
 
-    def ask_class_name(self) -> str | None:
-        """The name of the class for a shape drawn in a project without classes; None if cancelled."""
+    def ask_class_name(
+        self, offered: Sequence[Category] = (), more: SignalInstance | None = None
+    ) -> str | Category | None:
+        """The class for a shape drawn in a project without classes: a name, or one of the `offered`
+        classes (a loaded model's) or of those `more` offers while the picker is open; None if cancelled."""
         editor = self.editor
         picker = ClassPicker(
-            editor.dataset, editor.ordered_categories(), None, self.window, title="New class"
+            editor.dataset, editor.ordered_categories(), None, self.window, title="New class", offered=offered
         )
-        accepted, chosen, new_name = picker.exec(), picker.chosen(), picker.new_name()
+        if more is not None:
+            more.connect(picker.offer)
+        try:
+            accepted = picker.exec()
+        finally:
+            if more is not None:
+                more.disconnect(picker.offer)
+        chosen, new_name = picker.chosen(), picker.new_name()
+        offered_class = picker.chosen_offered()
         picker.deleteLater()
         if not accepted:
             return None
+        if offered_class is not None:
+            return offered_class
         return editor.dataset.categories[chosen].name if chosen is not None else new_name
 
     def ask_simplify(self) -> None:

@@ -19,6 +19,7 @@ from annotator.core import operations, shape_edit
 from annotator.core.edits import ReplaceInstances
 from annotator.core.geometry import Mask
 from annotator.core.grabcut import refine_mask, segment_box
+from annotator.core.model import Category
 from annotator.core.predictor import BoxMask, BoxPrompt
 from annotator.gui.images import rgb_array
 from annotator.gui.tools.base import ToolKind, has_modifier, left_button
@@ -64,6 +65,7 @@ class BoxSegmentTool(RectangleTool):
         model = getattr(self.editor, "box_model", None)
         if model is not None and model is not self._model_connected:
             model.answered.connect(self._model_done)
+            model.usable_changed.connect(self._model_usable)
             self._model_connected = model
         return model if model is not None and model.usable else None
 
@@ -73,6 +75,9 @@ class BoxSegmentTool(RectangleTool):
 
     def activate(self) -> None:
         super().activate()
+        model = self.model
+        if model is not None and not model.worker.has_model:
+            model.warm()  # loading now: the first box need not wait, and its classes can be offered
         self.editor.message.emit(
             f"Box to mask with the {self.method}: drag a box around an object; then click to add to the "
             "mask, Shift+click to take away"
@@ -95,12 +100,20 @@ class BoxSegmentTool(RectangleTool):
         return super().mouse_release(event, pos)
 
     def box_drawn(self, corner: tuple[float, float], other: tuple[float, float], image_id: int) -> None:
-        category = self.editor.class_for_new_shape()  # asked now, while the box is on the screen
+        model, dataset = self.model, self.editor.dataset
+        offered, more = (), None
+        if model is not None and dataset is not None and not dataset.categories:
+            # a project without classes is offered the model's (a chosen one keeps the model's id); a
+            # model still loading adds them to the picker once it has loaded
+            offered, more = model.categories, model.categories_changed
+        category = self.editor.class_for_new_shape(offered, more)  # asked now, while the box is on the screen
         if category is None:
             return
         self._refining = None
         (x0, x1), (y0, y1) = sorted((corner[0], other[0])), sorted((corner[1], other[1]))
-        known = category if isinstance(category, int) else None
+        known = (
+            category.id if isinstance(category, Category) else category if isinstance(category, int) else None
+        )
         prompt = BoxPrompt((x0, y0, x1, y1), known, agnostic=getattr(self.model, "agnostic", False))
         self._segment(image_id, prompt, ("new", category))
 
@@ -139,6 +152,11 @@ class BoxSegmentTool(RectangleTool):
         self.worker.submit(work, (image_id, prompt, purpose))
 
     # -- answers ----------------------------------------------------------------------------------
+    def _model_usable(self, usable: bool) -> None:
+        model = self._model_connected
+        if not usable and self.editor.tool is self and model.error:
+            self.editor.message.emit(f"No model could be loaded ({model.error}): box to mask uses GrabCut")
+
     def _model_done(self, token: int, result: BoxMask | None, message: str) -> None:
         asked = self._waiting.pop(token, None)
         if asked is None:

@@ -7,13 +7,13 @@ the project store saves what the dataset then reports, so nothing here saves any
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Signal, SignalInstance
 
 from annotator.core import classes, operations, shape_edit
 from annotator.core.edits import Edit
-from annotator.core.model import Change, ChangeKind, Dataset, Image, Instance
+from annotator.core.model import Category, Change, ChangeKind, Dataset, Image, Instance
 from annotator.core.region import Region
 from annotator.core.session import Session, SessionChange, SessionEvent
 from annotator.gui.canvas.render import rings_path
@@ -46,9 +46,12 @@ class Editor(QObject):
         self.tool: Tool | None = None
         self.brush_radius = 8.0
         self.current_category: int | None = None
-        # Asks the person for a class name (None: cancelled); set by the window, used when a shape is drawn
-        # in a project that has no class yet.
-        self.ask_class_name: Callable[[], str | None] | None = None
+        # Asks the person for a class (None: cancelled): a name, or one of the classes offered (a model's,
+        # and those a signal offers while it asks); set by the window, used when a shape is drawn in a
+        # project that has no class yet.
+        self.ask_class_name: (
+            Callable[[Sequence[Category], SignalInstance | None], str | Category | None] | None
+        ) = None
         self.clipboard: tuple[Instance, ...] = ()
         self.box_model = None  # box to mask with the model (gui.prelabel.box_model), when the window has one
         self._extra_marks: list = []
@@ -152,18 +155,24 @@ class Editor(QObject):
         """Class ids in the person's order, the order number keys pick them in: 1 is the first."""
         return classes.ordered_ids(self.dataset) if self.dataset is not None else []
 
-    def class_for_new_shape(self) -> shape_edit.ClassChoice | None:
-        """The current class; in a project without one, the name the person types for it (the shape and
-        the new class then make one undo step). None: cancelled, and the shape is dropped."""
+    def class_for_new_shape(
+        self, offered: Sequence[Category] = (), more: SignalInstance | None = None
+    ) -> shape_edit.ClassChoice | None:
+        """The current class; in a project without one, the name the person types for it or the class
+        they choose of those `offered` (a loaded model's) or that `more` offers while they choose (the
+        model's, once loaded); the shape and the new class then make one undo step. None: cancelled, and
+        the shape is dropped."""
         if self.dataset is None:
             return None
         if self.current_category in self.dataset.categories:
             return self.current_category
-        name = self.ask_class_name() if self.ask_class_name is not None else None
-        if not name or not name.strip():
+        answer = self.ask_class_name(offered, more) if self.ask_class_name is not None else None
+        if isinstance(answer, Category):
+            return answer
+        if not answer or not answer.strip():
             self.message.emit("No class given: the shape was not kept")
             return None
-        return name.strip()
+        return answer.strip()
 
     def create_class(self, name: str) -> int | None:
         """A new class that the selection (if any) and new shapes get, in one undo step; None (and a
