@@ -160,6 +160,22 @@ def test_all_images_skips_prelabelled_ones_unless_asked(qtbot, tmp_path, predict
     assert controller.images_for_all(redo=True) == sorted(window.document.dataset.images)
 
 
+def test_a_run_that_finds_nothing_anywhere_says_what_to_try(qtbot, tmp_path, predictor):
+    strict = replace(SETTINGS, score_threshold=0.99)  # the random model scores about 0.7
+    window, prelabelling = make_window(
+        qtbot, tmp_path, RecordingFactory(predictor), images=2, settings=strict
+    )
+    run_and_wait(
+        qtbot, prelabelling, lambda: prelabelling.all_action.trigger() or prelabelling.dialog.accept()
+    )
+    assert prelabelling.controller.progress.detections == 0
+    assert prelabelling.panel.problem_lines() == [
+        "No object found at score ≥ 0.99 on any of the 2 images: the model may need more training, "
+        "or a lower score threshold (Model › Model settings…)"
+    ]
+    window.close()
+
+
 def test_cancel_stops_within_one_image(qtbot, tmp_path, predictor):
     window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=5)
     controller, dataset = prelabelling.controller, window.document.dataset

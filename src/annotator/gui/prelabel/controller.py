@@ -344,6 +344,9 @@ class PrelabelController(QObject):
             run.failed = min(run.failed, run.done)
         if run.fatal or (run.done and run.failed == run.done):  # no image could be pre-labelled
             state = RunState.FAILED
+        predicted = run.done - run.failed - run.stale
+        if state is RunState.FINISHED and predicted and not run.detections:
+            self.problem.emit(nothing_found(predicted, run.settings.score_threshold))
         self._publish(state, run)
         self.run_finished.emit(self.progress)
 
@@ -390,6 +393,16 @@ def _rate(run: _Run) -> tuple[float | None, float | None]:
         return None, None
     rate = run.done / active
     return rate, (run.total - run.done) / rate
+
+
+def nothing_found(images: int, score_threshold: float) -> str:
+    """What to say when a whole run found nothing: a model trained briefly (or on other classes) scores
+    below the threshold everywhere, which looks like a broken run unless said."""
+    where = "the image" if images == 1 else f"any of the {images} images"
+    return (
+        f"No object found at score ≥ {score_threshold:.2f} on {where}: the model may need more training, "
+        "or a lower score threshold (Model › Model settings…)"
+    )
 
 
 def apply_predictions(dataset: Dataset, outcome: Predicted) -> int:
