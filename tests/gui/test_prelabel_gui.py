@@ -524,3 +524,30 @@ def test_all_images_skips_an_unreadable_image_which_can_still_be_run_alone(qtbot
     window.show_image(broken_id)  # asked for explicitly, it is tried again
     run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
     assert controller.progress.total == 1 and controller.progress.failed == 1
+
+
+def test_the_settings_say_which_of_the_projects_models_the_weights_file_is(qtbot, tmp_path, predictor):
+    from annotator.core.model_rounds import ModelRound
+    from annotator.gui.training.actions import install_training
+
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=1)
+    install_training(window, prelabelling)
+    checkpoint = tmp_path / "round-2.pt"
+    checkpoint.write_bytes(b"a checkpoint")
+    details = {"architecture": "maskrcnn_resnet18_fpn"}
+    trained = ModelRound(
+        number=2, path=str(checkpoint), date="2026-12-07T03:00:00", images=20, val_ap50=0.61, details=details
+    )
+    window.training.history.add(window.document, trained)
+    dialog = prelabelling._dialog(accept_text="Save")
+    assert dialog.weights_note.isHidden() and dialog.model.isEnabled()  # COCO weights: the Model choice
+    dialog.weights.setText(str(checkpoint))
+    assert not dialog.weights_note.isHidden() and not dialog.model.isEnabled()
+    assert (
+        dialog.weights_note.text() == "Round 2 · 2026-12-07 · 20 images · AP50 0.61 (maskrcnn_resnet18_fpn)"
+    )
+    other = tmp_path / "elsewhere.pth"
+    other.write_bytes(b"weights")
+    dialog.weights.setText(str(other))  # any other file: a torchvision state dict needs the Model choice
+    assert dialog.model.isEnabled() and "brings its own architecture" in dialog.weights_note.text()
+    window.close()

@@ -172,7 +172,9 @@ class Prelabelling(QObject):
     def _dialog(self, *, accept_text: str) -> PrelabelDialog:
         if self.dialog is not None:
             self.dialog.close()
-        self.dialog = PrelabelDialog(self.settings, self.window, accept_text=accept_text)
+        self.dialog = PrelabelDialog(
+            self.settings, self.window, accept_text=accept_text, known_models=self._project_models()
+        )
         self.dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.dialog.destroyed.connect(lambda: setattr(self, "dialog", None))
         return self.dialog
@@ -206,6 +208,19 @@ class Prelabelling(QObject):
                 f"{progress.detections} predictions"
             )
         self.window.statusBar().showMessage(text, 10000)
+
+    def _project_models(self) -> dict[str, str]:
+        """The models the open project trained, by file path: what the dialog says a weights file is."""
+        history = getattr(getattr(self.window, "training", None), "history", None)
+        document = self.window.session.document
+        if history is None or document is None:
+            return {}
+        described = {}
+        for model_round in history.rounds(document):
+            architecture = model_round.details.get("architecture")
+            kind = f" ({architecture})" if architecture else ""
+            described[str(history.model_path(document, model_round))] = f"{model_round.label()}{kind}"
+        return described
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.window and event.type() == QEvent.Type.Close:

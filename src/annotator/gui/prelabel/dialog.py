@@ -7,6 +7,7 @@ the model actually loaded (the GUI cannot ask torchvision which classes a weight
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -104,12 +105,28 @@ class PrelabelSettings:
         settings.sync()
 
 
-class PrelabelDialog(QDialog):
-    """Edit `PrelabelSettings`; `accept_text` names what OK does ("Save", "Pre-label 12 images")."""
+WEIGHTS_NOTE = (
+    "A checkpoint trained here brings its own architecture and classes; Model is used for a torchvision "
+    "weights file"
+)
 
-    def __init__(self, value: PrelabelSettings, parent: QWidget | None = None, *, accept_text: str = "Save"):
+
+class PrelabelDialog(QDialog):
+    """Edit `PrelabelSettings`; `accept_text` names what OK does ("Save", "Pre-label 12 images").
+    `known_models` describes checkpoints by path (the project's rounds): the dialog says which one the
+    weights file is, since the Model choice does not apply to it."""
+
+    def __init__(
+        self,
+        value: PrelabelSettings,
+        parent: QWidget | None = None,
+        *,
+        accept_text: str = "Save",
+        known_models: Mapping[str, str] | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Model settings")
+        self._known = {_same_file_key(path): text for path, text in (known_models or {}).items()}
         self.model = QComboBox()
         self.model.addItems(MODEL_NAMES)
         self.weights = QLineEdit(placeholderText="empty: torchvision's COCO weights (downloaded once)")
@@ -148,9 +165,12 @@ class PrelabelDialog(QDialog):
         self.redo = QCheckBox("Also run on images pre-labelled before (“all images”)")
         self.problem = QLabel(wordWrap=True)
         self.problem.setStyleSheet("color: #c0392b")
+        self.weights_note = QLabel(wordWrap=True)
+        self.weights_note.setStyleSheet("color: palette(placeholder-text)")
         form = QFormLayout()
         form.addRow("Model", self.model)
         form.addRow("Weights file", _wrap(weights_row))
+        form.addRow("", self.weights_note)
         form.addRow("Device", self.device)
         form.addRow("Score threshold", self.score)
         form.addRow("Classes to keep", self.classes)
@@ -225,9 +245,18 @@ class PrelabelDialog(QDialog):
                 require_regular_file(Path(text).expanduser())  # a folder or a pipe is named as one
             except DatasetError as exc:
                 problem = str(exc)
+        known = self._known.get(_same_file_key(text)) if text else None
+        self.model.setEnabled(known is None)  # a round of this project: its own architecture, not this
+        self.weights_note.setText(known or WEIGHTS_NOTE)
+        self.weights_note.setVisible(bool(text) and not problem)
         self.problem.setText(problem)
         self.problem.setVisible(bool(problem))
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not problem)
+
+
+def _same_file_key(path: str) -> str:
+    """A path as typed and as recorded compare equal (user folder, relative parts)."""
+    return str(Path(path).expanduser().absolute()) if path else ""
 
 
 def _spin(low: float, high: float, step: float) -> QDoubleSpinBox:
