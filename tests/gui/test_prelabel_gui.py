@@ -149,15 +149,18 @@ def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, t
         assert stored.source.kind is SourceKind.MODEL and 0.0 < stored.score <= 1.0
 
 
-def test_all_images_skips_prelabelled_ones_unless_asked(qtbot, tmp_path, predictor):
-    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=2)
-    first = window.canvas.session.image_id
+def test_all_images_skips_prelabelled_and_labelled_ones_unless_asked(qtbot, tmp_path, predictor):
+    window, prelabelling = make_window(qtbot, tmp_path, RecordingFactory(predictor), images=3)
+    dataset = window.document.dataset
+    first, labelled, rest = sorted(dataset.images)
+    assert window.canvas.session.image_id == first
     run_and_wait(qtbot, prelabelling, prelabelling.prelabel_current)
+    # labels imported with a dataset leave the image `new`: a run on it would put predictions on them
+    dataset.put_instances([square(labelled, dataset.new_instance_id())])
+    assert dataset.images[labelled].status is ImageStatus.NEW
     controller = prelabelling.controller
-    assert controller.images_for_all(redo=False) == [
-        i for i in sorted(window.document.dataset.images) if i != first
-    ]
-    assert controller.images_for_all(redo=True) == sorted(window.document.dataset.images)
+    assert controller.images_for_all(redo=False) == [rest]
+    assert controller.images_for_all(redo=True) == [first, labelled, rest]
 
 
 def test_a_run_that_finds_nothing_anywhere_says_what_to_try(qtbot, tmp_path, predictor):

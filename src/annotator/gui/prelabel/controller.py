@@ -148,11 +148,13 @@ class PrelabelController(QObject):
 
     # -- which images -----------------------------------------------------------------------------
     def already_prelabelled(self, image_id: int) -> bool:
-        """Pre-labelled before, or worked on: its status moved on from `new`, or it holds predictions."""
+        """Pre-labelled before, or worked on: its status moved on from `new`, or it holds instances,
+        predictions or labels (drawn, or imported with a dataset: "all images" would put predictions on
+        top of them)."""
         dataset = self.document.dataset
         if dataset.images[image_id].status is not ImageStatus.NEW:
             return True
-        return any(instance.source.is_model for instance in dataset.instances_of(image_id))
+        return dataset.instance_count(image_id) > 0
 
     def images_for_all(self, *, redo: bool) -> list[int]:
         """The images "all images" runs on: never one whose file could not be decoded (it is marked in

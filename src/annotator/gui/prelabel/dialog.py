@@ -49,7 +49,7 @@ class PrelabelSettings:
     min_mask_area: int = PredictOptions.min_mask_area  # pixels; smaller masks are dropped
     replace_predictions: bool = True  # earlier unreviewed predictions of the image are replaced
     release_after_minutes: float = 5.0  # idle model closed (its memory given back) after this; 0: never
-    redo_prelabelled: bool = False  # "all images" also runs on images that were pre-labelled before
+    redo_prelabelled: bool = False  # "all images" also runs on images labelled or pre-labelled before
 
     def spec(self) -> ModelSpec:
         return ModelSpec(
@@ -162,7 +162,7 @@ class PrelabelDialog(QDialog):
         self.replace_predictions = QCheckBox(
             "Replace earlier predictions (accepted and edited ones are kept)"
         )
-        self.redo = QCheckBox("Also run on images pre-labelled before (“all images”)")
+        self.redo = QCheckBox("Also run on images labelled or pre-labelled before (“all images”)")
         self.problem = QLabel(wordWrap=True)
         self.problem.setStyleSheet("color: #c0392b")
         self.weights_note = QLabel(wordWrap=True)
