@@ -76,7 +76,7 @@ class TrainDialog(QDialog):
         self.train_button = QPushButton("Train")
         self.train_button.setDefault(True)
         self.pause_button = QPushButton("Pause")
-        self.cancel_button = QPushButton("Cancel round")
+        self.cancel_button = QPushButton("Stop round")
         self.cancel_button.setToolTip("Stop after this step and keep the best model so far")
         self.close_button = QPushButton("Close")
         self.state = TrainState.IDLE
