@@ -233,9 +233,10 @@ class ImageListDock(QDockWidget):
         self.view.sortByColumn(AP_COLUMN, Qt.SortOrder.AscendingOrder)
 
     def _refilter(self) -> None:
+        self.proxy.beginFilterChange()  # Qt 6.10's pair; invalidateRowsFilter() is deprecated
         self.proxy.search = self.search.text()
         self.proxy.status = self.status.currentData()
-        self.proxy.invalidateRowsFilter()
+        self.proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
