@@ -60,17 +60,33 @@ def test_info_checks_and_stats_with_csv(coco, tmp_path) -> None:
     )  # fmt: skip
 
 
-def test_rank_writes_every_open_image_once(coco, tmp_path) -> None:
+def _as_predictions(coco: Path, labelled: int = 0) -> Path:
+    """The sample's annotations as a model's predictions (a `score` each), but on the first `labelled`
+    images, whose labels stay a person's: what `annotator rank` is given to choose from."""
+    data = orjson.loads(coco.read_bytes())
+    kept = {image["id"] for image in data["images"][:labelled]}
+    for k, annotation in enumerate(data["annotations"]):
+        if annotation["image_id"] not in kept:
+            annotation["score"] = 0.3 + 0.4 * ((k * 7) % 10) / 10
+    path = coco.with_name("predicted.json")
+    path.write_bytes(orjson.dumps(data))
+    return path
+
+
+def test_rank_writes_every_image_nobody_has_labelled_once(coco, tmp_path) -> None:
     order = tmp_path / "order.txt"
-    result = _run("rank", coco, "--out", order)
+    predicted = _as_predictions(coco, labelled=2)
+    result = _run("rank", predicted, "--out", order)
     assert result.returncode == 0, result.stderr
     names = order.read_text().splitlines()
-    with contextlib.redirect_stdout(io.StringIO()):
-        files = sorted(i["file_name"] for i in COCO(str(coco)).dataset["images"])
-    assert sorted(names) == files and "ranked 5 images" in result.stdout
-    assert (coco.parent / "coco_tiny.json.descriptors.npz").exists()
-    again = _run("rank", coco, "--out", order)
+    # the two images holding a person's labels are the labelled set, not ranked
+    assert sorted(names) == sorted(i["file_name"] for i in orjson.loads(coco.read_bytes())["images"][2:])
+    assert "ranked 3 images nobody has labelled" in result.stdout and "2 labelled images" in result.stdout
+    assert (coco.parent / "predicted.json.descriptors.npz").exists()
+    again = _run("rank", predicted, "--out", order)
     assert again.returncode == 0 and order.read_text().splitlines() == names  # same input, same order
+    labels = _run("rank", coco, "--out", order)  # every image labelled: nothing left to rank
+    assert labels.returncode == 0 and order.read_text() == "" and "ranked 0 images" in labels.stdout
 
 
 def test_rank_aggregate_sum_puts_the_image_needing_most_corrections_first(tmp_path) -> None:
@@ -108,7 +124,7 @@ def test_rank_names_an_unreadable_image_in_its_own_line_and_still_ranks_it(coco,
         files = sorted(i["file_name"] for i in COCO(str(coco)).dataset["images"])
     (coco.parent / "images" / files[0]).write_bytes(b"not an image")
     order = tmp_path / "order.txt"
-    result = _run("rank", coco, "--out", order, "--no-cache")
+    result = _run("rank", _as_predictions(coco), "--out", order, "--no-cache")
     assert result.returncode == 0, result.stderr
     assert sorted(order.read_text().splitlines()) == files
     lines = result.stderr.strip().splitlines()

@@ -12,10 +12,10 @@ from PySide6.QtCore import QCoreApplication, QSortFilterProxyModel
 from review_helpers import add_own_predictions, open_tiny, perturbed_results, run_and_wait
 from window_helpers import shown_main_window
 
-from annotator.core.edits import ReplaceImages
+from annotator.core.edits import RemoveInstances, ReplaceImages
 from annotator.core.model import Dataset, ImageStatus
 from annotator.core.ranking import dataset_uncertainty, rank_images
-from annotator.core.rules import is_unreviewed_prediction
+from annotator.core.rules import is_unreviewed_prediction, labelled_image_ids
 from annotator.gui.lists.images import NEXT_COLUMN
 from annotator.io.image_descriptors import describe_images, sidecar_path
 
@@ -30,10 +30,12 @@ def window(qtbot, tmp_path):
 
 @pytest.fixture
 def project(window, tmp_path, testdata):
-    """Five photos; predictions on three of them, one image done, one never pre-labelled."""
+    """Five photos; predictions on three of them, one image done, one never pre-labelled; the sample's
+    labels only on the one done (an image holding a person's labels is not one to label next)."""
     path = open_tiny(window, tmp_path, testdata)
     dataset = window.document.dataset
     ids = sorted(dataset.images)
+    RemoveInstances(tuple(i for i in dataset.instances.values() if i.image_id != ids[4])).apply(dataset)
     results = [r for r in perturbed_results(path) if r["image_id"] in ids[:3]]
     add_own_predictions(dataset, results)
     done = dataset.images[ids[4]]
@@ -42,9 +44,9 @@ def project(window, tmp_path, testdata):
 
 
 def _expected(dataset: Dataset, root) -> tuple[int, ...]:
-    """The order `annotator rank` gives: descriptors of every image, done ones as the labelled set."""
+    """The order `annotator rank` gives: descriptors of every image, labelled ones as the labelled set."""
     vectors = describe_images(dataset, root, sidecar=None).vectors
-    done = {i.id for i in dataset.images.values() if i.status is ImageStatus.DONE}
+    done = labelled_image_ids(dataset)
     ranking = rank_images(
         dataset_uncertainty(dataset),
         {i: v for i, v in vectors.items() if i not in done},

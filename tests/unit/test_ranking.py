@@ -48,13 +48,15 @@ def _dataset(predictions: dict[int, list[float]], *, done: tuple[int, ...] = (),
 
 
 def test_uncertainty_from_stored_predictions() -> None:
-    dataset = _dataset({1: [0.5], 2: [0.95, 0.02], 3: [0.55, 0.45, 0.6], 4: [0.9], 5: []}, done=(4,))
-    # a judged prediction says nothing about what the model doubts
-    judged = Instance(99, 2, 1, SQUARE, source=Source.from_model("m", 0.5), review=Review.ACCEPTED)
+    dataset = _dataset(
+        {1: [0.5], 2: [0.95, 0.02], 3: [0.55, 0.45, 0.6], 4: [0.9], 7: [0.5]}, done=(4,), images=7
+    )
+    # a person's work on an image (a judged prediction, or labels imported with the dataset) makes it labelled
+    judged = Instance(99, 7, 1, SQUARE, source=Source.from_model("m", 0.5), review=Review.ACCEPTED)
     dataset.put_instances([judged], notify=False)
     found = dataset_uncertainty(dataset, RankOptions(score_threshold=0.5, band=0.2))
     values = dict(zip(found.image_ids.tolist(), found.values.tolist(), strict=True))
-    assert 4 not in values  # done
+    assert 4 not in values and 7 not in values  # done; a person's work on it
     assert values[1] == pytest.approx(1.0) and values[2] == 0.0
     assert 0.9 < values[3] < 1.0  # several near the threshold add up
     assert np.isnan(values[5]) and np.isnan(values[6])  # never pre-labelled: unknown

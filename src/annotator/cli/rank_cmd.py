@@ -1,7 +1,8 @@
 """`annotator rank DATA --out ORDER.txt`: which images to label next (active learning).
 
-DATA is a COCO JSON, LabelMe JSON or folder, or a `.annotator` project; the images not yet done are
-ranked (`core.ranking`) from their stored predictions and an image embedding: the colour/texture
+DATA is a COCO JSON, LabelMe JSON or folder, or a `.annotator` project; the images nobody has labelled
+(`rules.labelled_image_ids`: the others are the labelled set) are ranked (`core.ranking`) from their
+stored predictions and an image embedding: the colour/texture
 descriptor of each image file (kept in `DATA.descriptors.npz` beside DATA), or vectors given with
 `--embeddings` (an .npz of `file_names` and `vectors`, such as pooled model features). ORDER.txt gets
 one file name per line, best first, written atomically.
@@ -40,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from annotator.cli.main import UsageError
-    from annotator.core.model import ImageStatus
     from annotator.core.ranking import RankOptions, dataset_uncertainty, rank_images
+    from annotator.core.rules import labelled_image_ids
     from annotator.io.atomic import write_bytes_atomic
     from annotator.io.dataset_files import load_dataset_file
     from annotator.io.output_target import check_dataset_output
@@ -55,11 +56,11 @@ def run(args: argparse.Namespace) -> int:
     options = RankOptions(score_threshold=args.score_thr, aggregate=args.aggregate)
     uncertainty = dataset_uncertainty(dataset, options)
     vectors = _embeddings(args, loaded)
-    done = [i.id for i in dataset.images.values() if i.status is ImageStatus.DONE]
+    done = labelled_image_ids(dataset)  # done, or holding a person's work (labels imported with it too)
     labelled = {i: vectors[i] for i in done if i in vectors}
     ranking = rank_images(
         uncertainty,
-        {i: v for i, v in vectors.items() if i not in labelled},
+        {i: v for i, v in vectors.items() if i not in done},
         labelled=labelled,
         options=options,
     )
@@ -67,8 +68,8 @@ def run(args: argparse.Namespace) -> int:
     write_bytes_atomic(args.out, "".join(f"{name}\n" for name in names).encode("utf-8"))
     unknown = int(np.isnan(uncertainty.values).sum())
     print(
-        f"ranked {len(names)} images not done ({len(names) - unknown} with predictions, {unknown} without; "
-        f"{len(labelled)} done images as the labelled set); wrote {args.out}"
+        f"ranked {len(names)} images nobody has labelled ({len(names) - unknown} with predictions, {unknown} "
+        f"without; {len(labelled)} labelled images as the labelled set); wrote {args.out}"
     )
     return 0
 

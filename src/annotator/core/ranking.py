@@ -10,8 +10,8 @@ with no predictions at all (never pre-labelled) is unknown.
 Diversity comes from greedy k-center on an image embedding (`core.image_descriptor`, or pooled
 features from the model: any float vector per image, L2-normalised here). The two are combined as
 k-center greedy weighted by uncertainty: each pick is the image with the largest
-`weight * distance`, where distance is to the nearest image already labelled (status done) or already
-picked, and weight is `floor + uncertainty` (unknown images weigh as the average known image). A
+`weight * distance`, where distance is to the nearest image already labelled (done, or holding a
+person's work: `rules.labelled_image_ids`) or already picked, and weight is `floor + uncertainty` (unknown images weigh as the average known image). A
 confident image far from everything labelled can so beat an uncertain duplicate of a labelled one, and
 picking one of ten similar uncertain frames shrinks the distance of the nine others. The first
 `greedy_picks` places are chosen that way (each pick costs one pass over all images); the rest follow
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from annotator.core.model import Dataset, ImageStatus
-from annotator.core.rules import is_unreviewed_prediction
+from annotator.core.model import Dataset
+from annotator.core.rules import is_unreviewed_prediction, labelled_image_ids
 
 AGGREGATES = ("any", "sum")
 DOUBTS = ("band", "error")
@@ -111,9 +111,11 @@ def uncertainty_from_scores(
 
 
 def dataset_uncertainty(dataset: Dataset, options: RankOptions | None = None) -> Uncertainty:
-    """Uncertainty of every image not done, from its unreviewed predictions."""
+    """Uncertainty of every image nobody has labelled (`rules.labelled_image_ids`: neither done nor
+    holding a person's work, such as labels imported with the dataset), from its unreviewed predictions."""
     options = options or RankOptions()
-    open_images = [i.id for i in dataset.images.values() if i.status is not ImageStatus.DONE]
+    labelled = labelled_image_ids(dataset)
+    open_images = [i for i in dataset.images if i not in labelled]
     image_ids = np.array(sorted(open_images), np.int64)
     position = {image_id: k for k, image_id in enumerate(image_ids.tolist())}
     index, scores, mask_scores = [], [], []

@@ -43,6 +43,15 @@ def is_unlabelled(dataset: Dataset, image_id: int) -> bool:
     return all(is_unreviewed_prediction(instance) for instance in dataset.instances_of(image_id))
 
 
+def labelled_image_ids(dataset: Dataset) -> set[int]:
+    """The images `is_unlabelled` says someone has worked on, in one pass over the instances (a ranking
+    of 100,000 images asks for all of them): what "label next" leaves out of its order and keeps as the
+    labelled set the new picks should stay away from."""
+    worked = {i.image_id for i in dataset.instances.values() if not is_unreviewed_prediction(i)}
+    worked.update(i.id for i in dataset.images.values() if i.status is ImageStatus.DONE)
+    return worked & dataset.images.keys()
+
+
 def unreadable_reason(image: Image) -> str | None:
     """Why the image file could not be decoded when it was last tried, or None. Kept with the image (the
     project saves it), so the image list marks it and "all images" pre-labelling skips it after

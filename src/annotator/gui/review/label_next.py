@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
+from annotator.core.model import Change, ChangeKind, Dataset
 from annotator.core.ranking import Ranking, RankOptions, dataset_uncertainty, rank_images
-from annotator.core.rules import is_unreviewed_prediction, unreadable_reason
+from annotator.core.rules import is_unreviewed_prediction, labelled_image_ids, unreadable_reason
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 from annotator.io.image_descriptors import describe_images, sidecar_path
@@ -62,19 +62,20 @@ def rank_snapshot(
     options: RankOptions | None = None,
     features: Path | None = None,
 ) -> RankResult:
-    """The images not done, in the order to label them (as `annotator rank` orders them). Similar
-    images are told apart by the pooled model features kept from pre-labelling (`features`) when they
-    cover every readable image not done, else by the colour/texture descriptor: images without one in
-    `known` are described first (read from the sidecar where unchanged)."""
+    """The images nobody has labelled (`rules.labelled_image_ids`), in the order to label them (as
+    `annotator rank` orders them). Similar images are told apart by the pooled model features kept from
+    pre-labelling (`features`) when they cover every readable image to rank, else by the colour/texture
+    descriptor: images without one in `known` are described first (read from the sidecar where
+    unchanged)."""
     options = options or RankOptions()
-    vectors = _model_vectors(snapshot, features)
+    done = labelled_image_ids(snapshot)  # done, or holding a person's work: the labelled set
+    vectors = _model_vectors(snapshot, features, done)
     likeness, described, problems = MODEL_FEATURES, {}, ()
     if vectors is None:
         missing = [i for i in sorted(snapshot.images) if i not in known]
         found = describe_images(snapshot, root, sidecar=sidecar, image_ids=missing, progress=progress)
         vectors = {**{i: v for i, v in known.items() if i in snapshot.images}, **found.vectors}
         likeness, described, problems = COLOUR_TEXTURE, found.vectors, tuple(found.problems)
-    done = {i.id for i in snapshot.images.values() if i.status is ImageStatus.DONE}
     labelled = {i: v for i, v in vectors.items() if i in done}
     ranking = rank_images(
         dataset_uncertainty(snapshot, options),
@@ -85,18 +86,18 @@ def rank_snapshot(
     return RankResult(ranking, described, problems, likeness)
 
 
-def _model_vectors(snapshot: Dataset, path: Path | None) -> dict[int, np.ndarray] | None:
+def _model_vectors(snapshot: Dataset, path: Path | None, labelled: set[int]) -> dict[int, np.ndarray] | None:
     """The pooled features pre-labelling kept (`io.model_features`), by image id, when they cover every
-    image to rank (not done, readable): one kind of vector for all, or none (the two do not compare).
-    Done images with features are the labelled anchors; those without are left out, as `annotator rank
-    --embeddings` leaves them (a later round's model pre-labels only the images not done)."""
+    image to rank (not `labelled`, readable): one kind of vector for all, or none (the two do not
+    compare). Labelled images with features are the anchors; those without are left out, as `annotator
+    rank --embeddings` leaves them (a later round's model pre-labels only the images nobody labelled)."""
     if path is None:
         return None
     features = read_features(path)
     to_rank = [
         image.file_name
         for image in snapshot.images.values()
-        if image.status is not ImageStatus.DONE and unreadable_reason(image) is None
+        if image.id not in labelled and unreadable_reason(image) is None
     ]
     if not to_rank or any(name not in features.vectors for name in to_rank):
         return None
