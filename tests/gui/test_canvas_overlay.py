@@ -561,6 +561,36 @@ def test_a_large_edits_strips_come_from_the_worker_and_end_as_a_fresh_tile(canva
     assert canvas.viewport().grab().toImage() == shown
 
 
+def test_a_large_edits_strips_start_after_the_frame_it_asked_for(canvas, qtbot, monkeypatch):
+    """The strips' threads would share the cores and the GIL with the frame the edit asked for (a brush
+    release took 2 ms longer): they start once that frame is painted."""
+    from PySide6.QtCore import QEvent, QObject
+
+    monkeypatch.setattr(canvas_overlay, "SYNC_STRIP_PX", 0)
+    overlay = canvas.overlay
+    canvas.session.select(1)
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    events: list[str] = []
+    worker = overlay.strips._worker
+    submit = worker.submit
+    monkeypatch.setattr(worker, "submit", lambda *a, **k: events.append("strips") or submit(*a, **k))
+
+    class Frames(QObject):
+        def eventFilter(self, watched, event) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                events.append("frame")
+            return False
+
+    frames = Frames()
+    canvas.viewport().installEventFilter(frames)
+    dataset = canvas.session.dataset
+    dataset.put_instances([dataset.instances[1].with_changes(geometry=square(10, 10, 140, 120))])
+    assert overlay.building and events == []  # to come, and nothing started while the edit ran
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    assert events[:2] == ["frame", "strips"]
+    canvas.viewport().removeEventFilter(frames)
+
+
 def test_a_large_change_during_a_build_starts_it_again_and_ends_exact(make_canvas, qtbot, monkeypatch):
     """A large change is never recomposited on the GUI thread: with no build in flight its boxes go
     to the worker, with one in flight (which took its layers before the change) the build starts

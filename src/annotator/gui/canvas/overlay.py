@@ -76,7 +76,9 @@ class Levers:
     selected_box: bool = True  # a change of the selected instance's shape redraws what its box left
     visible_first: bool = True  # a tile built in the worker shows the view's part before the margin
     prefetch: bool = True  # the next image's mask crops are decoded while the canvas is idle
-    paint_first: bool = True  # a worker build starts after the frame the change asked for
+    paint_first: bool = (
+        True  # a worker build, or an edit's strips, start after the frame the change asked for
+    )
     strips_in_worker: bool = True  # a large edit's strips are composited in the worker
     prebuild: bool = True  # the next image's tile at fit is composited while idle (with `prefetch`)
     zoom_ahead: bool = True  # the tile one wheel notch in is composited while idle (small enough)
@@ -340,7 +342,11 @@ class InstanceOverlay(QObject):
         reuse = not carried or todo.reuse  # a redraw still to come changed what lies above, maybe
         self.strips.bands = self.levers.bands
         before = old_area if reuse else None
-        self.strips.submit(spec, Todo(tile, rects, True, self.patch.tile, before, reuse=reuse))
+        self.strips.submit(
+            spec,
+            Todo(tile, rects, True, self.patch.tile, before, reuse=reuse),
+            after_frame=self.levers.paint_first,
+        )
         return True
 
     @staticmethod
@@ -689,7 +695,11 @@ class InstanceOverlay(QObject):
             return True
         prior = todo.tile_rects if todo is not None and todo.tile is tile else []
         self.strips.bands = self.levers.bands
-        self.strips.submit(spec, Todo(tile, prior + rects, True, self.patch.tile, None, reuse=False))
+        self.strips.submit(
+            spec,
+            Todo(tile, prior + rects, True, self.patch.tile, None, reuse=False),
+            after_frame=self.levers.paint_first,
+        )
         return True
 
     def draw(self, painter: QPainter, exposed: QRectF) -> None:
