@@ -11,7 +11,7 @@ random order's final AP, as a fraction of random's count. Target (issue 16): at 
 
     PYTHONPATH=src:bench .venv/bin/python bench/active_learning.py [--seeds 3] [--first-seed 0] [--rounds 4]
         [--start 12] [--step 12] [--minutes 3] [--work DIR] [--strategies random,ranked]
-        [--embedding descriptor|fpn] [--aggregate any|sum] [--doubt band|error] [--training cumulative|equal]
+        [--embedding descriptor|fpn] [--aggregate any|sum] [--training cumulative|equal]
 
 `--minutes` is each round's training budget in CPU minutes per core (`--clock cpu` of bench/train.py),
 so other work on shared cores does not change what a round learns.
@@ -38,14 +38,7 @@ from annotator.core.geometry import Mask  # noqa: E402
 from annotator.core.image_descriptor import image_descriptor  # noqa: E402
 from annotator.core.model import Dataset, Image, Instance, Review  # noqa: E402
 from annotator.core.predictor import Device, ModelSpec, PredictOptions  # noqa: E402
-from annotator.core.ranking import (  # noqa: E402
-    AGGREGATES,
-    DOUBTS,
-    RankOptions,
-    Uncertainty,
-    rank_images,
-    uncertainty_from_scores,
-)
+from annotator.core.ranking import AGGREGATES, RankOptions, Uncertainty, rank_images, uncertainty_from_scores  # noqa: E402
 from annotator.inference.models import load_checkpoint  # noqa: E402
 from annotator.inference.predictor import TorchPredictor, configure_threads  # noqa: E402
 from annotator.inference.train_config import TrainConfig  # noqa: E402
@@ -126,7 +119,7 @@ def ranked_picks(model: Path, folder: Path, items: list, labelled: list[int], de
             scores.append(detection.score)
     if args.embedding == "descriptor":
         vectors = descriptors
-    rank_options = RankOptions(aggregate=args.aggregate, doubt=args.doubt)
+    rank_options = RankOptions(aggregate=args.aggregate)
     values, near = uncertainty_from_scores(
         np.array(index, np.int64), np.array(scores), np.full(len(scores), np.nan), len(rest), rank_options
     )
@@ -229,10 +222,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--aggregate", choices=AGGREGATES, default=RankOptions().aggregate,
         help="an image's uncertainty from its predictions' doubts (core.ranking)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--doubt", choices=DOUBTS, default=RankOptions().doubt,
-        help="a prediction's doubt (core.ranking): closeness to the threshold, or the chance of a correction",
     )  # fmt: skip
     args = parser.parse_args(argv)
     configure_threads()

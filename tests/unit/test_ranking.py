@@ -12,14 +12,7 @@ from PIL import Image as PilImage
 from annotator.core.geometry import Polygons
 from annotator.core.image_descriptor import LENGTH, image_descriptor
 from annotator.core.model import Dataset, Image, ImageStatus, Instance, Review, Source
-from annotator.core.ranking import (
-    MASK_SCORE_KEY,
-    RankOptions,
-    Uncertainty,
-    dataset_uncertainty,
-    rank_images,
-    uncertainty_from_scores,
-)
+from annotator.core.ranking import MASK_SCORE_KEY, RankOptions, Uncertainty, dataset_uncertainty, rank_images
 from annotator.io.coco import load_coco
 from annotator.io.errors import DatasetError
 from annotator.io.image_descriptors import describe_images, load_embeddings, save_embeddings, sidecar_path
@@ -202,16 +195,3 @@ def test_pooled_features_are_saved_for_rank_and_vectors_of_two_models_are_refuse
     with pytest.raises(DatasetError, match="differ in length"):
         save_embeddings(tmp_path / "w.npz", {**vectors, "3.png": np.ones(5, np.float32)})
     assert not (tmp_path / "w.npz").exists()
-
-
-def test_error_doubt_is_the_chance_of_a_correction_shown_or_not():
-    index = np.array([0, 0, 1, 1, 1], np.int64)
-    scores = np.array([0.9, 0.6, 0.2, 0.1, 0.3])
-    options = RankOptions(score_threshold=0.5, aggregate="sum", doubt="error")
-    values, _near = uncertainty_from_scores(index, scores, np.full(5, np.nan), 2, options)
-    # shown: 0.1 + 0.4 wrong predictions expected; not shown: 0.2 + 0.1 + 0.3 objects to draw expected
-    assert values == pytest.approx([0.5, 0.6])
-    band, _ = uncertainty_from_scores(index, scores, np.full(5, np.nan), 2, RankOptions(aggregate="sum"))
-    assert band == pytest.approx([0.5, 0.0])  # the band ignores what lies 0.2 or more from the threshold
-    with pytest.raises(ValueError, match="doubt"):
-        RankOptions(doubt="entropy")

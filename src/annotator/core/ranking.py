@@ -34,7 +34,6 @@ from annotator.core.model import Dataset
 from annotator.core.rules import is_unreviewed_prediction, labelled_image_ids
 
 AGGREGATES = ("any", "sum")
-DOUBTS = ("band", "error")
 MASK_SCORE_KEY = "mask_score"  # Instance.extra key the model may fill: mean mask probability in [0, 1]
 
 
@@ -47,16 +46,10 @@ class RankOptions:
     dims: int = 32  # embeddings are projected on their first principal components, at most this many
     anchors: int = 128  # labelled images stood for by at most this many, spread out (k-center again)
     aggregate: str = "any"  # an image's doubts: "any" 1 - prod(1 - u), "sum" their sum (corrections expected)
-    # a prediction's doubt: "band", its closeness to the threshold; "error", the chance that the person
-    # corrects it: 1 - score for one shown (it may be wrong), its score for one below the threshold (it may
-    # be an object the person has to draw)
-    doubt: str = "band"
 
     def __post_init__(self) -> None:
         if self.aggregate not in AGGREGATES:
             raise ValueError(f"aggregate must be one of {', '.join(AGGREGATES)}, not {self.aggregate!r}")
-        if self.doubt not in DOUBTS:
-            raise ValueError(f"doubt must be one of {', '.join(DOUBTS)}, not {self.doubt!r}")
 
 
 @dataclass(frozen=True)
@@ -96,10 +89,7 @@ def uncertainty_from_scores(
     """(uncertainty, near-threshold count) per image from flat prediction arrays; NaN where an image
     has no prediction. `mask_scores` is NaN where the model stored none."""
     closeness = np.clip(1.0 - np.abs(scores - options.score_threshold) / options.band, 0.0, 1.0)
-    if options.doubt == "error":
-        doubt = np.fmax(np.where(scores >= options.score_threshold, 1.0 - scores, scores), 1.0 - mask_scores)
-    else:
-        doubt = np.fmax(closeness, 1.0 - mask_scores)
+    doubt = np.fmax(closeness, 1.0 - mask_scores)
     count = np.bincount(image_index, minlength=images)
     if options.aggregate == "sum":
         values = np.where(count > 0, np.bincount(image_index, weights=doubt, minlength=images), np.nan)
