@@ -2,10 +2,10 @@
 
 DATA is a COCO JSON, LabelMe JSON or folder, or a `.annotator` project; the images nobody has labelled
 (`rules.labelled_image_ids`: the others are the labelled set) are ranked (`core.ranking`) from their
-stored predictions and an image embedding: the colour/texture
-descriptor of each image file (kept in `DATA.descriptors.npz` beside DATA), or vectors given with
-`--embeddings` (an .npz of `file_names` and `vectors`, such as pooled model features). ORDER.txt gets
-one file name per line, best first, written atomically.
+stored predictions and an image embedding: the colour/texture descriptor of each image file (kept in
+`DATA.descriptors.npz` beside DATA), or vectors given with `--embeddings` (an .npz of `file_names` and
+`vectors`, such as pooled model features). ORDER.txt gets one file name per line, best first, written
+atomically.
 """
 
 from __future__ import annotations

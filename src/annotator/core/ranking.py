@@ -11,9 +11,10 @@ Diversity comes from greedy k-center on an image embedding (`core.image_descript
 features from the model: any float vector per image, L2-normalised here). The two are combined as
 k-center greedy weighted by uncertainty: each pick is the image with the largest
 `weight * distance`, where distance is to the nearest image already labelled (done, or holding a
-person's work: `rules.labelled_image_ids`) or already picked, and weight is `floor + uncertainty` (unknown images weigh as the average known image). A
-confident image far from everything labelled can so beat an uncertain duplicate of a labelled one, and
-picking one of ten similar uncertain frames shrinks the distance of the nine others. The first
+person's work: `rules.labelled_image_ids`) or already picked, and weight is `floor + uncertainty`
+(unknown images weigh as the average known image). A confident image far from everything labelled
+can so beat an uncertain duplicate of a labelled one, and picking one of ten similar uncertain frames
+shrinks the distance of the nine others. The first
 `greedy_picks` places are chosen that way (each pick costs one pass over all images); the rest follow
 by the same score, frozen after the last pick.
 

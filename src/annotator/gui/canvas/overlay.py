@@ -76,9 +76,7 @@ class Levers:
     selected_box: bool = True  # a change of the selected instance's shape redraws what its box left
     visible_first: bool = True  # a tile built in the worker shows the view's part before the margin
     prefetch: bool = True  # the next image's mask crops are decoded while the canvas is idle
-    paint_first: bool = (
-        True  # a worker build, or an edit's strips, start after the frame the change asked for
-    )
+    paint_first: bool = True  # a worker build, an edit's strips, start after the frame asked for
     strips_in_worker: bool = True  # a large edit's strips are composited in the worker
     prebuild: bool = True  # the next image's tile at fit is composited while idle (with `prefetch`)
     zoom_ahead: bool = True  # the tile one wheel notch in is composited while idle (small enough)

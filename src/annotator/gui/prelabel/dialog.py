@@ -255,7 +255,7 @@ class PrelabelDialog(QDialog):
 
 
 def _same_file_key(path: str) -> str:
-    """A path as typed and as recorded compare equal (user folder, relative parts)."""
+    """A path as typed and as recorded compare equal (`~` expanded, made absolute)."""
     return str(Path(path).expanduser().absolute()) if path else ""
 
 
