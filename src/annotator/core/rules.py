@@ -36,7 +36,8 @@ def is_trainable(instance: Instance) -> bool:
 def is_unlabelled(dataset: Dataset, image_id: int) -> bool:
     """Nobody has worked on the image: not marked done, and every instance on it is a prediction nobody
     has judged. What a newly trained model pre-labels (its earlier predictions replaced); an image with a
-    person's work on it is left alone, so no prediction lands on top of it."""
+    person's work on it is left alone, so no prediction lands on top of it. For every image at once,
+    `labelled_image_ids` says the same in one pass."""
     image = dataset.images.get(image_id)
     if image is None or image.status is ImageStatus.DONE:
         return False

@@ -17,7 +17,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow
 
 from annotator.core.model_rounds import ModelRound
-from annotator.core.rules import is_unlabelled, unreadable_reason
+from annotator.core.rules import labelled_image_ids, unreadable_reason
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.prelabel.actions import Prelabelling
 from annotator.gui.prelabel.dialog import PrelabelSettings
@@ -135,14 +135,15 @@ class Training(QObject):
 
     # -- the next step of the loop ----------------------------------------------------------------
     def unlabelled_images(self) -> list[int]:
-        """Images nobody has labelled (`rules.is_unlabelled`) that can be read: what a new model
-        pre-labels."""
+        """Images nobody has labelled (`rules.labelled_image_ids`, as Label next leaves them) that can
+        be read: what a new model pre-labels."""
         document = self.document
         if document is None:
             return []
         dataset = document.dataset
+        labelled = labelled_image_ids(dataset)  # one pass over the instances, not one sort per image
         return [i for i in sorted(dataset.images)
-                if is_unlabelled(dataset, i) and unreadable_reason(dataset.images[i]) is None]  # fmt: skip
+                if i not in labelled and unreadable_reason(dataset.images[i]) is None]  # fmt: skip
 
     def use_model(self, model_round: ModelRound) -> Path | None:
         """Pre-labelling uses this round's model from now on (Model settings ▸ Weights file), at the
