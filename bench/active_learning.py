@@ -13,6 +13,8 @@ random order's final AP, as a fraction of random's count. Target (issue 16): at 
         [--start 12] [--step 12] [--minutes 3] [--work DIR] [--strategies random,ranked]
         [--embedding descriptor|fpn] [--aggregate any|sum] [--training cumulative|equal]
 
+A round whose model is already in `--work` (an earlier run's, same arguments) is not trained again.
+
 `--minutes` is each round's training budget in CPU minutes per core (`--clock cpu` of bench/train.py),
 so other work on shared cores does not change what a round learns.
 """
@@ -88,6 +90,10 @@ def write_subset(folder: Path, items: list, chosen: list[int], path: Path) -> Pa
 
 
 def train_round(data: Path, images: Path, out: Path, start: Path | None, minutes: float, seed: int) -> Path:
+    """A round's model; one a run in the same `--work` folder already trained is reused, so a run stopped
+    part way resumes, and one with more `--rounds` extends the last (picks follow from the same models)."""
+    if out.is_file():
+        return out
     threads = torch.get_num_threads()
     config = TrainConfig(
         data=data,
