@@ -12,7 +12,9 @@ asks it to for the following image, and back to the first),
 a full repaint (view cache warm, and with the image and overlay drawn again), a hover repaint, the first
 frame after a zoom step and the time until the exact overlay for the new zoom is shown, and after the
 step back out to fit (whose tile the zoom step kept), and one instance changing (partial redraw and repaint); the same zoom step at 1:1 (zoomed in); one mouse wheel
-notch at fit (whose tile the canvas makes ahead while idle); the peak RSS.
+notch's zoom at fit by the + key (whose tile the canvas makes ahead while idle), and by the wheel itself
+(whose events are a gesture that settles before a build), at fit and then twice zoomed in, each notch
+after a pause; the peak RSS.
 Targets: full repaint <= 16 ms, hover <= 3 ms; exact overlay after a zoom step <= 100 ms, switch until
 the overlay is shown <= 150 ms. Run: `.venv/bin/python bench/canvas.py`.
 """
@@ -30,8 +32,8 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QWheelEvent
 from PySide6.QtWidgets import QApplication, QGraphicsScene, QGraphicsView
 
 import annotator.gui.canvas.compose as compose
@@ -41,7 +43,7 @@ from annotator.core.model import Dataset
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas.items import InstanceItem, MarkItem
 from annotator.gui.canvas.overlay import Levers
-from annotator.gui.canvas.view import NOTCH, Canvas
+from annotator.gui.canvas.view import NOTCH, WHEEL_NOTCH, Canvas
 from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels, with_next_image
 
 REPEATS = 15
@@ -132,6 +134,8 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
         "zoom_in_exact": float("nan"),
         "shown_next": float("nan"),
         "notch_exact": float("nan"),
+        "wheel_fit": float("nan"),
+        "wheel_in": float("nan"),
         "shown_back": float("nan"),
         "edit": float("nan"),
     }
@@ -151,6 +155,15 @@ def exact_after(app: QApplication, canvas: Canvas, zoom) -> float:
     wait_for(app, canvas.overlay.shows_view)
     canvas.viewport().repaint()
     return ms(started)
+
+
+def wheel_notch(canvas: Canvas, point: QPointF) -> None:
+    """One notch of a mouse wheel over `point`, as the window system sends it (a zoom gesture: the
+    canvas shows the last frame stretched until the wheel settles, unless the notch's tile is ready)."""
+    QApplication.sendEvent(canvas.viewport(), QWheelEvent(
+        point, QPointF(canvas.viewport().mapToGlobal(point.toPoint())), QPoint(), QPoint(0, WHEEL_NOTCH),
+        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    ))  # fmt: skip
 
 
 def measure_canvas(
@@ -205,8 +218,15 @@ def measure_canvas(
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.working_ahead)
     wheel = QPointF(VIEW[0] * 0.3, VIEW[1] * 0.6)
-    notch_exact = exact_after(app, canvas, lambda: canvas.zoom_by(NOTCH, wheel))  # a wheel notch, or +
+    notch_exact = exact_after(app, canvas, lambda: canvas.zoom_by(NOTCH, wheel))  # the + key
     wait_for(app, lambda: not canvas.overlay.building)
+    canvas.fit()
+    wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.working_ahead)
+    wheel_exact = []  # the wheel itself, a notch at a time, each after a pause (from fit: in, in, in)
+    for _ in range(3):
+        wheel_exact.append(exact_after(app, canvas, lambda: wheel_notch(canvas, wheel)))
+        wait_for(app, lambda: not canvas.in_gesture and not canvas.overlay.building)
+        wait_for(app, lambda: not canvas.overlay.working_ahead)
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building)
     edits = []
@@ -248,6 +268,8 @@ def measure_canvas(
         "zoom_back": zoom_back,
         "zoom_in_exact": zoom_in_exact,
         "notch_exact": notch_exact,
+        "wheel_fit": wheel_exact[0],
+        "wheel_in": max(wheel_exact[1:]),
         "edit": statistics.median(edits),
     }
 
@@ -291,7 +313,9 @@ def main() -> int:
         ("zoom_exact", "exact overlay after zoom step"),
         ("zoom_back", "and after the step back out"),
         ("zoom_in_exact", "exact overlay after zoom step at 1:1"),
-        ("notch_exact", "exact overlay after a wheel notch at fit"),
+        ("notch_exact", "exact overlay after + at fit"),
+        ("wheel_fit", "... after a wheel notch at fit"),
+        ("wheel_in", "... after the next notches, paused (worst)"),
         ("edit", "one instance changed + repaint"),
         ("rss", "peak RSS (MB)"),
     ]

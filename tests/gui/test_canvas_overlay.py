@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from canvas_helpers import IMAGE_RGB, blend, image_levels, sample_dataset, square, viewport_pixel
 from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Category, Dataset, Image, Instance, Source
@@ -20,7 +22,7 @@ from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas import prefetch as prefetch_module
 from annotator.gui.canvas.compose import Dash, TileSpec, build_tile, dash_segments, make_layer
-from annotator.gui.canvas.view import NOTCH, WHEEL_NOTCH, WHEEL_STEP, Canvas
+from annotator.gui.canvas.view import GESTURE_SETTLE_MS, NOTCH, WHEEL_NOTCH, WHEEL_STEP, Canvas
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.editor import Editor
 
@@ -361,11 +363,13 @@ def test_closing_the_document_while_the_next_images_overlay_is_made_ahead_drops_
     assert view.overlay.tile is None
 
 
-def _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch):
+def _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch, *, pixels: bool = False):
     """The sample image at fit, its tile and the next notch's made; then every tile build is recorded."""
     view = make_canvas()
     view.session.open(BareDocument(sample_dataset()))
     view.session.show_image(1)
+    if pixels:
+        view.set_pixels(1, image_levels())
     qtbot.waitUntil(lambda: not view.overlay.building and not view.overlay.working_ahead, timeout=10000)
     builds = []
     real = canvas_overlay.build_tile
@@ -387,6 +391,48 @@ def test_the_tile_one_wheel_notch_in_is_made_ahead_and_shown_at_once(
     qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
     assert overlay.shows_view() and len(builds) == notches - 1
     tile = overlay.tile
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+
+
+def _wheel_notch(view: Canvas, point: QPoint) -> None:
+    """One notch of a mouse wheel over `point` of the viewport, as the window system sends it."""
+    QApplication.sendEvent(view.viewport(), QWheelEvent(
+        QPointF(point), QPointF(view.viewport().mapToGlobal(point)), QPoint(), QPoint(0, WHEEL_NOTCH),
+        Qt.MouseButton.NoButton, NO_KEY, Qt.ScrollPhase.NoScrollPhase, False,
+    ))  # fmt: skip
+
+
+def test_each_wheel_notch_after_a_pause_shows_the_tile_made_ahead_for_it_at_once(
+    make_canvas, qtbot, monkeypatch
+):
+    """While idle the canvas composites what the view shows at the zoom one notch in: at fit the whole
+    image, zoomed in the view's part of it. Each notch of the wheel, anchored anywhere, then shows the
+    exact picture at once, as a fresh build draws it, without waiting for the wheel to settle."""
+    view, builds = _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch, pixels=True)
+    overlay = view.overlay
+    for point in (QPoint(300, 40), QPoint(20, 280), QPoint(390, 290), QPoint(200, 150)):
+        _wheel_notch(view, point)
+        assert not view.in_gesture and overlay.shows_view() and builds == []
+        tile = overlay.tile
+        assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+        qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
+        qtbot.wait(GESTURE_SETTLE_MS)
+        assert builds == []
+    whole = (0, 0, math.ceil(200 * tile.scale), math.ceil(150 * tile.scale))
+    assert tile.area != whole  # the last notches showed a part of the image
+
+
+def test_a_wheel_notch_right_after_another_waits_for_the_wheel_to_settle(make_canvas, qtbot, monkeypatch):
+    """The second of two quick notches finds no tile made for it: the last frame is shown stretched
+    until the wheel settles, then one build draws the exact picture."""
+    view, builds = _settled_canvas_counting_builds(make_canvas, qtbot, monkeypatch, pixels=True)
+    overlay = view.overlay
+    _wheel_notch(view, QPoint(300, 40))
+    _wheel_notch(view, QPoint(300, 40))
+    assert view.in_gesture and builds == []
+    qtbot.waitUntil(lambda: not view.in_gesture and not overlay.building, timeout=10000)
+    tile = overlay.tile
+    assert len(builds) == 1 and overlay.shows_view()
     assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
 
 

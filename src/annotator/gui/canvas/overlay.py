@@ -476,14 +476,7 @@ class InstanceOverlay(QObject):
     def _covers(self, tile_area: Rect, scale: float) -> bool:
         if scale != self.view.scale_factor:
             return False
-        seen = self.view.visible_scene_rect()
-        width, height = self._image_size
-        view = (
-            math.floor(max(seen.left(), 0) * scale),
-            math.floor(max(seen.top(), 0) * scale),
-            math.ceil(min(seen.right(), width) * scale),
-            math.ceil(min(seen.bottom(), height) * scale),
-        )
+        view = self._view_area(scale)
         inside = intersect(view, tile_area)
         return view[0] >= view[2] or view[1] >= view[3] or inside == view
 
@@ -498,17 +491,7 @@ class InstanceOverlay(QObject):
             self._install(None, None)
             return
         spec = self.spec(area, self.view.scale_factor)
-        kept = self._kept_for_return(spec.scale)
-        ahead, self._ahead = self._ahead, None
-        if ahead is None or not same_picture(spec, ahead[0]):
-            ahead = self.zoom_ahead.take(partial(_shows_within, spec))
-        if ahead is None and self._replaced is not None and _shows_within(spec, self._replaced[0]):
-            ahead = self._replaced  # the step back to the zoom a step left
-        if kept is not None:
-            self._replaced = kept
-        if ahead is not None:
-            self._pending = None
-            self._install(ahead[0], (ahead[1], None))
+        if self._show_ready(spec):
             return
         if wait or work_estimate(spec) <= SYNC_WORK_PX:
             self._pending = None
@@ -526,6 +509,60 @@ class InstanceOverlay(QObject):
         # the GIL) with that frame.
         generation = self._generation
         QTimer.singleShot(0, self, lambda: generation == self._pending and build())
+
+    def show_ready(self) -> bool:
+        """Show the exact tile for the view at this zoom if one is at hand (made ahead for this wheel
+        notch, or kept from the zoom just left), and say so: the wheel's zoom then needs no settling."""
+        area = self.wanted_area() if self.layers else None
+        if area is None:
+            return False
+        spec = self.spec(area, self.view.scale_factor)
+        if self._ready_tile(spec, take=False) is None:
+            return False
+        self._generation += 1
+        self.strips.cancel()
+        return self._show_ready(spec)
+
+    def _show_ready(self, spec: TileSpec) -> bool:
+        """Install a tile at hand that shows `spec`'s picture over the view, keeping the tile it replaces
+        for the step back; whether there was one."""
+        kept = self._kept_for_return(spec.scale)
+        ready = self._ready_tile(spec, take=True)
+        if kept is not None:
+            self._replaced = kept
+        if ready is None:
+            return False
+        self._pending = None
+        self._install(ready[0], (ready[1], None))
+        return True
+
+    def _ready_tile(self, spec: TileSpec, *, take: bool) -> tuple[TileSpec, np.ndarray] | None:
+        """A tile made ahead (for this image's switch, for this notch) or kept from the zoom a step left,
+        if it shows `spec`'s picture over the whole view (a pan past it builds the margin); `take` hands
+        over what was made ahead."""
+        ahead = self._ahead
+        if take:
+            self._ahead = None  # only the first refresh after a switch may use it
+        if ahead is not None and same_picture(spec, ahead[0]):
+            return ahead
+        view = replace(spec, area=self._view_area(spec.scale))
+        made = (self.zoom_ahead.take if take else self.zoom_ahead.peek)(partial(_shows_within, view))
+        if made is not None:
+            return made
+        if self._replaced is not None and _shows_within(view, self._replaced[0]):
+            return self._replaced  # the step back to the zoom a step left
+        return None
+
+    def _view_area(self, scale: float) -> Rect:
+        """The view in global device pixels at `scale`, inside the image."""
+        seen = self.view.visible_scene_rect()
+        width, height = self._image_size
+        return (
+            math.floor(max(seen.left(), 0) * scale),
+            math.floor(max(seen.top(), 0) * scale),
+            math.ceil(min(seen.right(), width) * scale),
+            math.ceil(min(seen.bottom(), height) * scale),
+        )
 
     def _kept_for_return(self, scale: float) -> tuple[TileSpec, np.ndarray] | None:
         """The tile shown, when a zoom step to `scale` replaces it and it is the exact picture of its
@@ -619,14 +656,21 @@ class InstanceOverlay(QObject):
             self.hold_ahead()  # then the next notch's tile
 
     def _start_zoom_ahead(self) -> None:
-        """Composite, while idle, the whole image at the zoom one wheel notch in gives, when that tile is
-        small (near fit): the wheel's first step then shows the exact picture at once."""
+        """Composite, while idle, what the view shows now at the zoom one wheel notch in gives (at fit,
+        the whole image): wherever the pointer anchors that notch, it shows part of it, so the wheel's
+        next step shows the exact picture at once."""
         if not self.levers.zoom_ahead or self.tile is None or not self.layers:
             return
         scale = self.view.notch_scale()
         width, height = self._image_size
-        area = _whole_image(width, height, scale)
-        if scale == self.tile.scale or area[2] * area[3] > ZOOM_AHEAD_PX:
+        x0, y0, x1, y1 = self._view_area(scale)
+        # the notch's scroll moves in whole pixels, so its view may reach a pixel past this one's
+        area = intersect((x0 - 2, y0 - 2, x1 + 2, y1 + 2), _whole_image(width, height, scale))
+        if (
+            area is None
+            or scale <= self.tile.scale
+            or (area[2] - area[0]) * (area[3] - area[1]) > ZOOM_AHEAD_PX
+        ):
             self.zoom_ahead.forget()
             return
         spec = self.spec(area, scale)

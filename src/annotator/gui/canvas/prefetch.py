@@ -154,11 +154,16 @@ class TileAhead(QObject):
         self.resume()
 
     def take(self, wanted: Callable[[TileSpec], bool]) -> tuple[TileSpec, np.ndarray] | None:
+        tile = self.peek(wanted)
+        if tile is not None:
+            self.forget()
+        return tile
+
+    def peek(self, wanted: Callable[[TileSpec], bool]) -> tuple[TileSpec, np.ndarray] | None:
+        """The tile, if made and `wanted`, kept here."""
         if not self._ready or not wanted(self._spec):
             return None
-        tile = (self._spec, self._buffer)
-        self.forget()
-        return tile
+        return (self._spec, self._buffer)
 
     def forget(self) -> None:
         self._token += 1

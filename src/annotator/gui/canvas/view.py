@@ -366,6 +366,10 @@ class Canvas(QGraphicsView):
         if not self.in_gesture:
             self.overlay.labels.layout(scale)
             self.overlay.refresh()
+        elif self.overlay.show_ready():  # this notch's exact picture is at hand: no need to settle first
+            self._gesture_timer.stop()
+            self._snapshot = None
+            self.overlay.labels.layout(scale)
         self.zoom_changed.emit(scale)
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
@@ -424,7 +428,8 @@ class Canvas(QGraphicsView):
     def _end_gesture(self) -> None:
         self._snapshot = None
         self.overlay.labels.layout(self.scale_factor)
-        self.overlay.refresh()
+        if not self.overlay.covers_view():  # else the tile shown (made ahead, kept) is this zoom's
+            self.overlay.refresh()
         self.viewport().update()
 
     @property
