@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 from canvas_helpers import sample_dataset, square
 from PIL import Image as PilImage
-from PySide6.QtCore import QPointF, QSettings, Qt
-from PySide6.QtGui import QImage
+from PySide6.QtCore import QEvent, QObject, QPointF, QSettings, Qt, QTimer
+from PySide6.QtGui import QImage, QRegion
 
-from annotator.core.model import Image, Instance
+from annotator.core.model import Category, Dataset, Image, Instance
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas.compose import build_tile
 from annotator.gui.document import MemoryDocument
 from annotator.gui.main_window import MainWindow
 from annotator.gui.theme import Theme
+from annotator.io.coco import save_coco
 
 
 @pytest.fixture
@@ -150,3 +151,45 @@ def test_the_next_images_overlay_is_ready_when_the_person_steps_to_it(window, qt
     assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
     window.close()
     window.loader.wait()
+
+
+class _PaintedRegion(QObject):
+    """What a widget has repainted since it was installed on it (the union of its paint events)."""
+
+    def __init__(self, widget) -> None:
+        super().__init__()
+        self.region = QRegion()
+        widget.installEventFilter(self)
+
+    def eventFilter(self, _obj, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.region += event.region()
+        return False
+
+
+def test_the_instance_list_repaints_its_rows_after_a_switch_with_an_instance_selected(
+    window, qtbot, tmp_path
+):
+    """Seen in a real window: with an instance selected, showing another image left the last image's
+    rows on screen (Qt repainted only the row that had been current); clicking a stale row chose an
+    instance of the new image."""
+    dataset = Dataset()
+    dataset.put_categories([Category(1, "road")])
+    dataset.put_images([Image(1, "a.png", 200, 150), Image(2, "b.png", 200, 150)])
+    dataset.put_instances([Instance(1 + i, 1, 1, square(5 * i, 5, 5 * i + 4, 9), z=i) for i in range(3)])
+    dataset.put_instances([Instance(10 + i, 2, 1, square(5 * i, 5, 5 * i + 4, 9), z=i) for i in range(6)])
+    for name in ("a.png", "b.png"):
+        PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / name)
+    save_coco(dataset, tmp_path / "labels.json")
+    assert window.open_path(tmp_path / "labels.json")
+    window.show_image(2)
+    tree = window.instances_dock.tree
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 6)
+    window.session.select(12)
+    qtbot.wait(200)
+    painted = _PaintedRegion(tree.viewport())
+    QTimer.singleShot(0, lambda: window.show_image(1))  # as a key press or a click in a dock does it
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 3)
+    rows = tree.viewport().rect()
+    rows.setHeight(6 * tree.sizeHintForRow(0))
+    qtbot.waitUntil(lambda: QRegion(rows).subtracted(painted.region).isEmpty(), timeout=2000)

@@ -24,6 +24,7 @@ from annotator.core.classes import ordered
 from annotator.core.model import Dataset
 from annotator.core.session import Session
 from annotator.gui.canvas.items import instance_color
+from annotator.gui.lists.repaint import repaint_rows
 from annotator.gui.lists.swatch import swatch
 
 _ID = Qt.ItemDataRole.UserRole
@@ -128,6 +129,7 @@ class ClassListDock(QDockWidget):
             if category.id == selected:
                 self.list.setCurrentItem(row)
         self._filling = False
+        repaint_rows(self.list)
         self._apply_filter()
         self._enable_buttons()
 

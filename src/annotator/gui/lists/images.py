@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
 from annotator.core.rules import unreadable_reason
 from annotator.core.session import Session, SessionChange, SessionEvent
+from annotator.gui.lists.repaint import repaint_rows
 
 _IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP", "Next")
 AP_COLUMN = 3  # per-image mask AP when comparing with ground truth (hidden otherwise)
@@ -247,6 +248,7 @@ class ImageListDock(QDockWidget):
         if index.isValid() and index != self.view.currentIndex():
             self.view.setCurrentIndex(index)
             self.view.scrollTo(index)
+            repaint_rows(self.view)
 
     def neighbour(self, image_id: int | None, step: int) -> int | None:
         """The image `step` rows away in the list as shown (filtered), or None past either end."""

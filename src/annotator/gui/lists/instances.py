@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
 
 from annotator.core.session import Session, SessionChange, SessionEvent
 from annotator.gui.canvas.items import instance_color
+from annotator.gui.lists.repaint import repaint_rows
 from annotator.gui.lists.swatch import swatch
 
 
@@ -66,6 +67,7 @@ class InstanceListDock(QDockWidget):
         self.setWindowTitle(f"Instances ({len(instances)})")
         self._filling = False
         self.select(self.session.selected_id)
+        repaint_rows(self.tree)
 
     def select(self, instance_id: int | None) -> None:
         row = self._rows.get(instance_id)

@@ -26,6 +26,7 @@ from annotator.core.checks import CheckKind, CheckOptions, CheckReport, Finding,
 from annotator.core.edits import Edit
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.lists.repaint import repaint_rows
 from annotator.gui.review.navigate import go_to
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 
@@ -142,6 +143,7 @@ class ChecksDock(QDockWidget):
                 group.setExpanded(True)
                 _count_in_title(group)
         self._filling = False
+        repaint_rows(self.tree)
         self._show_state()
         self._update_fix()
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from annotator.core.audit import AuditReport, Evidence, FlagKind, LabelFlag, audit, fix_edit, own_predictions
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.lists.repaint import repaint_rows
 from annotator.gui.review.navigate import ModelOutline, go_to
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 from annotator.io.dismissed import dismiss, dismissed_keys
@@ -245,6 +246,7 @@ class SuspiciousLabelsDock(QDockWidget):
             self.tree.addTopLevelItem(item)
             self.flags[flag.key] = flag
         self._filling = False
+        repaint_rows(self.tree)
         self._show_state()
         self._update_buttons()
 
@@ -358,6 +360,7 @@ class SuspiciousLabelsDock(QDockWidget):
         following = self.tree.topLevelItem(min(row, self.tree.topLevelItemCount() - 1))
         self.tree.setCurrentItem(following)
         self._filling = False
+        repaint_rows(self.tree)
         if following is not None:
             self._go(following)
         self._update_buttons()
