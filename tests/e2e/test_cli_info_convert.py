@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -162,3 +163,26 @@ def test_info_and_convert_read_a_project_file(tmp_path: Path) -> None:
     converted = _run("convert", tmp_path / "tiny.annotator", "--to", "coco", "--out", tmp_path / "o.json")
     assert converted.returncode == 0, converted.stderr
     assert len(_coco(tmp_path / "o.json").anns) == 63
+
+
+def test_a_file_opened_in_the_window_is_read_as_it_is_and_the_note_says_where_the_edits_are(
+    tmp_path: Path,
+) -> None:
+    """The window keeps its edits in a project beside the file it opened; `info` on the file reads the
+    file (its instance count unchanged by an edit in the project) and says where the edits are."""
+    from annotator.io.project import open_project
+
+    folder = tmp_path / "isat"
+    shutil.copytree(COCO_TINY.parent, folder)
+    data = folder / COCO_TINY.name
+    before = _run("info", data)
+    assert before.returncode == 0 and "note:" not in before.stderr
+    project = open_project(data)  # as the window opens it
+    doomed = next(iter(project.dataset.instances))
+    project.dataset.drop_instances([doomed])
+    project.close()
+    after = _run("info", data)
+    assert after.returncode == 0 and "instances: 63 " in after.stdout
+    assert "note:" in after.stderr and str(data.with_suffix(".annotator")) in after.stderr
+    edited = _run("info", data.with_suffix(".annotator"))
+    assert "instances: 62 " in edited.stdout and "note:" not in edited.stderr

@@ -166,6 +166,13 @@ def test_audit_writes_flags_worst_first(coco, tmp_path) -> None:
         "similar labels",
     }
 
+    # a threshold none of the predictions reaches: no model flag, and a note on what to change
+    strict = tmp_path / "strict.json"
+    result = _run("audit", coco, predictions, "--out", strict, "--no-images", "--min-score", "1")
+    assert result.returncode == 0, result.stderr
+    assert "model" not in {e for f in orjson.loads(strict.read_bytes())["flags"] for e in f["evidence"]}
+    assert "note: no prediction scores 1.00 or more" in result.stderr and "--min-score" in result.stderr
+
 
 @pytest.mark.parametrize(
     ("command", "words"),

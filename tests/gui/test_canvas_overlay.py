@@ -167,6 +167,23 @@ def test_labels_of_overlapping_instances_do_not_collide(make_canvas):
     assert any(label.anchor.x() == 150 for label, _ in labels._placed)
 
 
+def test_the_label_of_an_instance_at_the_images_top_edge_goes_inside_its_box(make_canvas):
+    """Above the box it would lie outside the image, cut off at fit (seen in a real window)."""
+    dataset = Dataset()
+    dataset.put_images([Image(1, "a.png", 200, 150)])
+    dataset.put_categories([Category(1, "thing")])
+    dataset.put_instances(
+        [Instance(1, 1, 1, square(20, 0, 120, 60)), Instance(2, 1, 1, square(130, 50, 190, 90))]
+    )
+    view = make_canvas(labels=True)
+    view.session.open(BareDocument(dataset))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels())
+    placed = {label.anchor.y(): rect for label, rect in view.overlay.labels._placed}
+    assert placed[0].top() == 0  # inside, below the box's top edge
+    assert placed[50].bottom() == 0  # room above: above, as before
+
+
 def test_dashes_follow_each_ring():
     ring = np.array([[0.0, 0.0], [30.0, 0.0], [30.0, 30.0], [0.0, 30.0]])
     segments = dash_segments([ring], 8.0, 4.0)

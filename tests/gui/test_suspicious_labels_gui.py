@@ -308,3 +308,23 @@ def test_a_running_audit_counts_the_images_it_has_read(window, project, qtbot, m
         go_on.set()
     assert f"{total} images audited" in dock.state_label.text()
     assert not dock.progress_timer.isActive()
+
+
+def test_a_threshold_no_prediction_reaches_flags_nothing_and_the_dock_says_what_to_change(
+    window, project, qtbot
+):
+    """The predictions of a weak model all score under the threshold: the queue holds no model flag
+    (not every label as "possibly spurious") and the dock says why; lowering the threshold brings
+    them back."""
+    dock = window.assisted.suspicious
+    dock.show()
+    best = max(i.score for i in window.document.dataset.instances.values() if i.score is not None)
+    dock.min_score.setValue(min(1.0, best + 0.01))
+    run_and_wait(qtbot, dock.job, dock.min_score.editingFinished.emit)
+    assert not [f for f in dock.flags.values() if Evidence.MODEL in f.evidence]
+    assert f"No prediction scores {dock.min_score.value():.2f} or more" in dock.state_label.text()
+    assert ".." not in dock.state_label.text()
+    dock.min_score.setValue(0.5)
+    run_and_wait(qtbot, dock.job, dock.min_score.editingFinished.emit)
+    assert {f.kind for f in dock.flags.values()} == set(FlagKind)
+    assert "No prediction" not in dock.state_label.text()

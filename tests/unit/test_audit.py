@@ -90,6 +90,22 @@ def test_each_kind_of_suspicion_worst_first() -> None:
     assert [f.key for f in audit(_labels(), _predictions()).flags] == [f.key for f in report.flags]
     assert report.flags[2].key == "street/a.png|possibly spurious|4"
     assert len(report.without([report.flags[0].key]).flags) == 3
+    assert "labelled car, the model says bike" in report.flags[1].message  # names, as in the window
+    assert "the model finds bike (score 0.95)" in report.flags[0].message
+    assert report.weak_predictions() is None
+
+
+def test_a_model_whose_predictions_all_score_under_the_threshold_flags_nothing_and_says_why() -> None:
+    """A weak model (a round trained for minutes) scores everything low: with none of its predictions
+    used, every label would have looked unsupported. It is no witness: no model flag, and the report
+    says what to change."""
+    weak = {1: tuple(p.with_changes(source=Source.from_model("m", 0.2)) for p in _predictions()[1])}
+    report = audit(_labels(), weak)
+    assert [f for f in report.flags if Evidence.MODEL in f.evidence] == []
+    assert (report.labels, report.predictions, report.below_min_score) == (4, 0, 6)
+    assert "no prediction scores 0.50 or more (the best 0.20, 6 below)" in report.weak_predictions()
+    lowered = audit(_labels(), weak, AuditOptions(min_score=0.1))
+    assert lowered.weak_predictions() is None and lowered.flags
 
 
 def test_take_the_models_version_is_one_reversible_edit() -> None:

@@ -41,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from annotator.cli.main import UsageError
+    from annotator.cli.project_note import note_window_edits
     from annotator.core.audit import AuditOptions, audit, own_predictions
     from annotator.io.dataset_files import InputFormat, load_dataset_file
     from annotator.io.image_pixels import ImagePixels
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.min_score <= 1:
         raise UsageError("--min-score must be between 0 and 1")
     loaded = load_dataset_file(args.data, images_root=args.images)
+    note_window_edits("audit", args.data)
     dataset = loaded.dataset
     check_dataset_output(args.out, loaded, [args.images, loaded.root, loaded.path.parent], also=[args.pred])
     if args.pred is None:
@@ -78,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{kind} {n}" for kind, n in counts.items()) or "nothing suspicious"
     print(f"audited {report.images} images ({report.labels} labels, {report.predictions} predictions): "
           f"{summary}; wrote {args.out}")  # fmt: skip
+    weak = report.weak_predictions()
+    if weak is not None:
+        print(f"annotator audit: note: {weak} (--min-score)", file=sys.stderr)
     return 0
 
 

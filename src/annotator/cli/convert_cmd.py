@@ -31,12 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from annotator.cli.main import UsageError
+    from annotator.cli.project_note import note_window_edits
     from annotator.io.dataset_files import load_dataset_file
     from annotator.io.export_files import refuse_linked_folder
 
     if args.rle and args.to != "coco":
         raise UsageError("--rle applies to --to coco only")
     loaded = load_dataset_file(args.input, images_root=args.images)
+    note_window_edits("convert", args.input)
     out = Path(args.out)
     images_root = Path(args.images) if args.images else loaded.root
     try:

@@ -63,10 +63,12 @@ def summarise(dataset: Dataset) -> Summary:
 
 
 def run(args: argparse.Namespace) -> int:
+    from annotator.cli.project_note import note_window_edits
     from annotator.io.dataset_files import load_dataset_file
     from annotator.io.output_target import check_dataset_output
 
     loaded = load_dataset_file(args.file, images_root=args.images)
+    note_window_edits("info", args.file)
     if args.csv:
         check_dataset_output(args.csv, loaded, [args.images, loaded.root, loaded.path.parent])
     summary = summarise(loaded.dataset)

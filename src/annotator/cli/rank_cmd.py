@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from annotator.cli.main import UsageError
+    from annotator.cli.project_note import note_window_edits
     from annotator.core.ranking import RankOptions, dataset_uncertainty, rank_images
     from annotator.core.rules import labelled_image_ids
     from annotator.io.atomic import write_bytes_atomic
@@ -50,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.score_thr <= 1:
         raise UsageError("--score-thr must be between 0 and 1")
     loaded = load_dataset_file(args.data, images_root=args.images)
+    note_window_edits("rank", args.data)
     dataset = loaded.dataset
     roots = [args.images, loaded.root, loaded.path.parent]
     check_dataset_output(args.out, loaded, roots, also=[args.embeddings])

@@ -75,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = list(data.rglob("*.json")) if data.is_dir() else [data]
     for written in (config.out, config.val_predictions_path):
         check_output(written, inputs=inputs)
+    from annotator.cli.project_note import note_window_edits
+
+    note_window_edits("train", data)
     from annotator.inference.openmp import prefer_sleeping_threads
 
     prefer_sleeping_threads()  # before torch loads

@@ -107,6 +107,20 @@ class AuditReport:
     labels: int
     predictions: int
     unread: tuple[int, ...] = ()  # image ids whose pixels could not be read: not checked against them
+    below_min_score: int = 0  # predictions on the audited images left out for scoring under min_score
+    best_score: float | None = None  # the highest of all predictions' scores on the audited images
+    min_score: float = 0.5  # the options' threshold the report was made with
+
+    def weak_predictions(self) -> str | None:
+        """Why the model flagged nothing, when none of its predictions reached the score threshold: a
+        model that finds nothing is no witness, so no label is called unsupported."""
+        if self.predictions or not self.below_min_score:
+            return None
+        return (
+            f"no prediction scores {self.min_score:.2f} or more (the best {self.best_score:.2f}, "
+            f"{self.below_min_score} below): the model flagged nothing; lower the score threshold "
+            "or train the model longer"
+        )
 
     def without(self, dismissed: Iterable[str]) -> AuditReport:
         """The report less the flags whose keys were dismissed."""
@@ -144,14 +158,26 @@ def audit(
         preds = [p for p in given if _score(p) >= options.min_score and _area(p, image) > 0]
         items.append((image, own, preds))
     labels, used = sum(len(i[1]) for i in items), sum(len(i[2]) for i in items)
-    model = audit_images(items, options)
+    scores = [_score(p) for image, _, _ in items for p in predictions.get(image.id, ())]
+    # with no prediction to go by, every label would look unsupported: the model is no witness then
+    name = _class_names(dataset)
+    model = audit_images(items, options, name) if used else ModelFindings([], frozenset())
     unread: list[int] = []
-    edges, classes = _label_flags(items, pixels, options, unread, progress)
+    edges, classes = _label_flags(items, pixels, options, unread, name, progress)
     # the model saw the pixels: where it names a label's class, shapes and colours alike do not outvote it
     classes = [flag for flag in classes if flag.instance_id not in model.confirmed]
     flags = _merged(*(_weighed(found, labels, options) for found in (model.flags, edges, classes)))
     flags.sort(key=lambda f: (-f.suspicion, f.image_id, f.key))
-    return AuditReport(tuple(flags), len(items), labels, used, tuple(unread))
+    return AuditReport(
+        tuple(flags),
+        len(items),
+        labels,
+        used,
+        tuple(unread),
+        below_min_score=sum(score < options.min_score for score in scores),
+        best_score=max(scores, default=None),
+        min_score=options.min_score,
+    )
 
 
 class ModelFindings(NamedTuple):
@@ -165,6 +191,7 @@ class ModelFindings(NamedTuple):
 def audit_images(
     items: Sequence[tuple[Image, Sequence[Instance], Sequence[Instance]]],
     options: AuditOptions,
+    name: Callable[[int], str] = lambda category_id: f"class {category_id}",
 ) -> ModelFindings:
     """The model's findings on these images; each item is (image, its labels, its scored predictions).
 
@@ -176,7 +203,9 @@ def audit_images(
     confirmed: set[int] = set()
     leftovers = []
     for image, _, _, pairs, unmatched, unsupported in _matched(items, options.match_iou):
-        flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
+        flags += [
+            f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options, name)) is not None
+        ]
         confirmed.update(g.id for p, g, _ in pairs if p.category_id == g.category_id)
         # an unmatched prediction that fits some label as well as a good outline would is a second
         # detection of it; one overlapping less may be a neighbour nobody labelled
@@ -184,8 +213,10 @@ def audit_images(
         leftovers.append((image, [g for g, _ in unsupported], kept))
     near = min(options.near_iou, options.match_iou)
     for image, _, _, pairs, unmatched, unsupported in _matched(leftovers, near):
-        flags += [f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options)) is not None]
-        flags += [_missing_flag(image, p, best) for p, best in unmatched]
+        flags += [
+            f for p, g, iou in pairs if (f := _matched_flag(image, p, g, iou, options, name)) is not None
+        ]
+        flags += [_missing_flag(image, p, best, name) for p, best in unmatched]
         for label, best in unsupported:
             message = f"no prediction supports it (best mask IoU {best:.2f})"
             suspicion = SPURIOUS_WEIGHT * (1 - best)
@@ -266,7 +297,7 @@ def _evidence(flag: LabelFlag) -> tuple[FlagKind, Evidence]:
 
 
 def _label_flags(
-    items, pixels: Pixels | None, options: AuditOptions, unread: list[int], progress=None
+    items, pixels: Pixels | None, options: AuditOptions, unread: list[int], name, progress=None
 ) -> tuple[list, list]:
     """What the labels themselves and the pictures say, each image read once: labels whose outlines lie
     off the image's edges (with `pixels`), and labels whose most similar labels mostly carry another
@@ -300,8 +331,8 @@ def _label_flags(
     for vote in odd_ones_out(features, [label.category_id for _, label in rows]):
         image, label = rows[vote.index]
         message = (
-            f"{vote.proposed_share:.0%} of the {NEIGHBOURS} labels most like it are class {vote.proposed}, "
-            f"{vote.own_share:.0%} class {label.category_id}"
+            f"{vote.proposed_share:.0%} of the {NEIGHBOURS} labels most like it are {name(vote.proposed)}, "
+            f"{vote.own_share:.0%} {name(label.category_id)}"
         )
         renamed = label.with_changes(category_id=vote.proposed)
         suspicion = vote.proposed_share - vote.own_share
@@ -342,12 +373,11 @@ def _edge_flag(image: Image, label: Instance, crop, loaded: np.ndarray, options)
     return _flag(image, FlagKind.OUTLINE, fit.gain, label, fixed, iou, message, Evidence.EDGES)
 
 
-def _matched_flag(image, prediction, label, iou, options) -> LabelFlag | None:
+def _matched_flag(image, prediction, label, iou, options, name) -> LabelFlag | None:
     score = _score(prediction)
     if prediction.category_id != label.category_id:
-        message = (
-            f"labelled class {label.category_id}, the model says {prediction.category_id} (IoU {iou:.2f})"
-        )
+        labelled, said = name(label.category_id), name(prediction.category_id)
+        message = f"labelled {labelled}, the model says {said} (IoU {iou:.2f})"
         return _flag(image, FlagKind.CLASS_SWAP, score * iou, label, prediction, iou, message)
     if iou < options.outline_iou:
         floor = min(options.near_iou, options.match_iou)
@@ -357,9 +387,9 @@ def _matched_flag(image, prediction, label, iou, options) -> LabelFlag | None:
     return None
 
 
-def _missing_flag(image: Image, prediction: Instance, best: float) -> LabelFlag:
+def _missing_flag(image: Image, prediction: Instance, best: float, name) -> LabelFlag:
     score = _score(prediction)
-    message = f"the model finds class {prediction.category_id} (score {score:.2f}) where nothing is labelled"
+    message = f"the model finds {name(prediction.category_id)} (score {score:.2f}) where nothing is labelled"
     return _flag(image, FlagKind.MISSING, score * (1 - best), None, prediction, best, message)
 
 
@@ -400,6 +430,16 @@ def _iou_matrix(predictions, labels, height: int, width: int) -> np.ndarray:
 
 def _area(instance: Instance, image: Image) -> int:
     return int(mask_utils.area(instance.geometry.to_rle(image.height, image.width).as_coco()))
+
+
+def _class_names(dataset: Dataset) -> Callable[[int], str]:
+    """A class's name for the flags' messages ("class 7" for an id the dataset does not name)."""
+
+    def name(category_id: int) -> str:
+        category = dataset.categories.get(category_id)
+        return category.name if category is not None else f"class {category_id}"
+
+    return name
 
 
 def _score(instance: Instance) -> float:

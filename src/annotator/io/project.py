@@ -30,7 +30,14 @@ from annotator.io.project_source import set_aside, source_changed, source_finger
 from annotator.io.store import ProjectStore
 from annotator.io.values import clean_text, is_valid_text
 
-__all__ = ["FOLDER_PROJECT_NAME", "PROJECT_SUFFIX", "Project", "guess_images_root", "open_project"]
+__all__ = [
+    "FOLDER_PROJECT_NAME",
+    "PROJECT_SUFFIX",
+    "Project",
+    "guess_images_root",
+    "open_project",
+    "project_made_from",
+]
 
 PROJECT_SUFFIX = ".annotator"
 FOLDER_PROJECT_NAME = "project" + PROJECT_SUFFIX
@@ -339,11 +346,29 @@ def _project_path_for(folder: Path, preferred: Path) -> Path:
     """`preferred`, unless its folder is read-only: then a stable place in the user's data folder."""
     if os.path.lexists(preferred) or os.access(folder, os.W_OK):
         return preferred
-    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:16]
-    target = data_home / "annotator" / "projects" / f"{preferred.stem}-{digest}{PROJECT_SUFFIX}"
+    target = _elsewhere(preferred)
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
+
+
+def _elsewhere(preferred: Path) -> Path:
+    """Where the project of a file in a read-only folder lives: the user's data folder."""
+    data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    digest = hashlib.sha256(str(preferred).encode()).hexdigest()[:16]
+    return data_home / "annotator" / "projects" / f"{preferred.stem}-{digest}{PROJECT_SUFFIX}"
+
+
+def project_made_from(json_path: str | Path) -> Path | None:
+    """The project the window keeps for a dataset file it opened (its edits are there, not in the
+    file), if there is one; nothing is created."""
+    json_path = _absolute(Path(json_path).expanduser())
+    for candidate in (
+        json_path.with_suffix(PROJECT_SUFFIX),
+        _elsewhere(json_path.with_suffix(PROJECT_SUFFIX)),
+    ):
+        if candidate.is_file() and not candidate.is_symlink():
+            return candidate
+    return None
 
 
 def _absolute(path: Path) -> Path:

@@ -203,7 +203,8 @@ class Label:
 
 class LabelLayer(QGraphicsItem):
     """Every label in one item, at constant screen size, placed so none overlaps another: front
-    instances first, each just above its box's top-left corner or else just inside it; a label with
+    instances first, each just above its box's top-left corner (when inside the image) or else just
+    inside it; a label with
     no free place is left out (zoom in to see it). Cached in device pixels like the instances were."""
 
     def __init__(self) -> None:
@@ -240,8 +241,11 @@ class LabelLayer(QGraphicsItem):
             if width is None:
                 width = self._widths[label.text] = self._metrics.horizontalAdvance(label.text) + 8
             x, y = label.anchor.x() * scale, label.anchor.y() * scale
+            top = self._bounds.top() * scale
             for dy in (-height, 0.0):
                 x0, y0, x1, y1 = x, y + dy, x + width, y + dy + height
+                if dy and y0 < top:  # above the image it would be cut off at fit: inside the box
+                    continue
                 cells = [
                     (cx, cy)
                     for cx in range(int(x0 // cell), int(x1 // cell) + 1)

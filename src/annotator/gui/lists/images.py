@@ -177,6 +177,7 @@ class ImageListDock(QDockWidget):
         self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # dataset order until asked
         self.view.setSortingEnabled(True)  # a click on a header sorts; next / previous follow
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names differ at the end: keep it shown
         self.view.header().setStretchLastSection(False)
         header = self.view.header()
         header.setSectionResizeMode(0, header.ResizeMode.Stretch)

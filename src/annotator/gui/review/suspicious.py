@@ -20,6 +20,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
+    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -30,7 +31,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.audit import AuditReport, Evidence, FlagKind, LabelFlag, audit, fix_edit, own_predictions
+from annotator.core.audit import (
+    AuditOptions,
+    AuditReport,
+    Evidence,
+    FlagKind,
+    LabelFlag,
+    audit,
+    fix_edit,
+    own_predictions,
+)
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.lists.repaint import repaint_rows
@@ -49,7 +59,10 @@ PROGRESS_MS = 250  # how often a running audit's count of images read is shown
 
 
 def audit_work(
-    path: Path | None, root: Path | None = None, progress: Callable[[int, int], None] | None = None
+    path: Path | None,
+    root: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    options: AuditOptions | None = None,
 ) -> Callable[[Dataset], AuditReport]:
     """The audit of a snapshot against its own predictions (`path` None) or a predictions file; with the
     images' folder `root`, labels are also checked against the pictures (edges, colours), and
@@ -58,7 +71,7 @@ def audit_work(
     def work(snapshot: Dataset) -> AuditReport:
         predictions = own_predictions(snapshot) if path is None else load_predictions(path, snapshot)
         pixels = None if root is None else ImagePixels(root)
-        return audit(snapshot, predictions, pixels=pixels, progress=progress)
+        return audit(snapshot, predictions, options, pixels=pixels, progress=progress)
 
     return work
 
@@ -147,6 +160,12 @@ class SuspiciousLabelsDock(QDockWidget):
             button = QPushButton(text, toolTip=tip)
             button.clicked.connect(slot)
             buttons.addWidget(button)
+        self.min_score = QDoubleSpinBox(
+            decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05, value=AuditOptions().min_score,
+            prefix="Score ≥ ", toolTip="Predictions scoring less are not used: a weak model's are noise",
+        )  # fmt: skip
+        self.min_score.editingFinished.connect(self.run)
+        buttons.insertWidget(1, self.min_score)
         self.state_label = QLabel()
         self.state_label.setWordWrap(True)
         self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
@@ -183,8 +202,12 @@ class SuspiciousLabelsDock(QDockWidget):
         self.run()
 
     def choose_file(self) -> None:
+        start = self.predictions_path or self._project_folder()
         path, _ = QFileDialog.getOpenFileName(
-            self, "Predictions to audit the labels with", "", "COCO JSON (*.json);;All files (*)"
+            self,
+            "Predictions to audit the labels with",
+            str(start or ""),
+            "COCO JSON (*.json);;All files (*)",
         )
         if path:
             self.use_file(Path(path))
@@ -204,7 +227,8 @@ class SuspiciousLabelsDock(QDockWidget):
             if self._run is run:
                 self.images_read = (done, total)
 
-        return audit_work(self.predictions_path, self._root(), on_image_read)
+        options = AuditOptions(min_score=self.min_score.value())
+        return audit_work(self.predictions_path, self._root(), on_image_read, options)
 
     def run(self) -> None:
         self.job.run()
@@ -272,10 +296,14 @@ class SuspiciousLabelsDock(QDockWidget):
                 text += (
                     f"; {count} image{'s' if count > 1 else ''} could not be read, outlines not checked there"
                 )
+            weak = report.weak_predictions()
+            if weak is not None:
+                text += f". {weak[0].upper()}{weak[1:]}"
             if report.images == 0:
-                text = "Nothing to audit: an image needs labels (accepted, edited or drawn) and predictions."
+                text = "Nothing to audit: an image needs labels (accepted, edited or drawn) and predictions"
             if self.job.stale:
-                text += ". Edited since: Run audit to check again."
+                text += ". Edited since: Run audit to check again"
+            text += "."
         self.state_label.setText(text)
         self.setWindowTitle("Suspicious labels" + (" (auditing…)" if self.job.busy else ""))
 
@@ -370,6 +398,10 @@ class SuspiciousLabelsDock(QDockWidget):
     def _on_session(self, change: SessionChange) -> None:
         if change.kind is SessionEvent.DOCUMENT:
             self._follow_document()
+
+    def _project_folder(self) -> Path | None:
+        path = getattr(self.session.document, "path", None)
+        return None if path is None else Path(path).parent
 
     def _root(self) -> Path | None:
         document = self.session.document
