@@ -328,3 +328,18 @@ def test_a_threshold_no_prediction_reaches_flags_nothing_and_the_dock_says_what_
     run_and_wait(qtbot, dock.job, dock.min_score.editingFinished.emit)
     assert {f.kind for f in dock.flags.values()} == set(FlagKind)
     assert "No prediction" not in dock.state_label.text()
+
+
+def test_the_queues_next_image_is_made_ready_while_the_person_looks_at_this_one(window, project, qtbot):
+    """Worked down, a queue goes to images the list's order does not: the image of the row below is
+    the one whose pixels and masks are made ready, not the list's following image."""
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    rows = [dock.tree.topLevelItem(r) for r in range(dock.tree.topLevelItemCount())]
+    images = [dock.flags[item.data(0, KEY_ROLE)].image_id for item in rows]
+    following = {i: window.images_dock.neighbour(i, 1) for i in images}  # what D would make ready
+    here = next(r for r in range(len(rows) - 1) if images[r + 1] not in (images[r], following[images[r]]))
+    click_row(dock.tree, rows[here])
+    assert window.session.image_id == images[here]
+    assert window.canvas.overlay.prefetcher.image_id == images[here + 1]
+    qtbot.waitUntil(lambda: window.loader.has(images[here + 1]), timeout=10000)

@@ -45,6 +45,10 @@ class ImageLoader(QObject):
         elif image_id not in self._pending:
             self._start(image_id, path)
 
+    def has(self, image_id: int) -> bool:
+        """Whether the image's pixels are decoded and at hand (a request shows them at once)."""
+        return image_id in self._cache
+
     def prefetch(self, image_id: int, path: Path) -> None:
         if image_id not in self._cache and image_id not in self._pending:
             self._start(image_id, path)

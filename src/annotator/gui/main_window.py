@@ -316,12 +316,18 @@ class MainWindow(QMainWindow):
             self.loader.request(image_id, document.image_path(image))
         except DatasetError as exc:
             self._image_failed(image_id, str(exc))
-        following = self.images_dock.neighbour(image_id, 1)
-        with contextlib.suppress(DatasetError):
-            if following is not None:
-                self.loader.prefetch(following, document.image_path(dataset.images[following]))
-        self.canvas.prefetch(following)
+        self.prefetch_image(self.images_dock.neighbour(image_id, 1))
         self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
+
+    def prefetch_image(self, image_id: int | None) -> None:
+        """The image likely shown next (the following one, or a review queue's next row): its pixels and
+        masks are made ready while idle, so the switch to it shows the exact picture sooner."""
+        document = self.document
+        if document is None or image_id is None or image_id not in document.dataset.images:
+            return
+        with contextlib.suppress(DatasetError):
+            self.loader.prefetch(image_id, document.image_path(document.dataset.images[image_id]))
+        self.canvas.prefetch(image_id)
 
     def _image_failed(self, image_id: int, message: str) -> None:
         self.canvas.set_failure(image_id, message)

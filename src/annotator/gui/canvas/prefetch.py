@@ -215,6 +215,11 @@ class MaskPrefetcher(QObject):
         self._token = 0
 
     @property
+    def image_id(self) -> int | None:
+        """The image whose masks are made ready (or were)."""
+        return None if self._image is None else self._image.id
+
+    @property
     def pending(self) -> bool:
         """Whether crops or the tile are still to be made (or being made)."""
         return bool(self._queue) or self._running or self._plan is not None or self._tile.pending

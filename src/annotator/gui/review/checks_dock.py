@@ -27,7 +27,7 @@ from annotator.core.edits import Edit
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.lists.repaint import repaint_rows
-from annotator.gui.review.navigate import go_to
+from annotator.gui.review.navigate import go_to, prefetch_below
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 
 COLUMNS = ("Finding", "Image", "Severity", "Problem")
@@ -196,7 +196,12 @@ class ChecksDock(QDockWidget):
         if finding.point is not None:
             x, y = finding.point
             box = (x - POINT_BOX / 2, y - POINT_BOX / 2, POINT_BOX, POINT_BOX)
-        go_to(self.window, finding.image_id, finding.instance_id, box=box)
+        if go_to(self.window, finding.image_id, finding.instance_id, box=box):
+            prefetch_below(self.window, self.tree, item, self._image_of)
+
+    def _image_of(self, item: QTreeWidgetItem) -> int | None:
+        index = item.data(0, INDEX_ROLE)
+        return None if index is None or self.report is None else self.report.findings[index].image_id
 
     # -- fixing -----------------------------------------------------------------------------------
     def _unchanged(self, finding: Finding) -> bool:

@@ -41,6 +41,19 @@ def go_to(window, image_id: int, instance_id: int | None, *, box=None) -> bool:
     return True
 
 
+def prefetch_below(window, tree, item, image_of) -> None:
+    """A queue is worked down: the image of the first row below `item` that names one (`image_of`),
+    if another, is made ready while the person looks at this one."""
+    below = tree.itemBelow(item)
+    while below is not None:
+        image_id = image_of(below)
+        if image_id is not None:
+            if image_id != window.session.image_id:
+                window.prefetch_image(image_id)
+            return
+        below = tree.itemBelow(below)
+
+
 def centre_on(canvas, box) -> None:
     """Show a box whole: fit the image when the box does not fit the view at this zoom, zoom in on it
     when it is small on screen; then centre it (as Tab centres a prediction)."""

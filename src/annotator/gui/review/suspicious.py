@@ -44,7 +44,7 @@ from annotator.core.audit import (
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.lists.repaint import repaint_rows
-from annotator.gui.review.navigate import ModelOutline, go_to
+from annotator.gui.review.navigate import ModelOutline, go_to, prefetch_below
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 from annotator.io.dismissed import dismiss, dismissed_keys
 from annotator.io.errors import DatasetError
@@ -336,6 +336,11 @@ class SuspiciousLabelsDock(QDockWidget):
             selected is not None and selected.geometry is prediction.geometry
         )
         self.outline.show(flag.image_id, None if shown_already else prediction.geometry)
+        prefetch_below(self.window, self.tree, item, self._image_of)
+
+    def _image_of(self, item: QTreeWidgetItem) -> int | None:
+        flag = self.flags.get(item.data(0, KEY_ROLE))
+        return None if flag is None else flag.image_id
 
     def _update_buttons(self) -> None:
         flag = self.current_flag()
