@@ -204,8 +204,8 @@ class Label:
 class LabelLayer(QGraphicsItem):
     """Every label in one item, at constant screen size, placed so none overlaps another: front
     instances first, each just above its box's top-left corner (when inside the image) or else just
-    inside it; a label with
-    no free place is left out (zoom in to see it). Cached in device pixels like the instances were."""
+    inside it; a label with no free place is left out (zoom in to see it). Cached in device pixels like
+    the instances were."""
 
     def __init__(self) -> None:
         super().__init__()
