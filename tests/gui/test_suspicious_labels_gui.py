@@ -343,3 +343,22 @@ def test_the_queues_next_image_is_made_ready_while_the_person_looks_at_this_one(
     assert window.session.image_id == images[here]
     assert window.canvas.overlay.prefetcher.image_id == images[here + 1]
     qtbot.waitUntil(lambda: window.loader.has(images[here + 1]), timeout=10000)
+
+
+def test_the_predictions_file_and_threshold_come_back_with_the_project(window, tmp_path, testdata, qtbot):
+    """A reviewer auditing against a model's results file finds it chosen again after reopening, with
+    the threshold they set; a file since removed falls back to the project's own predictions."""
+    path = open_tiny(window, tmp_path, testdata)
+    results = tmp_path / "results.json"
+    results.write_bytes(orjson.dumps(perturbed_results(path, seed=3)))
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, lambda: dock.use_file(results))
+    dock.min_score.setValue(0.35)
+    run_and_wait(qtbot, dock.job, dock.min_score.editingFinished.emit)
+    reopen(window, path)
+    dock = window.assisted.suspicious
+    assert dock.predictions_path == results and "results.json" in dock.source_label.text()
+    assert dock.min_score.value() == pytest.approx(0.35)
+    results.unlink()
+    reopen(window, path)
+    assert dock.predictions_path is None and "unreviewed predictions" in dock.source_label.text()

@@ -12,7 +12,9 @@ after reopening and from `annotator audit`.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,6 +54,8 @@ from annotator.io.image_pixels import ImagePixels
 from annotator.io.predictions import load_predictions
 
 COLUMNS = ("Suspicion", "Kind", "What", "Image")
+PREDICTIONS_KEY = "audit_predictions"  # the project's setting: the predictions file audited ("": its own)
+MIN_SCORE_KEY = "audit_min_score"
 KEY_ROLE = Qt.ItemDataRole.UserRole
 OWN = "the project's unreviewed predictions"
 MAX_ROWS = 5000  # the worst ones; 50,000 rows took about a second to build on the GUI thread
@@ -74,6 +78,25 @@ def audit_work(
         return audit(snapshot, predictions, options, pixels=pixels, progress=progress)
 
     return work
+
+
+def _remembered(store) -> tuple[Path | None, float | None]:
+    """The predictions file (None: the project's own, or a file no longer there) and the threshold the
+    project's audit used last."""
+    if store is None:
+        return None, None
+    try:
+        chosen, threshold = store.meta(PREDICTIONS_KEY), store.meta(MIN_SCORE_KEY)
+    except (DatasetError, sqlite3.Error):
+        return None, None
+    path = Path(chosen) if chosen else None
+    try:
+        score = float(threshold) if threshold else None
+    except ValueError:
+        score = None
+    return (path if path is not None and path.is_file() else None), (
+        score if score is not None and 0.0 <= score <= 1.0 else None
+    )
 
 
 def describe(flag: LabelFlag, dataset: Dataset) -> str:
@@ -164,7 +187,7 @@ class SuspiciousLabelsDock(QDockWidget):
             decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05, value=AuditOptions().min_score,
             prefix="Score ≥ ", toolTip="Predictions scoring less are not used: a weak model's are noise",
         )  # fmt: skip
-        self.min_score.editingFinished.connect(self.run)
+        self.min_score.editingFinished.connect(self._threshold_chosen)
         buttons.insertWidget(1, self.min_score)
         self.state_label = QLabel()
         self.state_label.setWordWrap(True)
@@ -197,8 +220,8 @@ class SuspiciousLabelsDock(QDockWidget):
 
     # -- the predictions and the run --------------------------------------------------------------
     def use_own_predictions(self) -> None:
-        self.predictions_path = None
-        self.source_label.setText(f"Predictions: {OWN}")
+        self._show_source(None)
+        self._remember(PREDICTIONS_KEY, "")
         self.run()
 
     def choose_file(self) -> None:
@@ -213,10 +236,25 @@ class SuspiciousLabelsDock(QDockWidget):
             self.use_file(Path(path))
 
     def use_file(self, path: Path) -> None:
-        self.predictions_path = Path(path)
-        self.source_label.setText(f"Predictions: {self.predictions_path.name}")
-        self.source_label.setToolTip(str(self.predictions_path))
+        self._show_source(Path(path).absolute())
+        self._remember(PREDICTIONS_KEY, str(self.predictions_path))
         self.run()
+
+    def _show_source(self, path: Path | None) -> None:
+        self.predictions_path = path
+        self.source_label.setText(f"Predictions: {OWN if path is None else path.name}")
+        self.source_label.setToolTip("" if path is None else str(path))
+
+    def _threshold_chosen(self) -> None:
+        self._remember(MIN_SCORE_KEY, f"{self.min_score.value():.2f}")
+        self.run()
+
+    def _remember(self, key: str, value: str) -> None:
+        """The audit's predictions and threshold are the project's: they come back when it is reopened."""
+        store = getattr(self.session.document, "store", None)
+        if store is not None:
+            with contextlib.suppress(DatasetError, sqlite3.Error):
+                store.set_meta(key, value)
 
     def _work(self) -> Callable[[Dataset], AuditReport]:
         """A new run's work; only its own progress is shown (an older run may still be finishing)."""
@@ -416,8 +454,9 @@ class SuspiciousLabelsDock(QDockWidget):
     def _follow_document(self) -> None:
         store = getattr(self.session.document, "store", None)
         self.dismissed = set(dismissed_keys(store)) if store is not None else set()
-        self.predictions_path = None  # a file chosen for another project's images
-        self.source_label.setText(f"Predictions: {OWN}")
+        chosen, threshold = _remembered(store)
+        self._show_source(chosen)  # never a file chosen for another project's images
+        self.min_score.setValue(AuditOptions().min_score if threshold is None else threshold)
         self.report, self.snapshot = None, None
         self._fill()
         if self.isVisible() and self.session.dataset is not None:
