@@ -71,8 +71,13 @@ class Tool:
         """The pointer left the canvas: what follows it (the brush's circle) goes."""
 
     def key_press(self, event) -> bool:
+        """Esc cancels the gesture in progress, or else lets go of the selection (in every tool: the
+        shape just drawn stays selected, and the next class key or C would rename it)."""
         if event.key() == Qt.Key.Key_Escape and self.busy:
             self.cancel()
+            return True
+        if event.key() == Qt.Key.Key_Escape and self.editor.selected_ids:
+            self.editor.select(None)
             return True
         return False
 

@@ -204,7 +204,4 @@ class SelectTool(Tool):
                 self.active_vertex = None
                 self.editor.push(shape_edit.delete_vertex(instance, ring, index))
                 return True
-        if event.key() == Qt.Key.Key_Escape and not self.busy and self.editor.selected_ids:
-            self.editor.select(None)
-            return True
         return super().key_press(event)
