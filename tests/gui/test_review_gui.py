@@ -189,3 +189,28 @@ def test_tab_goes_on_to_the_next_image_with_predictions_and_shift_tab_back(windo
         QTest.keyClick(canvas, Qt.Key.Key_Tab, Qt.KeyboardModifier.ShiftModifier)
         back.append((canvas.session.image_id, canvas.session.selected_id))
     assert back == [(1, 11), (1, 10)]  # before c.png's first: a.png's last (b.png has none)
+
+
+def test_ctrl_d_marks_an_image_labelled_by_hand_done_and_undo_takes_it_back(window, dataset, qtbot):
+    """Image 2's prediction judged, a shape drawn by hand on an empty image: Ctrl+D marks it done (the
+    image list shows it), Ctrl+D again or Ctrl+Z takes it back; an image with predictions left to
+    judge is refused with what to do."""
+    canvas = window.canvas
+    QTest.keyClick(canvas, Qt.Key.Key_D, CTRL)
+    assert dataset.images[1].status is ImageStatus.PRELABELED  # 4 predictions to judge first
+    assert "not judged yet" in window.statusBar().currentMessage()
+    assert not window.review.actions["done"].isChecked()
+    dataset.put_images([Image(3, "c.png", 200, 150)])
+    dataset.put_instances([Instance(7, 3, 1, square(10, 10, 50, 50))])
+    window.show_image(3)
+    QTest.keyClick(canvas, Qt.Key.Key_D, CTRL)
+    assert dataset.images[3].status is ImageStatus.DONE
+    qtbot.waitUntil(lambda: window.review.actions["done"].isChecked())
+    model = window.images_dock.model
+    assert model.data(model.index(model.row_of(3), 1)) == "done"
+    QTest.keyClick(canvas, Qt.Key.Key_Z, CTRL)
+    assert dataset.images[3].status is ImageStatus.NEW
+    qtbot.waitUntil(lambda: not window.review.actions["done"].isChecked())
+    QTest.keyClick(canvas, Qt.Key.Key_D, CTRL)
+    QTest.keyClick(canvas, Qt.Key.Key_D, CTRL)
+    assert dataset.images[3].status is ImageStatus.IN_REVIEW  # not done: it has a label

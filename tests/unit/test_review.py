@@ -54,3 +54,35 @@ def test_an_edited_prediction_stays_edited_when_accepted():
     ds = _dataset()
     ds.put_instances([ds.instances[1].with_changes(review=Review.EDITED)])
     assert review.accept(ds, [ds.instances[1]]) is None
+
+
+def test_an_image_labelled_by_hand_is_marked_done_and_back_in_one_reversible_step():
+    ds = _dataset()
+    ds.put_images([Image(3, "c.png", 20, 20)], notify=False)
+    ds.put_instances([Instance(5, 3, 1, TRI)], notify=False)  # drawn by hand: nothing to judge
+    done = review.mark_done(ds, 3, True)
+    done.apply(ds)
+    assert ds.images[3].status is ImageStatus.DONE and review.mark_done(ds, 3, True) is None
+    again = review.mark_done(ds, 3, False)
+    again.apply(ds)
+    assert ds.images[3].status is ImageStatus.IN_REVIEW  # it has a label: being labelled
+    again.revert(ds)
+    done.revert(ds)
+    assert ds.images[3].status is ImageStatus.NEW
+    assert review.mark_done(ds, 2, False) is None  # empty and new already
+    review.mark_done(ds, 2, True).apply(ds)  # nothing on it is a label too: "nothing to label here"
+    assert review.mark_done(ds, 2, False).new[0].status is ImageStatus.NEW
+
+
+def test_an_image_with_predictions_not_judged_is_not_marked_done():
+    ds = _dataset()
+    try:
+        review.mark_done(ds, 1, True)
+    except ValueError as exc:
+        assert "3 predictions on this image not judged yet" in str(exc)
+    else:
+        raise AssertionError("marked done with predictions left unjudged")
+    review.reject(ds, [ds.instances[i] for i in (1, 2, 3)]).apply(ds)
+    assert ds.images[1].status is ImageStatus.DONE  # judged: done already
+    back = review.mark_done(ds, 1, False)
+    assert back.new[0].status is ImageStatus.IN_REVIEW

@@ -2,12 +2,13 @@
 
 Each action is one reversible edit that also moves the image's status along new -> prelabeled ->
 in_review -> done: in review once a person has judged any prediction, done when none is left unjudged.
+An image labelled by hand has no prediction to judge: the person marks it done (`mark_done`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from annotator.core import edits
 from annotator.core.model import Dataset, Image, ImageStatus, Instance, Review
@@ -92,3 +93,25 @@ def _judge(
     if new_images:
         steps.append(edits.ReplaceImages(tuple(old_images), tuple(new_images), text=text))
     return edits.Composite(tuple(steps), text=f"{text} {len(old)} prediction{'s' * (len(old) != 1)}")
+
+
+def mark_done(dataset: Dataset, image_id: int, done: bool) -> edits.ReplaceImages | None:
+    """The person says the image is labelled (`done`) or not yet, as one reversible edit; None when it
+    is so already. Not done, it goes back to where its instances put it: prelabeled while they are all
+    unjudged predictions, in review once anything is drawn or judged, new when it has none. Raises
+    ValueError while predictions on it are unjudged: done means none is left."""
+    image = dataset.images[image_id]
+    instances = dataset.instances_of(image_id)
+    pending = sum(is_unreviewed_prediction(i) for i in instances)
+    if done and pending:
+        raise ValueError(f"{pending} prediction{'s' * (pending != 1)} on this image not judged yet")
+    if done:
+        status = ImageStatus.DONE
+    elif not instances:
+        status = ImageStatus.NEW
+    else:
+        status = ImageStatus.PRELABELED if pending == len(instances) else ImageStatus.IN_REVIEW
+    if status is image.status:
+        return None
+    text = "Mark image done" if done else "Mark image not done"
+    return edits.ReplaceImages((image,), (replace(image, status=status),), text=text)

@@ -4,7 +4,8 @@ Y accepts and X rejects the selected predictions, then the next unreviewed one i
 Shift+Tab step through the image's unreviewed predictions (best score first, only those the slider
 shows), and past the last one on to the next image in the list that has some; Ctrl+Enter accepts every shown prediction on the image, Ctrl+Shift+Enter on every image. Each is
 one `core.review` edit on the undo stack, so it is undoable and the project store saves it. Editing a
-prediction with the tools marks it `edited`, which counts as accepted.
+prediction with the tools marks it `edited`, which counts as accepted. Ctrl+D marks the image done (or
+not done again): how an image labelled by hand gets there.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QSlider
 
 from annotator.core import review
-from annotator.core.model import Change, ChangeKind, Instance
+from annotator.core.model import Change, ChangeKind, ImageStatus, Instance
 from annotator.core.review_tally import ReviewTally
 from annotator.core.rules import is_unreviewed_prediction
 from annotator.core.session import SessionChange, SessionEvent
@@ -68,6 +69,10 @@ class ReviewActions(QObject):
             menu, "accept_dataset", "Accept all above the score on every image…", self.accept_dataset,
             ["Ctrl+Shift+Return", "Ctrl+Shift+Enter"],
         )  # fmt: skip
+        menu.addSeparator()
+        self._add(menu, "done", "Image &done", self.toggle_done, ["Ctrl+D"])
+        self.actions["done"].setCheckable(True)
+        self.actions["done"].setToolTip("This image is labelled (the status filter and statistics count it)")
 
     def _build_toolbar(self) -> None:
         toolbar = self.window.addToolBar("Review")
@@ -127,6 +132,9 @@ class ReviewActions(QObject):
             self._progress_timer.start()  # many events in a row make one refresh
 
     def show_progress(self) -> None:
+        image = self.session.image
+        self.actions["done"].setEnabled(image is not None)
+        self.actions["done"].setChecked(image is not None and image.status is ImageStatus.DONE)
         if self.tally is None:
             self.progress_label.setText("")
             return
@@ -211,6 +219,25 @@ class ReviewActions(QObject):
 
     def reject_selected(self) -> None:
         self._judge(review.reject, "reject")
+
+    def toggle_done(self) -> None:
+        """Mark the image shown done, or not done again (one undoable step)."""
+        image = self.session.image
+        if image is None:
+            return
+        done = image.status is not ImageStatus.DONE
+        try:
+            edit = review.mark_done(self.session.dataset, image.id, done)
+        except ValueError as exc:
+            self.actions["done"].setChecked(False)
+            self.window.statusBar().showMessage(
+                f"Not marked done: {exc} (Y/X judge one, Ctrl+Enter accepts all shown)", 6000
+            )
+            return
+        self.editor.push(edit)
+        self.show_progress()
+        if edit is not None:
+            self.window.statusBar().showMessage(f"{edit.text} (Ctrl+Z undoes it)", 4000)
 
     def accept_image(self) -> None:
         image_id = self.session.image_id
