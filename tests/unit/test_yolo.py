@@ -75,3 +75,16 @@ def test_masks_are_traced_with_holes_filled_and_reported(tmp_path: Path) -> None
     filled[10:15, 10:15] = 1
     assert np.array_equal(to_mask_array(Polygons((ring,)), 30, 40), filled)
     assert '  1: "say \\"hi\\""' in (tmp_path / "data.yaml").read_text()
+
+
+def test_an_instance_in_two_parts_is_two_yolo_objects_and_the_export_says_so(tmp_path: Path) -> None:
+    """YOLO has one polygon per object: a rectangle the eraser cut in two is written as two lines, and
+    the export's notes say so (the status bar's count of instances was one less than the objects)."""
+    dataset = Dataset()
+    dataset.put_images([Image(1, "a.png", 40, 30)])
+    dataset.put_categories([Category(1, "table")])
+    parts = Polygons.from_flat([[2, 2, 10, 2, 10, 10, 2, 10], [20, 2, 30, 2, 30, 10, 20, 10]])
+    dataset.put_instances([Instance(1, 1, 1, parts)])
+    problems = save_yolo(dataset, tmp_path)
+    assert len(_lines(tmp_path / "labels/a.txt")) == 2
+    assert problems == ["instance 1: in 2 parts: written as 2 YOLO objects, one polygon each"]
