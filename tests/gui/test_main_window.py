@@ -193,3 +193,37 @@ def test_the_instance_list_repaints_its_rows_after_a_switch_with_an_instance_sel
     rows = tree.viewport().rect()
     rows.setHeight(6 * tree.sizeHintForRow(0))
     qtbot.waitUntil(lambda: QRegion(rows).subtracted(painted.region).isEmpty(), timeout=2000)
+
+
+def test_what_opening_skipped_is_listed_whole_behind_a_status_bar_button(window, qtbot, tmp_path, testdata):
+    """A LabelMe folder with `__ignore__` shapes: the status bar's message stays one short line (a long
+    first problem ran into the file name), and the ⚠ button lists every problem; another document
+    without any hides it."""
+    folder = tmp_path / "lm"
+    shutil.copytree(testdata / "labelme_examples/instance_segmentation/data_annotated", folder)
+    assert window.open_path(folder)
+    problems = window.document.problems
+    assert problems and window.problems_button.isVisible()
+    assert window.problems_button.text() == f"⚠ {len(problems)} problem(s) on opening"
+    assert problems[0] not in window.statusBar().currentMessage()
+    box = window.show_opening_problems()
+    assert all(line in box.text() + box.detailedText() for line in problems)
+    box.close()
+    write_images(tmp_path / "plain", 2)
+    assert window.open_path(tmp_path / "plain")
+    assert not window.problems_button.isVisible()
+
+
+def test_the_open_dialogs_start_beside_the_open_document(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    write_images(tmp_path / "pics", 2)
+    window.open_path(tmp_path / "pics")
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda _p, _t, start: asked.append(start) or "")
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", lambda _p, _t, start, _f: asked.append(start) or ("", "")
+    )
+    window._choose_folder()
+    window._choose_file()
+    assert asked == [str(tmp_path), str(tmp_path)]  # beside the folder of images, not the app's own folder

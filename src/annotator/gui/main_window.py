@@ -11,7 +11,16 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QLabel, QMainWindow, QMessageBox, QSlider
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QToolButton,
+)
 
 from annotator.core.model import Change, ChangeKind
 from annotator.core.rules import mark_unreadable
@@ -39,6 +48,7 @@ from annotator.io.errors import DatasetError, ProjectFileChangedError, ProjectLo
 from annotator.io.results_file import NeedsDatasetError
 
 MAX_RECENT = 10
+OPENING_PROBLEMS_SHOWN = 12  # lines in the dialog's text; all of them are in its details
 
 
 class MainWindow(QMainWindow):
@@ -97,6 +107,11 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.save_error_label)
         self._save_retry = QTimer(self, interval=3000)
         self._save_retry.timeout.connect(self._retry_save)
+        self.problems_button = QToolButton(autoRaise=True, toolTip="What was skipped or changed on opening")
+        self.problems_button.clicked.connect(self.show_opening_problems)
+        self.problems_button.hide()
+        self.statusBar().addPermanentWidget(self.problems_button)
+        self._opening_problems: list[str] = []
         self.position_label, self.pixel_label = QLabel(), QLabel()
         self.zoom_label, self.image_label = QLabel("–"), QLabel()
         for label in (self.image_label, self.position_label, self.pixel_label, self.zoom_label):
@@ -246,20 +261,40 @@ class MainWindow(QMainWindow):
             store.on_save_error = self._on_save_error
         if document is not None:
             self.setWindowTitle(f"{document.path.name} – annotator")
-            problems = getattr(document, "problems", None)
+            problems = list(getattr(document, "problems", None) or [])
             summary = getattr(document, "summary", "")
             said = [summary] if summary else []
             if problems:
-                said.append(f"{len(problems)} problem(s) on opening: {problems[0]}")
+                said.append(f"{len(problems)} problem(s) on opening: the ⚠ button lists them")
             if said:
                 self.statusBar().showMessage(" · ".join(said), 15000)
         else:
+            problems = []
             self.setWindowTitle("annotator")
+        self._opening_problems = problems
+        self.problems_button.setText(f"⚠ {len(problems)} problem(s) on opening")
+        self.problems_button.setVisible(bool(problems))
         first = self.images_dock.neighbour(None, 1)
         if first is not None:
             self.show_image(first)
         project_dialogs.offer_reimport(self, document)
         return True
+
+    def show_opening_problems(self) -> QMessageBox:
+        """What opening the document skipped or changed, every line of it (the status bar has room for
+        one short line)."""
+        problems, name = self._opening_problems, self.document.path.name if self.document else ""
+        box = QMessageBox(
+            QMessageBox.Icon.Information, "On opening", "", QMessageBox.StandardButton.Close, self
+        )
+        shown = "\n".join(f"• {line}" for line in problems[:OPENING_PROBLEMS_SHOWN])
+        more = len(problems) - OPENING_PROBLEMS_SHOWN
+        box.setText(f"{len(problems)} thing(s) skipped or changed while opening {name}:\n\n{shown}")
+        if more > 0:
+            box.setInformativeText(f"and {more} more (Show Details…)")
+            box.setDetailedText("\n".join(problems))
+        box.open()
+        return box
 
     def _on_save_error(self, error: DatasetError | None) -> None:
         """The project file refused a write (full disk, read-only): say so until it accepts again, and
@@ -378,7 +413,7 @@ class MainWindow(QMainWindow):
 
     # -- files, recent, drag and drop -------------------------------------------------------------
     def _choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images")
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", self._near_open())
         if folder:
             self.open_path(folder)
 
@@ -386,11 +421,22 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(
             self,
             "Open a project, a COCO or LabelMe file, or a COCO results list",
-            "",
+            self._near_open(),
             "Projects, COCO and LabelMe (*.annotator *.json);;All files (*)",
         )
         if path:
             self.open_path(path)
+
+    def _near_open(self) -> str:
+        """Where an open dialog starts: beside the document open (for a folder of images, beside the
+        folder), else the dialog's own choice."""
+        document = self.document
+        if document is None:
+            return ""
+        root = getattr(document, "root", None)
+        if root is not None and is_open_folder(document, root):
+            return str(Path(root).parent)  # beside the folder of images, where its neighbours are
+        return str(document.path.parent)
 
     def export(self) -> ExportDialog | None:
         """Ask where and how, then write in the exporter's thread; the result shows in the status bar."""

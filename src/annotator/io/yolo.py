@@ -71,7 +71,9 @@ def yolo_lines(dataset: Dataset, image: Image, index_of: dict[int, int], problem
             else _traced(inst.geometry, item, problems)
         )
         if len(rings) > 1:  # the count of objects in the files is not the count of instances
-            problems.add(item, f"in {len(rings)} parts: written as {len(rings)} YOLO objects, one polygon each")
+            problems.add(
+                item, f"in {len(rings)} parts: written as {len(rings)} YOLO objects, one polygon each"
+            )
         for ring in rings:
             normalised = np.clip(ring / scale, 0.0, 1.0).ravel()
             lines.append(" ".join([str(index_of[inst.category_id]), *(f"{v:.6f}" for v in normalised)]))
