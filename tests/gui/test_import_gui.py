@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -268,6 +269,23 @@ def test_import_labelme_folder_and_yolo_labels(window, tmp_path, qtbot):
     names = {c.name for c in dataset.categories.values()}
     assert len(names) == len(dataset.categories)  # LabelMe's "bird" and YOLO's "bird" are one class
     assert "bird" not in yolo.report.created_classes
+    window.importing.report_box.close()
+
+
+def test_yolo_labels_without_class_names_go_to_the_projects_classes_by_index(window, tmp_path, qtbot):
+    """A COCO project (80 classes) and the YOLO labels its export would write, without classes.txt:
+    index i is the project's i-th class in id order; no class named "0" or "11" is made."""
+    folder = _isat(tmp_path)
+    assert window.open_path(folder / "coco_tiny.json")
+    dataset = window.document.dataset
+    before = {c.id: c.name for c in dataset.categories.values()}
+    labelled = Counter(before[i.category_id] for i in dataset.instances.values() if not i.iscrowd)
+    old_ids = set(dataset.instances)
+    yolo = window.importing.import_path(folder / "yolo")
+    assert yolo.report.instances == 61 and not yolo.report.created_classes
+    assert {c.id: c.name for c in dataset.categories.values()} == before
+    imported = Counter(before[dataset.instances[i].category_id] for i in set(dataset.instances) - old_ids)
+    assert imported == labelled  # the same objects under the same classes
     window.importing.report_box.close()
 
 

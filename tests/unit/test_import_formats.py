@@ -191,6 +191,14 @@ def test_yolo_without_names_odd_lines_and_scores(tmp_path: Path) -> None:
     assert loaded.unmatched == ["nothing_like_it.txt"]
     text = "\n".join(loaded.problems)
     assert "line 3" in text and "line 4" in text and "named by their index" in text
+    # into a project that has classes: index i is its i-th class in id order, as its YOLO export
+    # numbers them (an import into a COCO project made classes "3" and "14" beside "cat" and "bus")
+    known = [f"class-{i}" for i in range(10)]
+    named = load_yolo(labels, images.images.values(), known_classes=known)
+    names = {named.dataset.categories[i.category_id].name for i in named.dataset.instances.values()}
+    assert {"class-3", "14"} <= names and "3" not in names  # 14 is past the project's classes
+    text = "\n".join(named.problems)
+    assert "the project's i-th class" in text and "14, " in text and "have no name" in text
 
 
 def test_yolo_data_yaml_names_and_ultralytics_layout(tmp_path: Path) -> None:

@@ -89,5 +89,8 @@ def _read_folder(folder: Path, project: Dataset) -> ReadAnnotations:
 
 
 def _yolo(path: Path, project: Dataset) -> ReadAnnotations:
-    yolo = load_yolo(path, project.images.values())
+    from annotator.io.yolo import yolo_classes
+
+    known = [category.name for category in yolo_classes(project)]
+    yolo = load_yolo(path, project.images.values(), known_classes=known)
     return ReadAnnotations(yolo.dataset, LabelFormat.YOLO, path, yolo.problems, yolo.unmatched)

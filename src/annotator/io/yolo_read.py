@@ -13,7 +13,7 @@ and becomes its rectangle. Every line that cannot be read is reported, never dro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -42,8 +42,16 @@ class YoloImport:
     root: Path = Path(".")
 
 
-def load_yolo(path: str | Path, images: Iterable[Image], *, model_name: str | None = None) -> YoloImport:
-    """Read a labels folder, one label file, or a `data.yaml`/`classes.txt` (the labels beside it)."""
+def load_yolo(
+    path: str | Path,
+    images: Iterable[Image],
+    *,
+    model_name: str | None = None,
+    known_classes: Sequence[str] = (),
+) -> YoloImport:
+    """Read a labels folder, one label file, or a `data.yaml`/`classes.txt` (the labels beside it).
+    Without either, class index i is `known_classes[i]` (the project's classes in the order its YOLO
+    export numbers them), or else named by its index."""
     path = Path(path)
     labels_dir, files, names_file = _layout(path)
     reader = _Reader(list(images), None, model_name or labels_dir.name)
@@ -55,7 +63,14 @@ def load_yolo(path: str | Path, images: Iterable[Image], *, model_name: str | No
     scanned = path.is_dir() or path.name in NAME_FILES
     for file in files:
         reader.read_file(file, file.relative_to(labels_dir).with_suffix("").as_posix(), scanned=scanned)
-    if names_file is None and reader.instances:
+    if names_file is None and reader.instances and known_classes:
+        reader.names = {i: name for i, name in enumerate(known_classes) if i in reader.used}
+        reader.problems.add(
+            None,
+            "no data.yaml or classes.txt found: class index i taken as the project's i-th class in id "
+            f"order, as its YOLO export numbers them (0 = {known_classes[0]})",
+        )
+    elif names_file is None and reader.instances:
         reader.problems.add(None, "no data.yaml or classes.txt found: classes are named by their index")
     return YoloImport(reader.build(), reader.problems.lines(), reader.unmatched, labels_dir)
 
