@@ -227,3 +227,21 @@ def test_the_open_dialogs_start_beside_the_open_document(window, tmp_path, monke
     window._choose_folder()
     window._choose_file()
     assert asked == [str(tmp_path), str(tmp_path)]  # beside the folder of images, not the app's own folder
+
+
+def test_a_crowd_region_says_so_in_the_instance_list_and_the_cursor_readout_goes_with_the_image(
+    window, qtbot, tmp_path
+):
+    dataset = Dataset()
+    dataset.put_categories([Category(1, "person")])
+    dataset.put_images([Image(1, "a.png", 200, 150), Image(2, "b.png", 200, 150)])
+    dataset.put_instances([Instance(1, 1, 1, square(10, 10, 90, 90), iscrowd=True)])
+    for name in ("a.png", "b.png"):
+        PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / name)
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    qtbot.waitUntil(lambda: window.instances_dock.tree.topLevelItemCount() == 1)
+    assert window.instances_dock.tree.topLevelItem(0).text(1) == "manual · crowd"
+    window._show_cursor(QPointF(20, 30))
+    assert window.position_label.text()
+    window.show_image(2)  # D: the readout was the last image's until the pointer moved
+    assert window.position_label.text() == "" and window.pixel_label.text() == ""

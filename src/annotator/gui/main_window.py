@@ -338,6 +338,7 @@ class MainWindow(QMainWindow):
             self.image_label.setText("")
         elif change.kind is SessionEvent.IMAGE:
             self._load_pixels(self.session.image_id)
+            self._show_cursor(None)  # the last image's point and colour, until the pointer moves
         if change.kind in (SessionEvent.DOCUMENT, SessionEvent.IMAGE, SessionEvent.VISIBILITY):
             self._refresh_timer.start()
 

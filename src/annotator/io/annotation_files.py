@@ -61,7 +61,7 @@ def read_annotations(path: str | Path, project: Dataset, *, reference: Path | No
     with gc_paused():
         data = read_json(path)
         if is_labelme(data):
-            labelme = load_labelme(path, data=data)
+            labelme = load_labelme(path, data=data, to_merge=True)
             return ReadAnnotations(labelme.dataset, LabelFormat.LABELME, path, labelme.problems)
         if is_results_list(data):
             if reference is None:
@@ -77,7 +77,7 @@ def _read_folder(folder: Path, project: Dataset) -> ReadAnnotations:
     has_json = any(p.is_file() for p in folder.rglob("*.json"))
     if has_json:
         try:
-            labelme = load_labelme(folder)
+            labelme = load_labelme(folder, to_merge=True)
         except DatasetError:
             if not is_yolo_labels(folder):
                 raise

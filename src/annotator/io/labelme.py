@@ -69,9 +69,12 @@ def is_labelme(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("shapes"), list)
 
 
-def load_labelme(path: str | Path, *, labels: str | Path | None = None, data: Any = None) -> LabelmeImport:
+def load_labelme(
+    path: str | Path, *, labels: str | Path | None = None, data: Any = None, to_merge: bool = False
+) -> LabelmeImport:
     """Load one LabelMe JSON or every LabelMe JSON below a folder (`data`: the one file's content,
-    when the caller has parsed it already).
+    when the caller has parsed it already). `to_merge`: the files go into a project, which finds their
+    images by name, so an `imagePath` outside the folder (labelme's `../images/a.jpg`) is no problem.
 
     Category ids and order come from `labels` (or a `labels.txt` in the folder or its parent, labelme's
     convention: `__ignore__` first, then `_background_` as id 0); otherwise labels in order of first
@@ -88,6 +91,7 @@ def load_labelme(path: str | Path, *, labels: str | Path | None = None, data: An
         raise DatasetError(path, "no such file or folder")
     labels_file = Path(labels) if labels is not None else _find_labels_file(root)
     reader = _Reader(root, _read_labels(labels_file) if labels_file else {})
+    reader.outside_ok = to_merge
     for file in files:
         reader.read_file(file, single=len(files) == 1 and not path.is_dir(), data=data)
     if not reader.images:
@@ -168,6 +172,7 @@ class _Reader:
     def __init__(self, root: Path, label_ids: dict[str, int], *, quiet_others: bool = False) -> None:
         self.root = root
         self.quiet_others = quiet_others  # JSON files of other kinds are passed over unreported
+        self.outside_ok = False  # an imagePath outside the root falls back to its base name unreported
         self.label_ids = dict(label_ids)
         self.listed = set(label_ids)
         self.used_labels: set[str] = set()
@@ -245,6 +250,9 @@ class _Reader:
                     return normalise_file_name(joined, source=file, item=item)
                 except DatasetError as exc:
                     reason = exc.reason
+                    if self.outside_ok and joined.startswith("../"):
+                        name = PurePosixPath(folder, PurePosixPath(joined).name).as_posix()
+                        return normalise_file_name(name, source=file, item=item)
             else:
                 reason = f"imagePath {image_path!r} is not an image"
         else:

@@ -52,6 +52,8 @@ class InstanceListDock(QDockWidget):
         for instance in reversed(instances):
             category = dataset.categories.get(instance.category_id)
             source = f"model · {instance.review.value}" if instance.source.is_model else "manual"
+            if instance.iscrowd:
+                source += " · crowd"  # a region of many objects (COCO iscrowd), not one
             score = "" if instance.score is None else f"{instance.score:.2f}"
             name = category.name if category is not None else str(instance.category_id)
             row = QTreeWidgetItem([name, source, score, str(instance.id)])
