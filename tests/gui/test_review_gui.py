@@ -122,6 +122,7 @@ def test_review_keys_step_accept_reject_and_undo(window, dataset, qtbot):
     rows = dict(window.editing.help_panel.rows())
     assert rows["Accept prediction"] == "Y" and rows["Reject prediction"] == "X"
     assert rows["Next unreviewed prediction"] == "Tab"
+    assert "Undo" in rows and "Redo" in rows  # not "Undo Reject 1 prediction", stale a step later
 
 
 def test_export_only_accepted_gives_accepted_edited_and_manual(window, dataset, qtbot, tmp_path):

@@ -11,6 +11,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDockWidget, QHeaderView, QMenuBar, QTreeWidget, QTreeWidgetItem
 
+HELP_NAME = "help_name"  # an action's property: its name here when its text changes (Undo "Undo Erase")
+
 MOUSE_HELP = (
     ("Select (V)", "click: select · Shift+click: add to selection · drag: move"),
     ("Select (V), on a polygon", "drag a handle: move vertex · press on an edge: insert vertex"),
@@ -70,7 +72,7 @@ class HelpPanel(QDockWidget):
             if keyed_only and not action.shortcuts():
                 continue
             if action.text():
-                text = action.text().replace("&", "")
+                text = action.property(HELP_NAME) or action.text().replace("&", "")
                 item = QTreeWidgetItem([text, _keys(action)])
                 item.setToolTip(0, text)
                 group.addChild(item)

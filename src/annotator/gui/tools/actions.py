@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox, QToolButton, QUndoView
 
 from annotator.core.model import Category
-from annotator.gui.help_panel import HelpPanel
+from annotator.gui.help_panel import HELP_NAME, HelpPanel
 from annotator.gui.lists.class_manager import ClassManager
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.class_picker import NEW_CLASS_PROMPT, ClassPicker
@@ -75,6 +75,7 @@ class EditingActions:
         undo.setShortcuts([QKeySequence(QKeySequence.StandardKey.Undo)])
         redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         for name, action in (("undo", undo), ("redo", redo)):
+            action.setProperty(HELP_NAME, name.capitalize())  # its text names the last step, and changes
             menu.addAction(action)
             window.addAction(action)
             self.actions[name] = action
