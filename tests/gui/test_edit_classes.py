@@ -130,6 +130,20 @@ def test_dragging_a_class_reorders_keys_and_lists_and_survives_reopening(window,
     assert window.document.dataset.instances[5].category_id == 17
 
 
+def test_the_class_for_new_shapes_is_the_one_chosen_last_after_reopening(window, qtbot, tmp_path):
+    """Reopened, the project gave new shapes its first class again, not the one in use."""
+    path = _coco_project(tmp_path)
+    assert window.open_path(path)
+    qtbot.waitUntil(lambda: _dock_order(window) == ["person", "car", "cat"])
+    window.session.select(None)
+    _key(window, Qt.Key.Key_3)  # nothing selected: the class new shapes get
+    chosen = window.editor.current_category
+    assert window.document.dataset.categories[chosen].name == "cat"
+    assert window.set_document(None)
+    assert window.open_path(path)
+    assert window.editor.current_category == chosen
+
+
 def _select_row(qtbot, window, name: str) -> None:
     """Click a class in the dock (its rows follow the dataset a moment after a change)."""
     dock = window.classes_dock

@@ -7,6 +7,8 @@ the project store saves what the dataset then reports, so nothing here saves any
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, Signal, SignalInstance
@@ -25,7 +27,9 @@ from annotator.gui.tools.previews import outline_item
 from annotator.gui.tools.rectangle import RectangleTool
 from annotator.gui.tools.select import SelectTool
 from annotator.gui.undo import UndoHistory
+from annotator.io.errors import DatasetError
 
+CURRENT_CLASS_KEY = "current_class"  # the project's setting: the class new shapes get
 TOOL_CLASSES = (SelectTool, PolygonTool, RectangleTool, BrushTool, EraserTool, BoxSegmentTool)
 
 
@@ -84,7 +88,8 @@ class Editor(QObject):
         if dataset is not None:
             dataset.subscribe(self._on_change)
         ordered = self.ordered_categories()
-        self.set_category(ordered[0] if ordered else None)
+        last = self._remembered_class()
+        self.set_category(last if last in ordered else ordered[0] if ordered else None, remember=False)
         self.classes_changed.emit()
 
     @property
@@ -147,9 +152,26 @@ class Editor(QObject):
         r = self.brush_radius
         self.set_brush_radius(max(r * factor, r + 1) if factor > 1 else min(r * factor, r - 1))
 
-    def set_category(self, category_id: int | None) -> None:
+    def set_category(self, category_id: int | None, *, remember: bool = True) -> None:
+        if remember and category_id != self.current_category and category_id is not None:
+            self._remember_class(category_id)
         self.current_category = category_id
         self.category_changed.emit(category_id)
+
+    def _remember_class(self, category_id: int) -> None:
+        """The class new shapes get is the project's: reopened, it is the one chosen last."""
+        store = getattr(self.session.document, "store", None)
+        if store is not None:
+            with contextlib.suppress(DatasetError, sqlite3.Error):
+                store.set_meta(CURRENT_CLASS_KEY, str(category_id))
+
+    def _remembered_class(self) -> int | None:
+        store = getattr(self.session.document, "store", None)
+        try:
+            value = store.meta(CURRENT_CLASS_KEY) if store is not None else None
+            return int(value) if value else None
+        except (DatasetError, sqlite3.Error, ValueError):
+            return None
 
     def ordered_categories(self) -> list[int]:
         """Class ids in the person's order, the order number keys pick them in: 1 is the first."""
