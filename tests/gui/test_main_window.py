@@ -11,6 +11,7 @@ from canvas_helpers import sample_dataset, square
 from PIL import Image as PilImage
 from PySide6.QtCore import QEvent, QObject, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QImage, QRegion
+from PySide6.QtWidgets import QApplication
 
 from annotator.core.model import Category, Dataset, Image, Instance
 from annotator.gui.canvas import overlay as canvas_overlay
@@ -245,3 +246,23 @@ def test_a_crowd_region_says_so_in_the_instance_list_and_the_cursor_readout_goes
     assert window.position_label.text()
     window.show_image(2)  # D: the readout was the last image's until the pointer moved
     assert window.position_label.text() == "" and window.pixel_label.text() == ""
+
+
+def test_the_image_under_a_resting_pointer_in_the_list_is_made_ready_for_the_click(window, qtbot, tmp_path):
+    """A click in the image list goes to an image nobody made ready (D's following image is): the row
+    the pointer rests on is made ready meanwhile (pixels, masks); leaving the list makes the following
+    image ready again."""
+    dataset = Dataset()
+    dataset.put_categories([Category(1, "road")])
+    dataset.put_images([Image(i, f"{i}.png", 200, 150) for i in (1, 2, 3, 4)])
+    dataset.put_instances([Instance(i, i, 1, square(10, 10, 90, 90)) for i in (1, 2, 3, 4)])
+    for i in (1, 2, 3, 4):
+        PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / f"{i}.png")
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    prefetcher, view = window.canvas.overlay.prefetcher, window.images_dock.view
+    qtbot.waitUntil(lambda: prefetcher.image_id == 2)  # D's
+    row = window.images_dock.proxy.mapFromSource(window.images_dock.model.index(3, 0))  # image 4
+    view.entered.emit(row)
+    qtbot.waitUntil(lambda: prefetcher.image_id == 4 and window.loader.has(4), timeout=3000)
+    QApplication.sendEvent(view.viewport(), QEvent(QEvent.Type.Leave))
+    assert prefetcher.image_id == 2

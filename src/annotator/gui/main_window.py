@@ -179,6 +179,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.session.subscribe(self._on_session)
         self.images_dock.image_activated.connect(self.show_image)
+        self.images_dock.image_pointed.connect(self._pointed_in_list)
         self.canvas.cursor_moved.connect(self._show_cursor)
         self.canvas.zoom_changed.connect(lambda scale: self.zoom_label.setText(f"{scale * 100:.0f} %"))
         self.loader.loaded.connect(self.canvas.set_pixels)
@@ -354,6 +355,13 @@ class MainWindow(QMainWindow):
             self._image_failed(image_id, str(exc))
         self.prefetch_image(self.images_dock.neighbour(image_id, 1))
         self.image_label.setText(f"{image.file_name}  {image.width}×{image.height}")
+
+    def _pointed_in_list(self, image_id: int | None) -> None:
+        """The pointer rests on a row of the image list (likely the next click), or left the list (then
+        the following image, for D, again)."""
+        if image_id is None and self.session.image_id is not None:
+            image_id = self.images_dock.neighbour(self.session.image_id, 1)
+        self.prefetch_image(image_id)
 
     def prefetch_image(self, image_id: int | None) -> None:
         """The image likely shown next (the following one, or a review queue's next row): its pixels and

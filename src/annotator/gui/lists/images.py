@@ -3,7 +3,7 @@ filter, sorting."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,6 +27,7 @@ _IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP", "Next")
 AP_COLUMN = 3  # per-image mask AP when comparing with ground truth (hidden otherwise)
 NEXT_COLUMN = 4  # place in the "label next" order, 1 first (hidden until asked for)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+POINTER_REST_MS = 120  # the pointer resting this long on a row makes its image ready (not a pass over)
 _ANY_STATUS = "All statuses"
 
 
@@ -158,6 +159,7 @@ class ImageListDock(QDockWidget):
     It follows the session's document and image; choosing a row emits `image_activated`."""
 
     image_activated = Signal(object)  # an image id: 64-bit, past a Signal(int)
+    image_pointed = Signal(object)  # the image of the row the pointer rests on (None: it left the list)
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__("Images", parent)
@@ -177,6 +179,13 @@ class ImageListDock(QDockWidget):
         self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # dataset order until asked
         self.view.setSortingEnabled(True)  # a click on a header sorts; next / previous follow
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        # The row the pointer rests on is likely the next click: its image is made ready meanwhile.
+        self.view.setMouseTracking(True)
+        self.view.entered.connect(self._pointed)
+        self.view.viewport().installEventFilter(self)
+        self._rest = QTimer(self, singleShot=True, interval=POINTER_REST_MS)
+        self._rest.timeout.connect(self._rested)
+        self._pointed_at: int | None = None
         self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names differ at the end: keep it shown
         self.view.header().setStretchLastSection(False)
         header = self.view.header()
@@ -239,6 +248,23 @@ class ImageListDock(QDockWidget):
         self.proxy.search = self.search.text()
         self.proxy.status = self.status.currentData()
         self.proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def _pointed(self, index: QModelIndex) -> None:
+        self._pointed_at = (
+            self.model.image_id(self.proxy.mapToSource(index).row()) if index.isValid() else None
+        )
+        self._rest.start()
+
+    def _rested(self) -> None:
+        if self._pointed_at is not None:
+            self.image_pointed.emit(self._pointed_at)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.view.viewport() and event.type() == QEvent.Type.Leave and self._pointed_at:
+            self._rest.stop()
+            self._pointed_at = None
+            self.image_pointed.emit(None)
+        return False
 
     def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
         if current.isValid():
