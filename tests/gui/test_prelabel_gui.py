@@ -543,14 +543,14 @@ def test_the_settings_say_which_of_the_projects_models_the_weights_file_is(qtbot
     )
     window.training.history.add(window.document, trained)
     dialog = prelabelling._dialog(accept_text="Save")
-    assert dialog.weights_note.isHidden() and dialog.model.isEnabled()  # COCO weights: the Model choice
+    assert dialog.weights_note.isHidden() and not dialog.model.isHidden()  # COCO weights: the Model choice
     dialog.weights.setText(str(checkpoint))
-    assert not dialog.weights_note.isHidden() and not dialog.model.isEnabled()
+    assert not dialog.weights_note.isHidden() and dialog.model.isHidden()
     assert (
         dialog.weights_note.text() == "Round 2 · 2026-12-07 · 20 images · AP50 0.61 (maskrcnn_resnet18_fpn)"
     )
     other = tmp_path / "elsewhere.pth"
     other.write_bytes(b"weights")
     dialog.weights.setText(str(other))  # any other file: a torchvision state dict needs the Model choice
-    assert dialog.model.isEnabled() and "brings its own architecture" in dialog.weights_note.text()
+    assert not dialog.model.isHidden() and "brings its own architecture" in dialog.weights_note.text()
     window.close()

@@ -315,3 +315,34 @@ def test_what_is_left_out_of_training_is_said_before_it_starts(qtbot, tmp_path):
     )
     assert dialog.train_button.isEnabled() and not dialog.problem.isVisible()
     window.close()
+
+
+def test_a_project_with_rounds_pre_labels_with_its_own_model_when_opened(qtbot, tmp_path):
+    """Opened with the COCO default in the settings (which offline cannot load) or another project's
+    model, a project that trained rounds pre-labels with its best one; once a round (or a file) was
+    chosen for it, with that one, after reopening too."""
+    from annotator.core.model_rounds import ModelRound
+
+    window, training = make_window(qtbot, tmp_path, unlabelled=0)
+    document, path = window.document, window.document.path
+    folder = path.parent / "data-models"
+    folder.mkdir()
+    rounds = []
+    for number, ap50 in ((1, 0.41), (2, 0.61), (3, 0.04)):  # round 3 stopped seconds in
+        (folder / f"round-{number}.pt").write_bytes(b"a model")
+        rounds.append(ModelRound(number=number, path=f"data-models/round-{number}.pt",
+                                date="2026-12-04T10:00:00", images=8, val_ap50=ap50))  # fmt: skip
+        training.history.add(document, rounds[-1])
+
+    def weights() -> str:
+        return PrelabelSettings.load(window.settings).weights
+
+    assert window.set_document(None)
+    assert weights() == ""  # COCO's, as make_window left it
+    assert window.open_path(path)
+    assert weights() == str(folder / "round-2.pt")  # the best
+    training.use_model(rounds[2])  # chosen by the person: kept for the project
+    PrelabelSettings(weights=str(tmp_path / "other-project.pt")).save(window.settings)
+    assert window.set_document(None) and window.open_path(path)
+    assert weights() == str(folder / "round-3.pt")
+    window.close()

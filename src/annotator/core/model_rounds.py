@@ -48,3 +48,10 @@ def next_round_number(rounds: Sequence[ModelRound], *, taken: Sequence[int] = ()
 
 def last_round(rounds: Sequence[ModelRound]) -> ModelRound | None:
     return max(rounds, key=lambda r: r.number, default=None)
+
+
+def best_round(rounds: Sequence[ModelRound]) -> ModelRound | None:
+    """The round with the best validation AP50 (the latest of equals; a round not validated counts
+    least): what a project pre-labels with when nobody chose. Later rounds learnt from more labels, but
+    one stopped seconds in (AP50 0.04 after 0.41) is no improvement."""
+    return max(rounds, key=lambda r: (-1.0 if r.val_ap50 is None else r.val_ap50, r.number), default=None)

@@ -138,9 +138,9 @@ def resolve_coco_weights(architecture: str, *, allow_download: bool = True) -> P
         reason = "not downloaded, and downloads are off"
     raise WeightsUnavailable(
         path,
-        f"no {architecture} COCO weights ({reason}); download {enum.url} and put it at {path}, "
-        "or use a weights file you have (--weights FILE on the command line, Model ▸ Model settings… "
-        "in the window)",
+        f"no {architecture} COCO weights ({reason}); download {enum.url} to this path, or use a "
+        "weights file you have (--weights FILE on the command line, Model ▸ Model settings… in the "
+        "window), or train a model on your own labels (Model ▸ Train on this project…, annotator train)",
     )
 
 

@@ -16,6 +16,7 @@ from annotator.gui.prelabel.box_model import BoxModel
 from annotator.gui.prelabel.controller import PrelabelController, Progress, RunState
 from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
 from annotator.gui.prelabel.panel import PrelabelPanel
+from annotator.gui.prelabel.project_model import remember_weights
 from annotator.gui.prelabel.worker import PredictorFactory
 
 WEIGHTS_HINT = (
@@ -137,7 +138,7 @@ class Prelabelling(QObject):
         dialog.open()
 
     def _start_all(self, value: PrelabelSettings) -> None:
-        value.save(self.window.settings)
+        self._save(value)
         ids = self.controller.images_for_all(redo=value.redo_prelabelled)
         if not ids:
             self.window.statusBar().showMessage(
@@ -148,8 +149,12 @@ class Prelabelling(QObject):
 
     def edit_settings(self) -> None:
         dialog = self._dialog(accept_text="Save")
-        dialog.accepted.connect(lambda: dialog.value().save(self.window.settings))
+        dialog.accepted.connect(lambda: self._save(dialog.value()))
         dialog.open()
+
+    def _save(self, value: PrelabelSettings) -> None:
+        value.save(self.window.settings)
+        remember_weights(self.window.document, value.weights)
 
     def start(self, image_ids: list[int]) -> int | None:
         return self._run(image_ids, self.settings)

@@ -167,7 +167,7 @@ class PrelabelDialog(QDialog):
         self.problem.setStyleSheet("color: #c0392b")
         self.weights_note = QLabel(wordWrap=True)
         self.weights_note.setStyleSheet("color: palette(placeholder-text)")
-        form = QFormLayout()
+        form = self._form = QFormLayout()
         form.addRow("Model", self.model)
         form.addRow("Weights file", _wrap(weights_row))
         form.addRow("", self.weights_note)
@@ -246,7 +246,9 @@ class PrelabelDialog(QDialog):
             except DatasetError as exc:
                 problem = str(exc)
         known = self._known.get(_same_file_key(text)) if text else None
-        self.model.setEnabled(known is None)  # a round of this project: its own architecture, not this
+        # a round of this project brings its own architecture (the note names it): no Model row to
+        # read as the architecture in use
+        self._form.setRowVisible(self.model, known is None)
         self.weights_note.setText(known or WEIGHTS_NOTE)
         self.weights_note.setVisible(bool(text) and not problem)
         self.problem.setText(problem)

@@ -16,11 +16,12 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMainWindow
 
-from annotator.core.model_rounds import ModelRound
+from annotator.core.model_rounds import ModelRound, best_round
 from annotator.core.rules import labelled_image_ids, unreadable_reason
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.prelabel.actions import Prelabelling
 from annotator.gui.prelabel.dialog import PrelabelSettings
+from annotator.gui.prelabel.project_model import remember_weights, remembered_weights
 from annotator.gui.training.controller import RunEnd, TrainingController
 from annotator.gui.training.dialog import TrainDialog
 from annotator.gui.training.history import ModelHistory
@@ -155,12 +156,35 @@ class Training(QObject):
         # input size 0: the size the checkpoint was trained at, which the model process reads from it
         settings = replace(PrelabelSettings.load(self.window.settings), weights=str(path), input_size=0)
         settings.save(self.window.settings)
+        remember_weights(document, str(path))
         size = model_round.details.get("input_size")
         shown = f", input {size} px" if isinstance(size, int) else ""
         self.window.statusBar().showMessage(
             f"Pre-labelling now uses round {model_round.number} ({path.name}{shown})", 10000
         )
         return path
+
+    def _follow_project_model(self) -> None:
+        """An opened project pre-labels with the weights chosen for it last; never chosen, with its best
+        round (the settings may hold another project's model, or COCO's, which offline cannot load)."""
+        document = self.document
+        if document is None:
+            return
+        settings = PrelabelSettings.load(self.window.settings)
+        remembered = remembered_weights(document)
+        if remembered is not None:
+            if remembered != settings.weights:
+                replace(settings, weights=remembered, input_size=0).save(self.window.settings)
+                self.window.statusBar().showMessage(
+                    f"Pre-labelling uses {Path(remembered).name or 'COCO weights'}, as chosen for this project",
+                    10000,
+                )
+            return
+        rounds = [r for r in self.history.rounds(document) if self.history.model_path(document, r).is_file()]
+        own = {self.history.model_path(document, r).resolve() for r in rounds}
+        current = Path(settings.weights).expanduser() if settings.weights.strip() else None
+        if rounds and (current is None or current.resolve() not in own):
+            self.use_model(best_round(rounds))
 
     def validation_predictions(self, model_round: ModelRound) -> Path | None:
         """The round's model's detections on its validation images, if training kept them."""
@@ -204,6 +228,7 @@ class Training(QObject):
             self.controller.stop()  # before the document closes: its round is recorded in it
         elif change.kind is SessionEvent.DOCUMENT:
             self._enable()
+            self._follow_project_model()
             if self.dialog is not None and self.dialog.isVisible() and not self.controller.busy:
                 self._refresh_dialog()
 
