@@ -346,3 +346,48 @@ def test_a_project_with_rounds_pre_labels_with_its_own_model_when_opened(qtbot, 
     assert window.set_document(None) and window.open_path(path)
     assert weights() == str(folder / "round-3.pt")
     window.close()
+
+
+def test_pre_labelling_with_a_weaker_round_asks_before_replacing_a_better_rounds_predictions(
+    qtbot, tmp_path, monkeypatch
+):
+    """Round 3, stopped seconds in, offered to pre-label the images round 2 had pre-labelled: their
+    predictions went, with no warning and no undo. Now the offer says how many it replaces, and a
+    weaker round asks first; a better one does not."""
+    import numpy as np
+    from PySide6.QtWidgets import QMessageBox
+
+    from annotator.core.geometry import Polygons
+    from annotator.core.model import Instance, Source
+    from annotator.core.model_rounds import ModelRound
+
+    window, training = make_window(qtbot, tmp_path, unlabelled=2)
+    document = window.document
+    dataset = document.dataset
+    folder = document.path.parent / "data-models"
+    folder.mkdir()
+    rounds = {}
+    for number, ap50 in ((2, 0.41), (3, 0.04), (4, 0.55)):
+        (folder / f"round-{number}.pt").write_bytes(b"a model")
+        rounds[number] = ModelRound(number=number, path=f"data-models/round-{number}.pt",
+                                    date="2026-12-04T10:00:00", images=8, val_ap50=ap50)  # fmt: skip
+        training.history.add(document, rounds[number])
+    square = Polygons((np.array([[2.0, 2.0], [20.0, 2.0], [20.0, 20.0], [2.0, 20.0]]),))
+    unlabelled = training.unlabelled_images()
+    first = max(dataset.instances) + 1
+    dataset.put_instances(
+        Instance(first + k, image_id, 1, square, source=Source.from_model("round-2", 0.9))
+        for k, image_id in enumerate(unlabelled)
+    )
+    asked, started = [], []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Cancel
+    )
+    monkeypatch.setattr(training.prelabelling, "start", lambda ids: started.append(ids) or 1)
+    assert training.prelabel_unlabelled(rounds[3]) is None
+    assert not started and "round 2 (AP50 0.41)" in asked[0] and "The 2 predictions" in asked[0]
+    assert sum(i.source.model == "round-2" for i in dataset.instances.values()) == 2  # untouched
+    asked.clear()
+    assert training.prelabel_unlabelled(rounds[4]) == 1  # better: no question
+    assert not asked and started == [unlabelled]
+    window.close()

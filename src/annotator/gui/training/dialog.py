@@ -199,9 +199,10 @@ class TrainDialog(QDialog):
         self.problem.hide()
         self._hide_offer()
 
-    def show_end(self, end: RunEnd, *, unlabelled: int, can_audit: bool = False) -> None:
-        """The round's outcome; with a model, the offer to use it and pre-label `unlabelled` images, and
-        with `can_audit` (its detections on the validation images were kept) to audit labels with it."""
+    def show_end(self, end: RunEnd, *, unlabelled: int, replaced: int = 0, can_audit: bool = False) -> None:
+        """The round's outcome; with a model, the offer to use it and pre-label `unlabelled` images (whose
+        `replaced` unreviewed predictions it replaces), and with `can_audit` (its detections on the
+        validation images were kept) to audit labels with it."""
         self.run_panel.state_label.setText(end.message)
         self.finished_round = end.model_round
         if end.state is TrainState.FAILED:
@@ -209,8 +210,9 @@ class TrainDialog(QDialog):
         if end.model_round is None:
             return
         self.offer.setText(f"Round {end.model_round.number} is ready.")
+        replacing = f" (replacing their {replaced} prediction{'s' * (replaced != 1)})" if replaced else ""
         self.prelabel_button.setText(
-            f"Use it and pre-label {unlabelled} image{'s' * (unlabelled != 1)} nobody has labelled"
+            f"Use it and pre-label {unlabelled} image{'s' * (unlabelled != 1)} nobody has labelled{replacing}"
         )
         self.prelabel_button.setEnabled(unlabelled > 0)
         for widget in (self.offer, self.use_button, self.prelabel_button):
