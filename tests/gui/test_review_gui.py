@@ -192,15 +192,30 @@ def test_tab_goes_on_to_the_next_image_with_predictions_and_shift_tab_back(windo
     assert back == [(1, 11), (1, 10)]  # before c.png's first: a.png's last (b.png has none)
 
 
-def test_ctrl_d_marks_an_image_labelled_by_hand_done_and_undo_takes_it_back(window, dataset, qtbot):
-    """Image 2's prediction judged, a shape drawn by hand on an empty image: Ctrl+D marks it done (the
-    image list shows it), Ctrl+D again or Ctrl+Z takes it back; an image with predictions left to
-    judge is refused with what to do."""
+def test_ctrl_d_marks_an_image_labelled_by_hand_done_and_undo_takes_it_back(
+    window, dataset, qtbot, monkeypatch
+):
+    """A shape drawn by hand on an empty image: Ctrl+D marks it done (the image list shows it), Ctrl+D
+    again or Ctrl+Z takes it back. On an image with predictions left to judge (some hidden under the
+    score, which no key reaches), Ctrl+D offers to reject them: cancelled, nothing changes; taken, one
+    undo step."""
+    from PySide6.QtWidgets import QMessageBox
+
     canvas = window.canvas
+    window.review.slider.setValue(60)  # predictions 3 and 4 hidden
+    asked, answer = [], [QMessageBox.StandardButton.Cancel]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or answer[0])
     QTest.keyClick(canvas, Qt.Key.Key_D, CTRL)
-    assert dataset.images[1].status is ImageStatus.PRELABELED  # 4 predictions to judge first
-    assert "not judged yet" in window.statusBar().currentMessage()
+    assert dataset.images[1].status is ImageStatus.PRELABELED  # cancelled
+    assert "4 predictions on this image are not judged yet, 2 of them hidden under the score" in asked[0]
     assert not window.review.actions["done"].isChecked()
+    answer[0] = QMessageBox.StandardButton.Yes
+    QTest.keyClick(canvas, Qt.Key.Key_D, CTRL)
+    assert dataset.images[1].status is ImageStatus.DONE
+    assert all(dataset.instances[i].review is Review.REJECTED for i in (1, 2, 3, 4))
+    QTest.keyClick(canvas, Qt.Key.Key_Z, CTRL)
+    assert dataset.images[1].status is ImageStatus.PRELABELED
+    assert all(dataset.instances[i].review is Review.UNREVIEWED for i in (1, 2, 3, 4))
     dataset.put_images([Image(3, "c.png", 200, 150)])
     dataset.put_instances([Instance(7, 3, 1, square(10, 10, 50, 50))])
     window.show_image(3)

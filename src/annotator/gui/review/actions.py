@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel, QSlider
+from PySide6.QtWidgets import QLabel, QMessageBox, QSlider
 
 from annotator.core import review
 from annotator.core.model import Change, ChangeKind, ImageStatus, Instance
@@ -228,16 +228,34 @@ class ReviewActions(QObject):
         done = image.status is not ImageStatus.DONE
         try:
             edit = review.mark_done(self.session.dataset, image.id, done)
-        except ValueError as exc:
+        except ValueError:
             self.actions["done"].setChecked(False)
-            self.window.statusBar().showMessage(
-                f"Not marked done: {exc} (Y/X judge one, Ctrl+Enter accepts all shown)", 6000
-            )
-            return
+            edit = self._reject_the_rest()  # done once nothing is left to judge
+            if edit is None:
+                return
         self.editor.push(edit)
         self.show_progress()
         if edit is not None:
             self.window.statusBar().showMessage(f"{edit.text} (Ctrl+Z undoes it)", 4000)
+
+    def _reject_the_rest(self):
+        """The predictions left to judge on the image, rejected (which makes it done), if the person
+        says so: those under the score are hidden, and no key reaches them."""
+        pending = self.pending(visible_only=False)
+        hidden = len(pending) - len(self.pending())
+        under = f", {hidden} of them hidden under the score" if hidden else ""
+        answer = QMessageBox.question(
+            self.window,
+            "Mark image done",
+            f"{len(pending)} prediction{'s' * (len(pending) != 1)} on this image {'are' if len(pending) != 1 else 'is'} "
+            f"not judged yet{under}.\n\nReject {'them' if len(pending) != 1 else 'it'} and mark the image done? "
+            "(Ctrl+Z undoes both.) Cancel, and Y / Ctrl+Enter accept what is right first.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        return review.reject(self.session.dataset, pending)
 
     def accept_image(self) -> None:
         image_id = self.session.image_id
