@@ -206,7 +206,11 @@ def test_what_opening_skipped_is_listed_whole_behind_a_status_bar_button(window,
     problems = window.document.problems
     assert problems and window.problems_button.isVisible()
     assert window.problems_button.text() == f"⚠ {len(problems)} problem(s) on opening"
+    assert "the ⚠ button lists them" in window.statusBar().currentMessage()
     assert problems[0] not in window.statusBar().currentMessage()
+    assert window.image_label.isHidden()  # the message has its room (it ran under the file name)
+    window.statusBar().clearMessage()
+    assert not window.image_label.isHidden()
     box = window.show_opening_problems()
     assert all(line in box.text() + box.detailedText() for line in problems)
     box.close()

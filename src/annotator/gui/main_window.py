@@ -114,7 +114,13 @@ class MainWindow(QMainWindow):
         self._opening_problems: list[str] = []
         self.position_label, self.pixel_label = QLabel(), QLabel()
         self.zoom_label, self.image_label = QLabel("–"), QLabel()
-        for label in (self.image_label, self.position_label, self.pixel_label, self.zoom_label):
+        # The file name gives way to a message while it shows (a message ran under it, cut off); the
+        # pointer's readout and the zoom stay.
+        self.image_label.setMinimumWidth(90)
+        self.statusBar().addWidget(self.image_label)
+        # Qt hides it for a message only if it was visible then: not for one shown before the window was
+        self.statusBar().messageChanged.connect(lambda text: self.image_label.setVisible(not text))
+        for label in (self.position_label, self.pixel_label, self.zoom_label):
             label.setMinimumWidth(90)
             self.statusBar().addPermanentWidget(label)
 
