@@ -176,6 +176,11 @@ def test_a_run_that_finds_nothing_anywhere_says_what_to_try(qtbot, tmp_path, pre
         "No object found at score ≥ 0.99 on any of the 2 images: the model may need more training, "
         "or a lower score threshold (Model › Model settings…)"
     ]
+    # the next run starts with none of the last one's problems listed as its own
+    controller = prelabelling.controller
+    with qtbot.waitSignal(controller.image_done, timeout=RUN_TIMEOUT):
+        controller.start(sorted(window.document.dataset.images), replace(SETTINGS, score_threshold=0.05))
+    assert prelabelling.panel.problem_lines() == []
     window.close()
 
 
@@ -205,7 +210,7 @@ def test_pause_holds_the_next_image_and_resume_finishes(qtbot, tmp_path, predict
     control = controller.run.control
     qtbot.waitUntil(lambda: control.waiting, timeout=RUN_TIMEOUT)  # the worker holds the next image back
     held = controller.progress.done
-    assert "ETA" in prelabelling.panel.figures.text()
+    assert "ETA" not in prelabelling.panel.figures.text()  # paused: no time to count down
     assert held <= 2 and controller.run is not None
     run_and_wait(qtbot, prelabelling, prelabelling.panel.pause_button.click)
     assert controller.progress.state is RunState.FINISHED and controller.progress.done == 3 > held - 1

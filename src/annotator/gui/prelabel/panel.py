@@ -46,7 +46,7 @@ def describe(progress: Progress) -> str:
     parts = [f"{progress.done} / {progress.total} images"]
     if progress.rate is not None:
         parts.append(f"{progress.rate:.2f} images/s")
-    if progress.state in (RunState.RUNNING, RunState.PAUSED, RunState.LOADING):
+    if progress.state in (RunState.RUNNING, RunState.LOADING):  # paused, no time is left to count down
         parts.append(f"ETA {format_duration(progress.eta)}")
     parts.append(f"{progress.detections} predictions")
     problems = progress.failed + progress.stale
@@ -97,6 +97,7 @@ class PrelabelPanel(QDockWidget):
         controller.progress_changed.connect(self.show_progress)
         controller.problem.connect(self.add_problem)
         self._shown_at = 0.0
+        self._state = RunState.IDLE
         self.show_progress(controller.progress)
 
     def show_progress(self, progress: Progress) -> None:
@@ -105,6 +106,9 @@ class PrelabelPanel(QDockWidget):
         if active and progress.state is RunState.RUNNING and now - self._shown_at < 0.1 and progress.done:
             return  # at most ten label updates a second: text layout is GUI-thread time
         self._shown_at = now
+        if active and self._state not in (RunState.RUNNING, RunState.PAUSED, RunState.LOADING):
+            self.clear_problems()  # a new run: the last one's problems are not its own
+        self._state = progress.state
         title = progress.state.value.capitalize()
         if progress.state is RunState.RUNNING and progress.current:
             title = f"Running: {progress.current}"

@@ -83,6 +83,7 @@ class RunPanel(QWidget):
             self.add_line(event.message, ERROR)
         elif isinstance(event, Finished):
             self.bar.setValue(self.bar.maximum() if event.reason != "cancelled" else self.bar.value())
+            self.figures.setText(self.figures.text().split(" · ETA ")[0])  # nothing is left to wait for
 
     def _step(self, event: Step) -> None:
         self.plot.add_step(event.step, event.loss)
