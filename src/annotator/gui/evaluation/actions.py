@@ -54,8 +54,10 @@ class Evaluation(QObject):
 
     # -- commands ---------------------------------------------------------------------------------
     def choose_file(self) -> None:
+        document = self.window.document
+        start = "" if document is None else str(document.path.parent)  # where the project's files are
         path, _ = QFileDialog.getOpenFileName(
-            self.window, "Ground truth (COCO instances)", "", "COCO JSON (*.json);;All files (*)"
+            self.window, "Ground truth (COCO instances)", start, "COCO JSON (*.json);;All files (*)"
         )
         if path:
             self.load_file(path)

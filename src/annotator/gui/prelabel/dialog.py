@@ -127,6 +127,8 @@ class PrelabelDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Model settings")
         self._known = {_same_file_key(path): text for path, text in (known_models or {}).items()}
+        # with no file chosen, Browse starts where the project's rounds are
+        self._start_folder = str(Path(next(iter(known_models))).parent) if known_models else ""
         self.model = QComboBox()
         self.model.addItems(MODEL_NAMES)
         self.weights = QLineEdit(placeholderText="empty: torchvision's COCO weights (downloaded once)")
@@ -229,7 +231,7 @@ class PrelabelDialog(QDialog):
         path, _ = QFileDialog.getOpenFileName(
             self,
             "Choose a Mask R-CNN checkpoint",
-            self.weights.text(),
+            self.weights.text() or self._start_folder,
             "Checkpoints (*.pt *.pth);;All files (*)",
         )
         if path:
