@@ -119,7 +119,13 @@ def test_ground_truth_file_colours_and_numbers_equal_cocoeval(window, setup, qtb
     table = window.evaluation.panel.summary_table
     shown = [table.item(row, 1).data(NUMBER_ROLE) for row in range(table.rowCount())]
     assert shown == pytest.approx(list(evaluator.stats), abs=1e-12)
-    assert [table.item(r, 0).text() for r in range(table.rowCount())] == list(evaluation.STAT_NAMES)
+    # in words (pycocotools' "AP @[IoU=0.50:0.95 | area=   all | maxDets=100]" in each tooltip)
+    assert [table.item(r, 0).toolTip() for r in range(table.rowCount())] == list(evaluation.STAT_NAMES)
+    assert [table.item(r, 0).text() for r in (0, 1, 3)] == [
+        "AP (IoU 0.50–0.95)",
+        "AP50 (IoU 0.50)",
+        "AP, small objects",
+    ]
 
     # per-class AP, AP50, AP75 from COCOeval's precision array; the PR curve is that array
     classes = window.evaluation.panel.class_table

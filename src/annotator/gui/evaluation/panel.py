@@ -28,6 +28,21 @@ from annotator.gui.evaluation.pr_curve import PrCurve
 
 NUMBER_ROLE = Qt.ItemDataRole.UserRole + 1  # the value behind a cell, for sorting and for tests
 
+STAT_LABELS = (  # COCOeval's twelve figures, in STAT_NAMES' order, as a reader says them
+    "AP (IoU 0.50–0.95)",
+    "AP50 (IoU 0.50)",
+    "AP75 (IoU 0.75)",
+    "AP, small objects",
+    "AP, medium objects",
+    "AP, large objects",
+    "AR, 1 detection per image",
+    "AR, 10 detections per image",
+    "AR, 100 detections per image",
+    "AR, small objects",
+    "AR, medium objects",
+    "AR, large objects",
+)
+
 
 def fmt(value: float | None) -> str:
     return "–" if value is None or value < 0 else f"{value:.3f}"
@@ -126,8 +141,12 @@ class EvaluationPanel(QDockWidget):
         table.setRowCount(0 if evaluation is None else len(STAT_NAMES))
         if evaluation is None:
             return
-        for row, (name, value) in enumerate(zip(STAT_NAMES, evaluation.stats, strict=True)):
-            table.setItem(row, 0, _cell(name))
+        for row, (label, name, value) in enumerate(
+            zip(STAT_LABELS, STAT_NAMES, evaluation.stats, strict=True)
+        ):
+            cell = _cell(label)
+            cell.setToolTip(name)  # pycocotools' own words, as its summary prints them
+            table.setItem(row, 0, cell)
             table.setItem(row, 1, _cell(fmt(value), value))
 
     def _fill_classes(self) -> None:
