@@ -167,10 +167,17 @@ def test_prelabel_edit_adds_predictions_above_and_replaces_unreviewed_ones():
     big, small = sorted(new, key=lambda i: dataset.area_of(i), reverse=True)
     assert big.z < small.z  # larger behind smaller
     assert dataset.categories[18].name == "dog"
-    assert dataset.images[1].status is ImageStatus.PRELABELED
+    assert dataset.images[1].status is ImageStatus.IN_REVIEW  # a person's labels are on it: not "new" work
     edit.revert(dataset)
     assert {i.id for i in dataset.instances_of(1)} == {1, 2, 3} and 18 not in dataset.categories
     assert dataset.images[1].status is ImageStatus.NEW
+
+
+def test_an_image_nobody_labelled_becomes_prelabeled():
+    dataset = Dataset()
+    dataset.put_images([Image(1, "a.png", 60, 40)])
+    prelabel_edit(dataset, 1, [detection(1, 0.9, 0, 0, 8)], model_name="m").apply(dataset)
+    assert dataset.images[1].status is ImageStatus.PRELABELED
 
 
 def test_prelabel_edit_can_keep_earlier_predictions_and_respects_later_statuses():

@@ -37,7 +37,8 @@ def prelabel_edit(
     """The edit that puts `detections` on image `image_id`; apply it (or push it on the undo stack).
 
     `categories` describes the model's classes; those the dataset lacks are added when a detection
-    uses them. The image moves from `new` to `prelabeled` (a later status is left as it is).
+    uses them. The image moves from `new` to `prelabeled`, or to `in_review` when a person labelled it
+    already (a later status is left as it is).
     """
     image = dataset.images[image_id]
     for detection in detections:
@@ -78,5 +79,9 @@ def prelabel_edit(
     if added:
         steps.append(edits.AddInstances(added))
     if image.status is ImageStatus.NEW:
-        steps.append(edits.ReplaceImages((image,), (replace(image, status=ImageStatus.PRELABELED),)))
+        # an image a person labelled already ("also run on labelled images") is being labelled, not
+        # waiting for a first look
+        labelled = any(not is_unreviewed_prediction(i) for i in dataset.instances_of(image_id))
+        status = ImageStatus.IN_REVIEW if labelled else ImageStatus.PRELABELED
+        steps.append(edits.ReplaceImages((image,), (replace(image, status=status),)))
     return edits.Composite(tuple(steps), text=f"Pre-label {image.file_name}")
