@@ -270,3 +270,15 @@ def test_the_image_under_a_resting_pointer_in_the_list_is_made_ready_for_the_cli
     qtbot.waitUntil(lambda: prefetcher.image_id == 4 and window.loader.has(4), timeout=3000)
     QApplication.sendEvent(view.viewport(), QEvent(QEvent.Type.Leave))
     assert prefetcher.image_id == 2
+
+
+def test_a_column_added_to_the_image_list_leaves_the_file_names_readable(window, qtbot, tmp_path):
+    """Comparing with ground truth adds an AP column: every name read "img_….png" until the dock grew."""
+    write_images(tmp_path / "pics", 3)
+    window.open_path(tmp_path / "pics")
+    dock = window.images_dock
+    qtbot.waitUntil(lambda: dock.view.isVisible())
+    ids = list(window.document.dataset.images)
+    dock.set_scores({i: 0.5 for i in ids})
+    dock.set_ranks({i: r for r, i in enumerate(ids)})
+    qtbot.waitUntil(lambda: dock.view.columnWidth(0) >= 120, timeout=3000)

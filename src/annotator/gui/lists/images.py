@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHBoxLayout,
     QLineEdit,
+    QMainWindow,
     QStyle,
     QTreeView,
     QVBoxLayout,
@@ -27,6 +28,7 @@ _IMAGE_COLUMNS = ("Image", "Status", "Instances", "AP", "Next")
 AP_COLUMN = 3  # per-image mask AP when comparing with ground truth (hidden otherwise)
 NEXT_COLUMN = 4  # place in the "label next" order, 1 first (hidden until asked for)
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+NAME_ROOM_PX = 150  # what the file name column keeps when a column is added beside it
 POINTER_REST_MS = 120  # the pointer resting this long on a row makes its image ready (not a pass over)
 _ANY_STATUS = "All statuses"
 
@@ -225,6 +227,7 @@ class ImageListDock(QDockWidget):
         """Per-image AP in its own column (None hides it), so the list can be sorted worst first."""
         self.model.set_scores(scores or {})
         self.view.setColumnHidden(AP_COLUMN, scores is None)
+        self._make_room()
         if scores is None and self.view.header().sortIndicatorSection() == AP_COLUMN:
             self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
             self.proxy.sort(-1)
@@ -233,9 +236,26 @@ class ImageListDock(QDockWidget):
         """Each image's place in the "label next" order in its own column (None hides it)."""
         self.model.set_ranks(ranks or {})
         self.view.setColumnHidden(NEXT_COLUMN, ranks is None)
+        self._make_room()
         if ranks is None and self.view.header().sortIndicatorSection() == NEXT_COLUMN:
             self.view.header().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
             self.proxy.sort(-1)
+
+    def _make_room(self) -> None:
+        """A column shown (AP, Next) takes its width from the file names, which then all read "img_….png":
+        the dock grows to leave them NAME_ROOM_PX, up to a third of the window."""
+        window = self.parentWidget()
+        if not isinstance(window, QMainWindow) or self.isFloating() or not self.isVisible():
+            return
+        header = self.view.header()
+        others = sum(
+            max(self.view.sizeHintForColumn(c), header.sectionSizeHint(c))
+            for c in range(1, header.count())
+            if not self.view.isColumnHidden(c)
+        )
+        needed = others + NAME_ROOM_PX + self.view.verticalScrollBar().sizeHint().width() + 16
+        if self.width() < needed:
+            window.resizeDocks([self], [min(needed, window.width() // 3)], Qt.Orientation.Horizontal)
 
     def sort_label_next(self) -> None:
         self.view.sortByColumn(NEXT_COLUMN, Qt.SortOrder.AscendingOrder)
