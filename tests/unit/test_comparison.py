@@ -101,6 +101,32 @@ def test_ground_truth_file_equals_cocoeval(testdata, seed):
     _assert_same(result, _direct(raw, results), dt_map)
 
 
+def test_images_the_model_has_not_run_on_are_left_out_not_counted_as_all_missed(testdata):
+    """A run cancelled after some images: the others hold no prediction, and counted they scored AP 0
+    and pulled the dataset's AP down. Left out, the numbers are COCOeval's on the images the model saw."""
+    raw = read_json(_gt_file(testdata))
+    gt_parsed = coco_from_dict(raw, source=_gt_file(testdata)).dataset
+    project = coco_from_dict(raw, source=_gt_file(testdata)).dataset
+    project.drop_instances(list(project.instances), notify=False)
+    with contextlib.redirect_stdout(io.StringIO()):
+        results = perturbed_predictions(COCO(str(_gt_file(testdata))), 0)
+    never = sorted(project.images)[-2:]  # the model never ran on these two
+    results = [r for r in results if r["image_id"] not in never]
+    dt_map = _add_predictions(project, results)
+    gt = comparison.align_ground_truth(project.images, raw, gt_parsed, name="coco_tiny.json")
+    ran_on = comparison.images_the_model_ran_on(project, gt.instances)
+    assert set(gt.instances) - ran_on == set(never)
+    result = comparison.compare(
+        gt, project.images, comparison.predictions_of(project, gt.instances), ran_on=ran_on
+    )
+    assert result.unseen == tuple(never) and set(result.matches) == ran_on
+    seen_only = dict(raw, images=[i for i in raw["images"] if i["id"] not in never],
+                     annotations=[a for a in raw["annotations"] if a["image_id"] not in never])  # fmt: skip
+    _assert_same(result, _direct(seen_only, results), dt_map)
+    counted = comparison.compare(gt, project.images, comparison.predictions_of(project, gt.instances))
+    assert counted.evaluation.stats[0] < result.evaluation.stats[0]  # what counting them did
+
+
 def test_images_are_matched_by_file_name_before_id(testdata):
     """A project that numbered the same photos differently, plus one renamed photo matched by its id."""
     raw = read_json(_gt_file(testdata))

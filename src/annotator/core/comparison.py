@@ -11,7 +11,7 @@ the ground truth's classes count, and ties break as COCOeval breaks them.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from pycocotools import mask as mask_utils
 
 from annotator.core.evaluation import CocoMatches, EvalResult, evaluate, ground_truth
 from annotator.core.geometry import area
-from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.core.model import Category, Dataset, Image, ImageStatus, Instance
 
 IOU_THRESHOLD = 0.5  # matches drawn on the canvas are COCOeval's at IoU 0.50
 
@@ -73,6 +73,7 @@ class Comparison:
     evaluation: EvalResult | None
     predictions: int  # how many predictions were evaluated
     error: str | None = None  # COCOeval refused the input (the matches still stand)
+    unseen: tuple[int, ...] = ()  # ground-truth images left out: the model has not run on them
 
     def gt_instances(self, image_id: int) -> tuple[Instance, ...]:
         return self.ground_truth.instances.get(image_id, ())
@@ -181,6 +182,20 @@ def _annotation(inst: Instance, image: Image) -> dict[str, Any]:
     }
 
 
+def images_the_model_ran_on(dataset: Dataset, image_ids: Iterable[int]) -> frozenset[int]:
+    """Those of `image_ids` the model has run on: holding any of its instances (rejected ones too), or
+    pre-labelled with nothing found. An image it never saw would count as all missed."""
+    return frozenset(
+        i
+        for i in image_ids
+        if i in dataset.images
+        and (
+            dataset.images[i].status is ImageStatus.PRELABELED
+            or any(inst.source.is_model for inst in dataset.instances_of(i))
+        )
+    )
+
+
 def predictions_of(dataset: Dataset, image_ids: Iterable[int]) -> dict[int, tuple[Instance, ...]]:
     """The model's instances on these images, by id: the order COCOeval reads them in."""
     out = {}
@@ -218,14 +233,21 @@ def compare(
     predictions: Mapping[int, Sequence[Instance]],
     *,
     cancelled: Callable[[], bool] = lambda: False,
+    ran_on: Collection[int] | None = None,
 ) -> Comparison | None:
-    """Run COCOeval (segm) and read its matches for every image; None if `cancelled` says so first."""
-    evaluated = {image_id: predictions.get(image_id, ()) for image_id in gt.instances}
+    """Run COCOeval (segm) and read its matches for every image (of those in `ran_on`: the others are
+    left out, named in `unseen`); None if `cancelled` says so first."""
+    seen = [i for i in gt.instances if ran_on is None or i in ran_on]
+    unseen = tuple(i for i in gt.instances if ran_on is not None and i not in ran_on)
+    evaluated = {image_id: predictions.get(image_id, ()) for image_id in seen}
+    if not evaluated:  # nothing to measure: not an AP of 0 over images nobody ran the model on
+        return Comparison(gt, {}, None, 0, None, unseen)
     results = results_list(images, evaluated)
     if cancelled():
         return None
     try:
-        evaluation = evaluate(ground_truth(gt.coco), results, iou_type="segm")
+        image_ids = None if ran_on is None else list(evaluated)
+        evaluation = evaluate(ground_truth(gt.coco), results, iou_type="segm", image_ids=image_ids)
         error = None
     except (ValueError, KeyError, TypeError, IndexError, AssertionError) as exc:
         evaluation, error = None, f"COCOeval: {exc}"
@@ -243,7 +265,7 @@ def compare(
         )  # fmt: skip
         for image_id in evaluated
     }
-    return Comparison(gt, matches, evaluation, len(results), error)
+    return Comparison(gt, matches, evaluation, len(results), error, unseen)
 
 
 def _in_results_order(predictions: Mapping[int, Sequence[Instance]]) -> list[Instance]:

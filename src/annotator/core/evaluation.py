@@ -164,12 +164,21 @@ def ground_truth(data: Any) -> COCO:
     return coco
 
 
-def evaluate(gt: COCO, predictions: Sequence[dict[str, Any]], *, iou_type: str = "segm") -> EvalResult:
-    """COCOeval for `iou_type` ("segm" or "bbox"); `predictions` in COCO results form (see predictions_from)."""
+def evaluate(
+    gt: COCO,
+    predictions: Sequence[dict[str, Any]],
+    *,
+    iou_type: str = "segm",
+    image_ids: Sequence[int] | None = None,
+) -> EvalResult:
+    """COCOeval for `iou_type` ("segm" or "bbox"); `predictions` in COCO results form (see predictions_from);
+    over `image_ids` of the ground truth only, when given (COCOeval's `params.imgIds`)."""
     if iou_type not in IOU_TYPES:
         raise ValueError(f"iou_type must be one of {IOU_TYPES}")
     results = _load_results(gt, predictions, iou_type)
     evaluator = COCOeval(gt, results, iouType=iou_type)
+    if image_ids is not None:
+        evaluator.params.imgIds = sorted(image_ids)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         evaluator.evaluate()

@@ -104,8 +104,9 @@ class EvaluationController(QObject):
 
             truth = comparison.accepted_ground_truth(data, keep=is_accepted) if use_accepted else gt
             predictions = comparison.predictions_of(data, truth.instances)
+            ran_on = comparison.images_the_model_ran_on(data, truth.instances)
             return comparison.compare(
-                truth, data.images, predictions, cancelled=lambda: self.latest != generation
+                truth, data.images, predictions, cancelled=lambda: self.latest != generation, ran_on=ran_on
             )
 
         self._submit(work, generation)
@@ -142,6 +143,12 @@ class EvaluationController(QObject):
         self.result = result
         if result.error:
             self.message.emit(result.error)
+        elif result.unseen:
+            seen = len(result.matches)
+            self.message.emit(
+                f"Measured on the {seen} image(s) the model has run on; {len(result.unseen)} of the ground "
+                "truth's are left out (pre-label them to count them)"
+            )
         self.result_changed.emit(result)
 
     def _on_change(self, change: Change) -> None:
