@@ -259,6 +259,7 @@ def test_a_round_is_in_the_project_file_as_soon_as_it_saves_a_model(qtbot, tmp_p
     ((number, path, reason),) = recorded()
     assert (number, reason) == (1, "unfinished")
     assert (project.parent / path).is_file()
+    assert dialog.rounds.count() == 1 and "Round 1" in dialog.rounds.item(0).text()  # listed already
     with qtbot.waitSignal(training.controller.ended, timeout=ROUND_TIMEOUT):
         training.controller.cancel()
     assert [(n, r) for n, _, r in recorded()] == [(1, "cancelled")]

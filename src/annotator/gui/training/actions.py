@@ -27,6 +27,7 @@ from annotator.gui.training.controller import RunEnd, TrainingController
 from annotator.gui.training.dialog import TrainDialog
 from annotator.gui.training.history import ModelHistory
 from annotator.gui.training.options import TrainOptions
+from annotator.inference.train_events import CheckpointSaved
 from annotator.io.errors import DatasetError
 from annotator.io.model_folder import validation_predictions_path
 
@@ -68,6 +69,7 @@ class Training(QObject):
         controller.checked.connect(dialog.show_check)
         controller.state_changed.connect(dialog.show_state)
         controller.event.connect(dialog.run_panel.show_event)
+        controller.event.connect(self._on_event)
         dialog.train_requested.connect(self.train)
         dialog.pause_requested.connect(controller.pause)
         dialog.resume_requested.connect(controller.resume)
@@ -149,6 +151,13 @@ class Training(QObject):
         labelled = labelled_image_ids(dataset)  # one pass over the instances, not one sort per image
         return [i for i in sorted(dataset.images)
                 if i not in labelled and unreadable_reason(dataset.images[i]) is None]  # fmt: skip
+
+    def _on_event(self, event: object) -> None:
+        """A round's first better model is recorded as it is saved: the dialog lists it from then on."""
+        document = self.document
+        if isinstance(event, CheckpointSaved) and event.role == "best" and self.dialog and document:
+            rounds = self.history.rounds(document)
+            self.dialog.set_rounds([(r, self.history.model_path(document, r)) for r in rounds])
 
     def _predictions_on(self, image_ids: list[int]) -> list[Instance]:
         """The unreviewed predictions on these images: what pre-labelling them replaces."""
