@@ -102,6 +102,7 @@ def test_clicks_refine_the_mask_one_undo_step_each(window, qtbot, tmp_path):
     stack = window.editor.history.stack
     qtbot.waitUntil(lambda: stack.count() == 2, timeout=10000)
     assert stack.text(1) == "Refine mask with a click"
+    assert window.statusBar().currentMessage().startswith("Refine mask with a click")  # done, it says
     refined = to_mask_array(dataset.instances[instance_id].geometry, 150, 200)
     assert mask_iou(refined, truth) > mask_iou(first, truth)
     window.editing.actions["undo"].trigger()

@@ -205,6 +205,7 @@ class BoxSegmentTool(RectangleTool):
             return
         new = operations.edited(old, geometry=Mask.from_array(mask))
         self.editor.push(ReplaceInstances((old,), (new,), text=REFINE_TEXT))
+        self.editor.message.emit(f"{REFINE_TEXT} (Ctrl+Z takes it back)")  # not "Segmenting…" any more
 
     def wait(self) -> None:
         """Block until running GrabCut jobs finish (tests, closing)."""
