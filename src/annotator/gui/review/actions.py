@@ -244,12 +244,13 @@ class ReviewActions(QObject):
         pending = self.pending(visible_only=False)
         hidden = len(pending) - len(self.pending())
         under = f", {hidden} of them hidden under the score" if hidden else ""
+        many = len(pending) != 1
+        what = f"{len(pending)} prediction{'s' * many} on this image {'are' if many else 'is'} not judged yet"
         answer = QMessageBox.question(
             self.window,
             "Mark image done",
-            f"{len(pending)} prediction{'s' * (len(pending) != 1)} on this image {'are' if len(pending) != 1 else 'is'} "
-            f"not judged yet{under}.\n\nReject {'them' if len(pending) != 1 else 'it'} and mark the image done? "
-            "(Ctrl+Z undoes both.) Cancel, and Y / Ctrl+Enter accept what is right first.",
+            f"{what}{under}.\n\nReject {'them' if many else 'it'} and mark the image done? (Ctrl+Z undoes "
+            "both.) Cancel, and Y / Ctrl+Enter accept what is right first.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )

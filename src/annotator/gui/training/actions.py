@@ -180,9 +180,10 @@ class Training(QObject):
         answer = QMessageBox.question(
             self.dialog if self.dialog is not None and self.dialog.isVisible() else self.window,
             "Replace better predictions?",
-            f"Round {model_round.number} scored AP50 {model_round.val_ap50 or 0.0:.2f}. The {len(predictions)} "
-            f"predictions it would replace came from round {best.number} (AP50 {best.val_ap50:.2f}), and "
-            "cannot be brought back but by pre-labelling with that round again.\n\nReplace them?",
+            f"Round {model_round.number} scored AP50 {model_round.val_ap50 or 0.0:.2f}. The "
+            f"{len(predictions)} predictions it would replace came from round {best.number} (AP50 "
+            f"{best.val_ap50:.2f}), and cannot be brought back but by pre-labelling with that round "
+            "again.\n\nReplace them?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )
@@ -217,9 +218,9 @@ class Training(QObject):
         if remembered is not None:
             if remembered != settings.weights:
                 replace(settings, weights=remembered, input_size=0).save(self.window.settings)
+                name = Path(remembered).name or "COCO weights"
                 self.window.statusBar().showMessage(
-                    f"Pre-labelling uses {Path(remembered).name or 'COCO weights'}, as chosen for this project",
-                    10000,
+                    f"Pre-labelling uses {name}, as chosen for this project", 10000
                 )
             return
         rounds = [r for r in self.history.rounds(document) if self.history.model_path(document, r).is_file()]
