@@ -88,3 +88,19 @@ def test_an_instance_in_two_parts_is_two_yolo_objects_and_the_export_says_so(tmp
     problems = save_yolo(dataset, tmp_path)
     assert len(_lines(tmp_path / "labels/a.txt")) == 2
     assert problems == ["instance 1: in 2 parts: written as 2 YOLO objects, one polygon each"]
+
+
+def test_an_export_into_a_folder_with_older_labels_says_they_are_still_there(tmp_path: Path) -> None:
+    """Labels of an earlier export (80 classes) stayed beside a new data.yaml of 3 classes, unreported:
+    anything trained from the folder read broken labels. They are never deleted (they may be someone's
+    work), but the export says so."""
+    dataset = Dataset()
+    dataset.put_images([Image(1, "a.png", 40, 30)])
+    dataset.put_categories([Category(1, "table")])
+    dataset.put_instances([Instance(1, 1, 1, Polygons.from_flat([[2, 2, 10, 2, 10, 10, 2, 10]]))])
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "old.txt").write_text("79 0.1 0.1 0.2 0.1 0.2 0.2\n")
+    problems = save_yolo(dataset, tmp_path)
+    assert (tmp_path / "labels" / "old.txt").is_file()
+    assert len(problems) == 1 and "1 .txt file(s)" in problems[0] and "old.txt" in problems[0]
+    assert save_yolo(dataset, tmp_path / "fresh") == []  # an empty folder: nothing to say

@@ -19,7 +19,7 @@ from annotator.core.geometry import Mask, Polygons, area
 from annotator.core.model import Dataset, Image, Instance
 from annotator.core.region import mask_crops
 from annotator.io.jsonfile import write_json
-from annotator.io.paths import export_target, make_export_folder
+from annotator.io.paths import export_target, left_from_before, make_export_folder
 from annotator.io.problems import NO_PIXELS, Problems
 
 LABELME_VERSION = "5.5.0"
@@ -39,8 +39,10 @@ def save_labelme(
     make_export_folder(out_dir)
     problems = Problems()
     names = labelme_names(dataset, problems)
+    targets = []
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
         target = export_target(out_dir, names[image.id])
+        targets.append(target)
         write_json(
             target,
             labelme_dict(
@@ -48,7 +50,8 @@ def save_labelme(
             ),
             indent=True,
         )
-    return problems.lines()
+    stale = left_from_before(out_dir, targets, ".json")
+    return problems.lines() + ([stale] if stale else [])
 
 
 def labelme_names(dataset: Dataset, problems: Problems | None = None) -> dict[int, str]:

@@ -24,7 +24,7 @@ from annotator.core.region import mask_crop
 from annotator.core.rules import is_accepted
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.jsonfile import write_json
-from annotator.io.paths import export_target, make_export_folder
+from annotator.io.paths import export_target, left_from_before, make_export_folder
 from annotator.io.problems import NO_PIXELS, Problems
 
 MAX_SEGMENT_ID = 256**3 - 1
@@ -40,12 +40,14 @@ def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool 
     problems = Problems()
     images = sorted(dataset.images.values(), key=lambda image: image.id)
     png_names = png_file_names(images, problems)
-    annotations = []
+    annotations, targets = [], []
     for image in images:
         ids = segment_ids(dataset.instances_of(image.id))
         kept = [i for i in dataset.instances_of(image.id) if not accepted_only or is_accepted(i)]
         canvas, segments = render(image, kept, ids, problems)
-        write_bytes_atomic(export_target(out_dir, f"{PNG_FOLDER}/{png_names[image.id]}"), encode_png(canvas))
+        target = export_target(out_dir, f"{PNG_FOLDER}/{png_names[image.id]}")
+        targets.append(target)
+        write_bytes_atomic(target, encode_png(canvas))
         annotations.append(
             {"image_id": image.id, "file_name": png_names[image.id], "segments_info": segments}
         )
@@ -54,7 +56,8 @@ def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool 
     data["annotations"] = annotations
     data["categories"] = [_category_dict(c) for c in sorted(dataset.categories.values(), key=lambda c: c.id)]
     write_json(out_dir / JSON_NAME, data)
-    return problems.lines()
+    stale = left_from_before(out_dir / PNG_FOLDER, targets, ".png")
+    return problems.lines() + ([stale] if stale else [])
 
 
 def segment_ids(instances: list[Instance]) -> dict[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from annotator.io.errors import DatasetError
@@ -95,3 +96,26 @@ def export_target(out_dir: Path, relative: str) -> Path:
         if not stat.S_ISDIR(info.st_mode):
             raise DatasetError(folder, "is not a folder")
     return folder / parts[-1]
+
+
+def left_from_before(base: Path, written: Iterable[Path], suffix: str) -> str | None:
+    """A note on the files ending in `suffix` under `base` that this export did not write, or None.
+    Left from an earlier export (of other images, other classes), they would be read with the new ones:
+    YOLO labels of 80 classes beside a data.yaml of 3. Never deleted: they may be someone's work."""
+    if not base.is_dir() or base.is_symlink():
+        return None
+    mine = {os.path.normcase(os.path.abspath(path)) for path in written}
+    stale = sorted(
+        os.path.join(folder, name)
+        for folder, _dirs, names in os.walk(base)  # links to folders are not followed
+        for name in names
+        if name.endswith(suffix) and os.path.normcase(os.path.abspath(os.path.join(folder, name))) not in mine
+    )
+    if not stale:
+        return None
+    first = os.path.relpath(stale[0], base)
+    return (
+        f"{len(stale)} {suffix} file(s) under {base} were there before and are not from this export "
+        f"(such as {first}): left as they were, and read with the new ones; export to an empty folder "
+        "to have only these"
+    )

@@ -17,7 +17,7 @@ from annotator.core.geometry import Mask, area
 from annotator.core.model import Category, Dataset, Image
 from annotator.core.region import traced_polygons
 from annotator.io.atomic import write_bytes_atomic
-from annotator.io.paths import export_target, make_export_folder
+from annotator.io.paths import export_target, left_from_before, make_export_folder
 from annotator.io.problems import NO_PIXELS, Problems
 
 
@@ -35,6 +35,7 @@ def save_yolo(dataset: Dataset, out_dir: str | Path) -> list[str]:
     index_of = {category.id: index for index, category in enumerate(classes)}
     problems = Problems()
     written: dict[str, str] = {}  # label file (case folded) -> the image it holds
+    targets: list[Path] = []
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
         relative = PurePosixPath("labels", image.file_name).with_suffix(".txt").as_posix()
         owner = written.setdefault(relative.casefold(), image.file_name)
@@ -46,12 +47,14 @@ def save_yolo(dataset: Dataset, out_dir: str | Path) -> list[str]:
             )
             continue
         target = export_target(out_dir, relative)
+        targets.append(target)
         lines = yolo_lines(dataset, image, index_of, problems)
         write_bytes_atomic(target, "".join(line + "\n" for line in lines).encode("utf-8"))
     names = [category.name.replace("\n", " ") for category in classes]
     write_bytes_atomic(out_dir / "classes.txt", "".join(n + "\n" for n in names).encode("utf-8"))
     write_bytes_atomic(out_dir / "data.yaml", _data_yaml(classes).encode("utf-8"))
-    return problems.lines()
+    stale = left_from_before(out_dir / "labels", targets, ".txt")
+    return problems.lines() + ([stale] if stale else [])
 
 
 def yolo_lines(dataset: Dataset, image: Image, index_of: dict[int, int], problems: Problems) -> list[str]:
