@@ -101,3 +101,13 @@ def test_labelme_rectangles_and_only_they_become_masks(tmp_path):
 def test_bad_input_is_one_line(tmp_path):
     result = _run("segment-boxes", tmp_path / "missing.json", "--out", tmp_path / "o.json", "--grabcut")
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_boxes_on_images_that_cannot_be_read_are_counted_box_by_box(tmp_path):
+    """Without the images every box stays a box: the summary said "58 of 63 boxes segmented, 5 kept"
+    (it counted images, not boxes)."""
+    source, _truth, boxed = _boxes_only_copy(tmp_path)
+    shutil.rmtree(tmp_path / "images")
+    result = _run("segment-boxes", source, "--out", tmp_path / "masks.json", "--grabcut")
+    assert result.returncode == 0, result.stderr
+    assert f"0 of {len(boxed)} boxes segmented, {len(boxed)} kept as boxes" in result.stdout

@@ -57,13 +57,15 @@ def run(args: argparse.Namespace) -> int:
     dataset = loaded.dataset
     boxes = sorted(box_only_instances(source, data, dataset))
     segment = _grabcut if args.grabcut else _model_segmenter(args)
-    started, failed = time.monotonic(), []
+    started, failed, kept = time.monotonic(), [], 0
     by_image: dict[int, list[int]] = {}
     for instance_id in boxes:
         by_image.setdefault(dataset.instances[instance_id].image_id, []).append(instance_id)
     done = 0
     for image_id, ids in by_image.items():
-        failed += _segment_image(dataset, root, image_id, ids, segment, args)
+        lines, not_segmented = _segment_image(dataset, root, image_id, ids, segment, args)
+        failed += lines
+        kept += not_segmented
         done += len(ids)
         _progress(done, len(boxes), started)
     _write(dataset, out)
@@ -71,16 +73,19 @@ def run(args: argparse.Namespace) -> int:
     for line in failed[:_SHOWN]:
         print(f"annotator segment-boxes: {line}", file=sys.stderr)
     if len(failed) > _SHOWN:
-        print(f"annotator segment-boxes: {len(failed) - _SHOWN} more boxes gave no mask", file=sys.stderr)
+        print(f"annotator segment-boxes: {len(failed) - _SHOWN} more lines like these", file=sys.stderr)
     print(
-        f"wrote {out}: {len(boxes) - len(failed)} of {len(boxes)} boxes segmented"
-        + (f", {len(failed)} kept as boxes" if failed else "")
+        f"wrote {out}: {len(boxes) - kept} of {len(boxes)} boxes segmented"
+        + (f", {kept} kept as boxes" if kept else "")
     )
     return 0
 
 
-def _segment_image(dataset, root: Path, image_id: int, ids: list[int], segment, args) -> list[str]:
-    """Masks for these box-only instances of one image; lines naming those that gave none."""
+def _segment_image(
+    dataset, root: Path, image_id: int, ids: list[int], segment, args
+) -> tuple[list[str], int]:
+    """Masks for these box-only instances of one image; lines naming those that gave none, and how many
+    boxes that is (an unreadable image: one line for all of its boxes)."""
     from annotator.core.geometry import Mask
     from annotator.core.predictor import BoxPrompt
     from annotator.io.errors import DatasetError
@@ -91,7 +96,7 @@ def _segment_image(dataset, root: Path, image_id: int, ids: list[int], segment, 
     try:
         pixels = load_rgb(resolve_inside(root, image.file_name))
     except DatasetError as exc:
-        return [f"{image.file_name}: {exc.reason}; its {len(ids)} box(es) kept as boxes"]
+        return [f"{image.file_name}: {exc.reason}; its {len(ids)} box(es) kept as boxes"], len(ids)
     failed, changed = [], []
     for instance_id in ids:
         instance = dataset.instances[instance_id]
@@ -103,7 +108,7 @@ def _segment_image(dataset, root: Path, image_id: int, ids: list[int], segment, 
             continue
         changed.append(instance.with_changes(geometry=Mask.from_array(mask)))
     dataset.put_instances(changed, notify=False)
-    return failed
+    return failed, len(failed)
 
 
 def _warn_skipped(loaded) -> None:
