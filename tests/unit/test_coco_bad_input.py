@@ -65,6 +65,23 @@ def test_unusable_files_raise_one_clear_error(tmp_path: Path, raw: str, reason: 
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("head", "said"),
+    [
+        (b"SQLite format 3\x00", "an annotator project (SQLite)"),  # eval PROJECT said "surrogates"
+        (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+        (b"\xff\xd8\xff\xe0", "a JPEG image"),
+        (b"\x00\x01\x02garbage", "binary data"),
+    ],
+)
+def test_a_file_that_is_not_text_says_what_it_is(tmp_path: Path, head: bytes, said: str) -> None:
+    path = tmp_path / "data.json"
+    path.write_bytes(head + bytes(range(256)) * 4)
+    with pytest.raises(DatasetError) as caught:
+        load_coco(path)
+    assert f"not a JSON file: this is {said}" in str(caught.value)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="no such file"):
         load_coco(tmp_path / "absent.json")

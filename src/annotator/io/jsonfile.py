@@ -38,10 +38,30 @@ def read_json(path: Path) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
         pass
+    kind = _binary_kind(data)
+    if kind is not None:  # orjson's "str is not valid UTF-8: surrogates not allowed" says nothing
+        raise DatasetError(path, f"not a JSON file: this is {kind}")
     detail = str(first_error)
     if "end of data" in detail:
         detail = f"the file is truncated ({detail})"
     raise DatasetError(path, f"not valid JSON: {detail}")
+
+
+_SIGNATURES = (
+    (b"SQLite format 3\x00", "an annotator project (SQLite): give the .json it was made from, or export it"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"PK\x03\x04", "a zip archive"),
+)
+
+
+def _binary_kind(data: bytes) -> str | None:
+    """What a file that is not text is, when its first bytes say so; "binary data" for other bytes no
+    JSON holds; None for text (then the JSON error itself is the news)."""
+    for signature, kind in _SIGNATURES:
+        if data.startswith(signature):
+            return kind
+    return "binary data" if b"\x00" in data[:4096] else None
 
 
 def write_json(path: Path, value: Any, *, indent: bool = False) -> None:
