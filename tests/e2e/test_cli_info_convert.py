@@ -186,3 +186,11 @@ def test_a_file_opened_in_the_window_is_read_as_it_is_and_the_note_says_where_th
     assert "note:" in after.stderr and str(data.with_suffix(".annotator")) in after.stderr
     edited = _run("info", data.with_suffix(".annotator"))
     assert "instances: 62 " in edited.stdout and "note:" not in edited.stderr
+
+
+@pytest.mark.parametrize("command", [["info"], ["convert", "--to", "coco", "--out", "{tmp}/o.json"]])
+def test_an_images_folder_that_is_not_there_is_one_error(tmp_path: Path, command) -> None:
+    """It gave one "not found" per image and exit 0, never saying the folder was missing."""
+    args = [a.format(tmp=tmp_path) for a in command]
+    result = _run(args[0], COCO_TINY, *args[1:], "--images", tmp_path / "nothere")
+    _assert_one_line_error(result, "nothere", "no such folder of images")

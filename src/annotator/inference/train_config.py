@@ -108,6 +108,10 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value))
+        _require(
+            self.images_root is None or self.images_root.is_dir(),
+            f"--images {self.images_root}: no such folder of images",
+        )
         _require(self.base in BASES, f"--base must be one of {', '.join(BASES)}")
         _require(self.device in DEVICES, f"--device must be one of {', '.join(DEVICES)}")
         _require(self.epochs is None or 1 <= self.epochs <= 100_000, "--epochs must be in [1, 100000]")

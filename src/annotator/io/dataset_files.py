@@ -46,6 +46,8 @@ def load_dataset_file(path: str | Path, *, images_root: str | Path | None = None
 
 
 def _load(path: Path, images_root: str | Path | None) -> LoadedDataset:
+    if images_root is not None and not Path(images_root).is_dir():  # else one "not found" per image
+        raise DatasetError(Path(images_root), "no such folder of images (--images)")
     if path.is_dir():
         imported = load_labelme(path)
         return LoadedDataset(imported.dataset, InputFormat.LABELME, path, imported.root, imported.problems)
