@@ -8,6 +8,7 @@ Everything else comes from the starting weights, which must be the same architec
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -201,6 +202,12 @@ def _from_checkpoint(
 
 
 def _with_overrides(settings: ModelSettings, config: TrainConfig) -> ModelSettings:
+    known = {f.name for f in dataclasses.fields(settings)}
+    unknown = sorted(set(config.model) - known)
+    if unknown:  # not Python's "__init__() got an unexpected keyword argument"
+        raise DatasetError(
+            None, f"--set {unknown[0]}: no such model setting; known: {', '.join(sorted(known))}"
+        )
     try:
         return settings.replace(**config.model) if config.model else settings
     except (TypeError, ValueError) as exc:
