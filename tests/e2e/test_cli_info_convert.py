@@ -194,3 +194,16 @@ def test_an_images_folder_that_is_not_there_is_one_error(tmp_path: Path, command
     args = [a.format(tmp=tmp_path) for a in command]
     result = _run(args[0], COCO_TINY, *args[1:], "--images", tmp_path / "nothere")
     _assert_one_line_error(result, "nothere", "no such folder of images")
+
+
+def test_a_coco_output_that_is_not_a_json_file_is_refused_not_replaced(tmp_path: Path) -> None:
+    """`--to coco --out notes.txt` replaced someone's text file with COCO JSON."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("precious")
+    result = _run("convert", COCO_TINY, "--to", "coco", "--out", notes)
+    _assert_one_line_error(result, "notes.txt", "a COCO file ends in .json")
+    assert notes.read_text() == "precious"
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = _run("convert", COCO_TINY, "--to", "coco", "--out", folder)
+    assert result.returncode == 0 and f"wrote {folder / 'annotations.json'} (coco)" in result.stdout

@@ -37,9 +37,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.rle and args.to != "coco":
         raise UsageError("--rle applies to --to coco only")
+    out = Path(args.out)
+    if args.to == "coco" and not out.is_dir() and out.suffix.lower() != ".json":
+        raise UsageError(f"--out {out}: a COCO file ends in .json (a file of another kind is not replaced)")
     loaded = load_dataset_file(args.input, images_root=args.images)
     note_window_edits("convert", args.input)
-    out = Path(args.out)
     images_root = Path(args.images) if args.images else loaded.root
     try:
         if args.to != "coco" or out.is_dir():  # a link to a file is replaced by the atomic rename
@@ -54,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
     _warn(loaded.path, loaded.problems)
     _warn(out, notes)
     dataset = loaded.dataset
-    print(f"wrote {out} ({args.to}): {len(dataset.images)} images, {len(dataset.instances)} instances")
+    written = out / "annotations.json" if args.to == "coco" and out.is_dir() else out
+    print(f"wrote {written} ({args.to}): {len(dataset.images)} images, {len(dataset.instances)} instances")
     from annotator.cli.report_text import damaged_rows_status
 
     return damaged_rows_status("convert", loaded)
