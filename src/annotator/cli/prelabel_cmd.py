@@ -105,6 +105,13 @@ def run(args: argparse.Namespace) -> int:
     options = _options(args)
     if is_project_target(out) and args.results:
         raise UsageError("--results writes a COCO file: give --out a .json name")
+    if args.results:  # eval and audit read a results list by id, which says nothing of which image
+        print(
+            "annotator prelabel: note: a results list names images by id alone: these are this run's own "
+            "(1, 2, ... in file-name order), not another dataset's; to compare with a COCO file, leave out "
+            "--results (eval and audit match a COCO file's images by name)",
+            file=sys.stderr,
+        )
     project = ProjectOutput.open(out, root, paths) if is_project_target(out) else None
     try:
         journal = PrelabelJournal.open(journal_path(out), settings=_settings(args, root), resume=args.resume)
