@@ -89,6 +89,7 @@ def test_prelabel_results_format_and_one_image(tmp_path, checkpoint, images):
     results = orjson.loads(out.read_bytes())
     assert isinstance(results, list) and results
     assert all(r["score"] >= 0.6 and r["image_id"] == 1 for r in results)
+    assert "a results list names images by id alone" in result.stderr  # not another dataset's ids
     gt = {"images": [{"id": 1, "file_name": "photo_0.jpg", "width": WIDTH, "height": HEIGHT}],
           "annotations": [], "categories": [{"id": 3, "name": "car"}, {"id": 7, "name": "train"},
                                             {"id": 44, "name": "bottle"}]}  # fmt: skip
