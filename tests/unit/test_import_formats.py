@@ -19,7 +19,6 @@ from annotator.core.rules import is_accepted, is_unreviewed_prediction
 from annotator.io.annotation_files import LabelFormat, read_annotations
 from annotator.io.coco import load_coco, save_coco
 from annotator.io.errors import DatasetError
-from annotator.io.labelme import load_labelme
 from annotator.io.project import dataset_from_folder
 from annotator.io.results_file import NeedsDatasetError, load_results
 from annotator.io.yolo_read import load_yolo
@@ -254,9 +253,8 @@ def test_isat_labelme_files_find_their_images_by_base_name() -> None:
     assert merge.report.images == 5 and not merge.report.unmatched
     assert merge.report.instances == len(found.dataset.instances) > 0
     # labelme's usual layout, so no note on it (a reviewer read "reaches outside the images folder"
-    # as a problem); opened as a dataset of its own, the folder has no such images: noted
+    # as a problem)
     assert not any("outside" in line for line in found.problems)
-    assert any("outside" in line for line in load_labelme(ISAT / "labelme").problems)
 
 
 @pytest.mark.parametrize("name", ["x.json", "data.yaml", "labels.txt"])

@@ -6,6 +6,7 @@ import base64
 import contextlib
 import io
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -121,11 +122,22 @@ def test_x_anylabeling_variant() -> None:
     )
 
 
-def test_image_paths_outside_the_folder_fall_back_beside_the_json() -> None:
+def test_images_in_one_folder_beside_the_labelme_folder_are_read_from_there(tmp_path) -> None:
+    """labelme's annotations/ beside images/ (imagePath ../images/a.jpg, one file naming its image
+    alone): the images' folder is the root, so `train` and `convert` find them (they could not)."""
     imported = load_labelme(_testdata() / "isat_coco_tiny/labelme")
     names = sorted(i.file_name for i in imported.dataset.images.values())
-    assert names[0] == "000000013923.jpg" and all("/" not in n for n in names)
-    assert sum("reaches outside" in line for line in imported.problems) == 4
+    assert imported.root == _testdata() / "isat_coco_tiny/images"
+    assert names[0] == "000000013923.jpg" and all((imported.root / n).is_file() for n in names)
+    assert not any("reaches outside" in line for line in imported.problems)
+    # images in more than one place, or some beside their JSON: each outside path is noted, as before
+    mixed = tmp_path / "mixed"
+    shutil.copytree(_testdata() / "isat_coco_tiny/labelme", mixed / "labelme")
+    shutil.copytree(_testdata() / "isat_coco_tiny/images", mixed / "images")
+    shutil.copy(mixed / "images/000000549930.jpg", mixed / "labelme")  # one beside its JSON
+    noted = load_labelme(mixed / "labelme")
+    assert noted.root == mixed / "labelme"
+    assert sum("reaches outside" in line for line in noted.problems) == 4
     # seen from the parent folder the same paths are inside, and the COCO file beside them is reported
     parent = load_labelme(_testdata() / "isat_coco_tiny")
     assert sorted(i.file_name for i in parent.dataset.images.values())[0] == "images/000000013923.jpg"

@@ -15,7 +15,7 @@ import binascii
 import io
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -96,6 +96,13 @@ def load_labelme(
         reader.read_file(file, single=len(files) == 1 and not path.is_dir(), data=data)
     if not reader.images:
         raise DatasetError(path, "no usable LabelMe file found")
+    found = reader.images_outside()
+    if found is not None:  # the images' own folder is the root: file names are theirs there
+        root = next(iter(found.values())).parent
+        reader.images = {
+            i: replace(im, file_name=found[im.file_name].name) for i, im in reader.images.items()
+        }
+        reader.problems.add(None, f"the images are in {root} (their imagePath): read from there")
     return LabelmeImport(reader.build(), reader.problems.lines(), root)
 
 
@@ -121,6 +128,7 @@ def labelme_beside_images(folder: Path, image_names: Iterable[str]) -> LabelmeIm
         if count == LOOK_FOR_LABELME and not reader.images and not reader.problems:
             return None
         reader.read_file(file, single=False)
+    reader.note_outside()
     if note and reader.images:
         reader.problems.add(None, note)
     return LabelmeImport(reader.build(), reader.problems.lines(), folder) if reader.images else None
@@ -179,6 +187,8 @@ class _Reader:
         self.problems = Problems()
         self.images: dict[int, Image] = {}
         self.file_names: set[str] = set()
+        # file name used -> (the image file its imagePath names outside the root, the note to make)
+        self.outside: dict[str, tuple[Path, str, str]] = {}
         self.instances: list[Instance] = []
 
     # -- files ------------------------------------------------------------------------------------
@@ -250,9 +260,13 @@ class _Reader:
                     return normalise_file_name(joined, source=file, item=item)
                 except DatasetError as exc:
                     reason = exc.reason
-                    if self.outside_ok and joined.startswith("../"):
+                    if joined.startswith("../"):
                         name = PurePosixPath(folder, PurePosixPath(joined).name).as_posix()
-                        return normalise_file_name(name, source=file, item=item)
+                        name = normalise_file_name(name, source=file, item=item)
+                        if not self.outside_ok:  # said at the end, unless the images' folder is found
+                            target = Path(os.path.normpath(file.parent / image_path.replace("\\", "/")))
+                            self.outside[name] = (target, item, f"{reason}; using {name!r}")
+                        return name
             else:
                 reason = f"imagePath {image_path!r} is not an image"
         else:
@@ -260,6 +274,33 @@ class _Reader:
         name = PurePosixPath(folder, _fallback_name(file, image_path, suffix)).as_posix()
         self.problems.add(item, f"{reason}; using {name!r}")
         return normalise_file_name(name, source=file, item=item)
+
+    def images_outside(self) -> dict[str, Path] | None:
+        """Where each image is, when the images are in one folder outside the root that their
+        `imagePath` names (labelme's `annotations/` beside `images/`, imagePath `../images/a.jpg`), the
+        others by their name in that folder and none beside its JSON: file name -> image file. Else
+        None, and each outside path is noted."""
+        targets = [target for target, _item, _note in self.outside.values()]
+        folders = {target.parent for target in targets}
+        found = None
+        if len(folders) == 1 and all(t.is_file() for t in targets):
+            (folder,) = folders
+            found = {name: target for name, (target, _item, _note) in self.outside.items()}
+            for image in self.images.values():
+                if image.file_name in found:
+                    continue
+                there = folder / PurePosixPath(image.file_name).name
+                if (self.root / image.file_name).exists() or not there.is_file():
+                    found = None  # some images are where their JSON says: not one folder for all
+                    break
+                found[image.file_name] = there
+        if found is None:
+            self.note_outside()
+        return found
+
+    def note_outside(self) -> None:
+        for _target, item, note in self.outside.values():
+            self.problems.add(item, note)
 
     # -- shapes -----------------------------------------------------------------------------------
     def _read_shapes(self, shapes: list, image: Image, item: str) -> None:
