@@ -97,3 +97,15 @@ def test_the_split_is_seeded():
     other = select_training_set(dataset, seed=4)
     ids = [[i.image.id for i in s.validation] for s in (first, again, other)]
     assert ids[0] == ids[1] and ids[0] != ids[2]
+
+
+def test_many_classes_without_instances_are_one_notice():
+    """COCO's 80 classes on a small set printed 65 notices, one per class: now one line."""
+    dataset = _dataset()
+    dataset.put_categories([Category(100 + k, f"extra{k}") for k in range(65)], notify=False)
+    for image_id in range(1, 11):
+        _add(dataset, image_id, 4)
+    notices = select_training_set(dataset, val_split=0.2, seed=1).notices
+    unused = [n for n in notices if "no trainable instance" in n]
+    assert unused == ["67 classes have no trainable instance: left out ('dog' (id 9), 'unused' (id 30), "
+                      "'extra0' (id 100) and 64 more)"]  # fmt: skip
