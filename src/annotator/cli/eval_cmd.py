@@ -86,7 +86,8 @@ def _per_class_text(per_class, names) -> str:
 
 def _per_image_text(per_image, files) -> str:
     lines = ["per-image AP (%), worst first:  AP@[.50:.95]  AP@.50  image"]
-    order = sorted(per_image.items(), key=lambda item: (-1 if item[1][0] is None else item[1][0], item[0]))
+    # an image with nothing to measure (no ground truth there) is not among the worst: last
+    order = sorted(per_image.items(), key=lambda item: (item[1][0] is None, item[1][0] or 0.0, item[0]))
     for image_id, (ap, ap50) in order:
         lines.append(f"  {_fmt(ap)}  {_fmt(ap50)}  {image_id}: {files.get(image_id, '')}")
     return "\n".join(lines)
