@@ -157,7 +157,7 @@ def test_the_fragment_size_is_an_option(window, project, qtbot):
 
 
 def test_the_review_menu_shows_the_queues_as_tabs_under_the_canvas(window, project, qtbot):
-    menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "Re&view")
+    menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&Review")
     entries = {action.text(): action for action in menu.actions()}
     suspicious, checks = window.assisted.suspicious, window.assisted.checks
     with qtbot.waitSignal(suspicious.job.finished, timeout=20000):

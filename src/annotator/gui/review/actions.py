@@ -51,7 +51,7 @@ class ReviewActions(QObject):
 
     def _build_menu(self) -> None:
         bar = self.window.menuBar()
-        menu = bar.addMenu("Re&view")
+        menu = bar.addMenu("&Review")
         help_menu = next((a for a in bar.actions() if a.menu() and a.menu().title() == "&Help"), None)
         if help_menu is not None:  # Help stays last
             bar.insertMenu(help_menu, menu)

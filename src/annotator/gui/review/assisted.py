@@ -39,7 +39,7 @@ class AssistedReview(QObject):
     def _build_menu(self) -> None:
         window = self.window
         menu = next(
-            a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "Re&view"
+            a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&Review"
         )
         menu.addSeparator()
         for text, slot in (
