@@ -342,6 +342,12 @@ def test_a_project_with_rounds_pre_labels_with_its_own_model_when_opened(qtbot, 
     assert weights() == ""  # COCO's, as make_window left it
     assert window.open_path(path)
     assert weights() == str(folder / "round-2.pt")  # the best
+    better = ModelRound(number=4, path="data-models/round-4.pt", date="2026-12-05T10:00:00", images=9,
+                        val_ap50=0.7)  # fmt: skip
+    (folder / "round-4.pt").write_bytes(b"a model")
+    training.history.add(window.document, better)
+    assert window.set_document(None) and window.open_path(path)
+    assert weights() == str(folder / "round-4.pt")  # the best then was not a choice: the best now
     training.use_model(rounds[2])  # chosen by the person: kept for the project
     PrelabelSettings(weights=str(tmp_path / "other-project.pt")).save(window.settings)
     assert window.set_document(None) and window.open_path(path)

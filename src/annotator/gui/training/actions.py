@@ -189,9 +189,10 @@ class Training(QObject):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def use_model(self, model_round: ModelRound) -> Path | None:
+    def use_model(self, model_round: ModelRound, *, chosen: bool = True) -> Path | None:
         """Pre-labelling uses this round's model from now on (Model settings ▸ Weights file), at the
-        input size it was trained at; the model file (None: no document)."""
+        input size it was trained at; `chosen` (by the person, not as the best round on opening): kept as
+        the project's choice. The model file (None: no document)."""
         document = self.document
         if document is None:
             return None
@@ -199,7 +200,8 @@ class Training(QObject):
         # input size 0: the size the checkpoint was trained at, which the model process reads from it
         settings = replace(PrelabelSettings.load(self.window.settings), weights=str(path), input_size=0)
         settings.save(self.window.settings)
-        remember_weights(document, str(path))
+        if chosen:
+            remember_weights(document, str(path))
         size = model_round.details.get("input_size")
         shown = f", input {size} px" if isinstance(size, int) else ""
         self.window.statusBar().showMessage(
@@ -224,10 +226,12 @@ class Training(QObject):
                 )
             return
         rounds = [r for r in self.history.rounds(document) if self.history.model_path(document, r).is_file()]
-        own = {self.history.model_path(document, r).resolve() for r in rounds}
+        best = best_round(rounds)
         current = Path(settings.weights).expanduser() if settings.weights.strip() else None
-        if rounds and (current is None or current.resolve() not in own):
-            self.use_model(best_round(rounds))
+        if best is not None and (
+            current is None or current.resolve() != self.history.model_path(document, best).resolve()
+        ):
+            self.use_model(best, chosen=False)  # not a choice: a better round later is taken then
 
     def validation_predictions(self, model_round: ModelRound) -> Path | None:
         """The round's model's detections on its validation images, if training kept them."""
