@@ -196,3 +196,19 @@ def test_bad_input_is_one_line_and_exit_2(coco, tmp_path, command, words) -> Non
              "wrong": tmp_path / "wrong.json", "tmp": tmp_path}  # fmt: skip
     _one_line_error(_run(*(part.format(**paths) for part in command)), *words)
     assert not (tmp_path / "o.txt").exists() and not (tmp_path / "i.json").exists()
+
+
+def test_a_folder_the_window_opened_names_its_project_and_an_audit_of_nothing_says_why(coco, tmp_path):
+    from annotator.io.project import open_project
+
+    folder = coco.parent / "images"
+    open_project(folder).close()  # as the window opens a folder of images
+    ranked = _run("rank", folder, "--out", tmp_path / "o.txt")
+    _one_line_error(ranked, "the folder's project is", "project.annotator: give that file")
+    project = folder / "project.annotator"
+    audited = _run("audit", project, "--out", tmp_path / "i.json", "--no-images")
+    assert audited.returncode == 0, audited.stderr
+    assert "audited 0 images" in audited.stdout
+    assert (
+        "no image holds both labels" in audited.stderr and "give a predictions file as PRED" in audited.stderr
+    )

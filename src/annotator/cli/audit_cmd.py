@@ -80,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{kind} {n}" for kind, n in counts.items()) or "nothing suspicious"
     print(f"audited {report.images} images ({report.labels} labels, {report.predictions} predictions): "
           f"{summary}; wrote {args.out}")  # fmt: skip
+    if report.images == 0:
+        print(
+            "annotator audit: note: no image holds both labels (accepted, edited or drawn) and predictions: "
+            "nothing to compare" + ("" if args.pred else " (give a predictions file as PRED)"),
+            file=sys.stderr,
+        )
     weak = report.weak_predictions()
     if weak is not None:
         print(f"annotator audit: note: {weak} (--min-score)", file=sys.stderr)

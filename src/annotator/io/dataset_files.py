@@ -49,7 +49,15 @@ def _load(path: Path, images_root: str | Path | None) -> LoadedDataset:
     if images_root is not None and not Path(images_root).is_dir():  # else one "not found" per image
         raise DatasetError(Path(images_root), "no such folder of images (--images)")
     if path.is_dir():
-        imported = load_labelme(path)
+        try:
+            imported = load_labelme(path)
+        except DatasetError as exc:
+            project = path / ("project" + PROJECT_SUFFIX)  # a folder of images the window opened
+            if not project.is_file():
+                raise
+            raise DatasetError(
+                path, f"{exc.reason}; the folder's project is {project}: give that file"
+            ) from None
         return LoadedDataset(imported.dataset, InputFormat.LABELME, path, imported.root, imported.problems)
     if not path.exists():
         raise DatasetError(path, "no such file or folder")
