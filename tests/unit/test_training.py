@@ -172,6 +172,7 @@ def test_bad_input_is_one_clear_error(tmp_path, rectangles):
     save_coco(Dataset(), empty)
     with pytest.raises(DatasetError, match="empty.json: no trainable instances"):
         train(tiny_config(empty, tmp_path / "m.pt"))
+    (tmp_path / "elsewhere").mkdir()  # a folder that is there but holds none of the images
     with pytest.raises(DatasetError, match="none of the 8 images with trainable instances can be read"):
         train(tiny_config(rectangles, tmp_path / "m.pt", images_root=tmp_path / "elsewhere"))
 

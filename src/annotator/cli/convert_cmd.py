@@ -38,8 +38,6 @@ def run(args: argparse.Namespace) -> int:
     if args.rle and args.to != "coco":
         raise UsageError("--rle applies to --to coco only")
     out = Path(args.out)
-    if args.to == "coco" and not out.is_dir() and out.suffix.lower() != ".json":
-        raise UsageError(f"--out {out}: a COCO file ends in .json (a file of another kind is not replaced)")
     loaded = load_dataset_file(args.input, images_root=args.images)
     note_window_edits("convert", args.input)
     images_root = Path(args.images) if args.images else loaded.root
@@ -47,6 +45,10 @@ def run(args: argparse.Namespace) -> int:
         if args.to != "coco" or out.is_dir():  # a link to a file is replaced by the atomic rename
             refuse_linked_folder(out)  # a dataset can ship `lm` linked anywhere: never written into it
         _refuse_overwriting_input(loaded.path, loaded.dataset, args.to, out, images_root)
+        if args.to == "coco" and not out.is_dir() and out.suffix.lower() != ".json":
+            raise UsageError(
+                f"--out {out}: a COCO file ends in .json (a file of another kind is not replaced)"
+            )
         _make_folder(out if args.to != "coco" else None if out.is_dir() else out.parent)
     except OSError as exc:  # a name too long, a loop of links: said as the path's problem
         from annotator.io.errors import DatasetError
