@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -101,6 +102,25 @@ def test_new_images_in_the_folder_are_added_on_reopen(tmp_path):
     _write_images(tmp_path, ["c.png"])
     with open_project(tmp_path) as project:
         assert sorted(i.file_name for i in project.dataset.images.values()) == ["a.png", "c.png"]
+
+
+def test_a_folder_of_labelme_files_beside_its_images_opens_on_those_images(tmp_path, testdata):
+    """labelme's annotations/ beside images/ chosen as the folder to open: it holds no image, so it
+    opened empty; its files name the images (../images/a.jpg), which it now opens on, labelled."""
+    shutil.copytree(testdata / "isat_coco_tiny/labelme", tmp_path / "labelme")
+    shutil.copytree(testdata / "isat_coco_tiny/images", tmp_path / "images")
+    with open_project(tmp_path / "labelme") as project:
+        assert project.root == tmp_path / "images"
+        assert len(project.dataset.images) == 5 and len(project.dataset.instances) > 0
+        assert all((project.root / i.file_name).is_file() for i in project.dataset.images.values())
+        assert "read from LabelMe files" in project.summary
+        made = {i: len(project.dataset.instances_of(i)) for i in project.dataset.images}
+    with open_project(tmp_path / "labelme") as again:  # reopened: the project, not a second import
+        assert {i: len(again.dataset.instances_of(i)) for i in again.dataset.images} == made
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty/notes.json").write_text('{"not": "labelme"}')
+    with open_project(tmp_path / "empty") as empty:  # no image and no LabelMe file: empty, as before
+        assert empty.dataset.images == {}
 
 
 def test_a_second_process_is_refused_clearly(tmp_path):

@@ -7,15 +7,18 @@ from pathlib import Path
 
 
 def note_window_edits(command: str, data: str | Path) -> None:
-    """Opening a COCO or LabelMe file in the window makes a project beside it, and the edits go there,
+    """Opening a COCO or LabelMe file (or a folder of them) in the window makes a project beside it, and the edits go there,
     not into the file: a command given the file reads it as it is, without them. Say so, and where
     they are, on stderr."""
     path = Path(data)
-    if path.suffix.lower() != ".json":
-        return
-    from annotator.io.project import project_made_from
+    from annotator.io.project import FOLDER_PROJECT_NAME, project_made_from
 
-    project = project_made_from(path)
+    if path.is_dir():  # a folder of LabelMe files (or images with them) the window opened
+        project = path / FOLDER_PROJECT_NAME if (path / FOLDER_PROJECT_NAME).is_file() else None
+    elif path.suffix.lower() == ".json":
+        project = project_made_from(path)
+    else:
+        return
     if project is not None:
         print(
             f"annotator {command}: note: reading {path} as it is; the edits made in the window since it "

@@ -22,7 +22,13 @@ from annotator.io.errors import DatasetError
 from annotator.io.file_kind import require_regular_file
 from annotator.io.images import image_size, list_images
 from annotator.io.images_root import guess_images_root
-from annotator.io.labelme import has_labelme_files, labelme_beside_images
+from annotator.io.labelme import (
+    LabelmeImport,
+    has_json_files,
+    has_labelme_files,
+    labelme_beside_images,
+    load_labelme,
+)
 from annotator.io.paths import resolve_inside
 from annotator.io.project_file import check_project_file, check_sidecars
 from annotator.io.project_lock import lock_project
@@ -212,6 +218,11 @@ def _open_folder(folder: Path) -> Project:
 
     def scan() -> _Made:
         dataset, problems = dataset_from_folder(folder)
+        if not dataset.images:  # labelme's annotations/ beside images/: its JSON files name the images
+            found = _labelme_only(folder)
+            if found is not None:
+                summary = _labelme_summary(found.dataset)
+                return _Made(found.dataset, found.problems, found.root, {LABELME_META: "imported"}, summary)
         summary = _read_labelme(folder, dataset, problems)
         return _Made(dataset, problems, folder, {LABELME_META: "imported"} if summary else {}, summary)
 
@@ -222,6 +233,22 @@ def _open_folder(folder: Path) -> Project:
             project.unread_labelme = has_labelme_files(folder, names)
 
     return _open_or_create(project_path, scan, reopened)
+
+
+def _labelme_only(folder: Path) -> LabelmeImport | None:
+    """A folder of LabelMe files and no image: read as `load_labelme` reads it, its images where their
+    `imagePath` says (the project's root); None when no file there is LabelMe's."""
+    if not has_json_files(folder):
+        return None
+    try:
+        return load_labelme(folder)
+    except DatasetError:  # no usable LabelMe file: the folder opens empty, as any folder without images
+        return None
+
+
+def _labelme_summary(dataset: Dataset) -> str:
+    images = len({i.image_id for i in dataset.instances.values()})
+    return f"{len(dataset.instances)} instance(s) on {images} image(s) read from LabelMe files"
 
 
 def _read_labelme(folder: Path, dataset: Dataset, problems: list[str]) -> str:
