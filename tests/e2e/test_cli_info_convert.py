@@ -187,7 +187,8 @@ def test_a_file_opened_in_the_window_is_read_as_it_is_and_the_note_says_where_th
     edited = _run("info", data.with_suffix(".annotator"))
     assert "instances: 62 " in edited.stdout and "note:" not in edited.stderr
     labelme = folder / "labelme"  # a folder of LabelMe files the window opened: its project is inside
-    assert "note:" not in _run("info", labelme).stderr
+    first = _run("info", labelme)  # its images are in ../images: read from there, and said so
+    assert "note:" not in first.stderr and "images: 5" in first.stdout and "read from there" in first.stdout
     open_project(labelme).close()
     noted = _run("info", labelme)
     assert noted.returncode == 0 and str(labelme / "project.annotator") in noted.stderr, noted.stderr

@@ -130,6 +130,7 @@ def test_images_in_one_folder_beside_the_labelme_folder_are_read_from_there(tmp_
     assert imported.root == _testdata() / "isat_coco_tiny/images"
     assert names[0] == "000000013923.jpg" and all((imported.root / n).is_file() for n in names)
     assert not any("reaches outside" in line for line in imported.problems)
+    assert str(imported.root) in imported.root_note and imported.root_note not in imported.problems
     # images in more than one place, or some beside their JSON: each outside path is noted, as before
     mixed = tmp_path / "mixed"
     shutil.copytree(_testdata() / "isat_coco_tiny/labelme", mixed / "labelme")

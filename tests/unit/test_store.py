@@ -113,7 +113,8 @@ def test_a_folder_of_labelme_files_beside_its_images_opens_on_those_images(tmp_p
         assert project.root == tmp_path / "images"
         assert len(project.dataset.images) == 5 and len(project.dataset.instances) > 0
         assert all((project.root / i.file_name).is_file() for i in project.dataset.images.values())
-        assert "read from LabelMe files" in project.summary
+        assert "read from LabelMe files" in project.summary and str(project.root) in project.summary
+        assert project.problems == []  # where the images were found is news, not a problem
         made = {i: len(project.dataset.instances_of(i)) for i in project.dataset.images}
     with open_project(tmp_path / "labelme") as again:  # reopened: the project, not a second import
         assert {i: len(again.dataset.instances_of(i)) for i in again.dataset.images} == made

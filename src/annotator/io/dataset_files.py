@@ -14,7 +14,7 @@ from annotator.io.coco import coco_from_dict
 from annotator.io.errors import DatasetError
 from annotator.io.gc_pause import gc_paused
 from annotator.io.jsonfile import read_json
-from annotator.io.labelme import is_labelme, load_labelme
+from annotator.io.labelme import LabelmeImport, is_labelme, load_labelme
 
 PROJECT_SUFFIX = ".annotator"  # the SQLite project store (annotator.io.project)
 
@@ -58,7 +58,7 @@ def _load(path: Path, images_root: str | Path | None) -> LoadedDataset:
             raise DatasetError(
                 path, f"{exc.reason}; the folder's project is {project}: give that file"
             ) from None
-        return LoadedDataset(imported.dataset, InputFormat.LABELME, path, imported.root, imported.problems)
+        return _labelme_loaded(path, imported)
     if not path.exists():
         raise DatasetError(path, "no such file or folder")
     if path.suffix == PROJECT_SUFFIX:
@@ -66,10 +66,15 @@ def _load(path: Path, images_root: str | Path | None) -> LoadedDataset:
     data = read_json(path)
     if is_labelme(data):
         imported = load_labelme(path)
-        return LoadedDataset(imported.dataset, InputFormat.LABELME, path, imported.root, imported.problems)
+        return _labelme_loaded(path, imported)
     root = None if images_root is None else Path(images_root)
     coco = coco_from_dict(data, source=path, images_root=root)
     return LoadedDataset(coco.dataset, InputFormat.COCO, path, root, coco.problems)
+
+
+def _labelme_loaded(path: Path, imported: LabelmeImport) -> LoadedDataset:
+    problems = imported.problems + ([imported.root_note] if imported.root_note else [])
+    return LoadedDataset(imported.dataset, InputFormat.LABELME, path, imported.root, problems)
 
 
 def _load_project(path: Path) -> LoadedDataset:

@@ -36,8 +36,10 @@ def dataset_from_json(
         data = read_json(json_path)
         if is_labelme(data):
             labelme = load_labelme(json_path, data=data)
-            count = len(labelme.dataset.instances)
-            return JsonDataset(labelme.dataset, labelme.root, labelme.problems, f"{count} shape(s) read")
+            summary = "; ".join(
+                filter(None, [f"{len(labelme.dataset.instances)} shape(s) read", labelme.root_note])
+            )
+            return JsonDataset(labelme.dataset, labelme.root, labelme.problems, summary)
         if is_results_list(data):
             if reference is None:
                 raise needs_dataset(json_path)

@@ -57,6 +57,7 @@ class LabelmeImport:
     dataset: Dataset
     problems: list[str] = field(default_factory=list)
     root: Path = Path(".")
+    root_note: str = ""  # where the images were found when not beside the files: news, not a problem
 
 
 @dataclass
@@ -103,7 +104,8 @@ def load_labelme(
         reader.images = {
             i: replace(im, file_name=found[im.file_name].name) for i, im in reader.images.items()
         }
-        reader.problems.add(None, f"the images are in {root} (their imagePath): read from there")
+        note = f"the images are in {root} (their imagePath): read from there"
+        return LabelmeImport(reader.build(), reader.problems.lines(), root, note)
     return LabelmeImport(reader.build(), reader.problems.lines(), root)
 
 

@@ -221,7 +221,7 @@ def _open_folder(folder: Path) -> Project:
         if not dataset.images:  # labelme's annotations/ beside images/: its JSON files name the images
             found = _labelme_only(folder)
             if found is not None:
-                summary = _labelme_summary(found.dataset)
+                summary = "; ".join(filter(None, [_labelme_summary(found.dataset), found.root_note]))
                 return _Made(found.dataset, found.problems, found.root, {LABELME_META: "imported"}, summary)
         summary = _read_labelme(folder, dataset, problems)
         return _Made(dataset, problems, folder, {LABELME_META: "imported"} if summary else {}, summary)
