@@ -117,9 +117,40 @@ def test_take_the_models_version_is_one_undo_step_and_is_saved(window, project, 
     assert "Edited since" in dock.state_label.text()
     stack.undo()
     assert dataset.instances[flag.instance_id] == before
+    assert _keys(dock).index(flag.key) == [f.key for f in dock.report.flags].index(flag.key)  # back, in place
+    assert dock.current_flag() == flag  # selected: the fix can be taken again
     stack.redo()
+    assert flag.key not in _keys(dock)  # fixed again
     dataset = reopen(window, project)
     assert dataset.instances[flag.instance_id].category_id == flag.prediction.category_id
+
+
+def test_a_fix_undone_and_replaced_by_another_edit_stays_in_the_queue(window, project, qtbot):
+    """The flag came back only with Run audit; now its fix undone brings it back at once, and an edit
+    made after the undo (which drops the fix from the history) leaves it there."""
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    dataset, stack = window.document.dataset, window.editor.history.stack
+    flag = dock.flags[_row_of(dock, FlagKind.SPURIOUS).data(0, KEY_ROLE)]
+    other = dock.flags[_row_of(dock, FlagKind.CLASS_SWAP).data(0, KEY_ROLE)]
+    dock.tree.setCurrentItem(_row_of(dock, FlagKind.SPURIOUS))
+    dock.take_button.click()
+    assert flag.instance_id not in dataset.instances and flag.key not in _keys(dock)
+    stack.undo()
+    assert flag.instance_id in dataset.instances and flag.key in _keys(dock)
+    window.editor.push(
+        operations.change_class([dataset.instances[other.instance_id]], other.prediction.category_id)
+    )
+    assert stack.canRedo() is False and flag.key in _keys(dock)
+    dock.tree.setCurrentItem(
+        next(
+            dock.tree.topLevelItem(r)
+            for r in range(dock.tree.topLevelItemCount())
+            if dock.tree.topLevelItem(r).data(0, KEY_ROLE) == flag.key
+        )
+    )
+    dock.take_button.click()  # the label is as the audit saw it again: the fix is taken a second time
+    assert flag.instance_id not in dataset.instances and flag.key not in _keys(dock)
 
 
 def test_a_loose_outline_is_moved_onto_the_photos_edge_in_one_undo_step(window, project, qtbot):

@@ -6,7 +6,7 @@ made meanwhile drops its result, and the queue shown then says it is out of date
 A row is one click from its label (or, for a possibly missing one, from the model's instance); the
 suggested version is drawn beside it as a dashed outline. Taking it (the model's version, or the label
 moved onto the picture's edge) is one undoable edit (`audit.fix_edit`), refused when the label changed
-since the audit; "Dismiss" is remembered in the project file (`io.dismissed`), so the flag stays away
+since the audit, and its flag comes back to the queue when that edit is undone; "Dismiss" is remembered in the project file (`io.dismissed`), so the flag stays away
 after reopening and from `annotator audit`.
 """
 
@@ -156,6 +156,8 @@ class SuspiciousLabelsDock(QDockWidget):
         self.report: AuditReport | None = None
         self.snapshot: Dataset | None = None
         self.flags: dict[str, LabelFlag] = {}  # shown, by key
+        self.taken: dict[str, tuple[int, object]] = {}  # fixed flags: the fix's place in the history, edit
+        self._hidden_fixed: set[str] = set()  # the fixed flags the queue leaves out as filled
         self._filling = False
         self.outline = ModelOutline(window)
         self.images_read = (0, 0)  # (done, total) of the running audit, written by its worker thread
@@ -168,6 +170,7 @@ class SuspiciousLabelsDock(QDockWidget):
         self.job.busy_changed.connect(self._show_state)
         self.job.stale_changed.connect(self._show_state)
         self.visibilityChanged.connect(self._on_visible)
+        self.editor.history.stack.indexChanged.connect(self._on_history_moved)
         self.session.subscribe(self._on_session)
         self._follow_document()
 
@@ -279,7 +282,7 @@ class SuspiciousLabelsDock(QDockWidget):
 
     # -- results ----------------------------------------------------------------------------------
     def _on_result(self, outcome: Outcome) -> None:
-        self.report, self.snapshot = outcome.value, outcome.snapshot
+        self.report, self.snapshot, self.taken = outcome.value, outcome.snapshot, {}
         self._fill()
 
     def _on_failed(self, message: str) -> None:
@@ -292,9 +295,10 @@ class SuspiciousLabelsDock(QDockWidget):
         self._filling = True
         self.tree.clear()
         self.flags = {}
+        self._hidden_fixed = self._fixed_keys()
         live = self.session.dataset
         for flag in self.report.flags if self.report is not None else ():
-            if flag.key in self.dismissed:
+            if flag.key in self.dismissed or flag.key in self._hidden_fixed:
                 continue
             if len(self.flags) == MAX_ROWS:
                 break
@@ -403,7 +407,11 @@ class SuspiciousLabelsDock(QDockWidget):
             self._say("This label changed since the audit: Run audit to check it again")
             return
         edit = fix_edit(self.session.dataset, flag)
+        stack = self.editor.history.stack
+        place = stack.index()
         self.editor.push(edit)
+        self.taken[flag.key] = (place, edit)
+        self._hidden_fixed.add(flag.key)
         self._say(f"{edit.text} (Ctrl+Z undoes it)")
         self._drop_current()
 
@@ -437,6 +445,39 @@ class SuspiciousLabelsDock(QDockWidget):
         self._update_buttons()
         self._show_state()
 
+    def _fixed_keys(self) -> set[str]:
+        """The flags whose fix is applied now: its edit still in the history, not undone."""
+        stack, fixed = self.editor.history.stack, set()
+        for key, (place, edit) in list(self.taken.items()):
+            command = stack.command(place) if place < stack.count() else None
+            if getattr(command, "edit", None) is not edit:
+                del self.taken[key]  # undone, then replaced by another edit: back for good
+            elif stack.index() > place:
+                fixed.add(key)
+        return fixed
+
+    def _on_history_moved(self, _index: int) -> None:
+        """A fix undone brings its flag back, selected, where the audit ranked it; redone, it goes again."""
+        if not self.taken or self.report is None or self.session.dataset is None:
+            return  # (a new document clears the history: its _follow_document starts afresh)
+        if self._fixed_keys() == self._hidden_fixed:
+            return
+        before = set(self.flags)
+        self._fill()
+        back = [key for key in self.flags if key not in before]
+        if back:
+            self._select_quietly(back[-1])
+
+    def _select_quietly(self, key: str) -> None:
+        for row in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(row)
+            if item.data(0, KEY_ROLE) == key:
+                self._filling = True  # the undo shows its own image: no navigation
+                self.tree.setCurrentItem(item)
+                self._filling = False
+                self._update_buttons()
+                return
+
     # -- the document -----------------------------------------------------------------------------
     def _on_session(self, change: SessionChange) -> None:
         if change.kind is SessionEvent.DOCUMENT:
@@ -457,7 +498,7 @@ class SuspiciousLabelsDock(QDockWidget):
         chosen, threshold = _remembered(store)
         self._show_source(chosen)  # never a file chosen for another project's images
         self.min_score.setValue(AuditOptions().min_score if threshold is None else threshold)
-        self.report, self.snapshot = None, None
+        self.report, self.snapshot, self.taken = None, None, {}
         self._fill()
         if self.isVisible() and self.session.dataset is not None:
             self.job.run()
