@@ -65,7 +65,7 @@ def test_prelabel_writes_a_coco_dataset_pycocotools_loads(tmp_path, checkpoint, 
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stderr and "broken.png" in result.stderr  # reported, not fatal
     assert "Warning" not in result.stderr and "Traceback" not in result.stderr
-    assert "2 images" in result.stdout and "1 images skipped" in result.stdout
+    assert "2 images" in result.stdout and "1 image skipped" in result.stdout
     assert not (Path(os.environ["HOME"]) / "intel").exists()  # OpenVINO (the default) sent no telemetry
     coco = _coco(out)
     assert sorted(i["file_name"] for i in coco.dataset["images"]) == ["photo_0.jpg", "sub/photo_1.jpg"]

@@ -145,7 +145,7 @@ def test_an_output_that_cannot_be_written_at_the_end_keeps_the_predictions(tmp_p
     out.rmdir()
     resumed = _run("prelabel", images, "--out", out, "--weights", checkpoint, *FAST, "--resume")
     assert resumed.returncode == 0 and f"{COUNT} of {COUNT} images done earlier, 0 to do" in resumed.stderr
-    assert "1 images skipped" in resumed.stdout  # the broken one, from the journal
+    assert "1 image skipped" in resumed.stdout  # the broken one, from the journal
     assert "all images done earlier" in resumed.stdout  # written without loading the model again
     assert orjson.loads(out.read_bytes()) == uninterrupted
 
@@ -187,7 +187,7 @@ def test_ray_killed_after_half_then_resumed_equals_the_in_process_run(tmp_path, 
         "prelabel", images, "--out", out, "--weights", checkpoint, *FAST, "--engine", "ray", "--resume"
     )
     _assert_resumed_only_the_rest(resumed, finished)
-    assert "Traceback" not in resumed.stderr and "1 images skipped" in resumed.stdout  # the broken one
+    assert "Traceback" not in resumed.stderr and "1 image skipped" in resumed.stdout  # the broken one
     assert orjson.loads(out.read_bytes()) == uninterrupted
 
 
@@ -202,7 +202,7 @@ def test_prelabel_into_a_project_writes_each_image_as_it_comes(tmp_path, images,
     out = folder / "work.annotator"
     result = _run("prelabel", folder, "--out", out, "--weights", checkpoint, *FAST)
     assert result.returncode == 0, result.stderr
-    assert "2 images" in result.stdout and "1 images skipped" in result.stdout
+    assert "2 images" in result.stdout and "1 image skipped" in result.stdout
     assert not Path(f"{out}.journal").exists()
     expected = {image["file_name"]: image["id"] for image in uninterrupted["images"]}
     with open_project(out) as project:

@@ -201,7 +201,7 @@ def test_skipped_items_are_named_and_training_goes_on(tmp_path):
     assert result.returncode == 0, result.stderr
     notes = [line for line in result.stderr.splitlines() if line.startswith("annotator train: note: ")]
     text = "\n".join(notes)
-    assert "skipped 1 images that cannot be read: im4.png" in text
+    assert "skipped 1 image that cannot be read: im4.png" in text
     assert "instance 100 on im2.png (empty mask, zero area)" in text
     assert "class 'never drawn' (id 30) has no trainable instance" in text
     assert "only 3 images with trainable instances: too few for a validation split" in text

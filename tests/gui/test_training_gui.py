@@ -308,7 +308,7 @@ def test_what_is_left_out_of_training_is_said_before_it_starts(qtbot, tmp_path):
     dialog = open_checked_dialog(qtbot, training)
     notes = dialog.notes.text()
     assert "class 'green' (id 12) has no trainable instance" in notes
-    assert "skipped 1 images that cannot be read: im4.png" in notes
+    assert "skipped 1 image that cannot be read: im4.png" in notes
     assert "too few for a validation split" in notes
     assert (
         dialog.summary.text()

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from annotator.core.wording import counted
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("audit", help="find likely label errors by comparing with predictions")
@@ -78,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     for flag in report.flags:
         counts[flag.kind.value] = counts.get(flag.kind.value, 0) + 1
     summary = ", ".join(f"{kind} {n}" for kind, n in counts.items()) or "nothing suspicious"
-    print(f"audited {report.images} images ({report.labels} labels, {report.predictions} predictions): "
+    print(f"audited {counted(report.images, 'image')} ({counted(report.labels, 'label')}, "
+          f"{counted(report.predictions, 'prediction')}): "
           f"{summary}; wrote {args.out}")  # fmt: skip
     if report.images == 0:
         print(

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from annotator.core.wording import counted
+
 if TYPE_CHECKING:
     from annotator.core.model import Dataset
 
@@ -59,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     _warn(out, notes)
     dataset = loaded.dataset
     written = out / "annotations.json" if args.to == "coco" and out.is_dir() else out
-    print(f"wrote {written} ({args.to}): {len(dataset.images)} images, {len(dataset.instances)} instances")
+    images, instances = counted(len(dataset.images), "image"), counted(len(dataset.instances), "instance")
+    print(f"wrote {written} ({args.to}): {images}, {instances}")
     from annotator.cli.report_text import damaged_rows_status
 
     return damaged_rows_status("convert", loaded)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from annotator.core.wording import counted
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("eval", help="mask and box AP/AR of predictions against ground truth")
@@ -60,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     files = {i["id"]: i.get("file_name", str(i["id"])) for i in gt.dataset["images"]}
     for result in results:
         print(f"{'mask' if result.iou_type == 'segm' else 'box'} (iouType={result.iou_type}), "
-              f"{len(predictions)} predictions, {len(gt.getImgIds())} images")  # fmt: skip
+              f"{counted(len(predictions), 'prediction')}, "
+              f"{counted(len(gt.getImgIds()), 'image')}")  # fmt: skip
         print(result.table.rstrip())
         print(_per_class_text(result.per_class, names))
         if args.per_image:

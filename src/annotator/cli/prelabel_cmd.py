@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from annotator.core.wording import counted
 from annotator.io.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -167,8 +168,8 @@ def _run_with_journal(args, engine, paths, root, out, options, project, journal:
         raise KeyboardInterrupt
     journal.remove()
     print(
-        f"wrote {out}: {summary.images} images, {summary.predictions} predictions"
-        + (f", {failed} images skipped" if failed else "")
+        f"wrote {out}: {counted(summary.images, 'image')}, {counted(summary.predictions, 'prediction')}"
+        + (f", {counted(failed, 'image')} skipped" if failed else "")
         + f" ({info.description})"
         + (f"; and {args.embeddings}" if args.embeddings is not None else "")
     )
@@ -331,7 +332,7 @@ def _predict_all(engine, todo: list[Path], options, target, journal, name_of) ->
 
 def _kept(journal: PrelabelJournal) -> str:
     return (
-        f"the {len(journal.records)} images finished are kept in {journal.path}: "
+        f"the {counted(len(journal.records), 'image')} finished are kept in {journal.path}: "
         "run the same command with --resume to go on"
     )
 

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from annotator.core.wording import counted
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("rank", help="rank the images to label next (active learning)")
@@ -70,8 +72,9 @@ def run(args: argparse.Namespace) -> int:
     write_bytes_atomic(args.out, "".join(f"{name}\n" for name in names).encode("utf-8"))
     unknown = int(np.isnan(uncertainty.values).sum())
     print(
-        f"ranked {len(names)} images nobody has labelled ({len(names) - unknown} with predictions, {unknown} "
-        f"without; {len(labelled)} labelled images as the labelled set); wrote {args.out}"
+        f"ranked {counted(len(names), 'image')} nobody has labelled ({len(names) - unknown} with "
+        f"predictions, {unknown} without; {counted(len(labelled), 'labelled image')} as the labelled set); "
+        f"wrote {args.out}"
     )
     return 0
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from annotator.core.checks import CheckKind, CheckReport
 from annotator.core.model import Dataset
 from annotator.core.statistics import DatasetStats
+from annotator.core.wording import counted
 
 if TYPE_CHECKING:
     from annotator.io.dataset_files import LoadedDataset
@@ -33,7 +34,8 @@ def stats_text(stats: DatasetStats) -> list[str]:
     per_image = list(stats.per_image.values()) or [0]
     judged = stats.review
     lines = [
-        f"statistics: {stats.images} images, {stats.instances} instances (rejected ones not counted)",
+        f"statistics: {counted(stats.images, 'image')}, {counted(stats.instances, 'instance')} "
+        "(rejected ones not counted)",
         "  sizes (COCO): " + ", ".join(f"{size.value} {n}" for size, n in stats.sizes.items()),
         "  made by: " + ", ".join(f"{origin.value} {n}" for origin, n in stats.origins.items()),
         f"  review: {judged.reviewed} of {judged.total} predictions judged ({100 * judged.fraction:.0f}%); "

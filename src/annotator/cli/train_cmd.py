@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from annotator.core.wording import counted
+
 _BASES = ("maskrcnn_resnet18_fpn", "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2")
 
 
@@ -239,9 +241,10 @@ class _TrainingBar:
         elif kind == "started":
             self._total = event.total_steps
             self.message(
-                f"training {event.architecture} on {event.train_images} images ({event.val_images} for "
-                f"validation), {len(event.classes)} classes, input {event.input_size} px, {event.device} "
-                f"{event.precision}" + (f", from step {event.start_step}" if event.start_step else "")
+                f"training {event.architecture} on {counted(event.train_images, 'image')} "
+                f"({event.val_images} for validation), {counted(len(event.classes), 'class', 'classes')}, "
+                f"input {event.input_size} px, {event.device} {event.precision}"
+                + (f", from step {event.start_step}" if event.start_step else "")
             )
         elif kind == "epoch":
             ap = "" if event.val_ap is None else f", val mask AP {event.val_ap:.3f} AP50 {event.val_ap50:.3f}"

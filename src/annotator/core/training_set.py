@@ -18,6 +18,7 @@ import numpy as np
 from annotator.core.geometry import GeometryError, area
 from annotator.core.model import Category, Dataset, Image, Instance
 from annotator.core.rules import is_trainable
+from annotator.core.wording import counted
 
 MIN_VALIDATION_IMAGES = 2  # fewer gives an AP too noisy to pick the best checkpoint by
 MIN_TRAINING_IMAGES = 2
@@ -118,7 +119,9 @@ def _available(
             missing.append(f"{item.image.file_name} ({problem})")
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        notices.append(f"skipped {len(missing)} images that cannot be read: {'; '.join(missing[:3])}{more}")
+        notices.append(
+            f"skipped {counted(len(missing), 'image')} that cannot be read: {'; '.join(missing[:3])}{more}"
+        )
     if not kept:
         raise TrainingSetError(f"none of the {len(items)} images with trainable instances can be read")
     return kept
