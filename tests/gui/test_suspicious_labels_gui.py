@@ -119,6 +119,7 @@ def test_take_the_models_version_is_one_undo_step_and_is_saved(window, project, 
     assert dataset.instances[flag.instance_id] == before
     assert _keys(dock).index(flag.key) == [f.key for f in dock.report.flags].index(flag.key)  # back, in place
     assert dock.current_flag() == flag  # selected: the fix can be taken again
+    assert window.session.selection == (flag.instance_id,) and dock.outline.item is not None  # and shown
     stack.redo()
     assert flag.key not in _keys(dock)  # fixed again
     dataset = reopen(window, project)

@@ -457,7 +457,8 @@ class SuspiciousLabelsDock(QDockWidget):
         return fixed
 
     def _on_history_moved(self, _index: int) -> None:
-        """A fix undone brings its flag back, selected, where the audit ranked it; redone, it goes again."""
+        """A fix undone brings its flag back where the audit ranked it, selected and shown; redone, it
+        goes again."""
         if not self.taken or self.report is None or self.session.dataset is None:
             return  # (a new document clears the history: its _follow_document starts afresh)
         if self._fixed_keys() == self._hidden_fixed:
@@ -466,16 +467,15 @@ class SuspiciousLabelsDock(QDockWidget):
         self._fill()
         back = [key for key in self.flags if key not in before]
         if back:
-            self._select_quietly(back[-1])
+            self._select(back[-1])
 
-    def _select_quietly(self, key: str) -> None:
+    def _select(self, key: str) -> None:
+        """The row of `key` made current, its label shown with the model's version beside it."""
         for row in range(self.tree.topLevelItemCount()):
             item = self.tree.topLevelItem(row)
             if item.data(0, KEY_ROLE) == key:
-                self._filling = True  # the undo shows its own image: no navigation
                 self.tree.setCurrentItem(item)
-                self._filling = False
-                self._update_buttons()
+                self.tree.scrollToItem(item)
                 return
 
     # -- the document -----------------------------------------------------------------------------
