@@ -13,7 +13,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QImage, QRegion
 from PySide6.QtWidgets import QApplication
 
-from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.core.model import Category, Dataset, Image, Instance, Source
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas.compose import build_tile
 from annotator.gui.document import MemoryDocument
@@ -250,6 +250,34 @@ def test_a_crowd_region_says_so_in_the_instance_list_and_the_cursor_readout_goes
     assert window.position_label.text()
     window.show_image(2)  # D: the readout was the last image's until the pointer moved
     assert window.position_label.text() == "" and window.pixel_label.text() == ""
+
+
+def test_class_names_are_readable_in_the_instance_list_beside_predictions_with_long_ids(
+    window, qtbot, tmp_path
+):
+    """Predictions with COCO-results ids (12 digits) and "model · unreviewed" left the class column a
+    swatch and "…" in the dock's default width: the class names are whole, the id gives way."""
+    dataset = Dataset()
+    dataset.put_categories([Category(1, "potted plant"), Category(2, "motorcycle")])
+    dataset.put_images([Image(1, "a.png", 200, 150)])
+    dataset.put_instances(
+        [Instance(902800549962, 1, 1, square(10, 10, 90, 90), source=Source.from_model("m", 0.61)),
+         Instance(902800549963, 1, 2, square(20, 20, 60, 60), source=Source.from_model("m", 0.4)),
+         Instance(7, 1, 2, square(5, 5, 30, 30))]
+    )  # fmt: skip
+    PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / "a.png")
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    tree = window.instances_dock.tree
+    qtbot.waitUntil(lambda: tree.topLevelItemCount() == 3)
+    window.instances_dock.setFixedWidth(300)
+    qtbot.waitUntil(lambda: tree.viewport().width() < 300)
+    metrics = tree.fontMetrics()
+    for row in range(3):
+        item = tree.topLevelItem(row)
+        needed = metrics.horizontalAdvance(item.text(0)) + tree.iconSize().width()
+        assert tree.columnWidth(0) > needed, (item.text(0), tree.columnWidth(0), needed)
+    assert {tree.topLevelItem(r).text(1) for r in range(3)} == {"unreviewed", "manual"}
+    assert tree.topLevelItem(0).toolTip(1) == "predicted by m, unreviewed"
 
 
 def test_the_image_under_a_resting_pointer_in_the_list_is_made_ready_for_the_click(window, qtbot, tmp_path):

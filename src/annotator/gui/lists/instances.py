@@ -16,7 +16,8 @@ from annotator.gui.lists.swatch import swatch
 
 
 class InstanceListDock(QDockWidget):
-    """The current image's instances, front first: class, source, score, and a visibility checkbox.
+    """The current image's instances, front first: class, source (a prediction's review state, or
+    manual), score, and a visibility checkbox.
 
     It shows the session's image and selection; ticking and choosing rows changes the session."""
 
@@ -26,11 +27,10 @@ class InstanceListDock(QDockWidget):
         self.session = session
         self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
         self.tree.setHeaderLabels(["Class", "Source", "Score", "Id"])
-        self.tree.header().setStretchLastSection(False)
-        header = self.tree.header()
-        header.setSectionResizeMode(0, header.ResizeMode.Stretch)
-        for column in (1, 2, 3):
+        header = self.tree.header()  # the class names whole, first; a long id may scroll out instead
+        for column in (0, 1, 2):
             header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
         self.setWidget(self.tree)
         self._rows: dict[int, QTreeWidgetItem] = {}
         self._filling = False
@@ -51,14 +51,17 @@ class InstanceListDock(QDockWidget):
         instances = [] if dataset is None or image_id is None else dataset.instances_of(image_id)
         for instance in reversed(instances):
             category = dataset.categories.get(instance.category_id)
-            source = f"model · {instance.review.value}" if instance.source.is_model else "manual"
+            # a prediction by its review state ("model · unreviewed" left the class a few pixels)
+            source = instance.review.value if instance.source.is_model else "manual"
             if instance.iscrowd:
                 source += " · crowd"  # a region of many objects (COCO iscrowd), not one
             score = "" if instance.score is None else f"{instance.score:.2f}"
             name = category.name if category is not None else str(instance.category_id)
             row = QTreeWidgetItem([name, source, score, str(instance.id)])
-            if instance.source.model:
-                row.setToolTip(1, f"predicted by {instance.source.model}")
+            if instance.source.is_model:
+                row.setToolTip(
+                    1, f"predicted by {instance.source.model or 'a model'}, {instance.review.value}"
+                )
             row.setIcon(0, swatch(instance_color(category, instance.category_id)))
             row.setData(0, Qt.ItemDataRole.UserRole, instance.id)
             row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
