@@ -7,9 +7,9 @@ from pathlib import Path
 
 
 def note_window_edits(command: str, data: str | Path) -> None:
-    """Opening a COCO or LabelMe file (or a folder of them) in the window makes a project beside it, and the edits go there,
-    not into the file: a command given the file reads it as it is, without them. Say so, and where
-    they are, on stderr."""
+    """Opening a COCO or LabelMe file (or a folder of them) in the window makes a project beside it (or
+    in it), and the edits go there, not into the files: a command given them reads them as they are,
+    without the edits. Say so, and where they are, on stderr."""
     path = Path(data)
     from annotator.io.project import FOLDER_PROJECT_NAME, project_made_from
 

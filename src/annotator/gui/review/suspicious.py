@@ -6,8 +6,8 @@ made meanwhile drops its result, and the queue shown then says it is out of date
 A row is one click from its label (or, for a possibly missing one, from the model's instance); the
 suggested version is drawn beside it as a dashed outline. Taking it (the model's version, or the label
 moved onto the picture's edge) is one undoable edit (`audit.fix_edit`), refused when the label changed
-since the audit, and its flag comes back to the queue when that edit is undone; "Dismiss" is remembered in the project file (`io.dismissed`), so the flag stays away
-after reopening and from `annotator audit`.
+since the audit; undone, its flag comes back to the queue. "Dismiss" is remembered in the project file
+(`io.dismissed`), so the flag stays away after reopening and from `annotator audit`.
 """
 
 from __future__ import annotations
