@@ -191,8 +191,7 @@ def main() -> None:
 
     from pycocotools.coco import COCO
 
-    from annotator.core.checks import CHECKS, CheckOptions, in_dataset, report_of
-    from annotator.core.instance_table import build_table
+    from annotator.core.checks import CHECKS, CheckOptions, check_layers, report_of
     from annotator.io.coco import load_coco
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench-checks-"))
@@ -210,13 +209,17 @@ def main() -> None:
         with contextlib.redirect_stdout(io.StringIO()):
             timed("baseline", lambda: COCO(str(source)), times)
         options = CheckOptions()
-        table = timed("instance table", lambda: build_table(dataset, keep=in_dataset), times)
+        layers = timed("instance tables", lambda: check_layers(dataset), times)
         findings = []
         for kind, check in CHECKS.items():
             findings += timed(
-                kind.value, lambda check=check, table=table, options=options: check(table, options), times
+                kind.value,
+                lambda kind=kind, check=check, layers=layers, options=options: [
+                    f for table, kinds in layers if kind in kinds for f in check(table, options)
+                ],
+                times,
             )
-        report = report_of(findings, len(table))
+        report = report_of(findings, sum(len(table) for table, _kinds in layers))
         baseline = times.pop("baseline")
         total = sum(times.values())
         print(f"\nrun {run + 1}: baseline pycocotools COCO(json) {baseline:6.2f} s")

@@ -161,7 +161,36 @@ def test_empty_datasets_have_nothing_to_report() -> None:
     assert run_checks(Dataset()).findings == ()
     assert run_checks(_dataset()).checked == 0
     only_mask = _dataset(_inst(1, Mask.from_array(np.zeros((H, W), np.uint8))))
-    assert [f.message for f in run_checks(only_mask).findings][0] == "the whole instance is 0 px (under 50)"
+    (empty,) = run_checks(only_mask).of_kind(CheckKind.FRAGMENT)
+    assert empty.kind is CheckKind.FRAGMENT and empty.message == "empty: not one pixel"
+    edit = suggested_edit(only_mask, empty)  # it had no fix: nothing to keep, no part to remove
+    assert edit is not None and edit.text.startswith("Delete")
+    edit.apply(only_mask)
+    assert only_mask.instances == {}
+
+
+def test_a_prediction_on_the_label_it_matches_is_neither_a_duplicate_nor_hiding_it() -> None:
+    """A labelled image pre-labelled again: each prediction lies on its label, in front. The checks
+    listed every pair as a duplicate and every label as hidden, burying the labels' own findings;
+    labels are checked among labels, predictions still to judge among themselves."""
+    model = {"source": Source.from_model("m", 0.9)}
+    dataset = _dataset(
+        _inst(1, _square(10, 10, 40)),
+        _inst(2, _square(10, 10, 40), z=1, **model),  # on label 1, in front: hides it
+        _inst(3, _square(90, 10, 20), z=2),
+        _inst(4, _square(90, 10, 20), z=3),  # a label duplicating label 3
+        _inst(5, _square(60, 70, 30), z=4, **model),
+        _inst(6, _square(61, 70, 30), z=5, **model),  # two predictions of one object
+        _inst(7, _square(100, 60, 30), category=3, z=6, **model),  # class 3 predicted once only
+    )
+    report = run_checks(dataset)
+    assert report.checked == 7
+    assert [(f.instance_id, f.other_instance_id) for f in report.of_kind(CheckKind.DUPLICATE)] == [
+        (4, 3),
+        (6, 5),
+    ]
+    assert [f.instance_id for f in report.of_kind(CheckKind.HIDDEN)] == [3]  # by label 4, not 1 by 2
+    assert report.of_kind(CheckKind.SINGLE_USE_CLASS) == ()
 
 
 def _painted_visible(dataset: Dataset) -> dict[int, int]:
