@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from review_helpers import click_row, run_and_wait, shows_box
 from window_helpers import shown_main_window
 
+from annotator.core import operations
 from annotator.core.checks import CheckKind, CheckOptions, run_checks
 from annotator.core.edits import ReplaceInstances
 from annotator.core.geometry import Polygons
@@ -115,9 +116,13 @@ def test_fix_is_one_undo_step_and_is_saved(window, project, qtbot):
         window.session.selection == (following.instance_id,) and window.session.image_id == following.image_id
     )
     assert CheckKind.DUPLICATE not in {kind for kind, _ in _rows(dock)}
-    stack.undo()
+    stack.undo()  # the duplicate is back, and so is its row (and its "hidden" row), selected and shown
     assert 2 in dataset.instances
+    assert _rows(dock) == [(f.kind, f.instance_id) for f in run_checks(dataset).findings]
+    assert dock.current_finding().instance_id == 2 and window.session.selection == (2,)
+    assert dock.fix_button.text() == "Fix: Delete"
     stack.redo()
+    assert CheckKind.DUPLICATE not in {kind for kind, _ in _rows(dock)}
     click_row(dock.tree, _row(dock, CheckKind.OUTSIDE))
     dock.fix_button.click()  # clipped to the image's border
     assert dataset.instances[3].geometry.extent[2] == pytest.approx(W)
@@ -139,9 +144,15 @@ def test_judgement_calls_have_no_fix_and_stale_rows_are_refused(window, project,
     fragment = window.document.dataset.instances[4]  # the person redraws it meanwhile
     window.editor.push(ReplaceInstances((fragment,), (edited(fragment, geometry=square(100, 10, 105, 15)),)))
     assert "Edited since" in dock.state_label.text()
+    # the button follows at once (it stayed enabled, and a click did nothing, silently)
+    assert not dock.fix_button.isEnabled() and "Run checks" in dock.fix_button.text()
     click_row(dock.tree, _row(dock, CheckKind.SINGLE_USE_CLASS))
+    assert dock.fix_button.text() == "No fix: needs your judgement"
     click_row(dock.tree, row)
-    assert not dock.fix_button.isEnabled() and "Run checks again" in dock.fix_button.toolTip()
+    assert not dock.fix_button.isEnabled() and "Changed since the checks ran" in dock.fix_button.text()
+    window.editor.push(operations.delete([window.document.dataset.instances[4]]))
+    click_row(dock.tree, row)  # a row whose instance is gone says so
+    assert "#4 is no longer in the project" in window.statusBar().currentMessage()
 
 
 def test_the_fragment_size_is_an_option(window, project, qtbot):

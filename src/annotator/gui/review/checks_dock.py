@@ -4,7 +4,8 @@ They run in the background on a snapshot; an edit made meanwhile drops the resul
 then says it is out of date until it is run again. A row is one click from its instance (or from the
 place where a polygon crosses itself). "Fix" applies the finding's usual repair
 (`checks.suggested_edit`: delete a duplicate, remove fragments, bring a hidden instance to the front,
-clip to the image) as one undoable edit, and is refused when the instance changed since the checks ran.
+clip to the image) as one undoable edit, and is refused (saying so) when the instance changed since
+the checks ran. Undone, its rows come back (`TakenFixes`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.lists.repaint import repaint_rows
 from annotator.gui.review.navigate import go_to, prefetch_below
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
+from annotator.gui.review.taken_fixes import TakenFixes
 
 COLUMNS = ("Finding", "Image", "Severity", "Problem")
 INDEX_ROLE = Qt.ItemDataRole.UserRole  # a finding's place in the report (None on a kind's row)
@@ -47,6 +49,8 @@ class ChecksDock(QDockWidget):
         self.snapshot: Dataset | None = None
         self.options = CheckOptions()
         self._fix: Edit | None = None  # the current row's repair, when it has one
+        self.taken = TakenFixes(self.editor.history.stack)  # by instance id
+        self._hidden_fixed: set[int] = set()  # the repaired instances whose rows the list leaves out
         self._filling = False
         self.job = SnapshotJob(self.session, self._make_work, self)
         self._rerun = QTimer(self, singleShot=True, interval=400)
@@ -57,6 +61,7 @@ class ChecksDock(QDockWidget):
         self.job.busy_changed.connect(self._show_state)
         self.job.stale_changed.connect(self._show_state)
         self.visibilityChanged.connect(self._on_visible)
+        self.editor.history.stack.indexChanged.connect(self._on_history_moved)
         self.session.subscribe(self._on_session)
 
     def _build(self) -> None:
@@ -115,6 +120,7 @@ class ChecksDock(QDockWidget):
     def _on_session(self, change: SessionChange) -> None:
         if change.kind is SessionEvent.DOCUMENT:
             self.report, self.snapshot = None, None
+            self.taken.clear()
             self._fill()
             if self.isVisible() and self.session.dataset is not None:
                 self.job.run()
@@ -122,15 +128,21 @@ class ChecksDock(QDockWidget):
     # -- the list ---------------------------------------------------------------------------------
     def _on_result(self, outcome: Outcome) -> None:
         (self.report, self.options), self.snapshot = outcome.value, outcome.snapshot
+        self.taken.clear()
         self._fill()
 
     def _fill(self) -> None:
         self._filling = True
         self.tree.clear()
         report = self.report
+        self._hidden_fixed = self.taken.applied()
         if report is not None:
             for kind in CheckKind:
-                findings = [(i, f) for i, f in enumerate(report.findings) if f.kind is kind]
+                findings = [
+                    (i, f)
+                    for i, f in enumerate(report.findings)
+                    if f.kind is kind and f.instance_id not in self._hidden_fixed
+                ]
                 if not findings:
                     continue
                 group = QTreeWidgetItem()
@@ -192,6 +204,8 @@ class ChecksDock(QDockWidget):
         if index is None or self.report is None:
             return
         finding = self.report.findings[index]
+        if finding.instance_id not in self.session.dataset.instances:
+            self._say(f"#{finding.instance_id} is no longer in the project: Run checks to check again")
         box = None
         if finding.point is not None:
             x, y = finding.point
@@ -215,25 +229,48 @@ class ChecksDock(QDockWidget):
         if finding is not None and self._unchanged(finding):
             self._fix = suggested_edit(self.session.dataset, finding, self.options)
         self.fix_button.setEnabled(self._fix is not None)
-        self.fix_button.setText("Fix" if self._fix is None else f"Fix: {self._fix.text}")
-        if finding is not None and self._fix is None:
+        text = "Fix" if self._fix is None else f"Fix: {self._fix.text}"
+        if finding is not None and self._fix is None:  # why there is none, in words, not only a tooltip
             changed = not self._unchanged(finding)
-            self.fix_button.setToolTip(
-                "Changed since the checks ran: Run checks again" if changed else "Needs your judgement"
-            )
+            text = "Changed since the checks ran: Run checks" if changed else "No fix: needs your judgement"
+        self.fix_button.setText(text)
 
     def fix_current(self) -> None:
         finding, edit = self.current_finding(), self._fix
-        if finding is None or edit is None or not self._unchanged(finding):
+        if finding is None or edit is None:
             return
-        self.editor.push(edit)
-        self.window.statusBar().showMessage(f"{edit.text} (Ctrl+Z undoes it)", 8000)
+        if not self._unchanged(finding):  # the button follows edits; this is the last guard
+            self._update_fix()
+            self._say("This instance changed since the checks ran: Run checks to check it again")
+            return
+        self.taken.push(finding.instance_id, edit, self.editor.push)
+        self._hidden_fixed.add(finding.instance_id)
+        self._say(f"{edit.text} (Ctrl+Z undoes it)")
         self._drop_rows_of(finding.instance_id)
+
+    def _on_history_moved(self, _index: int) -> None:
+        """Any edit, undo or redo: the Fix button follows the current row's instance; a repair undone
+        brings its rows back (the first selected and shown), redone takes them out again."""
+        if self.report is None or self.session.dataset is None:
+            return  # (a new document clears the history: its DOCUMENT change starts afresh)
+        if not self.taken or self.taken.applied() == self._hidden_fixed:
+            self._update_fix()
+            return
+        before = self._hidden_fixed
+        self._fill()
+        back = before - self._hidden_fixed
+        for row in _finding_rows(self.tree):
+            if self.report.findings[row.data(0, INDEX_ROLE)].instance_id in back:
+                self.tree.setCurrentItem(row)
+                self.tree.scrollToItem(row)
+                break
+
+    def _say(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 8000)
 
     def _drop_rows_of(self, instance_id: int) -> None:
         """Take out the rows of the instance just repaired; go to the row after the current one."""
-        rows = [group.child(c) for g in range(self.tree.topLevelItemCount())
-                for group in [self.tree.topLevelItem(g)] for c in range(group.childCount())]  # fmt: skip
+        rows = _finding_rows(self.tree)
         position = rows.index(self.tree.currentItem())
         self._filling = True  # Qt moves the current row itself as rows go: no navigation meanwhile
         for g in range(self.tree.topLevelItemCount() - 1, -1, -1):
@@ -254,6 +291,11 @@ class ChecksDock(QDockWidget):
         if following is not None:
             self._go(following)
         self._update_fix()
+
+
+def _finding_rows(tree: QTreeWidget) -> list[QTreeWidgetItem]:
+    return [group.child(c) for g in range(tree.topLevelItemCount())
+            for group in [tree.topLevelItem(g)] for c in range(group.childCount())]  # fmt: skip
 
 
 def _count_in_title(group: QTreeWidgetItem) -> None:

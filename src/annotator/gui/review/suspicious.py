@@ -48,6 +48,7 @@ from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.lists.repaint import repaint_rows
 from annotator.gui.review.navigate import ModelOutline, go_to, prefetch_below
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
+from annotator.gui.review.taken_fixes import TakenFixes
 from annotator.io.dismissed import dismiss, dismissed_keys
 from annotator.io.errors import DatasetError
 from annotator.io.image_pixels import ImagePixels
@@ -156,7 +157,7 @@ class SuspiciousLabelsDock(QDockWidget):
         self.report: AuditReport | None = None
         self.snapshot: Dataset | None = None
         self.flags: dict[str, LabelFlag] = {}  # shown, by key
-        self.taken: dict[str, tuple[int, object]] = {}  # fixed flags: the fix's place in the history, edit
+        self.taken = TakenFixes(self.editor.history.stack)  # by flag key
         self._hidden_fixed: set[str] = set()  # the fixed flags the queue leaves out as filled
         self._filling = False
         self.outline = ModelOutline(window)
@@ -282,7 +283,8 @@ class SuspiciousLabelsDock(QDockWidget):
 
     # -- results ----------------------------------------------------------------------------------
     def _on_result(self, outcome: Outcome) -> None:
-        self.report, self.snapshot, self.taken = outcome.value, outcome.snapshot, {}
+        self.report, self.snapshot = outcome.value, outcome.snapshot
+        self.taken.clear()
         self._fill()
 
     def _on_failed(self, message: str) -> None:
@@ -295,7 +297,7 @@ class SuspiciousLabelsDock(QDockWidget):
         self._filling = True
         self.tree.clear()
         self.flags = {}
-        self._hidden_fixed = self._fixed_keys()
+        self._hidden_fixed = self.taken.applied()
         live = self.session.dataset
         for flag in self.report.flags if self.report is not None else ():
             if flag.key in self.dismissed or flag.key in self._hidden_fixed:
@@ -407,10 +409,7 @@ class SuspiciousLabelsDock(QDockWidget):
             self._say("This label changed since the audit: Run audit to check it again")
             return
         edit = fix_edit(self.session.dataset, flag)
-        stack = self.editor.history.stack
-        place = stack.index()
-        self.editor.push(edit)
-        self.taken[flag.key] = (place, edit)
+        self.taken.push(flag.key, edit, self.editor.push)
         self._hidden_fixed.add(flag.key)
         self._say(f"{edit.text} (Ctrl+Z undoes it)")
         self._drop_current()
@@ -445,23 +444,12 @@ class SuspiciousLabelsDock(QDockWidget):
         self._update_buttons()
         self._show_state()
 
-    def _fixed_keys(self) -> set[str]:
-        """The flags whose fix is applied now: its edit still in the history, not undone."""
-        stack, fixed = self.editor.history.stack, set()
-        for key, (place, edit) in list(self.taken.items()):
-            command = stack.command(place) if place < stack.count() else None
-            if getattr(command, "edit", None) is not edit:
-                del self.taken[key]  # undone, then replaced by another edit: back for good
-            elif stack.index() > place:
-                fixed.add(key)
-        return fixed
-
     def _on_history_moved(self, _index: int) -> None:
         """A fix undone brings its flag back where the audit ranked it, selected and shown; redone, it
         goes again."""
         if not self.taken or self.report is None or self.session.dataset is None:
             return  # (a new document clears the history: its _follow_document starts afresh)
-        if self._fixed_keys() == self._hidden_fixed:
+        if self.taken.applied() == self._hidden_fixed:
             return
         before = set(self.flags)
         self._fill()
@@ -498,7 +486,8 @@ class SuspiciousLabelsDock(QDockWidget):
         chosen, threshold = _remembered(store)
         self._show_source(chosen)  # never a file chosen for another project's images
         self.min_score.setValue(AuditOptions().min_score if threshold is None else threshold)
-        self.report, self.snapshot, self.taken = None, None, {}
+        self.report, self.snapshot = None, None
+        self.taken.clear()
         self._fill()
         if self.isVisible() and self.session.dataset is not None:
             self.job.run()
