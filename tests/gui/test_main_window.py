@@ -11,8 +11,9 @@ from canvas_helpers import sample_dataset, square
 from PIL import Image as PilImage
 from PySide6.QtCore import QEvent, QObject, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QImage, QRegion
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QAbstractItemView, QApplication
 
+from annotator.core import operations
 from annotator.core.model import Category, Dataset, Image, Instance, Source
 from annotator.gui.canvas import overlay as canvas_overlay
 from annotator.gui.canvas.compose import build_tile
@@ -278,6 +279,28 @@ def test_class_names_are_readable_in_the_instance_list_beside_predictions_with_l
         assert tree.columnWidth(0) > needed, (item.text(0), tree.columnWidth(0), needed)
     assert {tree.topLevelItem(r).text(1) for r in range(3)} == {"unreviewed", "manual"}
     assert tree.topLevelItem(0).toolTip(1) == "predicted by m, unreviewed"
+
+
+def test_an_undo_that_goes_to_another_image_leaves_that_image_alone_selected(window, qtbot, tmp_path):
+    """Ctrl+Z on image 2 undoes an edit of image 1 and shows it: the list selected image 1 beside
+    image 2 (the held Ctrl read as a Ctrl+click), and "Pre-label selected images" then took both."""
+    dataset = Dataset()
+    dataset.put_categories([Category(1, "road")])
+    dataset.put_images([Image(i, f"{i}.png", 200, 150) for i in (1, 2)])
+    dataset.put_instances([Instance(i, i, 1, square(10, 10, 90, 90)) for i in (1, 2)])
+    for i in (1, 2):
+        PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / f"{i}.png")
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    view = window.images_dock.view  # several rows can be chosen, as pre-labelling sets it up
+    view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    window.show_image(1)
+    window.editor.push(operations.delete([dataset.instances[1]]))
+    window.show_image(2)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert 1 in dataset.instances and window.session.image_id == 1
+    assert [window.images_dock.proxy.mapToSource(i).row() for i in view.selectionModel().selectedRows()] == [
+        0
+    ]
 
 
 def test_the_image_under_a_resting_pointer_in_the_list_is_made_ready_for_the_click(window, qtbot, tmp_path):

@@ -3,7 +3,16 @@ filter, sorting."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -293,7 +302,10 @@ class ImageListDock(QDockWidget):
     def select_image(self, image_id: int) -> None:
         index = self.proxy.mapFromSource(self.model.index(self.model.row_of(image_id), 0))
         if index.isValid() and index != self.view.currentIndex():
-            self.view.setCurrentIndex(index)
+            # the program's choice replaces the selection: `setCurrentIndex` reads the keys held, so
+            # the image an undo (Ctrl+Z) went to was added to the last one, and both were pre-labelled
+            flags = QItemSelectionModel.SelectionFlag
+            self.view.selectionModel().setCurrentIndex(index, flags.ClearAndSelect | flags.Rows)
             self.view.scrollTo(index)
             repaint_rows(self.view)
 
