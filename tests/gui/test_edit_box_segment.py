@@ -169,6 +169,10 @@ def test_without_a_model_the_tool_says_so_and_uses_grabcut(qtbot, tmp_path):
     assert window.editor.history.stack.text(0) == "Box to mask (GrabCut)"
     instance = next(iter(dataset.instances.values()))
     assert mask_iou(to_mask_array(instance.geometry, 150, 200), truth) > 0.85
+    # why is said where it stays (three status messages in a row had replaced it before it was read)
+    box = window.prelabelling.fatal_box
+    assert box is not None and "Box to mask uses GrabCut" in box.text() and "no COCO weights" in box.text()
+    assert not window.prelabelling.box_model_action.isChecked()
     window.close()
 
 

@@ -299,6 +299,28 @@ def test_offline_without_weights_says_what_to_download_and_where(tmp_path, monke
     assert str(expected) in message and "\n" not in message
 
 
+def test_a_download_without_network_says_so_in_words(tmp_path, monkeypatch):
+    """The window's dialog showed "download failed (<urlopen error [Errno -2] Name or service not
+    known>)": the error urllib raises without a network is said as "no connection"."""
+    import socket
+    import urllib.error
+
+    from annotator.inference.models import resolve_coco_weights
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("ANNOTATOR_OFFLINE", raising=False)
+
+    def unreachable(*_args, **_kwargs):
+        raise urllib.error.URLError(socket.gaierror(-2, "Name or service not known"))
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", unreachable)
+    with pytest.raises(WeightsUnavailable) as caught:
+        resolve_coco_weights("maskrcnn_resnet50_fpn")
+    message = str(caught.value)
+    assert "download failed: no connection (Name or service not known)" in message
+    assert "urlopen" not in message and "Model ▸ Model settings" in message
+
+
 def test_weights_in_the_hub_cache_are_used_without_download(tmp_path, monkeypatch, random_model):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("ANNOTATOR_OFFLINE", "1")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.error
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,7 +134,7 @@ def resolve_coco_weights(architecture: str, *, allow_download: bool = True) -> P
             torch.hub.download_url_to_file(enum.url, str(path), hash_prefix=match.group(1) if match else None)
             return path
         except (OSError, RuntimeError) as exc:
-            reason = f"download failed ({exc})"
+            reason = f"download failed: {_download_problem(exc)}"
     else:
         reason = "not downloaded, and downloads are off"
     raise WeightsUnavailable(
@@ -142,6 +143,14 @@ def resolve_coco_weights(architecture: str, *, allow_download: bool = True) -> P
         "weights file you have (--weights FILE on the command line, Model ▸ Model settings… in the "
         "window), or train a model on your own labels (Model ▸ Train on this project…, annotator train)",
     )
+
+
+def _download_problem(exc: BaseException) -> str:
+    """In words: urllib's "<urlopen error [Errno -2] Name or service not known>" is no network."""
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        reason = exc.reason
+        return f"no connection ({getattr(reason, 'strerror', None) or reason})"
+    return str(exc)
 
 
 def load_checkpoint(path: str | Path, *, default_architecture: str = MODEL_NAMES[0]) -> LoadedModel:

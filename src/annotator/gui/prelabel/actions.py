@@ -94,8 +94,11 @@ class Prelabelling(QObject):
         self.box_model.agnostic = checked
 
     def _name_box_tool(self, model: bool) -> None:
-        """The box-to-mask tool says which it uses: the model, or GrabCut (no model could be loaded)."""
+        """The box-to-mask tool says which it uses: the model, or GrabCut (no model could be loaded: a
+        dialog says why and how to fix it; in the status bar it was gone before it could be read)."""
         self.box_model_action.setChecked(model)
+        if not model and self.box_model.error:
+            self._show_fatal(f"Box to mask uses GrabCut: {self.box_model.error}")
         action = getattr(self.window, "editing", None) and self.window.editing.actions.get("tool_box_segment")
         if action:
             action.setText("Box to &mask (model)" if model else "Box to &mask (GrabCut)")
@@ -190,7 +193,8 @@ class Prelabelling(QObject):
         if self.fatal_box is not None:
             self.fatal_box.close()
         box = QMessageBox(QMessageBox.Icon.Warning, "Cannot load the model", message, parent=self.window)
-        box.setInformativeText(WEIGHTS_HINT)
+        if "Model settings" not in message:  # the offline COCO message says it already
+            box.setInformativeText(WEIGHTS_HINT)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.destroyed.connect(lambda: setattr(self, "fatal_box", None))
         self.fatal_box = box

@@ -57,6 +57,8 @@ class BoxModel(QObject):
             self._submit(image_id, None, 0)
 
     def set_usable(self, usable: bool) -> None:
+        if usable:
+            self.error = ""  # asked for again: the next failure is said again
         if usable != self.usable:
             self.usable = usable
             self.usable_changed.emit(usable)
