@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from canvas_helpers import square
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget
 from review_helpers import click_row, run_and_wait, shows_box
 from window_helpers import shown_main_window
 
@@ -179,6 +180,15 @@ def test_the_review_menu_shows_the_queues_as_tabs_under_the_canvas(window, proje
     assert window.tabifiedDockWidgets(checks) == [suspicious]
     qtbot.waitUntil(lambda: not checks.visibleRegion().isEmpty() and suspicious.visibleRegion().isEmpty())
     assert checks.height() >= 200  # room for about ten rows
+    view = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&View")
+    in_view = set(view.actions())
+    shown = {
+        dock.windowTitle() for dock in window.findChildren(QDockWidget) if dock.toggleViewAction() in in_view
+    }
+    assert {"Suspicious labels", "Consistency checks", "Statistics", "Shortcuts", "Images", "History"} <= {
+        title.split(" (")[0] for title in shown
+    }
+    assert checks.windowTitle() == "Consistency checks"  # as the menu names it
 
 
 def test_a_long_list_shows_the_worst_of_each_kind(window, project, qtbot, monkeypatch):

@@ -63,6 +63,10 @@ class AssistedReview(QObject):
             menu.addAction(toggle)
             if dock is self.suspicious:
                 menu.addAction(audit_file)
+        view = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&View")
+        view.addSeparator()  # every panel can be found where panels are
+        for dock in (self.suspicious, self.checks, self.statistics):
+            view.addAction(dock.toggleViewAction())
 
     def bring_up(self, dock) -> None:
         """A dock shown from the menu comes to the front of its tabs; a queue gets room to read."""

@@ -1,4 +1,4 @@
-"""The "Checks" dock: the consistency checks (`core.checks`, no model) grouped by kind, worst first.
+"""The "Consistency checks" dock: the consistency checks (`core.checks`, no model) grouped by kind, worst first.
 
 They run in the background on a snapshot; an edit made meanwhile drops the result, and the list shown
 then says it is out of date until it is run again. A row is one click from its instance (or from the
@@ -42,7 +42,7 @@ POINT_BOX = 24.0  # px around a self-crossing, shown in the middle of the view
 
 class ChecksDock(QDockWidget):
     def __init__(self, window) -> None:
-        super().__init__("Checks", window)
+        super().__init__("Consistency checks", window)  # as the Review menu names it
         self.setObjectName("checks_dock")
         self.window, self.session, self.editor = window, window.session, window.editor
         self.report: CheckReport | None = None
@@ -187,7 +187,7 @@ class ChecksDock(QDockWidget):
             if self.job.stale:
                 text += ". Edited since: Run checks to check again."
         self.state_label.setText(text)
-        self.setWindowTitle("Checks" + (" (checking…)" if self.job.busy else ""))
+        self.setWindowTitle("Consistency checks" + (" (checking…)" if self.job.busy else ""))
 
     def current_finding(self) -> Finding | None:
         item = self.tree.currentItem()

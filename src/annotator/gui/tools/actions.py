@@ -159,6 +159,7 @@ class EditingActions:
         help_action.setShortcut(QKeySequence("F1"))
         help_action.toggled.connect(self._help_shown)
         _menu(window, "&Help").addAction(help_action)
+        view.addAction(help_action)  # a panel, among the panels too
         window.addAction(help_action)
         self.actions["help"] = help_action
 
