@@ -47,7 +47,7 @@ def test_info_checks_and_stats_with_csv(coco, tmp_path) -> None:
     text = result.stdout
     assert "checks: 63 instances" in text and "  class used once: 6" in text
     assert "- invalid geometry: 000000013923.jpg instance 390122: ring 0 crosses itself at" in text
-    assert "statistics: 5 images, 63 instances" in text and "drawn by hand 63" in text
+    assert "statistics: 5 images, 63 instances" in text and "drawn or imported 63" in text
     rows = list(csv.reader(out.read_text().splitlines()))
     assert rows[0][:4] == ["category_id", "name", "instances", "images"]
     assert rows[1][:3] == ["1", "person", "23"] and rows[-1][1:3] == ["(all classes)", "63"]

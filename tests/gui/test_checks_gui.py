@@ -117,8 +117,9 @@ def test_fix_is_one_undo_step_and_is_saved(window, project, qtbot):
         window.session.selection == (following.instance_id,) and window.session.image_id == following.image_id
     )
     assert CheckKind.DUPLICATE not in {kind for kind, _ in _rows(dock)}
-    stack.undo()  # the duplicate is back, and so is its row (and its "hidden" row), selected and shown
+    window.editing.actions["undo"].trigger()  # the duplicate is back, and its rows, selected and shown
     assert 2 in dataset.instances
+    assert window.statusBar().currentMessage() == "Undone: Delete"  # not "Delete (Ctrl+Z undoes it)"
     assert _rows(dock) == [(f.kind, f.instance_id) for f in run_checks(dataset).findings]
     assert dock.current_finding().instance_id == 2 and window.session.selection == (2,)
     assert dock.fix_button.text() == "Fix: Delete"

@@ -30,7 +30,7 @@ class Origin(StrEnum):
 
     ACCEPTED = "prediction accepted as is"
     EDITED = "prediction edited"
-    HAND_DRAWN = "drawn by hand"
+    HAND_DRAWN = "drawn or imported"  # a person's label: drawn here, or read from a file
     UNREVIEWED = "prediction not reviewed"
     REJECTED = "rejected"
 

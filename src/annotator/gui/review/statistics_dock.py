@@ -38,7 +38,7 @@ SIZE_COLOR = QColor(96, 125, 139)
 ORIGIN_LABELS = {  # short enough for a narrow dock
     Origin.ACCEPTED: "model, accepted as is",
     Origin.EDITED: "model, edited",
-    Origin.HAND_DRAWN: "drawn by hand",
+    Origin.HAND_DRAWN: "drawn or imported",
     Origin.UNREVIEWED: "model, not reviewed",
     Origin.REJECTED: "model, rejected",
 }

@@ -79,6 +79,9 @@ class EditingActions:
             menu.addAction(action)
             window.addAction(action)
             self.actions[name] = action
+        # said in the status bar, where the step's own "… (Ctrl+Z undoes it)" would otherwise stay
+        undo.triggered.connect(lambda: self._say_replayed("Undone", stack.text(stack.index())))
+        redo.triggered.connect(lambda: self._say_replayed("Redone", stack.text(stack.index() - 1)))
         menu.addSeparator()
         self._add(menu, "copy", "&Copy instances", editor.copy, QKeySequence.StandardKey.Copy)
         self._add(menu, "paste", "&Paste instances", editor.paste, QKeySequence.StandardKey.Paste)
@@ -179,6 +182,10 @@ class EditingActions:
             self.editor.cancel()
         else:
             self.editor.select(None)
+
+    def _say_replayed(self, what: str, step: str) -> None:
+        if step:
+            self.window.statusBar().showMessage(f"{what}: {step}", 5000)
 
     def _show_replayed_image(self, image_id: int) -> None:
         if image_id != self.window.session.image_id and self.window.document is not None:
