@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 
 import pytest
 from review_helpers import add_own_predictions, open_tiny, perturbed_results, run_and_wait
@@ -98,6 +99,22 @@ def test_csv_export_per_class_and_per_image(window, dock, tmp_path):
     assert rows == [[str(v) for v in row] for row in image_csv_rows(window.document.dataset, stats)]
     assert not dock.export_csv(tmp_path / "no such folder" / "stats.csv")
     assert "no such folder" in window.statusBar().currentMessage()
+
+
+def test_the_export_dialogs_file_name_follows_the_kind_chosen(window, dock, tmp_path):
+    """One name for both kinds: choosing "Per image" offered to replace the per-class file."""
+    from annotator.gui.review.statistics_dock import PER_CLASS_FILTER, PER_IMAGE_FILTER
+
+    dialog = dock.csv_dialog()
+    dialog.setOption(dialog.Option.DontUseNativeDialog)
+    assert Path(dialog.selectedFiles()[0]).name == "coco_tiny_statistics.csv"
+    dialog.selectNameFilter(PER_IMAGE_FILTER)
+    dialog.filterSelected.emit(PER_IMAGE_FILTER)  # as choosing it in the dialog's list does
+    assert Path(dialog.selectedFiles()[0]).name == "coco_tiny_per_image.csv"
+    dialog.selectFile(str(tmp_path / "mine.csv"))  # a name the person typed stays
+    dialog.filterSelected.emit(PER_CLASS_FILTER)
+    assert Path(dialog.selectedFiles()[0]).name == "mine.csv"
+    dialog.deleteLater()
 
 
 def test_many_different_counts_are_binned():

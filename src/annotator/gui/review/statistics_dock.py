@@ -184,15 +184,31 @@ class StatisticsDock(QDockWidget):
 
     # -- CSV --------------------------------------------------------------------------------------
     def choose_csv(self) -> None:
+        dialog = self.csv_dialog()
+        if dialog.exec() and dialog.selectedFiles():
+            per_image = dialog.selectedNameFilter() == PER_IMAGE_FILTER
+            self.export_csv(Path(dialog.selectedFiles()[0]), per_image=per_image)
+
+    def csv_dialog(self) -> QFileDialog:
+        """Save dialog whose file name follows the kind chosen (per class or per image): with one name
+        for both, choosing "Per image" offered to replace the per-class file."""
         document = self.session.document
-        start = (
-            "" if document is None else str(document.path.with_name(document.path.stem + "_statistics.csv"))
-        )
-        path, chosen = QFileDialog.getSaveFileName(
-            self, "Export statistics", start, f"{PER_CLASS_FILTER};;{PER_IMAGE_FILTER}"
-        )
-        if path:
-            self.export_csv(Path(path), per_image=chosen == PER_IMAGE_FILTER)
+        stem = "" if document is None else str(document.path.with_name(document.path.stem))
+        names = {PER_CLASS_FILTER: f"{stem}_statistics.csv", PER_IMAGE_FILTER: f"{stem}_per_image.csv"}
+        dialog = QFileDialog(self, "Export statistics")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilters(list(names))
+        dialog.setDefaultSuffix("csv")
+        if stem:
+            dialog.selectFile(names[PER_CLASS_FILTER])
+
+        def follow(chosen: str) -> None:
+            current = Path(dialog.selectedFiles()[0]).name if dialog.selectedFiles() else ""
+            if stem and current in {Path(n).name for n in names.values()}:  # not a name the person typed
+                dialog.selectFile(names[chosen])
+
+        dialog.filterSelected.connect(follow)
+        return dialog
 
     def export_csv(self, path: Path, *, per_image: bool = False) -> bool:
         """Write the statistics shown (per class, or one row per image); False, and a message, on failure."""
