@@ -119,5 +119,13 @@ def test_the_export_dialogs_file_name_follows_the_kind_chosen(window, dock, tmp_
 
 def test_many_different_counts_are_binned():
     bars = histogram_bars({0: 2, 1: 3, **{n: 1 for n in range(2, 40)}})
-    assert [bar.label for bar in bars] == ["0", "1", "2–3", "4–7", "8–15", "16–31", "32–63"]
+    assert [bar.label for bar in bars] == [
+        "0 instances", "1 instance", "2–3 instances", "4–7 instances", "8–15 instances", "16–31 instances",
+        "32–63 instances",
+    ]  # fmt: skip
+    assert [bar.label for bar in histogram_bars({0: 4, 1: 2, 7: 1})] == [
+        "0 instances",
+        "1 instance",
+        "7 instances",
+    ]
     assert [bar.value for bar in bars] == [2, 3, 2, 4, 8, 16, 8]

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.core.statistics import DatasetStats, Origin, dataset_stats, image_csv_rows, to_csv_rows
+from annotator.core.wording import counted
 from annotator.gui.canvas.items import instance_color
 from annotator.gui.review.bar_chart import Bar, BarChart
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
@@ -67,15 +68,15 @@ def class_bars(stats: DatasetStats, dataset: Dataset) -> list[Bar]:
 def histogram_bars(histogram: dict[int, int]) -> list[Bar]:
     """Images by how many instances they hold: one bar per count, or bins 0, 1, 2-3, 4-7, ... when
     there are many different counts."""
-    if len(histogram) <= MAX_HISTOGRAM_BARS:
-        return [Bar(str(n), images, PER_IMAGE_COLOR) for n, images in histogram.items()]
+    if len(histogram) <= MAX_HISTOGRAM_BARS:  # each bar says what it counts: "7" and a 1 read as nothing
+        return [Bar(counted(n, "instance"), images, PER_IMAGE_COLOR) for n, images in histogram.items()]
     bins: dict[tuple[int, int], int] = {}
     for n, images in histogram.items():
         low = 0 if n == 0 else 1 << (n.bit_length() - 1)
         high = 0 if n == 0 else 2 * low - 1
         bins[(low, high)] = bins.get((low, high), 0) + images
     return [
-        Bar(f"{low}" if low == high else f"{low}–{high}", images, PER_IMAGE_COLOR)
+        Bar(counted(low, "instance") if low == high else f"{low}–{high} instances", images, PER_IMAGE_COLOR)
         for (low, high), images in sorted(bins.items())
     ]
 
