@@ -402,6 +402,8 @@ def test_settings_are_remembered(qtbot, tmp_path):
     dialog = PrelabelDialog(chosen)
     qtbot.addWidget(dialog)
     assert dialog.value() == chosen
+    hint = dialog.weights.placeholderText()  # what empty means is read whole (it was cut at "torchvision'")
+    assert dialog.weights.minimumWidth() > dialog.weights.fontMetrics().horizontalAdvance(hint)
     dialog.value().save(qsettings)
     again = QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
     assert PrelabelSettings.load(again) == chosen

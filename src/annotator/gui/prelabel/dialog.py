@@ -132,6 +132,10 @@ class PrelabelDialog(QDialog):
         self.model = QComboBox()
         self.model.addItems(MODEL_NAMES)
         self.weights = QLineEdit(placeholderText="empty: torchvision's COCO weights (downloaded once)")
+        self.weights.setToolTip(self.weights.placeholderText())
+        self.weights.setMinimumWidth(
+            self.weights.fontMetrics().horizontalAdvance(self.weights.placeholderText()) + 40
+        )
         self.weights.setClearButtonEnabled(True)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
