@@ -131,3 +131,40 @@ def test_a_relative_export_path_lands_in_the_datasets_folder(qtbot, tmp_path, mo
     path, _count, error, _notes = export_and_wait(qtbot, window, dialog)
     assert not error and (folder / "relative.json").is_file() and not list(elsewhere.iterdir())
     window.close()
+
+
+@pytest.mark.parametrize("victim", ["other.annotator", "photo.jpg", "notes"])
+def test_a_coco_export_never_replaces_a_file_of_another_kind(qtbot, tmp_path, victim):
+    """Typed into the path, another project (a backup set aside by a re-import) and a photo outside the
+    dataset were replaced by JSON without a word; a name without a suffix is given .json."""
+    window, folder = _project_from_coco(qtbot, tmp_path)
+    target = tmp_path / "outside" / victim
+    target.write_bytes(b"SQLite format 3\x00 work of a day")
+    dialog = window.export()
+    dialog.path.setText(str(target))
+    _path, _count, error, _notes = export_and_wait(qtbot, window, dialog)
+    assert target.read_bytes() == b"SQLite format 3\x00 work of a day"
+    if victim == "notes":  # written beside it as notes.json
+        assert not error and json.loads((tmp_path / "outside" / "notes.json").read_text())["images"]
+    else:
+        assert str(target) in error and ".json" in error and dialog.isVisible()
+    window.close()
+
+
+def test_an_existing_export_is_replaced_only_when_the_person_says_so(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    window, folder = _project_from_coco(qtbot, tmp_path)
+    earlier = tmp_path / "outside" / "canary.json"  # an earlier export, or any JSON of the person's
+    answers, asked = [QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes], []
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda _p, _t, text, *_a: asked.append(text) or answers.pop(0)
+    )
+    dialog = window.export()
+    dialog.path.setText(str(earlier))
+    dialog.export_button.click()  # asked, and cancelled: nothing written, the dialog stays
+    assert len(asked) == 1 and "canary.json already exists" in asked[0]
+    assert earlier.read_text() == "canary" and dialog.isVisible() and dialog.export_button.isEnabled()
+    _path, count, error, _notes = export_and_wait(qtbot, window, dialog)  # asked again: yes
+    assert len(asked) == 2 and not error and json.loads(earlier.read_text())["annotations"]
+    window.close()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
 )
@@ -56,8 +57,10 @@ class ExportDialog(QDialog):
 
     export_requested = Signal(object, dict)
 
-    def __init__(self, default_path: Path, parent=None) -> None:
+    def __init__(self, default_path: Path, parent=None, *, protected: tuple[Path | None, ...] = ()) -> None:
+        """`protected`: the project's own files, which the export refuses to write over (not asked)."""
         super().__init__(parent)
+        self._protected = {_same(p) for p in protected if p is not None}
         self.setWindowTitle("Export")
         self._default = default_path
         self.format = QComboBox()
@@ -65,9 +68,10 @@ class ExportDialog(QDialog):
             self.format.addItem(label, export_format)
         self.format.currentIndexChanged.connect(self._format_changed)
         self.path = QLineEdit(str(default_path))
+        self._confirmed: Path | None = None  # a file the save dialog already asked to replace
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        self.accepted_only = QCheckBox("Only accepted instances (accepted, edited or drawn by hand)")
+        self.accepted_only = QCheckBox("Only accepted instances (accepted, edited, drawn or imported)")
         self.accepted_only.setChecked(True)
         self.rle = QCheckBox("Masks as RLE (otherwise polygons where exact)")
         self.scores = QCheckBox("Include scores")
@@ -103,7 +107,26 @@ class ExportDialog(QDialog):
         path = Path(self.path.text().strip()).expanduser()
         if not path.is_absolute():  # beside the default, in the dataset's folder, not the process's
             path = self._default.parent / path
+        coco = self.chosen_format is ExportFormat.COCO
+        if coco and not path.suffix:
+            path = path.with_suffix(".json")
+        asked = path == self._confirmed or _same(path) in self._protected or path.suffix.lower() != ".json"
+        if coco and path.is_file() and not asked and not self._replace_ok(path):
+            self.export_button.setText("Export")
+            self.export_button.setEnabled(True)
+            return
         self.export_requested.emit(path, self.options())
+
+    def _replace_ok(self, path: Path) -> bool:
+        """An export replaced any file of that name without a word (another export, anything .json)."""
+        answer = QMessageBox.question(
+            self,
+            "Replace the file?",
+            f"{path.name} already exists in {path.parent}. Replace it with this export?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def show_result_for(self, path: str, count: int, error: str, notes: list[str]) -> None:
         """`Exporter.finished`, connected: the result of this dialog's export, if it is still open."""
@@ -147,7 +170,7 @@ class ExportDialog(QDialog):
     def _browse(self) -> None:
         if self.chosen_format is ExportFormat.COCO:
             path, _ = QFileDialog.getSaveFileName(self, "Export COCO", self.path.text(), "COCO JSON (*.json)")
-        else:
+            self._confirmed = Path(path) if path else self._confirmed
             path = QFileDialog.getExistingDirectory(self, "Export to folder", self.path.text())
         if path:
             self.path.setText(path)
@@ -159,6 +182,13 @@ class ExportDialog(QDialog):
         return options
 
 
+def _same(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:  # a loop of links: compared as written
+        return path
+
+
 @dataclass(frozen=True)
 class ExportResult:
     count: int  # annotations written
@@ -167,8 +197,9 @@ class ExportResult:
 
 def write_export(dataset: Dataset, path: Path, options: dict) -> ExportResult:
     """Write `dataset` in the chosen format, making the folder it goes in if it is missing. Refused
-    before anything is written: a folder that is a link, and a target that is one of the dataset's own
-    files (`images_root`, and the `protect`ed project and source files)."""
+    before anything is written: a folder that is a link, a COCO target not named .json (an image, another
+    project), and a target that is one of the dataset's own files (`images_root`, and the `protect`ed
+    project and source files)."""
     from annotator.core.rules import is_accepted
     from annotator.io.coco_write import save_coco
     from annotator.io.export_files import (
@@ -185,6 +216,8 @@ def write_export(dataset: Dataset, path: Path, options: dict) -> ExportResult:
     folder = path.parent if export_format is ExportFormat.COCO else path
     if export_format is not ExportFormat.COCO:
         refuse_linked_folder(folder)
+    elif path.suffix.lower() != ".json":  # an image, a project: never replaced by JSON
+        raise DatasetError(path, "a COCO export is a .json file (a file of another kind is not replaced)")
     refuse_writing_over(
         export_files(dataset, path, export_format.value),
         dataset_files(dataset, root=images_root, project=project, source=source),

@@ -458,7 +458,12 @@ class MainWindow(QMainWindow):
         if self.document is None:
             return None
         document = self.document
-        dialog = ExportDialog(document.path.with_name(document.path.stem + "_export.json"), self)
+        source = getattr(document, "source", None)
+        dialog = ExportDialog(
+            document.path.with_name(document.path.stem + "_export.json"),
+            self,
+            protected=(document.path, source),
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.export_requested.connect(
             lambda path, options: self.exporter.export(
@@ -467,7 +472,7 @@ class MainWindow(QMainWindow):
                 {
                     **options,
                     "images_root": document.root,
-                    "protect": (document.path, getattr(document, "source", None)),
+                    "protect": (document.path, source),
                 },
             )
         )
