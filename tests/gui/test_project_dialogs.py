@@ -157,10 +157,13 @@ def test_a_changed_coco_file_is_said_and_can_be_reimported(qtbot, folder, settin
     assert window.document.dataset.categories[1].name == "old"
     qtbot.waitUntil(lambda: bool(_boxes(window)))
     box = _boxes(window)[0]
-    assert "data.json has changed" in box.text()
+    assert "data.json has changed" in box.text() and "not in it" in box.informativeText()
+    assert box.defaultButton().text() == box.escapeButton().text() == "Keep the project"  # Enter keeps
     next(b for b in box.buttons() if b.text() == "Re-import").click()
     qtbot.waitUntil(lambda: window.document.dataset.categories[1].name == "new")
     assert (folder / "data.before-reimport-1.annotator").is_file()
+    # where the edits went is said (the helper found the backup by listing the folder)
+    assert "kept as data.before-reimport-1.annotator" in window.statusBar().currentMessage()
     window.close()
 
 

@@ -113,8 +113,14 @@ def offer_reimport(window: QWidget, document) -> QMessageBox | None:
     if not message or source is None:
         return None
     box = QMessageBox(QMessageBox.Icon.Information, "The COCO file has changed", message, parent=window)
+    box.setInformativeText(
+        "Re-import starts a new project from the file as it is now: the edits made in this window are not in "
+        "it. The project as it is now is set aside beside it (its name is said after) and can be opened."
+    )
     reimport = box.addButton("Re-import", QMessageBox.ButtonRole.AcceptRole)
-    box.addButton("Keep the project", QMessageBox.ButtonRole.RejectRole)
+    keep = box.addButton("Keep the project", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)  # Enter keeps the work; leaving it takes a click
+    box.setEscapeButton(keep)
     box.buttonClicked.connect(lambda button: button is reimport and _reimport(window, source))
     box.open()
     return box

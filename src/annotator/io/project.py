@@ -316,8 +316,7 @@ def _open_or_create(
     made = None if os.path.lexists(project_path) and not reimport else make()
 
     def open_locked(lock_fd: int) -> Project:
-        if reimport and os.path.lexists(project_path):
-            set_aside(project_path)
+        aside = set_aside(project_path) if reimport and os.path.lexists(project_path) else None
         if os.path.lexists(project_path):
             project = _open_existing(project_path, lock_fd)
             project.source = source
@@ -326,6 +325,9 @@ def _open_or_create(
         done = made or make()
         project = _create(project_path, done.dataset, done.root, done.problems, lock_fd, **done.meta)
         project.source, project.summary = source, done.summary
+        if aside is not None:  # the edits made before are there, and nowhere else: said, never silent
+            kept = f"the project as it was, with its edits, is kept as {aside.name} (File ▸ Open…)"
+            project.summary = "; ".join(filter(None, [project.summary, kept]))
         return project
 
     return _locked(project_path, open_locked)
