@@ -159,6 +159,32 @@ def test_a_read_only_image_folder_gets_its_project_in_the_user_data_folder(tmp_p
         images.chmod(0o755)
 
 
+def test_a_project_in_a_folder_made_read_only_says_how_to_get_the_work_out(tmp_path):
+    """`chmod -R a-w` on a labelled folder: opening said "cannot lock the project: project.annotator.lock
+    cannot open: not allowed here (Permission denied)". Root ignores permissions, so the open runs
+    without the capabilities that let it (capsh), as any other user would."""
+    import shutil as _shutil
+
+    if _shutil.which("capsh") is None:
+        pytest.skip("capsh (libcap) is needed to open as a user bound by permissions")
+    _write_images(tmp_path, ["a.png"])
+    open_project(tmp_path).close()
+    for path in [*tmp_path.iterdir(), tmp_path]:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    code = "import sys; from annotator.io.project import open_project; open_project(sys.argv[1])"
+    try:
+        result = subprocess.run(
+            ["capsh", "--drop=cap_dac_override,cap_dac_read_search,cap_fowner", "--",
+             "-c", f'exec "$0" -c "$1" "$2"', sys.executable, code, str(tmp_path)],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        for path in [tmp_path, *tmp_path.iterdir()]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert result.returncode != 0
+    assert "cannot be written here" in result.stderr and "annotator convert" in result.stderr, result.stderr
+
+
 def test_mask_with_hole_round_trips_pixel_exactly(tmp_path):
     ds = _dataset()
     store = ProjectStore(tmp_path / "p.annotator")

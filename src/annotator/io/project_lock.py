@@ -28,6 +28,13 @@ def lock_project(project_path: Path) -> int:
     try:
         fd = open_nofollow(lock_path, os.O_RDWR | os.O_CREAT)
     except DatasetError as exc:
+        if not os.access(lock_path.parent, os.W_OK):  # say what to do, and how to get the work out now
+            raise DatasetError(
+                project_path,
+                f"its folder {lock_path.parent} cannot be written here, and the window saves every edit into "
+                "it: make the folder writable, or copy the project elsewhere and open the copy; `annotator "
+                "info` and `annotator convert` read it as it is",
+            ) from None
         raise DatasetError(project_path, f"cannot lock the project: {lock_path.name} {exc.reason}") from None
     try:
         if os.fstat(fd).st_nlink > 1:
