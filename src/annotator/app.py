@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QIODevice, QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from annotator.core.predictor import ModelSpec, Predictor
 from annotator.gui.main_window import MainWindow
@@ -88,9 +89,23 @@ def discard_window(window: MainWindow | None, document) -> None:
 
 def run(path: str | Path | None, *, dataset: str | Path | None = None) -> int:
     app = application()
-    window = build_window(path, dataset=dataset)
+    try:
+        window = build_window(path, dataset=dataset)
+    except DatasetError as error:
+        say_on_screen(path, error)
+        raise  # and on stderr, with the exit status, as every command
     window.show()
     return app.exec()
+
+
+def say_on_screen(path: str | Path | None, error: DatasetError) -> None:
+    """A launch that cannot open PATH (another window has it, a bad file) says so in a dialog too: from
+    a desktop launcher nobody reads stderr, and nothing at all appeared."""
+    if QGuiApplication.platformName() in ("offscreen", "minimal"):
+        return
+    from annotator.gui.project_dialogs import describe
+
+    QMessageBox.warning(None, "annotator cannot open this", describe(path or "", error))
 
 
 def screenshot(

@@ -124,6 +124,25 @@ def test_screenshot_writes_a_png(qapp, tmp_path):
     shutil.rmtree(tmp_path / "pics")
 
 
+def test_a_launch_that_cannot_open_its_path_says_so_in_a_dialog_too(qapp, tmp_path, monkeypatch):
+    """`annotator PROJECT` while another window has it printed one line on stderr and exited: from a
+    desktop launcher, nothing at all appeared."""
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QMessageBox
+
+    from annotator import app
+    from annotator.io.errors import ProjectLockedError
+    from annotator.io.project import open_project
+
+    write_images(tmp_path / "pics", 1)
+    monkeypatch.setattr(QGuiApplication, "platformName", staticmethod(lambda: "xcb"))  # as on a desktop
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda _parent, title, text: shown.append((title, text)))
+    with open_project(tmp_path / "pics"), pytest.raises(ProjectLockedError):  # the other window
+        app.run(tmp_path / "pics")
+    assert len(shown) == 1 and "already open in another annotator window" in shown[0][1]
+
+
 def test_the_next_images_overlay_is_ready_when_the_person_steps_to_it(window, qtbot, tmp_path, monkeypatch):
     """While a person looks at one image the window makes the next one's overlay (its tile at fit), so
     pressing D shows the exact picture at once, without compositing it then; and A, back, too."""

@@ -175,7 +175,7 @@ def test_a_project_in_a_folder_made_read_only_says_how_to_get_the_work_out(tmp_p
     try:
         result = subprocess.run(
             ["capsh", "--drop=cap_dac_override,cap_dac_read_search,cap_fowner", "--",
-             "-c", f'exec "$0" -c "$1" "$2"', sys.executable, code, str(tmp_path)],
+             "-c", 'exec "$0" -c "$1" "$2"', sys.executable, code, str(tmp_path)],
             capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     finally:
