@@ -63,3 +63,17 @@ def test_opening_a_project_on_a_full_disk_says_so_and_keeps_it(tiny_disk):
     (tiny_disk / "filler").unlink()
     with open_project(folder) as project:
         assert [i.file_name for i in project.dataset.images.values()] == ["a.png"]
+
+
+def test_a_folder_that_cannot_be_written_is_said_as_such_not_as_a_disk_io_error(tmp_path):
+    """SQLite says "disk I/O error" when its folder went away or cannot be written (a drive unplugged,
+    `chattr +i`); the window showed "could not save (disk I/O error)" with no hint."""
+    import sqlite3
+
+    from annotator.io.project_file import describe_sqlite_error
+
+    error = sqlite3.OperationalError("disk I/O error")
+    assert describe_sqlite_error(error, tmp_path / "unplugged") == (
+        "the project's folder cannot be written (its permissions, or it is gone)"
+    )
+    assert describe_sqlite_error(error, tmp_path) == "disk I/O error"  # writable: SQLite's words stand

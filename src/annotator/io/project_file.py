@@ -182,6 +182,8 @@ def describe_sqlite_error(exc: sqlite3.Error, where: Path | None = None) -> str:
         return f"the file is damaged ({text})"
     if "locked" in lowered:
         return "another program holds the file locked"
+    if where is not None and "i/o error" in lowered and not os.access(where, os.W_OK):  # SQLite's words
+        return "the project's folder cannot be written (its permissions, or it is gone)"
     return text
 
 
