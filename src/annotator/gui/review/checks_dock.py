@@ -1,4 +1,4 @@
-"""The "Consistency checks" dock: the consistency checks (`core.checks`, no model) grouped by kind, worst first.
+"""The "Consistency checks" dock: the checks of `core.checks` (no model) grouped by kind, worst first.
 
 They run in the background on a snapshot; an edit made meanwhile drops the result, and the list shown
 then says it is out of date until it is run again. A row is one click from its instance (or from the
