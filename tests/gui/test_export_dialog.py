@@ -168,3 +168,21 @@ def test_an_existing_export_is_replaced_only_when_the_person_says_so(qtbot, tmp_
     _path, count, error, _notes = export_and_wait(qtbot, window, dialog)  # asked again: yes
     assert len(asked) == 2 and not error and json.loads(earlier.read_text())["annotations"]
     window.close()
+
+
+def test_the_next_export_offers_the_projects_last_one(qtbot, tmp_path):
+    """Each export started from "<project>_export.json" again, whatever was chosen last time."""
+    window, folder = _project_from_coco(qtbot, tmp_path)
+    dialog = window.export()
+    dialog.format.setCurrentIndex(dialog.format.findData(ExportFormat.YOLO))
+    dialog.path.setText(str(tmp_path / "outside" / "for-training"))
+    _path, _count, error, _notes = export_and_wait(qtbot, window, dialog)
+    assert not error
+    project = window.document.path
+    window.set_document(None)
+    assert window.open_path(project)  # reopened: the project keeps it
+    again = window.export()
+    assert again.chosen_format is ExportFormat.YOLO and again.path.text() == str(
+        tmp_path / "outside" / "for-training"
+    )
+    window.close()

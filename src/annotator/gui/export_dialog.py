@@ -36,6 +36,9 @@ from annotator.io.errors import DatasetError
 SHOWN_NOTES = 12  # lines of "left out" notes in the dialog; the rest are counted
 
 
+EXPORT_KEYS = ("export_path", "export_format")  # the project's settings: its last export
+
+
 class ExportFormat(StrEnum):
     COCO = "coco"
     LABELME = "labelme"
@@ -95,6 +98,13 @@ class ExportDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.resize(560, self.sizeHint().height())
+
+    def restore(self, path: str | None, export_format: str | None) -> None:
+        """The project's last export: its format and where it went (anything unknown is left as is)."""
+        if export_format in set(ExportFormat):
+            self.format.setCurrentIndex(self.format.findData(ExportFormat(export_format)))
+        if path:
+            self.path.setText(path)
 
     def accept(self) -> None:
         """Ask for the export (`export_requested`); the dialog closes once it is written (`show_result`)."""

@@ -7,6 +7,7 @@ It owns the `Session` every part follows, connects the parts and remembers setti
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -30,7 +31,7 @@ from annotator.gui.adjust_dialog import install_image_adjust
 from annotator.gui.canvas.view import NOTCH, Canvas
 from annotator.gui.document import is_open_folder, open_document, refresh_document
 from annotator.gui.evaluation.actions import install_evaluation
-from annotator.gui.export_dialog import ExportDialog, Exporter
+from annotator.gui.export_dialog import EXPORT_KEYS, ExportDialog, Exporter
 from annotator.gui.importing.actions import ask_results_dataset, install_importing
 from annotator.gui.lists.classes import ClassListDock
 from annotator.gui.lists.images import ImageListDock
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.editing = install_editing(self)  # Edit and Tools menus, undo history, shortcuts panel
         self.editor = self.editing.editor
         self.exporter = Exporter(self)
+        self._exporting: dict[str, str] = {}  # path -> format of the exports under way
         self.exporter.finished.connect(self._exported)
         install_review(self)  # Review menu and toolbar: accept / reject keys, score slider, progress
         install_evaluation(self)  # comparison with ground truth: Evaluation dock, TP/FP/FN colours
@@ -465,6 +467,13 @@ class MainWindow(QMainWindow):
             protected=(document.path, source),
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        store = getattr(document, "store", None)
+        if store is not None:  # the project's last export, offered again
+            with contextlib.suppress(DatasetError, sqlite3.Error):
+                dialog.restore(*(store.meta(key) for key in EXPORT_KEYS))
+        dialog.export_requested.connect(
+            lambda path, options: self._exporting.update({str(path): options["format"]})
+        )
         dialog.export_requested.connect(
             lambda path, options: self.exporter.export(
                 document.dataset,
@@ -481,9 +490,15 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _exported(self, path: str, count: int, error: str, notes: list) -> None:
+        export_format = self._exporting.pop(path, None)
         if error:
             self.statusBar().showMessage(f"Export failed: {error}", 10000)
         else:
+            store = getattr(self.document, "store", None)
+            if store is not None and export_format is not None:  # offered again next time (a project's)
+                with contextlib.suppress(DatasetError, sqlite3.Error):
+                    for key, value in zip(EXPORT_KEYS, (path, str(export_format)), strict=True):
+                        store.set_meta(key, value)
             left_out = f" ({len(notes)} note(s): see the export dialog)" if notes else ""
             self.statusBar().showMessage(f"Exported {count} annotations to {path}{left_out}", 10000)
 
