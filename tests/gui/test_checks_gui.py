@@ -153,6 +153,7 @@ def test_judgement_calls_have_no_fix_and_stale_rows_are_refused(window, project,
     click_row(dock.tree, row)
     assert not dock.fix_button.isEnabled() and "Changed since the checks ran" in dock.fix_button.text()
     window.editor.push(operations.delete([window.document.dataset.instances[4]]))
+    assert dock.fix_button.text() == "#4 was deleted since the checks ran"
     click_row(dock.tree, row)  # a row whose instance is gone says so
     assert "#4 is no longer in the project" in window.statusBar().currentMessage()
 

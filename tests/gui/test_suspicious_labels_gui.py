@@ -10,6 +10,7 @@ import threading
 
 import orjson
 import pytest
+from PySide6.QtCore import Qt
 from review_helpers import (
     add_own_predictions,
     click_row,
@@ -44,6 +45,9 @@ def project(window, tmp_path, testdata):
     path = open_tiny(window, tmp_path, testdata)
     add_own_predictions(window.document.dataset, perturbed_results(path))
     return path
+
+
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
 
 def _keys(dock) -> list[str]:
@@ -124,6 +128,51 @@ def test_take_the_models_version_is_one_undo_step_and_is_saved(window, project, 
     assert flag.key not in _keys(dock)  # fixed again
     dataset = reopen(window, project)
     assert dataset.instances[flag.instance_id].category_id == flag.prediction.category_id
+
+
+def test_after_a_fix_and_its_undo_the_redo_key_redoes_and_focus_moves_nobody(window, project, qtbot):
+    """Clicked, the fix button had the focus; disabled by the refill, it passed it down the chain, to a
+    spin box whose line edit then took Ctrl+Shift+Z for itself (redo did nothing)."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    window.activateWindow()
+    dataset = window.document.dataset
+    row = _row_of(dock, FlagKind.CLASS_SWAP)
+    flag = dock.flags[row.data(0, KEY_ROLE)]
+    dock.tree.setCurrentItem(row)
+    dock.take_button.setFocus()
+    qtbot.waitUntil(dock.take_button.hasFocus)
+    dock.take_button.click()
+    window.editing.actions["undo"].trigger()
+    print(
+        "FOCUS after undo",
+        QApplication.focusWidget(),
+        QApplication.focusWidget() and QApplication.focusWidget().parent(),
+    )
+    assert flag.key in _keys(dock)
+    window.editing.actions["redo"].trigger()  # the row goes: nothing current, both buttons off
+    assert flag.key not in _keys(dock) and not dock.take_button.isEnabled()
+    assert dock.tree.hasFocus()  # handed to the queue, not down the chain (here a spin box, or the canvas)
+    window.editing.actions["undo"].trigger()
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Z, CTRL_SHIFT)  # redo, from where the focus is
+    assert dataset.instances[flag.instance_id].category_id == flag.prediction.category_id
+
+
+def test_focus_coming_back_to_the_queue_moves_nobody_to_another_image(window, project, qtbot):
+    """The list, given the focus back with no current row (a menu closed over it), made its first row
+    current: the window jumped to that flag's image and selected its label."""
+    dock = window.assisted.suspicious
+    run_and_wait(qtbot, dock.job, dock.run)
+    first = dock.flags[dock.tree.topLevelItem(0).data(0, KEY_ROLE)]
+    other = next(i for i in window.document.dataset.images if i != first.image_id)
+    window.show_image(other)
+    assert dock.tree.currentItem() is None  # as the audit filled it
+    dock.tree.setFocus()
+    qtbot.waitUntil(dock.tree.hasFocus)
+    assert window.session.image_id == other
 
 
 def test_a_fix_undone_and_replaced_by_another_edit_stays_in_the_queue(window, project, qtbot):

@@ -227,7 +227,7 @@ def write_export(dataset: Dataset, path: Path, options: dict) -> ExportResult:
     if export_format is not ExportFormat.COCO:
         refuse_linked_folder(folder)
     elif path.suffix.lower() != ".json":  # an image, a project: never replaced by JSON
-        raise DatasetError(path, "a COCO export is a .json file (a file of another kind is not replaced)")
+        raise DatasetError(path, "a COCO export is written to a .json file: choose a name ending in .json")
     refuse_writing_over(
         export_files(dataset, path, export_format.value),
         dataset_files(dataset, root=images_root, project=project, source=source),

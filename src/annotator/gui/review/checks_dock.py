@@ -28,7 +28,12 @@ from annotator.core.edits import Edit
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.lists.repaint import repaint_rows
-from annotator.gui.review.navigate import go_to, prefetch_below
+from annotator.gui.review.navigate import (
+    chosen_by_the_person,
+    go_to,
+    prefetch_below,
+    set_enabled_keeping_focus,
+)
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 from annotator.gui.review.taken_fixes import TakenFixes
 
@@ -196,7 +201,7 @@ class ChecksDock(QDockWidget):
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
         self._update_fix()
-        if not self._filling and current is not None:
+        if not self._filling and chosen_by_the_person(current):
             self._go(current)
 
     def _go(self, item: QTreeWidgetItem) -> None:
@@ -228,11 +233,14 @@ class ChecksDock(QDockWidget):
         self._fix = None
         if finding is not None and self._unchanged(finding):
             self._fix = suggested_edit(self.session.dataset, finding, self.options)
-        self.fix_button.setEnabled(self._fix is not None)
+        set_enabled_keeping_focus(self.fix_button, self._fix is not None, self.tree)
         text = "Fix" if self._fix is None else f"Fix: {self._fix.text}"
         if finding is not None and self._fix is None:  # why there is none, in words, not only a tooltip
-            changed = not self._unchanged(finding)
-            text = "Changed since the checks ran: Run checks" if changed else "No fix: needs your judgement"
+            text = "No fix: needs your judgement"
+            if finding.instance_id not in self.session.dataset.instances:
+                text = f"#{finding.instance_id} was deleted since the checks ran"
+            elif not self._unchanged(finding):
+                text = "Changed since the checks ran: Run checks"
         self.fix_button.setText(text)
 
     def fix_current(self) -> None:

@@ -98,3 +98,18 @@ class ModelOutline:
         moved = change.kind in (SessionEvent.IMAGE, SessionEvent.DOCUMENT)
         if moved and self.image_id is not None and self.session.image_id != self.image_id:
             self.clear()
+
+
+def chosen_by_the_person(current) -> bool:
+    """Whether a queue's new current row is the person's choice (a key, a click, the program's
+    `setCurrentItem`): each selects it. Focus coming back to a list with no current row (a menu closed)
+    makes its first row current without selecting it, and that jumped to another image."""
+    return current is not None and current.isSelected()
+
+
+def set_enabled_keeping_focus(button, enabled: bool, fallback) -> None:
+    """A focused button that is disabled hands the focus down the chain, to a spin box whose line edit
+    then takes Ctrl+Shift+Z (redo) for itself: the focus goes to `fallback` (the queue) instead."""
+    if not enabled and button.hasFocus():
+        fallback.setFocus()
+    button.setEnabled(enabled)

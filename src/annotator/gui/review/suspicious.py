@@ -46,7 +46,13 @@ from annotator.core.audit import (
 from annotator.core.model import Dataset
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.lists.repaint import repaint_rows
-from annotator.gui.review.navigate import ModelOutline, go_to, prefetch_below
+from annotator.gui.review.navigate import (
+    ModelOutline,
+    chosen_by_the_person,
+    go_to,
+    prefetch_below,
+    set_enabled_keeping_focus,
+)
 from annotator.gui.review.snapshot_job import Outcome, SnapshotJob
 from annotator.gui.review.taken_fixes import TakenFixes
 from annotator.io.dismissed import dismiss, dismissed_keys
@@ -358,7 +364,7 @@ class SuspiciousLabelsDock(QDockWidget):
 
     def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
         self._update_buttons()
-        if not self._filling and current is not None:
+        if not self._filling and chosen_by_the_person(current):
             self._go(current)
 
     def _go(self, item: QTreeWidgetItem) -> None:
@@ -390,8 +396,8 @@ class SuspiciousLabelsDock(QDockWidget):
         flag = self.current_flag()
         chosen = flag is not None
         self.take_button.setText(fix_text(flag, self.snapshot))
-        self.take_button.setEnabled(chosen)
-        self.dismiss_button.setEnabled(chosen)
+        set_enabled_keeping_focus(self.take_button, chosen, self.tree)
+        set_enabled_keeping_focus(self.dismiss_button, chosen, self.tree)
 
     def _unchanged(self, flag: LabelFlag) -> bool:
         """Whether the label (and the project's own prediction) are as the audit saw them."""
