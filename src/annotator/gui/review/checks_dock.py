@@ -244,12 +244,15 @@ class ChecksDock(QDockWidget):
         self.fix_button.setText(text)
 
     def fix_current(self) -> None:
-        finding, edit = self.current_finding(), self._fix
-        if finding is None or edit is None:
+        finding = self.current_finding()
+        if finding is None or self._fix is None:
             return
         if not self._unchanged(finding):  # the button follows edits; this is the last guard
             self._update_fix()
             self._say("This instance changed since the checks ran: Run checks to check it again")
+            return
+        edit = suggested_edit(self.session.dataset, finding, self.options)  # made now: other edits since
+        if edit is None:
             return
         self.taken.push(finding.instance_id, edit, self.editor.push)
         self._hidden_fixed.add(finding.instance_id)
@@ -262,7 +265,9 @@ class ChecksDock(QDockWidget):
         if self.report is None or self.session.dataset is None:
             return  # (a new document clears the history: its DOCUMENT change starts afresh)
         if not self.taken or self.taken.applied() == self._hidden_fixed:
-            self._update_fix()
+            finding = self.current_finding()
+            if finding is not None and (self._fix is None or not self._unchanged(finding)):
+                self._update_fix()  # cheap unless it may fix again: never a repair made per brush dab
             return
         before = self._hidden_fixed
         self._fill()
