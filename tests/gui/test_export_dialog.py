@@ -186,3 +186,24 @@ def test_the_next_export_offers_the_projects_last_one(qtbot, tmp_path):
         tmp_path / "outside" / "for-training"
     )
     window.close()
+
+
+def test_browse_takes_the_file_the_save_dialog_chose_and_asks_no_second_time(qtbot, tmp_path, monkeypatch):
+    """The save dialog asked already whether to replace the file; a COCO Browse opened a folder dialog
+    after it too (a lost `else`), which replaced the chosen file by a folder."""
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    window, folder = _project_from_coco(qtbot, tmp_path)
+    chosen = tmp_path / "outside" / "canary.json"  # exists: the save dialog asked
+    folders, asked = [], []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *_a: (str(chosen), "COCO JSON (*.json)"))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a: folders.append(1) or str(folder))
+    monkeypatch.setattr(
+        QMessageBox, "question", lambda *_a: asked.append(1) or QMessageBox.StandardButton.Cancel
+    )
+    dialog = window.export()
+    dialog._browse()
+    assert dialog.path.text() == str(chosen) and folders == []
+    _path, _count, error, _notes = export_and_wait(qtbot, window, dialog)
+    assert not error and asked == [] and json.loads(chosen.read_text())["images"]
+    window.close()

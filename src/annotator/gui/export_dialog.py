@@ -181,6 +181,7 @@ class ExportDialog(QDialog):
         if self.chosen_format is ExportFormat.COCO:
             path, _ = QFileDialog.getSaveFileName(self, "Export COCO", self.path.text(), "COCO JSON (*.json)")
             self._confirmed = Path(path) if path else self._confirmed
+        else:
             path = QFileDialog.getExistingDirectory(self, "Export to folder", self.path.text())
         if path:
             self.path.setText(path)
