@@ -37,7 +37,6 @@ from annotator.io.values import clean_extra, clean_name
 
 __all__ = [
     "LabelmeImport",
-    "has_json_files",
     "has_labelme_files",
     "is_labelme",
     "labelme_beside_images",
@@ -151,10 +150,6 @@ def has_labelme_files(folder: Path, image_names: Iterable[str]) -> bool:
 def _named_after_images(folder: Path, image_names: Iterable[str]) -> list[Path]:
     stems = {PurePosixPath(name).stem for name in image_names}
     return [file for file in _json_files(folder) if file.stem in stems]
-
-
-def has_json_files(folder: Path) -> bool:
-    return bool(_json_files(folder))
 
 
 def _json_files(folder: Path) -> list[Path]:

@@ -22,13 +22,7 @@ from annotator.io.errors import DatasetError
 from annotator.io.file_kind import require_regular_file
 from annotator.io.images import image_size, list_images
 from annotator.io.images_root import guess_images_root
-from annotator.io.labelme import (
-    LabelmeImport,
-    has_json_files,
-    has_labelme_files,
-    labelme_beside_images,
-    load_labelme,
-)
+from annotator.io.labelme import LabelmeImport, has_labelme_files, labelme_beside_images, load_labelme
 from annotator.io.paths import resolve_inside
 from annotator.io.project_file import check_project_file, check_sidecars
 from annotator.io.project_lock import lock_project
@@ -238,17 +232,18 @@ def _open_folder(folder: Path) -> Project:
 def _labelme_only(folder: Path) -> LabelmeImport | None:
     """A folder of LabelMe files and no image: read as `load_labelme` reads it, its images where their
     `imagePath` says (the project's root); None when no file there is LabelMe's."""
-    if not has_json_files(folder):
-        return None
     try:
         return load_labelme(folder)
-    except DatasetError:  # no usable LabelMe file: the folder opens empty, as any folder without images
+    except DatasetError:  # no JSON, or none LabelMe's: the folder opens empty, as any without images
         return None
 
 
 def _labelme_summary(dataset: Dataset) -> str:
-    images = len({i.image_id for i in dataset.instances.values()})
-    return f"{len(dataset.instances)} instance(s) on {images} image(s) read from LabelMe files"
+    return _read_from_labelme(len(dataset.instances), len({i.image_id for i in dataset.instances.values()}))
+
+
+def _read_from_labelme(instances: int, images: int) -> str:
+    return f"{instances} instance(s) on {images} image(s) read from LabelMe files"
 
 
 def _read_labelme(folder: Path, dataset: Dataset, problems: list[str]) -> str:
@@ -269,8 +264,7 @@ def _read_labelme(folder: Path, dataset: Dataset, problems: list[str]) -> str:
         merge.edit.apply(dataset)
     problems.extend(found.problems)
     problems.extend(f"{u.file_name}: {u.reason}" for u in merge.report.unmatched)
-    report = merge.report
-    return f"{report.instances} instance(s) on {report.images} image(s) read from LabelMe files"
+    return _read_from_labelme(merge.report.instances, merge.report.images)
 
 
 def _open_json(
