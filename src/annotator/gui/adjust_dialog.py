@@ -8,6 +8,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QWidget
 
 from annotator.core.session import ImageAdjust, Session
+from annotator.gui.menus import menu_titled
 
 # slider units: brightness and contrast in percent, gamma in hundredths
 _RANGES = {"brightness": (-100, 100), "contrast": (0, 300), "gamma": (20, 500)}
@@ -72,7 +73,7 @@ class ImageAdjustDialog(QDialog):
 
 def install_image_adjust(window) -> QAction:
     """The View menu entry that opens the dialog (one per window, kept while it lives)."""
-    view = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&View")
+    view = menu_titled(window, "&View")
     action = QAction("Image &brightness, contrast, gamma…", window)
 
     def show() -> None:

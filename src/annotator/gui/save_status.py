@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QLabel
 
 from annotator.core.model import Change
 from annotator.core.session import SessionChange, SessionEvent
+from annotator.gui.menus import menu_titled
 from annotator.io.errors import ProjectFileChangedError
 
 RECHECK_MS = 1000  # while not saved, how often the indicator looks again (the window retries writes)
@@ -122,7 +123,7 @@ class SaveStatus(QObject):
 
 
 def _file_menu(window):
-    return next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&File")
+    return menu_titled(window, "&File")
 
 
 def _export_action(window) -> QAction | None:

@@ -12,6 +12,7 @@ from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.evaluation.controller import EvaluationController
 from annotator.gui.evaluation.panel import EvaluationPanel
 from annotator.gui.evaluation.view import ComparisonCanvas
+from annotator.gui.menus import menu_titled
 
 
 class Evaluation(QObject):
@@ -38,9 +39,7 @@ class Evaluation(QObject):
 
     def _build_menu(self) -> None:
         window = self.window
-        menu = next(
-            a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&Review"
-        )
+        menu = menu_titled(window, "&Review")
         menu.addSeparator()
         for text, slot in (
             ("Compare with &ground truth file…", self.choose_file),

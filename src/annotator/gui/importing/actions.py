@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from annotator.core.annotation_merge import Merge, merge_edit
 from annotator.core.session import SessionChange, SessionEvent
 from annotator.gui.importing.report import ImportSummary, show_report
+from annotator.gui.menus import menu_titled
 from annotator.io.annotation_files import read_annotations
 from annotator.io.errors import DatasetError
 from annotator.io.labelme import labelme_beside_images
@@ -40,7 +41,7 @@ class Importing(QObject):
 
     def _build_menu(self) -> None:
         window = self.window
-        menu = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&File")
+        menu = menu_titled(window, "&File")
         after = menu.actions()[menu.actions().index(window.recent_menu.menuAction()) + 1]
         self.actions = []
         for text, slot, keys in (

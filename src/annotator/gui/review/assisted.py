@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction
 
+from annotator.gui.menus import menu_titled
 from annotator.gui.review.checks_dock import ChecksDock
 from annotator.gui.review.label_next import LabelNext
 from annotator.gui.review.statistics_dock import StatisticsDock
@@ -38,9 +39,7 @@ class AssistedReview(QObject):
 
     def _build_menu(self) -> None:
         window = self.window
-        menu = next(
-            a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&Review"
-        )
+        menu = menu_titled(window, "&Review")
         menu.addSeparator()
         for text, slot in (
             ("&Label next: sort the images by what to label next", self.label_next.start),
@@ -63,7 +62,7 @@ class AssistedReview(QObject):
             menu.addAction(toggle)
             if dock is self.suspicious:
                 menu.addAction(audit_file)
-        view = next(a.menu() for a in window.menuBar().actions() if a.menu() and a.menu().title() == "&View")
+        view = menu_titled(window, "&View")
         view.addSeparator()  # every panel can be found where panels are
         for dock in (self.suspicious, self.checks, self.statistics):
             view.addAction(dock.toggleViewAction())

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QSpinBox
 from annotator.core.model import Category
 from annotator.gui.help_panel import HELP_NAME, HelpPanel
 from annotator.gui.lists.class_manager import ClassManager
+from annotator.gui.menus import menu_titled
 from annotator.gui.tools.base import ToolKind
 from annotator.gui.tools.class_picker import NEW_CLASS_PROMPT, ClassPicker
 from annotator.gui.tools.editor import Editor
@@ -24,13 +25,6 @@ TOOL_ACTIONS = (
     (ToolKind.ERASER, "&Eraser", "E"),
     (ToolKind.BOX_SEGMENT, "Box to &mask (GrabCut)", "G"),
 )
-
-
-def _menu(window, title: str) -> QMenu:
-    for action in window.menuBar().actions():
-        if action.menu() is not None and action.menu().title() == title:
-            return action.menu()
-    return window.menuBar().addMenu(title)
 
 
 class EditingActions:
@@ -68,7 +62,7 @@ class EditingActions:
 
     def _build_edit_menu(self) -> None:
         window, editor = self.window, self.editor
-        menu = _menu(window, "&Edit")
+        menu = menu_titled(window, "&Edit")
         window.menuBar().insertMenu(window.menuBar().actions()[1], menu)  # after File, as usual
         stack = editor.history.stack
         undo, redo = stack.createUndoAction(window, "&Undo"), stack.createRedoAction(window, "&Redo")
@@ -91,7 +85,7 @@ class EditingActions:
 
     def _build_tools(self) -> None:
         window, editor = self.window, self.editor
-        menu = _menu(window, "&Tools")
+        menu = menu_titled(window, "&Tools")
         toolbar = window.addToolBar("Tools")
         toolbar.setObjectName("tools_toolbar")
         group = QActionGroup(window)
@@ -130,7 +124,7 @@ class EditingActions:
             )
 
     def _build_instance_menu(self) -> None:
-        menu, editor = _menu(self.window, "&Instance"), self.editor
+        menu, editor = menu_titled(self.window, "&Instance"), self.editor
         self._add(menu, "bring_to_front", "Bring to &front", editor.bring_to_front, "Ctrl+]")
         self._add(menu, "send_to_back", "Send to &back", editor.send_to_back, "Ctrl+[")
         menu.addSeparator()
@@ -155,13 +149,13 @@ class EditingActions:
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.help_panel)
         window.tabifyDockWidget(window.instances_dock, self.help_panel)  # tall enough to read
         self.help_panel.hide()
-        view = _menu(window, "&View")
+        view = menu_titled(window, "&View")
         view.addAction(self.undo_dock.toggleViewAction())
         help_action = self.help_panel.toggleViewAction()
         help_action.setText("&Shortcuts")
         help_action.setShortcut(QKeySequence("F1"))
         help_action.toggled.connect(self._help_shown)
-        _menu(window, "&Help").addAction(help_action)
+        menu_titled(window, "&Help").addAction(help_action)
         view.addAction(help_action)  # a panel, among the panels too
         window.addAction(help_action)
         self.actions["help"] = help_action
