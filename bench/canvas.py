@@ -4,8 +4,9 @@ Two designs in one run, same scene:
 - naive:  one QGraphicsItem per instance, each polygon and fill drawn again every frame (no caching);
 - canvas: the app's canvas as it is: one composited ARGB overlay per zoom level (gui.canvas.overlay).
 Each design runs in its own process (so each peak RSS is its own); the canvas three times, as "today"
-(every lever of docs/decisions/0020 off: the path before them), "held GIL" (all but lever 14: the crops
-decoded by pycocotools, lazily in the bands) and "now", and the ratios today / now and held GIL / now.
+(every lever of docs/decisions/0020 off: the path before them), "held GIL" (all but levers 14 and 21: the
+crops decoded by pycocotools, lazily in the bands), "mask crops" (all but lever 21: zoomed out, every fill
+sampled from the mask's crop) and "now", and the ratios today / now, held GIL / now and mask crops / now.
 Prints, in ms: switching to the image (time the GUI thread is blocked, and until the overlay is shown;
 then to a second image of 500 instances, whose overlay the canvas makes while idle, as the main window
 asks it to for the following image, and back to the first),
@@ -285,6 +286,8 @@ def run(path: str) -> dict[str, float]:
         if path in ("today", "held GIL"):  # crops decoded by pycocotools' Python, lazily in the bands
             coco_native._lib = None
             compose.decode_fills = lambda *args: None
+        if path in ("today", "held GIL", "mask crops"):  # every fill sampled from the mask's crop
+            compose.VERTEX_FILL_BELOW = 0.0
         results = measure_canvas(app, dataset, levels, today() if path == "today" else Levers())
     results["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return results
@@ -295,7 +298,7 @@ def main() -> int:
         print(json.dumps(run(sys.argv[2])))
         return 0
     results = {}
-    for path in ("naive", "today", "held GIL", "now"):
+    for path in ("naive", "today", "held GIL", "mask crops", "now"):
         child = subprocess.run(
             [sys.executable, __file__, "--run", path], capture_output=True, text=True, check=True
         )
@@ -330,6 +333,13 @@ def main() -> int:
         title = dict(columns)[key]
         print(
             f"  {title:<44}{held[key]:>8.1f} /{results['now'][key]:>7.1f}{held[key] / results['now'][key]:>8.2f}x"
+        )
+    crops = results["mask crops"]
+    print("lever 21 alone (zoomed out, polygons filled from their vertices): mask crops / now")
+    for key in ("shown", "shown_next", "zoom_exact", "zoom_in_exact", "rss"):
+        title = dict(columns)[key]
+        print(
+            f"  {title:<44}{crops[key]:>8.1f} /{results['now'][key]:>7.1f}{crops[key] / results['now'][key]:>8.2f}x"
         )
     now = results["now"]
     meets = now["full_redraw"] <= 16 and now["hover"] <= 3

@@ -46,8 +46,10 @@ def sample_dataset() -> Dataset:
     return dataset
 
 
-def image_levels(rgb: tuple[int, int, int] = IMAGE_RGB) -> list[QImage]:
-    pixels = np.empty((HEIGHT, WIDTH, 3), np.uint8)
+def image_levels(
+    rgb: tuple[int, int, int] = IMAGE_RGB, size: tuple[int, int] = (WIDTH, HEIGHT)
+) -> list[QImage]:
+    pixels = np.empty((size[1], size[0], 3), np.uint8)
     pixels[:] = rgb
     return pyramid(rgb_image(pixels).convertToFormat(QImage.Format.Format_RGB32))
 

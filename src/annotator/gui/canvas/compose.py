@@ -183,8 +183,15 @@ def compose(
         return
     grid = _Grid(gx, gy, x1 - x0, y1 - y0, scale)
     lines = _all_lines(seen, gx, gy, scale, line_width)
+    shapes = _all_shapes(seen, gx, gy, scale) if scale < VERTEX_FILL_BELOW else {}
+    inside = grid.inside(seen[0].region.width, seen[0].region.height) if shapes else None
     for layer in seen:
-        if layer.fill_alpha > 0:
+        if layer.fill_alpha <= 0:
+            pass
+        elif fills_by_vertices(layer, scale):
+            if inside is not None and id(layer) in shapes:
+                _blend_shape(roi, inside, layer, shapes[id(layer)])
+        else:
             for fill in layer.region.crops:  # one, or a sparse mask's groups of parts
                 _blend_crop(roi, grid, layer, fill)
         _stroke(roi, layer, lines.get(id(layer)), line_width)
@@ -218,6 +225,14 @@ class _Grid:
         self.columns = np.floor((np.arange(gx, gx + width) + 0.5) / scale).astype(np.intp)
         self.rows = np.floor((np.arange(gy, gy + height) + 0.5) / scale).astype(np.intp)
 
+    def inside(self, width: int, height: int) -> Rect | None:
+        """The rectangle's pixels (its own coordinates) that show cells of a `width` x `height` image."""
+        columns = _along(self.columns, self.gx, 0, width, self.unit)
+        rows = _along(self.rows, self.gy, 0, height, self.unit)
+        if columns is None or rows is None:
+            return None
+        return columns[0], rows[0], columns[0] + _count(columns[1]), rows[0] + _count(rows[1])
+
     def sample(self, crop: Crop) -> tuple[int, int, np.ndarray | slice, np.ndarray | slice] | None:
         """The device pixels showing cells of `crop`: the first one's row and column in the rectangle,
         and the crop's row and column of each (slices at 1:1)."""
@@ -240,6 +255,10 @@ def _along(cells: np.ndarray, g0: int, start: int, size: int, unit: bool):
     return None if lo >= hi else (lo, cells[lo:hi] - start)
 
 
+def _count(index: np.ndarray | slice) -> int:
+    return index.stop - index.start if isinstance(index, slice) else len(index)
+
+
 def _blend_crop(roi: np.ndarray, grid: _Grid, layer: Layer, fill: Crop) -> None:
     if fill.mask.size == 0:
         return
@@ -252,6 +271,73 @@ def _blend_crop(roi: np.ndarray, grid: _Grid, layer: Layer, fill: Crop) -> None:
     else:
         mask = fill.mask.take(row_index, axis=0).take(col_index, axis=1)
     region = roi[r0 : r0 + mask.shape[0], c0 : c0 + mask.shape[1]]
+    alpha = layer.fill_alpha
+    below = cv2.convertScaleAbs(region, alpha=1.0 - alpha)
+    cv2.add(below, _premultiplied(layer.color, alpha), dst=region, mask=mask)
+
+
+VERTEX_FILL_BELOW = 1.0  # zoomed out further, a polygon's fill is rasterised at the tile's resolution
+
+
+def fills_by_vertices(layer: Layer, scale: float) -> bool:
+    """Whether a tile at `scale` fills `layer` from its vertices (`_all_shapes`), needing no mask crop.
+
+    Zoomed out, a device pixel shows one of several image pixels, so sampling pycocotools' mask is
+    one choice among many; filling the polygon at the tile's resolution is as faithful, and skips
+    decoding the crops: at fit on a 4000x3000 image their pixels are nine times the tile's (80 of a
+    switch's 190 ms; docs/decisions/0020, lever 21). They differ only in edge pixels, under the outline.
+    From 1:1 in, where a person sees the image's pixels, the fill is the exported mask's, exactly."""
+    return scale < VERTEX_FILL_BELOW and isinstance(layer.geometry, Polygons)
+
+
+def _all_shapes(
+    layers: Sequence[Layer], gx: int, gy: int, scale: float
+) -> dict[int, tuple[list[np.ndarray], Rect]]:
+    """The rings of every layer filled by its vertices, by id(layer), in cv2's fixed point relative to
+    (gx, gy), with the device pixels they reach: converted in one numpy pass, as the outlines are
+    (`_all_lines`)."""
+    rings, owners = [], []
+    for layer in layers:
+        if layer.fill_alpha <= 0 or not fills_by_vertices(layer, scale):
+            continue
+        polygons = layer.geometry
+        height, width = layer.region.height, layer.region.width
+        if not polygons.is_near(height, width):  # far-out vertices would overflow cv2's fixed point
+            polygons = polygons.clipped(height, width)
+        mine = [] if polygons is None else [ring for ring in polygons.rings if len(ring) >= 3]
+        rings += mine
+        owners += [id(layer)] * len(mine)
+    if not rings:
+        return {}
+    points = np.concatenate(rings)
+    fixed = _fixed(points * scale - (gx + 0.5, gy + 0.5), 0.0)
+    sizes = np.array([len(ring) for ring in rings])
+    first_of = np.flatnonzero(np.r_[True, np.asarray(owners[1:]) != np.asarray(owners[:-1])])
+    starts = np.r_[0, np.cumsum(sizes)[:-1]][first_of]  # each layer's points are one stretch
+    low = np.minimum.reduceat(fixed, starts) >> _SHIFT
+    high = (np.maximum.reduceat(fixed, starts) >> _SHIFT) + 2
+    boxes = np.concatenate([low, high], 1).tolist()
+    split = np.split(fixed, np.cumsum(sizes)[:-1])
+    out: dict[int, tuple[list[np.ndarray], Rect]] = {}
+    ring_ends = [*first_of[1:], len(rings)]
+    for begin, end, box in zip(first_of, ring_ends, boxes, strict=True):
+        out[owners[begin]] = (split[begin:end], tuple(box))
+    return out
+
+
+def _blend_shape(roi: np.ndarray, inside: Rect, layer: Layer, shape: tuple[list[np.ndarray], Rect]) -> None:
+    """Blend a polygon layer's fill, its rings (`_all_shapes`) rasterised in the rectangle's pixels that
+    show the image (`inside`): each ring even-odd on its own, the rings' union (as pycocotools)."""
+    rings, (bx0, by0, bx1, by1) = shape
+    x0, y0 = max(bx0, inside[0]), max(by0, inside[1])
+    x1, y1 = min(bx1, inside[2]), min(by1, inside[3])
+    if x0 >= x1 or y0 >= y1:
+        return
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    offset = (-x0 << _SHIFT, -y0 << _SHIFT)
+    for ring in rings:  # one call per ring: cv2 fills where rings overlap even-odd, pycocotools their union
+        cv2.fillPoly(mask, [ring], 1, cv2.LINE_8, _SHIFT, offset)
+    region = roi[y0:y1, x0:x1]
     alpha = layer.fill_alpha
     below = cv2.convertScaleAbs(region, alpha=1.0 - alpha)
     cv2.add(below, _premultiplied(layer.color, alpha), dst=region, mask=mask)
@@ -572,7 +658,9 @@ def decode_fills(spec: TileSpec, rect: Rect) -> None:
     ox, oy = spec.area[:2]
     area = (rect[0] + ox, rect[1] + oy, rect[2] + ox, rect[3] + oy)
     reaching = _reaching(spec.layers, area, spec.scale, outline_pad(spec.line_width))
-    todo = [layer for layer in reaching if not layer.region.decoded]
+    todo = [  # a polygon filled by its vertices needs no crop: its outline is its rings
+        layer for layer in reaching if not layer.region.decoded and not fills_by_vertices(layer, spec.scale)
+    ]
     if len(todo) < 2:
         return
     halves: tuple[list[Layer], list[Layer]] = ([], [])

@@ -1,0 +1,99 @@
+"""Zoomed out, a polygon's fill is rasterised from its vertices at the tile's resolution (no mask crop is
+decoded): it differs from the sampled mask only along the outline, unions its rings as pycocotools does,
+and from 1:1 in the exported mask's own pixels are shown (docs/decisions/0020, lever 21)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from canvas_helpers import IMAGE_RGB, blend, image_levels, square, viewport_pixel
+from test_canvas_overlay import star_layers
+
+from annotator.core.geometry import Mask, Polygons
+from annotator.core.model import Category, Dataset, Image, Instance
+from annotator.core.session import BareDocument, Session, ViewStyle
+from annotator.gui.canvas import compose as compose_module
+from annotator.gui.canvas.compose import TileSpec, build_tile, make_layer
+from annotator.gui.canvas.view import Canvas
+
+
+def built_both_ways(spec: TileSpec, monkeypatch) -> tuple[np.ndarray, np.ndarray]:
+    """The tile as built (fills from vertices), and with every fill sampled from the mask's crop."""
+    from_vertices = build_tile(spec)[0]
+    with monkeypatch.context() as patched:
+        patched.setattr(compose_module, "VERTEX_FILL_BELOW", 0.0)
+        from_crops = build_tile(spec)[0]
+    return from_vertices, from_crops
+
+
+@pytest.mark.parametrize("scale", [0.2, 0.332, 0.45, 0.9])
+def test_zoomed_out_the_fill_differs_from_the_sampled_mask_only_along_the_outlines(scale, monkeypatch):
+    layers = star_layers(60, (600, 500))
+    spec = TileSpec((0, 0, int(600 * scale), int(500 * scale)), scale, tuple(layers), None, 2.0)
+    from_vertices, from_crops = built_both_ways(spec, monkeypatch)
+    differs = (from_vertices != from_crops).any(axis=2)
+    assert differs.any()  # the two ways are not the same code path by accident
+    near_an_outline = np.zeros(differs.shape, np.uint8)
+    for layer in layers:
+        rings = [np.round((ring * scale - 0.5) * 8).astype(np.int32) for ring in layer.rings]
+        cv2.polylines(near_an_outline, rings, True, 1, 3, cv2.LINE_8, shift=3)  # one pixel either side
+    assert not (differs & ~near_an_outline.astype(bool)).any()
+
+
+def test_zoomed_out_overlapping_rings_are_filled_as_their_union():
+    polygons = Polygons((*square(10, 10, 110, 110).rings, *square(60, 60, 160, 160).rings))
+    layer = make_layer(Instance(1, 1, 1, polygons), (0, 200, 0), (200, 200), opacity=1.0)
+    tile = build_tile(TileSpec((0, 0, 100, 100), 0.5, (layer,), None, 1.0))[0]
+    inside_both, inside_one, outside = tile[42, 42], tile[20, 20], tile[95, 5]
+    assert tuple(inside_both) == tuple(inside_one) == (0, 200, 0, 255)
+    assert not outside.any()
+
+
+def test_zoomed_out_nothing_is_filled_beyond_the_images_edge(monkeypatch):
+    beyond = Polygons((np.array([[150.0, 20.0], [400.0, 20.0], [400.0, 90.0], [150.0, 90.0]]),))
+    layer = make_layer(Instance(1, 1, 1, beyond), (0, 200, 0), (200, 100), opacity=1.0)
+    spec = TileSpec((0, 0, 151, 76), 0.7525, (layer,), None, 1.0)  # 200 x 0.7525 = 150.5 columns
+    tile, sampled = built_both_ways(spec, monkeypatch)
+    assert tile[40, 149].any() and not tile[40, 150].any()  # column 150's centre is cell 200: none
+    assert np.array_equal(tile[:, 150], sampled[:, 150])
+
+
+def large_image_dataset() -> Dataset:
+    """A 2000x1500 image: a polygon and a mask, shown at fit in a 400x300 view (scale 0.2)."""
+    dataset = Dataset()
+    dataset.put_images([Image(1, "large.png", 2000, 1500)])
+    dataset.put_categories([Category(1, "road", color=(255, 0, 0)), Category(2, "car", color=(0, 255, 0))])
+    pixels = np.zeros((1500, 2000), np.uint8)
+    pixels[900:1400, 1200:1900] = 1
+    dataset.put_instances(
+        [
+            Instance(1, 1, 1, square(100, 100, 900, 700), z=0),
+            Instance(2, 1, 2, Mask.from_array(pixels), z=1),
+        ]
+    )
+    return dataset
+
+
+def test_a_switch_at_fit_decodes_no_polygons_mask_and_the_polygon_is_filled(qtbot):
+    view = Canvas(session=Session(style=ViewStyle(opacity=0.5, show_labels=False)))
+    qtbot.addWidget(view)
+    view.resize(400, 300)
+    view.show()
+    view.session.open(BareDocument(large_image_dataset()))
+    view.session.show_image(1)
+    view.set_pixels(1, image_levels(size=(2000, 1500)))
+    qtbot.waitUntil(lambda: view.overlay.shows_view() and not view.overlay.building, timeout=10000)
+    assert view.scale_factor < 0.25
+    layers = view.overlay.layers
+    assert not layers[1].region.decoded  # the polygon: filled from its vertices
+    assert layers[2].region.decoded  # the mask: sampled from its crop
+    assert viewport_pixel(view, 500, 400) == pytest.approx(blend((255, 0, 0), IMAGE_RGB, 0.5), abs=2)
+    assert viewport_pixel(view, 1500, 1100) == pytest.approx(blend((0, 255, 0), IMAGE_RGB, 0.5), abs=2)
+    assert viewport_pixel(view, 1000, 800) == pytest.approx(IMAGE_RGB, abs=2)
+    view.zoom_1_1()  # from 1:1 in, the exported mask's own pixels: the crop is decoded
+    qtbot.waitUntil(lambda: view.overlay.shows_view() and not view.overlay.building, timeout=10000)
+    view.centerOn(500, 400)
+    qtbot.waitUntil(lambda: view.overlay.shows_view() and not view.overlay.building, timeout=10000)
+    assert layers[1].region.decoded
+    assert viewport_pixel(view, 500, 400) == pytest.approx(blend((255, 0, 0), IMAGE_RGB, 0.5), abs=2)
