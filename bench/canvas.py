@@ -31,6 +31,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
@@ -39,15 +41,29 @@ from PySide6.QtWidgets import QApplication, QGraphicsScene, QGraphicsView
 
 import annotator.gui.canvas.compose as compose
 from annotator.core import coco_native
-from annotator.core.geometry import Polygons
+from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Dataset
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas.items import InstanceItem, MarkItem
 from annotator.gui.canvas.overlay import Levers
 from annotator.gui.canvas.view import NOTCH, WHEEL_NOTCH, Canvas
-from scene import COUNT, HEIGHT, VIEW, WIDTH, make_dataset, make_levels, with_next_image
+from scene import COUNT, HEIGHT, VIEW, WIDTH, as_masks, make_dataset, make_levels, with_next_image
 
 REPEATS = 15
+# `--masks N`: each image holds N RLE masks (its first N instances), as pre-labelling leaves it
+MASKS = int(sys.argv[sys.argv.index("--masks") + 1]) if "--masks" in sys.argv else 0
+
+
+def scene(*, next_image: bool) -> Dataset:
+    dataset = with_next_image(make_dataset()) if next_image else make_dataset()
+    return as_masks(dataset, MASKS) if MASKS else dataset
+
+
+def moved_right(geometry, pixels: float):
+    """The same shape `pixels` to the right (a mask by whole pixels)."""
+    if isinstance(geometry, Polygons):
+        return Polygons(tuple(ring + (pixels, 0.0) for ring in geometry.rings))
+    return Mask.from_array(np.roll(geometry.to_array(), round(pixels), axis=1))
 
 
 def ms(started: float) -> float:
@@ -233,7 +249,7 @@ def measure_canvas(
     edits = []
     for instance_id in ids[:REPEATS]:
         instance = dataset.instances[instance_id]
-        moved = Polygons(tuple(ring + (25.0, 0.0) for ring in instance.geometry.rings))
+        moved = moved_right(instance.geometry, 25.0)
         started = time.perf_counter()
         dataset.put_instances([instance.with_changes(geometry=moved)])
         canvas.viewport().repaint()
@@ -280,14 +296,16 @@ def run(path: str) -> dict[str, float]:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     levels = make_levels()
     if path == "naive":
-        results = measure_naive(app, make_dataset(), levels)
+        results = measure_naive(app, scene(next_image=False), levels)
     else:
-        dataset = with_next_image(make_dataset())
+        dataset = scene(next_image=True)
         if path in ("today", "held GIL"):  # crops decoded by pycocotools' Python, lazily in the bands
             coco_native._lib = None
             compose.decode_fills = lambda *args: None
-        if path in ("today", "held GIL", "mask crops"):  # every fill sampled from the mask's crop
+        if path in ("today", "held GIL", "lever 21 off"):  # every fill sampled from the mask's crop
             compose.VERTEX_FILL_BELOW = 0.0
+        if path in ("today", "held GIL", "lever 22 off"):  # masks' outlines stroked as traced
+            compose.STRAIGHTEN_BELOW = 0.0
         results = measure_canvas(app, dataset, levels, today() if path == "today" else Levers())
     results["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return results
@@ -298,12 +316,13 @@ def main() -> int:
         print(json.dumps(run(sys.argv[2])))
         return 0
     results = {}
-    for path in ("naive", "today", "held GIL", "mask crops", "now"):
-        child = subprocess.run(
-            [sys.executable, __file__, "--run", path], capture_output=True, text=True, check=True
-        )
+    variants = ("lever 22 off",) if MASKS else ("lever 21 off", "lever 22 off")
+    for path in ("naive", "today", "held GIL", *variants, "now"):
+        command = [sys.executable, __file__, "--run", path, *(["--masks", str(MASKS)] if MASKS else [])]
+        child = subprocess.run(command, capture_output=True, text=True, check=True)
         results[path] = json.loads(child.stdout.strip().splitlines()[-1])
-    print(f"{VIEW[0]}x{VIEW[1]} view of a {WIDTH}x{HEIGHT} image, {COUNT} polygons of 50-200 vertices (ms)")
+    shapes = f"{MASKS} RLE masks (of polygons" if MASKS else f"{COUNT} polygons (with"
+    print(f"{VIEW[0]}x{VIEW[1]} view of a {WIDTH}x{HEIGHT} image, {shapes} 50-200 vertices; ms)")
     columns = [
         ("switch", "switch (GUI blocked)"),
         ("shown", "switch (overlay shown)"),
@@ -334,13 +353,19 @@ def main() -> int:
         print(
             f"  {title:<44}{held[key]:>8.1f} /{results['now'][key]:>7.1f}{held[key] / results['now'][key]:>8.2f}x"
         )
-    crops = results["mask crops"]
-    print("lever 21 alone (zoomed out, polygons filled from their vertices): mask crops / now")
-    for key in ("shown", "shown_next", "zoom_exact", "zoom_in_exact", "rss"):
-        title = dict(columns)[key]
-        print(
-            f"  {title:<44}{crops[key]:>8.1f} /{results['now'][key]:>7.1f}{crops[key] / results['now'][key]:>8.2f}x"
-        )
+    for variant, what in (
+        ("lever 21 off", "zoomed out, polygons filled from their vertices"),
+        ("lever 22 off", "zoomed out, masks' outlines straightened"),
+    ):
+        if variant not in results:
+            continue
+        off = results[variant]
+        print(f"{variant[:-4]} alone ({what}): off / now")
+        for key in ("shown", "shown_next", "zoom_exact", "zoom_in_exact", "rss"):
+            title = dict(columns)[key]
+            print(
+                f"  {title:<44}{off[key]:>8.1f} /{results['now'][key]:>7.1f}{off[key] / results['now'][key]:>8.2f}x"
+            )
     now = results["now"]
     meets = now["full_redraw"] <= 16 and now["hover"] <= 3
     print(f"canvas meets full repaint <= 16 ms and hover <= 3 ms: {'yes' if meets else 'no'}")

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 from PySide6.QtGui import QImage
 
-from annotator.core.geometry import Polygons
+from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Category, Dataset, Image, Instance, Source, default_z_order
 from annotator.gui.images import pyramid, rgb_image
 
@@ -52,3 +52,21 @@ def with_next_image(dataset: Dataset, seed: int = 1) -> Dataset:
     moved = [inst.with_changes(id=inst.id + COUNT, image_id=2) for inst in other.instances_of(1)]
     dataset.put_instances(moved, notify=False)
     return dataset
+
+
+def as_masks(dataset: Dataset, per_image: int) -> Dataset:
+    """The same scene as pre-labelling leaves it: on each image its first `per_image` instances (by id;
+    torchvision's Mask R-CNN keeps at most 100 per image), each an RLE mask of its polygon."""
+    masked = Dataset()
+    masked.put_images(list(dataset.images.values()), notify=False)
+    masked.put_categories(list(dataset.categories.values()), notify=False)
+    for image in dataset.images.values():
+        kept = sorted(dataset.instances_of(image.id), key=lambda inst: inst.id)[:per_image]
+        masked.put_instances(
+            [
+                inst.with_changes(geometry=Mask(inst.geometry.to_rle(image.height, image.width)))
+                for inst in kept
+            ],
+            notify=False,
+        )
+    return masked

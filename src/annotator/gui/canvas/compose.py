@@ -373,7 +373,7 @@ def _all_lines(
     solid = [layer for layer in layers if layer.dash is Dash.SOLID]
     rings, owners = [], []
     for layer in solid:
-        mine = [ring for ring in layer.rings if len(ring) >= 2]
+        mine = [ring for ring in drawn_rings(layer, scale) if len(ring) >= 2]
         rings += mine
         owners += [id(layer)] * len(mine)
     if rings:
@@ -395,7 +395,19 @@ def _fixed(points: np.ndarray, offset: float) -> np.ndarray:
 
 
 def _device_rings(layer: Layer, gx: int, gy: int, scale: float) -> list[np.ndarray]:
-    return [ring * scale - (gx + 0.5, gy + 0.5) for ring in layer.rings if len(ring) >= 2]
+    return [ring * scale - (gx + 0.5, gy + 0.5) for ring in drawn_rings(layer, scale) if len(ring) >= 2]
+
+
+STRAIGHTEN_BELOW = 1.0  # zoomed out further, a mask's traced outline is drawn straightened (lever 22)
+
+
+def drawn_rings(layer: Layer, scale: float) -> tuple[np.ndarray, ...]:
+    """The outline a tile at `scale` strokes: zoomed out, a mask's traced staircases straightened to
+    within half a device pixel (`Region.outline_within`, per power-of-two tolerance so that a few
+    zoom levels share one), which no one can tell from the staircase there; from 1:1 in, as traced."""
+    if scale >= STRAIGHTEN_BELOW:
+        return layer.rings
+    return layer.region.outline_within(2.0 ** math.floor(math.log2(0.5 / scale)))
 
 
 def _all_dashes(

@@ -1,6 +1,8 @@
-"""Zoomed out, a polygon's fill is rasterised from its vertices at the tile's resolution (no mask crop is
-decoded): it differs from the sampled mask only along the outline, unions its rings as pycocotools does,
-and from 1:1 in the exported mask's own pixels are shown (docs/decisions/0020, lever 21)."""
+"""Zoomed out, what a tile draws is made for the tile's resolution (docs/decisions/0020, levers 21, 22):
+a polygon's fill is rasterised from its vertices (no mask crop is decoded), differing from the sampled
+mask only along the outline and unioning its rings as pycocotools does; a mask's traced outline is
+stroked straightened to within half a device pixel. From 1:1 in, the exported mask's own pixels and
+its outline as traced are drawn."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Category, Dataset, Image, Instance
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas import compose as compose_module
-from annotator.gui.canvas.compose import TileSpec, build_tile, make_layer
+from annotator.gui.canvas.compose import TileSpec, build_tile, drawn_rings, make_layer
 from annotator.gui.canvas.view import Canvas
 
 
@@ -97,3 +99,51 @@ def test_a_switch_at_fit_decodes_no_polygons_mask_and_the_polygon_is_filled(qtbo
     qtbot.waitUntil(lambda: view.overlay.shows_view() and not view.overlay.building, timeout=10000)
     assert layers[1].region.decoded
     assert viewport_pixel(view, 500, 400) == pytest.approx(blend((255, 0, 0), IMAGE_RGB, 0.5), abs=2)
+
+
+def star_masks(count: int, size: tuple[int, int]):
+    """`star_layers` as RLE masks (pre-labelling's output): outlines traced along pixel edges."""
+    width, height = size
+    masks = []
+    for layer in star_layers(count, size):
+        instance = Instance(layer.instance_id, 1, 1, Mask(layer.geometry.to_rle(height, width)), z=layer.key[0])
+        masks.append(make_layer(instance, layer.color, size, opacity=0.5))
+    return masks
+
+
+@pytest.mark.parametrize("scale", [0.2, 0.332, 0.45, 0.9])
+def test_zoomed_out_a_masks_outline_is_straightened_within_half_a_device_pixel(scale):
+    for layer in star_masks(12, (600, 500)):
+        traced, drawn = layer.rings, drawn_rings(layer, scale)
+        assert len(drawn) == len(traced)
+        assert sum(map(len, drawn)) < sum(map(len, traced))  # fewer vertices to stroke
+        for exact, straight in zip(traced, drawn, strict=True):
+            kept = {tuple(point) for point in exact}
+            assert all(tuple(point) in kept for point in straight)  # corners of the staircase, unmoved
+            contour = straight.astype(np.float32).reshape(-1, 1, 2)
+            farthest = max(abs(cv2.pointPolygonTest(contour, tuple(map(float, p)), True)) for p in exact)
+            assert farthest * scale <= 0.5 + 1e-6
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_from_one_to_one_in_a_masks_outline_is_drawn_as_traced(scale):
+    for layer in star_masks(5, (600, 500)):
+        assert drawn_rings(layer, scale) is layer.rings
+
+
+def test_zoomed_out_a_tile_of_masks_differs_from_the_traced_outlines_only_along_them(monkeypatch):
+    scale = 0.332
+    layers = star_masks(60, (600, 500))
+    spec = TileSpec((0, 0, int(600 * scale), int(500 * scale)), scale, tuple(layers), None, 2.0)
+    straightened = build_tile(spec)[0]
+    with monkeypatch.context() as patched:
+        patched.setattr(compose_module, "STRAIGHTEN_BELOW", 0.0)
+        traced = build_tile(spec)[0]
+    differs = (straightened != traced).any(axis=2)
+    assert differs.any()
+    outlines = np.full(differs.shape, 255, np.uint8)
+    for layer in layers:
+        rings = [np.round((ring * scale - 0.5) * 8).astype(np.int32) for ring in layer.rings]
+        cv2.polylines(outlines, rings, True, 0, 1, cv2.LINE_8, shift=3)
+    # a 2 px antialiased line moved by at most half a pixel: its pixels within 2.5 px of the traced one
+    assert cv2.distanceTransform(outlines, cv2.DIST_L2, 5)[differs].max() <= 2.5
