@@ -106,7 +106,9 @@ def star_masks(count: int, size: tuple[int, int]):
     width, height = size
     masks = []
     for layer in star_layers(count, size):
-        instance = Instance(layer.instance_id, 1, 1, Mask(layer.geometry.to_rle(height, width)), z=layer.key[0])
+        instance = Instance(
+            layer.instance_id, 1, 1, Mask(layer.geometry.to_rle(height, width)), z=layer.key[0]
+        )
         masks.append(make_layer(instance, layer.color, size, opacity=0.5))
     return masks
 
