@@ -58,7 +58,7 @@ class ImageListModel(QAbstractTableModel):
             self.dataset.unsubscribe(self._on_change)
         self.beginResetModel()
         self.dataset = dataset
-        self._ids = list(dataset.images) if dataset is not None else []
+        self._ids = sorted(dataset.images) if dataset is not None else []  # by id, as the project reads them
         self._rows = {image_id: row for row, image_id in enumerate(self._ids)}
         self.endResetModel()
         if dataset is not None:
