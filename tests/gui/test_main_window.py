@@ -265,7 +265,7 @@ def test_a_crowd_region_says_so_in_the_instance_list_and_the_cursor_readout_goes
         PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / name)
     window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
     qtbot.waitUntil(lambda: window.instances_dock.tree.topLevelItemCount() == 1)
-    assert window.instances_dock.tree.topLevelItem(0).text(1) == "manual · crowd"
+    assert window.instances_dock.tree.topLevelItem(0).text(1) == "drawn or imported · crowd"
     window._show_cursor(QPointF(20, 30))
     assert window.position_label.text()
     window.show_image(2)  # D: the readout was the last image's until the pointer moved
@@ -296,7 +296,7 @@ def test_class_names_are_readable_in_the_instance_list_beside_predictions_with_l
         item = tree.topLevelItem(row)
         needed = metrics.horizontalAdvance(item.text(0)) + tree.iconSize().width()
         assert tree.columnWidth(0) > needed, (item.text(0), tree.columnWidth(0), needed)
-    assert {tree.topLevelItem(r).text(1) for r in range(3)} == {"unreviewed", "manual"}
+    assert {tree.topLevelItem(r).text(1) for r in range(3)} == {"unreviewed", "drawn or imported"}
     assert tree.topLevelItem(0).toolTip(1) == "predicted by m, unreviewed"
 
 

@@ -10,14 +10,15 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.session import Session, SessionChange, SessionEvent
+from annotator.core.statistics import Origin
 from annotator.gui.canvas.items import instance_color
 from annotator.gui.lists.repaint import repaint_rows
 from annotator.gui.lists.swatch import swatch
 
 
 class InstanceListDock(QDockWidget):
-    """The current image's instances, front first: class, source (a prediction's review state, or
-    manual), score, and a visibility checkbox.
+    """The current image's instances, front first: class, source (a prediction's review state, or a
+    person's label: "drawn or imported", as Statistics says), score, and a visibility checkbox.
 
     It shows the session's image and selection; ticking and choosing rows changes the session."""
 
@@ -52,7 +53,7 @@ class InstanceListDock(QDockWidget):
         for instance in reversed(instances):
             category = dataset.categories.get(instance.category_id)
             # a prediction by its review state ("model · unreviewed" left the class a few pixels)
-            source = instance.review.value if instance.source.is_model else "manual"
+            source = instance.review.value if instance.source.is_model else Origin.HAND_DRAWN.value
             if instance.iscrowd:
                 source += " · crowd"  # a region of many objects (COCO iscrowd), not one
             score = "" if instance.score is None else f"{instance.score:.2f}"
@@ -62,6 +63,8 @@ class InstanceListDock(QDockWidget):
                 row.setToolTip(
                     1, f"predicted by {instance.source.model or 'a model'}, {instance.review.value}"
                 )
+            else:
+                row.setToolTip(1, "a person's label: drawn here, or read from a file")
             row.setIcon(0, swatch(instance_color(category, instance.category_id)))
             row.setData(0, Qt.ItemDataRole.UserRole, instance.id)
             row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
