@@ -230,3 +230,20 @@ def test_ctrl_d_marks_an_image_labelled_by_hand_done_and_undo_takes_it_back(
     QTest.keyClick(canvas, Qt.Key.Key_D, CTRL)
     QTest.keyClick(canvas, Qt.Key.Key_D, CTRL)
     assert dataset.images[3].status is ImageStatus.IN_REVIEW  # not done: it has a label
+
+
+def instances_listed(window, image_id: int) -> int:
+    model = window.images_dock.model
+    return int(model.data(model.index(model.row_of(image_id), 2)))
+
+
+def test_the_image_list_counts_no_rejected_prediction_as_statistics_does(window, dataset, qtbot):
+    canvas = window.canvas
+    assert instances_listed(window, 1) == 5
+    QTest.keyClick(canvas, Qt.Key.Key_Tab)
+    QTest.keyClick(canvas, Qt.Key.Key_X)  # the best prediction rejected: still drawn, dotted
+    assert dataset.instances[1].review is Review.REJECTED
+    assert instances_listed(window, 1) == 4
+    assert window.instances_dock.tree.topLevelItemCount() == 5  # the panel lists it, as rejected
+    QTest.keyClick(canvas, Qt.Key.Key_Z, CTRL)
+    assert instances_listed(window, 1) == 5

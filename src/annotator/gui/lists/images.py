@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus
+from annotator.core.model import Change, ChangeKind, Dataset, ImageStatus, Review
 from annotator.core.rules import unreadable_reason
 from annotator.core.session import Session, SessionChange, SessionEvent
 from annotator.gui.lists.repaint import repaint_rows
@@ -52,12 +52,14 @@ class ImageListModel(QAbstractTableModel):
         self._rows: dict[int, int] = {}
         self.scores: dict[int, float | None] = {}  # image id -> AP@[.50:.95] (None: nothing to measure)
         self.ranks: dict[int, int] = {}  # image id -> place in the "label next" order (done images: none)
+        self._kept: dict[int, int] = {}  # image id -> instances not rejected, counted when first shown
 
     def set_dataset(self, dataset: Dataset | None) -> None:
         if self.dataset is not None:
             self.dataset.unsubscribe(self._on_change)
         self.beginResetModel()
         self.dataset = dataset
+        self._kept = {}
         self._ids = sorted(dataset.images) if dataset is not None else []  # by id, as the project reads them
         self._rows = {image_id: row for row, image_id in enumerate(self._ids)}
         self.endResetModel()
@@ -92,7 +94,21 @@ class ImageListModel(QAbstractTableModel):
                 self._row_changed(image.id)
         elif change.kind in (ChangeKind.INSTANCES_ADDED, ChangeKind.INSTANCES_REMOVED):
             for image_id in {instance.image_id for instance in change.items}:
+                self._kept.pop(image_id, None)
                 self._row_changed(image_id)
+        elif change.kind is ChangeKind.INSTANCES_CHANGED:  # a rejection, or taken back
+            for image_id in {instance.image_id for instance in change.items}:
+                if self._kept.pop(image_id, None) != self.instances_kept(image_id):
+                    self._row_changed(image_id)
+
+    def instances_kept(self, image_id: int) -> int:
+        """The image's instances less the rejected predictions (kept only to be shown as rejected), as
+        Statistics counts them; kept per image until one of its instances changes."""
+        count = self._kept.get(image_id)
+        if count is None:
+            instances = self.dataset.instances_of(image_id)
+            count = self._kept[image_id] = sum(inst.review is not Review.REJECTED for inst in instances)
+        return count
 
     def _row_changed(self, image_id: int) -> None:
         row = self._rows.get(image_id)
@@ -108,6 +124,8 @@ class ImageListModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return _IMAGE_COLUMNS[section]
+        if role == Qt.ItemDataRole.ToolTipRole and orientation == Qt.Orientation.Horizontal and section == 2:
+            return "Labels and predictions, not counting rejected predictions (as Statistics counts)"
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
@@ -136,7 +154,7 @@ class ImageListModel(QAbstractTableModel):
             if column == NEXT_COLUMN:
                 rank = self.ranks.get(image.id)
                 return "" if rank is None else str(rank)
-            return self.dataset.instance_count(image.id)
+            return self.instances_kept(image.id)
         if role == Qt.ItemDataRole.ToolTipRole:
             tip = f"{image.file_name}\n{image.width} x {image.height}"
             return tip if unreadable is None else f"{tip}\nCannot be decoded: {unreadable}"
