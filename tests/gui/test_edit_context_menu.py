@@ -56,6 +56,7 @@ def test_right_click_selects_the_instance_and_its_menu_acts_on_it(window, qtbot,
     assert window.session.selection == (1,)
     window.instance_menu.action("Delete").trigger()
     assert 1 not in dataset.instances
+    assert window.editor.history.stack.undoText() == "Delete car"  # the history says what went
     window.editing.actions["undo"].trigger()
     assert 1 in dataset.instances
     stack = window.editor.history.stack

@@ -125,3 +125,11 @@ def test_z_order_operations_change_the_painting_order():
     assert [i.id for i in ds.instances_of(1)] == [2, 3, 1]
     operations.send_to_back(ds, [ds.instances[3]]).apply(ds)
     assert [i.id for i in ds.instances_of(1)] == [3, 2, 1]
+
+
+def test_a_deletion_says_what_went():
+    one, two = Instance(1, 1, 2, _square(5, 5)), Instance(2, 1, 1, _square(30, 5))
+    ds = _dataset(one, two)
+    assert operations.delete([one], ds).text == "Delete b"
+    assert operations.delete([one, two], ds).text == "Delete 2 instances"
+    assert operations.delete([one]).text == "Delete"  # a queue's fix: its row names the instance

@@ -15,6 +15,7 @@ from annotator.core import edits
 from annotator.core.geometry import Mask, Polygons, to_mask_array
 from annotator.core.mask_edit import connected_parts, fill_holes, remove_small_parts, union_masks
 from annotator.core.model import Dataset, Instance, Review
+from annotator.core.wording import counted
 
 
 def edited(instance: Instance, **changes: object) -> Instance:
@@ -29,8 +30,16 @@ def change_class(instances: Sequence[Instance], category_id: int) -> edits.Repla
     return edits.ReplaceInstances(tuple(instances), new, text="Change class")
 
 
-def delete(instances: Sequence[Instance]) -> edits.RemoveInstances:
-    return edits.RemoveInstances(tuple(instances), text="Delete")
+def delete(instances: Sequence[Instance], dataset: Dataset | None = None) -> edits.RemoveInstances:
+    """One step removing `instances`; with `dataset`, the undo history says what went ("Delete chair",
+    "Delete 3 instances"), not only "Delete" (a queue's fix names its instance already)."""
+    text = "Delete"
+    if dataset is not None and len(instances) == 1:
+        category = dataset.categories.get(instances[0].category_id)
+        text += f" {category.name if category is not None else f'class {instances[0].category_id}'}"
+    elif dataset is not None:
+        text += f" {counted(len(instances), 'instance')}"
+    return edits.RemoveInstances(tuple(instances), text=text)
 
 
 def bring_to_front(dataset: Dataset, instances: Sequence[Instance]) -> edits.ReplaceInstances:

@@ -262,7 +262,7 @@ class Editor(QObject):
         instances = self._need_selection()
         if instances:
             self.select(None)
-            self.push(operations.delete(instances))
+            self.push(operations.delete(instances, self.dataset))
 
     def change_class(self, category_id: int) -> None:
         """The selection gets this class; new shapes get it too."""
