@@ -203,3 +203,25 @@ def test_a_long_list_shows_the_worst_of_each_kind(window, project, qtbot, monkey
     assert [instance for kind, instance in _rows(dock) if kind is CheckKind.HIDDEN] == [hidden[0].instance_id]
     titles = [dock.tree.topLevelItem(g).text(0) for g in range(dock.tree.topLevelItemCount())]
     assert "hidden (1, 1 more not listed: run the checks again after fixing these)" in titles
+
+
+def test_a_group_folded_away_stays_folded_after_a_fix_and_its_undo(window, project, qtbot):
+    dock = window.assisted.checks
+    run_and_wait(qtbot, dock.job, dock.run)
+    groups = {
+        dock.tree.topLevelItem(i).data(0, KIND_ROLE): dock.tree.topLevelItem(i)
+        for i in range(dock.tree.topLevelItemCount())
+    }
+    dock.tree.collapseItem(groups[CheckKind.OUTSIDE.value])  # as a click on its arrow does
+    click_row(dock.tree, _row(dock, CheckKind.DUPLICATE))
+    dock.fix_button.click()
+    window.editing.actions["undo"].trigger()  # the list is refilled twice
+    refilled = {
+        dock.tree.topLevelItem(i).data(0, KIND_ROLE): dock.tree.topLevelItem(i)
+        for i in range(dock.tree.topLevelItemCount())
+    }
+    assert not refilled[CheckKind.OUTSIDE.value].isExpanded()
+    assert refilled[CheckKind.DUPLICATE.value].isExpanded()
+    dock.tree.expandItem(refilled[CheckKind.OUTSIDE.value])
+    run_and_wait(qtbot, dock.job, dock.run)
+    assert all(dock.tree.topLevelItem(i).isExpanded() for i in range(dock.tree.topLevelItemCount()))

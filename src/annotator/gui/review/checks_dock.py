@@ -91,6 +91,9 @@ class ChecksDock(QDockWidget):
         for column in range(len(COLUMNS) - 1):
             header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(self._on_current)
+        self._collapsed: set[str] = set()  # kinds the person folded away: kept folded when refilled
+        self.tree.itemCollapsed.connect(lambda item: self._fold(item, True))
+        self.tree.itemExpanded.connect(lambda item: self._fold(item, False))
         self.tree.itemClicked.connect(lambda item, _column: self._go(item))
         self.fix_button = QPushButton("Fix")
         self.fix_button.setToolTip("The usual repair, as one undoable edit")
@@ -157,12 +160,20 @@ class ChecksDock(QDockWidget):
                 self.tree.addTopLevelItem(group)
                 group.setFirstColumnSpanned(True)
                 group.addChildren([self._row(index, finding) for index, finding in findings])
-                group.setExpanded(True)
+                group.setExpanded(kind.value not in self._collapsed)
                 _count_in_title(group)
         self._filling = False
         repaint_rows(self.tree)
         self._show_state()
         self._update_fix()
+
+    def _fold(self, item: QTreeWidgetItem, collapsed: bool) -> None:
+        """A group folded or opened by the person stays so when the list is refilled (after a fix, an
+        undo, a new run); they opened again at every undo."""
+        kind = item.data(0, KIND_ROLE)
+        if kind is None or self._filling:
+            return
+        (self._collapsed.add if collapsed else self._collapsed.discard)(kind)
 
     def _row(self, index: int, finding: Finding) -> QTreeWidgetItem:
         snapshot = self.snapshot
