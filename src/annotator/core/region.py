@@ -174,6 +174,15 @@ class Region:
         return simplified
 
     def covers(self, x: float, y: float) -> bool:
+        """Whether image pixel (floor x, floor y) is in the region: from the crops, or for a large
+        polygon whose crops are not decoded, from its rings at the pixel's centre. Zoomed out, the
+        canvas fills polygons from their vertices and decodes no crop, and a hover over a polygon
+        covering a 4000x3000 image decoded 12 Mpx on the GUI thread first (30-57 ms). The two differ
+        only on pixels the outline crosses (0.3% of random points in 100 boxes; decision 0020)."""
+        if self._crops is None and isinstance(self.geometry, Polygons):
+            _, _, w, h = self.bbox
+            if w * h > COVERS_BY_RINGS_PX:
+                return _inside_rings(self.geometry, self.height, self.width, x, y)
         return any(crop.covers(x, y) for crop in self.crops)
 
 
@@ -205,6 +214,22 @@ def mask_crop(mask: Mask) -> Crop:
     if x0 < 0:
         return EMPTY_CROP
     return Crop(x0, y0, np.ascontiguousarray(atlas.crop(0)))
+
+
+COVERS_BY_RINGS_PX = 1_000_000  # a polygon's box larger than this is hit-tested by its rings until decoded
+
+
+def _inside_rings(polygons: Polygons, height: int, width: int, x: float, y: float) -> bool:
+    """Whether the centre of pixel (floor x, floor y) is inside one of the rings (each even-odd)."""
+    column, row = int(np.floor(x)), int(np.floor(y))
+    if not (0 <= column < width and 0 <= row < height):
+        return False
+    if not polygons.is_near(height, width):
+        polygons = polygons.clipped(height, width)
+        if polygons is None:
+            return False
+    centre = (column + 0.5, row + 0.5)
+    return any(cv2.pointPolygonTest(ring.astype(np.float32), centre, False) >= 0 for ring in polygons.rings)
 
 
 SPARSE_BOX = 1 << 22  # a mask box of more pixels than this, and mostly empty, is cut along its parts

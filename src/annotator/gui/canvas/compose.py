@@ -78,7 +78,7 @@ class Layer:
         return self.region.outline
 
     def covers(self, x: float, y: float) -> bool:
-        """Whether image pixel (floor x, floor y) belongs to the instance (as exported)."""
+        """Whether image pixel (floor x, floor y) belongs to the instance (see `Region.covers`)."""
         x0, y0, x1, y1 = self.box
         return x0 - 1 <= x <= x1 + 1 and y0 - 1 <= y <= y1 + 1 and self.region.covers(x, y)
 
