@@ -62,16 +62,19 @@ def test_zoomed_out_nothing_is_filled_beyond_the_images_edge(monkeypatch):
 
 
 def large_image_dataset() -> Dataset:
-    """A 2000x1500 image: a polygon and a mask, shown at fit in a 400x300 view (scale 0.2)."""
+    """A 2000x1500 image: a polygon, a mask and a polygon nearly as large as the image (under the
+    others), shown at fit in a 400x300 view (scale 0.2)."""
     dataset = Dataset()
     dataset.put_images([Image(1, "large.png", 2000, 1500)])
     dataset.put_categories([Category(1, "road", color=(255, 0, 0)), Category(2, "car", color=(0, 255, 0))])
+    dataset.put_categories([Category(3, "field", color=(0, 0, 255))])
     pixels = np.zeros((1500, 2000), np.uint8)
     pixels[900:1400, 1200:1900] = 1
     dataset.put_instances(
         [
             Instance(1, 1, 1, square(100, 100, 900, 700), z=0),
             Instance(2, 1, 2, Mask.from_array(pixels), z=1),
+            Instance(3, 1, 3, square(20, 20, 1980, 1480), z=-1),
         ]
     )
     return dataset
@@ -90,15 +93,20 @@ def test_a_switch_at_fit_decodes_no_polygons_mask_and_the_polygon_is_filled(qtbo
     layers = view.overlay.layers
     assert not layers[1].region.decoded  # the polygon: filled from its vertices
     assert layers[2].region.decoded  # the mask: sampled from its crop
-    assert viewport_pixel(view, 500, 400) == pytest.approx(blend((255, 0, 0), IMAGE_RGB, 0.5), abs=2)
-    assert viewport_pixel(view, 1500, 1100) == pytest.approx(blend((0, 255, 0), IMAGE_RGB, 0.5), abs=2)
-    assert viewport_pixel(view, 1000, 800) == pytest.approx(IMAGE_RGB, abs=2)
+    # the polygon too large to decode at a click without a stutter: decoded while idle, for a selection
+    qtbot.waitUntil(lambda: layers[3].region.decoded, timeout=10000)
+    assert not layers[1].region.decoded
+    field = blend((0, 0, 255), IMAGE_RGB, 0.5)
+    assert viewport_pixel(view, 500, 400) == pytest.approx(blend((255, 0, 0), field, 0.5), abs=2)
+    assert viewport_pixel(view, 1500, 1100) == pytest.approx(blend((0, 255, 0), field, 0.5), abs=2)
+    assert viewport_pixel(view, 1000, 800) == pytest.approx(field, abs=2)
+    assert viewport_pixel(view, 5, 5) == pytest.approx(IMAGE_RGB, abs=2)
     view.zoom_1_1()  # from 1:1 in, the exported mask's own pixels: the crop is decoded
     qtbot.waitUntil(lambda: view.overlay.shows_view() and not view.overlay.building, timeout=10000)
     view.centerOn(500, 400)
     qtbot.waitUntil(lambda: view.overlay.shows_view() and not view.overlay.building, timeout=10000)
     assert layers[1].region.decoded
-    assert viewport_pixel(view, 500, 400) == pytest.approx(blend((255, 0, 0), IMAGE_RGB, 0.5), abs=2)
+    assert viewport_pixel(view, 500, 400) == pytest.approx(blend((255, 0, 0), field, 0.5), abs=2)
 
 
 def star_masks(count: int, size: tuple[int, int]):

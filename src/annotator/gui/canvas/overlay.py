@@ -47,6 +47,7 @@ from annotator.gui.canvas.items import (
 )
 from annotator.gui.canvas.outline import Outline
 from annotator.gui.canvas.prefetch import Ahead, MaskPrefetcher, TileAhead
+from annotator.gui.canvas.shown_crops import ShownCrops
 from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges, reused_area
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
@@ -139,8 +140,13 @@ class InstanceOverlay(QObject):
         self._quiet = QTimer(self, singleShot=True, interval=AHEAD_QUIET_MS)
         self._quiet.timeout.connect(self._start_zoom_ahead)
         self.zoom_ahead = TileAhead(self._idle, self)
-        self.prefetcher = MaskPrefetcher(lambda: self._idle() and not self.zoom_ahead.pending, self)
-        self.zoom_ahead.finished.connect(self.prefetcher.resume)  # this image's next zoom first
+        # this image's next zoom first, then its large polygons' pixels, then the next image
+        self.shown_crops = ShownCrops(lambda: self._idle() and not self.zoom_ahead.pending, self)
+        self.prefetcher = MaskPrefetcher(
+            lambda: self._idle() and not self.zoom_ahead.pending and not self.shown_crops.pending, self
+        )
+        self.zoom_ahead.finished.connect(self._resume_ahead)
+        self.shown_crops.finished.connect(self.prefetcher.resume)
         self._ahead: tuple[TileSpec, np.ndarray] | None = None  # the tile made ahead for this image
         self._replaced: tuple[TileSpec, np.ndarray] | None = None  # the tile a zoom step replaced
         self._image_id: int | None = None
@@ -155,6 +161,7 @@ class InstanceOverlay(QObject):
         self._pending = None
         self._ahead = self._replaced = None
         self.zoom_ahead.forget()
+        self.shown_crops.forget()
         self.strips.cancel()
         self.layers.clear()
         self.order = []
@@ -177,6 +184,7 @@ class InstanceOverlay(QObject):
         for instance in instances:
             self.layers[instance.id] = self._make(instance, ahead.regions.get(instance.id))
         self._sort()
+        self.shown_crops.start([layer.region for layer in reversed(self.order)])  # front first
         self._ahead = ahead.tile  # used by the first `refresh` if the view wants that very picture
         self.refresh_labels()
 
@@ -191,7 +199,12 @@ class InstanceOverlay(QObject):
     @property
     def working_ahead(self) -> bool:
         """Whether tiles are still to be made ahead (the next wheel notch, the next image)."""
-        return self._quiet.isActive() or self.zoom_ahead.pending or self.prefetcher.pending
+        return (
+            self._quiet.isActive()
+            or self.zoom_ahead.pending
+            or self.shown_crops.pending
+            or self.prefetcher.pending
+        )
 
     def forget_ahead(self) -> None:
         """Another document: what was made ahead for this one's images (the next, the one left) goes."""
@@ -605,6 +618,7 @@ class InstanceOverlay(QObject):
         """The work made ahead waits while a tile or strips are built: go on with it (this image's next
         zoom first, then the next image)."""
         self.zoom_ahead.resume()
+        self.shown_crops.resume()
         self.prefetcher.resume()
 
     def _strips_landed(self, drawn: list[Rect], patch: object, alike: Rect | None) -> None:
@@ -660,6 +674,7 @@ class InstanceOverlay(QObject):
         the whole image): wherever the pointer anchors that notch, it shows part of it, so the wheel's
         next step shows the exact picture at once."""
         if not self.levers.zoom_ahead or self.tile is None or not self.layers:
+            self._resume_ahead()  # the rest of the work made ahead
             return
         scale = self.view.notch_scale()
         width, height = self._image_size
@@ -672,6 +687,7 @@ class InstanceOverlay(QObject):
             or (area[2] - area[0]) * (area[3] - area[1]) > ZOOM_AHEAD_PX
         ):
             self.zoom_ahead.forget()
+            self._resume_ahead()
             return
         spec = self.spec(area, scale)
         made = self.zoom_ahead.spec
