@@ -108,7 +108,7 @@ def test_fix_is_one_undo_step_and_is_saved(window, project, qtbot):
     run_and_wait(qtbot, dock.job, dock.run)
     dataset, stack = window.document.dataset, window.editor.history.stack
     click_row(dock.tree, _row(dock, CheckKind.DUPLICATE))
-    assert dock.fix_button.isEnabled() and dock.fix_button.text() == "Fix: Delete"
+    assert dock.fix_button.isEnabled() and dock.fix_button.text() == "Fix: Delete cell"
     steps = stack.count()
     dock.fix_button.click()
     assert stack.count() == steps + 1 and 2 not in dataset.instances
@@ -119,10 +119,10 @@ def test_fix_is_one_undo_step_and_is_saved(window, project, qtbot):
     assert CheckKind.DUPLICATE not in {kind for kind, _ in _rows(dock)}
     window.editing.actions["undo"].trigger()  # the duplicate is back, and its rows, selected and shown
     assert 2 in dataset.instances
-    assert window.statusBar().currentMessage() == "Undone: Delete"  # not "Delete (Ctrl+Z undoes it)"
+    assert window.statusBar().currentMessage() == "Undone: Delete cell"  # not "Delete (Ctrl+Z undoes it)"
     assert _rows(dock) == [(f.kind, f.instance_id) for f in run_checks(dataset).findings]
     assert dock.current_finding().instance_id == 2 and window.session.selection == (2,)
-    assert dock.fix_button.text() == "Fix: Delete"
+    assert dock.fix_button.text() == "Fix: Delete cell"
     stack.redo()
     assert CheckKind.DUPLICATE not in {kind for kind, _ in _rows(dock)}
     click_row(dock.tree, _row(dock, CheckKind.OUTSIDE))

@@ -245,5 +245,19 @@ def test_the_image_list_counts_no_rejected_prediction_as_statistics_does(window,
     assert dataset.instances[1].review is Review.REJECTED
     assert instances_listed(window, 1) == 4
     assert window.instances_dock.tree.topLevelItemCount() == 5  # the panel lists it, as rejected
+    qtbot.waitUntil(lambda: window.instances_dock.windowTitle() == "Instances (5, 1 rejected)")
+    labels = [label.text for label, _rect in window.canvas.overlay.labels._placed]
+    assert "cell 0.95 · rejected" in labels  # faint and dotted on the canvas, and its label says so
     QTest.keyClick(canvas, Qt.Key.Key_Z, CTRL)
     assert instances_listed(window, 1) == 5
+
+
+def test_a_narrow_instances_panel_shows_the_last_digits_of_each_id(window, dataset, qtbot):
+    dock = window.instances_dock
+    dock.setFloating(True)
+    dock.resize(260, 400)
+    tree = dock.tree
+    qtbot.waitUntil(lambda: tree.width() <= 260)
+    qtbot.waitUntil(lambda: tree.header().length() <= tree.viewport().width())  # nothing out of sight
+    assert tree.textElideMode() == Qt.TextElideMode.ElideLeft  # a cut id keeps its last digits
+    assert tree.topLevelItem(0).toolTip(3).startswith("instance ")

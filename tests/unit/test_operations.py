@@ -132,4 +132,4 @@ def test_a_deletion_says_what_went():
     ds = _dataset(one, two)
     assert operations.delete([one], ds).text == "Delete b"
     assert operations.delete([one, two], ds).text == "Delete 2 instances"
-    assert operations.delete([one]).text == "Delete"  # a queue's fix: its row names the instance
+    assert operations.delete([one]).text == "Delete"  # without the dataset: no class name to give

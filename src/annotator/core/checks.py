@@ -275,22 +275,22 @@ def suggested_edit(dataset: Dataset, finding: Finding, options: CheckOptions | N
     if instance is None:
         return None
     if finding.kind is CheckKind.DUPLICATE:
-        return operations.delete([instance])
+        return operations.delete([instance], dataset)
     if finding.kind is CheckKind.HIDDEN:
         return operations.bring_to_front(dataset, [instance])
     if finding.kind is CheckKind.FRAGMENT:
         if area(instance.geometry, *_size(dataset, instance)) == 0:
-            return operations.delete([instance])  # nothing to keep (and no part to remove)
+            return operations.delete([instance], dataset)  # nothing to keep (and no part to remove)
         edit = operations.remove_small_fragments(dataset, instance, options.min_fragment_pixels)
         if edit is not None and area(edit.new[0].geometry, *_size(dataset, instance)) == 0:
-            return operations.delete([instance])
+            return operations.delete([instance], dataset)
         return edit
     if finding.kind is CheckKind.OUTSIDE and isinstance(instance.geometry, Polygons):
         height, width = _size(dataset, instance)
         inside = instance.geometry.clipped(height, width)
         clipped = None if inside is None else Polygons(tuple(_within(r, width, height) for r in inside.rings))
         if clipped is None:
-            return operations.delete([instance])
+            return operations.delete([instance], dataset)
         return edits.ReplaceInstances(
             (instance,), (operations.edited(instance, geometry=clipped),), text="Clip"
         )

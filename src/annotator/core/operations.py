@@ -32,7 +32,7 @@ def change_class(instances: Sequence[Instance], category_id: int) -> edits.Repla
 
 def delete(instances: Sequence[Instance], dataset: Dataset | None = None) -> edits.RemoveInstances:
     """One step removing `instances`; with `dataset`, the undo history says what went ("Delete chair",
-    "Delete 3 instances"), not only "Delete" (a queue's fix names its instance already)."""
+    "Delete 3 instances"), not only "Delete"."""
     text = "Delete"
     if dataset is not None and len(instances) == 1:
         category = dataset.categories.get(instances[0].category_id)

@@ -23,6 +23,7 @@ from annotator.core.model import Image, Instance
 from annotator.core.region import Region
 from annotator.core.session import Session
 from annotator.gui.canvas.compose import (
+    Dash,
     Layer,
     Rect,
     TileSpec,
@@ -785,6 +786,8 @@ class InstanceOverlay(QObject):
         score = dataset.instances[layer.instance_id].score
         if style.show_scores and score is not None:
             text += f" {score:.2f}"
+        if layer.dash is Dash.DOT:  # faint and dotted on the canvas; its label said nothing of it
+            text += " · rejected"
         override = self.session.overrides.get(layer.instance_id)
         if override is not None and override.note:
             text += f" · {override.note}"

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
 )
 
+from annotator.core.model import Review
 from annotator.core.session import Session, SessionChange, SessionEvent
 from annotator.core.statistics import Origin
 from annotator.gui.canvas.items import instance_color
@@ -28,10 +29,16 @@ class InstanceListDock(QDockWidget):
         self.session = session
         self.tree = QTreeWidget(rootIsDecorated=False, uniformRowHeights=True, alternatingRowColors=True)
         self.tree.setHeaderLabels(["Class", "Source", "Score", "Id"])
-        header = self.tree.header()  # the class names whole, first; a long id may scroll out instead
+        header = self.tree.header()  # the class names whole, first; the id gets the width left
         for column in (0, 1, 2):
             header.setSectionResizeMode(column, header.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(3, header.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        header.setStretchLastSection(False)  # its width would not go under its first one: Stretch instead
+        self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # a cut id shows its last digits: predictions' long ids (902800549976) differ only there (it
+        # scrolled out of the panel, and every prediction read "902800")
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideLeft)
         self.setWidget(self.tree)
         self._rows: dict[int, QTreeWidgetItem] = {}
         self._filling = False
@@ -59,6 +66,7 @@ class InstanceListDock(QDockWidget):
             score = "" if instance.score is None else f"{instance.score:.2f}"
             name = category.name if category is not None else str(instance.category_id)
             row = QTreeWidgetItem([name, source, score, str(instance.id)])
+            row.setToolTip(3, f"instance {instance.id}")  # the column shows a long id's last digits
             if instance.source.is_model:
                 row.setToolTip(
                     1, f"predicted by {instance.source.model or 'a model'}, {instance.review.value}"
@@ -72,7 +80,8 @@ class InstanceListDock(QDockWidget):
             row.setCheckState(0, Qt.CheckState.Unchecked if hidden else Qt.CheckState.Checked)
             self.tree.addTopLevelItem(row)
             self._rows[instance.id] = row
-        self.setWindowTitle(f"Instances ({len(instances)})")
+        rejected = sum(instance.review is Review.REJECTED for instance in instances)
+        self.setWindowTitle(f"Instances ({len(instances)}" + (f", {rejected} rejected)" if rejected else ")"))
         self._filling = False
         self.select(self.session.selected_id)
         repaint_rows(self.tree)
