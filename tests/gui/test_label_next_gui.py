@@ -113,3 +113,12 @@ def test_closing_cancels_describing_the_images(window, project, qtbot):
     assert failed.args == ["cancelled"]
     assert label_next.ranks is None and window.images_dock.view.isColumnHidden(NEXT_COLUMN)
     assert "cannot rank" not in window.statusBar().currentMessage()
+
+
+def test_with_every_image_labelled_label_next_says_there_is_none_to_rank(window, tmp_path, testdata, qtbot):
+    open_tiny(window, tmp_path, testdata)  # the sample's labels on every image: nothing left to label
+    label_next = window.assisted.label_next
+    run_and_wait(qtbot, label_next.job, label_next.start)
+    assert label_next.ranks == {}
+    message = window.statusBar().currentMessage()
+    assert message == "Label next: every image is labelled (done, or holding labels): none to rank"

@@ -204,10 +204,13 @@ class LabelNext(QObject):
         dock.set_ranks(self.ranks)
         never = sum(1 for r in result.ranking.images if r.uncertainty is None)
         unread = f"; {len(result.problems)} could not be read" if result.problems else ""
-        self._say(  # short: the status bar's permanent widgets cut a long message
-            f"Label next, look-alikes by {result.likeness}: {len(self.ranks)} ranked, "
-            f"{never} never pre-labelled{unread}"
-        )
+        if not self.ranks:  # "0 ranked, 0 never pre-labelled" left a person guessing why
+            self._say(f"Label next: every image is labelled (done, or holding labels): none to rank{unread}")
+        else:
+            self._say(  # short: the status bar's permanent widgets cut a long message
+                f"Label next, look-alikes by {result.likeness}: {len(self.ranks)} ranked, "
+                f"{never} never pre-labelled{unread}"
+            )
         if self._show_first:
             self._show_first = False
             dock.sort_label_next()
