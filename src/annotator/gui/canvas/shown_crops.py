@@ -68,7 +68,3 @@ class ShownCrops(QObject):
         self.resume()
         if not self.pending:
             self.finished.emit()
-
-    def wait(self) -> None:
-        self._queue = []
-        self._worker.wait()
