@@ -26,6 +26,15 @@ def test_delete_key_and_undo_redo_keys(window, sample):
     assert snapshot(sample) == after
 
 
+def test_ctrl_click_adds_to_the_selection_and_takes_away_as_shift_click_does(window, sample):
+    canvas = window.canvas
+    click(canvas, 20, 80)
+    click(canvas, 135, 100, CTRL)
+    assert window.editor.selected_ids == [1, 3]
+    click(canvas, 20, 80, CTRL)
+    assert window.editor.selected_ids == [3]
+
+
 def test_number_keys_change_the_class_of_the_selection(window, sample):
     canvas = window.canvas
     click(canvas, 50, 50)

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QHeaderView, QMenuBar, QTreeWidget, Q
 HELP_NAME = "help_name"  # an action's property: its name here when its text changes (Undo "Undo Erase")
 
 MOUSE_HELP = (
-    ("Select (V)", "click: select · Shift+click: add to selection · drag: move"),
+    ("Select (V)", "click: select · Shift+ or Ctrl+click: add to selection · drag: move"),
     ("Select (V), on a polygon", "drag a handle: move vertex · press on an edge: insert vertex"),
     ("Select (V), on a polygon", "Alt+click a handle or Backspace: delete vertex"),
     ("Polygon (P)", "click points · click the first point, double click or Enter: close · Esc: cancel"),

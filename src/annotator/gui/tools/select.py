@@ -1,8 +1,8 @@
 """The select tool (V): pick instances, move them, and edit the selected polygon's vertices.
 
-Click an instance to select it, Shift+click to add or remove one more, drag to move the selection. On the
-selected polygon: drag a handle to move a vertex, press on an edge to insert a vertex there (and drag it),
-Alt+click a handle or Backspace to delete the last touched vertex. Each instance part (ring) is edited on
+Click an instance to select it, Shift+click (or Ctrl+click) to add or remove one more, drag to move the
+selection. On the selected polygon: drag a handle to move a vertex, press on an edge to insert a vertex
+there (and drag it), Alt+click a handle or Backspace to delete the last touched vertex. Each instance part (ring) is edited on
 its own. Every drag is one undo step, committed on release.
 """
 
@@ -134,7 +134,7 @@ class SelectTool(Tool):
         if self._press_on_polygon(event, pos):
             return True
         target = self.canvas.instance_at(pos)
-        if has_modifier(event, Qt.KeyboardModifier.ShiftModifier):
+        if _adds_to_selection(event):
             self.editor.toggle_selected(target)
             return True
         if target is None:
@@ -164,7 +164,7 @@ class SelectTool(Tool):
             self.show_handles(self._gesture.rings, (ring, index))
             return True
         hit = shape_edit.nearest_edge(instance.geometry, point)
-        if hit.distance <= self.pick_distance and not has_modifier(event, Qt.KeyboardModifier.ShiftModifier):
+        if hit.distance <= self.pick_distance and not _adds_to_selection(event):
             self._gesture = _VertexDrag(self, instance, hit.ring, hit.index, inserting=True)
             self._gesture.start(self.clamped(pos))
             self.active_vertex = (instance.id, hit.ring, hit.index + 1)
@@ -205,3 +205,11 @@ class SelectTool(Tool):
                 self.editor.push(shape_edit.delete_vertex(instance, ring, index))
                 return True
         return super().key_press(event)
+
+
+def _adds_to_selection(event) -> bool:
+    """Shift+click, or Ctrl+click as in most desktop tools (it did nothing): the instance joins the
+    selection, or leaves it."""
+    return has_modifier(event, Qt.KeyboardModifier.ShiftModifier) or has_modifier(
+        event, Qt.KeyboardModifier.ControlModifier
+    )
