@@ -2,8 +2,8 @@
 
 Click an instance to select it, Shift+click (or Ctrl+click) to add or remove one more, drag to move the
 selection. On the selected polygon: drag a handle to move a vertex, press on an edge to insert a vertex
-there (and drag it), Alt+click a handle or Backspace to delete the last touched vertex. Each instance part (ring) is edited on
-its own. Every drag is one undo step, committed on release.
+there (and drag it), Alt+click a handle or Backspace to delete the last touched vertex. Each instance part
+(ring) is edited on its own. Every drag is one undo step, committed on release.
 """
 
 from __future__ import annotations
