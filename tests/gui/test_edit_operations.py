@@ -155,3 +155,23 @@ def test_shortcuts_panel_shows_its_keys_column_without_scrolling(window, sample,
     )
     assert widest <= header.sectionSize(1)
     assert any(tree.topLevelItem(i).text(0) == "Mouse" for i in range(tree.topLevelItemCount()))
+
+
+def test_shortcuts_panel_shows_each_mouse_gesture_whole_on_its_own_line(window, sample, qtbot):
+    """A tool's gestures on one line were cut in the dock (a spanned row does not wrap): one a line."""
+    key(window, Qt.Key.Key_F1)
+    panel = window.editing.help_panel
+    qtbot.waitUntil(panel.isVisible)
+    qtbot.waitUntil(lambda: panel.tree.viewport().width() > 100)
+    tree = panel.tree
+    mouse = next(
+        tree.topLevelItem(i)
+        for i in range(tree.topLevelItemCount())
+        if tree.topLevelItem(i).text(0) == "Mouse"
+    )
+    texts = [mouse.child(i).text(0) for i in range(mouse.childCount())]
+    assert any("Ctrl+click" in text for text in texts)
+    indent = tree.indentation() * 2  # the row's place under its group
+    widest = max(tree.fontMetrics().horizontalAdvance(line) for text in texts for line in text.splitlines())
+    assert indent + widest <= tree.viewport().width()
+    assert all(mouse.child(i).toolTip(0) == mouse.child(i).text(0) for i in range(mouse.childCount()))

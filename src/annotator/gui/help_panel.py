@@ -2,8 +2,8 @@
 never disagree with them, and the mouse gestures of each tool.
 
 The keys column is sized to its keys and the action names take the rest (elided, full in a tooltip), so
-the keys are readable in a narrow dock without scrolling sideways; a mouse gesture spans both columns
-and wraps."""
+the keys are readable in a narrow dock without scrolling sideways; a tool's mouse gestures span both
+columns, one gesture a line."""
 
 from __future__ import annotations
 
@@ -13,15 +13,32 @@ from PySide6.QtWidgets import QDockWidget, QHeaderView, QMenuBar, QTreeWidget, Q
 
 HELP_NAME = "help_name"  # an action's property: its name here when its text changes (Undo "Undo Erase")
 
-MOUSE_HELP = (
-    ("Select (V)", "click: select · Shift+ or Ctrl+click: add to selection · drag: move"),
-    ("Select (V), on a polygon", "drag a handle: move vertex · press on an edge: insert vertex"),
-    ("Select (V), on a polygon", "Alt+click a handle or Backspace: delete vertex"),
-    ("Polygon (P)", "click points · click the first point, double click or Enter: close · Esc: cancel"),
-    ("Polygon (P)", "Backspace: take back a point · Shift+first click: add a part to the selection"),
-    ("Rectangle (R)", "drag from corner to corner"),
-    ("Brush (B) / Eraser (E)", "drag to paint / erase on the selected instance · Ctrl+wheel: size"),
-    ("Canvas", "wheel: zoom · middle drag or Space+drag: pan"),
+MOUSE_HELP = (  # a tool and its gestures, each short enough for a line of the dock
+    ("Select (V)", ("click: select", "Shift+ or Ctrl+click: add or take away", "drag: move")),
+    (
+        "Select (V), on a polygon",
+        (
+            "drag a handle: move a vertex",
+            "press on an edge: insert a vertex",
+            "Alt+click a handle: delete it",
+            "Backspace: delete the last vertex touched",
+        ),
+    ),
+    (
+        "Polygon (P)",
+        (
+            "click: add a point",
+            "click the first point, double click",
+            "    or Enter: close",
+            "Esc: cancel",
+            "Backspace: take back a point",
+            "Shift+first click: draws a new part",
+            "    of the selected polygon",
+        ),
+    ),
+    ("Rectangle (R)", ("drag from corner to corner",)),
+    ("Brush (B) / Eraser (E)", ("drag: paint / erase the selected instance", "Ctrl+wheel: brush size")),
+    ("Canvas", ("wheel: zoom", "middle drag or Space+drag: pan")),
 )
 
 
@@ -56,10 +73,13 @@ class HelpPanel(QDockWidget):
                 self.tree.addTopLevelItem(group)
         mouse = QTreeWidgetItem(["Mouse", ""])
         self.tree.addTopLevelItem(mouse)
-        for tool, text in MOUSE_HELP:
-            item = QTreeWidgetItem([f"{tool}: {text}", ""])
+        for tool, gestures in MOUSE_HELP:
+            # a gesture a line: a spanned row does not wrap, and one long line was cut in the dock
+            lines = "\n".join([f"{tool}:", *(f"    {gesture}" for gesture in gestures)])
+            item = QTreeWidgetItem([lines, ""])
+            item.setToolTip(0, lines)
             mouse.addChild(item)
-            item.setFirstColumnSpanned(True)  # a sentence, not a key: it wraps over both columns
+            item.setFirstColumnSpanned(True)  # sentences, not keys: over both columns
         self.tree.expandAll()
 
     def _add_actions(self, group: QTreeWidgetItem, menu, *, keyed_only: bool = False) -> None:
