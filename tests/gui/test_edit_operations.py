@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from edit_helpers import click, drag, key, pixels, sample, snapshot, window
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from annotator.core.geometry import Polygons
 from annotator.core.model import Review
@@ -33,6 +34,28 @@ def test_ctrl_click_adds_to_the_selection_and_takes_away_as_shift_click_does(win
     assert window.editor.selected_ids == [1, 3]
     click(canvas, 20, 80, CTRL)
     assert window.editor.selected_ids == [3]
+
+
+def chosen_rows(window) -> set[int]:
+    return {row.data(0, Qt.ItemDataRole.UserRole) for row in window.instances_dock.tree.selectedItems()}
+
+
+def test_the_instances_list_shows_and_makes_a_selection_of_several(window, sample, qtbot):
+    canvas, tree = window.canvas, window.instances_dock.tree
+    click(canvas, 20, 80)
+    click(canvas, 135, 100, SHIFT)
+    assert window.editor.selected_ids == [1, 3]
+    qtbot.waitUntil(lambda: chosen_rows(window) == {1, 3})  # it showed only the first
+    assert tree.currentItem().data(0, Qt.ItemDataRole.UserRole) == 1
+    row_of_2 = next(
+        tree.topLevelItem(i) for i in range(3) if tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == 2
+    )
+    QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, CTRL, tree.visualItemRect(row_of_2).center())
+    assert set(window.editor.selected_ids) == {1, 2, 3} and window.editor.selected_ids[0] == 2
+    QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(row_of_2).center())
+    assert window.editor.selected_ids == [2] and chosen_rows(window) == {2}
+    QTest.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, CTRL, tree.visualItemRect(row_of_2).center())
+    assert window.editor.selected_ids == []  # the last row taken away: nothing selected on the canvas
 
 
 def test_number_keys_change_the_class_of_the_selection(window, sample):

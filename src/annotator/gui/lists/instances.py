@@ -43,12 +43,15 @@ class InstanceListDock(QDockWidget):
         self._rows: dict[int, QTreeWidgetItem] = {}
         self._filling = False
         self.tree.itemChanged.connect(self._on_item_changed)
-        self.tree.currentItemChanged.connect(self._on_current)
+        # several rows, as on the canvas (Shift+ or Ctrl+click): with two instances selected there, the
+        # list showed one
+        self.tree.setSelectionMode(QTreeWidget.SelectionMode.ExtendedSelection)
+        self.tree.itemSelectionChanged.connect(self._on_rows_chosen)
         session.subscribe(self._on_session)
 
     def _on_session(self, change: SessionChange) -> None:
         if change.kind is SessionEvent.SELECTION:
-            self.select(self.session.selected_id)
+            self.show_selection()
 
     def refresh(self) -> None:
         """Refill from the session's image (and its visibility state)."""
@@ -83,21 +86,39 @@ class InstanceListDock(QDockWidget):
         rejected = sum(instance.review is Review.REJECTED for instance in instances)
         self.setWindowTitle(f"Instances ({len(instances)}" + (f", {rejected} rejected)" if rejected else ")"))
         self._filling = False
-        self.select(self.session.selected_id)
+        self.show_selection()
         repaint_rows(self.tree)
 
-    def select(self, instance_id: int | None) -> None:
-        row = self._rows.get(instance_id)
-        if row is not self.tree.currentItem():
-            self._filling = True
-            self.tree.setCurrentItem(row)
-            self._filling = False
+    def show_selection(self) -> None:
+        """The session's selection: its rows chosen, the primary instance's the current one."""
+        self._filling = True
+        primary = self._rows.get(self.session.selected_id)
+        if primary is not self.tree.currentItem():
+            self.tree.setCurrentItem(primary)
+        chosen = {self._rows[i] for i in self.session.selection if i in self._rows}
+        for row in self._rows.values():
+            if row.isSelected() != (row in chosen):
+                row.setSelected(row in chosen)
+        self._filling = False
 
     def _on_item_changed(self, row: QTreeWidgetItem, column: int) -> None:
         if not self._filling and column == 0:
             instance_id = row.data(0, Qt.ItemDataRole.UserRole)
             self.session.set_instance_hidden(instance_id, row.checkState(0) != Qt.CheckState.Checked)
 
-    def _on_current(self, current: QTreeWidgetItem | None, _previous) -> None:
-        if not self._filling and current is not None:
-            self.session.select(current.data(0, Qt.ItemDataRole.UserRole))
+    def _on_rows_chosen(self) -> None:
+        """Rows chosen by the person (a click, Ctrl/Shift+click, the arrow keys): the selection, the
+        current row's instance first."""
+        if self._filling:
+            return
+        ids = [row.data(0, Qt.ItemDataRole.UserRole) for row in self.tree.selectedItems()]
+        if not ids:
+            self.session.select(None)
+            return
+        current = self.tree.currentItem()
+        primary = (
+            current.data(0, Qt.ItemDataRole.UserRole)
+            if current is not None and current.isSelected()
+            else ids[0]
+        )
+        self.session.select(primary, extra=[i for i in ids if i != primary])
