@@ -179,11 +179,18 @@ class Region:
         canvas fills polygons from their vertices and decodes no crop, and a hover over a polygon
         covering a 4000x3000 image decoded 12 Mpx on the GUI thread first (30-57 ms). The two differ
         only on pixels the outline crosses (0.3% of random points in 100 boxes; decision 0020)."""
-        if self._crops is None and isinstance(self.geometry, Polygons):
-            _, _, w, h = self.bbox
-            if w * h > COVERS_BY_RINGS_PX:
-                return _inside_rings(self.geometry, self.height, self.width, x, y)
+        if self.tested_by_rings:
+            return _inside_rings(self.geometry, self.height, self.width, x, y)
         return any(crop.covers(x, y) for crop in self.crops)
+
+    @property
+    def tested_by_rings(self) -> bool:
+        """A polygon too large to decode at a hover or click without a stutter (its box over
+        `COVERS_BY_RINGS_PX`), whose crops are not decoded yet: `covers` tests its rings meanwhile."""
+        if self._crops is not None or not isinstance(self.geometry, Polygons):
+            return False
+        _, _, w, h = self.bbox
+        return w * h > COVERS_BY_RINGS_PX
 
 
 PIXELS_AT_HAND = "pixels at hand"  # `Geometry.derived` key, only while `pixels_at_hand` runs

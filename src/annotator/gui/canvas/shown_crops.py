@@ -15,19 +15,12 @@ from functools import partial
 
 from PySide6.QtCore import QObject, Signal
 
-from annotator.core.geometry import Polygons
-from annotator.core.region import COVERS_BY_RINGS_PX, Region
+from annotator.core.region import Region
 from annotator.gui.workers import BackgroundWorker
 
 
-def needs_decoding_ahead(region: Region) -> bool:
-    """A polygon whose crop is too large to decode at a click without a stutter, not decoded yet."""
-    _, _, w, h = region.bbox
-    return isinstance(region.geometry, Polygons) and w * h > COVERS_BY_RINGS_PX and not region.decoded
-
-
 class ShownCrops(QObject):
-    """`start(regions)` decodes those that `needs_decoding_ahead`, one per job while `idle()` says so;
+    """`start(regions)` decodes those `tested_by_rings` (large polygons), one per job while `idle()` says so;
     `finished` when none is left (the next image's work may go on)."""
 
     finished = Signal()
@@ -48,7 +41,7 @@ class ShownCrops(QObject):
     def start(self, regions: Sequence[Region]) -> None:
         """The shown image's regions, front first: decoded from the next `resume` (after the switch's
         own tile, which must not share the cores with them)."""
-        self._queue = [region for region in regions if needs_decoding_ahead(region)]
+        self._queue = [region for region in regions if region.tested_by_rings]
 
     def forget(self) -> None:
         self._queue = []
