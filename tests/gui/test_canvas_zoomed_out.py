@@ -10,14 +10,13 @@ import cv2
 import numpy as np
 import pytest
 from canvas_helpers import IMAGE_RGB, blend, image_levels, square, viewport_pixel
-from test_canvas_overlay import star_layers
+from test_canvas_overlay import make_canvas, star_layers  # noqa: F401 - a fixture
 
 from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Category, Dataset, Image, Instance
-from annotator.core.session import BareDocument, Session, ViewStyle
+from annotator.core.session import BareDocument
 from annotator.gui.canvas import compose as compose_module
 from annotator.gui.canvas.compose import TileSpec, build_tile, drawn_rings, make_layer
-from annotator.gui.canvas.view import Canvas
 
 
 def built_both_ways(spec: TileSpec, monkeypatch) -> tuple[np.ndarray, np.ndarray]:
@@ -80,11 +79,8 @@ def large_image_dataset() -> Dataset:
     return dataset
 
 
-def test_a_switch_at_fit_decodes_no_polygons_mask_and_the_polygon_is_filled(qtbot):
-    view = Canvas(session=Session(style=ViewStyle(opacity=0.5, show_labels=False)))
-    qtbot.addWidget(view)
-    view.resize(400, 300)
-    view.show()
+def test_a_switch_at_fit_decodes_no_polygons_mask_and_the_polygon_is_filled(make_canvas, qtbot):  # noqa: F811
+    view = make_canvas()
     view.session.open(BareDocument(large_image_dataset()))
     view.session.show_image(1)
     view.set_pixels(1, image_levels(size=(2000, 1500)))

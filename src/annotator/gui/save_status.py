@@ -43,7 +43,7 @@ class SaveStatus(QObject):
         self.action.setShortcut(QKeySequence(QKeySequence.StandardKey.Save))
         self.action.triggered.connect(self.save)
         window.addAction(self.action)
-        _file_menu(window).insertAction(_export_action(window), self.action)
+        menu_titled(window, "&File").insertAction(_export_action(window), self.action)
         self._dataset = None
         self._timer = QTimer(self, interval=0, singleShot=True)  # many changes in a row: one look
         self._timer.timeout.connect(self.refresh)
@@ -122,12 +122,8 @@ class SaveStatus(QObject):
         self._timer.start()
 
 
-def _file_menu(window):
-    return menu_titled(window, "&File")
-
-
 def _export_action(window) -> QAction | None:
-    menu = _file_menu(window)
+    menu = menu_titled(window, "&File")
     return next((a for a in menu.actions() if a.text().startswith("&Export")), None)
 
 
