@@ -6,10 +6,13 @@ import numpy as np
 import pytest
 from canvas_helpers import ring_mask
 from edit_helpers import click, drag, key, move, pixels, sample, scene_point, snapshot, window
+from PIL import Image as PilImage
 from PySide6.QtCore import Qt
 
 from annotator.core.geometry import Polygons
-from annotator.core.model import Review
+from annotator.core.model import Dataset, Image, Review
+from annotator.gui.document import MemoryDocument
+from annotator.io.project import open_project
 from annotator.gui.tools.base import ToolKind
 
 ALT = Qt.KeyboardModifier.AltModifier
@@ -146,6 +149,56 @@ def test_polygon_enter_closes_escape_cancels_backspace_takes_back(window, sample
     category = sample.instances[new_id].category_id
     key(canvas, Qt.Key.Key_1 if category != 1 else Qt.Key.Key_2)
     assert sample.instances[new_id].category_id == category
+
+
+def test_a_half_drawn_polygon_is_kept_when_the_next_image_is_shown(window, sample):
+    """D (next image) in the middle of a polygon keeps it as an instance of the image it was drawn on,
+    one undo step, instead of dropping every point clicked; two points, a line, are dropped."""
+    canvas = window.canvas
+    key(window, Qt.Key.Key_P)
+    key(window, Qt.Key.Key_2)
+    points = [(120, 20), (180, 20), (180, 60), (150, 70)]
+    for p in points:
+        click(canvas, *p)
+    drawn = [scene_point(canvas, *p) for p in points]
+    before = snapshot(sample)
+    key(canvas, Qt.Key.Key_D)
+    assert canvas.session.image_id == 2 and not window.editor.tool.busy
+    (new_id,) = set(sample.instances) - {1, 2, 3}
+    new = sample.instances[new_id]
+    assert new.image_id == 1 and new.category_id == 2
+    assert np.allclose(new.geometry.rings[0], drawn)
+    assert "kept" in window.statusBar().currentMessage()
+    window.editing.actions["undo"].trigger()
+    assert snapshot(sample) == before
+    click(canvas, 20, 20)
+    click(canvas, 60, 20)
+    key(canvas, Qt.Key.Key_A)
+    assert canvas.session.image_id == 1 and snapshot(sample) == before
+
+
+def test_a_half_drawn_polygon_is_saved_when_another_project_is_opened(window, tmp_path, qtbot):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    PilImage.fromarray(np.full((150, 200, 3), 90, np.uint8)).save(folder / "a.png")
+    with qtbot.waitSignal(window.loader.loaded, timeout=10000):
+        assert window.open_path(folder)
+    canvas = window.canvas
+    canvas.set_zoom(3.0)
+    canvas.centerOn(100, 75)
+    window.editor.create_class("car")
+    key(window, Qt.Key.Key_P)
+    points = [(120, 20), (180, 20), (150, 60)]
+    for p in points:
+        click(canvas, *p)
+    drawn = [scene_point(canvas, *p) for p in points]
+    other = Dataset()
+    other.put_images([Image(1, "b.png", 120, 90)])
+    assert window.set_document(MemoryDocument(other, tmp_path, tmp_path))
+    with open_project(folder) as project:  # what the project file holds now
+        (kept,) = project.dataset.instances.values()
+        assert np.allclose(kept.geometry.rings[0], drawn)
+        assert project.dataset.categories[kept.category_id].name == "car"
 
 
 def test_draw_a_rectangle(window, sample):

@@ -96,6 +96,7 @@ class Override:
 
 class SessionEvent(StrEnum):
     CLOSING = "closing"  # the document is about to close: finish and keep work on it (pre-labelling)
+    LEAVING = "leaving"  # the image shown is about to change: keep work begun on it (a half-drawn shape)
     DOCUMENT = "document"  # another document (or none) is open; everything below was reset
     IMAGE = "image"
     SELECTION = "selection"
@@ -182,6 +183,8 @@ class Session:
             return
         if image_id is not None and (self.dataset is None or image_id not in self.dataset.images):
             raise KeyError(f"no image {image_id} in the open document")
+        if self.image_id is not None:
+            self._emit(SessionEvent.LEAVING)
         self.selection = ()
         self.image_id = image_id
         self._emit(SessionEvent.IMAGE)

@@ -54,6 +54,11 @@ class Tool:
         """Drop the gesture in progress (Esc, another image, an undo) without editing anything."""
         self.clear_previews()
 
+    def keep(self) -> None:
+        """Its image or document is about to go: keep what the gesture in progress made, where there is
+        something worth keeping (a polygon of three points), else drop it."""
+        self.cancel()
+
     def document_changed(self) -> None:
         """The dataset or the selection changed under the tool."""
 

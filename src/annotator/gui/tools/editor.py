@@ -66,7 +66,10 @@ class Editor(QObject):
 
     # -- the session ------------------------------------------------------------------------------
     def _on_session(self, change: SessionChange) -> None:
-        if change.kind is SessionEvent.DOCUMENT:
+        if change.kind in (SessionEvent.LEAVING, SessionEvent.CLOSING):
+            if self.tool is not None:
+                self.tool.keep()  # a half-drawn polygon is not lost to a key that shows the next image
+        elif change.kind is SessionEvent.DOCUMENT:
             self._follow_document()
         elif change.kind is SessionEvent.IMAGE:
             self.cancel()  # a gesture begun on the last image ends without an edit

@@ -80,6 +80,16 @@ class PolygonTool(Tool):
         self._drawing = None
         super().cancel()
 
+    def keep(self) -> None:
+        """A polygon of three points or more becomes an instance, as Enter would make it (one undo step),
+        rather than being lost to a key that shows the next image or a project opened meanwhile."""
+        drawing = self._drawing
+        if drawing is None or len(drawing.points) < 3:
+            self.cancel()
+            return
+        if self.commit() is not None:
+            self.editor.message.emit("The polygon being drawn was kept as an instance (Ctrl+Z takes it away)")
+
     def mouse_press(self, event, pos: QPointF) -> bool:
         if not left_button(event):
             return False
@@ -129,10 +139,13 @@ class PolygonTool(Tool):
             return True
         return super().key_press(event)
 
-    def commit(self) -> None:
+    def commit(self):
+        """The polygon drawn so far as an instance, or a ring of the instance it is a part of; the edit
+        made, if any."""
         drawing, self._drawing = self._drawing, None
         edit = drawing.finish() if drawing is not None else None
         self.clear_previews()
         self.editor.push(edit)
         if edit is not None and shape_edit.added_instances(edit):
             self.editor.select(shape_edit.added_instances(edit)[0].id)
+        return edit
