@@ -12,8 +12,8 @@ from PySide6.QtCore import Qt
 from annotator.core.geometry import Polygons
 from annotator.core.model import Dataset, Image, Review
 from annotator.gui.document import MemoryDocument
-from annotator.io.project import open_project
 from annotator.gui.tools.base import ToolKind
+from annotator.io.project import open_project
 
 ALT = Qt.KeyboardModifier.AltModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
