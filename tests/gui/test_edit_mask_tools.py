@@ -34,6 +34,7 @@ from annotator.core.region import Region
 from annotator.gui.canvas.outline import PARTS_FROM, Outline
 from annotator.gui.tools import brush
 from annotator.gui.tools.base import ToolKind
+from outline_edges import edges
 
 
 def expected_stroke(canvas, before, points, radius, *, erase):
@@ -226,6 +227,25 @@ def test_the_canvas_draws_a_stroke_from_the_brushs_pixels_without_decoding_them(
     ]
     assert np.array_equal(region_module.Region(geometry, image.height, image.width).crop.mask, fresh[0].mask)
     assert not [key for key in geometry.derived if region_module.PIXELS_AT_HAND in key]
+
+
+def test_a_stroke_retraces_the_outline_only_near_itself(window, sample, monkeypatch):
+    """The outline drawn after a stroke is the old one with the part near the stroke traced again: the
+    same edges as tracing the new mask whole, which the release no longer does."""
+    canvas = window.canvas
+    click(canvas, 135, 100)
+    key(window, Qt.Key.Key_B)
+    traced = []
+    real = region_module.trace_rings
+    monkeypatch.setattr(region_module, "trace_rings", lambda *a, **k: traced.append(a) or real(*a, **k))
+    drag(canvas, [(150, 95), (160, 100), (195, 100)])  # across the hole and out of the ring
+    geometry = sample.instances[3].geometry
+    shown = canvas.overlay.layers[3].region
+    assert shown.geometry is geometry and not traced
+    image = sample.image_of(sample.instances[3])
+    whole = region_module.Region(Mask(geometry.rle), image.height, image.width).outline
+    assert edges(shown.outline) == edges(whole) and traced  # the fresh region traced it whole
+    assert canvas.overlay.selected_item.outline.region is shown
 
 
 class _PaintedRegion(QObject):

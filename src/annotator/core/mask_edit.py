@@ -126,7 +126,7 @@ class MaskStroke:
         if pixels is None:
             dataset.put_instances(changed)
             return
-        with pixels_at_hand(geometry, image.height, image.width, *pixels):
+        with pixels_at_hand(geometry, image.height, image.width, *pixels, (instance.geometry, self.box)):
             dataset.put_instances(changed)
 
 

@@ -32,6 +32,7 @@ from annotator.core.geometry import (
     trace_rings,
 )
 from annotator.core.mask_parts import MaskAtlas, run_components
+from annotator.core.outline_splice import spliced_outline
 from annotator.core.rle_runs import decode_runs, foreground_pieces
 
 
@@ -128,7 +129,7 @@ class Region:
         held = self.geometry.derived.get((PIXELS_AT_HAND, self.height, self.width))
         if held is None:
             return None
-        window, (ox, oy) = held
+        window, (ox, oy), _edited = held
         x, y, w, h = (int(v) for v in self.bbox)
         if w * h == 0:
             return ()
@@ -156,6 +157,27 @@ class Region:
             )
             self._outline = outline
         return outline
+
+    def _edited_from(self, old: Region) -> Box | None:
+        """The box outside which no pixel of `old` changed, when an editor made this region's mask from
+        `old`'s and said so (`pixels_at_hand`); else None."""
+        held = self.geometry.derived.get((PIXELS_AT_HAND, self.height, self.width))
+        if held is None or held[2] is None or (self.height, self.width) != (old.height, old.width):
+            return None
+        before, changed = held[2]
+        if old.geometry is not before or isinstance(before, Polygons) or isinstance(self.geometry, Polygons):
+            return None
+        return changed
+
+    def outline_edited_from(self, old: Region) -> None:
+        """Take the outline from `old`'s, traced again only near the pixels an edit changed, when the
+        editor said which (`pixels_at_hand`) and `old` is the region it edited, its outline traced: a
+        stroke's release on a large mask traced all of it (`core.outline_splice`)."""
+        changed = self._edited_from(old)
+        if changed is None or self._outline is not None or old._outline is None:
+            return
+        window, origin, _edited = self.geometry.derived[(PIXELS_AT_HAND, self.height, self.width)]
+        self._outline = spliced_outline(old._outline, window, origin, changed)
 
     def outline_within(self, tolerance: float) -> tuple[np.ndarray, ...]:
         """`outline` with a mask's staircases straightened, no point moved more than `tolerance` image
@@ -198,15 +220,21 @@ PIXELS_AT_HAND = "pixels at hand"  # `Geometry.derived` key, only while `pixels_
 
 @contextmanager
 def pixels_at_hand(
-    geometry: Geometry, height: int, width: int, window: np.ndarray, origin: tuple[int, int]
+    geometry: Geometry,
+    height: int,
+    width: int,
+    window: np.ndarray,
+    origin: tuple[int, int],
+    edited: tuple[Geometry, Box] | None = None,
 ) -> Iterator[None]:
     """While the block runs, a `Region` of `geometry` cuts its crops from `window` (0/1 uint8, image pixel
     `origin` at its (0, 0), every pixel of the geometry inside it) instead of decoding its runs: the brush
     holds the new mask when it puts it, and the canvas drawing it then would decode it again (2.7 ms for
-    the largest instance of bench/edit.py, a 930x2685 crop). Dropped after the block: the geometry never
-    keeps an array (see the module's docstring)."""
+    the largest instance of bench/edit.py, a 930x2685 crop). `edited`: the geometry it was and the box of
+    the pixels that changed, so that its outline is traced again only there (`outline_edited_from`).
+    Dropped after the block: the geometry never keeps an array (see the module's docstring)."""
     key = (PIXELS_AT_HAND, height, width)
-    geometry.derived[key] = (window, origin)
+    geometry.derived[key] = (window, origin, edited)
     try:
         yield
     finally:
@@ -390,9 +418,29 @@ def changed_box(old: Region, new: Region) -> Box | None:
     if isinstance(old.geometry, Polygons) and isinstance(new.geometry, Polygons):
         box = _vertex_change(old.geometry, new.geometry)  # the pixels change only between moved edges
     else:
-        box = _pixel_change(old.crops, new.crops)
+        edited = new._edited_from(old)
+        box = _pixel_change(old.crops, new.crops) if edited is None else _change_within(old, new, edited)
     new._changed_from = (weakref.ref(old), box)
     return box
+
+
+def _change_within(old: Region, new: Region, box: Box) -> Box | None:
+    """The box of the pixels that differ, compared only in `box`, outside which an editor said none did
+    (a stroke's box: its release compared the largest instance's crops whole, 2 ms)."""
+    x0, y0, x1, y1 = box
+    frames = []
+    for region in (old, new):
+        frame = np.zeros((y1 - y0, x1 - x0), dtype=bool)
+        for crop in region.crops:
+            h, w = crop.mask.shape
+            cx0, cy0 = max(x0, crop.x0), max(y0, crop.y0)
+            cx1, cy1 = min(x1, crop.x0 + w), min(y1, crop.y0 + h)
+            if cx0 < cx1 and cy0 < cy1:
+                frame[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] |= crop.mask[
+                    cy0 - crop.y0 : cy1 - crop.y0, cx0 - crop.x0 : cx1 - crop.x0
+                ].astype(bool)
+        frames.append(frame)
+    return _box_of(frames[0] != frames[1], x0, y0)
 
 
 def _pixel_change(old: tuple[Crop, ...], new: tuple[Crop, ...]) -> Box | None:

@@ -103,6 +103,8 @@ class InstanceItem(QGraphicsItem):
         self.instance, self._category = instance, category
         if geometry_changed:
             before = self.outline
+            if region is not None:
+                region.outline_edited_from(before.region)
             self._build_geometry(region)
             # a dash pattern runs along the whole outline: it moves everywhere past a change
             solid = self._pen.style() == Qt.PenStyle.SolidLine
