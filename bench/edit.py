@@ -9,7 +9,9 @@ decodes the instance's mask at press; release builds and applies the edit, which
 The same on the largest instance zoomed in to 2x (any edit step on any instance: at most 16 ms, press
 and release too). Two paths, each in its own process: "today" (the levers of
 docs/decisions/0020-exact-picture-sooner.md off: the overlay's, and the brush working on a window as
-large as the image) and "now"; printed side by side with the ratio today / now and each peak RSS.
+large as the image) and "now"; printed side by side with the ratio today / now and each peak RSS. Two
+more, for the 2x releases only: "gui strips" (the strips composited on the GUI thread) and "traced
+whole" (lever 23 off: an edited mask's outline traced whole instead of only near the stroke).
 Press and release are the median of three gestures, in wall time and in the GUI thread's CPU time (steadier
 when other work shares the cores). Run: `.venv/bin/python bench/edit.py`.
 """
@@ -31,6 +33,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from annotator.core.region import Region
 from annotator.core.session import BareDocument, Session, ViewStyle
 from annotator.gui.canvas.view import Canvas
 from annotator.gui.tools import brush
@@ -172,6 +175,9 @@ def run(path: str) -> dict[str, list[float]]:
         brush.WINDOW_MARGIN = 1 << 20  # the window is the whole image, as the stroke's masks were
     elif path == "gui strips":  # every lever of 0020 but the last: the strips on the GUI thread
         canvas.overlay.levers.strips_in_worker = False
+    elif path == "traced whole":  # every lever but 23: an edited mask's outline traced whole again
+        Region.outline_edited_from = lambda self, old: None
+        Region._edited_from = lambda self, old: None
     canvas.resize(*VIEW)
     canvas.setFrameShape(Canvas.Shape.NoFrame)
     canvas.show()
@@ -206,7 +212,9 @@ def run(path: str) -> dict[str, list[float]]:
             lambda: brush_stroke(app, canvas, editor, counter, dataset, medium, full=True)
         ),
     }
-    results = {} if path == "gui strips" else {title: case() for title, case in cases.items()}
+    results = (
+        {} if path in ("gui strips", "traced whole") else {title: case() for title, case in cases.items()}
+    )
     editor.select(largest)
     canvas.set_zoom(2.0)
 
@@ -266,7 +274,7 @@ def main() -> int:
         print(json.dumps(run(sys.argv[2])))
         return 0
     results = {}
-    for path in ("today", "gui strips", "now"):
+    for path in ("today", "gui strips", "traced whole", "now"):
         child = subprocess.run(
             [sys.executable, __file__, "--run", path], capture_output=True, text=True, check=True
         )
@@ -305,6 +313,15 @@ def main() -> int:
         print(
             f"  {key:<40}{new:>7.1f} / {old:>6.1f}  {old / new:>5.2f}x   exact after {now[landed][0]:.0f}"
             f" (GUI strips {strips[landed][0]:.0f}), longest event-loop turn meanwhile {now[landed][1]:.1f}"
+        )
+    whole = results["traced whole"]
+    print(
+        "largest instance at 2x, release, wall / GUI thread CPU ms: now / lever 23 off (outline traced whole)"
+    )
+    for key in keys:
+        print(
+            f"  {key:<40}{now[key][4]:>7.1f} / {whole[key][4]:>6.1f}  {whole[key][4] / now[key][4]:>5.2f}x"
+            f"   CPU {now[key][6]:>5.1f} / {whole[key][6]:>5.1f}  {whole[key][6] / now[key][6]:>5.2f}x"
         )
     print(f"peak RSS (MB): today {before['rss']:.0f}, now {now['rss']:.0f}")
     print(f"every edit step, press and release <= 16 ms (median steps): {'yes' if worst <= 16 else 'no'}")

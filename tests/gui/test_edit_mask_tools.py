@@ -301,17 +301,21 @@ def _area(region: QRegion) -> int:
     return sum(rect.width() * rect.height() for rect in region)
 
 
-def test_a_brush_release_repaints_near_its_dab_not_the_view(window, sample):
-    """The selected instance, its selection outline and the patch above it keep their bounding rects
-    and repaint only where the new mask differs: a changed rect repainted the whole view at release.
-    The instance is a large outline (drawn in parts, PARTS_FROM vertices or more): a disc with a
-    band of pin holes."""
+def _large_outline(sample) -> None:
+    """Instance 3 made a large outline (drawn in parts, PARTS_FROM vertices or more): a disc with a band
+    of pin holes."""
     yy, xx = np.mgrid[0:150, 0:200]
     distance = np.hypot(xx - 160, yy - 100)
     holes = (distance > 24) & (distance < 33) & (xx % 2 == 0) & (yy % 2 == 0)
     jagged = Mask.from_array(((distance <= 35) & ~holes).astype(np.uint8))
     sample.put_instances([sample.instances[3].with_changes(geometry=jagged)])
     assert len(Outline(Region(jagged, 150, 200))) >= PARTS_FROM
+
+
+def test_a_brush_release_repaints_near_its_dab_not_the_view(window, sample):
+    """The selected instance, its selection outline and the patch above it keep their bounding rects
+    and repaint only where the new mask differs: a changed rect repainted the whole view at release."""
+    _large_outline(sample)
     canvas = window.canvas
     click(canvas, 135, 100)
     window.editing.actions["tool_brush"].trigger()
@@ -332,4 +336,28 @@ def test_a_brush_release_repaints_near_its_dab_not_the_view(window, sample):
     view = canvas.viewport().rect()
     assert painted.region.contains(view_point(canvas, x, 100))
     # the dab and the strips where the instance's box grew (65% of the view when the items' rects changed)
+    assert _area(painted.region) <= 0.3 * view.width() * view.height(), painted.region.boundingRect()
+
+
+def test_strokes_that_keep_growing_an_instance_repaint_near_themselves(window, sample):
+    """A stroke that outgrows the selected instance's bounding rect repaints the view once; the rects it
+    changed then span the image, so the strokes that go on growing it repaint only near themselves (each
+    one past the room left repainted the whole view: one release in two of bench/edit.py's)."""
+    _large_outline(sample)
+    canvas = window.canvas
+    click(canvas, 160, 100)
+    window.editing.actions["tool_brush"].trigger()
+    canvas.set_zoom(4.0)
+    canvas.centerOn(95, 100)
+    _settle(canvas)
+    drag(canvas, [(127.0, 100.0), (110.0, 100.0), (95.0, 100.0)])  # out of the instance's room: once
+    _settle(canvas)
+    before = pixels(sample, 3)
+    painted = _PaintedRegion()
+    canvas.viewport().installEventFilter(painted)
+    drag(canvas, [(95.0, 100.0), (80.0, 100.0), (62.0, 100.0)])  # and out of the room the first left
+    QTest.qWait(200)
+    canvas.viewport().removeEventFilter(painted)
+    assert pixels(sample, 3)[100, 63] and not before[100, 63]
+    view = canvas.viewport().rect()
     assert _area(painted.region) <= 0.3 * view.width() * view.height(), painted.region.boundingRect()

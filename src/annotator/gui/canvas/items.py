@@ -21,7 +21,7 @@ from annotator.core.model import Category, Instance, Review
 from annotator.core.region import Crop, Region
 from annotator.core.rules import is_unreviewed_prediction
 from annotator.core.session import ViewStyle
-from annotator.gui.canvas.outline import PARTS_FROM, Outline, bounds_with_room, edited_area
+from annotator.gui.canvas.outline import PARTS_FROM, Outline, bounds_with_room, edited_area, outgrown_bounds
 from annotator.gui.canvas.render import mono_image, set_mono_color
 
 # A mask's outline with more vertices than this is drawn without antialiasing: it is all horizontal and
@@ -61,8 +61,8 @@ class InstanceItem(QGraphicsItem):
 
     An edit repaints only where the new shape differs from the old one, while the shape stays inside the
     item's bounding rect: a changed rect (prepareGeometryChange) repaints both rects whole, 16 ms at 2x
-    for a brush dab on the largest instance. An edit that outgrows it takes room to grow
-    (`outline.EDIT_ROOM`). A repaint draws only the exposed part of the fill and of the outline
+    for a brush dab on the largest instance. An edit that outgrows it takes the whole scene
+    (`outline.outgrown_bounds`). A repaint draws only the exposed part of the fill and of the outline
     (`outline.Outline`); docs/decisions/0020.
     """
 
@@ -396,15 +396,19 @@ def _show_change(
     return its new bounding rect. `edited`: where an edit changed it (None: another shape, repainted
     whole). Inside the bounds only the edited area repaints; a shape that outgrew them gets new bounds,
     and both rects repaint. `room`: new bounds leave room for edits to grow (the selected instance's
-    items when its outline is large; others are exact), as do bounds that an edit outgrew."""
+    items when its outline is large; others are exact); bounds that an edit outgrew become the whole
+    scene (`outline.outgrown_bounds`)."""
     if edited is not None and bounds.contains(shape):
         if not edited.isEmpty():
             item.update(edited)
         return bounds
     item.prepareGeometryChange()  # Qt repaints the old bounds and, with update(), the new
-    roomy = (room or edited is not None) and not shape.isEmpty()
     item.update()
-    return bounds_with_room(shape) if roomy else shape
+    if shape.isEmpty():
+        return shape
+    if edited is not None:
+        return outgrown_bounds(item, shape)
+    return bounds_with_room(shape) if room else shape
 
 
 @functools.cache

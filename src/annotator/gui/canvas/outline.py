@@ -127,6 +127,15 @@ def bounds_with_room(rect: QRectF) -> QRectF:
     return rect.adjusted(-grow, -grow, grow, grow)
 
 
+def outgrown_bounds(item, rect: QRectF) -> QRectF:
+    """New bounds for an item whose shape an edit outgrew: the whole scene (the image), so that the
+    strokes that follow never outgrow it again. Each outgrowing repaints both rects whole: the whole view
+    for a stroke leaving the largest instance's box at 2x (one release in two of bench/edit.py's)."""
+    scene = item.scene()
+    area = QRectF() if scene is None else scene.sceneRect()
+    return area.united(rect) if not area.isEmpty() else bounds_with_room(rect)
+
+
 def _alike(a: QRectF, b: QRectF) -> bool:
     """Boxes that overlap by at least half their union: an edit, worth comparing pixel by pixel."""
     both = a.intersected(b)

@@ -20,7 +20,7 @@ from annotator.gui.canvas.compose import (
     rect_minus,
     warm_up,
 )
-from annotator.gui.canvas.outline import bounds_with_room
+from annotator.gui.canvas.outline import outgrown_bounds
 from annotator.gui.workers import BackgroundWorker
 
 PATCH_Z = 2.0  # over the selected instance's item (z 1), under labels and marks
@@ -92,8 +92,8 @@ class PatchItem(QGraphicsItem):
     selected instance is drawn with vectors (see docs/decisions/0003-canvas-rendering.md).
 
     An edit's new patch repaints only where it does not hold the old one's pixels, while it stays inside
-    the item's bounding rect (a changed rect repaints both rects whole); one that outgrew it takes room
-    to grow (`outline.EDIT_ROOM`)."""
+    the item's bounding rect (a changed rect repaints both rects whole); one that outgrew it takes the
+    whole scene (`outline.outgrown_bounds`)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,7 +116,7 @@ class PatchItem(QGraphicsItem):
                     self.update(QRectF(x0 / s, y0 / s, (x1 - x0) / s, (y1 - y0) / s))
             return
         self.prepareGeometryChange()  # Qt repaints the old bounds and, with update(), the new
-        self._bounds = bounds_with_room(rect) if edit else rect
+        self._bounds = outgrown_bounds(self, rect) if edit and not rect.isEmpty() else rect
         self.update()
 
     def boundingRect(self) -> QRectF:
