@@ -655,6 +655,18 @@ def layer_area(spec: TileSpec, rects: Sequence[Rect]) -> int:
     return total
 
 
+def layers_meeting(spec: TileSpec, rects: Sequence[Rect]) -> int:
+    """How many layers' boxes meet one of `rects` (device pixels): compositing costs each of them its
+    fill, outline and dashes whatever the area (a 228x121 strip at fit met 50 layers: 12 ms)."""
+    if not spec.layers or not rects:
+        return 0
+    boxes = _device_boxes(spec.layers, spec.scale, outline_pad(spec.line_width))
+    meets = np.zeros(len(boxes), bool)
+    for x0, y0, x1, y1 in rects:
+        meets |= (boxes[:, 0] < x1) & (boxes[:, 2] > x0) & (boxes[:, 1] < y1) & (boxes[:, 3] > y0)
+    return int(meets.sum())
+
+
 def _helper_pool() -> ThreadPoolExecutor:
     global _helper
     if _helper is None:
