@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem
 
 from annotator.core.geometry import Geometry, Polygons, to_mask_array
+from annotator.gui.canvas.outline import outgrown_bounds
 from annotator.gui.canvas.render import ANY_SCENE, rings_path
 
 PREVIEW_Z = 3e7  # above instances, labels and the hover/selection marks
@@ -47,7 +48,11 @@ def outline_item(
 
 
 class HandlesItem(QGraphicsItem):
-    """Square vertex handles at constant screen size, all in one item (an instance may have hundreds)."""
+    """Square vertex handles at constant screen size, all in one item (an instance may have hundreds).
+
+    A vertex dragged, or another one highlighted, repaints only the handles that changed while they stay
+    inside the item's rect: the whole rect, a large instance's at 2x, was the whole view at every step
+    of a vertex drag and at its press (docs/decisions/0020)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -59,16 +64,47 @@ class HandlesItem(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
     def set_rings(self, rings, scale: float, active: tuple[int, int] | None = None) -> None:
-        self.prepareGeometryChange()
-        self.rings, self.active = tuple(rings), active
-        self._margin = HANDLE_PX / max(scale, 1e-6)
-        if self.rings:
-            points = np.concatenate(self.rings)
-            (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
-            self._rect = QRectF(x0, y0, x1 - x0, y1 - y0)
-        else:
-            self._rect = QRectF()
-        self.update()
+        rings = tuple(
+            np.array(ring, dtype=np.float64).reshape(-1, 2) for ring in rings
+        )  # a tool moves its own
+        margin = HANDLE_PX / max(scale, 1e-6)
+        rect = _points_rect(rings)
+        moved = self._moved_handles(rings, margin, rect)
+        old_active = self._point(self.active)
+        self.rings, self.active = rings, active
+        if moved is None:
+            self.prepareGeometryChange()
+            self._margin = margin
+            self._rect = (
+                outgrown_bounds(self, rect) if self._same_shape(rings) and not rect.isEmpty() else rect
+            )
+            self.update()
+            return
+        for x, y in [*moved, old_active, self._point(active)]:
+            if x is not None:
+                self.update(QRectF(x - margin, y - margin, 2 * margin, 2 * margin))
+
+    def _same_shape(self, rings: tuple[np.ndarray, ...]) -> bool:
+        return len(rings) == len(self.rings) and all(
+            len(a) == len(b) for a, b in zip(rings, self.rings, strict=True)
+        )
+
+    def _moved_handles(self, rings, margin: float, rect: QRectF) -> list | None:
+        """The old and new places of the handles that moved, when only some did and the item's rect holds
+        them all; else None (everything repaints)."""
+        if margin != self._margin or not self._same_shape(rings) or not self._rect.contains(rect):
+            return None
+        places = []
+        for old, new in zip(self.rings, rings, strict=True):
+            differ = np.flatnonzero(np.any(old != new, axis=1))
+            places += [tuple(old[i]) for i in differ] + [tuple(new[i]) for i in differ]
+        return places
+
+    def _point(self, vertex: tuple[int, int] | None) -> tuple[float | None, float | None]:
+        if vertex is None or vertex[0] >= len(self.rings) or vertex[1] >= len(self.rings[vertex[0]]):
+            return (None, None)
+        x, y = self.rings[vertex[0]][vertex[1]]
+        return (float(x), float(y))
 
     def boundingRect(self) -> QRectF:
         m = self._margin
@@ -86,6 +122,14 @@ class HandlesItem(QGraphicsItem):
                 painter.setBrush(QColor(255, 80, 0) if self.active == (r, i) else QColor(255, 255, 255))
                 painter.drawRect(QRectF(p.x() - half, p.y() - half, HANDLE_PX, HANDLE_PX))
         painter.restore()
+
+
+def _points_rect(rings: tuple[np.ndarray, ...]) -> QRectF:
+    if not rings or not sum(len(ring) for ring in rings):
+        return QRectF()
+    points = np.concatenate(rings)
+    (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+    return QRectF(x0, y0, x1 - x0, y1 - y0)
 
 
 class MaskPreviewItem(QGraphicsItem):
