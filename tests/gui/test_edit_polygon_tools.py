@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canvas_helpers import ring_mask
-from edit_helpers import click, drag, key, move, pixels, sample, scene_point, snapshot, window
+from edit_helpers import click, drag, key, move, pixels, press, release, sample, scene_point, snapshot, window
 from PIL import Image as PilImage
 from PySide6.QtCore import Qt
 
@@ -106,6 +106,48 @@ def test_instances_with_several_parts_are_edited_part_by_part(window, sample):
     drag(canvas, [(190, 40), (185, 50)])
     assert np.array_equal(ring(sample, 1, 0), first)
     assert tuple(ring(sample, 1, 1)[2]) == pytest.approx(scene_point(canvas, 185, 50))
+
+
+def test_a_vertex_drag_zoomed_in_repaints_near_the_vertex(window, sample):
+    """Zoomed in on a large polygon, each step of a vertex drag repaints the vertex's two edges and its
+    handle, not the polygon's box (the whole view: the preview was the whole ring, and every handle
+    repainted); the preview is those two edges, and the release puts the vertex where it was left."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QRegion
+    from PySide6.QtWidgets import QApplication
+
+    class Painted(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.region = QRegion()
+
+        def eventFilter(self, watched, event) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                self.region = self.region.united(event.region())
+            return False
+
+    canvas = window.canvas
+    click(canvas, 20, 80)  # the large square, 100 pixels a side
+    canvas.set_zoom(6.0)
+    canvas.centerOn(60, 60)  # the square fills the view
+    QApplication.processEvents()
+    press(canvas, 110, 110)  # its corner
+    QApplication.processEvents()
+    painted = Painted()
+    canvas.viewport().installEventFilter(painted)
+    for step in range(1, 6):
+        move(canvas, 110 - step, 110 - 2 * step)
+        QApplication.processEvents()
+    canvas.viewport().removeEventFilter(painted)
+    view = canvas.viewport().rect()
+    area = sum(rect.width() * rect.height() for rect in painted.region)
+    assert 0 < area <= 0.35 * view.width() * view.height(), painted.region.boundingRect()
+    edges = [edge.line for edge in window.editor.tool._edges]  # the preview: the corner's two edges
+    corner = [scene_point(canvas, *p) for p in [(110, 10), (105, 100), (10, 110)]]
+    assert np.allclose(edges, [corner[:2], corner[1:]])
+    release(canvas, 105, 100)
+    assert tuple(ring(sample, 1)[2]) == pytest.approx(scene_point(canvas, 105, 100))
+    assert all(edge.line is None for edge in window.editor.tool._edges)
 
 
 def test_draw_a_polygon_closing_on_the_first_point(window, sample, qtbot):

@@ -64,20 +64,19 @@ class HandlesItem(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
 
     def set_rings(self, rings, scale: float, active: tuple[int, int] | None = None) -> None:
-        rings = tuple(
-            np.array(ring, dtype=np.float64).reshape(-1, 2) for ring in rings
-        )  # a tool moves its own
+        # copies: a tool moves the vertices of its own arrays
+        rings = tuple(np.array(ring, dtype=np.float64).reshape(-1, 2) for ring in rings)
         margin = HANDLE_PX / max(scale, 1e-6)
         rect = _points_rect(rings)
         moved = self._moved_handles(rings, margin, rect)
+        # a handle dragged out of the rect: the rest of the drag never repaints the whole rect again
+        outgrown = moved is None and margin == self._margin and self._same_shape(rings) and not rect.isEmpty()
         old_active = self._point(self.active)
         self.rings, self.active = rings, active
         if moved is None:
             self.prepareGeometryChange()
             self._margin = margin
-            self._rect = (
-                outgrown_bounds(self, rect) if self._same_shape(rings) and not rect.isEmpty() else rect
-            )
+            self._rect = outgrown_bounds(self, rect) if outgrown else rect
             self.update()
             return
         for x, y in [*moved, old_active, self._point(active)]:
@@ -122,6 +121,43 @@ class HandlesItem(QGraphicsItem):
                 painter.setBrush(QColor(255, 80, 0) if self.active == (r, i) else QColor(255, 255, 255))
                 painter.drawRect(QRectF(p.x() - half, p.y() - half, HANDLE_PX, HANDLE_PX))
         painter.restore()
+
+
+class EdgeItem(QGraphicsItem):
+    """One edge in the edit colour (a dragged vertex's), kept in the scene while its tool is active. A move
+    repaints the old and the new edge's box: a path item repaints the box of all its points, which for a
+    rectangle's corner is the whole rectangle (the whole view zoomed in). One item per edge, since Qt
+    unites an item's repaints in one rect."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.line: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self._pen = QPen(EDIT_COLOR, 2)
+        self._pen.setCosmetic(True)
+        self.setZValue(PREVIEW_Z)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_line(self, line, scale: float) -> None:
+        """Show the edge `((x0, y0), (x1, y1))` (image coordinates); None: nothing."""
+        margin = 3.0 / max(scale, 1e-6)  # the pen's width and antialiasing, in scene units
+        new = None if line is None else tuple((float(x), float(y)) for x, y in line)
+        for edge in (self.line, new):
+            if edge is not None:
+                (x0, y0), (x1, y1) = edge
+                box = QRectF(min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
+                self.update(box.adjusted(-margin, -margin, margin, margin))
+        self.line = new
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, ANY_SCENE, ANY_SCENE)
+
+    def paint(self, painter: QPainter, option, widget=None) -> None:
+        if self.line is None:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(self._pen)
+        (x0, y0), (x1, y1) = self.line
+        painter.drawLine(QPointF(x0, y0), QPointF(x1, y1))
 
 
 def _points_rect(rings: tuple[np.ndarray, ...]) -> QRectF:

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QPainterPath
 
 from annotator.core import shape_edit
 from annotator.core.geometry import Mask, Polygons
 from annotator.core.model import Instance
-from annotator.gui.canvas.render import rings_path
 from annotator.gui.tools.base import Tool, ToolKind, has_modifier, left_button
-from annotator.gui.tools.previews import HandlesItem, geometry_path, outline_item
+from annotator.gui.tools.previews import EdgeItem, HandlesItem, geometry_path, outline_item
 
 DRAG_START_PX = 3.0
 
@@ -33,15 +31,13 @@ class _VertexDrag:
         self.rings = [r.copy() for r in instance.geometry.rings]
         self.index = index + 1 if inserting else index
         self.moved = False
-        self.outline = tool.add_preview(outline_item(self._edges()))
+        self._show_edges()
 
-    def _edges(self) -> QPainterPath:
+    def _show_edges(self) -> None:
         """The dragged vertex's two edges."""
         ring = self.rings[self.ring]
         count = len(ring)
-        return rings_path(
-            [ring[[(self.index - 1) % count, self.index % count, (self.index + 1) % count]]], closed=False
-        )
+        self.tool.show_edges(ring[[(self.index - 1) % count, self.index % count, (self.index + 1) % count]])
 
     def start(self, point: tuple[float, float]) -> None:
         if self.inserting:
@@ -54,7 +50,7 @@ class _VertexDrag:
         self._show()
 
     def _show(self) -> None:
-        self.outline.setPath(self._edges())
+        self._show_edges()
         self.tool.show_handles(self.rings, (self.ring, self.index))
 
     def finish(self):
@@ -103,17 +99,31 @@ class SelectTool(Tool):
         self._gesture: _VertexDrag | _MoveDrag | None = None
         self._press_view: QPointF | None = None
         self._handles = HandlesItem()
+        self._edges = (EdgeItem(), EdgeItem())  # a dragged vertex's; in the scene while the tool is active
         self.active_vertex: tuple[int, int, int] | None = None  # (instance id, ring, index)
 
     # -- life cycle -------------------------------------------------------------------------------
     def activate(self) -> None:
         super().activate()
+        for edge in self._edges:
+            self.canvas.scene().addItem(edge)
         self.document_changed()
 
     def deactivate(self) -> None:
         super().deactivate()
-        if self._handles.scene() is not None:
-            self._handles.scene().removeItem(self._handles)
+        for item in (self._handles, *self._edges):
+            if item.scene() is not None:
+                item.scene().removeItem(item)
+
+    def clear_previews(self) -> None:
+        super().clear_previews()
+        for edge in self._edges:
+            edge.set_line(None, self.canvas.scale_factor)
+
+    def show_edges(self, points) -> None:
+        """The edges through `points` (three: a dragged vertex and its neighbours)."""
+        for edge, line in zip(self._edges, zip(points[:-1], points[1:], strict=True), strict=True):
+            edge.set_line(line, self.canvas.scale_factor)
 
     def cancel(self) -> None:
         self._gesture = None
