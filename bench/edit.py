@@ -318,7 +318,7 @@ def main() -> int:
     print(
         "largest instance at 2x, release, wall / GUI thread CPU ms: now / lever 23 off (outline traced whole)"
     )
-    for key in keys:
+    for key in keys[1:]:
         print(
             f"  {key:<40}{now[key][4]:>7.1f} / {whole[key][4]:>6.1f}  {whole[key][4] / now[key][4]:>5.2f}x"
             f"   CPU {now[key][6]:>5.1f} / {whole[key][6]:>5.1f}  {whole[key][6] / now[key][6]:>5.2f}x"
