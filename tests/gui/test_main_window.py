@@ -174,6 +174,31 @@ def test_the_next_images_overlay_is_ready_when_the_person_steps_to_it(window, qt
     window.loader.wait()
 
 
+def test_an_instance_selected_when_the_person_steps_away_is_drawn_on_the_way_back(window, qtbot, tmp_path):
+    """The tile of the image left is kept for A after D only when it is the exact picture: a tile made
+    while an instance was selected leaves that instance out (its own item draws it), and D clears the
+    selection before the canvas is told, so the kept tile showed every instance but that one (the couch
+    selected, D, A: no couch). The tile shown on the way back is the picture of every instance."""
+    dataset = sample_dataset()
+    dataset.put_images([Image(2, "b.png", 200, 150)])
+    for name in ("a.png", "b.png"):
+        PilImage.fromarray(np.zeros((150, 200, 3), np.uint8)).save(tmp_path / name)
+    window.set_document(MemoryDocument(dataset, tmp_path, tmp_path))
+    overlay = window.canvas.overlay
+    qtbot.waitUntil(lambda: window.canvas.has_pixels and not overlay.building and not overlay.working_ahead)
+    window.canvas.session.select(1)
+    qtbot.waitUntil(lambda: not overlay.building)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_D)
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_A)
+    assert window.canvas.session.image_id == 1 and window.canvas.session.selected_id is None
+    qtbot.waitUntil(lambda: not overlay.building)
+    tile = overlay.tile
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+    window.close()
+    window.loader.wait()
+
+
 class _PaintedRegion(QObject):
     """What a widget has repainted since it was installed on it (the union of its paint events)."""
 

@@ -233,9 +233,11 @@ class InstanceOverlay(QObject):
 
     def _exact_picture(self) -> tuple[TileSpec, np.ndarray] | None:
         """The tile shown and the spec it draws exactly (no build or strips in flight), when nothing is
-        selected: what a tile kept for later (a step back, a zoom back) must be."""
+        selected: what a tile kept for later (a step back, a zoom back) must be. A selected instance's
+        item still up means the tile leaves it out, even when the session's selection was cleared
+        already (a switch clears it before the canvas hears of the new image)."""
         tile = self.tile
-        if tile is None or self.building:
+        if tile is None or self.building or self.selected_item is not None:
             return None
         spec = self.spec(tile.area, tile.scale)
         return None if spec.selected is not None else (spec, tile.pixels)
