@@ -64,6 +64,18 @@ def test_open_folder_shows_images_and_steps(window, qtbot, tmp_path):
     window.loader.wait()
 
 
+def test_view_zooms_to_fit_actual_and_double_size_by_keys(window, qtbot, tmp_path):
+    write_images(tmp_path / "pics", 1)
+    with qtbot.waitSignal(window.loader.loaded, timeout=10000):
+        assert window.open_path(tmp_path / "pics")
+    canvas = window.canvas
+    for keys, scale in (("Ctrl+2", 2.0), ("Ctrl+0", 1.0), ("Ctrl+2", 2.0)):
+        qtbot.keyClick(canvas, keys[-1], Qt.KeyboardModifier.ControlModifier)
+        assert canvas.scale_factor == pytest.approx(scale), keys
+    qtbot.keyClick(canvas, Qt.Key.Key_F)
+    assert canvas.scale_factor == pytest.approx(canvas.fit_scale(80, 60))
+
+
 def test_search_filters_the_image_list(window, qtbot, tmp_path):
     write_images(tmp_path / "pics", 3)
     window.open_path(tmp_path / "pics")

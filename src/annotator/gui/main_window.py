@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         self._action(view, "&Fit to window", self.canvas.fit, "F")
         self._action(view, "Actual size (&1:1)", self.canvas.zoom_1_1, "Ctrl+0")  # 1-9 pick classes
+        self._action(view, "&Double size (2:1)", lambda: self.canvas.set_zoom(2.0), "Ctrl+2")
         self._action(view, "Zoom &in", lambda: self.canvas.zoom_by(NOTCH), ["+", "="])
         self._action(view, "Zoom &out", lambda: self.canvas.zoom_by(1 / NOTCH), "-")
         view.addSeparator()
