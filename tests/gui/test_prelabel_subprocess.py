@@ -138,7 +138,10 @@ def test_pre_labelling_keeps_each_images_model_features_for_label_next(qtbot, tm
     image = dataset.images[image_ids[1]]
     model = TorchPredictor.from_spec(settings.spec())
     _, expected = model.predict_and_embed(load_rgb(document.image_path(image)), settings.options())
-    assert np.allclose(kept.vectors[image.file_name], expected, rtol=1e-4, atol=1e-6)
+    # float32 sums in another order (the model process's threads against this one's, which earlier
+    # tests may have changed) differ by about 1e-5 of the vector's size, near zero too
+    scale = float(np.abs(expected).max())
+    assert np.allclose(kept.vectors[image.file_name], expected, rtol=1e-4, atol=1e-5 * scale)
 
     rank_and_wait(qtbot, label_next.job, label_next.refresh)  # every image not done has features now
     assert "look-alikes by model features" in window.statusBar().currentMessage()
