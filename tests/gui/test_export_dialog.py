@@ -38,7 +38,7 @@ def test_export_makes_a_missing_folder_and_names_what_it_left_out(qtbot, tmp_pat
     assert dialog.isVisible(), "what was left out is shown before the dialog goes"
     shown = dialog.message.text()
     assert "instance 2 on a.png" in shown and "area 0" in shown and dialog.message.isVisible()
-    assert "Exported 1 annotations" in window.statusBar().currentMessage()
+    assert "Exported 1 annotation " in window.statusBar().currentMessage()
 
 
 def test_a_failed_export_keeps_the_dialog_and_its_options(qtbot, tmp_path):

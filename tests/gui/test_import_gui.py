@@ -236,7 +236,7 @@ def test_import_coco_merges_by_file_name_as_one_undoable_step(window, tmp_path, 
     people = [i for i in dataset.instances.values() if dataset.categories[i.category_id].name == "person"]
     assert people and all(i.category_id == person for i in people)
     box = window.importing.report_box
-    assert box.isVisible() and "Imported 63 instance(s) on 5 image(s)" in box.text()
+    assert box.isVisible() and "Imported 63 instances on 5 images" in box.text()
     assert "elsewhere.jpg" in box.informativeText() and "Classes created" in box.informativeText()
     box.close()
 

@@ -262,7 +262,8 @@ def test_what_opening_skipped_is_listed_whole_behind_a_status_bar_button(window,
     assert window.open_path(folder)
     problems = window.document.problems
     assert problems and window.problems_button.isVisible()
-    assert window.problems_button.text() == f"⚠ {len(problems)} problem(s) on opening"
+    said = f"{len(problems)} problem" + ("s" if len(problems) != 1 else "")
+    assert window.problems_button.text() == f"⚠ {said} on opening"
     assert "the ⚠ button lists them" in window.statusBar().currentMessage()
     assert problems[0] not in window.statusBar().currentMessage()
     assert window.image_label.isHidden()  # the message has its room (it ran under the file name)

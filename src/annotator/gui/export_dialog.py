@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from annotator.core.model import Dataset
+from annotator.core.wording import counted
 from annotator.gui.workers import BackgroundWorker
 from annotator.io.errors import DatasetError
 
@@ -154,7 +155,8 @@ class ExportDialog(QDialog):
             shown = notes[:SHOWN_NOTES]
             more = len(notes) - len(shown)
             lines = "\n".join(f"• {line}" for line in shown) + (f"\n… and {more} more" if more else "")
-            self._say(f"Exported {count} annotations to {self.path.text()}.\nLeft out or changed:\n{lines}")
+            exported = counted(count, "annotation")
+            self._say(f"Exported {exported} to {self.path.text()}.\nLeft out or changed:\n{lines}")
             self.export_button.hide()
             self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Close")
         else:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from annotator.core.model import Change, ChangeKind
 from annotator.core.rules import mark_unreadable
 from annotator.core.session import Document, Session, SessionChange, SessionEvent, ViewStyle
+from annotator.core.wording import counted
 from annotator.gui import project_dialogs
 from annotator.gui.adjust_dialog import install_image_adjust
 from annotator.gui.canvas.view import NOTCH, Canvas
@@ -250,7 +251,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot refresh", project_dialogs.describe(path, exc))
             return False
         self.statusBar().showMessage(
-            f"{added} new image(s) added from {path.name}" if added else "No new images", 8000
+            f"{counted(added, 'new image')} added from {path.name}" if added else "No new images", 8000
         )
         self._remember_recent(path)
         return True
@@ -275,14 +276,14 @@ class MainWindow(QMainWindow):
             summary = getattr(document, "summary", "")
             said = [summary] if summary else []
             if problems:
-                said.append(f"{len(problems)} problem(s) on opening: the ⚠ button lists them")
+                said.append(f"{counted(len(problems), 'problem')} on opening: the ⚠ button lists them")
             if said:
                 self.statusBar().showMessage(" · ".join(said), 15000)
         else:
             problems = []
             self.setWindowTitle("annotator")
         self._opening_problems = problems
-        self.problems_button.setText(f"⚠ {len(problems)} problem(s) on opening")
+        self.problems_button.setText(f"⚠ {counted(len(problems), 'problem')} on opening")
         self.problems_button.setVisible(bool(problems))
         first = self.images_dock.neighbour(None, 1)
         if first is not None:
@@ -299,7 +300,7 @@ class MainWindow(QMainWindow):
         )
         shown = "\n".join(f"• {line}" for line in problems[:OPENING_PROBLEMS_SHOWN])
         more = len(problems) - OPENING_PROBLEMS_SHOWN
-        box.setText(f"{len(problems)} thing(s) skipped or changed while opening {name}:\n\n{shown}")
+        box.setText(f"{counted(len(problems), 'thing')} skipped or changed while opening {name}:\n\n{shown}")
         if more > 0:
             box.setInformativeText(f"and {more} more (Show Details…)")
             box.setDetailedText("\n".join(problems))
@@ -500,8 +501,10 @@ class MainWindow(QMainWindow):
                 with contextlib.suppress(DatasetError, sqlite3.Error):
                     for key, value in zip(EXPORT_KEYS, (path, str(export_format)), strict=True):
                         store.set_meta(key, value)
-            left_out = f" ({len(notes)} note(s): see the export dialog)" if notes else ""
-            self.statusBar().showMessage(f"Exported {count} annotations to {path}{left_out}", 10000)
+            left_out = f" ({counted(len(notes), 'note')}: see the export dialog)" if notes else ""
+            self.statusBar().showMessage(
+                f"Exported {counted(count, 'annotation')} to {path}{left_out}", 10000
+            )
 
     def recent_files(self) -> list[str]:
         value = self.settings.value("recent", [])

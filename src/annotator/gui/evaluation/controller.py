@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from annotator.core import comparison
 from annotator.core.model import Change, ChangeKind, Dataset
+from annotator.core.wording import counted
 from annotator.gui.workers import BackgroundWorker
 
 RERUN_DELAY_MS = 300  # after the last edit of a burst
@@ -134,7 +135,7 @@ class EvaluationController(QObject):
                 f"; {len(result.unmatched)} of its images are not in the project" if result.unmatched else ""
             )
             self.message.emit(
-                f"Ground truth: {result.name}, {len(result.instances)} image(s) matched{skipped}"
+                f"Ground truth: {result.name}, {counted(len(result.instances), 'image')} matched{skipped}"
             )
             self.run()
             return
@@ -146,7 +147,8 @@ class EvaluationController(QObject):
         elif result.unseen:
             seen = len(result.matches)
             self.message.emit(
-                f"Measured on the {seen} image(s) the model has run on; {len(result.unseen)} of the ground "
+                f"Measured on the {counted(seen, 'image')} the model has run on; "
+                f"{len(result.unseen)} of the ground "
                 "truth's are left out (pre-label them to count them)"
             )
         self.result_changed.emit(result)

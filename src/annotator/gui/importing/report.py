@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QMessageBox
 
 from annotator.core.annotation_merge import MergeReport
+from annotator.core.wording import counted
 
 SHOWN = 8  # names listed in the dialog's text; all of them are in its details
 
@@ -35,7 +36,8 @@ class ImportSummary:
             return f"Nothing imported from {name} ({self.format})"
         predictions = f", {report.predictions} of them predictions to review" if report.predictions else ""
         return (
-            f"Imported {report.instances} instance(s) on {report.images} image(s) from {name} "
+            f"Imported {counted(report.instances, 'instance')} on {counted(report.images, 'image')} "
+            f"from {name} "
             f"({self.format}){predictions}"
         )
 
@@ -44,13 +46,14 @@ class ImportSummary:
         out = []
         missing = self.not_in_project
         if missing:
-            out.append(f"{len(missing)} image(s) of the file are not in the project:")
+            verb = "is" if len(missing) == 1 else "are"
+            out.append(f"{counted(len(missing), 'image')} of the file {verb} not in the project:")
             out += [f"  {line}" for line in missing[:SHOWN]] + (["  …"] if len(missing) > SHOWN else [])
         created = self.report.created_classes
         if created:
             out.append(f"Classes created ({len(created)}): {', '.join(created)}")
         if self.problems:
-            out.append(f"{len(self.problems)} note(s) on reading the file (see Show Details)")
+            out.append(f"{counted(len(self.problems), 'note')} on reading the file (see Show Details)")
         if self.report.instances:
             out.append("One step: Edit ▸ Undo takes the whole import back.")
         return out

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QColorDialog, QInputDialog, QMessageBox, QWidget
 from annotator.core import classes
 from annotator.core.colors import category_rgb
 from annotator.core.edits import Edit
+from annotator.core.wording import counted
 from annotator.gui.lists.classes import ClassListDock
 
 
@@ -112,9 +113,13 @@ class ClassManager(QObject):
         box = QMessageBox(self.parent_widget)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle("Delete class")
-        box.setText(f"Class {name} has {used} instance(s). What should happen to them?")
+        them = "it" if used == 1 else "them"
+        box.setText(f"Class {name} has {counted(used, 'instance')}. What should happen to {them}?")
         box.setInformativeText("Either way, Ctrl+Z undoes it.")
-        delete_them = box.addButton(f"Delete the {used} instance(s)", QMessageBox.ButtonRole.DestructiveRole)
+        delete_them = box.addButton(
+            f"Delete {'the instance' if used == 1 else f'the {used} instances'}",
+            QMessageBox.ButtonRole.DestructiveRole,
+        )
         move_them = box.addButton("Move them to another class…", QMessageBox.ButtonRole.AcceptRole)
         move_them.setEnabled(len(self.dataset.categories) > 1)
         box.addButton(QMessageBox.StandardButton.Cancel)

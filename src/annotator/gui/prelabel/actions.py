@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractItemView, QMainWindow, QMessageBox
 
 from annotator.core.session import SessionChange, SessionEvent
+from annotator.core.wording import counted
 from annotator.gui.prelabel.box_model import BoxModel
 from annotator.gui.prelabel.controller import PrelabelController, Progress, RunState
 from annotator.gui.prelabel.dialog import PrelabelDialog, PrelabelSettings
@@ -133,7 +134,9 @@ class Prelabelling(QObject):
 
         def count_label() -> None:
             count = len(self.controller.images_for_all(redo=dialog.redo.isChecked()))
-            dialog.buttons.button(dialog.buttons.StandardButton.Ok).setText(f"Pre-label {count} images")
+            dialog.buttons.button(dialog.buttons.StandardButton.Ok).setText(
+                f"Pre-label {counted(count, 'image')}"
+            )
 
         dialog.redo.toggled.connect(count_label)
         count_label()

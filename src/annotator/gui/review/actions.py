@@ -19,6 +19,7 @@ from annotator.core.model import Change, ChangeKind, ImageStatus, Instance
 from annotator.core.review_tally import ReviewTally
 from annotator.core.rules import is_unreviewed_prediction
 from annotator.core.session import SessionChange, SessionEvent
+from annotator.core.wording import counted
 
 SLIDER_STEPS = 100  # the slider's resolution: scores in hundredths
 
@@ -194,7 +195,9 @@ class ReviewActions(QObject):
                 self.window.show_image(image_id)
                 self._select_and_centre(found[0] if direction > 0 else found[-1])
                 name = self.session.dataset.images[image_id].file_name
-                self.window.statusBar().showMessage(f"{name}: {len(found)} prediction(s) to review", 4000)
+                self.window.statusBar().showMessage(
+                    f"{name}: {counted(len(found), 'prediction')} to review", 4000
+                )
                 return True
         return False
 

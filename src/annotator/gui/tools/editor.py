@@ -18,6 +18,7 @@ from annotator.core.edits import Edit
 from annotator.core.model import Category, Change, ChangeKind, Dataset, Image, Instance
 from annotator.core.region import Region
 from annotator.core.session import Session, SessionChange, SessionEvent
+from annotator.core.wording import counted
 from annotator.gui.canvas.render import rings_path
 from annotator.gui.tools.base import Tool, ToolKind
 from annotator.gui.tools.box_segment import BoxSegmentTool
@@ -297,7 +298,7 @@ class Editor(QObject):
         instances = self._need_selection()
         if instances:
             self.clipboard = tuple(instances)
-            self.message.emit(f"Copied {len(instances)} instance(s)")
+            self.message.emit(f"Copied {counted(len(instances), 'instance')}")
 
     def paste(self) -> None:
         image_id = self.session.image_id

@@ -26,6 +26,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 from annotator.core.model_rounds import ModelRound, next_round_number
 from annotator.core.session import Document
 from annotator.core.training_set import TrainingSetError
+from annotator.core.wording import counted
 from annotator.gui.training.history import ModelHistory
 from annotator.gui.training.options import StartFrom, TrainOptions
 from annotator.gui.training.prepare import Preflight, preflight, write_training_data
@@ -368,7 +369,8 @@ def _unsaved(document: Document) -> str | None:
     store = getattr(document, "store", None)
     if store is None or store.flush():
         return None
-    return f"{store.pending} change(s) are not saved ({store.save_error.reason}); fix saving before training"
+    unsaved = counted(store.pending, "change")
+    return f"{unsaved} not saved ({store.save_error.reason}); fix saving before training"
 
 
 def _started_from(options: TrainOptions, last) -> str:
