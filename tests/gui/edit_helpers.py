@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canvas_helpers import image_levels, sample_dataset
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
+from PySide6.QtGui import QRegion
 from PySide6.QtTest import QTest
 from window_helpers import shown_main_window
 
@@ -95,3 +96,16 @@ def snapshot(dataset) -> dict:
         out[inst.id] = (inst.image_id, inst.category_id, inst.z, inst.review, inst.source)
         out[inst.id] += (pixels(dataset, inst.id).tobytes(),)
     return out
+
+
+class PaintedRegion(QObject):
+    """The union of what a widget repaints while this is installed on it as an event filter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.region = QRegion()
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.region = self.region.united(event.region())
+        return False

@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 from edit_helpers import (
+    PaintedRegion,
     click,
     drag,
     key,
@@ -248,19 +249,6 @@ def test_a_stroke_retraces_the_outline_only_near_itself(window, sample, monkeypa
     assert canvas.overlay.selected_item.outline.region is shown
 
 
-class _PaintedRegion(QObject):
-    """The union of what the viewport repaints while installed."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.region = QRegion()
-
-    def eventFilter(self, watched, event) -> bool:
-        if event.type() == QEvent.Type.Paint:
-            self.region = self.region.united(event.region())
-        return False
-
-
 def test_a_brush_press_repaints_its_dab_not_the_view(window, sample):
     """The working mask's preview stays in the scene between strokes: adding an image-sized item at
     each press (and removing it at release) repainted the whole view."""
@@ -268,7 +256,7 @@ def test_a_brush_press_repaints_its_dab_not_the_view(window, sample):
     click(canvas, 135, 100)
     window.editing.actions["tool_brush"].trigger()
     QApplication.processEvents()
-    painted = _PaintedRegion()
+    painted = PaintedRegion()
     canvas.viewport().installEventFilter(painted)
     press(canvas, 160, 100)
     QApplication.processEvents()
@@ -327,7 +315,7 @@ def test_a_brush_release_repaints_near_its_dab_not_the_view(window, sample):
     before = pixels(sample, 3)
     press(canvas, x, 100)
     QApplication.processEvents()
-    painted = _PaintedRegion()
+    painted = PaintedRegion()
     canvas.viewport().installEventFilter(painted)
     release(canvas, x, 100)
     QTest.qWait(200)
@@ -353,7 +341,7 @@ def test_strokes_that_keep_growing_an_instance_repaint_near_themselves(window, s
     drag(canvas, [(127.0, 100.0), (110.0, 100.0), (95.0, 100.0)])  # out of the instance's room: once
     _settle(canvas)
     before = pixels(sample, 3)
-    painted = _PaintedRegion()
+    painted = PaintedRegion()
     canvas.viewport().installEventFilter(painted)
     drag(canvas, [(95.0, 100.0), (80.0, 100.0), (62.0, 100.0)])  # and out of the room the first left
     QTest.qWait(200)

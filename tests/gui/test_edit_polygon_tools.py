@@ -5,7 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canvas_helpers import ring_mask
-from edit_helpers import click, drag, key, move, pixels, press, release, sample, scene_point, snapshot, window
+from edit_helpers import (
+    PaintedRegion,
+    click,
+    drag,
+    key,
+    move,
+    pixels,
+    press,
+    release,
+    sample,
+    scene_point,
+    snapshot,
+    window,
+)
 from PIL import Image as PilImage
 from PySide6.QtCore import Qt
 
@@ -112,19 +125,7 @@ def test_a_vertex_drag_zoomed_in_repaints_near_the_vertex(window, sample):
     """Zoomed in on a large polygon, each step of a vertex drag repaints the vertex's two edges and its
     handle, not the polygon's box (the whole view: the preview was the whole ring, and every handle
     repainted); the preview is those two edges, and the release puts the vertex where it was left."""
-    from PySide6.QtCore import QEvent, QObject
-    from PySide6.QtGui import QRegion
     from PySide6.QtWidgets import QApplication
-
-    class Painted(QObject):
-        def __init__(self) -> None:
-            super().__init__()
-            self.region = QRegion()
-
-        def eventFilter(self, watched, event) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                self.region = self.region.united(event.region())
-            return False
 
     canvas = window.canvas
     click(canvas, 20, 80)  # the large square, 100 pixels a side
@@ -133,7 +134,7 @@ def test_a_vertex_drag_zoomed_in_repaints_near_the_vertex(window, sample):
     QApplication.processEvents()
     press(canvas, 110, 110)  # its corner
     QApplication.processEvents()
-    painted = Painted()
+    painted = PaintedRegion()
     canvas.viewport().installEventFilter(painted)
     for step in range(1, 6):
         move(canvas, 110 - step, 110 - 2 * step)

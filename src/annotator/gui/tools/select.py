@@ -106,7 +106,8 @@ class SelectTool(Tool):
     def activate(self) -> None:
         super().activate()
         for edge in self._edges:
-            self.canvas.scene().addItem(edge)
+            if edge.scene() is None:
+                self.canvas.scene().addItem(edge)
         self.document_changed()
 
     def deactivate(self) -> None:
