@@ -418,20 +418,25 @@ def changed_box(old: Region, new: Region) -> Box | None:
     if isinstance(old.geometry, Polygons) and isinstance(new.geometry, Polygons):
         box = _vertex_change(old.geometry, new.geometry)  # the pixels change only between moved edges
     else:
+        # an editor's box outside which no pixel changed: a stroke's release compared the largest
+        # instance's crops whole (2 ms)
         edited = new._edited_from(old)
-        box = _pixel_change(old.crops, new.crops) if edited is None else _change_within(old, new, edited)
+        box = (
+            _pixel_change(old.crops, new.crops)
+            if edited is None
+            else _differ_in(old.crops, new.crops, edited)
+        )
     new._changed_from = (weakref.ref(old), box)
     return box
 
 
-def _change_within(old: Region, new: Region, box: Box) -> Box | None:
-    """The box of the pixels that differ, compared only in `box`, outside which an editor said none did
-    (a stroke's box: its release compared the largest instance's crops whole, 2 ms)."""
+def _differ_in(old: tuple[Crop, ...], new: tuple[Crop, ...], box: Box) -> Box | None:
+    """The box of the pixels that one side's crops cover and the other's do not, looked at in `box`."""
     x0, y0, x1, y1 = box
     frames = []
-    for region in (old, new):
+    for side in (old, new):
         frame = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-        for crop in region.crops:
+        for crop in side:
             h, w = crop.mask.shape
             cx0, cy0 = max(x0, crop.x0), max(y0, crop.y0)
             cx1, cy1 = min(x1, crop.x0 + w), min(y1, crop.y0 + h)
@@ -458,14 +463,7 @@ def _pixel_change(old: tuple[Crop, ...], new: tuple[Crop, ...]) -> Box | None:
         and (old[0].mask.shape == new[0].mask.shape)
     ):
         return _box_of(old[0].mask != new[0].mask, x0, y0)
-    frames = []
-    for side in (old, new):
-        frame = np.zeros((y1 - y0, x1 - x0), dtype=bool)
-        for crop in side:
-            h, w = crop.mask.shape
-            frame[crop.y0 - y0 : crop.y0 - y0 + h, crop.x0 - x0 : crop.x0 - x0 + w] |= crop.mask.astype(bool)
-        frames.append(frame)
-    return _box_of(frames[0] != frames[1], x0, y0)
+    return _differ_in(old, new, (x0, y0, x1, y1))
 
 
 def _box_of(differ: np.ndarray, x0: int, y0: int) -> Box | None:
