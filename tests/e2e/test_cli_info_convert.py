@@ -116,6 +116,7 @@ def test_convert_leaves_out_an_annotation_of_area_zero_and_warns(tmp_path: Path)
         assert result.returncode == 0, result.stderr
         assert "warning" in result.stderr and "instance 2 on a.png" in result.stderr, result.stderr
         assert "area 0" in result.stderr and "instance 1" not in result.stderr
+        assert ": 1 image, 1 instance" in result.stdout, result.stdout  # the one written, not 2
     assert [a["id"] for a in _coco(tmp_path / "out.json").dataset["annotations"]] == [1]
     assert len((tmp_path / "yolo" / "labels" / "a.txt").read_text().splitlines()) == 1
 

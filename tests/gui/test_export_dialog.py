@@ -55,6 +55,7 @@ def test_a_failed_export_keeps_the_dialog_and_its_options(qtbot, tmp_path):
     dialog.path.setText(str(tmp_path / "yolo"))  # fix the path, export again from the same dialog
     _path, count, error, _notes = export_and_wait(qtbot, window, dialog)
     assert error == "" and (tmp_path / "yolo" / "labels" / "a.txt").is_file()
+    assert count == 1, "the instances of area 0 left out are not counted as exported"
 
 
 # -- targets that are the dataset's own files, or links out of it ---------------------------------

@@ -41,13 +41,13 @@ def test_coco_leaves_out_area_zero_and_says_so(tmp_path):
 def test_folder_formats_leave_out_area_zero_and_say_so(tmp_path, export_format):
     dataset = dataset_with_empty_instances()
     if export_format == "labelme":
-        notes = save_labelme(dataset, tmp_path)
+        exported = save_labelme(dataset, tmp_path)
         written = len(json.loads((tmp_path / "a.json").read_text())["shapes"])
     elif export_format == "yolo":
-        notes = save_yolo(dataset, tmp_path)
+        exported = save_yolo(dataset, tmp_path)
         written = len((tmp_path / "labels" / "a.txt").read_text().splitlines())
     else:
-        notes = save_panoptic(dataset, tmp_path)
+        exported = save_panoptic(dataset, tmp_path)
         written = len(json.loads((tmp_path / JSON_NAME).read_text())["annotations"][0]["segments_info"])
-    assert written == 1
-    assert_named(notes)
+    assert written == 1 and exported.instances == 1  # the count said is the count in the files
+    assert_named(exported.notes)

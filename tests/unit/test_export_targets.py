@@ -36,7 +36,7 @@ def _dataset(names: list[str]) -> Dataset:
 
 def test_labelme_gives_clashing_stems_their_own_files_and_says_so(tmp_path):
     names = ["a.jpg", "a.png", "A.JPG", "sub/b.jpg", "sub/b.tif"]
-    problems = save_labelme(_dataset(names), tmp_path)
+    problems = save_labelme(_dataset(names), tmp_path).notes
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.json"))
     assert len(written) == 5 and "a.json" in written
     assert sum("another image already has the name" in p for p in problems) == 3
@@ -46,7 +46,7 @@ def test_labelme_gives_clashing_stems_their_own_files_and_says_so(tmp_path):
 
 
 def test_yolo_reports_images_whose_label_files_would_clash(tmp_path):
-    problems = save_yolo(_dataset(["a.jpg", "a.png", "A.JPG", "b.jpg"]), tmp_path)
+    problems = save_yolo(_dataset(["a.jpg", "a.png", "A.JPG", "b.jpg"]), tmp_path).notes
     labels = sorted(p.name for p in (tmp_path / "labels").iterdir())
     assert labels == ["a.txt", "b.txt"]
     assert len((tmp_path / "labels/a.txt").read_text().splitlines()) == 1  # a.jpg's instance only
@@ -111,7 +111,7 @@ def test_no_export_loses_an_image_or_writes_through_a_link(tmp_path_factory, can
     save_labelme(dataset, out)
     back = load_labelme(out).dataset
     assert sorted(i.file_name for i in back.images.values()) == sorted(names)
-    problems = save_yolo(dataset, out)
+    problems = save_yolo(dataset, out).notes
     label_files = [f for f in (out / "labels").rglob("*.txt") if not f.is_symlink()]
     left_out = [p for p in problems if "not written" in p]
     assert len(label_files) + len(left_out) == len(names)

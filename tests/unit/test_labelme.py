@@ -236,7 +236,7 @@ def test_export_round_trips_polygons_masks_and_parts(tmp_path: Path) -> None:
     dataset.put_categories([Category(4, "thing")])
     two_parts = Polygons.from_flat([[16, 1, 20, 1, 20, 5], [22, 10, 28, 10, 28, 18, 22, 18]])
     dataset.put_instances([Instance(1, 1, 4, Mask.from_array(ring), z=0), Instance(2, 1, 4, two_parts, z=1)])
-    assert save_labelme(dataset, tmp_path / "out", images_root=tmp_path / "images") == []
+    assert save_labelme(dataset, tmp_path / "out", images_root=tmp_path / "images").notes == []
     written = json.loads((tmp_path / "out/sub/a.json").read_text())
     assert written["imagePath"] == "../../images/sub/a.jpg"
     assert [s["shape_type"] for s in written["shapes"]] == ["mask", "polygon", "polygon"]

@@ -62,9 +62,11 @@ def _pixel_box(pixels: np.ndarray) -> list[int]:
 
 def test_front_most_instance_owns_each_pixel(tmp_path: Path) -> None:
     dataset = _overlapping()
-    problems = save_panoptic(dataset, tmp_path)
+    exported = save_panoptic(dataset, tmp_path)
+    problems = exported.notes
     data = json.loads((tmp_path / "panoptic.json").read_text())
     (annotation,) = data["annotations"]
+    assert exported.instances == len(annotation["segments_info"]) == len(dataset.instances) - 1  # 11 hidden
     assert annotation["image_id"] == 1 and annotation["file_name"] == "a.png"
     decoded = decode_png(tmp_path / "panoptic/a.png")
     assert decoded.shape == (H, W)
@@ -120,7 +122,7 @@ def test_accepted_only_and_png_names(tmp_path: Path) -> None:
             Instance(4, 1, 1, _box(0, 20, 10, 29), source=predicted, review=Review.REJECTED),
         ]
     )
-    problems = save_panoptic(dataset, tmp_path, accepted_only=True)
+    problems = save_panoptic(dataset, tmp_path, accepted_only=True).notes
     data = json.loads((tmp_path / "panoptic.json").read_text())
     files = {a["image_id"]: a["file_name"] for a in data["annotations"]}
     assert files == {1: "a.png", 2: "a~2.png", 3: "sub%2Fb.png", 4: "sub%252Fb.png", 5: "A~5.png"}
@@ -133,7 +135,7 @@ def test_accepted_only_and_png_names(tmp_path: Path) -> None:
 
 def test_coco_tiny_segments_lie_inside_their_instances(tmp_path: Path) -> None:
     dataset = load_coco(COCO_TINY).dataset
-    problems = save_panoptic(dataset, tmp_path)
+    problems = save_panoptic(dataset, tmp_path).notes
     with contextlib.redirect_stdout(io.StringIO()):
         coco = COCO(str(COCO_TINY))
     data = json.loads((tmp_path / "panoptic.json").read_text())

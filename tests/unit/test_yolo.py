@@ -27,8 +27,11 @@ def _contains(lines: list[tuple[int, np.ndarray]], line: tuple[int, np.ndarray])
 
 def test_coco_tiny_matches_json2yolo(tmp_path: Path) -> None:
     dataset = load_coco(_testdata() / "isat_coco_tiny/coco_tiny.json").dataset
-    problems = save_yolo(dataset, tmp_path)
+    exported = save_yolo(dataset, tmp_path)
+    problems = exported.notes
     assert sum("crowd region left out" in p for p in problems) == 2
+    # what the export says it wrote: every instance but the two crowd regions, one per object in parts
+    assert exported.instances == len(dataset.instances) - 2
     classes = (tmp_path / "classes.txt").read_text().splitlines()
     assert len(classes) == 80 and classes[0] == "person" and classes[-1] == "toothbrush"
     yaml = (tmp_path / "data.yaml").read_text()
@@ -66,7 +69,7 @@ def test_masks_are_traced_with_holes_filled_and_reported(tmp_path: Path) -> None
     dataset.put_categories([Category(7, 'say "hi"'), Category(2, "two")])
     square = Polygons.from_flat([[32, 2, 38, 2, 38, 8, 32, 8]])
     dataset.put_instances([Instance(1, 1, 7, Mask.from_array(mask)), Instance(2, 1, 2, square, z=1)])
-    problems = save_yolo(dataset, tmp_path)
+    problems = save_yolo(dataset, tmp_path).notes
     assert problems == ["instance 1: mask has 1 hole(s); filled in the YOLO polygon"]
     lines = _lines(tmp_path / "labels/sub/dir/a.txt")
     assert [c for c, _ in lines] == [1, 0]  # category 7 sorts after 2
@@ -85,7 +88,7 @@ def test_an_instance_in_two_parts_is_two_yolo_objects_and_the_export_says_so(tmp
     dataset.put_categories([Category(1, "table")])
     parts = Polygons.from_flat([[2, 2, 10, 2, 10, 10, 2, 10], [20, 2, 30, 2, 30, 10, 20, 10]])
     dataset.put_instances([Instance(1, 1, 1, parts)])
-    problems = save_yolo(dataset, tmp_path)
+    problems = save_yolo(dataset, tmp_path).notes
     assert len(_lines(tmp_path / "labels/a.txt")) == 2
     assert problems == ["instance 1: in 2 parts: written as 2 YOLO objects, one polygon each"]
 
@@ -100,7 +103,7 @@ def test_an_export_into_a_folder_with_older_labels_says_they_are_still_there(tmp
     dataset.put_instances([Instance(1, 1, 1, Polygons.from_flat([[2, 2, 10, 2, 10, 10, 2, 10]]))])
     (tmp_path / "labels").mkdir()
     (tmp_path / "labels" / "old.txt").write_text("79 0.1 0.1 0.2 0.1 0.2 0.2\n")
-    problems = save_yolo(dataset, tmp_path)
+    problems = save_yolo(dataset, tmp_path).notes
     assert (tmp_path / "labels" / "old.txt").is_file()
     assert len(problems) == 1 and "1 .txt file(s)" in problems[0] and "old.txt" in problems[0]
-    assert save_yolo(dataset, tmp_path / "fresh") == []  # an empty folder: nothing to say
+    assert save_yolo(dataset, tmp_path / "fresh").notes == []  # an empty folder: nothing to say

@@ -16,6 +16,7 @@ from annotator.core.wording import counted
 
 if TYPE_CHECKING:
     from annotator.core.model import Dataset
+    from annotator.io.problems import Written
 
 FORMATS = ("coco", "labelme", "yolo", "panoptic")
 _SHOWN_WARNINGS = 20
@@ -56,24 +57,23 @@ def run(args: argparse.Namespace) -> int:
         from annotator.io.errors import DatasetError
 
         raise DatasetError(out, f"cannot write here: {exc.strerror or exc}") from None
-    notes = _write(loaded.dataset, args.to, out, rle=args.rle, images_root=images_root)
+    written = _write(loaded.dataset, args.to, out, rle=args.rle, images_root=images_root)
     _warn(loaded.path, loaded.problems)
-    _warn(out, notes)
-    dataset = loaded.dataset
-    written = out / "annotations.json" if args.to == "coco" and out.is_dir() else out
-    images, instances = counted(len(dataset.images), "image"), counted(len(dataset.instances), "instance")
-    print(f"wrote {written} ({args.to}): {images}, {instances}")
+    _warn(out, written.notes)
+    target = out / "annotations.json" if args.to == "coco" and out.is_dir() else out
+    images, instances = counted(len(loaded.dataset.images), "image"), counted(written.instances, "instance")
+    print(f"wrote {target} ({args.to}): {images}, {instances}")
     from annotator.cli.report_text import damaged_rows_status
 
     return damaged_rows_status("convert", loaded)
 
 
-def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path | None) -> list[str]:
+def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path | None) -> Written:
     if to == "coco":
         from annotator.core.areas import precompute_areas
         from annotator.io.coco import save_coco
         from annotator.io.gc_pause import gc_paused
-        from annotator.io.problems import Problems
+        from annotator.io.problems import Problems, Written
 
         images = dataset.images  # COCO stores every polygon's exact area: rasterise them on every core
         with gc_paused():  # keeping 100,000 areas would otherwise walk every loaded object again
@@ -83,8 +83,8 @@ def _write(dataset: Dataset, to: str, out: Path, *, rle: bool, images_root: Path
             )
         target = out / "annotations.json" if out.is_dir() else out
         problems = Problems()
-        save_coco(dataset, target, rle=rle, problems=problems)
-        return problems.lines()
+        count = save_coco(dataset, target, rle=rle, problems=problems)
+        return Written(count, problems.lines())
     if to == "labelme":
         from annotator.io.labelme import save_labelme
 

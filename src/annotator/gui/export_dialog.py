@@ -250,16 +250,16 @@ def write_export(dataset: Dataset, path: Path, options: dict) -> ExportResult:
     if export_format is ExportFormat.LABELME:
         from annotator.io.labelme_write import save_labelme
 
-        notes = save_labelme(dataset, path, images_root=images_root)
+        written = save_labelme(dataset, path, images_root=images_root)
     elif export_format is ExportFormat.YOLO:
         from annotator.io.yolo import save_yolo
 
-        notes = save_yolo(dataset, path)
+        written = save_yolo(dataset, path)
     else:
         from annotator.io.panoptic import save_panoptic
 
-        notes = save_panoptic(dataset, path)
-    return ExportResult(len(dataset.instances), notes)
+        written = save_panoptic(dataset, path)
+    return ExportResult(written.instances, written.notes)
 
 
 class Exporter(QObject):

@@ -20,15 +20,14 @@ from annotator.core.model import Dataset, Image, Instance
 from annotator.core.region import mask_crops
 from annotator.io.jsonfile import write_json
 from annotator.io.paths import export_target, left_from_before, make_export_folder
-from annotator.io.problems import NO_PIXELS, Problems
+from annotator.io.problems import NO_PIXELS, Problems, Written
 
 LABELME_VERSION = "5.5.0"
 
 
-def save_labelme(
-    dataset: Dataset, out_dir: str | Path, *, images_root: str | Path | None = None
-) -> list[str]:
-    """Write `<out_dir>/<file_name stem>.json` for every image; returns notes on what could not be kept.
+def save_labelme(dataset: Dataset, out_dir: str | Path, *, images_root: str | Path | None = None) -> Written:
+    """Write `<out_dir>/<file_name stem>.json` for every image; returns the instances written and notes on
+    what could not be kept.
 
     `imagePath` points at the image under `images_root` when given, else at a file beside the JSON.
     Images whose names differ only in extension or case (`a.jpg`, `a.png`, `A.JPG`) would share a JSON
@@ -40,18 +39,16 @@ def save_labelme(
     problems = Problems()
     names = labelme_names(dataset, problems)
     targets = []
+    count = 0
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
         target = export_target(out_dir, names[image.id])
         targets.append(target)
-        write_json(
-            target,
-            labelme_dict(
-                dataset, image, image_path=_image_path(image, target, images_root), problems=problems
-            ),
-            indent=True,
-        )
+        image_path = _image_path(image, target, images_root)
+        data, written = labelme_dict(dataset, image, image_path=image_path, problems=problems)
+        count += written
+        write_json(target, data, indent=True)
     stale = left_from_before(out_dir, targets, ".json")
-    return problems.lines() + ([stale] if stale else [])
+    return Written(count, problems.lines() + ([stale] if stale else []))
 
 
 def labelme_names(dataset: Dataset, problems: Problems | None = None) -> dict[int, str]:
@@ -78,10 +75,11 @@ def labelme_names(dataset: Dataset, problems: Problems | None = None) -> dict[in
 
 def labelme_dict(
     dataset: Dataset, image: Image, *, image_path: str, problems: Problems | None = None
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], int]:
+    """One image's LabelMe file, and how many instances it holds."""
     problems = problems if problems is not None else Problems()
     shapes: list[dict[str, Any]] = []
-    next_group = 1
+    next_group, written = 1, 0
     for inst in dataset.instances_of(image.id):  # back to front, as drawn
         label = (
             dataset.categories[inst.category_id].name
@@ -99,7 +97,8 @@ def labelme_dict(
                 shape["group_id"] = next_group
             next_group += 1
         shapes.extend(new_shapes)
-    return {
+        written += 1
+    data = {
         "version": LABELME_VERSION,
         "flags": {},
         "shapes": shapes,
@@ -108,6 +107,7 @@ def labelme_dict(
         "imageHeight": image.height,
         "imageWidth": image.width,
     }
+    return data, written
 
 
 def _shapes(inst: Instance, label: str, image: Image) -> list[dict[str, Any]]:

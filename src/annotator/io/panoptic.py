@@ -25,7 +25,7 @@ from annotator.core.rules import is_accepted
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.jsonfile import write_json
 from annotator.io.paths import export_target, left_from_before, make_export_folder
-from annotator.io.problems import NO_PIXELS, Problems
+from annotator.io.problems import NO_PIXELS, Problems, Written
 
 MAX_SEGMENT_ID = 256**3 - 1
 PNG_FOLDER = "panoptic"
@@ -33,8 +33,9 @@ JSON_NAME = "panoptic.json"
 _MAX_NAME_BYTES = 200  # below the usual 255-byte file name limit, with room for a suffix
 
 
-def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool = False) -> list[str]:
-    """Write `panoptic.json` and `panoptic/*.png` under `out_dir`; returns what was dropped or renamed."""
+def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool = False) -> Written:
+    """Write `panoptic.json` and `panoptic/*.png` under `out_dir`; returns the segments written and what
+    was dropped or renamed."""
     out_dir = Path(out_dir)
     make_export_folder(out_dir)
     problems = Problems()
@@ -57,7 +58,8 @@ def save_panoptic(dataset: Dataset, out_dir: str | Path, *, accepted_only: bool 
     data["categories"] = [_category_dict(c) for c in sorted(dataset.categories.values(), key=lambda c: c.id)]
     write_json(out_dir / JSON_NAME, data)
     stale = left_from_before(out_dir / PNG_FOLDER, targets, ".png")
-    return problems.lines() + ([stale] if stale else [])
+    written = sum(len(annotation["segments_info"]) for annotation in annotations)
+    return Written(written, problems.lines() + ([stale] if stale else []))
 
 
 def segment_ids(instances: list[Instance]) -> dict[int, int]:

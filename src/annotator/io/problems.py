@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 _SHOWN_ITEMS = 3  # a reason shared by more items than this is summarised on one line
 # Every export leaves out an instance of area 0 with this note: COCO readers and torchvision's training
@@ -35,3 +36,12 @@ class Problems:
                 shown = ", ".join(items[:_SHOWN_ITEMS])
                 out.append(f"{len(items)} items: {reason} ({shown}, ...)")
         return out
+
+
+@dataclass(frozen=True)
+class Written:
+    """What an export wrote: how many instances it holds (those it left out, hidden or could not
+    draw are not counted), and one line for each thing it left out or changed."""
+
+    instances: int
+    notes: list[str]

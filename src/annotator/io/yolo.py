@@ -18,7 +18,7 @@ from annotator.core.model import Category, Dataset, Image
 from annotator.core.region import traced_polygons
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.paths import export_target, left_from_before, make_export_folder
-from annotator.io.problems import NO_PIXELS, Problems
+from annotator.io.problems import NO_PIXELS, Problems, Written
 
 
 def yolo_classes(dataset: Dataset) -> list[Category]:
@@ -26,8 +26,9 @@ def yolo_classes(dataset: Dataset) -> list[Category]:
     return sorted(dataset.categories.values(), key=lambda c: c.id)
 
 
-def save_yolo(dataset: Dataset, out_dir: str | Path) -> list[str]:
-    """Write `labels/`, `classes.txt` and `data.yaml` under `out_dir`; returns what was changed or left out."""
+def save_yolo(dataset: Dataset, out_dir: str | Path) -> Written:
+    """Write `labels/`, `classes.txt` and `data.yaml` under `out_dir`; returns the instances written and
+    what was changed or left out."""
     out_dir = Path(out_dir)
     make_export_folder(out_dir)
     export_target(out_dir, "labels/-")  # makes the folder (never through a link), even with no images
@@ -36,6 +37,7 @@ def save_yolo(dataset: Dataset, out_dir: str | Path) -> list[str]:
     problems = Problems()
     written: dict[str, str] = {}  # label file (case folded) -> the image it holds
     targets: list[Path] = []
+    count = 0
     for image in sorted(dataset.images.values(), key=lambda i: i.id):
         relative = PurePosixPath("labels", image.file_name).with_suffix(".txt").as_posix()
         owner = written.setdefault(relative.casefold(), image.file_name)
@@ -49,15 +51,19 @@ def save_yolo(dataset: Dataset, out_dir: str | Path) -> list[str]:
         target = export_target(out_dir, relative)
         targets.append(target)
         lines = yolo_lines(dataset, image, index_of, problems)
-        write_bytes_atomic(target, "".join(line + "\n" for line in lines).encode("utf-8"))
+        count += len({instance_id for instance_id, _ in lines})
+        write_bytes_atomic(target, "".join(line + "\n" for _, line in lines).encode("utf-8"))
     names = [category.name.replace("\n", " ") for category in classes]
     write_bytes_atomic(out_dir / "classes.txt", "".join(n + "\n" for n in names).encode("utf-8"))
     write_bytes_atomic(out_dir / "data.yaml", _data_yaml(classes).encode("utf-8"))
     stale = left_from_before(out_dir / "labels", targets, ".txt")
-    return problems.lines() + ([stale] if stale else [])
+    return Written(count, problems.lines() + ([stale] if stale else []))
 
 
-def yolo_lines(dataset: Dataset, image: Image, index_of: dict[int, int], problems: Problems) -> list[str]:
+def yolo_lines(
+    dataset: Dataset, image: Image, index_of: dict[int, int], problems: Problems
+) -> list[tuple[int, str]]:
+    """(instance id, label line) for each polygon written: an instance in parts has several lines."""
     lines = []
     scale = np.array([image.width, image.height], dtype=np.float64)
     for inst in dataset.instances_of(image.id):
@@ -79,7 +85,8 @@ def yolo_lines(dataset: Dataset, image: Image, index_of: dict[int, int], problem
             )
         for ring in rings:
             normalised = np.clip(ring / scale, 0.0, 1.0).ravel()
-            lines.append(" ".join([str(index_of[inst.category_id]), *(f"{v:.6f}" for v in normalised)]))
+            line = " ".join([str(index_of[inst.category_id]), *(f"{v:.6f}" for v in normalised)])
+            lines.append((inst.id, line))
     return lines
 
 
