@@ -38,7 +38,8 @@ def _load() -> ctypes.CDLL | None:
         lib.rleMerge.argtypes = [rle_p, rle_p, size, ctypes.c_int]
         lib.rleDecode.argtypes = [rle_p, ctypes.POINTER(ctypes.c_ubyte), size]
         lib.rleFree.argtypes = [rle_p]
-        for function in (lib.rleFrPoly, lib.rleMerge, lib.rleDecode, lib.rleFree):
+        lib.rleFrString.argtypes = [rle_p, ctypes.c_char_p, size, size]
+        for function in (lib.rleFrPoly, lib.rleMerge, lib.rleDecode, lib.rleFree, lib.rleFrString):
             function.restype = None
     except (ImportError, OSError, AttributeError):
         return None
@@ -75,3 +76,30 @@ def polygon_mask(rings: Sequence[np.ndarray], height: int, width: int) -> np.nda
             lib.rleFree(ctypes.byref(run))
         lib.rleFree(ctypes.byref(merged))
     return cv2.transpose(columns)  # 10x numpy's transposing copy, and without the GIL
+
+
+def run_lengths(counts: bytes, height: int, width: int) -> np.ndarray:
+    """The run lengths of a compressed counts string (pycocotools' `rleFrString`), as uint32: one mask's
+    in microseconds, where `rle_runs.decode_runs` (numpy, made for many masks at once) took 0.3 ms."""
+    lib = _lib
+    assert lib is not None, "check available() first"
+    rle = _Rle()
+    try:
+        lib.rleFrString(ctypes.byref(rle), counts, height, width)
+        return np.ctypeslib.as_array(rle.cnts, (rle.m,)).copy() if rle.m else np.zeros(0, np.uint32)
+    finally:
+        lib.rleFree(ctypes.byref(rle))
+
+
+def decode_counts(counts: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Uncompressed run lengths (uint32, background first, column-major, summing to height x width) as a
+    C-ordered height x width uint8 array, by `rleDecode`: a crop of a mask written in C, without the GIL,
+    where numpy's running sum and transposing copy took 0.4 ms of a typical crop's 0.8 (500 crops of a
+    4000x3000 image, docs/decisions/0020)."""
+    lib = _lib
+    assert lib is not None, "check available() first"
+    counts = np.ascontiguousarray(counts, np.uint32)
+    rle = _Rle(height, width, len(counts), counts.ctypes.data_as(ctypes.POINTER(ctypes.c_uint)))
+    columns = np.empty((width, height), np.uint8)
+    lib.rleDecode(ctypes.byref(rle), columns.ctypes.data_as(ctypes.POINTER(ctypes.c_ubyte)), 1)
+    return cv2.transpose(columns)

@@ -31,9 +31,9 @@ from annotator.core.geometry import (
     mask_to_polygons,
     trace_rings,
 )
-from annotator.core.mask_parts import MaskAtlas, run_components
+from annotator.core.mask_parts import run_components
 from annotator.core.outline_splice import spliced_outline
-from annotator.core.rle_runs import decode_runs, foreground_pieces
+from annotator.core.rle_runs import mask_pieces
 
 
 @dataclass(frozen=True)
@@ -244,11 +244,10 @@ def pixels_at_hand(
 def mask_crop(mask: Mask) -> Crop:
     """A mask's pixels in its box, read from its runs: never an image-sized array, so a one-pixel mask on
     a 15000x16000 image costs microseconds, not a 240 MB decode."""
-    atlas = MaskAtlas([mask.rle.counts], [mask.rle.height])
-    x0, y0 = (int(v) for v in atlas.boxes[0][:2])
-    if x0 < 0:
+    column, row_start, row_end = mask_pieces(mask.rle.counts, mask.rle.height, mask.rle.width)
+    if column.size == 0:
         return EMPTY_CROP
-    return Crop(x0, y0, np.ascontiguousarray(atlas.crop(0)))
+    return _pieces_crop(column, row_start, row_end)
 
 
 COVERS_BY_RINGS_PX = 1_000_000  # a polygon's box larger than this is hit-tested by its rings until decoded
@@ -277,14 +276,13 @@ def mask_crops(mask: Mask) -> list[Crop]:
     and mostly empty (dots at opposite corners of a 15000x16000 image: a 229 MB crop for two pixels). Then
     its 8-connected parts, found from the runs, are grouped by where their boxes start, one crop per
     group holding only that group's parts: work and memory follow the parts' boxes, not the mask's."""
-    runs = decode_runs([mask.rle.counts])
-    owner, column, row_start, row_end = foreground_pieces(runs, np.array([mask.rle.height], np.int64))
-    if owner.size == 0:
+    column, row_start, row_end = mask_pieces(mask.rle.counts, mask.rle.height, mask.rle.width)
+    if column.size == 0:
         return []
     box = (int(column.max()) - int(column.min()) + 1) * (int(row_end.max()) - int(row_start.min()))
     if not _cut_along_parts(box, int((row_end - row_start).sum())):
         return [_pieces_crop(column, row_start, row_end)]  # the pieces at hand: no second decode
-    label = run_components(owner, column, row_start, row_end)
+    label = run_components(np.zeros_like(column), column, row_start, row_end)
     parts, part_of = np.unique(label, return_inverse=True)
     left = np.full(parts.size, np.iinfo(np.int64).max)
     top = left.copy()
@@ -304,9 +302,20 @@ def _cut_along_parts(box: int, pixels: int) -> bool:
 
 
 def _pieces_crop(column: np.ndarray, row_start: np.ndarray, row_end: np.ndarray) -> Crop:
-    """Column segments (apart from each other, as a mask's runs are) filled into their box."""
+    """Column segments (apart from each other, as a mask's runs are, by column then row) filled into their
+    box: by pycocotools' `rleDecode` where at hand (the box's own runs, written in C without the GIL),
+    else by a running sum in numpy."""
     x0, y0 = int(column.min()), int(row_start.min())
     width, height = int(column.max()) - x0 + 1, int(row_end.max()) - y0
+    if coco_native.available():
+        begin = (column - x0) * height + (row_start - y0)
+        end = begin + (row_end - row_start)
+        counts = np.empty(2 * begin.size + 1, np.int64)
+        counts[0], counts[-1] = begin[0], width * height - end[-1]
+        counts[1::2] = end - begin
+        counts[2:-1:2] = begin[1:] - end[:-1]
+        if counts.min() >= 0:  # in order and apart: what C is given never writes past the crop
+            return Crop(x0, y0, coco_native.decode_counts(counts, height, width))
     stride = height + 1  # a spare row per column: one column's last end never meets the next one's start
     marks = np.zeros(width * stride + 1, np.int8)
     base = (column - x0) * stride - y0

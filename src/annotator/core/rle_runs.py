@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from annotator.core import coco_native
+
 
 @dataclass(frozen=True)
 class Runs:
@@ -132,3 +134,26 @@ def foreground_pieces(
         owner = owner[index]
     column = starts // height
     return owner, column, starts - column * height, ends - column * height
+
+
+def mask_pieces(counts: bytes, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One mask's `foreground_pieces`: (column, first row, end row), by column then row. Its runs are read
+    by pycocotools' C (`coco_native.run_lengths`) where at hand: `decode_runs` is made for many masks at
+    once, and for one it cost 0.2 ms of numpy's call overhead (a switch to an image of 500 masks)."""
+    if coco_native.available():
+        lengths = coco_native.run_lengths(counts, height, width).astype(np.int64)
+    else:
+        lengths = decode_runs([counts]).of(0)
+    ends = np.cumsum(lengths)
+    starts, ends = (ends - lengths)[1::2], ends[1::2]  # runs alternate, background first
+    kept = ends > starts
+    starts, ends = starts[kept], ends[kept]
+    first_column, last_column = starts // height, (ends - 1) // height
+    spans = last_column - first_column + 1
+    if np.any(spans > 1):  # a run through a column's end: one piece per column
+        index = np.repeat(np.arange(starts.size), spans)
+        column = first_column[index] + np.arange(index.size) - np.repeat(np.cumsum(spans) - spans, spans)
+        starts = np.maximum(starts[index], column * height)
+        ends = np.minimum(ends[index], (column + 1) * height)
+    column = starts // height
+    return column, starts - column * height, ends - column * height
