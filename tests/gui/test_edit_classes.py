@@ -171,7 +171,7 @@ def test_delete_a_class_in_use_with_its_instances_or_moving_them(window, sample,
     answer_next_dialog(click_button("Move them", then=choose_item("donut")))
     dock.buttons["delete"].click()
     assert 2 not in sample.categories and sample.instances[2].category_id == 3
-    assert window.editor.history.stack.undoText() == "Delete class car, moving 1 instance(s) to donut"
+    assert window.editor.history.stack.undoText() == "Delete class car, moving 1 instance to donut"
     _exact_undo_redo(window, sample, before, _state(sample))
 
 

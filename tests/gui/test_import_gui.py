@@ -77,7 +77,7 @@ def test_labelme_folder_opens_with_its_instances(window, tmp_path, qtbot):
     assert window.open_path(folder)
     dataset = window.document.dataset
     assert (len(dataset.images), len(dataset.instances)) == (3, 12)
-    assert "12 instance(s) on 3 image(s) read from LabelMe files" in window.statusBar().currentMessage()
+    assert "12 instances on 3 images read from LabelMe files" in window.statusBar().currentMessage()
     model = window.images_dock.proxy
     counts = sorted(int(model.index(row, 2).data()) for row in range(model.rowCount()))
     assert counts == [3, 3, 6]  # the image list's Instances column
@@ -159,7 +159,7 @@ def test_coco_file_with_scores_opens_as_predictions_to_review_and_compare(window
     assert window.open_path(detections)
     dataset = window.document.dataset
     assert all(is_unreviewed_prediction(i) for i in dataset.instances.values())
-    assert "63 prediction(s) with scores, to review" in window.statusBar().currentMessage()
+    assert "63 predictions with scores, to review" in window.statusBar().currentMessage()
     # review: Tab selects the best-scoring prediction of the image, Y accepts it
     window.activateWindow()
     window.canvas.setFocus()
@@ -228,7 +228,7 @@ def test_import_coco_merges_by_file_name_as_one_undoable_step(window, tmp_path, 
     summary = window.importing.import_path(path)
     assert len(dataset.instances) == 63
     assert summary.report.instances == 63 and summary.report.images == 5
-    assert summary.not_in_project == ("elsewhere.jpg: not in the project; its 1 instance(s) are left out",)
+    assert summary.not_in_project == ("elsewhere.jpg: not in the project; its instance is left out",)
     used = {
         c["name"] for c in data["categories"] if any(a["category_id"] == c["id"] for a in data["annotations"])
     }

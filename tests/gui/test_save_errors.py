@@ -68,7 +68,7 @@ def test_a_refused_close_keeps_every_part_on_the_project_shown(qtbot, tmp_path, 
     )
 
     def refuse() -> None:
-        raise DatasetError(project_a.path, "1 change(s) could not be saved: database or disk is full")
+        raise DatasetError(project_a.path, "1 change could not be saved: database or disk is full")
 
     monkeypatch.setattr(project_a, "close", refuse)
     assert not window.open_path(folder_b)

@@ -67,7 +67,7 @@ def test_images_by_file_name_classes_by_name_new_ids_on_top() -> None:
     assert dataset.images[2].status is ImageStatus.PRELABELED  # as pre-labelling marks it
     assert dataset.images[1].status is ImageStatus.NEW
     unmatched = {u.file_name: u.reason for u in report.unmatched}
-    assert unmatched["missing.jpg"] == "not in the project; its 1 instance(s) are left out"
+    assert unmatched["missing.jpg"] == "not in the project; its instance is left out"
     assert unmatched["c.jpg"].startswith("is 60x60 in the file but 50x50 in the project")
 
 

@@ -129,12 +129,12 @@ def test_delete_unused_in_use_with_its_instances_or_moving_them():
     assert unused.text == "Delete class person"
     _undo_redo_exact(ds, unused)
     with_instances = classes.delete(ds, 17)
-    assert with_instances.text == "Delete class cat and its 2 instance(s)"
+    assert with_instances.text == "Delete class cat and its 2 instances"
     _undo_redo_exact(ds, with_instances)
     assert set(ds.instances) == {3} and 17 not in ds.categories
     with_instances.revert(ds)
     moving = classes.delete(ds, 17, move_to=3)
-    assert moving.text == "Delete class cat, moving 2 instance(s) to car"
+    assert moving.text == "Delete class cat, moving 2 instances to car"
     _undo_redo_exact(ds, moving)
     assert set(ds.instances) == {1, 2, 3} and {i.category_id for i in ds.instances.values()} == {3}
 

@@ -163,7 +163,7 @@ def test_file_names_outside_the_root_are_refused(tmp_path: Path, file_name: str)
     assert set(imported.dataset.instances) == {1}
     text = "\n".join(imported.problems)
     assert "image 2: " in text and ("absolute" in text or "outside" in text)
-    assert "image 2: 1 annotation(s) dropped with the image" in text
+    assert "image 2: 1 annotation dropped with the image" in text
 
 
 def test_duplicate_image_ids_are_fatal(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def test_labelme_folder_opens_with_its_instances_saved(tmp_path: Path) -> None:
     folder = _labelme_copy(tmp_path)
     with open_project(folder) as project:
         assert (len(project.dataset.images), len(project.dataset.instances)) == (3, 12)
-        assert project.summary == "12 instance(s) on 3 image(s) read from LabelMe files"
+        assert project.summary == "12 instances on 3 images read from LabelMe files"
         person = next(c for c in project.dataset.categories.values() if c.name == "person")
         assert person.id == 15  # labels.txt's id, as labelme2coco gives it
         assert len(project.dataset.categories) == 20  # VOC's classes; not `_background_`
@@ -98,7 +98,7 @@ def test_results_list_opens_on_its_dataset_and_then_alone(tmp_path: Path) -> Non
     with open_project(path, dataset=tmp_path / "isat/coco_tiny.json") as project:
         assert len(project.dataset.instances) == 61 and len(project.dataset.images) == 5
         assert project.root == tmp_path / "isat/images"
-        assert "61 prediction(s) on 5 image(s) of coco_tiny.json" in project.summary
+        assert "61 predictions on 5 images of coco_tiny.json" in project.summary
     with open_project(path) as again:  # its project exists: no dataset needed any more
         assert len(again.dataset.instances) == 61
 

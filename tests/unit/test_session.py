@@ -32,7 +32,7 @@ def _dataset() -> Dataset:
 
 class _Refusing(BareDocument):
     def close(self) -> None:
-        raise DatasetError(self.path, "1 change(s) could not be saved: disk full")
+        raise DatasetError(self.path, "1 change could not be saved: disk full")
 
 
 def test_a_failing_listener_never_stops_the_others(caplog):

@@ -70,7 +70,7 @@ def test_masks_are_traced_with_holes_filled_and_reported(tmp_path: Path) -> None
     square = Polygons.from_flat([[32, 2, 38, 2, 38, 8, 32, 8]])
     dataset.put_instances([Instance(1, 1, 7, Mask.from_array(mask)), Instance(2, 1, 2, square, z=1)])
     problems = save_yolo(dataset, tmp_path).notes
-    assert problems == ["instance 1: mask has 1 hole(s); filled in the YOLO polygon"]
+    assert problems == ["instance 1: mask has 1 hole; filled in the YOLO polygon"]
     lines = _lines(tmp_path / "labels/sub/dir/a.txt")
     assert [c for c, _ in lines] == [1, 0]  # category 7 sorts after 2
     ring = lines[0][1].reshape(-1, 2) * [40, 30]
@@ -105,5 +105,5 @@ def test_an_export_into_a_folder_with_older_labels_says_they_are_still_there(tmp
     (tmp_path / "labels" / "old.txt").write_text("79 0.1 0.1 0.2 0.1 0.2 0.2\n")
     problems = save_yolo(dataset, tmp_path).notes
     assert (tmp_path / "labels" / "old.txt").is_file()
-    assert len(problems) == 1 and "1 .txt file(s)" in problems[0] and "old.txt" in problems[0]
+    assert len(problems) == 1 and "1 .txt file under" in problems[0] and "old.txt" in problems[0]
     assert save_yolo(dataset, tmp_path / "fresh").notes == []  # an empty folder: nothing to say

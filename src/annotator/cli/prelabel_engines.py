@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from annotator.core.model import Category
 from annotator.core.predictor import ModelSpec, PredictOptions
+from annotator.core.wording import counted
 
 if TYPE_CHECKING:
     from annotator.inference.batch import ImageResult
@@ -83,7 +84,7 @@ class RayEngine:
         def on_plan(plan) -> None:
             if self.report is not None:
                 self.report(
-                    f"annotator prelabel: Ray pool of {plan.workers} worker(s), {plan.cpus_per_worker:g} CPU "
+                    f"annotator prelabel: Ray pool of {counted(plan.workers, 'worker')}, {plan.cpus_per_worker:g} CPU "
                     f"and {plan.gpus_per_worker:g} GPU each"
                 )
 

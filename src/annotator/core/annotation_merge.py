@@ -158,7 +158,9 @@ def _with_counts(unmatched: list[UnmatchedImage], imported: Dataset) -> Iterable
     by_name = {image.file_name: image.id for image in imported.images.values()}
     for item in unmatched:
         count = imported.instance_count(by_name[item.file_name])
-        suffix = f"; its {count} instance(s) are left out" if count else ""
+        suffix = (
+            f"; {'its instance is' if count == 1 else f'its {count} instances are'} left out" if count else ""
+        )
         yield UnmatchedImage(item.file_name, item.reason + suffix)
 
 

@@ -15,6 +15,7 @@ from itertools import chain
 from annotator.core import edits
 from annotator.core.model import Category, Dataset, Instance, fresh_ids
 from annotator.core.operations import change_class
+from annotator.core.wording import counted
 
 
 class ClassError(ValueError):
@@ -98,7 +99,9 @@ def add_and_assign(dataset: Dataset, name: str, instances: Sequence[Instance]) -
     if not instances:
         return added
     moved = change_class(instances, added.new[0].id)
-    return edits.Composite((added, moved), text=f"{added.text} and give it to {len(instances)} instance(s)")
+    return edits.Composite(
+        (added, moved), text=f"{added.text} and give it to {counted(len(instances), 'instance')}"
+    )
 
 
 def rename(dataset: Dataset, category_id: int, name: str) -> edits.PutCategories | None:
@@ -166,9 +169,9 @@ def delete(dataset: Dataset, category_id: int, *, move_to: int | None = None) ->
         target = _get(dataset, move_to)
         if move_to == category_id:
             raise ClassError("Move the instances to another class")
-        text = f"Delete class {category.name}, moving {len(instances)} instance(s) to {target.name}"
+        text = f"Delete class {category.name}, moving {counted(len(instances), 'instance')} to {target.name}"
         return _move_and_remove(dataset, category, target, text)
-    text = f"Delete class {category.name} and its {len(instances)} instance(s)"
+    text = f"Delete class {category.name} and its {counted(len(instances), 'instance')}"
     return edits.Composite((edits.RemoveInstances(instances), remove), text=text)
 
 

@@ -36,6 +36,7 @@ from annotator.core.model import (
     SourceKind,
     default_z_order,
 )
+from annotator.core.wording import counted
 from annotator.io.coco_write import OWN_KEY, coco_dict, save_coco, save_coco_results
 from annotator.io.errors import DatasetError
 from annotator.io.gc_pause import gc_paused
@@ -161,7 +162,7 @@ class _Reader:
             self._synthesise_categories(instances)
         for image_id, count in self.skipped_images.items():
             if count:
-                self._lost(f"image {image_id}", f"{count} annotation(s) dropped with the image")
+                self._lost(f"image {image_id}", f"{counted(count, 'annotation')} dropped with the image")
         instances = self._unique_ids(instances)
         instances = self._with_z_order(instances)
         self._mark_prelabeled()

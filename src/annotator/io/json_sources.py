@@ -9,6 +9,7 @@ from pathlib import Path
 
 from annotator.core.model import Dataset
 from annotator.core.rules import is_unreviewed_prediction
+from annotator.core.wording import counted
 from annotator.io.coco import coco_from_dict
 from annotator.io.gc_pause import gc_paused
 from annotator.io.images_root import guess_images_root
@@ -37,7 +38,7 @@ def dataset_from_json(
         if is_labelme(data):
             labelme = load_labelme(json_path, data=data)
             summary = "; ".join(
-                filter(None, [f"{len(labelme.dataset.instances)} shape(s) read", labelme.root_note])
+                filter(None, [f"{counted(len(labelme.dataset.instances), 'shape')} read", labelme.root_note])
             )
             return JsonDataset(labelme.dataset, labelme.root, labelme.problems, summary)
         if is_results_list(data):
@@ -46,12 +47,12 @@ def dataset_from_json(
             results = load_results(json_path, data, reference=reference)
             dataset = results.dataset
             summary = (
-                f"{len(dataset.instances)} prediction(s) on {len(dataset.images)} image(s) of "
-                f"{reference.name}, to review"
+                f"{counted(len(dataset.instances), 'prediction')} on {counted(len(dataset.images), 'image')} "
+                f"of {reference.name}, to review"
             )
             return JsonDataset(dataset, images_root or results.root, results.problems, summary)
         root = images_root or guess_images_root(json_path, data)
         coco = coco_from_dict(data, source=json_path, images_root=root)
     predictions = sum(1 for i in coco.dataset.instances.values() if is_unreviewed_prediction(i))
-    summary = f"{predictions} prediction(s) with scores, to review" if predictions else ""
+    summary = f"{counted(predictions, 'prediction')} with scores, to review" if predictions else ""
     return JsonDataset(coco.dataset, root, coco.problems, summary)

@@ -7,6 +7,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from annotator.core.wording import counted
 from annotator.io.errors import DatasetError
 from annotator.io.values import is_valid_text
 
@@ -113,9 +114,10 @@ def left_from_before(base: Path, written: Iterable[Path], suffix: str) -> str | 
     )
     if not stale:
         return None
-    first = os.path.relpath(stale[0], base)
+    first, one = os.path.relpath(stale[0], base), len(stale) == 1
     return (
-        f"{len(stale)} {suffix} file(s) under {base} were there before and are not from this export "
-        f"(such as {first}): left as they were, and read with the new ones; export to an empty folder "
-        "to have only these"
+        f"{counted(len(stale), suffix + ' file')} under {base} {'was' if one else 'were'} there before and "
+        f"{'is' if one else 'are'} not from this export ({'' if one else 'such as '}{first}): left as "
+        f"{'it was' if one else 'they were'}, and read with the new ones; export to an empty folder to have "
+        "only these"
     )

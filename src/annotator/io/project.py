@@ -18,6 +18,7 @@ from pathlib import Path
 
 from annotator.core.annotation_merge import merge_edit
 from annotator.core.model import Dataset, Image, fresh_ids
+from annotator.core.wording import counted
 from annotator.io.errors import DatasetError
 from annotator.io.file_kind import require_regular_file
 from annotator.io.images import image_size, list_images
@@ -243,7 +244,7 @@ def _labelme_summary(dataset: Dataset) -> str:
 
 
 def _read_from_labelme(instances: int, images: int) -> str:
-    return f"{instances} instance(s) on {images} image(s) read from LabelMe files"
+    return f"{counted(instances, 'instance')} on {counted(images, 'image')} read from LabelMe files"
 
 
 def _read_labelme(folder: Path, dataset: Dataset, problems: list[str]) -> str:

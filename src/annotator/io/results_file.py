@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from annotator.core.model import Category, Dataset, Image, ImageStatus
+from annotator.core.wording import counted
 from annotator.io.coco import coco_from_dict, with_default_z_order
 from annotator.io.errors import DatasetError
 from annotator.io.images import image_size, list_images
@@ -74,7 +75,8 @@ def load_results(path: Path, data: list, *, reference: Path) -> ResultsImport:
     if unknown:
         shown = ", ".join(str(i) for i in list(unknown)[:5])
         problems.append(
-            f"{sum(unknown.values())} detection(s) on {len(unknown)} image id(s) not in {reference.name} "
+            f"{counted(sum(unknown.values()), 'detection')} on {counted(len(unknown), 'image id')} not in "
+            f"{reference.name} "
             f"left out ({shown}{', ...' if len(unknown) > 5 else ''})"
         )
     named = set(categories)

@@ -21,6 +21,7 @@ import orjson
 from annotator.core.geometry import GeometryError, Mask
 from annotator.core.model import Category, Change, ChangeKind, Dataset, Image, Instance
 from annotator.core.model_rounds import ModelRound
+from annotator.core.wording import counted
 from annotator.io.atomic import link_durably
 from annotator.io.errors import DatasetError, ProjectFileChangedError
 from annotator.io.file_guard import FileGuard
@@ -387,7 +388,7 @@ class ProjectStore:
         them (the person chose to)."""
         if not discard and not self.flush():
             raise DatasetError(
-                self.path, f"{self.pending} change(s) could not be saved: {self.save_error.reason}"
+                self.path, f"{counted(self.pending, 'change')} could not be saved: {self.save_error.reason}"
             )
         if self._guard is not None and self._lost is None:
             try:  # replaced since our last write? Then SQLite must not close onto it (nor leave our WAL)

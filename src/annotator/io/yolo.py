@@ -16,6 +16,7 @@ import numpy as np
 from annotator.core.geometry import Mask, area
 from annotator.core.model import Category, Dataset, Image
 from annotator.core.region import traced_polygons
+from annotator.core.wording import counted
 from annotator.io.atomic import write_bytes_atomic
 from annotator.io.paths import export_target, left_from_before, make_export_folder
 from annotator.io.problems import NO_PIXELS, Problems, Written
@@ -93,9 +94,9 @@ def yolo_lines(
 def _traced(mask: Mask, item: str, problems: Problems) -> tuple[np.ndarray, ...]:
     traced = traced_polygons(mask, fill_holes=True)  # on the mask's crop, never an image-sized array
     if traced.hole_count:
-        problems.add(item, f"mask has {traced.hole_count} hole(s); filled in the YOLO polygon")
+        problems.add(item, f"mask has {counted(traced.hole_count, 'hole')}; filled in the YOLO polygon")
     if traced.dropped_parts:
-        problems.add(item, f"{traced.dropped_parts} part(s) too small to trace; left out")
+        problems.add(item, f"{counted(traced.dropped_parts, 'part')} too small to trace; left out")
     if traced.polygons is None:
         problems.add(item, "mask too small to trace as a polygon; left out")
         return ()
