@@ -6,13 +6,15 @@ takes on two otherwise idle cores). Rows: the tile after a zoom step from fit (0
 measured per layer (today) and batched, in one thread and in two bands; the tile after a zoom step
 at 1:1 (1.1x), whole and the view's part first; decoding the 500 mask crops (which a switch to a
 prefetched image no longer waits for) with pycocotools, with its C without the GIL in one thread and in
-two; and a switch to an image nobody prefetched (its crops and the tile at fit), before and now.
+two; and a switch to an image nobody prefetched (its crops and the tile at fit), before and now; the
+same scene's instances as RLE masks, their crops decoded by numpy and by pycocotools' C (lever 27).
 See docs/decisions/0020-exact-picture-sooner.md.
 Run: `.venv/bin/python bench/tile_cpu.py`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import threading
 import time
@@ -22,7 +24,7 @@ import numpy as np
 import annotator.gui.canvas.compose as compose
 from annotator.core import coco_native
 from annotator.core.colors import category_rgb
-from scene import HEIGHT, WIDTH, make_dataset
+from scene import HEIGHT, WIDTH, as_masks, make_dataset
 
 REPEATS = 3
 _spent: dict[int, float] = {}
@@ -72,6 +74,13 @@ DECODES = {
     "switch: crops and tile at fit, 2 bands (before)": (False, 0),
     "switch: crops and tile at fit, 2 threads": (True, 0),
 }
+# the same scene as RLE masks (pre-labelling's output): numpy's runs and running sum (before lever 27),
+# then pycocotools' rleFrString and rleDecode through ctypes
+MASK_DECODES = {
+    "500 RLE masks' crops decoded, numpy": (False, 1),
+    "500 RLE masks' crops decoded, C (lever 27)": (True, 1),
+    "500 RLE masks' crops decoded, C, 2 threads": (True, 2),
+}
 
 
 def decode(dataset, native: bool, bands: int) -> tuple[float, float]:
@@ -93,13 +102,14 @@ def decode(dataset, native: bool, bands: int) -> tuple[float, float]:
     try:
         if bands == 0:
             compose.build_tile(spec, bands=2)
-        elif bands == 2:
-            compose.decode_fills(spec, (0, 0, 1461, 1096))  # its halves are timed
+        elif bands == 2:  # its halves are timed; at 1:1, where polygons are decoded too (lever 21)
+            whole = dataclasses.replace(spec, scale=1.0, area=(0, 0, WIDTH, HEIGHT))
+            compose.decode_fills(whole, (0, 0, WIDTH, HEIGHT))
         else:
             _timed_call(lambda: [layer.region.crops for layer in layers])
     finally:
         coco_native._lib, compose.decode_fills = saved, saved_fills
-    return sum(_spent.values()) * 1e3, max(_spent.values()) * 1e3
+    return sum(_spent.values()) * 1e3, max(_spent.values(), default=0.0) * 1e3
 
 
 def _timed_call(function, *args) -> None:
@@ -118,10 +128,13 @@ def main() -> None:
         ),
         key=lambda layer: layer.key,
     )
-    decodes = {title: [] for title in DECODES}
+    decodes = {title: [] for title in (*DECODES, *MASK_DECODES)}
+    masks = as_masks(dataset, 500)
     for _ in range(REPEATS):
         for title, (native, bands) in DECODES.items():
             decodes[title].append(decode(dataset, native, bands))
+        for title, (native, bands) in MASK_DECODES.items():
+            decodes[title].append(decode(masks, native, bands))
     for layer in layers:
         layer.region.crops  # noqa: B018 - decoded once and kept
     fit = compose.TileSpec((0, 0, 1461, 1096), 0.365, tuple(layers), None, 2.0)
