@@ -49,12 +49,25 @@ def _timed_decode(layers) -> None:
 compose._decode = _timed_decode  # decode_fills' two halves, in whichever thread
 
 
+def _per_layer_dashes(layers, gx: int, gy: int, scale: float, line_width: float) -> dict[int, np.ndarray]:
+    """The dashes as they were measured before lever 3: one pass per dashed layer."""
+    out = {}
+    for layer in layers:
+        if layer.dash in compose._PATTERNS:
+            on, off = compose._PATTERNS[layer.dash]
+            rings = compose._device_rings(layer, gx, gy, scale)
+            segments = compose.dash_segments(rings, on * line_width, off * line_width)
+            if len(segments):
+                out[id(layer)] = segments
+    return out
+
+
 def build(spec, bands: int, first=None, *, batched: bool = True) -> tuple[float, float]:
     """(CPU ms of all threads, CPU ms of the busiest thread)."""
     _spent.clear()
     saved = compose._all_dashes
     if not batched:
-        compose._all_dashes = lambda *args, **kwargs: {}
+        compose._all_dashes = _per_layer_dashes
     try:
         if first is None:
             compose.build_tile(spec, bands=bands)
