@@ -81,3 +81,16 @@ def test_one_masks_runs_read_in_c_are_numpys():
         column, row_start, row_end = mask_pieces(rle["counts"], HEIGHT, WIDTH)
         linear = column * HEIGHT + row_start
         assert np.all(np.diff(linear) > 0) and np.all(row_end > row_start) and np.all(row_end <= HEIGHT)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_runs_that_do_not_cover_the_image_are_an_error_not_a_huge_crop(native, monkeypatch):
+    """`Mask.from_coco_rle` refuses them when a file is read; a mask that got past it all the same (made
+    in code) is a GeometryError, not gigabytes asked of memory for a crop."""
+    if not native:
+        monkeypatch.setattr(coco_native, "_lib", None)
+    from annotator.core.geometry import GeometryError, Rle
+
+    for counts in (b"?~~~~~~~~~~~~0", b"O~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~0"):
+        with pytest.raises(GeometryError, match="RLE counts cover"):
+            mask_crop(Mask(Rle(10, 12, counts)))

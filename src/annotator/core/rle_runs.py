@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from annotator.core import coco_native
+from annotator.core.geometry import GeometryError
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,8 @@ def mask_pieces(counts: bytes, height: int, width: int) -> tuple[np.ndarray, np.
     else:
         lengths = decode_runs([counts]).of(0)
     ends = np.cumsum(lengths)
+    if len(ends) and (ends[-1] != height * width or lengths.min() < 0):  # `Mask.from_coco_rle` refuses these
+        raise GeometryError(f"RLE counts cover {int(ends[-1])} pixels, but the size is {height}x{width}")
     starts, ends = (ends - lengths)[1::2], ends[1::2]  # runs alternate, background first
     kept = ends > starts
     starts, ends = starts[kept], ends[kept]
