@@ -335,17 +335,22 @@ def test_missing_weights_give_one_clear_dialog(qtbot, tmp_path, monkeypatch):
     assert controller.progress.state is RunState.FAILED
     box = prelabelling.fatal_box
     assert box is not None and box.isVisible()
-    assert "COCO weights" in box.text() and "download" in box.text()
-    # it says what to do in the window, once (the advice came twice), and names no command that does
-    # not exist
-    assert "Model ▸ Model settings" in box.text()
-    assert (box.text() + box.informativeText()).count("Model settings") == 1
+    # what happened in one short line (it was one paragraph of five lines, path and URL first) ...
+    assert box.text().startswith("The COCO weights of maskrcnn_resnet50_fpn") and "\n" not in box.text()
+    assert "not on this computer (not downloaded, and downloads are off)" in box.text()
+    assert len(box.text()) < 120
+    # ... then what to do in the window, each way once, training on the project's labels first, and
+    # where a downloaded file goes
+    steps = box.informativeText()
+    assert steps.index("Train on this project") < steps.index("Model ▸ Model settings")
+    assert (box.text() + steps).count("Model settings") == 1
+    assert "download https://download.pytorch.org/" in steps and "empty-torch-home" in steps
     from annotator.cli.main import COMMANDS
 
     words = re.findall(r"annotator ([a-z-]+)", box.text() + " " + box.informativeText())
     assert all(word in COMMANDS for word in words), words
     lines = prelabelling.panel.problem_lines()
-    assert len(lines) == 1 and lines[0].startswith("model: ")
+    assert lines == [f"model: {box.text()}"]  # one line in the problems list: the dialog says the rest
     assert not any(i.source.is_model for i in window.document.dataset.instances.values())
 
 

@@ -184,6 +184,26 @@ def process_exists(pid: int) -> bool:
     return "\nState:\tZ" not in status
 
 
+def test_missing_coco_weights_reach_the_window_laid_out_from_the_model_process():
+    from annotator.inference.errors import missing_coco_weights
+
+    url = "https://download.pytorch.org/models/maskrcnn_resnet50_fpn_coco-bf2d0c1e.pth"
+    error = missing_coco_weights(
+        Path("/hub/m.pth"), "maskrcnn_resnet50_fpn", "download failed: no connection", url
+    )
+    rebuilt = pickle.loads(pickle.dumps(ErrorReport.of(error))).rebuild()
+    what, steps = rebuilt.window_text()
+    assert (
+        what
+        == "The COCO weights of maskrcnn_resnet50_fpn are not on this computer (download failed: no connection)."
+    )
+    assert (
+        f"download {url}" in steps and "save it as /hub/m.pth" in steps and "Train on this project" in steps
+    )
+    assert "--weights FILE" in str(rebuilt)  # the command line's one line is as it was
+    assert WeightsUnavailable(Path("/x"), "something else").window_text() is None
+
+
 def test_error_reports_rebuild_the_same_type_and_message_or_a_named_stand_in():
     weights = WeightsUnavailable(Path("/x/w.pth"), "no weights", item="maskrcnn")
     report = pickle.loads(pickle.dumps(ErrorReport.of(weights)))

@@ -42,7 +42,10 @@ from annotator.inference.architectures import (
     default_settings,
 )
 from annotator.inference.checkpoint_file import check_state, checked_int, checked_settings, read_payload
-from annotator.inference.errors import WeightsUnavailable  # torch-free, so the GUI process can rebuild it
+from annotator.inference.errors import (  # torch-free: the GUI process rebuilds them
+    WeightsUnavailable,  # noqa: F401 - raised here, imported from here by callers
+    missing_coco_weights,
+)
 from annotator.io.errors import DatasetError
 from annotator.io.values import clean_text
 
@@ -137,12 +140,7 @@ def resolve_coco_weights(architecture: str, *, allow_download: bool = True) -> P
             reason = f"download failed: {_download_problem(exc)}"
     else:
         reason = "not downloaded, and downloads are off"
-    raise WeightsUnavailable(
-        path,
-        f"no {architecture} COCO weights ({reason}); download {enum.url} to this path, or use a "
-        "weights file you have (--weights FILE on the command line, Model ▸ Model settings… in the "
-        "window), or train a model on your own labels (Model ▸ Train on this project…, annotator train)",
-    )
+    raise missing_coco_weights(path, architecture, reason, enum.url)
 
 
 def _download_problem(exc: BaseException) -> str:

@@ -195,9 +195,9 @@ class Prelabelling(QObject):
         """One dialog for a model that cannot be loaded (not one per image), saying how to fix it."""
         if self.fatal_box is not None:
             self.fatal_box.close()
-        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot load the model", message, parent=self.window)
-        if "Model settings" not in message:  # the offline COCO message says it already
-            box.setInformativeText(WEIGHTS_HINT)
+        what, _, steps = message.partition("\n\n")  # missing COCO weights: what happened, what to do
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot load the model", what, parent=self.window)
+        box.setInformativeText(steps or ("" if "Model settings" in message else WEIGHTS_HINT))
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.destroyed.connect(lambda: setattr(self, "fatal_box", None))
         self.fatal_box = box

@@ -331,7 +331,8 @@ class PrelabelController(QObject):
         if outcome.fatal:
             if not run.fatal:
                 run.fatal = True
-                self.problem.emit(f"model: {outcome.message}")
+                what = outcome.message.partition("\n\n")[0]  # what happened; the dialog says what to do
+                self.problem.emit(f"model: {what}")
                 self.fatal.emit(outcome.message)
         else:
             self.problem.emit(outcome.message)

@@ -38,6 +38,7 @@ from annotator.core.predictor import (
     PredictorInfo,
 )
 from annotator.inference.batch import prelabel_images  # torch-free: it drives any Predictor
+from annotator.inference.errors import WeightsUnavailable
 from annotator.io.errors import DatasetError
 from annotator.io.model_features import model_key
 
@@ -328,6 +329,8 @@ def keep_classes(options: PredictOptions, names: tuple[str, ...], info: Predicto
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, WeightsUnavailable) and (laid_out := exc.window_text()) is not None:
+        return "\n\n".join(laid_out)  # what happened, then what to do: `actions` shows them apart
     if isinstance(exc, DatasetError):
         return str(exc)
     text = str(exc).strip().splitlines()
