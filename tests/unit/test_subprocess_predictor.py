@@ -194,8 +194,8 @@ def test_missing_coco_weights_reach_the_window_laid_out_from_the_model_process()
     rebuilt = pickle.loads(pickle.dumps(ErrorReport.of(error))).rebuild()
     what, steps = rebuilt.window_text()
     assert (
-        what
-        == "The COCO weights of maskrcnn_resnet50_fpn are not on this computer (download failed: no connection)."
+        what == "The COCO weights of maskrcnn_resnet50_fpn are not on this computer "
+        "(download failed: no connection)."
     )
     assert (
         f"download {url}" in steps and "save it as /hub/m.pth" in steps and "Train on this project" in steps
