@@ -84,8 +84,8 @@ class RayEngine:
         def on_plan(plan) -> None:
             if self.report is not None:
                 self.report(
-                    f"annotator prelabel: Ray pool of {counted(plan.workers, 'worker')}, {plan.cpus_per_worker:g} CPU "
-                    f"and {plan.gpus_per_worker:g} GPU each"
+                    f"annotator prelabel: Ray pool of {counted(plan.workers, 'worker')}, "
+                    f"{plan.cpus_per_worker:g} CPU and {plan.gpus_per_worker:g} GPU each"
                 )
 
         return prelabel_on_ray(paths, options, spec=self.spec, ray_options=self.ray_options, on_plan=on_plan)

@@ -17,7 +17,7 @@ class WeightsUnavailable(DatasetError):
     model process as its path and reason only."""
 
     def window_text(self) -> tuple[str, str] | None:
-        """(what happened, what to do) for a dialog; None for a reason `missing_coco_weights` did not write."""
+        """(what happened, what to do) for a dialog; None for a reason not `missing_coco_weights`'s."""
         found = _MISSING.fullmatch(self.reason)
         if found is None:
             return None
