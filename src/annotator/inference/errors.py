@@ -24,7 +24,7 @@ class WeightsUnavailable(DatasetError):
         architecture, why, url = found.group("architecture", "why", "url")
         what = f"The COCO weights of {architecture} are not on this computer ({why})."
         steps = (
-            "Pre-label with a model of your own instead:\n"
+            "Use a model of your own instead:\n"
             "• Model ▸ Train on this project… learns your classes from the labels you have;\n"
             "• Model ▸ Model settings… takes a weights file you already have.\n"
             f"Or download {url} on a computer with internet and save it as {self.path}."
