@@ -145,18 +145,9 @@ def mask_pieces(counts: bytes, height: int, width: int) -> tuple[np.ndarray, np.
         lengths = coco_native.run_lengths(counts, height, width).astype(np.int64)
     else:
         lengths = decode_runs([counts]).of(0)
-    ends = np.cumsum(lengths)
-    if len(ends) and (ends[-1] != height * width or lengths.min() < 0):  # `Mask.from_coco_rle` refuses these
-        raise GeometryError(f"RLE counts cover {int(ends[-1])} pixels, but the size is {height}x{width}")
-    starts, ends = (ends - lengths)[1::2], ends[1::2]  # runs alternate, background first
-    kept = ends > starts
-    starts, ends = starts[kept], ends[kept]
-    first_column, last_column = starts // height, (ends - 1) // height
-    spans = last_column - first_column + 1
-    if np.any(spans > 1):  # a run through a column's end: one piece per column
-        index = np.repeat(np.arange(starts.size), spans)
-        column = first_column[index] + np.arange(index.size) - np.repeat(np.cumsum(spans) - spans, spans)
-        starts = np.maximum(starts[index], column * height)
-        ends = np.minimum(ends[index], (column + 1) * height)
-    column = starts // height
-    return column, starts - column * height, ends - column * height
+    # `Mask.from_coco_rle` refuses such runs; one made in code all the same must not ask for a huge crop
+    if lengths.size and (lengths.sum() != height * width or lengths.min() < 0):
+        raise GeometryError(f"RLE counts cover {int(lengths.sum())} pixels, but the size is {height}x{width}")
+    runs = Runs(lengths, np.array([0, lengths.size], np.int64))
+    _owner, column, row_start, row_end = foreground_pieces(runs, np.array([height], np.int64))
+    return column, row_start, row_end
