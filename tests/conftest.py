@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,26 @@ def _home_in(home: Path):
         finally:
             QCoreApplication.setOrganizationName(names[0])
             QCoreApplication.setApplicationName(names[1])
+
+
+@pytest.fixture(autouse=True)
+def _collect_on_the_gui_thread(request):
+    """A test with Qt collects Python's garbage on the GUI thread only, as the application does
+    (`annotator.gui.collector`): a worker thread freeing an earlier test's Qt objects hung CI. Stopped
+    after every test (on this thread, collecting what is left), so tests without an event loop still
+    collect by themselves, even after one that started the application's collector (`app.screenshot`)."""
+    uses_qt = bool({"qtbot", "qapp"} & set(request.fixturenames))
+    if uses_qt:
+        from annotator.gui.collector import collector_of
+
+        collector_of(request.getfixturevalue("qapp")).start()
+    try:
+        yield
+    finally:
+        if "PySide6.QtCore" in sys.modules:  # a QApplication may exist: its collector is stopped
+            from annotator.gui.collector import stop_collecting
+
+            stop_collecting()
 
 
 @pytest.fixture(scope="session")

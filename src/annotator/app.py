@@ -16,6 +16,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from annotator.core.predictor import ModelSpec, Predictor
+from annotator.gui.collector import collector_of
 from annotator.gui.main_window import MainWindow
 from annotator.gui.prelabel.actions import install_prelabelling
 from annotator.gui.resume import resume
@@ -29,6 +30,9 @@ def application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("annotator")
     app.setOrganizationName("annotator")
+    collector = collector_of(app)  # Qt objects in cycles are freed on this thread, never on a worker
+    if not collector.running:
+        collector.start()
     return app
 
 

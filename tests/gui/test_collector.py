@@ -1,0 +1,54 @@
+"""Python's garbage is collected on the GUI thread only: a Qt object left in a reference cycle is freed
+there, even when a worker thread is the one allocating (CI hung once a worker freed an earlier test's
+thread pool). The application starts this collector itself."""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+from PySide6.QtCore import QObject, Qt
+
+from annotator import app as app_module
+from annotator.gui.collector import collector_of, stop_collecting
+from annotator.gui.workers import BackgroundWorker
+
+
+def _allocate_like_a_worker() -> list[list[int]]:
+    """New containers, kept (the result is), passing the youngest generation's threshold many times
+    over: collections start in this thread if collection is automatic."""
+    return [[index] for index in range(50 * gc.get_threshold()[0])]
+
+
+def test_a_qt_object_in_a_cycle_is_freed_on_the_gui_thread_while_a_worker_allocates(qtbot):
+    freed_in = []
+    gc.collect()  # the cycle below is then in the youngest generation, the one a worker would collect
+    owner = QObject()
+    owner.pool_owner = BackgroundWorker(owner)
+    owner.itself = owner  # a reference cycle: only the cyclic collector frees it
+    owner.destroyed.connect(
+        lambda: freed_in.append(threading.current_thread()), Qt.ConnectionType.DirectConnection
+    )
+    del owner
+    worker = BackgroundWorker()
+    with qtbot.waitSignal(worker.done) as result:
+        worker.submit(_allocate_like_a_worker)
+    worker.wait()
+    assert result.args[1]  # kept: the counts stay past the threshold until something collects
+    qtbot.waitUntil(lambda: bool(freed_in), timeout=3000)  # the GUI thread's next check collects it
+    assert freed_in == [threading.main_thread()]
+
+
+def test_the_collector_stops_at_the_test_end_and_collection_is_automatic_again(qtbot, qapp):
+    assert not gc.isenabled() and collector_of(qapp).running  # under the test fixture, as in the app
+    stop_collecting()
+    assert gc.isenabled() and not collector_of(qapp).running
+
+
+def test_the_application_starts_it():
+    try:
+        app = app_module.application()
+        assert collector_of(app).running and not gc.isenabled()
+    finally:
+        stop_collecting()
+    assert gc.isenabled()
