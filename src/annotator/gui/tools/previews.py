@@ -68,9 +68,10 @@ class HandlesItem(QGraphicsItem):
         rings = tuple(np.array(ring, dtype=np.float64).reshape(-1, 2) for ring in rings)
         margin = HANDLE_PX / max(scale, 1e-6)
         rect = _points_rect(rings)
-        moved = self._moved_handles(rings, margin, rect)
+        same = margin == self._margin and self._same_shape(rings)  # the same handles, some maybe moved
+        moved = self._moved_handles(rings) if same and self._rect.contains(rect) else None
         # a handle dragged out of the rect: the rest of the drag never repaints the whole rect again
-        outgrown = moved is None and margin == self._margin and self._same_shape(rings) and not rect.isEmpty()
+        outgrown = moved is None and same and not rect.isEmpty()
         old_active = self._point(self.active)
         self.rings, self.active = rings, active
         if moved is None:
@@ -88,11 +89,9 @@ class HandlesItem(QGraphicsItem):
             len(a) == len(b) for a, b in zip(rings, self.rings, strict=True)
         )
 
-    def _moved_handles(self, rings, margin: float, rect: QRectF) -> list | None:
-        """The old and new places of the handles that moved, when only some did and the item's rect holds
-        them all; else None (everything repaints)."""
-        if margin != self._margin or not self._same_shape(rings) or not self._rect.contains(rect):
-            return None
+    def _moved_handles(self, rings: tuple[np.ndarray, ...]) -> list:
+        """The old and new places of the handles that moved (the same handles, all inside the item's rect:
+        else everything repaints)."""
         places = []
         for old, new in zip(self.rings, rings, strict=True):
             differ = np.flatnonzero(np.any(old != new, axis=1))
