@@ -3,6 +3,7 @@ streamed into the project, cancel, pause, close during a run, broken images, man
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import threading
@@ -103,6 +104,30 @@ def predictions(dataset, image_id: int) -> list[Instance]:
 def square(image_id: int, instance_id: int, **changes) -> Instance:
     ring = np.array([[10, 10], [60, 10], [60, 50], [10, 50]], dtype=np.float64)
     return Instance(instance_id, image_id, 1, Polygons((ring,)), **changes)
+
+
+def test_the_model_thread_never_collects_and_a_model_loaded_here_is_frozen(qtbot, tmp_path, predictor):
+    """Python's garbage is collected on the GUI thread only (docs/decisions/0024), the collection before
+    freezing a model loaded in this process too: in the model thread it could free Qt objects there."""
+    collected_in: list[threading.Thread] = []
+
+    def record(phase: str, _info: dict) -> None:
+        if phase == "start":
+            collected_in.append(threading.current_thread())
+
+    factory = RecordingFactory(predictor)
+    window, prelabelling = make_window(qtbot, tmp_path, factory, images=2)
+    frozen = gc.get_freeze_count()
+    gc.callbacks.append(record)
+    try:
+        run_and_wait(
+            qtbot, prelabelling, lambda: prelabelling.all_action.trigger() or prelabelling.dialog.accept()
+        )
+    finally:
+        gc.callbacks.remove(record)
+    assert factory.threads and factory.threads[0] is not threading.main_thread()  # loaded there
+    assert collected_in and set(collected_in) == {threading.main_thread()}
+    assert gc.get_freeze_count() > frozen
 
 
 def test_run_streams_results_into_the_document_the_canvas_and_the_store(qtbot, tmp_path, predictor):

@@ -258,13 +258,7 @@ class _ModelWorker(QObject):
             self.loading.emit(spec)
             predictor = self._factory(spec)
             self._predictor, self._spec, self._model_key = predictor, spec, model_key(spec)
-            # A predictor loaded in this process (torch) brings hundreds of thousands of long-lived
-            # objects; a full garbage collection triggered by any later allocation (often on the GUI
-            # thread) walked them all: 160 ms stalls. Freezing moves what exists now out of the
-            # collector's sight. (The app's model lives in a child process; then this costs little.)
-            gc.collect()
-            gc.freeze()
-            self.loaded.emit(predictor.info)
+            self.loaded.emit(predictor.info)  # the GUI thread collects and freezes (`_on_loaded`)
         return self._predictor
 
     def close_predictor(self) -> None:
@@ -308,7 +302,8 @@ class _ModelWorker(QObject):
 
 
 def keep_classes(options: PredictOptions, names: tuple[str, ...], info: PredictorInfo) -> PredictOptions:
-    """`options` keeping only the named classes (names or ids, as the model knows them); ValueError if unknown."""
+    """`options` keeping only the named classes (names or ids, as the model knows them); ValueError if
+    one is unknown."""
     if not names:
         return options
     by_name = {c.name.casefold(): c.id for c in info.categories}
@@ -366,7 +361,7 @@ class PrelabelWorker(QObject):
         self._submit_box.connect(self._worker.process_box)
         self._worker.box_finished.connect(self.box_finished)
         self._worker.loading.connect(self.loading)
-        self._worker.loaded.connect(self.loaded)
+        self._worker.loaded.connect(self._on_loaded)
         self._worker.released.connect(self.released)
         self._thread.start()
 
@@ -416,6 +411,15 @@ class PrelabelWorker(QObject):
         self._thread.wait()
         QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         self._worker.close_predictor()  # the worker thread has stopped: nothing else uses it now
+
+    def _on_loaded(self, info: PredictorInfo) -> None:
+        # A predictor loaded in this process (torch) brings hundreds of thousands of long-lived objects;
+        # every full collection after it walked them all: 160 ms stalls. Frozen out of the collector's
+        # sight once collected, here on the GUI thread: collecting in the model thread could free Qt
+        # objects there (docs/decisions/0024). (The app's model lives in a child process: this costs little.)
+        gc.collect()
+        gc.freeze()
+        self.loaded.emit(info)
 
     def _deliver(self, outcome: Outcome) -> None:
         self.finished.emit(outcome)
