@@ -10,7 +10,7 @@ import threading
 from PySide6.QtCore import QObject, Qt
 
 from annotator import app as app_module
-from annotator.gui.collector import collector_of, stop_collecting
+from annotator.gui.collector import GuiThreadCollector, collector_of, stop_collecting
 from annotator.gui.workers import BackgroundWorker
 
 
@@ -37,6 +37,31 @@ def test_a_qt_object_in_a_cycle_is_freed_on_the_gui_thread_while_a_worker_alloca
     assert result.args[1]  # kept: the counts stay past the threshold until something collects
     qtbot.waitUntil(lambda: bool(freed_in), timeout=3000)  # the GUI thread's next check collects it
     assert freed_in == [threading.main_thread()]
+
+
+def test_full_collections_are_paced_and_younger_ones_go_on_meanwhile(qtbot):
+    collector = GuiThreadCollector(full_share=0.001)  # a full collection, then none for 1000 times its time
+    generations = []
+
+    def record(phase: str, info: dict) -> None:
+        if phase == "start":
+            generations.append(info["generation"])
+
+    thresholds = gc.get_threshold()
+    gc.set_threshold(10, 1, 1)  # every generation soon due: a few objects, a few collections
+    gc.callbacks.append(record)
+    try:
+        for _ in range(30):
+            kept = [[] for _ in range(100)]
+            collector.collect_due()
+            del kept
+    finally:
+        gc.callbacks.remove(record)
+        gc.set_threshold(*thresholds)
+    assert 2 in generations
+    after = generations[generations.index(2) + 1 :]
+    # due again within microseconds, but paced: the younger generations are collected meanwhile
+    assert len(after) >= 6 and 2 not in after and 1 in after
 
 
 def test_the_collector_stops_at_the_test_end_and_collection_is_automatic_again(qtbot, qapp):
