@@ -31,6 +31,7 @@ if __name__ != "__mp_main__":  # the model process re-runs this file (multiproce
     from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from annotator.gui.collector import collector_of
     from annotator.gui.main_window import MainWindow
     from annotator.gui.prelabel.actions import install_prelabelling
     from annotator.gui.prelabel.dialog import PrelabelSettings
@@ -173,11 +174,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input-size", type=int, default=640)
     parser.add_argument("--idle", type=float, default=3.0, help="seconds of idle baseline")
     parser.add_argument(
+        "--automatic-gc",
+        action="store_true",
+        help="Python collects in any thread, as before decision 0024 (the app collects on the GUI thread)",
+    )
+    parser.add_argument(
         "--screenshot", type=Path, default=Path(tempfile.gettempdir()) / "annotator_prelabel.png"
     )
     args = parser.parse_args(argv)
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    if not args.automatic_gc:
+        collector_of(app).start()  # as `annotator.app.application()` does
     workdir = Path(tempfile.mkdtemp(prefix="gui_stall_"))
     try:
         photos = list_images(PHOTOS)
@@ -230,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         where = "the worker thread" if args.in_process else "a child process"
         print(f"model in {where}; torch imported by the GUI process: {'torch' in sys.modules}")
+        print("garbage collected:", "by any thread" if args.automatic_gc else "on the GUI thread only")
         print(
             f"GUI-thread time applying one image's results (store, lists, canvas): {summary(apply_ms, 'applies')}"
         )
