@@ -30,9 +30,7 @@ def application() -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("annotator")
     app.setOrganizationName("annotator")
-    collector = collector_of(app)  # Qt objects in cycles are freed on this thread, never on a worker
-    if not collector.running:
-        collector.start()
+    collector_of(app).start()  # Qt objects in cycles are freed on this thread, never on a worker
     return app
 
 

@@ -73,6 +73,14 @@ def test_full_collections_wait_for_a_quarter_more_long_lived_objects_as_cpythons
     assert 2 in _collections(collector, 4, lambda: [[] for _ in range(many)])
 
 
+def test_after_a_freeze_a_full_collection_comes_as_soon_as_it_is_due(qtbot):
+    collector = GuiThreadCollector()
+    assert 2 in _collections(collector, 30, lambda: [[] for _ in range(100)])  # it counts what it kept
+    collector.collect_and_freeze()  # what it kept is out of sight now: a model loaded in this process
+    assert len(gc.get_objects(2)) < 100
+    assert 2 in _collections(collector, 8, lambda: [[] for _ in range(100)])
+
+
 def test_the_collector_stops_at_the_test_end_and_collection_is_automatic_again(qtbot, qapp):
     assert not gc.isenabled() and collector_of(qapp).running  # under the test fixture, as in the app
     stop_collecting()

@@ -14,7 +14,6 @@ the next request loads it again.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from annotator.core.predictor import (
     Predictor,
     PredictorInfo,
 )
+from annotator.gui.collector import collector_of
 from annotator.inference.batch import prelabel_images  # torch-free: it drives any Predictor
 from annotator.inference.errors import WeightsUnavailable
 from annotator.io.errors import DatasetError
@@ -413,12 +413,10 @@ class PrelabelWorker(QObject):
         self._worker.close_predictor()  # the worker thread has stopped: nothing else uses it now
 
     def _on_loaded(self, info: PredictorInfo) -> None:
-        # A predictor loaded in this process (torch) brings hundreds of thousands of long-lived objects;
-        # every full collection after it walked them all: 160 ms stalls. Frozen out of the collector's
-        # sight once collected, here on the GUI thread: collecting in the model thread could free Qt
-        # objects there (docs/decisions/0024). (The app's model lives in a child process: this costs little.)
-        gc.collect()
-        gc.freeze()
+        # a predictor loaded in this process (torch) is frozen out of the collector's sight, here on the
+        # GUI thread: collecting in the model thread could free Qt objects there (docs/decisions/0024).
+        # (The app's model lives in a child process: then this costs little.)
+        collector_of(QCoreApplication.instance()).collect_and_freeze()
         self.loaded.emit(info)
 
     def _deliver(self, outcome: Outcome) -> None:
