@@ -39,6 +39,7 @@ from annotator.gui.canvas.compose import (
     same_picture,
     work_estimate,
 )
+from annotator.gui.canvas.crop_queue import CropQueue
 from annotator.gui.canvas.items import (
     SELECTED_Z,
     InstanceItem,
@@ -49,7 +50,6 @@ from annotator.gui.canvas.items import (
 )
 from annotator.gui.canvas.outline import Outline
 from annotator.gui.canvas.prefetch import Ahead, MaskPrefetcher, TileAhead
-from annotator.gui.canvas.shown_crops import ShownCrops
 from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges, reused_area
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
@@ -146,7 +146,7 @@ class InstanceOverlay(QObject):
         self._quiet.timeout.connect(self._start_zoom_ahead)
         self.zoom_ahead = TileAhead(self._idle, self)
         # this image's next zoom first, then its large polygons' pixels, then the next image
-        self.shown_crops = ShownCrops(lambda: self._idle() and not self.zoom_ahead.pending, self)
+        self.shown_crops = CropQueue(lambda: self._idle() and not self.zoom_ahead.pending, parent=self)
         self.prefetcher = MaskPrefetcher(
             lambda: self._idle() and not self.zoom_ahead.pending and not self.shown_crops.pending, self
         )
@@ -189,7 +189,10 @@ class InstanceOverlay(QObject):
         for instance in instances:
             self.layers[instance.id] = self._make(instance, ahead.regions.get(instance.id))
         self._sort()
-        self.shown_crops.start([layer.region for layer in reversed(self.order)])  # front first
+        # its large polygons, front first, from the next resume (after this image's own tile)
+        self.shown_crops.start(
+            [layer.region for layer in reversed(self.order) if layer.region.tested_by_rings]
+        )
         self._ahead = ahead.tile  # used by the first `refresh` if the view wants that very picture
         self.refresh_labels()
 

@@ -35,6 +35,7 @@ from annotator.gui.canvas.compose import (
     outline_pad,
     work_estimate,
 )
+from annotator.gui.canvas.crop_queue import CropQueue
 from annotator.gui.workers import BackgroundWorker
 
 CHUNK_PX = 2_000_000  # mask pixels decoded in one job: about 10-20 ms on this machine
@@ -55,11 +56,6 @@ class Ahead:
 
     regions: dict[int, Region] = field(default_factory=dict)
     tile: tuple[TileSpec, np.ndarray] | None = None
-
-
-def _decode(regions: Sequence[Region]) -> None:
-    for region in regions:
-        region.crops  # noqa: B018 - computed once and kept on the region
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:
@@ -202,17 +198,13 @@ class MaskPrefetcher(QObject):
     def __init__(self, idle: Callable[[], bool], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._idle = idle
-        self._worker = BackgroundWorker(self)
-        self._worker.done.connect(self._chunk_done)
-        self._worker.failed.connect(self._chunk_done)
+        self._crops = CropQueue(idle, CHUNK_PX, self)
+        self._crops.finished.connect(self.resume)  # then the tile, if planned
         self._tile = TileAhead(idle, self)
         self._image: Image | None = None
         self._instances: Sequence[Instance] = ()
         self._regions: dict[int, Region] = {}
-        self._queue: list[Region] = []
         self._plan: Plan | None = None
-        self._running = False
-        self._token = 0
 
     @property
     def image_id(self) -> int | None:
@@ -222,7 +214,7 @@ class MaskPrefetcher(QObject):
     @property
     def pending(self) -> bool:
         """Whether crops or the tile are still to be made (or being made)."""
-        return bool(self._queue) or self._running or self._plan is not None or self._tile.pending
+        return self._crops.pending or self._plan is not None or self._tile.pending
 
     def start(self, image: Image, instances: Sequence[Instance], plan: Plan | None = None) -> None:
         if self._image is not None and image.id == self._image.id:
@@ -240,7 +232,7 @@ class MaskPrefetcher(QObject):
             if spent > BUDGET_PX:
                 break
             self._regions[instance.id] = region
-        self._queue = list(self._regions.values())
+        self._crops.start(list(self._regions.values()))
         self.resume()
 
     def take(self, image_id: int) -> Ahead:
@@ -252,23 +244,16 @@ class MaskPrefetcher(QObject):
         return ahead
 
     def forget(self) -> None:
-        self._token += 1
-        self._image, self._instances, self._regions, self._queue, self._plan = None, (), {}, [], None
+        self._image, self._instances, self._regions, self._plan = None, (), {}, None
+        self._crops.forget()
         self._tile.forget()
 
     def resume(self) -> None:
-        """Do the next chunk if the canvas is idle and none is running."""
-        if self._running or not self._idle():
+        """Do the next chunk of crops if the canvas is idle and none is running; then the tile."""
+        if self._crops.pending:
+            self._crops.resume()  # the queue is the latest image's, whichever a running chunk is for
             return
-        if self._queue:
-            chunk, spent = [], 0
-            while self._queue and spent < CHUNK_PX:
-                region = self._queue.pop(0)
-                _, _, w, h = region.bbox
-                spent += int(w * h)
-                chunk.append(region)
-            self._running = True
-            self._worker.submit(partial(_decode, chunk), self._token)
+        if not self._idle():
             return
         if self._plan is not None:
             plan, self._plan = self._plan, None
@@ -278,12 +263,7 @@ class MaskPrefetcher(QObject):
                 self._tile.start(spec, keep=())
         self._tile.resume()
 
-    def _chunk_done(self, _token: int, _result: object) -> None:
-        """A crop that cannot be decoded fails again, and is reported, when the image is shown."""
-        self._running = False
-        self.resume()  # the queue is the latest image's, whichever this chunk was for
-
     def wait(self) -> None:
-        self._queue, self._plan = [], None
+        self._plan = None
+        self._crops.wait()
         self._tile.wait()
-        self._worker.wait()
