@@ -7,6 +7,7 @@ import numpy as np
 
 from annotator.core.geometry import Polygons
 from annotator.core.region import Region
+from annotator.gui.canvas import crop_queue
 from annotator.gui.canvas.crop_queue import CropQueue
 
 
@@ -15,11 +16,12 @@ def _square(x0: float, side: float) -> Region:
     return Region(Polygons((ring,)), 100, 400)
 
 
-def test_crops_are_decoded_in_chunks_only_while_idle_and_decoded_ones_are_skipped(qtbot):
+def test_crops_are_decoded_in_chunks_only_while_idle_and_decoded_ones_are_skipped(qtbot, monkeypatch):
     idle = [False]
     queue = CropQueue(lambda: idle[0], chunk_px=3000)  # two boxes of 39 x 39
     jobs = []
-    queue._worker.done.connect(lambda _tag, _result: jobs.append(sum(r.decoded for r in regions)))
+    decode = crop_queue._decode
+    monkeypatch.setattr(crop_queue, "_decode", lambda job: (jobs.append(job), decode(job)))
     regions = [_square(50 * k, 39) for k in range(6)]
     regions[2].crops  # noqa: B018 - decoded already, by a click
     queue.start(regions)
@@ -30,7 +32,8 @@ def test_crops_are_decoded_in_chunks_only_while_idle_and_decoded_ones_are_skippe
     with qtbot.waitSignal(queue.finished, timeout=10000):
         queue.resume()
     assert all(r.decoded for r in regions) and not queue.pending
-    assert jobs == [3, 5, 6]  # two regions per job (the third one's crop was there already)
+    # two regions per job, the third one's crop being there already
+    assert jobs == [[regions[0], regions[1]], [regions[3], regions[4]], [regions[5]]]
 
 
 def test_a_queue_forgotten_or_started_anew_decodes_only_what_it_holds_now(qtbot):
