@@ -15,7 +15,8 @@ frame after a zoom step and the time until the exact overlay for the new zoom is
 step back out to fit (whose tile the zoom step kept), and one instance changing (partial redraw and repaint); the same zoom step at 1:1 (zoomed in); one mouse wheel
 notch's zoom at fit by the + key (whose tile the canvas makes ahead while idle), and by the wheel itself
 (whose events are a gesture that settles before a build), at fit and then twice zoomed in, each notch
-after a pause; the peak RSS.
+after a pause, then two notches out (the second to a zoom whose tile no step kept: "lever 28 off" runs
+without the tile a notch out made ahead); the peak RSS.
 Targets: full repaint <= 16 ms, hover <= 3 ms; exact overlay after a zoom step <= 100 ms, switch until
 the overlay is shown <= 150 ms. Run: `.venv/bin/python bench/canvas.py`; with `--masks 100` each image
 holds its first 100 instances as RLE masks, as pre-labelling leaves an image (levers 21 and 22 of
@@ -155,6 +156,7 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
         "notch_exact": float("nan"),
         "wheel_fit": float("nan"),
         "wheel_in": float("nan"),
+        "wheel_out": float("nan"),
         "shown_back": float("nan"),
         "edit": float("nan"),
     }
@@ -176,11 +178,13 @@ def exact_after(app: QApplication, canvas: Canvas, zoom) -> float:
     return ms(started)
 
 
-def wheel_notch(canvas: Canvas, point: QPointF) -> None:
-    """One notch of a mouse wheel over `point`, as the window system sends it (a zoom gesture: the
-    canvas shows the last frame stretched until the wheel settles, unless the notch's tile is ready)."""
+def wheel_notch(canvas: Canvas, point: QPointF, *, out: bool = False) -> None:
+    """One notch of a mouse wheel in (or `out`) over `point`, as the window system sends it (a zoom
+    gesture: the canvas shows the last frame stretched until the wheel settles, unless the notch's tile
+    is ready)."""
+    angle = -WHEEL_NOTCH if out else WHEEL_NOTCH
     QApplication.sendEvent(canvas.viewport(), QWheelEvent(
-        point, QPointF(canvas.viewport().mapToGlobal(point.toPoint())), QPoint(), QPoint(0, WHEEL_NOTCH),
+        point, QPointF(canvas.viewport().mapToGlobal(point.toPoint())), QPoint(), QPoint(0, angle),
         Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
     ))  # fmt: skip
 
@@ -246,6 +250,11 @@ def measure_canvas(
         wheel_exact.append(exact_after(app, canvas, lambda: wheel_notch(canvas, wheel)))
         wait_for(app, lambda: not canvas.in_gesture and not canvas.overlay.building)
         wait_for(app, lambda: not canvas.overlay.working_ahead)
+    wheel_out = []  # then out, paused: the first to the zoom the last notch left (its tile kept), then on
+    for _ in range(2):
+        wheel_out.append(exact_after(app, canvas, lambda: wheel_notch(canvas, wheel, out=True)))
+        wait_for(app, lambda: not canvas.in_gesture and not canvas.overlay.building)
+        wait_for(app, lambda: not canvas.overlay.working_ahead)
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building)
     edits = []
@@ -289,6 +298,7 @@ def measure_canvas(
         "notch_exact": notch_exact,
         "wheel_fit": wheel_exact[0],
         "wheel_in": max(wheel_exact[1:]),
+        "wheel_out": wheel_out[1],
         "edit": statistics.median(edits),
     }
 
@@ -308,7 +318,8 @@ def run(path: str) -> dict[str, float]:
             compose.VERTEX_FILL_BELOW = 0.0
         if path in ("today", "held GIL", "lever 22 off"):  # masks' outlines stroked as traced
             compose.STRAIGHTEN_BELOW = 0.0
-        results = measure_canvas(app, dataset, levels, today() if path == "today" else Levers())
+        levers = today() if path == "today" else Levers(zoom_out_ahead=path != "lever 28 off")
+        results = measure_canvas(app, dataset, levels, levers)
     results["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return results
 
@@ -318,7 +329,7 @@ def main() -> int:
         print(json.dumps(run(sys.argv[2])))
         return 0
     results = {}
-    variants = ("lever 22 off",) if MASKS else ("lever 21 off", "lever 22 off")
+    variants = ("lever 22 off", "lever 28 off") if MASKS else ("lever 21 off", "lever 22 off", "lever 28 off")
     for path in ("naive", "today", "held GIL", *variants, "now"):
         command = [sys.executable, __file__, "--run", path, *(["--masks", str(MASKS)] if MASKS else [])]
         child = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -340,6 +351,7 @@ def main() -> int:
         ("notch_exact", "exact overlay after + at fit"),
         ("wheel_fit", "... after a wheel notch at fit"),
         ("wheel_in", "... after the next notches, paused (worst)"),
+        ("wheel_out", "... after the second notch out, paused"),
         ("edit", "one instance changed + repaint"),
         ("rss", "peak RSS (MB)"),
     ]
@@ -358,12 +370,16 @@ def main() -> int:
     for variant, what in (
         ("lever 21 off", "zoomed out, polygons filled from their vertices"),
         ("lever 22 off", "zoomed out, masks' outlines straightened"),
+        ("lever 28 off", "zoomed in, the tile a notch out made ahead"),
     ):
         if variant not in results:
             continue
         off = results[variant]
         print(f"{variant[:-4]} alone ({what}): off / now")
-        for key in ("shown", "shown_next", "zoom_exact", "zoom_in_exact", "rss"):
+        keys = ("wheel_out", "shown_next", "rss") if variant == "lever 28 off" else (
+            "shown", "shown_next", "zoom_exact", "zoom_in_exact", "rss"
+        )  # fmt: skip
+        for key in keys:
             title = dict(columns)[key]
             now = results["now"][key]
             print(f"  {title:<44}{off[key]:>8.1f} /{now:>7.1f}{off[key] / now:>8.2f}x")

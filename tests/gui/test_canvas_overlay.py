@@ -556,6 +556,34 @@ def test_work_made_ahead_goes_on_after_a_build_interrupts_it(make_canvas, qtbot,
     assert overlay.shows_view() and not overlay.building
 
 
+@pytest.mark.parametrize("made_ahead", [True, False])
+@pytest.mark.parametrize("where", [(0, 0), (1, 1), (1, 0), (0.5, 0.5)])
+def test_zoomed_in_a_notch_out_shows_the_exact_picture_at_once_wherever_the_pointer_is(
+    make_canvas, qtbot, monkeypatch, made_ahead, where
+):
+    """Zoomed in, the tile a wheel notch out gives is made while idle (a tile of the view and around it),
+    so the notch out to a zoom no tile was kept for shows its exact picture at once, anchored anywhere;
+    else it is built. At fit nothing is made for it: the whole image shows already."""
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # every build in the worker, as a large one
+    view = make_canvas()
+    view.overlay.levers.zoom_out_ahead = made_ahead
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    overlay = view.overlay
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
+    assert overlay.zoom_out_ahead.spec is None  # at fit
+    view.set_zoom(6.0)
+    view.centerOn(90, 70)
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
+    last = view.viewport().rect().bottomRight()  # the pointer over the viewport, from corner to corner
+    view.zoom_by(1 / NOTCH, QPointF(where[0] * last.x(), where[1] * last.y()))
+    assert overlay.shows_view() != overlay.building
+    assert overlay.shows_view() == made_ahead
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    tile = overlay.tile
+    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+
+
 def test_work_made_ahead_waits_while_the_person_drags(make_canvas, qtbot):
     """A drag (a stroke, a pan) started right after the image showed: the next notch's tile is not
     composited beside it, and is once the person has let go for a moment."""

@@ -86,6 +86,7 @@ class Levers:
     strips_in_worker: bool = True  # a large edit's strips are composited in the worker
     prebuild: bool = True  # the next image's tile at fit is composited while idle (with `prefetch`)
     zoom_ahead: bool = True  # the tile one wheel notch in is composited while idle (small enough)
+    zoom_out_ahead: bool = True  # and, zoomed in, the one a notch out (with `zoom_ahead`)
     step_back: bool = True  # the tile at fit of the image just left is kept for a step back to it
     zoom_back: bool = True  # the tile a zoom step replaced is kept for the step back to its zoom
 
@@ -106,7 +107,7 @@ class OverlayHost(Protocol):
 
     def fit_scale(self, width: int, height: int) -> float | None: ...
 
-    def notch_scale(self) -> float: ...
+    def notch_scale(self, *, out: bool = False) -> float: ...
 
     def visible_scene_rect(self) -> QRectF: ...
 
@@ -144,13 +145,15 @@ class InstanceOverlay(QObject):
         # shared the cores with it (and the GIL, in numpy) took a third longer per step.
         self._quiet = QTimer(self, singleShot=True, interval=AHEAD_QUIET_MS)
         self._quiet.timeout.connect(self._start_zoom_ahead)
+        # this image's next zoom in first, then out, then its large polygons' pixels, then the next image
         self.zoom_ahead = TileAhead(self._idle, self)
-        # this image's next zoom first, then its large polygons' pixels, then the next image
-        self.shown_crops = CropQueue(lambda: self._idle() and not self.zoom_ahead.pending, parent=self)
+        self.zoom_out_ahead = TileAhead(lambda: self._idle() and not self.zoom_ahead.pending, self)
+        self.shown_crops = CropQueue(lambda: self._idle() and not self._zooms_ahead_pending(), parent=self)
         self.prefetcher = MaskPrefetcher(
-            lambda: self._idle() and not self.zoom_ahead.pending and not self.shown_crops.pending, self
+            lambda: self._idle() and not self._zooms_ahead_pending() and not self.shown_crops.pending, self
         )
         self.zoom_ahead.finished.connect(self._resume_ahead)
+        self.zoom_out_ahead.finished.connect(self._resume_ahead)
         self.shown_crops.finished.connect(self.prefetcher.resume)
         self._ahead: tuple[TileSpec, np.ndarray] | None = None  # the tile made ahead for this image
         self._replaced: tuple[TileSpec, np.ndarray] | None = None  # the tile a zoom step replaced
@@ -166,6 +169,7 @@ class InstanceOverlay(QObject):
         self._pending = None
         self._ahead = self._replaced = None
         self.zoom_ahead.forget()
+        self.zoom_out_ahead.forget()
         self.shown_crops.forget()
         self.strips.cancel()
         self.layers.clear()
@@ -199,6 +203,9 @@ class InstanceOverlay(QObject):
     def _idle(self) -> bool:
         return self._pending is None and not self.strips.pending and not self._quiet.isActive()
 
+    def _zooms_ahead_pending(self) -> bool:
+        return self.zoom_ahead.pending or self.zoom_out_ahead.pending
+
     def hold_ahead(self) -> None:
         """The person is doing something (a press, a drag, the wheel, an edit): work made ahead waits
         until they have stopped for AHEAD_QUIET_MS, then goes on."""
@@ -209,7 +216,7 @@ class InstanceOverlay(QObject):
         """Whether tiles are still to be made ahead (the next wheel notch, the next image)."""
         return (
             self._quiet.isActive()
-            or self.zoom_ahead.pending
+            or self._zooms_ahead_pending()
             or self.shown_crops.pending
             or self.prefetcher.pending
         )
@@ -567,9 +574,12 @@ class InstanceOverlay(QObject):
         if ahead is not None and same_picture(spec, ahead[0]):
             return ahead
         view = replace(spec, area=self._view_area(spec.scale))
-        made = (self.zoom_ahead.take if take else self.zoom_ahead.peek)(partial(_shows_within, view))
-        if made is not None:
-            return made
+        for ahead, other in ((self.zoom_ahead, self.zoom_out_ahead), (self.zoom_out_ahead, self.zoom_ahead)):
+            made = (ahead.take if take else ahead.peek)(partial(_shows_within, view))
+            if made is not None:
+                if take:
+                    other.forget()  # the other way from the zoom left: of no use from this one
+                return made
         if self._replaced is not None and _shows_within(view, self._replaced[0]):
             return self._replaced  # the step back to the zoom a step left
         return None
@@ -626,6 +636,7 @@ class InstanceOverlay(QObject):
         """The work made ahead waits while a tile or strips are built: go on with it (this image's next
         zoom first, then the next image)."""
         self.zoom_ahead.resume()
+        self.zoom_out_ahead.resume()
         self.shown_crops.resume()
         self.prefetcher.resume()
 
@@ -680,28 +691,41 @@ class InstanceOverlay(QObject):
     def _start_zoom_ahead(self) -> None:
         """Composite, while idle, what the view shows now at the zoom one wheel notch in gives (at fit,
         the whole image): wherever the pointer anchors that notch, it shows part of it, so the wheel's
-        next step shows the exact picture at once."""
+        next step shows the exact picture at once. Zoomed in, then the same for a notch out."""
         if not self.levers.zoom_ahead or self.tile is None or not self.layers:
             self._resume_ahead()  # the rest of the work made ahead
             return
-        scale = self.view.notch_scale()
+        self._make_ahead(self.zoom_ahead, self.view.notch_scale(), out=False)
+        fit = self.view.fit_scale(*self._image_size)
+        zoomed_in = fit is not None and self.view.scale_factor > fit * 1.01
+        if self.levers.zoom_out_ahead and zoomed_in:  # at fit the whole image shows: a notch out, rare
+            self._make_ahead(self.zoom_out_ahead, self.view.notch_scale(out=True), out=True)
+        else:
+            self.zoom_out_ahead.forget()
+        self._resume_ahead()
+
+    def _make_ahead(self, ahead: TileAhead, scale: float, *, out: bool) -> None:
+        """Start `ahead` on the tile a notch to `scale` shows, wherever the pointer anchors it (unless it
+        has it, or the notch does not zoom that way, or the tile is too large to hold)."""
         width, height = self._image_size
         x0, y0, x1, y1 = self._view_area(scale)
-        # the notch's scroll moves in whole pixels, so its view may reach a pixel past this one's
-        area = intersect((x0 - 2, y0 - 2, x1 + 2, y1 + 2), _whole_image(width, height, scale))
+        # A notch out shows the view and more around it: anchored at the view's right edge, the view's
+        # width times (current / scale - 1) more to the left, and so on. The notch's scroll moves in whole
+        # pixels, so its view may reach a pixel past this one's.
+        grow = self.view.scale_factor / scale - 1 if out else 0.0
+        gx, gy = math.ceil((x1 - x0) * grow) + 2, math.ceil((y1 - y0) * grow) + 2
+        area = intersect((x0 - gx, y0 - gy, x1 + gx, y1 + gy), _whole_image(width, height, scale))
         if (
             area is None
-            or scale <= self.tile.scale
+            or (scale >= self.tile.scale if out else scale <= self.tile.scale)
             or (area[2] - area[0]) * (area[3] - area[1]) > ZOOM_AHEAD_PX
         ):
-            self.zoom_ahead.forget()
-            self._resume_ahead()
+            ahead.forget()
             return
         spec = self.spec(area, scale)
-        made = self.zoom_ahead.spec
+        made = ahead.spec
         if spec.selected is None and (made is None or not same_picture(made, spec)):
-            self.zoom_ahead.start(spec)
-        self._resume_ahead()
+            ahead.start(spec)
 
     def redraw(self, boxes: list[Box], *, remember: bool = True) -> None:
         """Draw the tile again inside these boxes (instances changed there), and the patch; with a

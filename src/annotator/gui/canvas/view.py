@@ -289,10 +289,10 @@ class Canvas(QGraphicsView):
             return None
         return min(view.width() / width, view.height() / height)
 
-    def notch_scale(self) -> float:
-        """The zoom one notch of a mouse wheel gives from here, to the last bit as `zoom_by` makes it (the
-        overlay composites that tile ahead)."""
-        return self._target_scale(NOTCH)
+    def notch_scale(self, *, out: bool = False) -> float:
+        """The zoom one notch of a mouse wheel in (or `out`) gives from here, to the last bit as `zoom_by`
+        makes it (the overlay composites those tiles ahead)."""
+        return self._target_scale(1 / NOTCH if out else NOTCH)
 
     def _target_scale(self, factor: float) -> float:
         """The zoom a step by `factor` lands on: within the limits, and exactly a zoom just left when it
