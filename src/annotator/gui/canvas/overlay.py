@@ -574,8 +574,8 @@ class InstanceOverlay(QObject):
         if ahead is not None and same_picture(spec, ahead[0]):
             return ahead
         view = replace(spec, area=self._view_area(spec.scale))
-        for ahead, other in ((self.zoom_ahead, self.zoom_out_ahead), (self.zoom_out_ahead, self.zoom_ahead)):
-            made = (ahead.take if take else ahead.peek)(partial(_shows_within, view))
+        for notch, other in ((self.zoom_ahead, self.zoom_out_ahead), (self.zoom_out_ahead, self.zoom_ahead)):
+            made = (notch.take if take else notch.peek)(partial(_shows_within, view))
             if made is not None:
                 if take:
                     other.forget()  # the other way from the zoom left: of no use from this one
