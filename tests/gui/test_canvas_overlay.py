@@ -584,6 +584,33 @@ def test_zoomed_in_a_notch_out_shows_the_exact_picture_at_once_wherever_the_poin
     assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
 
 
+@pytest.mark.parametrize("out", [False, True])
+def test_with_an_instance_selected_a_notch_shows_the_exact_picture_and_patch_at_once(
+    make_canvas, qtbot, monkeypatch, out
+):
+    """Selecting an instance is how an edit starts, and a wheel notch often follows: the notch's tile is
+    made ahead with the selection too (the selected instance left out of it, what lies above it in its
+    patch), and shown at once, as a fresh build would draw both."""
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # every build in the worker, as a large one
+    view = make_canvas()
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    overlay = view.overlay
+    view.set_zoom(3.0)
+    view.centerOn(50, 50)
+    view.session.select(1)  # the large square, below the small one: its patch holds the small one
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
+    made = (overlay.zoom_out_ahead if out else overlay.zoom_ahead).spec
+    assert made is not None and made.selected is not None
+    view.zoom_by(1 / NOTCH if out else NOTCH, QPointF(120, 90))
+    assert overlay.shows_view() and not overlay.building
+    tile, patch = overlay.tile, overlay.patch.tile
+    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
+    assert np.array_equal(tile.pixels, fresh)
+    assert fresh_patch is not None and patch.area == fresh_patch[0]
+    assert np.array_equal(patch.pixels, fresh_patch[1])
+
+
 def test_work_made_ahead_waits_while_the_person_drags(make_canvas, qtbot):
     """A drag (a stroke, a pan) started right after the image showed: the next notch's tile is not
     composited beside it, and is once the person has let go for a moment."""

@@ -516,10 +516,12 @@ class TileSpec:
 
 
 def same_picture(a: TileSpec, b: TileSpec) -> bool:
-    """Whether two specs with nothing selected draw the same tile: the same rectangle, scale and pen,
-    and layer by layer the same region (by identity: its geometry), place in z and look. A tile built
-    ahead for one is the other's (`gui.canvas.prefetch`)."""
-    if a.selected is not None or b.selected is not None:
+    """Whether two specs draw the same tile (and patch): the same rectangle, scale and pen, layer by layer
+    the same region (by identity: its geometry), place in z and look, and the same one selected, or none.
+    A tile built ahead for one is the other's (`gui.canvas.prefetch`)."""
+    if (a.selected is None) != (b.selected is None):
+        return False
+    if a.selected is not None and (a.selected.region, a.selected.key) != (b.selected.region, b.selected.key):
         return False
     if (a.area, a.scale, a.line_width) != (b.area, b.scale, b.line_width) or len(a.layers) != len(b.layers):
         return False

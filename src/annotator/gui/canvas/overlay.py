@@ -49,7 +49,7 @@ from annotator.gui.canvas.items import (
     is_staircase,
 )
 from annotator.gui.canvas.outline import Outline
-from annotator.gui.canvas.prefetch import Ahead, MaskPrefetcher, TileAhead
+from annotator.gui.canvas.prefetch import Ahead, Made, MaskPrefetcher, TileAhead
 from annotator.gui.canvas.strips import KEEP, StripComposer, Todo, grown_patch, moved_edges, reused_area
 from annotator.gui.canvas.tiles import KEEP_PATCH, FirstPart, PatchItem, Tile, TileBuilder
 
@@ -561,18 +561,18 @@ class InstanceOverlay(QObject):
         if ready is None:
             return False
         self._pending = None
-        self._install(ready[0], (ready[1], None))
+        self._install(ready[0], ready[1:])
         return True
 
-    def _ready_tile(self, spec: TileSpec, *, take: bool) -> tuple[TileSpec, np.ndarray] | None:
+    def _ready_tile(self, spec: TileSpec, *, take: bool) -> Made | None:
         """A tile made ahead (for this image's switch, for this notch) or kept from the zoom a step left,
-        if it shows `spec`'s picture over the whole view (a pan past it builds the margin); `take` hands
-        over what was made ahead."""
+        if it shows `spec`'s picture over the whole view (a pan past it builds the margin), with its
+        patch; `take` hands over what was made ahead."""
         ahead = self._ahead
         if take:
             self._ahead = None  # only the first refresh after a switch may use it
         if ahead is not None and same_picture(spec, ahead[0]):
-            return ahead
+            return (*ahead, None)  # at fit, nothing selected
         view = replace(spec, area=self._view_area(spec.scale))
         for notch, other in ((self.zoom_ahead, self.zoom_out_ahead), (self.zoom_out_ahead, self.zoom_ahead)):
             made = (notch.take if take else notch.peek)(partial(_shows_within, view))
@@ -581,7 +581,7 @@ class InstanceOverlay(QObject):
                     other.forget()  # the other way from the zoom left: of no use from this one
                 return made
         if self._replaced is not None and _shows_within(view, self._replaced[0]):
-            return self._replaced  # the step back to the zoom a step left
+            return (*self._replaced, None)  # the step back to the zoom a step left (nothing selected)
         return None
 
     def _view_area(self, scale: float) -> Rect:
@@ -724,7 +724,7 @@ class InstanceOverlay(QObject):
             return
         spec = self.spec(area, scale)
         made = ahead.spec
-        if spec.selected is None and (made is None or not same_picture(made, spec)):
+        if made is None or not same_picture(made, spec):
             ahead.start(spec)
 
     def redraw(self, boxes: list[Box], *, remember: bool = True) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import numpy as np
@@ -33,6 +33,7 @@ from annotator.gui.canvas.compose import (
     band_cuts,
     base_part,
     outline_pad,
+    render_patch,
     work_estimate,
 )
 from annotator.gui.canvas.crop_queue import CropQueue
@@ -82,10 +83,11 @@ class _Strip:
     done: tuple[Region, ...]  # regions not to keep that no strip below reaches: let go after this one
     trim_before: bool  # give freed memory back first (the image left's crops, before this one's decode)
     trim_after: bool  # and after (the crops this tile let go)
+    patch: bool = False  # the last strip of a tile with a selection: its patch too
 
 
-def _draw_strip(buffer: np.ndarray, spec: TileSpec, strip: _Strip) -> None:
-    """A strip of the tile, to the pixel what building it whole gives."""
+def _draw_strip(buffer: np.ndarray, spec: TileSpec, strip: _Strip) -> tuple[Rect, np.ndarray] | None:
+    """A strip of the tile, to the pixel what building it whole gives; and the patch, if asked."""
     if strip.trim_before:
         trim_heap()
     x0, y0, x1, y1 = spec.local(strip.rect)
@@ -94,11 +96,18 @@ def _draw_strip(buffer: np.ndarray, spec: TileSpec, strip: _Strip) -> None:
         region.forget_pixels()
     if strip.trim_after:
         trim_heap()
+    return render_patch(spec) if strip.patch else None
+
+
+# A tile made ahead: what it shows, its pixels, and its patch (what lies above the selected instance
+# inside its box; None without a selection, or when nothing does)
+Made = tuple[TileSpec, np.ndarray, tuple[Rect, np.ndarray] | None]
 
 
 class TileAhead(QObject):
-    """A tile composited ahead of its use, in strips of rows while `idle()` says so; `take(wanted)` hands
-    it over (and forgets it) if `wanted(spec)` accepts what it shows. `finished` when it is made."""
+    """A tile composited ahead of its use, in strips of rows while `idle()` says so (then its patch, when
+    something is selected); `take(wanted)` hands it over (and forgets it) if `wanted(spec)` accepts what
+    it shows. `finished` when it is made."""
 
     finished = Signal()
 
@@ -110,6 +119,7 @@ class TileAhead(QObject):
         self._worker.failed.connect(self._strip_failed)
         self._spec: TileSpec | None = None
         self._buffer: np.ndarray | None = None
+        self._patch: tuple[Rect, np.ndarray] | None = None
         self._strips: list[_Strip] = []
         self._ready = False
         self._running = False
@@ -143,27 +153,30 @@ class TileAhead(QObject):
                 bottom = layer.device_box(spec.scale, pad)[3]
                 strip = next((i for i, r in enumerate(rows) if bottom <= r[3] - BAND_OVERLAP), len(rows) - 1)
                 last.setdefault(strip, []).append(layer.region)
+        final = len(rows) - 1
         self._strips = [
-            _Strip(rect, tuple(last.get(i, ())), i == 0, keep is not None and i == len(rows) - 1)
+            _Strip(rect, tuple(last.get(i, ())), i == 0, keep is not None and i == final, i == final)
             for i, rect in enumerate(rows)
         ]
+        if spec.selected is None:
+            self._strips[-1] = replace(self._strips[-1], patch=False)
         self.resume()
 
-    def take(self, wanted: Callable[[TileSpec], bool]) -> tuple[TileSpec, np.ndarray] | None:
+    def take(self, wanted: Callable[[TileSpec], bool]) -> Made | None:
         tile = self.peek(wanted)
         if tile is not None:
             self.forget()
         return tile
 
-    def peek(self, wanted: Callable[[TileSpec], bool]) -> tuple[TileSpec, np.ndarray] | None:
+    def peek(self, wanted: Callable[[TileSpec], bool]) -> Made | None:
         """The tile, if made and `wanted`, kept here."""
         if not self._ready or not wanted(self._spec):
             return None
-        return (self._spec, self._buffer)
+        return (self._spec, self._buffer, self._patch)
 
     def forget(self) -> None:
         self._token += 1
-        self._spec, self._buffer, self._strips, self._ready = None, None, [], False
+        self._spec, self._buffer, self._patch, self._strips, self._ready = None, None, None, [], False
 
     def resume(self) -> None:
         if self._running or not self._strips or not self._idle():
@@ -171,8 +184,10 @@ class TileAhead(QObject):
         self._running = True
         self._worker.submit(partial(_draw_strip, self._buffer, self._spec, self._strips.pop(0)), self._token)
 
-    def _strip_done(self, token: int, _result: object) -> None:
+    def _strip_done(self, token: int, patch: tuple[Rect, np.ndarray] | None) -> None:
         self._running = False
+        if token == self._token and patch is not None:
+            self._patch = patch
         if token == self._token and self._spec is not None and not self._strips:
             self._ready = True
             self.finished.emit()
@@ -239,7 +254,8 @@ class MaskPrefetcher(QObject):
         """What was made for `image_id` (the tile only if finished); nothing for another image."""
         ahead = Ahead()
         if self._image is not None and image_id == self._image.id:
-            ahead = Ahead(self._regions, self._tile.take(lambda _spec: True))
+            made = self._tile.take(lambda _spec: True)  # at fit, nothing selected: no patch
+            ahead = Ahead(self._regions, None if made is None else made[:2])
         self.forget()
         return ahead
 
