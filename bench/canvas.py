@@ -16,7 +16,8 @@ step back out to fit (whose tile the zoom step kept), and one instance changing 
 notch's zoom at fit by the + key (whose tile the canvas makes ahead while idle), and by the wheel itself
 (whose events are a gesture that settles before a build), at fit and then twice zoomed in, each notch
 after a pause, then two notches out (the second to a zoom whose tile no step kept: "lever 28 off" runs
-without the tile a notch out made ahead); the peak RSS.
+without the tile a notch out made ahead), then one in at fit with an instance selected ("lever 29 off":
+no notch tile made ahead while anything is selected); the peak RSS.
 Targets: full repaint <= 16 ms, hover <= 3 ms; exact overlay after a zoom step <= 100 ms, switch until
 the overlay is shown <= 150 ms. Run: `.venv/bin/python bench/canvas.py`; with `--masks 100` each image
 holds its first 100 instances as RLE masks, as pre-labelling leaves an image (levers 21 and 22 of
@@ -157,6 +158,7 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
         "wheel_fit": float("nan"),
         "wheel_in": float("nan"),
         "wheel_out": float("nan"),
+        "wheel_selected": float("nan"),
         "shown_back": float("nan"),
         "edit": float("nan"),
     }
@@ -255,6 +257,12 @@ def measure_canvas(
         wheel_out.append(exact_after(app, canvas, lambda: wheel_notch(canvas, wheel, out=True)))
         wait_for(app, lambda: not canvas.in_gesture and not canvas.overlay.building)
         wait_for(app, lambda: not canvas.overlay.working_ahead)
+    canvas.fit()  # then an instance selected at fit (how an edit starts) and a notch in
+    canvas.session.select(canvas.overlay.order[len(canvas.overlay.order) // 2].instance_id)
+    wait_for(app, lambda: not canvas.overlay.building and not canvas.overlay.working_ahead)
+    wheel_selected = exact_after(app, canvas, lambda: wheel_notch(canvas, wheel))
+    wait_for(app, lambda: not canvas.in_gesture and not canvas.overlay.building)
+    canvas.session.select(None)
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building)
     edits = []
@@ -299,6 +307,7 @@ def measure_canvas(
         "wheel_fit": wheel_exact[0],
         "wheel_in": max(wheel_exact[1:]),
         "wheel_out": wheel_out[1],
+        "wheel_selected": wheel_selected,
         "edit": statistics.median(edits),
     }
 
@@ -318,7 +327,11 @@ def run(path: str) -> dict[str, float]:
             compose.VERTEX_FILL_BELOW = 0.0
         if path in ("today", "held GIL", "lever 22 off"):  # masks' outlines stroked as traced
             compose.STRAIGHTEN_BELOW = 0.0
-        levers = today() if path == "today" else Levers(zoom_out_ahead=path != "lever 28 off")
+        levers = (
+            today()
+            if path == "today"
+            else Levers(zoom_out_ahead=path != "lever 28 off", zoom_ahead_selected=path != "lever 29 off")
+        )
         results = measure_canvas(app, dataset, levels, levers)
     results["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return results
@@ -329,7 +342,7 @@ def main() -> int:
         print(json.dumps(run(sys.argv[2])))
         return 0
     results = {}
-    variants = ("lever 22 off", "lever 28 off") if MASKS else ("lever 21 off", "lever 22 off", "lever 28 off")
+    variants = ("lever 21 off",) * (not MASKS) + ("lever 22 off", "lever 28 off", "lever 29 off")
     for path in ("naive", "today", "held GIL", *variants, "now"):
         command = [sys.executable, __file__, "--run", path, *(["--masks", str(MASKS)] if MASKS else [])]
         child = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -352,6 +365,7 @@ def main() -> int:
         ("wheel_fit", "... after a wheel notch at fit"),
         ("wheel_in", "... after the next notches, paused (worst)"),
         ("wheel_out", "... after the second notch out, paused"),
+        ("wheel_selected", "... after a notch, an instance selected"),
         ("edit", "one instance changed + repaint"),
         ("rss", "peak RSS (MB)"),
     ]
@@ -371,14 +385,16 @@ def main() -> int:
         ("lever 21 off", "zoomed out, polygons filled from their vertices"),
         ("lever 22 off", "zoomed out, masks' outlines straightened"),
         ("lever 28 off", "zoomed in, the tile a notch out made ahead"),
+        ("lever 29 off", "the notches' tiles made ahead with an instance selected"),
     ):
         if variant not in results:
             continue
         off = results[variant]
         print(f"{variant[:-4]} alone ({what}): off / now")
-        keys = ("wheel_out", "shown_next", "rss") if variant == "lever 28 off" else (
-            "shown", "shown_next", "zoom_exact", "zoom_in_exact", "rss"
-        )  # fmt: skip
+        keys = {
+            "lever 28 off": ("wheel_out", "shown_next", "rss"),
+            "lever 29 off": ("wheel_selected", "wheel_out", "rss"),
+        }.get(variant, ("shown", "shown_next", "zoom_exact", "zoom_in_exact", "rss"))
         for key in keys:
             title = dict(columns)[key]
             now = results["now"][key]

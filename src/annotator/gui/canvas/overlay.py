@@ -87,6 +87,7 @@ class Levers:
     prebuild: bool = True  # the next image's tile at fit is composited while idle (with `prefetch`)
     zoom_ahead: bool = True  # the tile one wheel notch in is composited while idle (small enough)
     zoom_out_ahead: bool = True  # and, zoomed in, the one a notch out (with `zoom_ahead`)
+    zoom_ahead_selected: bool = True  # those notches' tiles also with an instance selected (and its patch)
     step_back: bool = True  # the tile at fit of the image just left is kept for a step back to it
     zoom_back: bool = True  # the tile a zoom step replaced is kept for the step back to its zoom
 
@@ -723,6 +724,9 @@ class InstanceOverlay(QObject):
             ahead.forget()
             return
         spec = self.spec(area, scale)
+        if spec.selected is not None and not self.levers.zoom_ahead_selected:
+            ahead.forget()
+            return
         made = ahead.spec
         if made is None or not same_picture(made, spec):
             ahead.start(spec)
