@@ -17,7 +17,8 @@ notch's zoom at fit by the + key (whose tile the canvas makes ahead while idle),
 (whose events are a gesture that settles before a build), at fit and then twice zoomed in, each notch
 after a pause, then two notches out (the second to a zoom whose tile no step kept: "lever 28 off" runs
 without the tile a notch out made ahead), then one in at fit with an instance selected ("lever 29 off":
-no notch tile made ahead while anything is selected); the peak RSS.
+no notch tile made ahead while anything is selected), one more notch in and F ("lever 30 off": no tile
+at fit made ahead); the peak RSS.
 Targets: full repaint <= 16 ms, hover <= 3 ms; exact overlay after a zoom step <= 100 ms, switch until
 the overlay is shown <= 150 ms. Run: `.venv/bin/python bench/canvas.py`; with `--masks 100` each image
 holds its first 100 instances as RLE masks, as pre-labelling leaves an image (levers 21 and 22 of
@@ -159,6 +160,7 @@ def measure_naive(app: QApplication, dataset: Dataset, levels: list[QImage]) -> 
         "wheel_in": float("nan"),
         "wheel_out": float("nan"),
         "wheel_selected": float("nan"),
+        "fit_exact": float("nan"),
         "shown_back": float("nan"),
         "edit": float("nan"),
     }
@@ -263,6 +265,12 @@ def measure_canvas(
     wheel_selected = exact_after(app, canvas, lambda: wheel_notch(canvas, wheel))
     wait_for(app, lambda: not canvas.in_gesture and not canvas.overlay.building)
     canvas.session.select(None)
+    wait_for(app, lambda: not canvas.overlay.working_ahead)
+    wheel_notch(canvas, wheel)  # one notch further in, then F (fit) after a pause
+    wait_for(app, lambda: not canvas.in_gesture and not canvas.overlay.building)
+    wait_for(app, lambda: not canvas.overlay.working_ahead)
+    fit_exact = exact_after(app, canvas, canvas.fit)
+    wait_for(app, lambda: not canvas.overlay.building)
     canvas.fit()
     wait_for(app, lambda: not canvas.overlay.building)
     edits = []
@@ -308,6 +316,7 @@ def measure_canvas(
         "wheel_in": max(wheel_exact[1:]),
         "wheel_out": wheel_out[1],
         "wheel_selected": wheel_selected,
+        "fit_exact": fit_exact,
         "edit": statistics.median(edits),
     }
 
@@ -330,7 +339,11 @@ def run(path: str) -> dict[str, float]:
         levers = (
             today()
             if path == "today"
-            else Levers(zoom_out_ahead=path != "lever 28 off", zoom_ahead_selected=path != "lever 29 off")
+            else Levers(
+                zoom_out_ahead=path != "lever 28 off",
+                zoom_ahead_selected=path != "lever 29 off",
+                fit_ahead=path != "lever 30 off",
+            )
         )
         results = measure_canvas(app, dataset, levels, levers)
     results["rss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -342,7 +355,12 @@ def main() -> int:
         print(json.dumps(run(sys.argv[2])))
         return 0
     results = {}
-    variants = ("lever 21 off",) * (not MASKS) + ("lever 22 off", "lever 28 off", "lever 29 off")
+    variants = ("lever 21 off",) * (not MASKS) + (
+        "lever 22 off",
+        "lever 28 off",
+        "lever 29 off",
+        "lever 30 off",
+    )
     for path in ("naive", "today", "held GIL", *variants, "now"):
         command = [sys.executable, __file__, "--run", path, *(["--masks", str(MASKS)] if MASKS else [])]
         child = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -366,6 +384,7 @@ def main() -> int:
         ("wheel_in", "... after the next notches, paused (worst)"),
         ("wheel_out", "... after the second notch out, paused"),
         ("wheel_selected", "... after a notch, an instance selected"),
+        ("fit_exact", "... after F (fit), zoomed in"),
         ("edit", "one instance changed + repaint"),
         ("rss", "peak RSS (MB)"),
     ]
@@ -386,6 +405,7 @@ def main() -> int:
         ("lever 22 off", "zoomed out, masks' outlines straightened"),
         ("lever 28 off", "zoomed in, the tile a notch out made ahead"),
         ("lever 29 off", "the notches' tiles made ahead with an instance selected"),
+        ("lever 30 off", "zoomed in, the tile at fit made ahead"),
     ):
         if variant not in results:
             continue
@@ -394,6 +414,7 @@ def main() -> int:
         keys = {
             "lever 28 off": ("wheel_out", "shown_next", "rss"),
             "lever 29 off": ("wheel_selected", "wheel_out", "rss"),
+            "lever 30 off": ("fit_exact", "shown_next", "rss"),
         }.get(variant, ("shown", "shown_next", "zoom_exact", "zoom_in_exact", "rss"))
         for key in keys:
             title = dict(columns)[key]

@@ -611,6 +611,34 @@ def test_with_an_instance_selected_a_notch_shows_the_exact_picture_and_patch_at_
     assert np.array_equal(patch.pixels, fresh_patch[1])
 
 
+@pytest.mark.parametrize("made_ahead", [True, False])
+@pytest.mark.parametrize("selected", [None, 1])
+def test_zoomed_in_fit_shows_the_exact_picture_at_once(make_canvas, qtbot, monkeypatch, made_ahead, selected):
+    """Zoomed in, the tile at fit is made while idle too (with a selection's patch), so F after a close
+    look shows the whole image's exact picture at once; else it is built."""
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # every build in the worker, as a large one
+    view = make_canvas()
+    view.overlay.levers.fit_ahead = made_ahead
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    overlay = view.overlay
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
+    assert overlay.fit_ahead.spec is None  # at fit
+    view.set_zoom(4.0)
+    view.set_zoom(8.0)  # the tile at fit is not the zoom just left
+    view.session.select(selected)
+    qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
+    view.fit()
+    assert overlay.shows_view() == made_ahead != overlay.building
+    qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
+    tile = overlay.tile
+    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
+    assert np.array_equal(tile.pixels, fresh)
+    patch = overlay.patch.tile
+    assert (patch is None) == (fresh_patch is None)
+    assert patch is None or np.array_equal(patch.pixels, fresh_patch[1])
+
+
 def test_work_made_ahead_waits_while_the_person_drags(make_canvas, qtbot):
     """A drag (a stroke, a pan) started right after the image showed: the next notch's tile is not
     composited beside it, and is once the person has let go for a moment."""

@@ -88,6 +88,7 @@ class Levers:
     zoom_ahead: bool = True  # the tile one wheel notch in is composited while idle (small enough)
     zoom_out_ahead: bool = True  # and, zoomed in, the one a notch out (with `zoom_ahead`)
     zoom_ahead_selected: bool = True  # those notches' tiles also with an instance selected (and its patch)
+    fit_ahead: bool = True  # and, zoomed in, the tile at fit (F), once the notches' are made
     step_back: bool = True  # the tile at fit of the image just left is kept for a step back to it
     zoom_back: bool = True  # the tile a zoom step replaced is kept for the step back to its zoom
 
@@ -149,12 +150,16 @@ class InstanceOverlay(QObject):
         # this image's next zoom in first, then out, then its large polygons' pixels, then the next image
         self.zoom_ahead = TileAhead(self._idle, self)
         self.zoom_out_ahead = TileAhead(lambda: self._idle() and not self.zoom_ahead.pending, self)
+        self.fit_ahead = TileAhead(
+            lambda: self._idle() and not self.zoom_ahead.pending and not self.zoom_out_ahead.pending, self
+        )
         self.shown_crops = CropQueue(lambda: self._idle() and not self._zooms_ahead_pending(), parent=self)
         self.prefetcher = MaskPrefetcher(
             lambda: self._idle() and not self._zooms_ahead_pending() and not self.shown_crops.pending, self
         )
         self.zoom_ahead.finished.connect(self._resume_ahead)
         self.zoom_out_ahead.finished.connect(self._resume_ahead)
+        self.fit_ahead.finished.connect(self._resume_ahead)
         self.shown_crops.finished.connect(self.prefetcher.resume)
         self._ahead: tuple[TileSpec, np.ndarray] | None = None  # the tile made ahead for this image
         self._replaced: tuple[TileSpec, np.ndarray] | None = None  # the tile a zoom step replaced
@@ -171,6 +176,7 @@ class InstanceOverlay(QObject):
         self._ahead = self._replaced = None
         self.zoom_ahead.forget()
         self.zoom_out_ahead.forget()
+        self.fit_ahead.forget()
         self.shown_crops.forget()
         self.strips.cancel()
         self.layers.clear()
@@ -205,7 +211,7 @@ class InstanceOverlay(QObject):
         return self._pending is None and not self.strips.pending and not self._quiet.isActive()
 
     def _zooms_ahead_pending(self) -> bool:
-        return self.zoom_ahead.pending or self.zoom_out_ahead.pending
+        return self.zoom_ahead.pending or self.zoom_out_ahead.pending or self.fit_ahead.pending
 
     def hold_ahead(self) -> None:
         """The person is doing something (a press, a drag, the wheel, an edit): work made ahead waits
@@ -575,11 +581,13 @@ class InstanceOverlay(QObject):
         if ahead is not None and same_picture(spec, ahead[0]):
             return (*ahead, None)  # at fit, nothing selected
         view = replace(spec, area=self._view_area(spec.scale))
-        for notch, other in ((self.zoom_ahead, self.zoom_out_ahead), (self.zoom_out_ahead, self.zoom_ahead)):
-            made = (notch.take if take else notch.peek)(partial(_shows_within, view))
+        notches = (self.zoom_ahead, self.zoom_out_ahead, self.fit_ahead)
+        for ahead_of in notches:
+            made = (ahead_of.take if take else ahead_of.peek)(partial(_shows_within, view))
             if made is not None:
-                if take:
-                    other.forget()  # the other way from the zoom left: of no use from this one
+                if take:  # the notches from the zoom left are of no use from this one; fit still is
+                    for other in notches[:2]:
+                        other.forget()
                 return made
         if self._replaced is not None and _shows_within(view, self._replaced[0]):
             return (*self._replaced, None)  # the step back to the zoom a step left (nothing selected)
@@ -638,6 +646,7 @@ class InstanceOverlay(QObject):
         zoom first, then the next image)."""
         self.zoom_ahead.resume()
         self.zoom_out_ahead.resume()
+        self.fit_ahead.resume()
         self.shown_crops.resume()
         self.prefetcher.resume()
 
@@ -692,7 +701,8 @@ class InstanceOverlay(QObject):
     def _start_zoom_ahead(self) -> None:
         """Composite, while idle, what the view shows now at the zoom one wheel notch in gives (at fit,
         the whole image): wherever the pointer anchors that notch, it shows part of it, so the wheel's
-        next step shows the exact picture at once. Zoomed in, then the same for a notch out."""
+        next step shows the exact picture at once. Zoomed in, then the same for a notch out, then the
+        tile at fit."""
         if not self.levers.zoom_ahead or self.tile is None or not self.layers:
             self._resume_ahead()  # the rest of the work made ahead
             return
@@ -703,7 +713,25 @@ class InstanceOverlay(QObject):
             self._make_ahead(self.zoom_out_ahead, self.view.notch_scale(out=True), out=True)
         else:
             self.zoom_out_ahead.forget()
+        if self.levers.fit_ahead and zoomed_in:  # F, to see the whole image again after a close look
+            self._make_fit_ahead(fit)
+        else:
+            self.fit_ahead.forget()
         self._resume_ahead()
+
+    def _make_fit_ahead(self, fit: float) -> None:
+        """Start `fit_ahead` on the whole image at `fit` (unless it has it, or it is too large)."""
+        area = _whole_image(*self._image_size, fit)
+        if (area[2] - area[0]) * (area[3] - area[1]) > ZOOM_AHEAD_PX:
+            self.fit_ahead.forget()
+            return
+        spec = self.spec(area, fit)
+        if spec.selected is not None and not self.levers.zoom_ahead_selected:
+            self.fit_ahead.forget()
+            return
+        made = self.fit_ahead.spec
+        if made is None or not same_picture(made, spec):
+            self.fit_ahead.start(spec)
 
     def _make_ahead(self, ahead: TileAhead, scale: float, *, out: bool) -> None:
         """Start `ahead` on the tile a notch to `scale` shows, wherever the pointer anchors it (unless it
