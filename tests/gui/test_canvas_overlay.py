@@ -556,6 +556,27 @@ def test_work_made_ahead_goes_on_after_a_build_interrupts_it(make_canvas, qtbot,
     assert overlay.shows_view() and not overlay.building
 
 
+def _shown_with_builds_in_worker(make_canvas, monkeypatch, **levers) -> Canvas:
+    """The sample image shown with every build in the worker, as a large one's (a small one is built on
+    the GUI thread at once, tile made ahead or not), these overlay levers set."""
+    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)
+    view = make_canvas()
+    for lever, on in levers.items():
+        setattr(view.overlay.levers, lever, on)
+    view.session.open(BareDocument(sample_dataset()))
+    view.session.show_image(1)
+    return view
+
+
+def _assert_as_a_fresh_build(overlay) -> None:
+    """The tile shown and its patch are what building them afresh for the view gives."""
+    tile, patch = overlay.tile, overlay.patch.tile
+    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
+    assert np.array_equal(tile.pixels, fresh)
+    assert (patch is None) == (fresh_patch is None)
+    assert patch is None or (patch.area == fresh_patch[0] and np.array_equal(patch.pixels, fresh_patch[1]))
+
+
 @pytest.mark.parametrize("made_ahead", [True, False])
 @pytest.mark.parametrize("where", [(0, 0), (1, 1), (1, 0), (0.5, 0.5)])
 def test_zoomed_in_a_notch_out_shows_the_exact_picture_at_once_wherever_the_pointer_is(
@@ -564,11 +585,7 @@ def test_zoomed_in_a_notch_out_shows_the_exact_picture_at_once_wherever_the_poin
     """Zoomed in, the tile a wheel notch out gives is made while idle (a tile of the view and around it),
     so the notch out to a zoom no tile was kept for shows its exact picture at once, anchored anywhere;
     else it is built. At fit nothing is made for it: the whole image shows already."""
-    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # every build in the worker, as a large one
-    view = make_canvas()
-    view.overlay.levers.zoom_out_ahead = made_ahead
-    view.session.open(BareDocument(sample_dataset()))
-    view.session.show_image(1)
+    view = _shown_with_builds_in_worker(make_canvas, monkeypatch, zoom_out_ahead=made_ahead)
     overlay = view.overlay
     qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
     assert overlay.zoom_out_ahead.spec is None  # at fit
@@ -580,8 +597,7 @@ def test_zoomed_in_a_notch_out_shows_the_exact_picture_at_once_wherever_the_poin
     assert overlay.shows_view() != overlay.building
     assert overlay.shows_view() == made_ahead
     qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
-    tile = overlay.tile
-    assert np.array_equal(tile.pixels, build_tile(overlay.spec(tile.area, tile.scale))[0])
+    _assert_as_a_fresh_build(overlay)
 
 
 @pytest.mark.parametrize("out", [False, True])
@@ -591,10 +607,7 @@ def test_with_an_instance_selected_a_notch_shows_the_exact_picture_and_patch_at_
     """Selecting an instance is how an edit starts, and a wheel notch often follows: the notch's tile is
     made ahead with the selection too (the selected instance left out of it, what lies above it in its
     patch), and shown at once, as a fresh build would draw both."""
-    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # every build in the worker, as a large one
-    view = make_canvas()
-    view.session.open(BareDocument(sample_dataset()))
-    view.session.show_image(1)
+    view = _shown_with_builds_in_worker(make_canvas, monkeypatch)
     overlay = view.overlay
     view.set_zoom(3.0)
     view.centerOn(50, 50)
@@ -604,11 +617,8 @@ def test_with_an_instance_selected_a_notch_shows_the_exact_picture_and_patch_at_
     assert made is not None and made.selected is not None
     view.zoom_by(1 / NOTCH if out else NOTCH, QPointF(120, 90))
     assert overlay.shows_view() and not overlay.building
-    tile, patch = overlay.tile, overlay.patch.tile
-    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
-    assert np.array_equal(tile.pixels, fresh)
-    assert fresh_patch is not None and patch.area == fresh_patch[0]
-    assert np.array_equal(patch.pixels, fresh_patch[1])
+    assert overlay.patch.tile is not None  # the small square, above the selected one
+    _assert_as_a_fresh_build(overlay)
 
 
 @pytest.mark.parametrize("made_ahead", [True, False])
@@ -616,11 +626,7 @@ def test_with_an_instance_selected_a_notch_shows_the_exact_picture_and_patch_at_
 def test_zoomed_in_fit_shows_the_exact_picture_at_once(make_canvas, qtbot, monkeypatch, made_ahead, selected):
     """Zoomed in, the tile at fit is made while idle too (with a selection's patch), so F after a close
     look shows the whole image's exact picture at once; else it is built."""
-    monkeypatch.setattr(canvas_overlay, "SYNC_WORK_PX", 0)  # every build in the worker, as a large one
-    view = make_canvas()
-    view.overlay.levers.fit_ahead = made_ahead
-    view.session.open(BareDocument(sample_dataset()))
-    view.session.show_image(1)
+    view = _shown_with_builds_in_worker(make_canvas, monkeypatch, fit_ahead=made_ahead)
     overlay = view.overlay
     qtbot.waitUntil(lambda: not overlay.building and not overlay.working_ahead, timeout=10000)
     assert overlay.fit_ahead.spec is None  # at fit
@@ -631,12 +637,7 @@ def test_zoomed_in_fit_shows_the_exact_picture_at_once(make_canvas, qtbot, monke
     view.fit()
     assert overlay.shows_view() == made_ahead != overlay.building
     qtbot.waitUntil(lambda: not overlay.building, timeout=10000)
-    tile = overlay.tile
-    fresh, fresh_patch = build_tile(overlay.spec(tile.area, tile.scale))
-    assert np.array_equal(tile.pixels, fresh)
-    patch = overlay.patch.tile
-    assert (patch is None) == (fresh_patch is None)
-    assert patch is None or np.array_equal(patch.pixels, fresh_patch[1])
+    _assert_as_a_fresh_build(overlay)
 
 
 def test_work_made_ahead_waits_while_the_person_drags(make_canvas, qtbot):

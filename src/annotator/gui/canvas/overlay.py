@@ -720,22 +720,12 @@ class InstanceOverlay(QObject):
         self._resume_ahead()
 
     def _make_fit_ahead(self, fit: float) -> None:
-        """Start `fit_ahead` on the whole image at `fit` (unless it has it, or it is too large)."""
-        area = _whole_image(*self._image_size, fit)
-        if (area[2] - area[0]) * (area[3] - area[1]) > ZOOM_AHEAD_PX:
-            self.fit_ahead.forget()
-            return
-        spec = self.spec(area, fit)
-        if spec.selected is not None and not self.levers.zoom_ahead_selected:
-            self.fit_ahead.forget()
-            return
-        made = self.fit_ahead.spec
-        if made is None or not same_picture(made, spec):
-            self.fit_ahead.start(spec)
+        """Start `fit_ahead` on the whole image at `fit`."""
+        self._start_ahead(self.fit_ahead, _whole_image(*self._image_size, fit), fit)
 
     def _make_ahead(self, ahead: TileAhead, scale: float, *, out: bool) -> None:
-        """Start `ahead` on the tile a notch to `scale` shows, wherever the pointer anchors it (unless it
-        has it, or the notch does not zoom that way, or the tile is too large to hold)."""
+        """Start `ahead` on the tile a notch to `scale` shows, wherever the pointer anchors it (unless the
+        notch does not zoom that way; `_start_ahead` says when else not)."""
         width, height = self._image_size
         x0, y0, x1, y1 = self._view_area(scale)
         # A notch out shows the view and more around it: anchored at the view's right edge, the view's
@@ -744,15 +734,16 @@ class InstanceOverlay(QObject):
         grow = self.view.scale_factor / scale - 1 if out else 0.0
         gx, gy = math.ceil((x1 - x0) * grow) + 2, math.ceil((y1 - y0) * grow) + 2
         area = intersect((x0 - gx, y0 - gy, x1 + gx, y1 + gy), _whole_image(width, height, scale))
-        if (
-            area is None
-            or (scale >= self.tile.scale if out else scale <= self.tile.scale)
-            or (area[2] - area[0]) * (area[3] - area[1]) > ZOOM_AHEAD_PX
-        ):
+        if area is None or (scale >= self.tile.scale if out else scale <= self.tile.scale):
             ahead.forget()
             return
-        spec = self.spec(area, scale)
-        if spec.selected is not None and not self.levers.zoom_ahead_selected:
+        self._start_ahead(ahead, area, scale)
+
+    def _start_ahead(self, ahead: TileAhead, area: Rect, scale: float) -> None:
+        """Start `ahead` on `area` at `scale` unless it has that picture already, or the tile is too large
+        to hold, or something is selected and the lever for that is off (then it forgets what it had)."""
+        spec = None if (area[2] - area[0]) * (area[3] - area[1]) > ZOOM_AHEAD_PX else self.spec(area, scale)
+        if spec is None or (spec.selected is not None and not self.levers.zoom_ahead_selected):
             ahead.forget()
             return
         made = ahead.spec

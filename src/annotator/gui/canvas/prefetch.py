@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import math
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -155,11 +155,15 @@ class TileAhead(QObject):
                 last.setdefault(strip, []).append(layer.region)
         final = len(rows) - 1
         self._strips = [
-            _Strip(rect, tuple(last.get(i, ())), i == 0, keep is not None and i == final, i == final)
+            _Strip(
+                rect,
+                tuple(last.get(i, ())),
+                trim_before=i == 0,
+                trim_after=keep is not None and i == final,
+                patch=spec.selected is not None and i == final,
+            )
             for i, rect in enumerate(rows)
         ]
-        if spec.selected is None:
-            self._strips[-1] = replace(self._strips[-1], patch=False)
         self.resume()
 
     def take(self, wanted: Callable[[TileSpec], bool]) -> Made | None:
